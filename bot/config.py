@@ -1,0 +1,167 @@
+"""One Settings object: environment first, then the TOML file named by OPSBOT_CONFIG.
+
+The maintenance plan's numbers (severities, response targets, thresholds) are defaults here,
+never literals in the code that uses them, so a team can tune them in its TOML file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Severity(BaseModel):
+    label: str
+    description: str
+    response_minutes: int = Field(gt=0)
+
+
+def _plan_severities() -> dict[str, Severity]:
+    return {
+        "P0": Severity(label="Critical", description="Service down", response_minutes=15),
+        "P1": Severity(label="High", description="Major functionality broken", response_minutes=60),
+        "P2": Severity(
+            label="Medium", description="Partial functionality affected", response_minutes=240
+        ),
+        "P3": Severity(label="Low", description="Minor issue", response_minutes=1440),
+    }
+
+
+class Thresholds(BaseModel):
+    """The plan's alert configuration (Monitoring & Alerts)."""
+
+    cpu_warning_percent: float = 80
+    cpu_warning_minutes: int = 5
+    memory_warning_percent: float = 85
+    disk_warning_percent: float = 80
+    disk_critical_percent: float = 90
+    error_rate_warning_percent: float = 2
+    error_rate_critical_percent: float = 5
+    p95_warning_ms: float = 1000
+
+
+class OnCall(BaseModel):
+    """A weekly rotation: members in order, turning at `handover` on `start`'s weekday."""
+
+    rotation: list[str] = []
+    start: str = "2026-01-05T09:00"
+    escalation: str = ""
+    infrastructure: str = ""
+    security: str = ""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="forbid")
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    opsbot_db: Path = Path("./opsbot.db")
+    opsbot_config: Path | None = None
+    port: int = Field(default=3000, ge=1, le=65535)
+    incidents_channel: str = "#incidents"
+    digest_channel: str | None = None
+    promptbase_api_url: str | None = None
+    mongodb_uri: SecretStr | None = None
+    backup_dir: Path = Path("./backups")
+    rollback_repo: Path | None = None
+
+    timezone: str = "UTC"
+    severities: dict[str, Severity] = Field(default_factory=_plan_severities)
+    default_severity: str = "P2"
+    thresholds: Thresholds = Thresholds()
+    oncall: OnCall = OnCall()
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, url: str) -> str:
+        # slack_sdk joins method names with urljoin: without the slash the last segment is lost.
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return url if url.endswith("/") else url + "/"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r}") from None
+        return name
+
+    @field_validator("severities", mode="before")
+    @classmethod
+    def _over_the_plan(cls, given: Any) -> Any:
+        # A file that sets only P0's response_minutes keeps the plan's other levels and fields.
+        if not isinstance(given, dict):
+            return given
+        levels: dict[str, Any] = {k: v.model_dump() for k, v in _plan_severities().items()}
+        for name, level in given.items():
+            base = levels.get(name.upper(), {})
+            levels[name.upper()] = {**base, **level} if isinstance(level, dict) else level
+        return levels
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def digest_target(self) -> str:
+        return self.digest_channel or self.incidents_channel
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_path = os.environ.get("OPSBOT_CONFIG")
+        if config_path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_path))
+        return tuple(sources)
+
+
+class ConfigError(Exception):
+    """Configuration that cannot start the bot; the message names the bad setting."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    config_path = os.environ.get("OPSBOT_CONFIG")
+    if config_path and not Path(config_path).is_file():
+        raise ConfigError(f"OPSBOT_CONFIG: no such file: {config_path}")
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    except ValueError as exc:  # a TOML syntax error surfaces as a ValueError subclass
+        raise ConfigError(f"OPSBOT_CONFIG: {config_path}: {exc}") from None
+    if settings.default_severity not in settings.severities:
+        raise ConfigError(
+            f"DEFAULT_SEVERITY: {settings.default_severity!r} is not one of the severities"
+        )
+    return settings
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        name = where.upper() if len(error["loc"]) == 1 else where
+        # Never echo the rejected input: it may be a token or a connection string.
+        lines.append(f"{name}: {error['msg']}")
+    return "invalid configuration: " + "; ".join(lines)

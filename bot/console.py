@@ -1,0 +1,343 @@
+"""`opsbot shell`: the bot with a local Slack workspace, in a terminal.
+
+The same App, handlers, store and jobs as `opsbot serve`; only the edge differs. Commands go in
+as signed requests to the App, and the bot's Web API calls go to a LocalSlack on loopback,
+which this module renders as text: cards with numbered buttons, threads, reactions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shlex
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TextIO
+
+from slack_bolt import App
+from slack_bolt.request import BoltRequest
+
+from bot import localslack
+from bot.app import create_app, make_client
+from bot.config import Settings
+from bot.deps import Deps
+from bot.localslack import LocalSlack, Message
+from bot.store import Store
+from jobs import JOBS, run_job
+
+HELP = """Type a slash command as in Slack, e.g. `/incident open P1 Login broken`, or:
+  press N              press button [N]
+  reply #M <text>      reply in the thread of message #M
+  react #M <emoji>     add a reaction (e.g. react #4 pushpin); unreact #M <emoji> removes it
+  as <name>            act as another teammate (you, alice, bob, carol)
+  jobs                 list jobs; run <job> [--dry-run] runs one now
+  help                 this text; quit (or Ctrl-D) leaves"""
+
+TEAM = {"you": "U0YOU0001", "alice": "U0ALICE01", "bob": "U0BOB0001", "carol": "U0CAROL01"}
+EMOJI = {
+    ":red_circle:": "🔴",
+    ":large_orange_circle:": "🟠",
+    ":large_yellow_circle:": "🟡",
+    ":white_circle:": "⚪",
+    ":white_check_mark:": "✅",
+    ":x:": "❌",
+    ":warning:": "⚠️",
+    ":rotating_light:": "🚨",
+    ":boom:": "💥",
+    ":mega:": "📣",
+    ":pushpin:": "📌",
+    ":memo:": "📝",
+}
+
+
+class TrackingExecutor(ThreadPoolExecutor):
+    """A pool that can tell when it has nothing left to do, so the shell prints in order."""
+
+    def __init__(self, max_workers: int, name: str) -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix=name)
+        self._pending = 0
+        self._idle = threading.Condition()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        with self._idle:
+            self._pending += 1
+        future = super().submit(fn, *args, **kwargs)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _: Future[Any]) -> None:
+        with self._idle:
+            self._pending -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 30) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+
+class Console:
+    def __init__(self, settings: Settings, out: TextIO) -> None:
+        self.out = out
+        self.settings = settings
+        self.user = "you"
+        self.numbered: list[Message] = []
+        self.buttons: list[tuple[dict[str, Any], Message]] = []
+        self.slack = LocalSlack(on_event=self._show).start()
+        for name, user_id in TEAM.items():
+            self.slack.add_user(user_id, name)
+        self.secret = secrets.token_hex(16)
+        self.listeners = TrackingExecutor(8, "opsbot-listener")
+        self.work = TrackingExecutor(2, "opsbot-work")
+        store = Store(settings.opsbot_db)
+        store.migrate()
+        self.deps = Deps(
+            settings=settings,
+            store=store,
+            executor=self.work,
+            slack=make_client("xoxb-local-console", self.slack.api_base),
+        )
+        self.app: App = create_app(
+            self.deps, signing_secret=self.secret, listener_executor=self.listeners
+        )
+        self.channel = self.slack.channel_id(settings.incidents_channel)
+
+    def close(self) -> None:
+        self.listeners.shutdown(wait=True)
+        self.work.shutdown(wait=True)
+        self.slack.stop()
+
+    # Input ---------------------------------------------------------------------------------
+
+    def run(self, lines: TextIO, interactive: bool) -> None:
+        self._say(f"opsbot shell: local workspace, data in {self.settings.opsbot_db}. Type `help`.")
+        while True:
+            if interactive:
+                self.out.write(f"{self.user}> ")
+                self.out.flush()
+            line = lines.readline()
+            if not line:
+                break
+            if not self.handle(line.strip()):
+                break
+
+    def handle(self, line: str) -> bool:
+        if not line or line.startswith("#!"):
+            return True
+        word, _, rest = line.partition(" ")
+        if word in ("quit", "exit"):
+            return False
+        action = self._COMMANDS.get(word)
+        if line.startswith("/"):
+            self._slash(word, rest)
+        elif action is not None:
+            action(self, rest.strip())
+        elif word.isdigit():
+            self._press(word)
+        else:
+            self._say(f"Not a command: {line!r}. Type `help`.")
+        self._settle()
+        return True
+
+    def _settle(self) -> None:
+        # Work triggered by work (a listener submitting to the pool) settles in a few rounds.
+        for _ in range(3):
+            self.listeners.wait_idle()
+            self.work.wait_idle()
+
+    def _dispatch(self, body: str, content_type: str) -> Any:
+        headers: dict[str, str | Sequence[str]] = {
+            **localslack.signed_headers(body, self.secret),
+            "Content-Type": content_type,
+        }
+        response = self.app.dispatch(BoltRequest(body=body, headers=headers))
+        if response.status != 200:
+            self._say(f"(the bot answered HTTP {response.status})")
+        return response
+
+    def _slash(self, command: str, text: str) -> None:
+        text = self._escape_mentions(text)
+        body = localslack.slash_command(
+            command,
+            text,
+            user=TEAM[self.user],
+            user_name=self.user,
+            channel=self.channel,
+            response_url=self.slack.response_url(),
+        )
+        response = self._dispatch(body, "application/x-www-form-urlencoded")
+        if response.status == 404:
+            self._say(f"{command} is not a command this bot knows.")
+        elif response.body:
+            self._show("response", json.loads(response.body))
+
+    def _escape_mentions(self, text: str) -> str:
+        # Slack rewrites @name into <@ID|name> for commands with should_escape: true.
+        def swap(match: re.Match[str]) -> str:
+            name = match.group(1)
+            return f"<@{TEAM[name]}|{name}>" if name in TEAM else match.group(0)
+
+        return re.sub(r"@(\w+)", swap, text)
+
+    def _press(self, number: str) -> None:
+        index = int(number.lstrip("[").rstrip("]") or 0) - 1
+        if not 0 <= index < len(self.buttons):
+            self._say(f"No button [{number}].")
+            return
+        action, message = self.buttons[index]
+        body = localslack.block_action(
+            action,
+            message,
+            user=TEAM[self.user],
+            user_name=self.user,
+            response_url=self.slack.response_url(),
+        )
+        self._dispatch(body, "application/x-www-form-urlencoded")
+
+    def _message(self, ref: str) -> Message | None:
+        index = int(ref.lstrip("#")) - 1 if ref.lstrip("#").isdigit() else -1
+        if not 0 <= index < len(self.numbered):
+            self._say(f"No message {ref}.")
+            return None
+        return self.numbered[index]
+
+    def _reply(self, rest: str) -> None:
+        ref, _, text = rest.partition(" ")
+        message = self._message(ref)
+        if message and text:
+            root = message.thread_ts or message.ts
+            self.slack.post(message.channel, TEAM[self.user], text, thread_ts=root)
+
+    def _react(self, rest: str, added: bool = True) -> None:
+        parts = shlex.split(rest)
+        message = self._message(parts[0]) if parts else None
+        if message is None or len(parts) != 2:
+            self._say("Usage: react #M <emoji>")
+            return
+        name = parts[1].strip(":")
+        if self.slack.react(message, TEAM[self.user], name, add=added):
+            body = localslack.reaction_event(message, user=TEAM[self.user], name=name, added=added)
+            self._dispatch(body, "application/json")
+
+    def _as(self, rest: str) -> None:
+        if rest not in TEAM:
+            self._say(f"Teammates here: {', '.join(TEAM)}.")
+            return
+        self.user = rest
+
+    def _jobs(self, rest: str) -> None:
+        for name, job in JOBS.items():
+            self._say(f"{name}: {job.description}")
+
+    def _run(self, rest: str) -> None:
+        name, _, flag = rest.partition(" ")
+        if name not in JOBS:
+            self._say(f"Unknown job {name!r}. Jobs: {', '.join(JOBS)}.")
+            return
+        summary = run_job(name, self.deps, now=self.deps.clock(), dry_run=flag == "--dry-run")
+        self._say(f"{name}: {summary}")
+
+    _COMMANDS: dict[str, Callable[[Console, str], None]] = {
+        "help": lambda self, rest: self._say(HELP),
+        "press": lambda self, rest: self._press(rest),
+        "reply": _reply,
+        "react": _react,
+        "unreact": lambda self, rest: self._react(rest, added=False),
+        "as": _as,
+        "jobs": _jobs,
+        "run": _run,
+    }
+
+    # Output --------------------------------------------------------------------------------
+
+    def _say(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def _show(self, kind: str, data: dict[str, Any]) -> None:
+        if kind in ("post", "update"):
+            message: Message = data["message"]
+            if kind == "post":
+                self.numbered.append(message)
+            where = self.slack.channel_name(message.channel)
+            if message.thread_ts:
+                parent = self.slack.find(message.channel, message.thread_ts)
+                where += f" · thread of {self._number(parent)}"
+            who = self.slack.users.get(message.user, message.user)
+            verb = "updated" if kind == "update" else who
+            self._box(
+                f"{self._number(message)} {where} · {verb}", message.text, message.blocks, message
+            )
+        elif kind in ("response", "ephemeral"):
+            if data.get("text") or data.get("blocks"):
+                shown = "everyone" if data.get("response_type") == "in_channel" else "only you"
+                self._box(f"opsbot ({shown})", data.get("text", ""), data.get("blocks") or [], None)
+        elif kind == "reaction" and data["user"] == localslack.BOT_USER:
+            sign = "+" if data["added"] else "-"
+            self._say(f"   opsbot {sign}:{data['name']}: on {self._number(data['message'])}")
+
+    def _number(self, message: Message | None) -> str:
+        return f"#{self.numbered.index(message) + 1}" if message in self.numbered else "#?"
+
+    def _box(
+        self, title: str, text: str, blocks: list[dict[str, Any]], message: Message | None
+    ) -> None:
+        if message is not None and any(b.get("type") == "actions" for b in blocks):
+            self.buttons = []  # the buttons last shown are the ones `press N` means
+        lines = render_blocks(blocks, self._press_slot, message) if blocks else [text]
+        body = "\n".join(
+            "│ " + self._readable(line) for chunk in lines for line in chunk.splitlines() or [""]
+        )
+        self._say(f"┌─ {title}\n{body}\n└─")
+
+    def _press_slot(self, element: dict[str, Any], message: Message | None) -> int:
+        if message is None:
+            return 0
+        self.buttons.append((element, message))
+        return len(self.buttons)
+
+    def _readable(self, text: str) -> str:
+        for code, glyph in EMOJI.items():
+            text = text.replace(code, glyph)
+        text = re.sub(
+            r"<@(\w+)(?:\|[^>]*)?>",
+            lambda m: "@" + self.slack.users.get(m.group(1), m.group(1)),
+            text,
+        )
+        text = re.sub(r"<(https?://[^|>]+)\|([^>]+)>", r"\2 (\1)", text)
+        return text
+
+
+def render_blocks(
+    blocks: list[dict[str, Any]],
+    press_slot: Callable[[dict[str, Any], Message | None], int],
+    message: Message | None,
+) -> list[str]:
+    """Block Kit as plain lines: headers in caps-free bold, fields as `name: value`, buttons
+    as [N] choices."""
+    lines: list[str] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "header":
+            lines.append("▌" + block["text"]["text"])
+        elif kind == "section":
+            if block.get("text"):
+                lines.append(block["text"]["text"])
+            for item in block.get("fields") or []:
+                name, _, value = item["text"].partition("\n")
+                lines.append(f"{name.strip('*')}: {value}")
+        elif kind in ("markdown",):
+            lines.append(block["text"])
+        elif kind == "context":
+            lines.append("  " + " ".join(e.get("text", "") for e in block["elements"]))
+        elif kind == "divider":
+            lines.append("─" * 40)
+        elif kind == "actions":
+            labels = []
+            for element in block["elements"]:
+                slot = press_slot(element, message)
+                label = element["text"]["text"]
+                labels.append(f"[{slot}] {label}" if slot else label)
+            lines.append("  ".join(labels))
+    return lines

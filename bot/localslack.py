@@ -1,0 +1,442 @@
+"""A Slack workspace on loopback: the Web API methods opsbot calls, plus response_url sinks.
+
+`opsbot shell` points the bot's WebClient here and renders what arrives; the tests do the same
+and assert on it. It is a real HTTP server, so the bot's code path is the one it takes against
+slack.com: the same client, retries, JSON and form encodings. The helpers at the bottom build
+requests exactly as Slack sends them to /slack/events (form or JSON body, v0 signature).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+BOT_USER = "U0OPSBOT"
+TEAM = "T0LOCAL"
+
+
+@dataclass
+class Message:
+    channel: str
+    ts: str
+    user: str
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+    thread_ts: str | None = None
+    reactions: dict[str, list[str]] = field(default_factory=dict)
+
+    def as_api(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "type": "message",
+            "user": self.user,
+            "text": self.text,
+            "ts": self.ts,
+            "blocks": self.blocks,
+        }
+        if self.thread_ts:
+            data["thread_ts"] = self.thread_ts
+        if self.reactions:
+            data["reactions"] = [
+                {"name": n, "users": u, "count": len(u)} for n, u in self.reactions.items()
+            ]
+        return data
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+Listener = Callable[[str, dict[str, Any]], None]
+
+
+class LocalSlack:
+    def __init__(self, *, token_prefix: str = "xoxb-", on_event: Listener | None = None) -> None:
+        self.token_prefix = token_prefix
+        self.on_event = on_event
+        self.calls: list[Call] = []
+        self.responses: list[dict[str, Any]] = []
+        self.messages: list[Message] = []
+        self.channel_ids: dict[str, str] = {}
+        self.users: dict[str, str] = {BOT_USER: "opsbot"}
+        self.ratelimit_next: dict[str, int] = {}
+        self.fail_next: dict[str, int] = {}
+        self._lock = threading.RLock()
+        self._clock = itertools.count(1)
+        self._server: ThreadingHTTPServer | None = None
+
+    # Lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> LocalSlack:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def __enter__(self) -> LocalSlack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base(self) -> str:
+        assert self._server is not None, "start() first"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def api_base(self) -> str:
+        return self.base + "/api/"
+
+    def response_url(self) -> str:
+        return f"{self.base}/respond/{next(self._clock)}"
+
+    # Workspace state ---------------------------------------------------------------------
+
+    def channel_id(self, name_or_id: str) -> str:
+        """Channels are addressed by id; a `#name` gets a stable id the first time it is used."""
+        with self._lock:
+            if not name_or_id.startswith("#"):
+                return name_or_id
+            if name_or_id not in self.channel_ids:
+                self.channel_ids[name_or_id] = f"C{len(self.channel_ids) + 1:08d}"
+            return self.channel_ids[name_or_id]
+
+    def channel_name(self, channel_id: str) -> str:
+        for name, cid in self.channel_ids.items():
+            if cid == channel_id:
+                return name
+        return channel_id
+
+    def add_user(self, user_id: str, name: str) -> None:
+        self.users[user_id] = name
+
+    def post(
+        self,
+        channel: str,
+        user: str,
+        text: str,
+        *,
+        thread_ts: str | None = None,
+        blocks: list[dict[str, Any]] | None = None,
+    ) -> Message:
+        """A message as if a person (or the bot) posted it."""
+        with self._lock:
+            ts = f"{int(time.time())}.{next(self._clock):06d}"
+            message = Message(self.channel_id(channel), ts, user, text, blocks or [], thread_ts)
+            self.messages.append(message)
+        self._emit("post", {"message": message})
+        return message
+
+    def find(self, channel: str, ts: str) -> Message | None:
+        with self._lock:
+            return next((m for m in self.messages if m.channel == channel and m.ts == ts), None)
+
+    def history(self, channel: str) -> list[Message]:
+        cid = self.channel_id(channel)
+        with self._lock:
+            return [m for m in self.messages if m.channel == cid]
+
+    def react(self, message: Message, user: str, name: str, *, add: bool = True) -> bool:
+        with self._lock:
+            users = message.reactions.setdefault(name, [])
+            if add == (user in users):
+                return False
+            if add:
+                users.append(user)
+            else:
+                users.remove(user)
+                if not users:
+                    del message.reactions[name]
+        self._emit("reaction", {"message": message, "user": user, "name": name, "added": add})
+        return True
+
+    def methods(self, method: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [c.body for c in self.calls if c.method == method]
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.methods(method)
+            if len(found) >= count:
+                return found
+            time.sleep(0.01)
+        raise AssertionError(f"{method}: {len(self.methods(method))} calls, wanted {count}")
+
+    def wait_for_responses(self, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.responses) >= count:
+                return list(self.responses)
+            time.sleep(0.01)
+        raise AssertionError(f"{len(self.responses)} responses, wanted {count}")
+
+    def _emit(self, kind: str, data: dict[str, Any]) -> None:
+        if self.on_event:
+            self.on_event(kind, data)
+
+    # Web API -----------------------------------------------------------------------------
+
+    def api(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        handler = getattr(self, "_" + method.replace(".", "_"), None)
+        if handler is None:
+            return {"ok": False, "error": "unknown_method"}
+        result: dict[str, Any] = handler(body)
+        return result
+
+    def _auth_test(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": self.base + "/",
+            "team": "local",
+            "user": "opsbot",
+            "team_id": TEAM,
+            "user_id": BOT_USER,
+            "bot_id": "B0OPSBOT",
+        }
+
+    def _chat_postMessage(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not body.get("channel"):
+            return {"ok": False, "error": "channel_not_found"}
+        if not body.get("text") and not body.get("blocks"):
+            return {"ok": False, "error": "no_text"}
+        thread_ts = body.get("thread_ts") or None
+        if thread_ts and not self.find(self.channel_id(body["channel"]), thread_ts):
+            return {"ok": False, "error": "thread_not_found"}
+        message = self.post(
+            body["channel"],
+            BOT_USER,
+            body.get("text", ""),
+            thread_ts=thread_ts,
+            blocks=_blocks(body),
+        )
+        return {
+            "ok": True,
+            "channel": message.channel,
+            "ts": message.ts,
+            "message": message.as_api(),
+        }
+
+    def _chat_update(self, body: dict[str, Any]) -> dict[str, Any]:
+        message = self.find(body.get("channel", ""), body.get("ts", ""))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        if message.user != BOT_USER:
+            return {"ok": False, "error": "cant_update_message"}
+        with self._lock:
+            message.text = body.get("text", message.text)
+            message.blocks = _blocks(body)
+        self._emit("update", {"message": message})
+        return {"ok": True, "channel": message.channel, "ts": message.ts, "text": message.text}
+
+    def _chat_postEphemeral(self, body: dict[str, Any]) -> dict[str, Any]:
+        self._emit(
+            "ephemeral",
+            {"user": body.get("user"), "text": body.get("text", ""), "blocks": _blocks(body)},
+        )
+        return {"ok": True, "message_ts": f"{int(time.time())}.{next(self._clock):06d}"}
+
+    def _reactions_get(self, body: dict[str, Any]) -> dict[str, Any]:
+        message = self.find(body.get("channel", ""), body.get("timestamp", ""))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        return {
+            "ok": True,
+            "type": "message",
+            "channel": message.channel,
+            "message": message.as_api(),
+        }
+
+    def _reactions_add(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._reaction(body, add=True)
+
+    def _reactions_remove(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._reaction(body, add=False)
+
+    def _reaction(self, body: dict[str, Any], *, add: bool) -> dict[str, Any]:
+        message = self.find(body.get("channel", ""), body.get("timestamp", ""))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        if not self.react(message, BOT_USER, body.get("name", ""), add=add):
+            return {"ok": False, "error": "already_reacted" if add else "no_reaction"}
+        return {"ok": True}
+
+    def _users_info(self, body: dict[str, Any]) -> dict[str, Any]:
+        user = body.get("user", "")
+        if user not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        return {
+            "ok": True,
+            "user": {"id": user, "name": self.users[user], "real_name": self.users[user].title()},
+        }
+
+    def respond(self, payload: dict[str, Any]) -> None:
+        with self._lock:
+            self.responses.append(payload)
+        self._emit("response", payload)
+
+
+def _blocks(body: dict[str, Any]) -> list[dict[str, Any]]:
+    blocks = body.get("blocks") or []
+    return json.loads(blocks) if isinstance(blocks, str) else list(blocks)
+
+
+def _handler_for(slack: LocalSlack) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # quiet
+            pass
+
+        def do_POST(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+            body = _decode(raw, self.headers.get("Content-Type", ""))
+            if self.path.startswith("/respond/"):
+                slack.respond(body)
+                return self._send(200, "ok", "text/plain")
+            if not self.path.startswith("/api/"):
+                return self._send(404, "not found", "text/plain")
+            method = self.path[len("/api/") :]
+            slack.calls.append(Call(method, body, dict(self.headers)))
+            auth = self.headers.get("Authorization", "")
+            if not auth.startswith("Bearer " + slack.token_prefix):
+                return self._json(200, {"ok": False, "error": "invalid_auth"})
+            if slack.ratelimit_next.get(method):
+                slack.ratelimit_next[method] -= 1
+                return self._json(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})
+            if slack.fail_next.get(method):
+                slack.fail_next[method] -= 1
+                return self._json(503, {"ok": False, "error": "service_unavailable"})
+            self._json(200, slack.api(method, body))
+
+        def _json(
+            self, code: int, data: dict[str, Any], headers: dict[str, str] | None = None
+        ) -> None:
+            self._send(code, json.dumps(data), "application/json", headers)
+
+        def _send(
+            self, code: int, text: str, kind: str, headers: dict[str, str] | None = None
+        ) -> None:
+            payload = text.encode()
+            self.send_response(code)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(payload)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+    return Handler
+
+
+def _decode(raw: str, content_type: str) -> dict[str, Any]:
+    if "json" in content_type:
+        data: dict[str, Any] = json.loads(raw or "{}")
+        return data
+    return dict(parse_qsl(raw, keep_blank_values=True))
+
+
+# Requests as Slack sends them to the bot -------------------------------------------------
+
+
+def signed_headers(body: str, secret: str, timestamp: int | None = None) -> dict[str, str]:
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256)
+    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": "v0=" + digest.hexdigest()}
+
+
+def slash_command(
+    command: str, text: str, *, user: str, user_name: str, channel: str, response_url: str
+) -> str:
+    return urlencode(
+        {
+            "token": "legacy",
+            "team_id": TEAM,
+            "team_domain": "local",
+            "channel_id": channel,
+            "channel_name": "incidents",
+            "user_id": user,
+            "user_name": user_name,
+            "command": command,
+            "text": text,
+            "api_app_id": "A0OPSBOT",
+            "is_enterprise_install": "false",
+            "response_url": response_url,
+            "trigger_id": f"{time.time():.6f}.trigger",
+        }
+    )
+
+
+def block_action(
+    action: dict[str, Any], message: Message, *, user: str, user_name: str, response_url: str
+) -> str:
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": user, "username": user_name, "name": user_name, "team_id": TEAM},
+        "api_app_id": "A0OPSBOT",
+        "token": "legacy",
+        "trigger_id": f"{time.time():.6f}.trigger",
+        "container": {
+            "type": "message",
+            "message_ts": message.ts,
+            "channel_id": message.channel,
+            "is_ephemeral": False,
+        },
+        "team": {"id": TEAM, "domain": "local"},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "channel": {"id": message.channel, "name": "incidents"},
+        "message": {**message.as_api(), "user": message.user},
+        "state": {"values": {}},
+        "response_url": response_url,
+        "actions": [{**action, "action_ts": f"{time.time():.6f}"}],
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def reaction_event(
+    message: Message, *, user: str, name: str, added: bool, event_id: str | None = None
+) -> str:
+    event = {
+        "type": "reaction_added" if added else "reaction_removed",
+        "user": user,
+        "reaction": name,
+        "item_user": message.user,
+        "event_ts": f"{time.time():.6f}",
+        "item": {"type": "message", "channel": message.channel, "ts": message.ts},
+    }
+    return json.dumps(
+        {
+            "token": "legacy",
+            "team_id": TEAM,
+            "api_app_id": "A0OPSBOT",
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{time.time_ns()}",
+            "event_time": int(time.time()),
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": TEAM,
+                    "user_id": BOT_USER,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+        }
+    )

@@ -1,0 +1,120 @@
+"""What commands return (Reply), the error people are meant to read (UserError), Block Kit helpers.
+
+Blocks are built with slack_sdk's models so Slack's limits (header 150 chars, section 3000, ...)
+are checked here, before Slack answers `invalid_blocks` at 3 a.m.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+SECTION_LIMIT = 3000
+
+
+class UserError(Exception):
+    """Bad input or an illegal request: shown to the person, nothing was changed."""
+
+    def __init__(self, message: str, usage: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.usage = usage
+
+    def text(self) -> str:
+        return f":warning: {self.message}" + (f"\n{self.usage}" if self.usage else "")
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+    public: bool = False
+
+    def as_message(self) -> dict[str, Any]:
+        message: dict[str, Any] = {"text": self.text}
+        if self.blocks:
+            message["blocks"] = self.blocks
+        return message
+
+    def as_response(self) -> dict[str, Any]:
+        return {**self.as_message(), "response_type": "in_channel" if self.public else "ephemeral"}
+
+
+def blocks(*items: Block | None) -> list[dict[str, Any]]:
+    return [item.to_dict() for item in items if item is not None]
+
+
+def header(text: str) -> HeaderBlock:
+    return HeaderBlock(text=clip(text, 150))
+
+
+def section(text: str, fields: Sequence[str] = ()) -> SectionBlock:
+    return SectionBlock(
+        text=MarkdownTextObject(text=clip(text, SECTION_LIMIT)) if text else None,
+        fields=[MarkdownTextObject(text=clip(f, 2000)) for f in fields] or None,
+    )
+
+
+def context(*parts: str) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=clip(p, 2000)) for p in parts if p])
+
+
+def divider() -> DividerBlock:
+    return DividerBlock()
+
+
+def buttons(items: Iterable[tuple[str, str, str, str | None]], block_id: str) -> ActionsBlock:
+    """Buttons from (action_id, label, value, style) tuples."""
+    return ActionsBlock(
+        block_id=block_id,
+        elements=[
+            ButtonElement(action_id=a, text=label, value=value, style=style)
+            for a, label, value, style in items
+        ],
+    )
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def mention(user: str | None) -> str:
+    if not user:
+        return "nobody"
+    return f"<@{user}>" if user[:1] in "UW" and user.isalnum() else user
+
+
+def when(moment: datetime | None, tz: tzinfo) -> str:
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if moment else "—"
+
+
+def hhmm(moment: datetime, tz: tzinfo) -> str:
+    return moment.astimezone(tz).strftime("%H:%M %Z")
+
+
+def span(delta: timedelta) -> str:
+    """A duration as people say it: 45 s, 7 min, 1 h 12 min, 2 d 3 h."""
+    seconds = int(abs(delta).total_seconds())
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h" + (f" {minutes} min" if minutes else "")
+    days, hours = divmod(hours, 24)
+    return f"{days} d" + (f" {hours} h" if hours else "")

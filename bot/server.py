@@ -1,0 +1,60 @@
+"""HTTP edge: Bolt's WSGI handler on /slack/events and our /healthz, served by waitress.
+
+waitress is a multi-threaded production WSGI server in pure Python: one process, no extra
+service to run, and a slow request does not hold up the others (Bolt's `app.start()` would).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from waitress import create_server
+
+import bot
+from bot.deps import Deps
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIEnvironment
+
+log = logging.getLogger(__name__)
+
+HTTP_THREADS = 16
+
+
+def status(deps: Deps, scheduler_running: Callable[[], bool]) -> dict[str, Any]:
+    """The bot's own health: what /healthz answers and the Dockerfile's HEALTHCHECK reads."""
+    try:
+        store_ok = deps.store.ping()
+    except Exception:  # any failure to read the file is "unreachable" here, not a 500
+        log.exception("store ping failed")
+        store_ok = False
+    running = scheduler_running()
+    return {
+        "status": "ok" if store_ok and running else "degraded",
+        "version": bot.__version__,
+        "store": "ok" if store_ok else "unreachable",
+        "scheduler": "running" if running else "stopped",
+    }
+
+
+def wsgi_app(app: App, deps: Deps, scheduler_running: Callable[[], bool]) -> Callable[..., Any]:
+    slack = SlackRequestHandler(app)
+
+    def application(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") == "GET":
+            body = status(deps, scheduler_running)
+            code = "200 OK" if body["status"] == "ok" else "503 Service Unavailable"
+            start_response(code, [("Content-Type", "application/json")])
+            return [json.dumps(body).encode()]
+        return slack(environ, start_response)
+
+    return application
+
+
+def make_server(application: Callable[..., Any], host: str, port: int) -> Any:
+    return create_server(application, host=host, port=port, threads=HTTP_THREADS, ident="opsbot")

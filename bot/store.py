@@ -1,0 +1,328 @@
+"""SQLite storage: the only module that imports sqlite-utils.
+
+One connection per operation (listeners and jobs run on many threads and a sqlite3 connection
+is bound to its thread). WAL lets readers run beside the one writer; every write opens with
+BEGIN IMMEDIATE so two writers queue on busy_timeout instead of failing half-way, and
+synchronous=FULL means a commit the user has been told about survives a crash.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+BUSY_TIMEOUT_MS = 10_000
+
+migrations = Migrations("opsbot")
+
+
+@migrations()
+def m001_incidents(db: Database) -> None:
+    db.table("incidents").create(
+        {
+            "id": int,
+            "title": str,
+            "severity": str,
+            "status": str,
+            "commander": str,
+            "opened_by": str,
+            "opened_at": str,
+            "acked_at": str,
+            "acked_by": str,
+            "mitigated_at": str,
+            "resolved_at": str,
+            "resolved_by": str,
+            "summary": str,
+            "card_channel": str,
+            "card_ts": str,
+        },
+        pk="id",
+        not_null={"title", "severity", "status", "opened_by", "opened_at"},
+    )
+    db.table("incidents").create_index(["status"])
+    db.table("incidents").create_index(["card_channel", "card_ts"])
+    db.table("timeline").create(
+        {
+            "id": int,
+            "incident_id": int,
+            "at": str,
+            "actor": str,
+            "kind": str,
+            "text": str,
+            "source": str,
+        },
+        pk="id",
+        foreign_keys=[("incident_id", "incidents", "id")],
+        not_null={"incident_id", "at", "kind", "text"},
+    )
+    db.table("timeline").create_index(["incident_id", "at"])
+    # A source (a Slack message, a button click) can put at most one entry on a timeline.
+    db.table("timeline").create_index(["incident_id", "source"], unique=True)
+    db.table("postmortems").create(
+        {"incident_id": int, "markdown": str, "notice": str, "written_at": str},
+        pk="incident_id",
+        foreign_keys=[("incident_id", "incidents", "id")],
+    )
+    db.table("seen_events").create({"event_id": str, "seen_at": str}, pk="event_id")
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds") if moment else None
+
+
+def _parse(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+@dataclass(frozen=True)
+class Incident:
+    number: int
+    title: str
+    severity: str
+    status: str
+    commander: str
+    opened_by: str
+    opened_at: datetime
+    acked_at: datetime | None = None
+    acked_by: str | None = None
+    mitigated_at: datetime | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    summary: str | None = None
+    card_channel: str | None = None
+    card_ts: str | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"INC-{self.number}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != "resolved"
+
+
+@dataclass(frozen=True)
+class Entry:
+    at: datetime
+    actor: str | None
+    kind: str
+    text: str
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a decision does to one incident: new field values and the timeline entries saying so."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    entries: tuple[Entry, ...] = ()
+
+
+@dataclass(frozen=True)
+class Changed:
+    incident: Incident
+    entries: tuple[Entry, ...]
+
+
+@dataclass(frozen=True)
+class Postmortem:
+    incident_id: int
+    markdown: str
+    notice: str
+    written_at: datetime
+
+
+_TIME_FIELDS = {"opened_at", "acked_at", "mitigated_at", "resolved_at"}
+
+
+def _incident(row: dict[str, Any]) -> Incident:
+    values: dict[str, Any] = {
+        k: (_parse(v) if k in _TIME_FIELDS else v) for k, v in row.items() if k != "id"
+    }
+    return Incident(number=row["id"], **values)
+
+
+def _row(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in fields.items()}
+
+
+def _entry(row: dict[str, Any]) -> Entry:
+    return Entry(
+        at=datetime.fromisoformat(row["at"]),
+        actor=row["actor"],
+        kind=row["kind"],
+        text=row["text"],
+        source=row["source"],
+    )
+
+
+class Store:
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema; called once at start-up."""
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.enable_wal()
+            migrations.apply(db)
+
+    @contextmanager
+    def _connect(self) -> Iterator[Database]:
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = FULL")
+            yield Database(conn, execute_plugins=False)
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[Database]:
+        with self._connect() as db:
+            db.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.conn.execute("ROLLBACK")
+                raise
+            db.conn.execute("COMMIT")
+
+    def ping(self) -> bool:
+        with self._connect() as db:
+            return db.execute("SELECT count(*) FROM incidents").fetchone() is not None
+
+    # Incidents ---------------------------------------------------------------------------
+
+    def open_incident(self, incident: Incident, entry: Entry) -> Incident:
+        with self._write() as db:
+            fields = _row(incident.__dict__)
+            fields.pop("number")
+            db.table("incidents").insert(fields)
+            number = db.execute("SELECT last_insert_rowid()").fetchone()[0]
+            self._insert_entries(db, number, (entry,))
+        return replace(incident, number=number)
+
+    def incident(self, number: int) -> Incident | None:
+        with self._connect() as db:
+            rows = list(db.table("incidents").rows_where("id = ?", [number]))
+        return _incident(rows[0]) if rows else None
+
+    def incident_by_card(self, channel: str, ts: str) -> Incident | None:
+        with self._connect() as db:
+            rows = list(
+                db.table("incidents").rows_where("card_channel = ? AND card_ts = ?", [channel, ts])
+            )
+        return _incident(rows[0]) if rows else None
+
+    def incidents(self, *, open_only: bool, limit: int = 50) -> list[Incident]:
+        where = "status != 'resolved'" if open_only else None
+        with self._connect() as db:
+            rows = db.table("incidents").rows_where(where, order_by="id DESC", limit=limit)
+            return [_incident(row) for row in rows]
+
+    def change_incident(self, number: int, decide: Callable[[Incident], Change]) -> Changed:
+        """Apply `decide` to the current state inside one write transaction.
+
+        `decide` sees the incident as committed, so two people pressing Acknowledge at once
+        get one acknowledgement and one "already acknowledged", never two.
+        """
+        with self._write() as db:
+            rows = list(db.table("incidents").rows_where("id = ?", [number]))
+            if not rows:
+                raise LookupError(number)
+            change = decide(_incident(rows[0]))
+            if change.fields:
+                db.table("incidents").update(number, _row(change.fields))
+            self._insert_entries(db, number, change.entries)
+            return Changed(_incident(db.table("incidents").get(number)), change.entries)
+
+    def set_card(self, number: int, channel: str, ts: str) -> None:
+        with self._write() as db:
+            db.table("incidents").update(number, {"card_channel": channel, "card_ts": ts})
+
+    def incidents_without_card(self) -> list[Incident]:
+        with self._connect() as db:
+            rows = db.table("incidents").rows_where(
+                "card_ts IS NULL AND status != 'resolved'", order_by="id"
+            )
+            return [_incident(row) for row in rows]
+
+    # Timeline ----------------------------------------------------------------------------
+
+    def _insert_entries(self, db: Database, number: int, entries: tuple[Entry, ...]) -> None:
+        for entry in entries:
+            row = {"incident_id": number, **_row(entry.__dict__)}
+            # OR IGNORE: a source already on this timeline (a retried event) adds nothing.
+            db.table("timeline").insert(row, ignore=True)
+
+    def add_entry(self, number: int, entry: Entry) -> bool:
+        """Add one entry; False when its source is already on the timeline."""
+        with self._write() as db:
+            before = db.execute("SELECT total_changes()").fetchone()[0]
+            self._insert_entries(db, number, (entry,))
+            return bool(db.execute("SELECT total_changes()").fetchone()[0] > before)
+
+    def remove_entry(self, number: int, source: str) -> bool:
+        with self._write() as db:
+            cursor = db.execute(
+                "DELETE FROM timeline WHERE incident_id = ? AND source = ?", [number, source]
+            )
+            return cursor.rowcount > 0
+
+    def timeline(self, number: int) -> list[Entry]:
+        with self._connect() as db:
+            rows = db.table("timeline").rows_where("incident_id = ?", [number], order_by="at, id")
+            return [_entry(row) for row in rows]
+
+    # Post-mortems ------------------------------------------------------------------------
+
+    def save_postmortem(self, number: int, markdown: str, notice: str, at: datetime) -> None:
+        with self._write() as db:
+            db.table("postmortems").upsert(
+                {
+                    "incident_id": number,
+                    "markdown": markdown,
+                    "notice": notice,
+                    "written_at": _iso(at),
+                },
+                pk="incident_id",
+            )
+
+    def postmortem(self, number: int) -> Postmortem | None:
+        with self._connect() as db:
+            rows = list(db.table("postmortems").rows_where("incident_id = ?", [number]))
+        if not rows:
+            return None
+        row = rows[0]
+        return Postmortem(
+            row["incident_id"],
+            row["markdown"],
+            row["notice"],
+            datetime.fromisoformat(row["written_at"]),
+        )
+
+    # Slack delivery ----------------------------------------------------------------------
+
+    def first_sighting(self, event_id: str, now: datetime, keep: timedelta) -> bool:
+        """Record an Events API delivery; False when this event_id was seen before."""
+        with self._write() as db:
+            db.execute("DELETE FROM seen_events WHERE seen_at < ?", [_iso(now - keep)])
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO seen_events VALUES (?, ?)", [event_id, _iso(now)]
+            )
+            return cursor.rowcount == 1

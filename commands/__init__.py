@@ -1,0 +1,21 @@
+"""Slash commands: one package or module per command, listed in COMMANDS.
+
+COMMANDS is the one list the manifest, the README and the tests are checked against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from slack_bolt import App
+
+from commands import incident
+
+COMMANDS: dict[str, Callable[[App], None]] = {
+    "/incident": incident.register,
+}
+
+
+def register(app: App) -> None:
+    for register_command in COMMANDS.values():
+        register_command(app)

@@ -1,0 +1,286 @@
+"""Incident -> Reply. Pure: no store, no Slack client; the clock comes in as `now`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from slack_sdk.models.blocks import MarkdownBlock
+
+from bot.config import Settings
+from bot.replies import (
+    Reply,
+    blocks,
+    buttons,
+    clip,
+    context,
+    divider,
+    header,
+    hhmm,
+    mention,
+    section,
+    span,
+    when,
+)
+from bot.store import Entry, Incident
+from commands.incident.service import (
+    STEPS,
+    ack_deadline,
+    response_target,
+    steps_done,
+    target_met,
+)
+
+MESSAGE_TEXT_BUDGET = 10_000  # chat.postMessage fails near 13k chars of block text
+SECTION_CHUNK = 2_900
+ICONS = {"P0": ":red_circle:", "P1": ":large_orange_circle:", "P2": ":large_yellow_circle:"}
+# Button action ids, one per response step of the plan.
+STEP_ACTIONS = {
+    "Acknowledge": "incident.ack",
+    "Investigate": "incident.investigate",
+    "Mitigate": "incident.mitigate",
+    "Communicate": "incident.communicate",
+    "Resolve": "incident.resolve",
+    "Post-mortem": "incident.postmortem",
+}
+
+
+def _icon(incident: Incident) -> str:
+    return (
+        ":white_check_mark:"
+        if not incident.is_open
+        else ICONS.get(incident.severity, ":white_circle:")
+    )
+
+
+def _title(incident: Incident, settings: Settings) -> str:
+    label = settings.severities[incident.severity].label
+    return f"{incident.ref} · {incident.severity} {label} · {incident.title}"
+
+
+def target_line(incident: Incident, settings: Settings, now: datetime) -> str:
+    tz = settings.tz
+    target = span(response_target(incident, settings))
+    deadline = ack_deadline(incident, settings)
+    if incident.acked_at is not None:
+        met = ":white_check_mark: met" if target_met(incident, settings) else ":x: missed"
+        took = span(incident.acked_at - incident.opened_at)
+        return f"{target} · acked {hhmm(incident.acked_at, tz)} after {took} ({met})"
+    if not incident.is_open:
+        return f"{target} · never acknowledged"
+    if now > deadline:
+        return f"{target} · :rotating_light: ack overdue since {hhmm(deadline, tz)}"
+    return f"{target} · ack due {hhmm(deadline, tz)} ({span(deadline - now)} left)"
+
+
+def render_card(
+    incident: Incident,
+    settings: Settings,
+    *,
+    oncall: str | None,
+    entries: list[Entry],
+    now: datetime,
+) -> Reply:
+    """The announcement card in the incidents channel, updated in place as the incident moves."""
+    level = settings.severities[incident.severity]
+    done = steps_done(entries)
+    fields = [
+        f"*Status*\n{incident.status.capitalize()}",
+        f"*Severity*\n{incident.severity} {level.label}: {level.description}",
+        f"*Response target*\n{target_line(incident, settings, now)}",
+        f"*Commander*\n{mention(incident.commander)}",
+        f"*On call*\n{mention(oncall) if oncall else 'not configured'}",
+        f"*Opened*\n{when(incident.opened_at, settings.tz)}",
+    ]
+    if incident.resolved_at:
+        took = span(incident.resolved_at - incident.opened_at)
+        fields.append(f"*Resolved*\n{when(incident.resolved_at, settings.tz)} after {took}")
+    steps = [
+        (
+            STEP_ACTIONS[step],
+            ("✓ " if done[step] else "") + step,
+            str(incident.number),
+            "primary" if step == "Acknowledge" and not done[step] else None,
+        )
+        for step in STEPS
+        if incident.is_open or step == "Post-mortem"
+    ]
+    text = f"{incident.ref} {incident.severity} {level.label}: {incident.title} ({incident.status})"
+    return Reply(
+        text=text,
+        public=True,
+        blocks=blocks(
+            header(f"{_icon(incident)} {_title(incident, settings)}"),
+            section("", fields),
+            buttons(steps, block_id=f"incident.steps.{incident.number}"),
+            context("The thread below is the war room. `/incident help` for commands."),
+        ),
+    )
+
+
+def render_opened(incident: Incident, channel: str) -> Reply:
+    return Reply(
+        text=f":rotating_light: {incident.ref} opened as {incident.severity}: "
+        f"{incident.title}. Announced in {channel}."
+    )
+
+
+def render_done(incident: Incident, what: str) -> Reply:
+    return Reply(text=f"{incident.ref}: {what}.")
+
+
+def render_list(
+    incidents: list[Incident], settings: Settings, *, everything: bool, now: datetime
+) -> Reply:
+    scope = "incidents" if everything else "open incidents"
+    if not incidents:
+        return Reply(text=f"No {scope}.")
+    lines = [
+        f"{_icon(i)} *{i.ref}* {i.severity} · {i.status} · {i.title} · lead "
+        f"{mention(i.commander)} · opened {span(now - i.opened_at)} ago"
+        for i in incidents
+    ]
+    return Reply(
+        text=f"{len(incidents)} {scope}",
+        blocks=blocks(
+            section(f"*{len(incidents)} {scope}*"), *(section(line) for line in lines[:45])
+        ),
+    )
+
+
+def render_timeline(incident: Incident, entries: list[Entry], settings: Settings) -> Reply:
+    """The latest entries that fit one message (Slack refuses ~13k chars of blocks)."""
+    lines: list[str] = []
+    budget = MESSAGE_TEXT_BUDGET
+    for entry in reversed(entries):
+        line = clip(timeline_line(entry, settings), SECTION_CHUNK)
+        if len(line) + 1 > budget:
+            break
+        budget -= len(line) + 1
+        lines.insert(0, line)
+    chunks: list[str] = []
+    for line in lines:
+        if chunks and len(chunks[-1]) + len(line) + 1 <= SECTION_CHUNK:
+            chunks[-1] += "\n" + line
+        else:
+            chunks.append(line)
+    left_out = len(entries) - len(lines)
+    return Reply(
+        text=f"Timeline of {incident.ref} ({len(entries)} entries)",
+        blocks=blocks(
+            section(f"*Timeline of {incident.ref}: {incident.title}*"),
+            *(section(chunk) for chunk in chunks),
+            context(f"The {left_out} earlier entries are in `/incident postmortem {incident.ref}`.")
+            if left_out
+            else None,
+        ),
+    )
+
+
+def timeline_line(entry: Entry, settings: Settings) -> str:
+    who = mention(entry.actor) if entry.actor else "opsbot"
+    return f"`{when(entry.at, settings.tz)}` {who} · {entry.text}"
+
+
+def render_show(
+    incident: Incident,
+    entries: list[Entry],
+    settings: Settings,
+    *,
+    oncall: str | None,
+    now: datetime,
+) -> Reply:
+    card = render_card(incident, settings, oncall=oncall, entries=entries, now=now)
+    recent = "\n".join(timeline_line(e, settings) for e in entries[-8:])
+    return Reply(
+        text=card.text,
+        blocks=[
+            *card.blocks[:2],
+            *blocks(
+                divider(),
+                section(f"*Latest on the timeline*\n{recent}"),
+                context(f"`/incident timeline {incident.ref}` for all {len(entries)} entries."),
+            ),
+        ],
+    )
+
+
+def render_markdown(title: str, markdown: str) -> Reply:
+    """A Markdown document (post-mortem, notice) as one markdown block, cut to fit a message."""
+    if len(markdown) > MESSAGE_TEXT_BUDGET:
+        markdown = (
+            clip(markdown, MESSAGE_TEXT_BUDGET - 80) + "\n\n_(cut here to fit Slack; the "
+            "whole draft is stored)_"
+        )
+    return Reply(text=title, public=True, blocks=blocks(MarkdownBlock(text=markdown)))
+
+
+def postmortem_markdown(incident: Incident, entries: list[Entry], settings: Settings) -> str:
+    """The draft organised by the plan's six response steps, prefilled from the timeline."""
+    tz, level = settings.tz, settings.severities[incident.severity]
+    target = span(response_target(incident, settings))
+    met = {True: "met", False: "missed", None: "not acknowledged"}[target_met(incident, settings)]
+    tta = span(incident.acked_at - incident.opened_at) if incident.acked_at else "—"
+    ttr = span(incident.resolved_at - incident.opened_at) if incident.resolved_at else "ongoing"
+    done = steps_done(entries)
+    step_lines = [
+        f"- [{'x' if entry else ' '}] **{step}**"
+        + (f": {entry.text} ({when(entry.at, tz)})" if entry else ": not done")
+        for step, entry in done.items()
+    ]
+    return "\n".join(
+        [
+            f"# Post-mortem: {incident.ref} {incident.title}",
+            "",
+            f"**Severity:** {incident.severity} {level.label} ({level.description}); "
+            f"response target {target}",
+            f"**Commander:** {mention(incident.commander)} · **Status:** {incident.status}",
+            "",
+            "## Times",
+            f"- Opened: {when(incident.opened_at, tz)} by {mention(incident.opened_by)}",
+            f"- Acknowledged: {when(incident.acked_at, tz)}"
+            + (f" by {mention(incident.acked_by)}" if incident.acked_by else ""),
+            f"- Mitigated: {when(incident.mitigated_at, tz)}",
+            f"- Resolved: {when(incident.resolved_at, tz)}",
+            f"- Duration: {ttr}",
+            f"- Time to acknowledge: {tta} against a target of {target} ({met})",
+            "",
+            "## Impact",
+            "_Who was affected, how, and for how long._",
+            "",
+            "## Root cause",
+            "_What caused it, and why it was not caught earlier._",
+            "",
+            "## Resolution",
+            incident.summary or "_What was done to resolve it._",
+            "",
+            "## Response steps",
+            *step_lines,
+            "",
+            "## Timeline",
+            *(f"- {timeline_line(e, settings)}" for e in entries),
+            "",
+            "## Action items",
+            "- [ ] _Action, owner, due date_",
+            "- [ ] Update the runbooks with what was learned",
+        ]
+    )
+
+
+def resolution_notice(incident: Incident, settings: Settings) -> str:
+    """The plan's "[RESOLVED] Service Disruption" template, filled in."""
+    tz = settings.tz
+    end = incident.resolved_at or incident.opened_at
+    return "\n".join(
+        [
+            f"Subject: [RESOLVED] Service Disruption - {end.astimezone(tz):%Y-%m-%d}",
+            "",
+            f"We experienced a service disruption affecting {incident.title}",
+            f"from {when(incident.opened_at, tz)} to {when(incident.resolved_at, tz)}.",
+            "",
+            "Impact: [Description]",
+            "Root Cause: [Brief explanation]",
+            f"Resolution: {incident.summary or '[What was done]'}",
+            "",
+            "We apologize for the inconvenience.",
+        ]
+    )

@@ -1,0 +1,62 @@
+"""Scheduled jobs: one module per job, listed in JOBS with its trigger."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.deps import Deps
+from jobs import card_sync
+
+
+@dataclass(frozen=True)
+class Job:
+    run: Callable[..., str]
+    trigger: Callable[[Deps], Any]
+    description: str
+    at_start: bool = False
+
+
+JOBS: dict[str, Job] = {
+    "card-sync": Job(
+        card_sync.run,
+        lambda deps: IntervalTrigger(minutes=1),
+        "post the card of any open incident that has none",
+        at_start=True,
+    ),
+}
+
+
+def run_job(name: str, deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
+    job = JOBS.get(name)
+    if job is None:
+        known = ", ".join(sorted(JOBS))
+        raise KeyError(f"unknown job {name!r}; jobs: {known}")
+    return job.run(deps, now=now, dry_run=dry_run)
+
+
+def start_jobs(deps: Deps) -> BackgroundScheduler:
+    # misfire_grace_time: APScheduler 3 drops a run more than 1 s late by default; a busy
+    # minute must delay a run, not lose it. coalesce + max_instances: never two at once.
+    scheduler = BackgroundScheduler(
+        timezone=deps.settings.tz,
+        job_defaults={"misfire_grace_time": 300, "coalesce": True, "max_instances": 1},
+    )
+    for name, job in JOBS.items():
+        scheduler.add_job(_runner(name, deps), job.trigger(deps), id=name, name=name)
+        if job.at_start:
+            scheduler.add_job(_runner(name, deps), id=f"{name}@start", name=name)
+    scheduler.start()
+    return scheduler
+
+
+def _runner(name: str, deps: Deps) -> Callable[[], None]:
+    def run() -> None:
+        run_job(name, deps, now=deps.clock())
+
+    return run

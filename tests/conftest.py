@@ -1,0 +1,92 @@
+"""Shared fixtures: a clean environment, real SQLite in tmp_path, a fixed clock, a local Slack."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.app import create_app, make_client
+from bot.config import Settings
+from bot.deps import Deps
+from bot.localslack import LocalSlack
+from bot.store import Store
+
+T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)  # a Friday morning
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings come from the environment; a developer's own SLACK_* must not leak in."""
+    for name in list(os.environ):
+        if name.startswith(("SLACK_", "OPSBOT_", "MONGODB_", "PROMPTBASE_")) or name in (
+            "PORT",
+            "INCIDENTS_CHANNEL",
+            "DIGEST_CHANNEL",
+            "BACKUP_DIR",
+            "ROLLBACK_REPO",
+            "TIMEZONE",
+        ):
+            monkeypatch.delenv(name)
+
+
+class Clock:
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(opsbot_db=tmp_path / "opsbot.db")
+
+
+@pytest.fixture
+def store(settings: Settings) -> Store:
+    store = Store(settings.opsbot_db)
+    store.migrate()
+    return store
+
+
+@pytest.fixture
+def slack() -> Iterator[LocalSlack]:
+    with LocalSlack() as workspace:
+        yield workspace
+
+
+SECRET = "test-signing-secret"
+
+
+@pytest.fixture
+def deps(settings: Settings, store: Store, slack: LocalSlack, clock: Clock) -> Iterator[Deps]:
+    executor = ThreadPoolExecutor(2)
+    yield Deps(
+        settings=settings,
+        store=store,
+        executor=executor,
+        clock=clock,
+        slack=make_client("xoxb-test", slack.api_base),
+    )
+    executor.shutdown()
+
+
+@pytest.fixture
+def app(deps: Deps):  # type: ignore[no-untyped-def]
+    listeners = ThreadPoolExecutor(8)
+    yield create_app(deps, signing_secret=SECRET, listener_executor=listeners)
+    listeners.shutdown(wait=True)

@@ -1,0 +1,105 @@
+"""Start the real `opsbot serve` as a subprocess on loopback, pointed at a local Slack."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.localslack import LocalSlack, signed_headers
+
+SECRET = "e2e-signing-secret"
+TOKEN = "xoxb-e2e-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    def __init__(self, workspace: LocalSlack, db: Path, log: Path) -> None:
+        self.workspace, self.db, self.log = workspace, db, log
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Server:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPSBOT_"))}
+        env.update(
+            SLACK_BOT_TOKEN=TOKEN,
+            SLACK_SIGNING_SECRET=SECRET,
+            PORT=str(self.port),
+            SLACK_API_URL=self.workspace.api_base,
+            OPSBOT_DB=str(self.db),
+        )
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"opsbot serve exited: {self.log.read_text()}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise AssertionError(f"opsbot serve did not come up: {self.log.read_text()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up handlers run, as in a crash or an OOM kill."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def post(
+        self,
+        body: str,
+        content_type: str,
+        *,
+        headers: dict[str, str] | None = None,
+        secret: str = SECRET,
+        timestamp: int | None = None,
+    ) -> httpx.Response:
+        signed = signed_headers(body, secret, timestamp) if headers is None else headers
+        return httpx.post(
+            self.url + "/slack/events",
+            content=body.encode(),
+            timeout=10,
+            headers={**signed, "Content-Type": content_type},
+        )
+
+
+@pytest.fixture
+def workspace() -> Iterator[LocalSlack]:
+    with LocalSlack() as slack:
+        yield slack
+
+
+@pytest.fixture
+def server(workspace: LocalSlack, tmp_path: Path) -> Iterator[Server]:
+    running = Server(workspace, tmp_path / "opsbot.db", tmp_path / "serve.log").start()
+    yield running
+    running.stop()

@@ -1,0 +1,68 @@
+"""`opsbot shell` as a newcomer meets it: a real subprocess, commands typed on stdin."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.store import Store
+
+SCRIPT = """\
+/incident open P1 Login broken
+press 1
+reply #1 Users report 500s on /login
+react #3 pushpin
+as bob
+/incident update Rolled back the deploy
+/incident resolve Reverted v1.4.2
+/incident ack
+/incident list all
+run card-sync --dry-run
+quit
+"""
+
+
+def run_shell(tmp_path: Path, script: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPSBOT_"))}
+    env["OPSBOT_DB"] = str(tmp_path / "opsbot.db")
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "shell"],
+        input=script,
+        text=True,
+        capture_output=True,
+        timeout=60,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stdout
+
+
+def test_open_ack_pin_resolve_in_the_shell(tmp_path: Path) -> None:
+    """The whole incident lifecycle works offline and reads well."""
+    out = run_shell(tmp_path, SCRIPT)
+    assert "▌🟠 INC-1 · P1 High · Login broken" in out
+    assert "[1] Acknowledge  [2] Investigate" in out
+    assert "Status: Acknowledged" in out
+    assert "opsbot +:memo: on #3" in out  # the pinned reply was confirmed
+    assert "# Post-mortem: INC-1 Login broken" in out
+    assert "Subject: [RESOLVED] Service Disruption" in out
+    assert "⚠️ No incident is open" in out  # ack after resolve is refused
+    assert "card-sync: Every open incident has its card." in out
+    store = Store(tmp_path / "opsbot.db")
+    incident = store.incident(1)
+    assert incident.status == "resolved" and incident.summary == "Reverted v1.4.2"
+    timeline = store.timeline(1)
+    assert [(e.actor, e.text) for e in timeline if e.kind == "pin"] == [
+        ("U0YOU0001", "Users report 500s on /login")
+    ]
+    assert any(e.actor == "U0BOB0001" and e.kind == "update" for e in timeline)
+
+
+def test_shell_explains_what_it_does_not_know(tmp_path: Path) -> None:
+    """Unknown words, commands and buttons get a hint, not a crash."""
+    out = run_shell(tmp_path, "dance\n/deploy now\npress 9\n/incident\n")
+    assert "Not a command: 'dance'" in out
+    assert "/deploy is not a command this bot knows." in out
+    assert "No button [9]." in out
+    assert "*Usage:* `/incident <subcommand>`" in out

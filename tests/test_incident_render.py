@@ -1,0 +1,132 @@
+from datetime import timedelta
+
+from bot.config import Settings
+from bot.store import Entry, Incident
+from commands.incident import render
+from tests.conftest import T0
+
+INCIDENT = Incident(
+    number=4,
+    title="Login broken",
+    severity="P1",
+    status="open",
+    commander="U0ALICE01",
+    opened_by="U0ALICE01",
+    opened_at=T0,
+)
+
+
+def card_text(reply) -> str:  # type: ignore[no-untyped-def]
+    return str(reply.blocks)
+
+
+def actions(reply) -> list[dict]:  # type: ignore[no-untyped-def]
+    return [e for b in reply.blocks if b["type"] == "actions" for e in b["elements"]]
+
+
+def test_card_shows_what_the_plan_asks() -> None:
+    """Id, severity label, target and deadline, status, commander, on-call, step buttons."""
+    settings = Settings()
+    reply = render.render_card(
+        INCIDENT, settings, oncall="U0BOB0001", entries=[], now=T0 + timedelta(minutes=6)
+    )
+    text = card_text(reply)
+    assert reply.blocks[0]["text"]["text"] == ":large_orange_circle: INC-4 · P1 High · Login broken"
+    assert "1 h · ack due 11:00 UTC (54 min left)" in text
+    assert "<@U0ALICE01>" in text and "<@U0BOB0001>" in text
+    assert [a["text"]["text"] for a in actions(reply)] == list(render.STEP_ACTIONS)
+    assert {a["value"] for a in actions(reply)} == {"4"}
+    assert reply.text == "INC-4 P1 High: Login broken (open)"
+
+
+def test_card_says_when_the_target_passed() -> None:
+    """Unacknowledged past the deadline, the card says the ack is overdue."""
+    reply = render.render_card(
+        INCIDENT, Settings(), oncall=None, entries=[], now=T0 + timedelta(hours=2)
+    )
+    assert "ack overdue since 11:00 UTC" in card_text(reply)
+    assert "not configured" in card_text(reply)
+
+
+def test_card_times_in_configured_zone() -> None:
+    """Times on the card are in the team's time zone."""
+    reply = render.render_card(
+        INCIDENT, Settings(timezone="Europe/Berlin"), oncall=None, entries=[], now=T0
+    )
+    assert "ack due 12:00 CET" in card_text(reply)
+
+
+def test_resolved_card_keeps_only_postmortem_button() -> None:
+    """A resolved incident's card offers the post-mortem and marks done steps."""
+    resolved = Incident(
+        **{**INCIDENT.__dict__, "status": "resolved", "resolved_at": T0 + timedelta(hours=1)}
+    )
+    entries = [Entry(T0, "U1", "postmortem", "draft written")]
+    reply = render.render_card(resolved, Settings(), oncall=None, entries=entries, now=T0)
+    assert [a["text"]["text"] for a in actions(reply)] == ["✓ Post-mortem"]
+    assert reply.blocks[0]["text"]["text"].startswith(":white_check_mark:")
+
+
+def test_postmortem_has_every_section() -> None:
+    """The draft has times, target verdict, impact, cause, resolution, steps, timeline, actions."""
+    done = Incident(
+        **{
+            **INCIDENT.__dict__,
+            "status": "resolved",
+            "acked_by": "U0BOB0001",
+            "acked_at": T0 + timedelta(minutes=70),
+            "resolved_at": T0 + timedelta(hours=2),
+            "summary": "Reverted",
+        }
+    )
+    entries = [
+        Entry(T0, "U0ALICE01", "opened", "Opened"),
+        Entry(T0 + timedelta(minutes=70), "U0BOB0001", "acknowledge", "Acked"),
+    ]
+    markdown = render.postmortem_markdown(done, entries, Settings())
+    for heading in (
+        "## Times",
+        "## Impact",
+        "## Root cause",
+        "## Resolution",
+        "## Response steps",
+        "## Timeline",
+        "## Action items",
+    ):
+        assert heading in markdown
+    assert "Time to acknowledge: 1 h 10 min against a target of 1 h (missed)" in markdown
+    assert "- Duration: 2 h" in markdown
+    assert "- [x] **Acknowledge**: Acked" in markdown
+    assert "- [ ] **Investigate**: not done" in markdown
+    assert "\nReverted\n" in markdown
+
+
+def test_notice_fills_the_plans_template() -> None:
+    """The resolution notice is the plan's template with the incident's facts."""
+    done = Incident(
+        **{
+            **INCIDENT.__dict__,
+            "status": "resolved",
+            "resolved_at": T0 + timedelta(hours=2),
+            "summary": "Reverted v1.4.2",
+        }
+    )
+    notice = render.resolution_notice(done, Settings())
+    assert notice.splitlines()[0] == "Subject: [RESOLVED] Service Disruption - 2026-11-27"
+    assert "affecting Login broken" in notice
+    assert "from 2026-11-27 10:00 UTC to 2026-11-27 12:00 UTC." in notice
+    assert "Resolution: Reverted v1.4.2" in notice
+    assert notice.endswith("We apologize for the inconvenience.")
+
+
+def test_long_timeline_stays_within_slack_limits() -> None:
+    """Hundreds of entries: the latest that fit 10k chars, and a pointer to the rest."""
+    entries = [
+        Entry(T0 + timedelta(minutes=i), "U1", "update", f"{i:03d}" + "x" * 200) for i in range(400)
+    ]
+    reply = render.render_timeline(INCIDENT, entries, Settings())
+    texts = [b["text"]["text"] for b in reply.blocks if b["type"] == "section"]
+    assert len(reply.blocks) <= 50
+    assert all(len(t) <= 3000 for t in texts) and sum(map(len, texts)) <= 10_100
+    assert "399xxx" in texts[-1]  # the newest entry is shown
+    assert "earlier entries are in `/incident postmortem INC-4`" in str(reply.blocks[-1])

@@ -1,0 +1,102 @@
+import sqlite3
+import threading
+from datetime import timedelta
+
+import pytest
+
+from bot.store import Entry, Incident, Store
+from tests.conftest import T0
+
+
+def new_incident(store: Store, title: str = "Login broken") -> Incident:
+    draft = Incident(
+        number=0,
+        title=title,
+        severity="P1",
+        status="open",
+        commander="U1",
+        opened_by="U1",
+        opened_at=T0,
+    )
+    return store.open_incident(draft, Entry(T0, "U1", "opened", "Opened"))
+
+
+def test_migrate_is_idempotent_and_uses_wal(tmp_path) -> None:
+    """Migrating twice is harmless; the file is in WAL mode."""
+    store = Store(tmp_path / "nested" / "opsbot.db")
+    store.migrate()
+    store.migrate()
+    conn = sqlite3.connect(store.path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    applied = conn.execute("SELECT name FROM _sqlite_migrations").fetchall()
+    assert applied == [("m001_incidents",)]
+
+
+def test_round_trip_keeps_times_and_fields(store) -> None:
+    """An incident comes back as it went in, times as aware UTC datetimes."""
+    incident = new_incident(store)
+    again = store.incident(incident.number)
+    assert again == incident
+    assert again.opened_at.tzinfo is not None
+
+
+def test_failed_decision_rolls_back_everything(store) -> None:
+    """If deciding raises, neither the fields nor the entries are written."""
+    incident = new_incident(store)
+
+    def decide(_: Incident):
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        store.change_incident(incident.number, decide)
+    assert store.incident(incident.number) == incident
+    assert len(store.timeline(incident.number)) == 1
+
+
+def test_source_puts_one_entry_on_a_timeline(store) -> None:
+    """The same source twice adds one entry; removing by source removes it."""
+    incident = new_incident(store)
+    pin = Entry(T0 + timedelta(minutes=3), "U2", "pin", "Rolled back", "pin:C1:1.0")
+    assert store.add_entry(incident.number, pin) is True
+    assert store.add_entry(incident.number, pin) is False
+    assert [e.kind for e in store.timeline(incident.number)] == ["opened", "pin"]
+    assert store.remove_entry(incident.number, "pin:C1:1.0") is True
+    assert store.remove_entry(incident.number, "pin:C1:1.0") is False
+
+
+def test_timeline_is_in_time_order(store) -> None:
+    """Entries sort by their own time, so a pinned older message lands where it happened."""
+    incident = new_incident(store)
+    store.add_entry(incident.number, Entry(T0 + timedelta(minutes=9), "U1", "update", "late"))
+    store.add_entry(incident.number, Entry(T0 + timedelta(minutes=2), "U2", "pin", "early", "s"))
+    assert [e.text for e in store.timeline(incident.number)] == ["Opened", "early", "late"]
+
+
+def test_first_sighting_forgets_after_keep(store) -> None:
+    """An event id is a duplicate within the keep window, and forgotten after it."""
+    keep = timedelta(days=1)
+    assert store.first_sighting("Ev1", T0, keep) is True
+    assert store.first_sighting("Ev1", T0 + timedelta(hours=1), keep) is False
+    assert store.first_sighting("Ev2", T0 + timedelta(days=2), keep) is True
+    assert store.first_sighting("Ev1", T0 + timedelta(days=2), keep) is True
+
+
+def test_many_threads_write_without_losing_any(store) -> None:
+    """Eight threads opening incidents at once: every one is stored with its own number."""
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(10):
+                new_incident(store, f"t{n}-{i}")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    found = store.incidents(open_only=True, limit=1000)
+    assert sorted(i.number for i in found) == list(range(1, 81))
