@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 from collections.abc import Callable
 from concurrent.futures import Executor
 from datetime import timedelta
@@ -12,7 +11,6 @@ from typing import Any
 
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -21,7 +19,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 import commands
 from bot.deps import Deps
-from bot.replies import UserError
+from bot.replies import describe
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +63,11 @@ def create_app(
     )
 
     @app.middleware
-    def inject_deps(context: dict[str, Any], next: Callable[[], None]) -> None:
+    def prepare(
+        context: dict[str, Any], body: dict[str, Any], next: Callable[[], None]
+    ) -> BoltResponse | None:
+        # One middleware, not two: it runs on every request, acks included.
         context["deps"] = deps
-        next()
-
-    @app.middleware
-    def skip_seen_events(body: dict[str, Any], next: Callable[[], None]) -> BoltResponse | None:
         # Slack retries an event it thinks failed; the retry must not repeat its effect.
         event_id = body.get("event_id")
         if event_id and not deps.store.first_sighting(event_id, deps.clock(), SEEN_EVENTS_KEPT):
@@ -86,24 +83,12 @@ def create_app(
 def on_error(
     error: Exception, body: dict[str, Any], response: BoltResponse | None, respond: Any
 ) -> BoltResponse | None:
-    """The one place errors become words: usage for people, a reference for the log."""
-    if isinstance(error, UserError):
-        text = error.text()
-    elif isinstance(error, SlackApiError):
-        code = error.response.get("error", "unknown") if error.response else "unknown"
-        log.warning("Slack API error: %s", code)
-        text = f":warning: Slack refused the request ({code})."
-    else:
-        ref = secrets.token_hex(2)
-        log.error("Unhandled error (ref %s)", ref, exc_info=error)
-        text = f":boom: Something went wrong (ref {ref}). Nothing more was done."
+    """The one place listener errors become words for the person who asked."""
+    text = describe(error, log)
     if response is not None and body.get("type") != "block_actions":
         # Not acknowledged yet: the answer to the command itself carries the message.
-        return BoltResponse(
-            status=200,
-            body=json.dumps({"response_type": "ephemeral", "text": text}),
-            headers={"content-type": "application/json"},
-        )
+        payload = json.dumps({"response_type": "ephemeral", "text": text})
+        return BoltResponse(status=200, body=payload, headers={"content-type": "application/json"})
     if respond is not None:
         respond(text=text, response_type="ephemeral", replace_original=False)
     return BoltResponse(status=200, body="") if response is not None else None

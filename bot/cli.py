@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,7 @@ log = logging.getLogger("opsbot")
 # the sixth request's ack past Slack's 3 seconds.
 LISTENER_THREADS = 32
 WORK_THREADS = 4
+SHUTDOWN_GRACE_SECONDS = 5
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,10 +74,12 @@ def _deps(settings: Settings, token: str) -> Deps:
     store = Store(settings.opsbot_db)
     store.migrate()
     executor = ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="opsbot-work")
+    outbox = ThreadPoolExecutor(1, thread_name_prefix="opsbot-outbox")
     return Deps(
         settings=settings,
         store=store,
         executor=executor,
+        outbox=outbox,
         slack=make_client(token, settings.slack_api_url),
     )
 
@@ -117,7 +121,19 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         pass
     finally:
         scheduler.shutdown(wait=False)
+    _drain(deps)
     return 0
+
+
+def _drain(deps: Deps) -> None:
+    """Give queued Slack posts a few seconds, then go: a Slack outage must not hold up a
+    restart. Everything is already committed; card-sync posts missing cards at next start."""
+    try:
+        deps.outbox.submit(lambda: None).result(timeout=SHUTDOWN_GRACE_SECONDS)
+    except TimeoutError:
+        log.warning("Slack posts still queued at shutdown were dropped")
+        logging.shutdown()
+        os._exit(0)
 
 
 def _stop_on_sigterm() -> None:

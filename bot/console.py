@@ -90,12 +90,14 @@ class Console:
         self.secret = secrets.token_hex(16)
         self.listeners = TrackingExecutor(8, "opsbot-listener")
         self.work = TrackingExecutor(2, "opsbot-work")
+        self.outbox = TrackingExecutor(1, "opsbot-outbox")
         store = Store(settings.opsbot_db)
         store.migrate()
         self.deps = Deps(
             settings=settings,
             store=store,
             executor=self.work,
+            outbox=self.outbox,
             slack=make_client("xoxb-local-console", self.slack.api_base),
         )
         self.app: App = create_app(
@@ -104,8 +106,8 @@ class Console:
         self.channel = self.slack.channel_id(settings.incidents_channel)
 
     def close(self) -> None:
-        self.listeners.shutdown(wait=True)
-        self.work.shutdown(wait=True)
+        for pool in (self.listeners, self.work, self.outbox):
+            pool.shutdown(wait=True)
         self.slack.stop()
 
     # Input ---------------------------------------------------------------------------------
@@ -143,8 +145,8 @@ class Console:
     def _settle(self) -> None:
         # Work triggered by work (a listener submitting to the pool) settles in a few rounds.
         for _ in range(3):
-            self.listeners.wait_idle()
-            self.work.wait_idle()
+            for pool in (self.listeners, self.work, self.outbox):
+                pool.wait_idle()
 
     def _dispatch(self, body: str, content_type: str) -> Any:
         headers: dict[str, str | Sequence[str]] = {

@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import threading
-from collections import defaultdict
+import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
+from slack_bolt import Respond
 from slack_sdk import WebClient
 
 from bot.config import Settings
+from bot.replies import describe
 from bot.store import Store, now_utc
 
-
-class KeyedLocks:
-    """One lock per key (an incident number): serialises card updates for one incident only."""
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._locks: defaultdict[object, threading.Lock] = defaultdict(threading.Lock)
-
-    def __call__(self, key: object) -> threading.Lock:
-        with self._guard:
-            return self._locks[key]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -32,6 +23,25 @@ class Deps:
     settings: Settings
     store: Store
     slack: WebClient
+    # Slow work (backups, rollbacks): never on Bolt's listener threads.
     executor: Executor
+    # Posts and updates to Slack after an ack, on ONE thread: a card's updates reach Slack in
+    # the order they were committed, acks never wait behind them, and a burst is paced.
+    outbox: Executor
     clock: Callable[[], datetime] = now_utc
-    card_locks: KeyedLocks = field(default_factory=KeyedLocks)
+
+    def post_later(self, work: Callable[[], object], respond: Respond | None = None) -> None:
+        """Queue Slack side effects on the outbox; a failure is told to whoever asked."""
+
+        def run() -> None:
+            try:
+                work()
+            except Exception as exc:  # the outbox's error boundary, as @app.error is Bolt's
+                if respond is not None:
+                    respond(
+                        text=describe(exc, log), response_type="ephemeral", replace_original=False
+                    )
+                else:
+                    describe(exc, log)
+
+        self.outbox.submit(run)

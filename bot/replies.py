@@ -6,11 +6,14 @@ are checked here, before Slack answers `invalid_blocks` at 3 a.m.
 
 from __future__ import annotations
 
+import logging
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -35,6 +38,20 @@ class UserError(Exception):
 
     def text(self) -> str:
         return f":warning: {self.message}" + (f"\n{self.usage}" if self.usage else "")
+
+
+def describe(error: Exception, log: logging.Logger) -> str:
+    """What a person is told about an error: usage for their mistakes, Slack's error code,
+    or a short reference that finds the stack trace in the log. Never the exception text."""
+    if isinstance(error, UserError):
+        return error.text()
+    if isinstance(error, SlackApiError):
+        code = error.response.get("error", "unknown") if error.response else "unknown"
+        log.warning("Slack API error: %s", code)
+        return f":warning: Slack refused the request ({code})."
+    ref = secrets.token_hex(2)
+    log.error("Unhandled error (ref %s)", ref, exc_info=error)
+    return f":boom: Something went wrong (ref {ref})."
 
 
 @dataclass(frozen=True)

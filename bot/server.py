@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-HTTP_THREADS = 16
+HTTP_THREADS = 32  # Bolt holds a thread per request until ack(); keep a 20-burst unqueued
 
 
 def status(deps: Deps, scheduler_running: Callable[[], bool]) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """SQLite storage: the only module that imports sqlite-utils.
 
-One connection per operation (listeners and jobs run on many threads and a sqlite3 connection
+One connection per thread (listeners and jobs run on many threads and a sqlite3 connection
 is bound to its thread). WAL lets readers run beside the one writer; every write opens with
 BEGIN IMMEDIATE so two writers queue on busy_timeout instead of failing half-way, and
 synchronous=FULL means a commit the user has been told about survives a crash.
@@ -9,11 +9,13 @@ synchronous=FULL means a commit the user has been told about survives a crash.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from sqlite3 import Cursor
 from typing import Any
 
 from sqlite_utils import Database
@@ -168,32 +170,70 @@ def _entry(row: dict[str, Any]) -> Entry:
     )
 
 
+_INCIDENT_COLUMNS = {f for f in Incident.__dataclass_fields__ if f != "number"}
+
+
+def _query(db: Database, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    cursor = db.execute(sql, params)
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _insert(db: Database, table: str, row: dict[str, Any], or_ignore: bool = False) -> Cursor:
+    # Column names come from our dataclasses, never from input; values are always bound.
+    verb = "INSERT OR IGNORE" if or_ignore else "INSERT"
+    marks = ", ".join("?" for _ in row)
+    sql = f"{verb} INTO {table} ({', '.join(row)}) VALUES ({marks})"
+    return db.execute(sql, list(row.values()))
+
+
+def _update(db: Database, number: int, fields: dict[str, Any]) -> None:
+    assert set(fields) <= _INCIDENT_COLUMNS, set(fields) - _INCIDENT_COLUMNS
+    assignments = ", ".join(f"{name} = ?" for name in fields)
+    db.execute(f"UPDATE incidents SET {assignments} WHERE id = ?", [*fields.values(), number])
+
+
+def _insert_entries(db: Database, number: int, entries: tuple[Entry, ...]) -> int:
+    """Insert entries; returns how many were new. A source already on this timeline (a
+    retried event, a second pin of the same message) adds nothing."""
+    added = 0
+    for entry in entries:
+        row = {"incident_id": number, **_row(entry.__dict__)}
+        added += _insert(db, "timeline", row, or_ignore=True).rowcount
+    return added
+
+
 class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
 
     def migrate(self) -> None:
         """Create or upgrade the schema; called once at start-up."""
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        with self._write_lock, self._connect() as db:
             db.enable_wal()
             migrations.apply(db)
 
     @contextmanager
     def _connect(self) -> Iterator[Database]:
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
-        try:
+        """This thread's connection: opened once per thread, since a connection is bound to the
+        thread that made it, and closing the last one to a WAL file checkpoints it (slow)."""
+        db: Database | None = getattr(self._local, "db", None)
+        if db is None:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = FULL")
-            yield Database(conn, execute_plugins=False)
-        finally:
-            conn.close()
+            db = self._local.db = Database(conn, execute_plugins=False)
+        yield db
 
     @contextmanager
     def _write(self) -> Iterator[Database]:
-        with self._connect() as db:
+        # Writers in this process queue on a lock: SQLite's own busy handler sleeps in coarse
+        # steps (up to 100 ms) and would turn 20 concurrent commands into seconds of waiting.
+        with self._write_lock, self._connect() as db:
             db.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -209,31 +249,30 @@ class Store:
     # Incidents ---------------------------------------------------------------------------
 
     def open_incident(self, incident: Incident, entry: Entry) -> Incident:
+        fields = _row(incident.__dict__)
+        fields.pop("number")
         with self._write() as db:
-            fields = _row(incident.__dict__)
-            fields.pop("number")
-            db.table("incidents").insert(fields)
-            number = db.execute("SELECT last_insert_rowid()").fetchone()[0]
-            self._insert_entries(db, number, (entry,))
+            number = _insert(db, "incidents", fields).lastrowid
+            assert number is not None
+            _insert_entries(db, number, (entry,))
         return replace(incident, number=number)
 
     def incident(self, number: int) -> Incident | None:
         with self._connect() as db:
-            rows = list(db.table("incidents").rows_where("id = ?", [number]))
+            rows = _query(db, "SELECT * FROM incidents WHERE id = ?", [number])
         return _incident(rows[0]) if rows else None
 
     def incident_by_card(self, channel: str, ts: str) -> Incident | None:
+        sql = "SELECT * FROM incidents WHERE card_channel = ? AND card_ts = ?"
         with self._connect() as db:
-            rows = list(
-                db.table("incidents").rows_where("card_channel = ? AND card_ts = ?", [channel, ts])
-            )
+            rows = _query(db, sql, [channel, ts])
         return _incident(rows[0]) if rows else None
 
     def incidents(self, *, open_only: bool, limit: int = 50) -> list[Incident]:
-        where = "status != 'resolved'" if open_only else None
+        where = "WHERE status != 'resolved'" if open_only else ""
         with self._connect() as db:
-            rows = db.table("incidents").rows_where(where, order_by="id DESC", limit=limit)
-            return [_incident(row) for row in rows]
+            rows = _query(db, f"SELECT * FROM incidents {where} ORDER BY id DESC LIMIT ?", [limit])
+        return [_incident(row) for row in rows]
 
     def change_incident(self, number: int, decide: Callable[[Incident], Change]) -> Changed:
         """Apply `decide` to the current state inside one write transaction.
@@ -242,52 +281,43 @@ class Store:
         get one acknowledgement and one "already acknowledged", never two.
         """
         with self._write() as db:
-            rows = list(db.table("incidents").rows_where("id = ?", [number]))
+            rows = _query(db, "SELECT * FROM incidents WHERE id = ?", [number])
             if not rows:
                 raise LookupError(number)
-            change = decide(_incident(rows[0]))
+            before = _incident(rows[0])
+            change = decide(before)
             if change.fields:
-                db.table("incidents").update(number, _row(change.fields))
-            self._insert_entries(db, number, change.entries)
-            return Changed(_incident(db.table("incidents").get(number)), change.entries)
+                _update(db, number, _row(change.fields))
+            _insert_entries(db, number, change.entries)
+        return Changed(replace(before, **change.fields), change.entries)
 
-    def set_card(self, number: int, channel: str, ts: str) -> None:
+    def set_card(self, number: int, channel: str, ts: str, entry: Entry) -> None:
+        """Remember where the card was posted, and say so on the timeline."""
         with self._write() as db:
-            db.table("incidents").update(number, {"card_channel": channel, "card_ts": ts})
+            _update(db, number, {"card_channel": channel, "card_ts": ts})
+            _insert_entries(db, number, (entry,))
 
     def incidents_without_card(self) -> list[Incident]:
+        sql = "SELECT * FROM incidents WHERE card_ts IS NULL AND status != 'resolved' ORDER BY id"
         with self._connect() as db:
-            rows = db.table("incidents").rows_where(
-                "card_ts IS NULL AND status != 'resolved'", order_by="id"
-            )
-            return [_incident(row) for row in rows]
+            return [_incident(row) for row in _query(db, sql)]
 
     # Timeline ----------------------------------------------------------------------------
-
-    def _insert_entries(self, db: Database, number: int, entries: tuple[Entry, ...]) -> None:
-        for entry in entries:
-            row = {"incident_id": number, **_row(entry.__dict__)}
-            # OR IGNORE: a source already on this timeline (a retried event) adds nothing.
-            db.table("timeline").insert(row, ignore=True)
 
     def add_entry(self, number: int, entry: Entry) -> bool:
         """Add one entry; False when its source is already on the timeline."""
         with self._write() as db:
-            before = db.execute("SELECT total_changes()").fetchone()[0]
-            self._insert_entries(db, number, (entry,))
-            return bool(db.execute("SELECT total_changes()").fetchone()[0] > before)
+            return _insert_entries(db, number, (entry,)) == 1
 
     def remove_entry(self, number: int, source: str) -> bool:
+        sql = "DELETE FROM timeline WHERE incident_id = ? AND source = ?"
         with self._write() as db:
-            cursor = db.execute(
-                "DELETE FROM timeline WHERE incident_id = ? AND source = ?", [number, source]
-            )
-            return cursor.rowcount > 0
+            return db.execute(sql, [number, source]).rowcount > 0
 
     def timeline(self, number: int) -> list[Entry]:
+        sql = "SELECT * FROM timeline WHERE incident_id = ? ORDER BY at, id"
         with self._connect() as db:
-            rows = db.table("timeline").rows_where("incident_id = ?", [number], order_by="at, id")
-            return [_entry(row) for row in rows]
+            return [_entry(row) for row in _query(db, sql, [number])]
 
     # Post-mortems ------------------------------------------------------------------------
 
@@ -305,7 +335,7 @@ class Store:
 
     def postmortem(self, number: int) -> Postmortem | None:
         with self._connect() as db:
-            rows = list(db.table("postmortems").rows_where("incident_id = ?", [number]))
+            rows = _query(db, "SELECT * FROM postmortems WHERE incident_id = ?", [number])
         if not rows:
             return None
         row = rows[0]

@@ -21,5 +21,6 @@ def run(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
     if dry_run:
         return f"Would post the card of {refs}."
     for incident in missing:
-        sync_card(deps, deps.slack, incident.number)
+        # Through the outbox, like every other card update, so they never cross.
+        deps.outbox.submit(sync_card, deps, incident.number).result()
     return f"Posted the card of {refs}."

@@ -74,15 +74,17 @@ SECRET = "test-signing-secret"
 
 @pytest.fixture
 def deps(settings: Settings, store: Store, slack: LocalSlack, clock: Clock) -> Iterator[Deps]:
-    executor = ThreadPoolExecutor(2)
+    executor, outbox = ThreadPoolExecutor(2), ThreadPoolExecutor(1)
     yield Deps(
         settings=settings,
         store=store,
         executor=executor,
+        outbox=outbox,
         clock=clock,
         slack=make_client("xoxb-test", slack.api_base),
     )
     executor.shutdown()
+    outbox.shutdown()
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ so whatever the person was told is on disk; the card and thread posts follow the
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from slack_bolt import Ack
+from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -33,26 +33,26 @@ class Outcome:
     thread: tuple[Reply, ...] = ()  # posts for the incident's war-room thread
 
 
-def handle(ack: Ack, command: dict[str, Any], client: WebClient, context: dict[str, Any]) -> None:
+def handle(ack: Ack, command: dict[str, Any], respond: Respond, context: dict[str, Any]) -> None:
     deps: Deps = context["deps"]
     args = p.parse(command.get("text", ""), deps.settings.severities)
     outcome = execute(args, deps, actor=command["user_id"])
     ack(**outcome.reply.as_response())
-    publish(outcome, deps, client)
+    deps.post_later(lambda: publish(outcome, deps), respond)
 
 
 def on_step(
     ack: Ack,
     action: dict[str, Any],
     body: dict[str, Any],
-    client: WebClient,
+    respond: Respond,
     context: dict[str, Any],
 ) -> None:
     deps: Deps = context["deps"]
     number = int(action["value"])
     outcome = STEP_BUTTONS[action["action_id"]](deps, number, body["user"]["id"])
     ack()
-    publish(outcome, deps, client)
+    deps.post_later(lambda: publish(outcome, deps), respond)
 
 
 def execute(args: p.Args, deps: Deps, *, actor: str) -> Outcome:
@@ -216,42 +216,35 @@ def _oncall(deps: Deps) -> str | None:
     return current_oncall(deps.settings.oncall, deps.clock(), deps.settings.tz)
 
 
-def publish(outcome: Outcome, deps: Deps, client: WebClient) -> None:
-    """Refresh the incident's card (posting it the first time) and add the thread posts."""
+def publish(outcome: Outcome, deps: Deps) -> None:
+    """Refresh the incident's card (posting it the first time) and add the thread posts.
+    Runs on the outbox thread only, so two updates of one card never cross."""
     if outcome.incident is None:
         return
-    incident = sync_card(deps, client, outcome.incident.number)
+    incident = sync_card(deps, outcome.incident.number)
     assert incident.card_channel is not None  # sync_card posted the card or raised
     for reply in outcome.thread:
-        client.chat_postMessage(
+        deps.slack.chat_postMessage(
             channel=incident.card_channel, thread_ts=incident.card_ts, **reply.as_message()
         )
 
 
-def sync_card(deps: Deps, client: WebClient, number: int) -> Incident:
-    """Render the card from committed state; one writer per incident so updates never go back."""
-    with deps.card_locks(number):
-        incident, entries = _load(deps, number)
-        card = render.render_card(
-            incident, deps.settings, oncall=_oncall(deps), entries=entries, now=deps.clock()
+def sync_card(deps: Deps, number: int) -> Incident:
+    """Post or refresh the card from committed state (on the outbox thread)."""
+    incident, entries = _load(deps, number)
+    card = render.render_card(
+        incident, deps.settings, oncall=_oncall(deps), entries=entries, now=deps.clock()
+    )
+    if incident.card_ts and incident.card_channel:
+        deps.slack.chat_update(
+            channel=incident.card_channel, ts=incident.card_ts, **card.as_message()
         )
-        if incident.card_ts and incident.card_channel:
-            client.chat_update(
-                channel=incident.card_channel, ts=incident.card_ts, **card.as_message()
-            )
-            return incident
-        posted = client.chat_postMessage(
-            channel=deps.settings.incidents_channel, **card.as_message()
-        )
-        deps.store.set_card(number, posted["channel"], posted["ts"])
-        service.record_post(
-            deps.store,
-            number,
-            "post",
-            f"Announced in {deps.settings.incidents_channel}",
-            deps.clock(),
-        )
-        return _load(deps, number)[0]
+        return incident
+    channel = deps.settings.incidents_channel
+    posted = deps.slack.chat_postMessage(channel=channel, **card.as_message())
+    announced = Entry(deps.clock(), None, "post", f"Announced in {channel}")
+    deps.store.set_card(number, posted["channel"], posted["ts"], announced)
+    return replace(incident, card_channel=posted["channel"], card_ts=posted["ts"])
 
 
 def on_reaction(event: dict[str, Any], client: WebClient, context: dict[str, Any]) -> None:

@@ -212,11 +212,6 @@ def resolve(
     return store.change_incident(number, decide)
 
 
-def record_post(store: Store, number: int, kind: str, text: str, now: datetime) -> None:
-    """A bot post is a timeline entry too (who said what in the war room, and when)."""
-    store.add_entry(number, Entry(now, None, kind, text))
-
-
 def steps_done(entries: list[Entry]) -> dict[str, Entry | None]:
     """Each response step with the first entry that did it, or None."""
     done: dict[str, Entry | None] = dict.fromkeys(STEPS)

@@ -1,0 +1,75 @@
+"""The console script's own behaviour: run-job, missing credentials, bad config."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.localslack import LocalSlack
+from bot.store import Entry, Incident, Store
+from tests.conftest import T0
+
+
+def opsbot(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPSBOT_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        env={**base, "PYTHONPATH": str(Path(__file__).parent.parent), **env},
+    )
+
+
+def unannounced_incident(db: Path) -> None:
+    store = Store(db)
+    store.migrate()
+    draft = Incident(0, "Checkout down", "P0", "open", "U1", "U1", T0)
+    store.open_incident(draft, Entry(T0, "U1", "opened", "Opened"))
+
+
+def test_run_job_dry_run_needs_no_workspace(tmp_path: Path) -> None:
+    """A dry run says what it would do and posts nothing, without Slack credentials."""
+    unannounced_incident(tmp_path / "opsbot.db")
+    result = opsbot("run-job", "card-sync", "--dry-run", env={}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Would post the card of INC-1."
+    assert Store(tmp_path / "opsbot.db").incident(1).card_ts is None
+
+
+def test_run_job_posts_for_real(tmp_path: Path) -> None:
+    """run-job card-sync announces an incident that never got its card."""
+    unannounced_incident(tmp_path / "opsbot.db")
+    with LocalSlack() as slack:
+        env = {"SLACK_BOT_TOKEN": "xoxb-cli", "SLACK_API_URL": slack.api_base}
+        result = opsbot("run-job", "card-sync", env=env, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "Posted the card of INC-1."
+        [card] = slack.history("#incidents")
+        assert "INC-1 P0 Critical: Checkout down" in card.text
+    assert Store(tmp_path / "opsbot.db").incident(1).card_ts == card.ts
+
+
+def test_unknown_job_and_missing_tokens_are_clear(tmp_path: Path) -> None:
+    """Bad job names and missing tokens exit non-zero with one readable line."""
+    unknown = opsbot("run-job", "nightly-everything", env={}, cwd=tmp_path)
+    assert unknown.returncode == 2 and "invalid choice: 'nightly-everything'" in unknown.stderr
+    no_token = opsbot("run-job", "card-sync", env={}, cwd=tmp_path)
+    assert no_token.returncode == 2 and "SLACK_BOT_TOKEN must be set" in no_token.stderr
+    socket = opsbot("serve", "--socket", env={"SLACK_BOT_TOKEN": "xoxb-x"}, cwd=tmp_path)
+    assert socket.returncode == 2 and "SLACK_APP_TOKEN must be set" in socket.stderr
+
+
+def test_rejected_token_is_reported_not_traced(tmp_path: Path) -> None:
+    """A token Slack refuses stops serve with a message naming SLACK_BOT_TOKEN."""
+    with LocalSlack(token_prefix="xoxb-good") as slack:
+        env = {
+            "SLACK_BOT_TOKEN": "xoxb-revoked",
+            "SLACK_SIGNING_SECRET": "s",
+            "SLACK_API_URL": slack.api_base,
+        }
+        result = opsbot("serve", "--host", "127.0.0.1", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "SLACK_BOT_TOKEN: Slack did not accept it" in result.stderr
+    assert "xoxb-revoked" not in result.stderr and "Traceback" not in result.stderr
