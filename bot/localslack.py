@@ -70,6 +70,7 @@ class LocalSlack:
         self.messages: list[Message] = []
         self.channel_ids: dict[str, str] = {}
         self.users: dict[str, str] = {BOT_USER: "opsbot"}
+        self.socket_url: str | None = None  # what apps.connections.open hands out
         self.ratelimit_next: dict[str, int] = {}
         self.fail_next: dict[str, int] = {}
         self._lock = threading.RLock()
@@ -278,6 +279,11 @@ class LocalSlack:
             return {"ok": False, "error": "already_reacted" if add else "no_reaction"}
         return {"ok": True}
 
+    def _apps_connections_open(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.socket_url is None:
+            return {"ok": False, "error": "socket_mode_not_enabled"}
+        return {"ok": True, "url": self.socket_url}
+
     def _users_info(self, body: dict[str, Any]) -> dict[str, Any]:
         user = body.get("user", "")
         if user not in self.users:
@@ -314,7 +320,9 @@ def _handler_for(slack: LocalSlack) -> type[BaseHTTPRequestHandler]:
             method = self.path[len("/api/") :]
             slack.calls.append(Call(method, body, dict(self.headers)))
             auth = self.headers.get("Authorization", "")
-            if not auth.startswith("Bearer " + slack.token_prefix):
+            # Socket Mode's one Web API call is made with the app-level token.
+            prefix = "xapp-" if method == "apps.connections.open" else slack.token_prefix
+            if not auth.startswith("Bearer " + prefix):
                 return self._json(200, {"ok": False, "error": "invalid_auth"})
             if slack.ratelimit_next.get(method):
                 slack.ratelimit_next[method] -= 1

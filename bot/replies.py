@@ -25,6 +25,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.store import StoreBusy
+
 SECTION_LIMIT = 3000
 
 
@@ -45,6 +47,9 @@ def describe(error: Exception, log: logging.Logger) -> str:
     or a short reference that finds the stack trace in the log. Never the exception text."""
     if isinstance(error, UserError):
         return error.text()
+    if isinstance(error, StoreBusy):
+        log.warning("store busy past its timeout")
+        return ":hourglass: opsbot's database is busy; nothing was changed. Try again."
     if isinstance(error, SlackApiError):
         code = error.response.get("error", "unknown") if error.response else "unknown"
         log.warning("Slack API error: %s", code)

@@ -21,7 +21,14 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-BUSY_TIMEOUT_MS = 10_000
+# A write waits at most this long for the file: the answer to a slash command is due in 3 s,
+# and "busy, nothing changed" is better than Slack's timeout with the change made behind it.
+BUSY_TIMEOUT_MS = 2_000
+
+
+class StoreBusy(Exception):
+    """Another writer held the database past BUSY_TIMEOUT_MS; nothing was written."""
+
 
 migrations = Migrations("opsbot")
 
@@ -233,14 +240,22 @@ class Store:
     def _write(self) -> Iterator[Database]:
         # Writers in this process queue on a lock: SQLite's own busy handler sleeps in coarse
         # steps (up to 100 ms) and would turn 20 concurrent commands into seconds of waiting.
-        with self._write_lock, self._connect() as db:
-            db.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.conn.execute("ROLLBACK")
-                raise
-            db.conn.execute("COMMIT")
+        if not self._write_lock.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
+            raise StoreBusy
+        try:
+            with self._connect() as db:
+                try:
+                    db.conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:  # another process holds the file
+                    raise StoreBusy from exc
+                try:
+                    yield db
+                except BaseException:
+                    db.conn.execute("ROLLBACK")
+                    raise
+                db.conn.execute("COMMIT")
+        finally:
+            self._write_lock.release()
 
     def ping(self) -> bool:
         with self._connect() as db:

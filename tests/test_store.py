@@ -100,3 +100,20 @@ def test_many_threads_write_without_losing_any(store) -> None:
     assert errors == []
     found = store.incidents(open_only=True, limit=1000)
     assert sorted(i.number for i in found) == list(range(1, 81))
+
+
+def test_busy_file_fails_fast_and_writes_nothing(store) -> None:
+    """Another process holding the write lock makes a write fail in ~2 s, not hang."""
+    import time
+
+    from bot.store import StoreBusy
+
+    holder = sqlite3.connect(store.path)
+    holder.execute("BEGIN IMMEDIATE")
+    began = time.monotonic()
+    with pytest.raises(StoreBusy):
+        new_incident(store)
+    assert time.monotonic() - began < 2.9
+    holder.rollback()
+    assert store.incidents(open_only=False) == []
+    assert new_incident(store).number == 1
