@@ -12,8 +12,9 @@ import re
 import secrets
 import shlex
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any, TextIO
 
 from slack_bolt import App
@@ -83,6 +84,8 @@ class Console:
         self.settings = settings
         self.user = "you"
         self.numbered: list[Message] = []
+        self._output = threading.RLock()  # one box at a time, in order
+        self._held: list[tuple[str, dict[str, Any]]] | None = None
         self.buttons: list[tuple[dict[str, Any], Message]] = []
         self.slack = LocalSlack(on_event=self._show).start()
         for name, user_id in TEAM.items():
@@ -168,11 +171,12 @@ class Console:
             channel=self.channel,
             response_url=self.slack.response_url(),
         )
-        response = self._dispatch(body, "application/x-www-form-urlencoded")
-        if response.status == 404:
-            self._say(f"{command} is not a command this bot knows.")
-        elif response.body:
-            self._show("response", json.loads(response.body))
+        with self._answer_first():
+            response = self._dispatch(body, "application/x-www-form-urlencoded")
+            if response.status == 404:
+                self._say(f"{command} is not a command this bot knows.")
+            elif response.body:
+                self._render("response", json.loads(response.body))
 
     def _escape_mentions(self, text: str) -> str:
         # Slack rewrites @name into <@ID|name> for commands with should_escape: true.
@@ -257,7 +261,29 @@ class Console:
         self.out.write(text + "\n")
         self.out.flush()
 
+    @contextmanager
+    def _answer_first(self) -> Iterator[None]:
+        """Hold what the bot posts while a command is answered, as Slack shows the answer
+        to the person at once and the channel posts as they arrive."""
+        with self._output:
+            self._held = []
+        try:
+            yield
+        finally:
+            with self._output:
+                held, self._held = self._held or [], None
+                for kind, data in held:
+                    self._render(kind, data)
+
     def _show(self, kind: str, data: dict[str, Any]) -> None:
+        """Called by the local workspace, on its threads, for everything the bot does."""
+        with self._output:
+            if self._held is not None:
+                self._held.append((kind, data))
+            else:
+                self._render(kind, data)
+
+    def _render(self, kind: str, data: dict[str, Any]) -> None:
         if kind in ("post", "update"):
             message: Message = data["message"]
             if kind == "post":
