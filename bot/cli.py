@@ -8,9 +8,13 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from types import FrameType
+from typing import Any
 
+from slack_bolt import App
 from slack_bolt.error import BoltError
 
 import bot
@@ -18,7 +22,7 @@ from bot.app import create_app, make_client
 from bot.config import ConfigError, Settings, load_settings
 from bot.deps import Deps
 from bot.server import make_server, wsgi_app
-from bot.store import Store
+from bot.store import Store, now_utc
 from jobs import JOBS, run_job, start_jobs
 
 log = logging.getLogger("opsbot")
@@ -70,7 +74,8 @@ def _require(settings: Settings, *names: str) -> list[str]:
     return [getattr(settings, name).get_secret_value() for name in names]
 
 
-def _deps(settings: Settings, token: str) -> Deps:
+def assemble(settings: Settings, token: str, *, clock: Callable[[], datetime] = now_utc) -> Deps:
+    """Everything the bot runs on, from settings: migrated store, Slack client, thread pools."""
     store = Store(settings.opsbot_db)
     store.migrate()
     executor = ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="opsbot-work")
@@ -81,7 +86,24 @@ def _deps(settings: Settings, token: str) -> Deps:
         executor=executor,
         outbox=outbox,
         slack=make_client(token, settings.slack_api_url),
+        clock=clock,
     )
+
+
+def http_server(
+    deps: Deps, secret: str, host: str, port: int, scheduler_running: Callable[[], bool]
+) -> Any:
+    """The HTTP edge of `opsbot serve`: Bolt on /slack/events and /healthz, under waitress."""
+    listeners = ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="opsbot-listener")
+    app = _app(deps, secret, listeners)
+    return make_server(wsgi_app(app, deps, scheduler_running), host, port)
+
+
+def _app(deps: Deps, secret: str, listeners: ThreadPoolExecutor) -> App:
+    try:
+        return create_app(deps, signing_secret=secret, listener_executor=listeners)
+    except BoltError as exc:  # auth.test refused the token
+        raise ConfigError(f"SLACK_BOT_TOKEN: Slack did not accept it ({exc})") from None
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -91,13 +113,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         else ("slack_bot_token", "slack_signing_secret")
     )
     token, second = _require(settings, *names)
-    deps = _deps(settings, token)
-    listeners = ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="opsbot-listener")
-    secret = "" if args.socket else second
-    try:
-        app = create_app(deps, signing_secret=secret, listener_executor=listeners)
-    except BoltError as exc:  # auth.test refused the token
-        raise ConfigError(f"SLACK_BOT_TOKEN: Slack did not accept it ({exc})") from None
+    deps = assemble(settings, token)
+    if args.socket:
+        listeners = ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="opsbot-listener")
+        app = _app(deps, "", listeners)
+    else:
+        server = http_server(deps, second, args.host, settings.port, lambda: scheduler.running)
     scheduler = start_jobs(deps)
     _stop_on_sigterm()
     try:
@@ -107,9 +128,6 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             handler = SocketModeHandler(app, app_token=second, web_client=deps.slack)
             handler.start()  # type: ignore[no-untyped-call]
         else:
-            server = make_server(
-                wsgi_app(app, deps, lambda: bool(scheduler.running)), args.host, settings.port
-            )
             log.warning(
                 "opsbot %s serving /slack/events and /healthz on %s:%s",
                 bot.__version__,
@@ -162,6 +180,6 @@ def _run_job(args: argparse.Namespace, settings: Settings) -> int:
         token = "xoxb-dry-run"  # a dry run posts nothing, so it needs no workspace
     else:
         (token,) = _require(settings, "slack_bot_token")
-    deps = _deps(settings, token)
+    deps = assemble(settings, token)
     print(run_job(args.name, deps, now=deps.clock(), dry_run=args.dry_run))
     return 0

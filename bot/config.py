@@ -50,6 +50,17 @@ class Thresholds(BaseModel):
     p95_warning_ms: float = 1000
 
 
+class Reminders(BaseModel):
+    """When the bot nudges an open incident (PEERS: incident-bot, monzo/response)."""
+
+    status_update_minutes: int = Field(default=30, gt=0)
+    status_update_severities: list[str] = ["P0", "P1"]
+    still_open_severities: list[str] = ["P2", "P3"]
+    snooze_minutes: list[int] = [30, 60, 90]
+    working_days: list[int] = [0, 1, 2, 3, 4]  # Monday is 0
+    working_hours: tuple[int, int] = (9, 18)
+
+
 class OnCall(BaseModel):
     """A weekly rotation: members in order, turning at `handover` on `start`'s weekday."""
 
@@ -82,6 +93,7 @@ class Settings(BaseSettings):
     default_severity: str = "P2"
     thresholds: Thresholds = Thresholds()
     oncall: OnCall = OnCall()
+    reminders: Reminders = Reminders()
 
     @field_validator("slack_api_url")
     @classmethod

@@ -30,8 +30,8 @@ from jobs import JOBS, run_job
 
 HELP = """Type a slash command as in Slack, e.g. `/incident open P1 Login broken`, or:
   press N              press button [N]
-  reply #M <text>      reply in the thread of message #M
-  react #M <emoji>     add a reaction (e.g. react #4 pushpin); unreact #M <emoji> removes it
+  reply mN <text>      reply in the thread of message mN (the label on each message)
+  react mN <emoji>     add a reaction (e.g. react m4 pushpin); unreact mN <emoji> removes it
   as <name>            act as another teammate (you, alice, bob, carol)
   jobs                 list jobs; run <job> [--dry-run] runs one now
   help                 this text; quit (or Ctrl-D) leaves"""
@@ -50,6 +50,10 @@ EMOJI = {
     ":mega:": "📣",
     ":pushpin:": "📌",
     ":memo:": "📝",
+    ":alarm_clock:": "⏰",
+    ":hourglass:": "⏳",
+    ":zzz:": "💤",
+    ":page_facing_up:": "📄",
 }
 
 
@@ -202,7 +206,8 @@ class Console:
         self._dispatch(body, "application/x-www-form-urlencoded")
 
     def _message(self, ref: str) -> Message | None:
-        index = int(ref.lstrip("#")) - 1 if ref.lstrip("#").isdigit() else -1
+        digits = ref.lstrip("#mM")
+        index = int(digits) - 1 if digits.isdigit() else -1
         if not 0 <= index < len(self.numbered):
             self._say(f"No message {ref}.")
             return None
@@ -219,7 +224,7 @@ class Console:
         parts = shlex.split(rest)
         message = self._message(parts[0]) if parts else None
         if message is None or len(parts) != 2:
-            self._say("Usage: react #M <emoji>")
+            self._say("Usage: react mN <emoji>")
             return
         name = parts[1].strip(":")
         if self.slack.react(message, TEAM[self.user], name, add=added):
@@ -299,14 +304,25 @@ class Console:
             )
         elif kind in ("response", "ephemeral"):
             if data.get("text") or data.get("blocks"):
-                shown = "everyone" if data.get("response_type") == "in_channel" else "only you"
-                self._box(f"opsbot ({shown})", data.get("text", ""), data.get("blocks") or [], None)
+                self._ephemeral(kind, data)
         elif kind == "reaction" and data["user"] == localslack.BOT_USER:
             sign = "+" if data["added"] else "-"
             self._say(f"   opsbot {sign}:{data['name']}: on {self._number(data['message'])}")
 
+    def _ephemeral(self, kind: str, data: dict[str, Any]) -> None:
+        """An answer only one person sees; its buttons can be pressed like any other."""
+        if data.get("response_type") == "in_channel":
+            shown = "everyone"
+        elif kind == "ephemeral" and data.get("user") != TEAM[self.user]:
+            shown = "only @" + self.slack.users.get(data.get("user", ""), "someone")
+        else:
+            shown = "only you"
+        text, blocks = data.get("text", ""), data.get("blocks") or []
+        stand_in = Message(self.channel, "0.000000", localslack.BOT_USER, text, blocks)
+        self._box(f"opsbot ({shown})", text, blocks, stand_in)
+
     def _number(self, message: Message | None) -> str:
-        return f"#{self.numbered.index(message) + 1}" if message in self.numbered else "#?"
+        return f"m{self.numbered.index(message) + 1}" if message in self.numbered else "m?"
 
     def _box(
         self, title: str, text: str, blocks: list[dict[str, Any]], message: Message | None
@@ -314,6 +330,10 @@ class Console:
         if message is not None and any(b.get("type") == "actions" for b in blocks):
             self.buttons = []  # the buttons last shown are the ones `press N` means
         lines = render_blocks(blocks, self._press_slot, message) if blocks else [text]
+        for attached in message.files if message else []:
+            content = attached.get("content") or ""
+            lines.append(f"📎 {attached['name']} ({len(content.splitlines())} lines)")
+            lines.extend("  " + line for line in content.splitlines())
         body = "\n".join(
             "│ " + self._readable(line) for chunk in lines for line in chunk.splitlines() or [""]
         )

@@ -33,6 +33,7 @@ class Message:
     blocks: list[dict[str, Any]] = field(default_factory=list)
     thread_ts: str | None = None
     reactions: dict[str, list[str]] = field(default_factory=dict)
+    files: list[dict[str, Any]] = field(default_factory=list)
 
     def as_api(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -44,6 +45,8 @@ class Message:
         }
         if self.thread_ts:
             data["thread_ts"] = self.thread_ts
+        if self.files:
+            data["files"] = [{k: v for k, v in f.items() if k != "content"} for f in self.files]
         if self.reactions:
             data["reactions"] = [
                 {"name": n, "users": u, "count": len(u)} for n, u in self.reactions.items()
@@ -71,11 +74,13 @@ class LocalSlack:
         self.channel_ids: dict[str, str] = {}
         self.users: dict[str, str] = {BOT_USER: "opsbot"}
         self.socket_url: str | None = None  # what apps.connections.open hands out
+        self.uploads: dict[str, dict[str, Any]] = {}  # file id -> name, content
         self.ratelimit_next: dict[str, int] = {}
         self.fail_next: dict[str, int] = {}
         self._lock = threading.RLock()
         self._clock = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
+        self._last_us = 0
 
     # Lifecycle ----------------------------------------------------------------------------
 
@@ -136,14 +141,22 @@ class LocalSlack:
         *,
         thread_ts: str | None = None,
         blocks: list[dict[str, Any]] | None = None,
+        files: list[dict[str, Any]] | None = None,
     ) -> Message:
         """A message as if a person (or the bot) posted it."""
         with self._lock:
-            ts = f"{int(time.time())}.{next(self._clock):06d}"
-            message = Message(self.channel_id(channel), ts, user, text, blocks or [], thread_ts)
+            ts = self._next_ts()
+            message = Message(
+                self.channel_id(channel), ts, user, text, blocks or [], thread_ts, files=files or []
+            )
             self.messages.append(message)
         self._emit("post", {"message": message})
         return message
+
+    def _next_ts(self) -> str:
+        """Slack's ts: the posting time in microseconds, unique within the workspace."""
+        self._last_us = max(time.time_ns() // 1000, self._last_us + 1)
+        return f"{self._last_us // 1_000_000}.{self._last_us % 1_000_000:06d}"
 
     def find(self, channel: str, ts: str) -> Message | None:
         with self._lock:
@@ -252,7 +265,8 @@ class LocalSlack:
             "ephemeral",
             {"user": body.get("user"), "text": body.get("text", ""), "blocks": _blocks(body)},
         )
-        return {"ok": True, "message_ts": f"{int(time.time())}.{next(self._clock):06d}"}
+        with self._lock:
+            return {"ok": True, "message_ts": self._next_ts()}
 
     def _reactions_get(self, body: dict[str, Any]) -> dict[str, Any]:
         message = self.find(body.get("channel", ""), body.get("timestamp", ""))
@@ -283,6 +297,42 @@ class LocalSlack:
         if self.socket_url is None:
             return {"ok": False, "error": "socket_mode_not_enabled"}
         return {"ok": True, "url": self.socket_url}
+
+    def _files_getUploadURLExternal(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not body.get("filename") or not str(body.get("length", "")).isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{next(self._clock):08d}"
+        with self._lock:
+            self.uploads[file_id] = {"id": file_id, "name": body["filename"], "content": None}
+        return {"ok": True, "file_id": file_id, "upload_url": f"{self.base}/upload/{file_id}"}
+
+    def upload(self, file_id: str, content: bytes) -> bool:
+        with self._lock:
+            if file_id not in self.uploads:
+                return False
+            self.uploads[file_id]["content"] = content.decode("utf-8", "replace")
+            return True
+
+    def _files_completeUploadExternal(self, body: dict[str, Any]) -> dict[str, Any]:
+        wanted = json.loads(body.get("files") or "[]")
+        with self._lock:
+            stored = [self.uploads.get(f.get("id", "")) for f in wanted]
+        files = [
+            {**f, "title": w.get("title") or f["name"]}
+            for f, w in zip(stored, wanted, strict=True)
+            if f is not None and f["content"] is not None
+        ]
+        if not wanted or len(files) != len(wanted):
+            return {"ok": False, "error": "file_not_found"}
+        if body.get("channel_id"):
+            self.post(
+                body["channel_id"],
+                BOT_USER,
+                body.get("initial_comment", ""),
+                thread_ts=body.get("thread_ts") or None,
+                files=files,
+            )
+        return {"ok": True, "files": [{"id": f["id"], "title": f["title"]} for f in files]}
 
     def _users_info(self, body: dict[str, Any]) -> dict[str, Any]:
         user = body.get("user", "")
@@ -315,6 +365,9 @@ def _handler_for(slack: LocalSlack) -> type[BaseHTTPRequestHandler]:
             if self.path.startswith("/respond/"):
                 slack.respond(body)
                 return self._send(200, "ok", "text/plain")
+            if self.path.startswith("/upload/"):
+                stored = slack.upload(self.path.rsplit("/", 1)[1], raw.encode())
+                return self._send(200 if stored else 404, "OK" if stored else "no", "text/plain")
             if not self.path.startswith("/api/"):
                 return self._send(404, "not found", "text/plain")
             method = self.path[len("/api/") :]

@@ -83,6 +83,52 @@ def m001_incidents(db: Database) -> None:
     db.table("seen_events").create({"event_id": str, "seen_at": str}, pk="event_id")
 
 
+@migrations()
+def m002_timers_roles_actions(db: Database) -> None:
+    incidents = db.table("incidents")
+    incidents.add_column("comms_lead", str)
+    incidents.add_column("breached_at", str)
+    db.table("timeline").add_column("edited_at", str)
+    # Every edit of a timeline entry, with what it said before: the record must be auditable.
+    db.table("timeline_edits").create(
+        {
+            "id": int,
+            "entry_id": int,
+            "edited_at": str,
+            "editor": str,
+            "old_at": str,
+            "old_text": str,
+            "new_at": str,
+            "new_text": str,
+        },
+        pk="id",
+        foreign_keys=[("entry_id", "timeline", "id")],
+    )
+    # One pending timer per incident and kind; due_at NULL means disarmed. Kept in SQLite so
+    # an escalation or a reminder survives a restart.
+    db.table("timers").create(
+        {"incident_id": int, "kind": str, "due_at": str},
+        pk=("incident_id", "kind"),
+        foreign_keys=[("incident_id", "incidents", "id")],
+    )
+    db.table("timers").create_index(["due_at"])
+    db.table("action_items").create(
+        {
+            "id": int,
+            "incident_id": int,
+            "owner": str,
+            "text": str,
+            "due": str,
+            "created_by": str,
+            "created_at": str,
+            "done_at": str,
+        },
+        pk="id",
+        foreign_keys=[("incident_id", "incidents", "id")],
+        not_null={"incident_id", "text", "created_at"},
+    )
+
+
 def now_utc() -> datetime:
     return datetime.now(UTC)
 
@@ -112,6 +158,8 @@ class Incident:
     summary: str | None = None
     card_channel: str | None = None
     card_ts: str | None = None
+    comms_lead: str | None = None
+    breached_at: datetime | None = None
 
     @property
     def ref(self) -> str:
@@ -129,14 +177,18 @@ class Entry:
     kind: str
     text: str
     source: str | None = None
+    id: int | None = None
+    edited_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class Change:
-    """What a decision does to one incident: new field values and the timeline entries saying so."""
+    """What a decision does to one incident: new field values, the timeline entries saying so,
+    and the timers to arm (a due time) or disarm (None)."""
 
     fields: dict[str, Any] = field(default_factory=dict)
     entries: tuple[Entry, ...] = ()
+    timers: dict[str, datetime | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -153,7 +205,7 @@ class Postmortem:
     written_at: datetime
 
 
-_TIME_FIELDS = {"opened_at", "acked_at", "mitigated_at", "resolved_at"}
+_TIME_FIELDS = {"opened_at", "acked_at", "mitigated_at", "resolved_at", "breached_at"}
 
 
 def _incident(row: dict[str, Any]) -> Incident:
@@ -174,6 +226,8 @@ def _entry(row: dict[str, Any]) -> Entry:
         kind=row["kind"],
         text=row["text"],
         source=row["source"],
+        id=row["id"],
+        edited_at=_parse(row["edited_at"]),
     )
 
 
@@ -208,6 +262,32 @@ def _insert_entries(db: Database, number: int, entries: tuple[Entry, ...]) -> in
         row = {"incident_id": number, **_row(entry.__dict__)}
         added += _insert(db, "timeline", row, or_ignore=True).rowcount
     return added
+
+
+def _set_timers(db: Database, number: int, timers: dict[str, datetime | None]) -> None:
+    for kind, due in timers.items():
+        db.execute(
+            "INSERT INTO timers (incident_id, kind, due_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (incident_id, kind) DO UPDATE SET due_at = excluded.due_at",
+            [number, kind, _iso(due)],
+        )
+
+
+@dataclass(frozen=True)
+class ActionItem:
+    id: int
+    incident: int
+    owner: str
+    text: str
+    due: str | None
+    done_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Timer:
+    incident: int
+    kind: str
+    due_at: datetime
 
 
 class Store:
@@ -263,13 +343,14 @@ class Store:
 
     # Incidents ---------------------------------------------------------------------------
 
-    def open_incident(self, incident: Incident, entry: Entry) -> Incident:
+    def open_incident(self, incident: Incident, change: Change) -> Incident:
         fields = _row(incident.__dict__)
         fields.pop("number")
         with self._write() as db:
             number = _insert(db, "incidents", fields).lastrowid
             assert number is not None
-            _insert_entries(db, number, (entry,))
+            _insert_entries(db, number, change.entries)
+            _set_timers(db, number, change.timers)
         return replace(incident, number=number)
 
     def incident(self, number: int) -> Incident | None:
@@ -304,6 +385,7 @@ class Store:
             if change.fields:
                 _update(db, number, _row(change.fields))
             _insert_entries(db, number, change.entries)
+            _set_timers(db, number, change.timers)
         return Changed(replace(before, **change.fields), change.entries)
 
     def set_card(self, number: int, channel: str, ts: str, entry: Entry) -> None:
@@ -317,6 +399,23 @@ class Store:
         with self._connect() as db:
             return [_incident(row) for row in _query(db, sql)]
 
+    # Timers ------------------------------------------------------------------------------
+
+    def due_timers(self, now: datetime) -> list[Timer]:
+        sql = "SELECT * FROM timers WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at"
+        with self._connect() as db:
+            rows = _query(db, sql, [_iso(now)])
+        return [
+            Timer(r["incident_id"], r["kind"], datetime.fromisoformat(r["due_at"])) for r in rows
+        ]
+
+    def timers(self, number: int) -> dict[str, datetime]:
+        """The armed timers of one incident, by kind."""
+        sql = "SELECT kind, due_at FROM timers WHERE incident_id = ? AND due_at IS NOT NULL"
+        with self._connect() as db:
+            rows = _query(db, sql, [number])
+        return {r["kind"]: datetime.fromisoformat(r["due_at"]) for r in rows}
+
     # Timeline ----------------------------------------------------------------------------
 
     def add_entry(self, number: int, entry: Entry) -> bool:
@@ -329,10 +428,90 @@ class Store:
         with self._write() as db:
             return db.execute(sql, [number, source]).rowcount > 0
 
+    def edit_entry(
+        self,
+        number: int,
+        entry_id: int,
+        *,
+        text: str | None,
+        at: datetime | None,
+        editor: str,
+        now: datetime,
+    ) -> Entry | None:
+        """Change an entry's text or time, keeping the old values in timeline_edits."""
+        sql = "SELECT * FROM timeline WHERE id = ? AND incident_id = ?"
+        with self._write() as db:
+            rows = _query(db, sql, [entry_id, number])
+            if not rows:
+                return None
+            old = _entry(rows[0])
+            new_at, new_text = at or old.at, text or old.text
+            _insert(
+                db,
+                "timeline_edits",
+                {
+                    "entry_id": entry_id,
+                    "edited_at": _iso(now),
+                    "editor": editor,
+                    "old_at": _iso(old.at),
+                    "old_text": old.text,
+                    "new_at": _iso(new_at),
+                    "new_text": new_text,
+                },
+            )
+            db.execute(
+                "UPDATE timeline SET at = ?, text = ?, edited_at = ? WHERE id = ?",
+                [_iso(new_at), new_text, _iso(now), entry_id],
+            )
+        return replace(old, at=new_at, text=new_text, edited_at=now)
+
+    def edits(self, entry_id: int) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            return _query(
+                db, "SELECT * FROM timeline_edits WHERE entry_id = ? ORDER BY id", [entry_id]
+            )
+
     def timeline(self, number: int) -> list[Entry]:
         sql = "SELECT * FROM timeline WHERE incident_id = ? ORDER BY at, id"
         with self._connect() as db:
             return [_entry(row) for row in _query(db, sql, [number])]
+
+    # Action items ------------------------------------------------------------------------
+
+    def add_action(
+        self, number: int, *, owner: str, text: str, due: str | None, actor: str, now: datetime
+    ) -> int:
+        row = {
+            "incident_id": number,
+            "owner": owner,
+            "text": text,
+            "due": due,
+            "created_by": actor,
+            "created_at": _iso(now),
+        }
+        with self._write() as db:
+            item = _insert(db, "action_items", row).lastrowid
+        assert item is not None
+        return item
+
+    def actions(self, number: int) -> list[ActionItem]:
+        sql = "SELECT * FROM action_items WHERE incident_id = ? ORDER BY id"
+        with self._connect() as db:
+            rows = _query(db, sql, [number])
+        return [
+            ActionItem(
+                r["id"], r["incident_id"], r["owner"], r["text"], r["due"], _parse(r["done_at"])
+            )
+            for r in rows
+        ]
+
+    def finish_action(self, number: int, item: int, now: datetime) -> bool:
+        sql = (
+            "UPDATE action_items SET done_at = ? "
+            "WHERE id = ? AND incident_id = ? AND done_at IS NULL"
+        )
+        with self._write() as db:
+            return db.execute(sql, [_iso(now), item, number]).rowcount > 0
 
     # Post-mortems ------------------------------------------------------------------------
 

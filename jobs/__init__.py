@@ -11,7 +11,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.deps import Deps
-from jobs import card_sync
+from jobs import card_sync, incident_timers
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,12 @@ JOBS: dict[str, Job] = {
         card_sync.run,
         lambda deps: IntervalTrigger(minutes=1),
         "post the card of any open incident that has none",
+        at_start=True,
+    ),
+    "incident-timers": Job(
+        incident_timers.run,
+        lambda deps: IntervalTrigger(seconds=30),
+        "escalate missed response targets, refresh cards, send incident reminders",
         at_start=True,
     ),
 }

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from bot.localslack import LocalSlack
-from bot.store import Entry, Incident, Store
+from bot.store import Change, Entry, Incident, Store
 from tests.conftest import T0
 
 
@@ -26,7 +26,7 @@ def unannounced_incident(db: Path) -> None:
     store = Store(db)
     store.migrate()
     draft = Incident(0, "Checkout down", "P0", "open", "U1", "U1", T0)
-    store.open_incident(draft, Entry(T0, "U1", "opened", "Opened"))
+    store.open_incident(draft, Change(entries=(Entry(T0, "U1", "opened", "Opened"),)))
 
 
 def test_run_job_dry_run_needs_no_workspace(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ from bot.store import Store
 SCRIPT = """\
 /incident open P1 Login broken
 press 1
-reply #1 Users report 500s on /login
-react #3 pushpin
+reply m1 Users report 500s on /login
+react m3 pushpin
 as bob
 /incident update Rolled back the deploy
 /incident resolve Reverted v1.4.2
@@ -44,7 +44,7 @@ def test_open_ack_pin_resolve_in_the_shell(tmp_path: Path) -> None:
     assert "▌🟠 INC-1 · P1 High · Login broken" in out
     assert "[1] Acknowledge  [2] Investigate" in out
     assert "Status: Acknowledged" in out
-    assert "opsbot +:memo: on #3" in out  # the pinned reply was confirmed
+    assert "opsbot +:memo: on m3" in out  # the pinned reply was confirmed
     assert "# Post-mortem: INC-1 Login broken" in out
     assert "Subject: [RESOLVED] Service Disruption" in out
     assert "⚠️ No incident is open" in out  # ack after resolve is refused

@@ -1,3 +1,5 @@
+from datetime import date
+
 import pytest
 
 from bot.replies import UserError
@@ -27,8 +29,30 @@ SEVERITIES = ("P0", "P1", "P2", "P3")
         ("sev INC-2 p1", p.Sev("P1", 2)),
         ("sev P0", p.Sev("P0")),
         ("status INC-2 Mitigating", p.Status("mitigating", 2)),
-        ("lead INC-2 <@U0BOB0001|bob>", p.Lead("U0BOB0001", 2)),
-        ("lead <@U0BOB0001>", p.Lead("U0BOB0001")),
+        ("lead INC-2 <@U0BOB0001|bob>", p.Role("commander", "U0BOB0001", 2)),
+        ("lead <@U0BOB0001>", p.Role("commander", "U0BOB0001")),
+        ("role INC-2 comms <@U0BOB0001|bob>", p.Role("comms", "U0BOB0001", 2)),
+        ("role Commander <@U0BOB0001>", p.Role("commander", "U0BOB0001")),
+        (
+            "update INC-2 at 10:02 Deploy v1.4.2 went out",
+            p.Update("Deploy v1.4.2 went out", 2, p.When(10, 2)),
+        ),
+        (
+            "update at 2026-11-27 23:59 Alerts began",
+            p.Update("Alerts began", None, p.When(23, 59, date(2026, 11, 27))),
+        ),
+        ("edit INC-2 #7 at 9:05", p.Edit(7, None, p.When(9, 5), 2)),
+        ("edit #7 Rolled back v1.4.2", p.Edit(7, "Rolled back v1.4.2")),
+        ("edit #7 at 9:05 Rolled back", p.Edit(7, "Rolled back", p.When(9, 5))),
+        (
+            "action INC-2 <@U0BOB0001|bob> Add an index on prompts.userId due 2026-12-05",
+            p.Action("U0BOB0001", "Add an index on prompts.userId", "2026-12-05", 2),
+        ),
+        ("action <@U0BOB0001> Write the runbook", p.Action("U0BOB0001", "Write the runbook")),
+        ("actions", p.Actions()),
+        ("done INC-2 a3", p.Done(3, 2)),
+        ("comms INC-2", p.Comms(2)),
+        ("status identified", p.Status("identified")),
         ("list", p.List()),
         ("list open", p.List()),
         ("list all", p.List(everything=True)),
@@ -56,6 +80,16 @@ def test_parses(text: str, expected: p.Args) -> None:
         ("status INC-2 sleeping", "takes one of investigating"),
         ("lead INC-2 bob", "one @user"),
         ("list some", "`list` takes `open` or `all`"),
+        ("update at 25:00 late", "not a real time"),
+        ("update at noon lunch", "`at HH:MM`"),
+        ("update INC-2 at 10:02", "needs text"),
+        ("edit INC-2 7 at 10:02", "Name the entry"),
+        ("edit #7", "new time"),
+        ("role INC-2 scribe <@U1>", "`commander` or `comms`"),
+        ("action INC-2 bob fix it", "one @user"),
+        ("action <@U0BOB0001> due 2026-12-05", "needs text"),
+        ("action <@U0BOB0001> fix due 2026-13-45", "not a date"),
+        ("done INC-2 3", "Name the action item"),
         ("show INC-2 extra", "takes only an incident id"),
     ],
 )

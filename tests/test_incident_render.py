@@ -1,7 +1,7 @@
 from datetime import timedelta
 
 from bot.config import Settings
-from bot.store import Entry, Incident
+from bot.store import ActionItem, Entry, Incident
 from commands.incident import render
 from tests.conftest import T0
 
@@ -34,7 +34,11 @@ def test_card_shows_what_the_plan_asks() -> None:
     assert reply.blocks[0]["text"]["text"] == ":large_orange_circle: INC-4 · P1 High · Login broken"
     assert "1 h · ack due 11:00 UTC (54 min left)" in text
     assert "<@U0ALICE01>" in text and "<@U0BOB0001>" in text
-    assert [a["text"]["text"] for a in actions(reply)] == list(render.STEP_ACTIONS)
+    assert [a["text"]["text"] for a in actions(reply)] == [
+        *render.STEP_ACTIONS,
+        "Take command",
+        "Take comms",
+    ]
     assert {a["value"] for a in actions(reply)} == {"4"}
     assert reply.text == "INC-4 P1 High: Login broken (open)"
 
@@ -83,22 +87,42 @@ def test_postmortem_has_every_section() -> None:
         Entry(T0, "U0ALICE01", "opened", "Opened"),
         Entry(T0 + timedelta(minutes=70), "U0BOB0001", "acknowledge", "Acked"),
     ]
-    markdown = render.postmortem_markdown(done, entries, Settings())
+    items = [ActionItem(3, 4, "U0BOB0001", "Add a login canary", "2026-12-05", None)]
+    markdown = render.postmortem_markdown(done, entries, items, Settings())
     for heading in (
         "## Times",
         "## Impact",
         "## Root cause",
         "## Resolution",
         "## Response steps",
-        "## Timeline",
         "## Action items",
     ):
         assert heading in markdown
-    assert "Time to acknowledge: 1 h 10 min against a target of 1 h (missed)" in markdown
-    assert "- Duration: 2 h" in markdown
-    assert "- [x] **Acknowledge**: Acked" in markdown
-    assert "- [ ] **Investigate**: not done" in markdown
+    assert "Time to acknowledge: 1 h 10 min against a response target of 1 h (missed)" in markdown
+    assert "- Time to resolve: 2 h" in markdown
+    assert "### 1. [x] Acknowledge" in markdown
+    assert "### 2. [ ] Investigate\n- _nothing recorded_" in markdown
+    assert "**Participants:** <@U0ALICE01>, <@U0BOB0001>" in markdown
+    assert "- [ ] A3 Add a login canary · owner <@U0BOB0001> · due 2026-12-05" in markdown
     assert "\nReverted\n" in markdown
+
+
+def test_postmortem_puts_each_entry_under_its_step() -> None:
+    """Entries land under the response step they belong to, with their real times."""
+    entries = [
+        Entry(T0, "U1", "opened", "Opened", id=1),
+        Entry(T0 + timedelta(minutes=4), "U2", "acknowledge", "Acked", id=2),
+        Entry(T0 + timedelta(minutes=6), "U2", "investigate", "Status: → investigating", id=3),
+        Entry(T0 + timedelta(minutes=9), "U3", "pin", "Error rate 40% on /login", id=4),
+        Entry(T0 + timedelta(minutes=20), "U2", "mitigate", "Status: → monitoring", id=5),
+        Entry(T0 + timedelta(minutes=25), "U2", "update", "Users notified", id=6),
+        Entry(T0 + timedelta(minutes=40), "U2", "resolve", "Resolved", id=7),
+    ]
+    markdown = render.postmortem_markdown(INCIDENT, entries, [], Settings())
+    investigate = markdown.split("### 2.")[1].split("### 3.")[0]
+    assert "#4 `2026-11-27 10:09 UTC` <@U3> · Error rate 40% on /login" in investigate
+    assert "### 3. [x] Mitigate" in markdown and "### 4. [x] Communicate" in markdown
+    assert "### 6. [ ] Post-mortem" in markdown
 
 
 def test_notice_fills_the_plans_template() -> None:

@@ -111,7 +111,7 @@ def test_nothing_changes_after_resolve(store, settings, clock) -> None:
         lambda: service.acknowledge(store, settings, 1, actor=BOB, now=clock()),
         lambda: service.set_status(store, settings, 1, "mitigating", actor=BOB, now=clock()),
         lambda: service.set_severity(store, settings, 1, "P0", actor=BOB, now=clock()),
-        lambda: service.set_lead(store, 1, BOB, actor=BOB, now=clock()),
+        lambda: service.set_role(store, 1, "commander", BOB, actor=BOB, now=clock()),
         lambda: service.resolve(store, settings, 1, actor=BOB, summary=None, now=clock()),
     ):
         with pytest.raises(UserError, match="resolved"):
@@ -143,6 +143,22 @@ def test_monitoring_marks_mitigation_time_once(store, settings, clock) -> None:
     assert store.incident(1).mitigated_at == mitigated
 
 
+def test_status_lifecycle_is_enforced(store, settings, clock) -> None:
+    """Statuses move forward through the steps, or back when a fix did not hold; never sideways
+    into nonsense, and each move says old -> new."""
+    open_p1(store, settings, clock)
+    moves = ["investigating", "identified", "mitigating", "monitoring", "investigating"]
+    texts = [
+        service.set_status(store, settings, 1, s, actor=BOB, now=clock()).entries[-1].text
+        for s in moves
+    ]
+    assert texts[1] == "Status: investigating → identified"
+    assert texts[-1] == "Status: monitoring → investigating"
+    service.set_status(store, settings, 1, "mitigating", actor=BOB, now=clock())
+    with pytest.raises(UserError, match="from there it can go to investigating or monitoring"):
+        service.set_status(store, settings, 1, "identified", actor=BOB, now=clock())
+
+
 def test_resolve_records_duration_and_summary(store, settings, clock) -> None:
     """Resolving stores who, when and the summary, and says how long it took."""
     open_p1(store, settings, clock)
@@ -158,9 +174,12 @@ def test_severity_and_lead_changes_say_old_and_new(store, settings, clock) -> No
     """Field changes are timeline entries naming the old and new value."""
     open_p1(store, settings, clock)
     sev = service.set_severity(store, settings, 1, "P0", actor=BOB, now=clock())
-    lead = service.set_lead(store, 1, BOB, actor=BOB, now=clock())
+    lead = service.set_role(store, 1, "commander", BOB, actor=BOB, now=clock())
     assert sev.entries[0].text == "Severity: P1 → P0 (Critical)"
     assert lead.entries[0].text == f"Commander: <@{ALICE}> → <@{BOB}>"
+    comms = service.set_role(store, 1, "comms", ALICE, actor=BOB, now=clock())
+    assert comms.incident.comms_lead == ALICE
+    assert comms.entries[0].text == f"Communications lead: nobody → <@{ALICE}>"
     with pytest.raises(UserError, match="already P0"):
         service.set_severity(store, settings, 1, "P0", actor=BOB, now=clock())
 
@@ -183,7 +202,7 @@ def test_steps_done_follow_the_timeline(store, settings, clock) -> None:
     """Each response step is done by the first entry of its kind."""
     open_p1(store, settings, clock)
     service.acknowledge(store, settings, 1, actor=BOB, now=clock())
-    service.post_update(store, 1, "Users notified", actor=BOB, now=clock())
+    service.post_update(store, settings, 1, "Users notified", actor=BOB, now=clock())
     done = service.steps_done(store.timeline(1))
     assert done["Acknowledge"] is not None and done["Communicate"].text == "Users notified"
     assert done["Investigate"] is None and done["Resolve"] is None

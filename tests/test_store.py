@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.store import Entry, Incident, Store
+from bot.store import Change, Entry, Incident, Store
 from tests.conftest import T0
 
 
@@ -18,7 +18,7 @@ def new_incident(store: Store, title: str = "Login broken") -> Incident:
         opened_by="U1",
         opened_at=T0,
     )
-    return store.open_incident(draft, Entry(T0, "U1", "opened", "Opened"))
+    return store.open_incident(draft, Change(entries=(Entry(T0, "U1", "opened", "Opened"),)))
 
 
 def test_migrate_is_idempotent_and_uses_wal(tmp_path) -> None:
@@ -29,7 +29,7 @@ def test_migrate_is_idempotent_and_uses_wal(tmp_path) -> None:
     conn = sqlite3.connect(store.path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     applied = conn.execute("SELECT name FROM _sqlite_migrations").fetchall()
-    assert applied == [("m001_incidents",)]
+    assert applied == [("m001_incidents",), ("m002_timers_roles_actions",)]
 
 
 def test_round_trip_keeps_times_and_fields(store) -> None:

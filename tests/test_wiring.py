@@ -23,6 +23,7 @@ SCOPE_OF_METHOD = {
     "reactions_add": "reactions:write",
     "reactions_remove": "reactions:write",
     "users_info": "users:read",
+    "files_upload_v2": "files:write",
 }
 SCOPE_OF_EVENT = {"reaction_added": "reactions:read", "reaction_removed": "reactions:read"}
 

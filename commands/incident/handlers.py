@@ -1,29 +1,32 @@
-"""Slack edge of /incident: the slash command, the step buttons and the :pushpin: reaction.
+"""Slack edge of /incident: the slash command, the card's buttons, the reminder's snooze.
 
 Order matters for "never lose an incident": the change is committed to SQLite before ack(),
-so whatever the person was told is on disk; the card and thread posts follow the ack.
+so whatever the person was told is on disk; the card and thread posts follow the ack, on the
+outbox thread.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_bolt import Ack, Respond
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.deps import Deps
-from bot.replies import Reply, clip, mention
+from bot.replies import Reply, UserError, hhmm, mention, when
 from bot.rotation import current_oncall
 from bot.store import Changed, Entry, Incident
 from commands.incident import parse as p
 from commands.incident import render, service
 
-PIN = "pushpin"
-PIN_CONFIRM = "memo"
+
+@dataclass(frozen=True)
+class Document:
+    filename: str
+    title: str
+    content: str
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class Outcome:
     reply: Reply
     incident: Incident | None = None  # whose card to post or refresh
     thread: tuple[Reply, ...] = ()  # posts for the incident's war-room thread
+    files: tuple[Document, ...] = ()  # Markdown files uploaded into the thread
 
 
 def handle(ack: Ack, command: dict[str, Any], respond: Respond, context: dict[str, Any]) -> None:
@@ -41,7 +45,7 @@ def handle(ack: Ack, command: dict[str, Any], respond: Respond, context: dict[st
     deps.post_later(lambda: publish(outcome, deps), respond)
 
 
-def on_step(
+def on_button(
     ack: Ack,
     action: dict[str, Any],
     body: dict[str, Any],
@@ -49,10 +53,27 @@ def on_step(
     context: dict[str, Any],
 ) -> None:
     deps: Deps = context["deps"]
-    number = int(action["value"])
-    outcome = STEP_BUTTONS[action["action_id"]](deps, number, body["user"]["id"])
+    outcome = BUTTONS[action["action_id"]](deps, int(action["value"]), body["user"]["id"])
     ack()
     deps.post_later(lambda: publish(outcome, deps), respond)
+
+
+def on_snooze(
+    ack: Ack,
+    action: dict[str, Any],
+    respond: Respond,
+    body: dict[str, Any],
+    context: dict[str, Any],
+) -> None:
+    deps: Deps = context["deps"]
+    minutes = int(action["action_id"].rsplit(".", 1)[1])
+    now = deps.clock()
+    service.snooze(deps.store, int(action["value"]), minutes, actor=body["user"]["id"], now=now)
+    ack()
+    until = hhmm(now + timedelta(minutes=minutes), deps.settings.tz)
+    respond(
+        text=f":zzz: Snoozed: the next status reminder comes at {until}.", replace_original=True
+    )
 
 
 def execute(args: p.Args, deps: Deps, *, actor: str) -> Outcome:
@@ -83,7 +104,9 @@ def _changed(changed: Changed, what: str) -> Outcome:
 
 
 def _thread_line(entry: Entry) -> str:
-    return f"{mention(entry.actor) if entry.actor else 'opsbot'} · {entry.text}"
+    who = mention(entry.actor) if entry.actor else "opsbot"
+    at = f" (at {entry.at:%H:%M} UTC)" if entry.kind == "note" else ""
+    return f"{who} · {entry.text}{at}"
 
 
 def _ack(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
@@ -105,14 +128,57 @@ def _sev(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
     return _changed(changed, f"severity is now {args.severity}")
 
 
-def _lead(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
-    changed = service.set_lead(deps.store, number, args.user, actor=actor, now=deps.clock())
-    return _changed(changed, f"{mention(args.user)} is now the commander")
+def _role(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
+    changed = service.set_role(
+        deps.store, number, args.role, args.user, actor=actor, now=deps.clock()
+    )
+    name = service.ROLE_NAMES[args.role].lower()
+    return _changed(changed, f"{mention(args.user)} is now the {name}")
 
 
 def _update(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
-    changed = service.post_update(deps.store, number, args.text, actor=actor, now=deps.clock())
-    return _changed(changed, "update added to the timeline")
+    now = deps.clock()
+    at = wall_clock(args.at, deps, now) if args.at else None
+    changed = service.post_update(
+        deps.store, deps.settings, number, args.text, actor=actor, now=now, at=at
+    )
+    what = "update added to the timeline" + (f" at {when(at, deps.settings.tz)}" if at else "")
+    return _changed(changed, what)
+
+
+def wall_clock(when: p.When, deps: Deps, now: datetime) -> datetime:
+    """ "at 10:02" in the team's zone: today, or yesterday if 10:02 has not come yet today."""
+    local_now = now.astimezone(deps.settings.tz)
+    day = when.day or local_now.date()
+    moment = datetime(day.year, day.month, day.day, when.hour, when.minute, tzinfo=deps.settings.tz)
+    if when.day is None and moment > local_now:
+        moment -= timedelta(days=1)
+    return moment
+
+
+def _edit(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
+    now = deps.clock()
+    at = wall_clock(args.at, deps, now) if args.at else None
+    entry = service.edit_entry(
+        deps.store, number, args.entry, text=args.text, at=at, actor=actor, now=now
+    )
+    incident = deps.store.incident(number)
+    note = Reply(
+        f"{mention(actor)} · edited timeline entry #{entry.id}: "
+        f"{render.timeline_line(entry, deps.settings)}"
+    )
+    return Outcome(
+        render.render_done(
+            entry_incident(incident), f"entry #{entry.id} edited (the old version is kept)"
+        ),
+        incident,
+        (note,),
+    )
+
+
+def entry_incident(incident: Incident | None) -> Incident:
+    assert incident is not None  # checked by find_incident; incidents are never deleted
+    return incident
 
 
 def _resolve(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
@@ -126,19 +192,23 @@ def _resolve(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
         changed,
         "resolved; the post-mortem draft and the resolution notice are in the incident's thread",
     )
-    documents = (
-        render.render_markdown(f"Post-mortem draft for {changed.incident.ref}", markdown),
-        render.render_markdown("Resolution notice", f"```\n{notice}\n```"),
-    )
-    return Outcome(outcome.reply, outcome.incident, outcome.thread + documents)
+    ref = changed.incident.ref
+    notice_post = render.render_markdown("Resolution notice", f"```\n{notice}\n```")
+    draft = Document(f"{ref}-postmortem.md", f"Post-mortem draft for {ref}", markdown)
+    return replace(outcome, thread=outcome.thread + (notice_post,), files=(draft,))
 
 
 def write_postmortem(deps: Deps, incident: Incident, now: datetime) -> tuple[str, str]:
-    entries = deps.store.timeline(incident.number)
-    markdown = render.postmortem_markdown(incident, entries, deps.settings)
+    markdown = _postmortem_text(deps, incident)
     notice = render.resolution_notice(incident, deps.settings)
     deps.store.save_postmortem(incident.number, markdown, notice, now)
     return markdown, notice
+
+
+def _postmortem_text(deps: Deps, incident: Incident) -> str:
+    entries = deps.store.timeline(incident.number)
+    actions = deps.store.actions(incident.number)
+    return render.postmortem_markdown(incident, entries, actions, deps.settings)
 
 
 def _show(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
@@ -154,32 +224,68 @@ def _timeline(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
 
 
 def _postmortem(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
-    incident, entries = _load(deps, number)
+    """The stored draft once resolved; while open, the draft of what is known so far."""
+    incident = entry_incident(deps.store.incident(number))
     stored = deps.store.postmortem(number)
-    if stored:
-        markdown = stored.markdown
-    else:  # still open: a draft of what is known so far, not stored
-        markdown = render.postmortem_markdown(incident, entries, deps.settings)
+    markdown = stored.markdown if stored else _postmortem_text(deps, incident)
     reply = render.render_markdown(f"Post-mortem draft for {incident.ref}", markdown)
     return Outcome(Reply(reply.text, reply.blocks))
 
 
+def _action(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
+    item = service.add_action(
+        deps.store,
+        number,
+        owner=args.owner,
+        text=args.text,
+        due=args.due,
+        actor=actor,
+        now=deps.clock(),
+    )
+    incident = entry_incident(deps.store.incident(number))
+    return Outcome(
+        render.render_done(incident, f"action item A{item} added for {mention(args.owner)}")
+    )
+
+
+def _actions(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
+    incident = entry_incident(deps.store.incident(number))
+    return Outcome(render.render_actions(incident, deps.store.actions(number)))
+
+
+def _done(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
+    now = deps.clock()
+    if not deps.store.finish_action(number, args.item, now):
+        raise UserError(f"INC-{number} has no open action item A{args.item}.")
+    deps.store.add_entry(number, Entry(now, actor, "action", f"Action item A{args.item} done"))
+    incident = entry_incident(deps.store.incident(number))
+    return Outcome(render.render_done(incident, f"action item A{args.item} is done"))
+
+
+def _comms(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
+    incident = entry_incident(deps.store.incident(number))
+    return Outcome(render.render_comms(incident, deps.settings, deps.clock()))
+
+
 def _load(deps: Deps, number: int) -> tuple[Incident, list[Entry]]:
-    incident = deps.store.incident(number)
-    assert incident is not None  # find_incident checked it exists; incidents are never deleted
-    return incident, deps.store.timeline(number)
+    return entry_incident(deps.store.incident(number)), deps.store.timeline(number)
 
 
 _ON_INCIDENT: dict[type, Callable[[Deps, int, Any, str], Outcome]] = {
     p.Ack: _ack,
     p.Status: _status,
     p.Sev: _sev,
-    p.Lead: _lead,
+    p.Role: _role,
     p.Update: _update,
+    p.Edit: _edit,
     p.Resolve: _resolve,
     p.Show: _show,
     p.Timeline: _timeline,
     p.Postmortem: _postmortem,
+    p.Action: _action,
+    p.Actions: _actions,
+    p.Done: _done,
+    p.Comms: _comms,
 }
 
 
@@ -191,24 +297,45 @@ def _communicate(deps: Deps, number: int, actor: str) -> Outcome:
     checklist = Reply(
         ":mega: *Communicate* (the plan's step 4)\n• Update the status page\n"
         "• Notify affected users\n• Keep stakeholders informed\n"
-        "Post each update with `/incident update` so it lands on the timeline."
+        f"`/incident comms {changed.incident.ref}` drafts the notification; post each update "
+        "with `/incident update` so it lands on the timeline."
     )
-    return Outcome(outcome.reply, outcome.incident, outcome.thread + (checklist,))
+    return replace(outcome, thread=outcome.thread + (checklist,))
 
 
 def _postmortem_button(deps: Deps, number: int, actor: str) -> Outcome:
-    outcome = _postmortem(deps, number, None, actor)
-    incident = deps.store.incident(number)
-    return Outcome(Reply(""), incident, (Reply(outcome.reply.text, outcome.reply.blocks),))
+    incident = entry_incident(deps.store.incident(number))
+    stored = deps.store.postmortem(number)
+    markdown = stored.markdown if stored else _postmortem_text(deps, incident)
+    draft = Document(
+        f"{incident.ref}-postmortem.md", f"Post-mortem draft for {incident.ref}", markdown
+    )
+    return Outcome(Reply(""), incident, files=(draft,))
 
 
-STEP_BUTTONS: dict[str, Callable[[Deps, int, str], Outcome]] = {
+def _remind_owners(deps: Deps, number: int, actor: str) -> Outcome:
+    incident = entry_incident(deps.store.incident(number))
+    reminder = render.render_owner_reminder(incident, deps.store.actions(number))
+    return Outcome(Reply(""), incident, (reminder,))
+
+
+def _take(role: str) -> Callable[[Deps, int, str], Outcome]:
+    def take(deps: Deps, number: int, actor: str) -> Outcome:
+        return _role(deps, number, p.Role(role, actor), actor)
+
+    return take
+
+
+BUTTONS: dict[str, Callable[[Deps, int, str], Outcome]] = {
     render.STEP_ACTIONS["Acknowledge"]: lambda d, n, u: _ack(d, n, None, u),
     render.STEP_ACTIONS["Investigate"]: lambda d, n, u: _status(d, n, p.Status("investigating"), u),
     render.STEP_ACTIONS["Mitigate"]: lambda d, n, u: _status(d, n, p.Status("mitigating"), u),
     render.STEP_ACTIONS["Communicate"]: _communicate,
     render.STEP_ACTIONS["Resolve"]: lambda d, n, u: _resolve(d, n, p.Resolve(n), u),
     render.STEP_ACTIONS["Post-mortem"]: _postmortem_button,
+    render.TAKE_COMMAND: _take("commander"),
+    render.TAKE_COMMS: _take("comms"),
+    render.REMIND_OWNERS: _remind_owners,
 }
 
 
@@ -217,8 +344,8 @@ def _oncall(deps: Deps) -> str | None:
 
 
 def publish(outcome: Outcome, deps: Deps) -> None:
-    """Refresh the incident's card (posting it the first time) and add the thread posts.
-    Runs on the outbox thread only, so two updates of one card never cross."""
+    """Refresh the incident's card (posting it the first time), then the thread posts and
+    files. Runs on the outbox thread only, so two updates of one card never cross."""
     if outcome.incident is None:
         return
     incident = sync_card(deps, outcome.incident.number)
@@ -226,6 +353,15 @@ def publish(outcome: Outcome, deps: Deps) -> None:
     for reply in outcome.thread:
         deps.slack.chat_postMessage(
             channel=incident.card_channel, thread_ts=incident.card_ts, **reply.as_message()
+        )
+    for document in outcome.files:
+        deps.slack.files_upload_v2(
+            channel=incident.card_channel,
+            thread_ts=incident.card_ts,
+            content=document.content,
+            filename=document.filename,
+            title=document.title,
+            initial_comment=f":page_facing_up: {document.title}",
         )
 
 
@@ -245,47 +381,3 @@ def sync_card(deps: Deps, number: int) -> Incident:
     announced = Entry(deps.clock(), None, "post", f"Announced in {channel}")
     deps.store.set_card(number, posted["channel"], posted["ts"], announced)
     return replace(incident, card_channel=posted["channel"], card_ts=posted["ts"])
-
-
-def on_reaction(event: dict[str, Any], client: WebClient, context: dict[str, Any]) -> None:
-    """:pushpin: on a message in an incident's thread puts it on the timeline at its own time."""
-    if event.get("reaction") != PIN or event.get("item", {}).get("type") != "message":
-        return
-    deps: Deps = context["deps"]
-    channel, ts = event["item"]["channel"], event["item"]["ts"]
-    message = _message(client, channel, ts)
-    incident = _incident_of(deps, channel, message)
-    if incident is None:
-        return
-    source = f"pin:{channel}:{ts}"
-    if event["type"] == "reaction_removed":
-        if deps.store.remove_entry(incident.number, source):
-            _unconfirm(client, channel, ts)
-        return
-    at = datetime.fromtimestamp(float(ts), UTC)
-    entry = Entry(
-        at, message.get("user"), "pin", clip(message.get("text") or "(no text)", 500), source
-    )
-    if deps.store.add_entry(incident.number, entry):
-        client.reactions_add(channel=channel, timestamp=ts, name=PIN_CONFIRM)
-
-
-def _message(client: WebClient, channel: str, ts: str) -> dict[str, Any]:
-    found = client.reactions_get(channel=channel, timestamp=ts, full=True)
-    message: dict[str, Any] = found.get("message") or {}
-    return message
-
-
-def _incident_of(deps: Deps, channel: str, message: dict[str, Any]) -> Incident | None:
-    root = message.get("thread_ts")
-    if not root or root == message.get("ts"):  # not a reply in a thread (the card itself)
-        return None
-    return deps.store.incident_by_card(channel, root)
-
-
-def _unconfirm(client: WebClient, channel: str, ts: str) -> None:
-    try:
-        client.reactions_remove(channel=channel, timestamp=ts, name=PIN_CONFIRM)
-    except SlackApiError as exc:
-        if exc.response.get("error") != "no_reaction":  # already gone is fine
-            raise

@@ -5,23 +5,39 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from datetime import date, time
 
 from bot.replies import UserError
 
 USAGE = """*Usage:* `/incident <subcommand>`
 • `open [P0|P1|P2|P3] <title>`: declare an incident (severity defaults to P2)
 • `ack [INC-n]`: acknowledge
-• `update [INC-n] <text>`: post a status update to the timeline
-• `status [INC-n] investigating|mitigating|monitoring` · `sev [INC-n] <P0-P3>`
-• `lead [INC-n] @user`: hand the incident to a new commander
-• `resolve [INC-n] [summary]`: resolve, write the post-mortem draft and the resolution notice
+• `update [INC-n] [at HH:MM] <text>`: status update, or a note of what happened at HH:MM
+• `status [INC-n] investigating|identified|mitigating|monitoring` · `sev [INC-n] <P0-P3>`
+• `lead [INC-n] @user` · `role [INC-n] commander|comms @user`: hand over a role
+• `edit [INC-n] #<entry> [at HH:MM] [text]`: correct a timeline entry (the old one is kept)
+• `action [INC-n] @owner <text> [due YYYY-MM-DD]` · `actions [INC-n]` · `done [INC-n] A<n>`
+• `comms [INC-n]`: draft the user notification · `resolve [INC-n] [summary]`
 • `list [open|all]` · `show [INC-n]` · `timeline [INC-n]` · `postmortem [INC-n]` · `help`
 Leave out `INC-n` when exactly one incident is open."""
 
-STATUSES = ("investigating", "mitigating", "monitoring")
+STATUSES = ("investigating", "identified", "mitigating", "monitoring")
 _REF = re.compile(r"^(?:INC-?)?(\d+)$", re.IGNORECASE)
 _SEVERITY = re.compile(r"^P\d+$", re.IGNORECASE)
 _USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+_AT = re.compile(r"^at\s+(?:(\d{4}-\d{2}-\d{2})\s+)?(\d{1,2}):(\d{2})(?:\s+|$)", re.IGNORECASE)
+_DUE = re.compile(r"\s+due\s+(\d{4}-\d{2}-\d{2})$", re.IGNORECASE)
+_ENTRY = re.compile(r"^#(\d+)$")
+_ITEM = re.compile(r"^A(\d+)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class When:
+    """A wall-clock time someone typed ("at 10:02"), in the team's zone; a date if given."""
+
+    hour: int
+    minute: int
+    day: date | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +61,46 @@ class Resolve:
 class Update:
     text: str
     ref: int | None = None
+    at: When | None = None
+
+
+@dataclass(frozen=True)
+class Edit:
+    entry: int
+    text: str | None = None
+    at: When | None = None
+    ref: int | None = None
+
+
+@dataclass(frozen=True)
+class Role:
+    role: str
+    user: str
+    ref: int | None = None
+
+
+@dataclass(frozen=True)
+class Action:
+    owner: str
+    text: str
+    due: str | None = None
+    ref: int | None = None
+
+
+@dataclass(frozen=True)
+class Actions:
+    ref: int | None = None
+
+
+@dataclass(frozen=True)
+class Done:
+    item: int
+    ref: int | None = None
+
+
+@dataclass(frozen=True)
+class Comms:
+    ref: int | None = None
 
 
 @dataclass(frozen=True)
@@ -56,12 +112,6 @@ class Sev:
 @dataclass(frozen=True)
 class Status:
     status: str
-    ref: int | None = None
-
-
-@dataclass(frozen=True)
-class Lead:
-    user: str
     ref: int | None = None
 
 
@@ -91,7 +141,23 @@ class Help:
 
 
 Args = (
-    Open | Ack | Resolve | Update | Sev | Status | Lead | List | Show | Timeline | Postmortem | Help
+    Open
+    | Ack
+    | Resolve
+    | Update
+    | Sev
+    | Status
+    | Role
+    | List
+    | Show
+    | Timeline
+    | Postmortem
+    | Help
+    | Edit
+    | Action
+    | Actions
+    | Done
+    | Comms
 )
 
 
@@ -160,9 +226,74 @@ def _resolve(ref: int | None, rest: str, severities: Collection[str]) -> Args:
 
 
 def _update(ref: int | None, rest: str, severities: Collection[str]) -> Args:
+    at, rest = _when(rest)
     if not rest:
         raise UserError("An update needs text: `/incident update INC-3 Rolled back`.", USAGE)
-    return Update(text=rest, ref=ref)
+    return Update(text=rest, ref=ref, at=at)
+
+
+def _when(rest: str) -> tuple[When | None, str]:
+    match = _AT.match(rest)
+    if not match:
+        if rest.lower().startswith("at "):
+            raise UserError("Give the time as `at HH:MM` or `at YYYY-MM-DD HH:MM`.", USAGE)
+        return None, rest
+    day_text, hour, minute = match.group(1), int(match.group(2)), int(match.group(3))
+    try:
+        day = date.fromisoformat(day_text) if day_text else None
+        time(hour, minute)
+    except ValueError:
+        raise UserError(f"`{match.group(0).strip()}` is not a real time.", USAGE) from None
+    return When(hour, minute, day), rest[match.end() :].strip()
+
+
+def _edit(ref: int | None, rest: str, severities: Collection[str]) -> Args:
+    first, _, rest = rest.partition(" ")
+    match = _ENTRY.match(first)
+    if not match:
+        raise UserError("Name the entry to edit: `/incident edit INC-3 #7 at 10:02`.", USAGE)
+    at, text = _when(rest.strip())
+    if at is None and not text:
+        raise UserError("Give a new time (`at HH:MM`), new text, or both.", USAGE)
+    return Edit(int(match.group(1)), text or None, at, ref)
+
+
+def _role(ref: int | None, rest: str, severities: Collection[str]) -> Args:
+    role, _, who = rest.partition(" ")
+    if role.lower() not in ("commander", "comms"):
+        raise UserError("`role` takes `commander` or `comms`, then an @user.", USAGE)
+    return Role(role.lower(), _user(who.strip(), "role"), ref)
+
+
+def _user(text: str, verb: str) -> str:
+    match = _USER.match(text)
+    if not match:
+        raise UserError(f"`{verb}` takes one @user: `/incident {verb} INC-3 @alice`.", USAGE)
+    return match.group(1)
+
+
+def _action(ref: int | None, rest: str, severities: Collection[str]) -> Args:
+    who, _, text = rest.partition(" ")
+    owner = _user(who, "action")
+    text = " " + text
+    due_match = _DUE.search(text)
+    due = None
+    if due_match:
+        try:
+            due = date.fromisoformat(due_match.group(1)).isoformat()
+        except ValueError:
+            raise UserError(f"`{due_match.group(1)}` is not a date.", USAGE) from None
+        text = text[: due_match.start()]
+    if not text.strip():
+        raise UserError("An action item needs text: `/incident action @bob Add an index`.", USAGE)
+    return Action(owner, " ".join(text.split()), due, ref)
+
+
+def _done(ref: int | None, rest: str, severities: Collection[str]) -> Args:
+    match = _ITEM.match(rest)
+    if not match:
+        raise UserError("Name the action item: `/incident done INC-3 A2`.", USAGE)
+    return Done(int(match.group(1)), ref)
 
 
 def _sev(ref: int | None, rest: str, severities: Collection[str]) -> Args:
@@ -178,16 +309,15 @@ def _status(ref: int | None, rest: str, severities: Collection[str]) -> Args:
 
 
 def _lead(ref: int | None, rest: str, severities: Collection[str]) -> Args:
-    match = _USER.match(rest)
-    if not match:
-        raise UserError("`lead` takes one @user: `/incident lead INC-3 @alice`.", USAGE)
-    return Lead(user=match.group(1), ref=ref)
+    return Role("commander", _user(rest, "lead"), ref)
 
 
 Parser = Callable[[int | None, str, Collection[str]], Args]
 
 
-def _only_ref(kind: type[Show] | type[Timeline] | type[Postmortem], verb: str) -> Parser:
+def _only_ref(
+    kind: type[Show] | type[Timeline] | type[Postmortem] | type[Actions] | type[Comms], verb: str
+) -> Parser:
     def parse_ref(ref: int | None, rest: str, severities: Collection[str]) -> Args:
         _no_more(verb, rest)
         return kind(ref)
@@ -207,4 +337,10 @@ _WITH_REF: dict[str, Parser] = {
     "show": _only_ref(Show, "show"),
     "timeline": _only_ref(Timeline, "timeline"),
     "postmortem": _only_ref(Postmortem, "postmortem"),
+    "edit": _edit,
+    "role": _role,
+    "action": _action,
+    "actions": _only_ref(Actions, "actions"),
+    "done": _done,
+    "comms": _only_ref(Comms, "comms"),
 }

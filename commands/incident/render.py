@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from slack_sdk.models.blocks import MarkdownBlock
 
@@ -21,10 +21,12 @@ from bot.replies import (
     span,
     when,
 )
-from bot.store import Entry, Incident
+from bot.store import ActionItem, Entry, Incident
 from commands.incident.service import (
     STEPS,
     ack_deadline,
+    participants,
+    phases,
     response_target,
     steps_done,
     target_met,
@@ -42,6 +44,13 @@ STEP_ACTIONS = {
     "Resolve": "incident.resolve",
     "Post-mortem": "incident.postmortem",
 }
+TAKE_COMMAND = "incident.take.commander"
+TAKE_COMMS = "incident.take.comms"
+SNOOZE = "incident.snooze"  # + ".<minutes>"
+
+
+def _holder(user: str | None) -> str:
+    return mention(user) if user else "unassigned"
 
 
 def _icon(incident: Incident) -> str:
@@ -67,8 +76,8 @@ def target_line(incident: Incident, settings: Settings, now: datetime) -> str:
         return f"{target} · acked {hhmm(incident.acked_at, tz)} after {took} ({met})"
     if not incident.is_open:
         return f"{target} · never acknowledged"
-    if now > deadline:
-        return f"{target} · :rotating_light: ack overdue since {hhmm(deadline, tz)}"
+    if now >= deadline or incident.breached_at:
+        return f"{target} · :rotating_light: target missed: ack overdue since {hhmm(deadline, tz)}"
     return f"{target} · ack due {hhmm(deadline, tz)} ({span(deadline - now)} left)"
 
 
@@ -88,6 +97,7 @@ def render_card(
         f"*Severity*\n{incident.severity} {level.label}: {level.description}",
         f"*Response target*\n{target_line(incident, settings, now)}",
         f"*Commander*\n{mention(incident.commander)}",
+        f"*Communications*\n{_holder(incident.comms_lead)}",
         f"*On call*\n{mention(oncall) if oncall else 'not configured'}",
         f"*Opened*\n{when(incident.opened_at, settings.tz)}",
     ]
@@ -112,6 +122,15 @@ def render_card(
             header(f"{_icon(incident)} {_title(incident, settings)}"),
             section("", fields),
             buttons(steps, block_id=f"incident.steps.{incident.number}"),
+            buttons(
+                [
+                    (TAKE_COMMAND, "Take command", str(incident.number), None),
+                    (TAKE_COMMS, "Take comms", str(incident.number), None),
+                ],
+                block_id=f"incident.roles.{incident.number}",
+            )
+            if incident.is_open
+            else None,
             context("The thread below is the war room. `/incident help` for commands."),
         ),
     )
@@ -178,7 +197,9 @@ def render_timeline(incident: Incident, entries: list[Entry], settings: Settings
 
 def timeline_line(entry: Entry, settings: Settings) -> str:
     who = mention(entry.actor) if entry.actor else "opsbot"
-    return f"`{when(entry.at, settings.tz)}` {who} · {entry.text}"
+    number = f"#{entry.id} " if entry.id else ""
+    edited = " _(edited)_" if entry.edited_at else ""
+    return f"{number}`{when(entry.at, settings.tz)}` {who} · {entry.text}{edited}"
 
 
 def render_show(
@@ -214,7 +235,9 @@ def render_markdown(title: str, markdown: str) -> Reply:
     return Reply(text=title, public=True, blocks=blocks(MarkdownBlock(text=markdown)))
 
 
-def postmortem_markdown(incident: Incident, entries: list[Entry], settings: Settings) -> str:
+def postmortem_markdown(
+    incident: Incident, entries: list[Entry], actions: list[ActionItem], settings: Settings
+) -> str:
     """The draft organised by the plan's six response steps, prefilled from the timeline."""
     tz, level = settings.tz, settings.severities[incident.severity]
     target = span(response_target(incident, settings))
@@ -222,48 +245,49 @@ def postmortem_markdown(incident: Incident, entries: list[Entry], settings: Sett
     tta = span(incident.acked_at - incident.opened_at) if incident.acked_at else "—"
     ttr = span(incident.resolved_at - incident.opened_at) if incident.resolved_at else "ongoing"
     done = steps_done(entries)
-    step_lines = [
-        f"- [{'x' if entry else ' '}] **{step}**"
-        + (f": {entry.text} ({when(entry.at, tz)})" if entry else ": not done")
-        for step, entry in done.items()
+    people = ", ".join(mention(p) for p in participants(incident, entries))
+    lines = [
+        f"# Post-mortem: {incident.ref} {incident.title}",
+        "",
+        f"**Severity:** {incident.severity} {level.label} ({level.description}); "
+        f"response target {target}",
+        f"**Commander:** {mention(incident.commander)} · **Communications:** "
+        f"{_holder(incident.comms_lead)} · **Status:** {incident.status}",
+        f"**Participants:** {people}",
+        "",
+        "## Times",
+        f"- Opened: {when(incident.opened_at, tz)} by {mention(incident.opened_by)}",
+        f"- Acknowledged: {when(incident.acked_at, tz)}"
+        + (f" by {mention(incident.acked_by)}" if incident.acked_by else ""),
+        f"- Mitigated: {when(incident.mitigated_at, tz)}",
+        f"- Resolved: {when(incident.resolved_at, tz)}",
+        f"- Time to acknowledge: {tta} against a response target of {target} ({met})",
+        f"- Time to resolve: {ttr}",
+        "",
+        "## Impact",
+        "_Who was affected, how, and for how long._",
+        "",
+        "## Root cause",
+        "_What caused it, and why it was not caught earlier._",
+        "",
+        "## Resolution",
+        incident.summary or "_What was done to resolve it._",
+        "",
+        "## Response steps",
     ]
-    return "\n".join(
-        [
-            f"# Post-mortem: {incident.ref} {incident.title}",
-            "",
-            f"**Severity:** {incident.severity} {level.label} ({level.description}); "
-            f"response target {target}",
-            f"**Commander:** {mention(incident.commander)} · **Status:** {incident.status}",
-            "",
-            "## Times",
-            f"- Opened: {when(incident.opened_at, tz)} by {mention(incident.opened_by)}",
-            f"- Acknowledged: {when(incident.acked_at, tz)}"
-            + (f" by {mention(incident.acked_by)}" if incident.acked_by else ""),
-            f"- Mitigated: {when(incident.mitigated_at, tz)}",
-            f"- Resolved: {when(incident.resolved_at, tz)}",
-            f"- Duration: {ttr}",
-            f"- Time to acknowledge: {tta} against a target of {target} ({met})",
-            "",
-            "## Impact",
-            "_Who was affected, how, and for how long._",
-            "",
-            "## Root cause",
-            "_What caused it, and why it was not caught earlier._",
-            "",
-            "## Resolution",
-            incident.summary or "_What was done to resolve it._",
-            "",
-            "## Response steps",
-            *step_lines,
-            "",
-            "## Timeline",
-            *(f"- {timeline_line(e, settings)}" for e in entries),
-            "",
-            "## Action items",
-            "- [ ] _Action, owner, due date_",
-            "- [ ] Update the runbooks with what was learned",
-        ]
-    )
+    for number, (step, phase) in enumerate(phases(entries).items(), start=1):
+        mark = "x" if done[step] else " "
+        lines.append(f"### {number}. [{mark}] {step}")
+        lines.extend(f"- {timeline_line(e, settings)}" for e in phase)
+        lines.append("" if phase else "- _nothing recorded_\n")
+    lines += ["## Action items"]
+    lines += [
+        f"- [{'x' if a.done_at else ' '}] A{a.id} {a.text} · owner {mention(a.owner)}"
+        + (f" · due {a.due}" if a.due else "")
+        for a in actions
+    ] or ["- [ ] _Action, owner, due date_ (add with `/incident action`)"]
+    lines.append("- [ ] Update the runbooks with what was learned")
+    return "\n".join(lines)
 
 
 def resolution_notice(incident: Incident, settings: Settings) -> str:
@@ -283,4 +307,102 @@ def resolution_notice(incident: Incident, settings: Settings) -> str:
             "",
             "We apologize for the inconvenience.",
         ]
+    )
+
+
+def render_actions(incident: Incident, items: list[ActionItem]) -> Reply:
+    if not items:
+        return Reply(
+            text=f"{incident.ref} has no action items. Add one with "
+            f"`/incident action {incident.ref} @owner <text> [due YYYY-MM-DD]`."
+        )
+    lines = [
+        f"{'✓' if a.done_at else '•'} *A{a.id}* {a.text} · {mention(a.owner)}"
+        + (f" · due {a.due}" if a.due else "")
+        for a in items
+    ]
+    open_count = sum(1 for a in items if not a.done_at)
+    return Reply(
+        text=f"Action items of {incident.ref}",
+        blocks=blocks(
+            section(f"*Action items of {incident.ref}* ({open_count} open)\n" + "\n".join(lines)),
+            buttons(
+                [(REMIND_OWNERS, "Remind owners", str(incident.number), None)],
+                block_id=f"incident.actions.{incident.number}",
+            )
+            if open_count
+            else None,
+        ),
+    )
+
+
+REMIND_OWNERS = "incident.remind_owners"
+
+
+def render_owner_reminder(incident: Incident, items: list[ActionItem]) -> Reply:
+    lines = [
+        f"• A{a.id} {a.text} · {mention(a.owner)}" + (f" · due {a.due}" if a.due else "")
+        for a in items
+        if not a.done_at
+    ]
+    return Reply(f":memo: Open action items of {incident.ref}:\n" + "\n".join(lines))
+
+
+def render_comms(incident: Incident, settings: Settings, now: datetime) -> Reply:
+    """The plan's user notification, ongoing or resolved, for the commander to copy or post."""
+    tz = settings.tz
+    if incident.is_open:
+        next_update = now + timedelta(minutes=settings.reminders.status_update_minutes)
+        draft = "\n".join(
+            [
+                f"Subject: [INVESTIGATING] Service Disruption - {now.astimezone(tz):%Y-%m-%d}",
+                "",
+                f"We are experiencing a service disruption affecting {incident.title}",
+                f"since {when(incident.opened_at, tz)}. Our team is {incident.status} and working",
+                "on a fix.",
+                "",
+                "Impact: [Description]",
+                f"Next update: by {hhmm(next_update, tz)}",
+                "",
+                "We apologize for the inconvenience.",
+            ]
+        )
+    else:
+        draft = resolution_notice(incident, settings)
+    return Reply(
+        text=f"User notification draft for {incident.ref}",
+        blocks=blocks(
+            section(f"*User notification draft for {incident.ref}* (the plan's template)"),
+            MarkdownBlock(text=f"```\n{draft}\n```"),
+            context(
+                "Copy it to the status page, in-app banner or email; "
+                "`/incident update` records that you did."
+            ),
+        ),
+    )
+
+
+def render_reminder(incident: Incident, settings: Settings, now: datetime) -> Reply:
+    """The status-update reminder to the commander, with snooze buttons."""
+    last = span(now - incident.opened_at)
+    choices = [
+        (f"{SNOOZE}.{m}", f"Snooze {m} min", str(incident.number), None)
+        for m in settings.reminders.snooze_minutes
+    ]
+    text = (
+        f":alarm_clock: {incident.ref} ({incident.severity}) is still {incident.status} after "
+        f"{last}: time for a status update (`/incident update {incident.ref} <text>`)."
+    )
+    return Reply(
+        text=text,
+        blocks=blocks(
+            section(text), buttons(choices, block_id=f"incident.reminder.{incident.number}")
+        ),
+    )
+
+
+def render_still_open(incident: Incident, now: datetime) -> Reply:
+    return Reply(
+        f":hourglass: {incident.ref} has been open for {span(now - incident.opened_at)}. "
+        f"Still happening? Post an update, or `/incident resolve {incident.ref}`."
     )

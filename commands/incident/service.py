@@ -1,7 +1,7 @@
 """Incident rules: legal transitions, response targets, timeline entries. No Slack in here.
 
 Every change goes through Store.change_incident, so the rule is checked against the committed
-state inside the same transaction that writes the result.
+state inside the same transaction that writes the result (and arms or disarms its timers).
 """
 
 from __future__ import annotations
@@ -12,23 +12,50 @@ from typing import Any
 from bot.config import Settings
 from bot.replies import UserError, mention, span
 from bot.store import Change, Changed, Entry, Incident, Store
+from commands.incident import timers
 
-# Timeline kinds that are one of the plan's six response steps.
+# Timeline kinds that belong to one of the plan's six response steps.
 STEP_OF_KIND = {
+    "opened": "Acknowledge",
     "acknowledge": "Acknowledge",
+    "breach": "Acknowledge",
+    "severity": "Acknowledge",  # "assess severity" is part of acknowledging
     "investigate": "Investigate",
     "mitigate": "Mitigate",
     "update": "Communicate",
     "communicate": "Communicate",
     "resolve": "Resolve",
     "postmortem": "Post-mortem",
+    "action": "Post-mortem",
+}
+# The entry kinds that mean a step was actually done (not merely that time passed in it).
+DOING_KINDS = {
+    "acknowledge",
+    "investigate",
+    "mitigate",
+    "update",
+    "communicate",
+    "resolve",
+    "postmortem",
 }
 STEPS = ("Acknowledge", "Investigate", "Mitigate", "Communicate", "Resolve", "Post-mortem")
 _KIND_OF_STATUS = {
     "investigating": "investigate",
+    "identified": "investigate",
     "mitigating": "mitigate",
     "monitoring": "mitigate",
 }
+# The status lifecycle: forward through the plan's steps, back when a fix did not hold.
+NEXT_STATUSES = {
+    "open": ("investigating", "identified", "mitigating", "monitoring"),
+    "acknowledged": ("investigating", "identified", "mitigating", "monitoring"),
+    "investigating": ("identified", "mitigating", "monitoring"),
+    "identified": ("investigating", "mitigating", "monitoring"),
+    "mitigating": ("investigating", "monitoring"),
+    "monitoring": ("investigating", "mitigating"),
+}
+ROLES = {"commander": "commander", "comms": "comms_lead"}
+ROLE_NAMES = {"commander": "Commander", "comms": "Communications lead"}
 
 
 def response_target(incident: Incident, settings: Settings) -> timedelta:
@@ -36,7 +63,7 @@ def response_target(incident: Incident, settings: Settings) -> timedelta:
 
 
 def ack_deadline(incident: Incident, settings: Settings) -> datetime:
-    return incident.opened_at + response_target(incident, settings)
+    return timers.deadline(incident, settings)
 
 
 def target_met(incident: Incident, settings: Settings) -> bool | None:
@@ -76,7 +103,7 @@ def open_incident(
         opened_at=now,
     )
     entry = Entry(now, actor, "opened", f"Opened as {severity} ({level.label}): {title}")
-    return store.open_incident(draft, entry)
+    return store.open_incident(draft, Change({}, (entry,), timers.on_open(draft, settings, now)))
 
 
 def _require_open(incident: Incident) -> None:
@@ -84,16 +111,14 @@ def _require_open(incident: Incident) -> None:
         raise UserError(f"{incident.ref} is resolved; it can no longer change.")
 
 
-def _ack_fields(
-    incident: Incident, settings: Settings, actor: str, now: datetime
-) -> tuple[dict[str, Any], Entry]:
+def _ack_change(incident: Incident, settings: Settings, actor: str, now: datetime) -> Change:
     took = now - incident.opened_at
     met = now <= ack_deadline(incident, settings)
     target = span(response_target(incident, settings))
     verdict = "met" if met else "missed"
     text = f"Acknowledged after {span(took)} (target {target}: {verdict})"
     fields = {"status": "acknowledged", "acked_at": now, "acked_by": actor}
-    return fields, Entry(now, actor, "acknowledge", text)
+    return Change(fields, (Entry(now, actor, "acknowledge", text),), timers.after_ack())
 
 
 def acknowledge(
@@ -105,27 +130,24 @@ def acknowledge(
             raise UserError(
                 f"{incident.ref} was already acknowledged by {mention(incident.acked_by)}."
             )
-        fields, entry = _ack_fields(incident, settings, actor, now)
-        return Change(fields, (entry,))
+        return _ack_change(incident, settings, actor, now)
 
     return store.change_incident(number, decide)
 
 
 def _with_implicit_ack(
-    incident: Incident,
-    settings: Settings,
-    actor: str,
-    now: datetime,
-    fields: dict[str, Any],
-    entries: list[Entry],
+    incident: Incident, settings: Settings, actor: str, now: datetime, change: Change
 ) -> Change:
     """Working on an unacknowledged incident acknowledges it: someone is clearly on it."""
-    if incident.acked_at is None:
-        ack_fields, ack_entry = _ack_fields(incident, settings, actor, now)
-        ack_fields.pop("status")
-        fields = {**ack_fields, **fields}
-        entries = [ack_entry, *entries]
-    return Change(fields, tuple(entries))
+    if incident.acked_at is not None:
+        return change
+    ack = _ack_change(incident, settings, actor, now)
+    fields = {k: v for k, v in ack.fields.items() if k != "status"}
+    return Change(
+        {**fields, **change.fields},
+        ack.entries + change.entries,
+        {**ack.timers, **change.timers},
+    )
 
 
 def set_status(
@@ -133,13 +155,22 @@ def set_status(
 ) -> Changed:
     def decide(incident: Incident) -> Change:
         _require_open(incident)
-        if incident.status == status:
-            raise UserError(f"{incident.ref} is already {status}.")
+        allowed = NEXT_STATUSES[incident.status]
+        if status not in allowed:
+            raise UserError(
+                f"{incident.ref} is {incident.status}; from there it can go to "
+                f"{' or '.join(allowed)}, or be resolved."
+            )
         fields: dict[str, Any] = {"status": status}
         if status == "monitoring" and incident.mitigated_at is None:
             fields["mitigated_at"] = now
-        entry = Entry(now, actor, _KIND_OF_STATUS[status], f"Status: {incident.status} → {status}")
-        return _with_implicit_ack(incident, settings, actor, now, fields, [entry])
+        text = f"Status: {incident.status} → {status}"
+        change = Change(
+            fields,
+            (Entry(now, actor, _KIND_OF_STATUS[status], text),),
+            timers.after_update(incident, settings, now),
+        )
+        return _with_implicit_ack(incident, settings, actor, now, change)
 
     return store.change_incident(number, decide)
 
@@ -153,25 +184,56 @@ def set_severity(
             raise UserError(f"{incident.ref} is already {severity}.")
         label = settings.severities[severity].label
         text = f"Severity: {incident.severity} → {severity} ({label})"
-        return Change({"severity": severity}, (Entry(now, actor, "severity", text),))
+        after = Incident(**{**incident.__dict__, "severity": severity})
+        return Change(
+            {"severity": severity},
+            (Entry(now, actor, "severity", text),),
+            timers.after_severity(after, settings, now),
+        )
 
     return store.change_incident(number, decide)
 
 
-def set_lead(store: Store, number: int, user: str, *, actor: str, now: datetime) -> Changed:
+def set_role(
+    store: Store, number: int, role: str, user: str, *, actor: str, now: datetime
+) -> Changed:
+    column, name = ROLES[role], ROLE_NAMES[role]
+
     def decide(incident: Incident) -> Change:
         _require_open(incident)
-        if incident.commander == user:
-            raise UserError(f"{mention(user)} already leads {incident.ref}.")
-        text = f"Commander: {mention(incident.commander)} → {mention(user)}"
-        return Change({"commander": user}, (Entry(now, actor, "lead", text),))
+        current = getattr(incident, column)
+        if current == user:
+            raise UserError(f"{mention(user)} is already {name.lower()} of {incident.ref}.")
+        text = f"{name}: {mention(current) if current else 'nobody'} → {mention(user)}"
+        return Change({column: user}, (Entry(now, actor, "role", text),))
 
     return store.change_incident(number, decide)
 
 
-def post_update(store: Store, number: int, text: str, *, actor: str, now: datetime) -> Changed:
+def post_update(
+    store: Store,
+    settings: Settings,
+    number: int,
+    text: str,
+    *,
+    actor: str,
+    now: datetime,
+    at: datetime | None = None,
+) -> Changed:
+    """A status update (now), or a note of something that happened earlier (`at`)."""
+    if at is not None and at > now:
+        raise UserError("That time is in the future; give the time it happened.")
+
     def decide(incident: Incident) -> Change:
-        return Change({}, (Entry(now, actor, "update", text),))
+        if at is not None and at < incident.opened_at - timedelta(days=1):
+            raise UserError(f"That is long before {incident.ref} was opened.")
+        # A note of the past is not a status update: it neither does the Communicate step
+        # nor resets the status reminder.
+        entry = Entry(at, actor, "note", text) if at else Entry(now, actor, "update", text)
+        if at is not None:
+            return Change({}, (entry,))
+        reminder = timers.after_update(incident, settings, now) if incident.is_open else {}
+        return Change({}, (entry,), reminder)
 
     return store.change_incident(number, decide)
 
@@ -181,13 +243,9 @@ def mark_communicated(
 ) -> Changed:
     def decide(incident: Incident) -> Change:
         _require_open(incident)
-        entry = Entry(
-            now,
-            actor,
-            "communicate",
-            "Communicate step started: status page, affected users, stakeholders",
-        )
-        return _with_implicit_ack(incident, settings, actor, now, {}, [entry])
+        text = "Communicate step started: status page, affected users, stakeholders"
+        change = Change({}, (Entry(now, actor, "communicate", text),))
+        return _with_implicit_ack(incident, settings, actor, now, change)
 
     return store.change_incident(number, decide)
 
@@ -205,11 +263,88 @@ def resolve(
             "resolved_by": actor,
             "summary": summary,
         }
-        return _with_implicit_ack(
-            incident, settings, actor, now, fields, [Entry(now, actor, "resolve", text)]
-        )
+        change = Change(fields, (Entry(now, actor, "resolve", text),), timers.all_off())
+        return _with_implicit_ack(incident, settings, actor, now, change)
 
     return store.change_incident(number, decide)
+
+
+def breach(store: Store, settings: Settings, number: int, *, now: datetime) -> Changed | None:
+    """The response target passed: record it once. None if it no longer applies."""
+    outcome: list[bool] = []
+
+    def decide(incident: Incident) -> Change:
+        off: timers.Timers = {timers.ACK_DEADLINE: None}
+        if not incident.is_open or incident.acked_at or incident.breached_at:
+            return Change(timers=off)
+        if now < ack_deadline(incident, settings):  # severity lowered since it was armed
+            return Change(timers={timers.ACK_DEADLINE: ack_deadline(incident, settings)})
+        outcome.append(True)
+        target = span(response_target(incident, settings))
+        text = f"Response target of {target} passed without acknowledgement; escalating"
+        return Change({"breached_at": now}, (Entry(now, None, "breach", text),), off)
+
+    changed = store.change_incident(number, decide)
+    return changed if outcome else None
+
+
+def snooze(store: Store, number: int, minutes: int, *, actor: str, now: datetime) -> Changed:
+    def decide(incident: Incident) -> Change:
+        _require_open(incident)
+        due = now + timedelta(minutes=minutes)
+        return Change(timers={timers.STATUS_REMINDER: due})
+
+    return store.change_incident(number, decide)
+
+
+def rearm(store: Store, number: int, kind: str, due: datetime | None) -> None:
+    store.change_incident(number, lambda incident: Change(timers={kind: due}))
+
+
+def edit_entry(
+    store: Store,
+    number: int,
+    entry_id: int,
+    *,
+    text: str | None,
+    at: datetime | None,
+    actor: str,
+    now: datetime,
+) -> Entry:
+    if at is not None and at > now:
+        raise UserError("That time is in the future; give the time it happened.")
+    entry = store.edit_entry(number, entry_id, text=text, at=at, editor=actor, now=now)
+    if entry is None:
+        raise UserError(f"INC-{number} has no timeline entry #{entry_id}.")
+    return entry
+
+
+def add_action(
+    store: Store,
+    number: int,
+    *,
+    owner: str,
+    text: str,
+    due: str | None,
+    actor: str,
+    now: datetime,
+) -> int:
+    if store.incident(number) is None:
+        raise UserError(f"There is no incident INC-{number}.")
+    item = store.add_action(number, owner=owner, text=text, due=due, actor=actor, now=now)
+    note = f"Action item A{item} for {mention(owner)}: {text}" + (f" (due {due})" if due else "")
+    store.add_entry(number, Entry(now, actor, "action", note, f"action:{item}"))
+    return item
+
+
+def phases(entries: list[Entry]) -> dict[str, list[Entry]]:
+    """The timeline cut into the plan's six response steps."""
+    grouped: dict[str, list[Entry]] = {step: [] for step in STEPS}
+    current = "Acknowledge"
+    for entry in entries:
+        current = STEP_OF_KIND.get(entry.kind, current)
+        grouped[current].append(entry)
+    return grouped
 
 
 def steps_done(entries: list[Entry]) -> dict[str, Entry | None]:
@@ -217,6 +352,16 @@ def steps_done(entries: list[Entry]) -> dict[str, Entry | None]:
     done: dict[str, Entry | None] = dict.fromkeys(STEPS)
     for entry in entries:
         step = STEP_OF_KIND.get(entry.kind)
-        if step and done[step] is None:
+        if step and entry.kind in DOING_KINDS and done[step] is None:
             done[step] = entry
     return done
+
+
+def participants(incident: Incident, entries: list[Entry]) -> list[str]:
+    """Everyone who acted or spoke on the timeline, the commander first."""
+    people = [incident.commander, incident.comms_lead, *(e.actor for e in entries)]
+    seen: dict[str, None] = {}
+    for person in people:
+        if person:
+            seen.setdefault(person)
+    return list(seen)

@@ -83,7 +83,10 @@ def test_open_ack_resolve_end_to_end(server: Server) -> None:
 
     answer = incident(server, "resolve INC-1 Reverted v1.4.2")
     assert "INC-1: resolved" in answer.json()["text"]
-    wait_until(lambda: any("Post-mortem draft" in t for t in thread(workspace)))
+    upload = wait_until(lambda: [m for m in workspace.history("#incidents") if m.files])[0]
+    assert upload.thread_ts == card(workspace).ts
+    assert upload.files[0]["name"] == "INC-1-postmortem.md"
+    assert upload.files[0]["content"].startswith("# Post-mortem: INC-1 Login broken")
     assert "(resolved)" in card(workspace).text
 
     store = Store(server.db)
@@ -93,7 +96,12 @@ def test_open_ack_resolve_end_to_end(server: Server) -> None:
     kinds = [e.kind for e in store.timeline(1)]
     assert kinds[:3] == ["opened", "post", "acknowledge"] and "resolve" in kinds
     postmortem = store.postmortem(1)
-    assert "## Response steps" in postmortem.markdown and "## Timeline" in postmortem.markdown
+    assert "## Response steps" in postmortem.markdown
+    assert "### 1. [x] Acknowledge" in postmortem.markdown
+    acked = next(e for e in store.timeline(1) if e.kind == "acknowledge")
+    step = postmortem.markdown.split("### 1.")[1].split("### 2.")[0]
+    assert f"`{acked.at:%Y-%m-%d %H:%M} UTC` <@{BOB}> · Acknowledged after" in step
+    assert postmortem.markdown == upload.files[0]["content"]
     assert "[RESOLVED] Service Disruption" in postmortem.notice
 
 
@@ -150,6 +158,18 @@ def test_retried_event_has_one_effect(server: Server) -> None:
     assert [(p.actor, p.text) for p in pins] == [(BOB, "Index rebuild started")]
     assert pins[0].at.timestamp() == float(said.ts)  # the message's own time
     assert len(workspace.methods("reactions.add")) == 1
+
+    own = workspace.post(root.channel, "U0OPSBOT", "opsbot · Acknowledged", thread_ts=root.ts)
+    workspace.react(own, ALICE, "pushpin")  # the bot's own posts are on the timeline already
+    body = reaction_event(own, user=ALICE, name="pushpin", added=True)
+    assert server.post(body, "application/json").status_code == 200
+
+    workspace.react(said, ALICE, "pushpin", add=False)  # unpinning takes it off again
+    body = reaction_event(said, user=ALICE, name="pushpin", added=False, event_id="Ev0UNPIN1")
+    assert server.post(body, "application/json").status_code == 200
+    workspace.wait_for("reactions.remove")
+    assert [e for e in Store(server.db).timeline(1) if e.kind == "pin"] == []
+    assert "memo" not in said.reactions
 
 
 def test_hard_kill_right_after_open_loses_nothing(server: Server) -> None:

@@ -1,0 +1,114 @@
+"""What happens when an incident's timer comes due (see timers.py for when that is).
+
+Each alarm posts through the outbox first and re-arms afterwards: a crash in between repeats
+a reminder rather than losing an escalation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from slack_sdk.errors import SlackApiError
+
+from bot.deps import Deps
+from bot.replies import Reply, blocks, mention, section, span
+from bot.rotation import current_oncall
+from bot.store import Incident, Timer
+from commands.incident import render, service, timers
+from commands.incident.handlers import Outcome, publish, sync_card
+
+
+def fire(deps: Deps, timer: Timer, now: datetime) -> str:
+    """Run one due timer; says what it did."""
+    incident = deps.store.incident(timer.incident)
+    if incident is None or not incident.is_open:
+        service.rearm(deps.store, timer.incident, timer.kind, None)
+        return f"INC-{timer.incident}: {timer.kind} disarmed (resolved)"
+    return ALARMS[timer.kind](deps, incident, now)
+
+
+def _breach(deps: Deps, incident: Incident, now: datetime) -> str:
+    changed = service.breach(deps.store, deps.settings, incident.number, now=now)
+    if changed is None:
+        return f"{incident.ref}: response target no longer applies"
+    page = escalation_page(deps, changed.incident, now)
+    _outbox(deps, Outcome(Reply(""), changed.incident, (page,)))
+    return f"{incident.ref}: response target missed, escalated"
+
+
+def escalation_page(deps: Deps, incident: Incident, now: datetime) -> Reply:
+    """The escalation hook: who gets paged when a response target passes unacknowledged.
+    A page is the one time the bot mentions people unasked."""
+    oncall = current_oncall(deps.settings.oncall, now, deps.settings.tz)
+    people = [p for p in dict.fromkeys([oncall, incident.commander]) if p]
+    target = span(service.response_target(incident, deps.settings))
+    return Reply(
+        f":rotating_light: *{incident.ref} ({incident.severity}) passed its {target} response "
+        f"target unacknowledged.* Paging {', '.join(mention(p) for p in people)}: "
+        f"press Acknowledge on the card or `/incident ack {incident.ref}`."
+    )
+
+
+def _refresh(deps: Deps, incident: Incident, now: datetime) -> str:
+    _outbox_call(deps, lambda: sync_card(deps, incident.number))
+    service.rearm(
+        deps.store,
+        incident.number,
+        timers.CARD_REFRESH,
+        timers.next_refresh(incident, deps.settings, now),
+    )
+    return f"{incident.ref}: card refreshed"
+
+
+def _status_reminder(deps: Deps, incident: Incident, now: datetime) -> str:
+    reminder = render.render_reminder(incident, deps.settings, now)
+    _outbox_call(deps, lambda: _remind_commander(deps, incident, reminder))
+    every = timedelta(minutes=deps.settings.reminders.status_update_minutes)
+    service.rearm(deps.store, incident.number, timers.STATUS_REMINDER, now + every)
+    return f"{incident.ref}: status update reminder sent to the commander"
+
+
+def _remind_commander(deps: Deps, incident: Incident, reminder: Reply) -> None:
+    """Only the commander sees it; if Slack cannot show it to them there, it goes in the
+    thread instead, so a reminder is never silently lost."""
+    try:
+        deps.slack.chat_postEphemeral(
+            channel=incident.card_channel or "",
+            user=incident.commander,
+            thread_ts=incident.card_ts,
+            **reminder.as_message(),
+        )
+    except SlackApiError:
+        text = f"{mention(incident.commander)} {reminder.text}"
+        snooze_buttons = reminder.blocks[1:]
+        deps.slack.chat_postMessage(
+            channel=incident.card_channel or "",
+            thread_ts=incident.card_ts,
+            text=text,
+            blocks=[*blocks(section(text)), *snooze_buttons],
+        )
+
+
+def _still_open(deps: Deps, incident: Incident, now: datetime) -> str:
+    _outbox(deps, Outcome(Reply(""), incident, (render.render_still_open(incident, now),)))
+    due = timers.next_working_slot(now + timedelta(days=1), deps.settings)
+    service.rearm(deps.store, incident.number, timers.STILL_OPEN, due)
+    return f"{incident.ref}: still-open nudge posted"
+
+
+def _outbox(deps: Deps, outcome: Outcome) -> None:
+    _outbox_call(deps, lambda: publish(outcome, deps))
+
+
+def _outbox_call(deps: Deps, work: Callable[[], object]) -> None:
+    # Wait for it: the alarm is re-armed only once Slack has it (or raised, and it fires again).
+    deps.outbox.submit(work).result(timeout=120)
+
+
+ALARMS: dict[str, Callable[[Deps, Incident, datetime], str]] = {
+    timers.ACK_DEADLINE: _breach,
+    timers.CARD_REFRESH: _refresh,
+    timers.STATUS_REMINDER: _status_reminder,
+    timers.STILL_OPEN: _still_open,
+}

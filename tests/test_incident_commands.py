@@ -1,0 +1,81 @@
+"""Subcommands end to end below the Slack edge: parse -> execute -> store, on a fixed clock."""
+
+from datetime import timedelta
+
+import pytest
+
+from bot.replies import UserError
+from commands.incident import parse as p
+from commands.incident.handlers import execute
+from tests.conftest import T0
+
+SEVERITIES = ("P0", "P1", "P2", "P3")
+ALICE, BOB = "U0ALICE01", "U0BOB0001"
+
+
+def run(deps, text: str, actor: str = ALICE):  # type: ignore[no-untyped-def]
+    return execute(p.parse(text, SEVERITIES), deps, actor=actor)
+
+
+def test_backdated_note_lands_at_its_time(deps, clock) -> None:
+    """`update at HH:MM` records what happened then, as a note, not a status update."""
+    run(deps, "open P1 Login broken")
+    clock.advance(minutes=30)
+    run(deps, "update at 09:52 Deploy v1.4.2 went out")
+    note = next(e for e in deps.store.timeline(1) if e.kind == "note")
+    assert note.at == T0 - timedelta(minutes=8)
+    assert deps.store.timeline(1)[0] == note  # it sorts before the opening
+    with pytest.raises(UserError, match="in the future"):
+        run(deps, f"update at {T0.year}-12-31 23:59 Later")
+
+
+def test_edit_keeps_the_old_version(deps, clock) -> None:
+    """Editing an entry changes it and records who changed what, from what."""
+    run(deps, "open P1 Login broken")
+    run(deps, "update Rolled back")
+    entry = next(e for e in deps.store.timeline(1) if e.kind == "update")
+    clock.advance(minutes=5)
+    run(deps, f"edit #{entry.id} at 09:58 Rolled back to v1.4.1", actor=BOB)
+    edited = next(e for e in deps.store.timeline(1) if e.id == entry.id)
+    assert (edited.text, edited.at) == ("Rolled back to v1.4.1", T0 - timedelta(minutes=2))
+    [audit] = deps.store.edits(entry.id)
+    assert audit["editor"] == BOB and audit["old_text"] == "Rolled back"
+    assert audit["new_text"] == "Rolled back to v1.4.1"
+    with pytest.raises(UserError, match="no timeline entry #999"):
+        run(deps, "edit #999 nope")
+
+
+def test_action_items_are_added_listed_and_done(deps, clock) -> None:
+    """Action items carry owner and due date, show in the list, and close once."""
+    run(deps, "open P1 Login broken")
+    run(deps, "action <@U0BOB0001|bob> Add a login canary due 2026-12-05")
+    [item] = deps.store.actions(1)
+    assert (item.owner, item.text, item.due) == (BOB, "Add a login canary", "2026-12-05")
+    listing = run(deps, "actions").reply
+    assert "A1* Add a login canary" in str(listing.blocks) and "Remind owners" in str(
+        listing.blocks
+    )
+    run(deps, "done A1")
+    assert deps.store.actions(1)[0].done_at == clock()
+    with pytest.raises(UserError, match="no open action item A1"):
+        run(deps, "done A1")
+
+
+def test_comms_drafts_follow_the_incident(deps, clock) -> None:
+    """Ongoing incidents get the investigating notice; resolved ones the plan's template."""
+    run(deps, "open P1 Login broken")
+    ongoing = str(run(deps, "comms").reply.blocks)
+    assert "[INVESTIGATING] Service Disruption" in ongoing and "Next update: by 10:30" in ongoing
+    run(deps, "resolve INC-1 Reverted v1.4.2")
+    resolved = str(run(deps, "comms INC-1").reply.blocks)
+    assert "[RESOLVED] Service Disruption" in resolved and "Reverted v1.4.2" in resolved
+
+
+def test_roles_are_claimed_and_recorded(deps) -> None:
+    """Commander and communications lead change hands with a timeline entry each."""
+    run(deps, "open P1 Login broken")
+    run(deps, "role comms <@U0BOB0001|bob>")
+    run(deps, "lead <@U0BOB0001|bob>")
+    incident = deps.store.incident(1)
+    assert (incident.commander, incident.comms_lead) == (BOB, BOB)
+    assert [e.kind for e in deps.store.timeline(1)].count("role") == 2
