@@ -62,13 +62,24 @@ class Reminders(BaseModel):
 
 
 class OnCall(BaseModel):
-    """A weekly rotation: members in order, turning at `handover` on `start`'s weekday."""
+    """The weekly rotation's defaults and the plan's contacts. `/oncall set` replaces the
+    rotation at run time; this one applies until then, its first week starting at `start`."""
 
     rotation: list[str] = []
     start: str = "2026-01-05T09:00"
-    escalation: str = ""
+    handover_weekday: int = Field(default=0, ge=0, le=6)  # Monday is 0
+    handover_time: str = Field(default="09:00", pattern=r"^\d{2}:\d{2}$")
+    admins: list[str] = []  # who may change the rotation; empty means everyone
+    escalation: str = ""  # the escalation manager: a Slack user id pages them
     infrastructure: str = ""
     security: str = ""
+    escalation_delay_minutes: int = Field(default=15, gt=0)
+    usergroup: str = ""  # a user group id (S...) kept in step with who is on call
+    announce_channel: str | None = None  # the "who is on call" post; default digest channel
+    announce_time: str = Field(default="09:00", pattern=r"^\d{2}:\d{2}$")
+    announce_days: list[int] = [0, 1, 2, 3, 4]
+    pagerduty_routing_key: SecretStr | None = None
+    pagerduty_url: str = "https://events.pagerduty.com"
 
 
 class Settings(BaseSettings):

@@ -54,6 +54,9 @@ EMOJI = {
     ":hourglass:": "⏳",
     ":zzz:": "💤",
     ":page_facing_up:": "📄",
+    ":pager:": "📟",
+    ":arrows_counterclockwise:": "🔄",
+    ":handshake:": "🤝",
 }
 
 

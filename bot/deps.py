@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+import httpx
 from slack_bolt import Respond
 from slack_sdk import WebClient
 
@@ -29,6 +30,7 @@ class Deps:
     # the order they were committed, acks never wait behind them, and a burst is paced.
     outbox: Executor
     clock: Callable[[], datetime] = now_utc
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10))
 
     def post_later(self, work: Callable[[], object], respond: Respond | None = None) -> None:
         """Queue Slack side effects on the outbox; a failure is told to whoever asked."""

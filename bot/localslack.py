@@ -334,6 +334,12 @@ class LocalSlack:
             )
         return {"ok": True, "files": [{"id": f["id"], "title": f["title"]} for f in files]}
 
+    def _usergroups_users_update(self, body: dict[str, Any]) -> dict[str, Any]:
+        group, users = body.get("usergroup", ""), body.get("users", "")
+        if not group.startswith("S") or not users:
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True, "usergroup": {"id": group, "users": users.split(",")}}
+
     def _users_info(self, body: dict[str, Any]) -> dict[str, Any]:
         user = body.get("user", "")
         if user not in self.users:

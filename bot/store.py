@@ -8,6 +8,7 @@ synchronous=FULL means a commit the user has been told about survives a crash.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -127,6 +128,47 @@ def m002_timers_roles_actions(db: Database) -> None:
         foreign_keys=[("incident_id", "incidents", "id")],
         not_null={"incident_id", "text", "created_at"},
     )
+
+
+@migrations()
+def m003_oncall(db: Database) -> None:
+    db.table("oncall_rotation").create(
+        {"id": int, "members": str, "anchor": str, "updated_by": str, "updated_at": str}, pk="id"
+    )
+    db.table("oncall_overrides").create(
+        {
+            "id": int,
+            "user": str,
+            "starts_at": str,
+            "ends_at": str,
+            "reason": str,
+            "created_by": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"user", "starts_at", "ends_at"},
+    )
+    db.table("oncall_swaps").create(
+        {
+            "id": int,
+            "requester": str,
+            "target": str,
+            "give_start": str,
+            "give_end": str,
+            "take_start": str,
+            "take_end": str,
+            "status": str,
+            "created_at": str,
+            "decided_at": str,
+        },
+        pk="id",
+    )
+    # Who changed the rotation, how and when: every set, override and swap.
+    db.table("oncall_audit").create(
+        {"id": int, "at": str, "actor": str, "action": str, "detail": str}, pk="id"
+    )
+    # Small facts the bot must remember across restarts (the last handover announced, ...).
+    db.table("bot_state").create({"key": str, "value": str}, pk="key")
 
 
 def now_utc() -> datetime:
@@ -271,6 +313,29 @@ def _set_timers(db: Database, number: int, timers: dict[str, datetime | None]) -
             "ON CONFLICT (incident_id, kind) DO UPDATE SET due_at = excluded.due_at",
             [number, kind, _iso(due)],
         )
+
+
+def _audit(db: Database, now: datetime, actor: str, action: str, detail: str) -> None:
+    _insert(
+        db, "oncall_audit", {"at": _iso(now), "actor": actor, "action": action, "detail": detail}
+    )
+
+
+def _add_override(
+    db: Database, user: str, start: datetime, end: datetime, reason: str, actor: str, now: datetime
+) -> int:
+    row = {
+        "user": user,
+        "starts_at": _iso(start),
+        "ends_at": _iso(end),
+        "reason": reason,
+        "created_by": actor,
+        "created_at": _iso(now),
+    }
+    item = _insert(db, "oncall_overrides", row).lastrowid
+    assert item is not None
+    _audit(db, now, actor, "override", f"{user} {_iso(start)}..{_iso(end)} ({reason})")
+    return item
 
 
 @dataclass(frozen=True)
@@ -539,6 +604,130 @@ class Store:
             row["notice"],
             datetime.fromisoformat(row["written_at"]),
         )
+
+    # On call -----------------------------------------------------------------------------
+
+    def rotation(self) -> tuple[list[str], datetime] | None:
+        """The stored rotation: members in order and the wall-clock anchor of the first week."""
+        with self._connect() as db:
+            rows = _query(db, "SELECT members, anchor FROM oncall_rotation WHERE id = 1")
+        if not rows:
+            return None
+        return json.loads(rows[0]["members"]), datetime.fromisoformat(rows[0]["anchor"])
+
+    def set_rotation(
+        self, members: list[str], anchor: datetime, *, actor: str, now: datetime
+    ) -> None:
+        row = {
+            "id": 1,
+            "members": json.dumps(members),
+            "anchor": anchor.isoformat(),
+            "updated_by": actor,
+            "updated_at": _iso(now),
+        }
+        with self._write() as db:
+            db.execute("DELETE FROM oncall_rotation WHERE id = 1")
+            _insert(db, "oncall_rotation", row)
+            _audit(
+                db, now, actor, "set", f"rotation {' '.join(members)} from {anchor:%Y-%m-%d %H:%M}"
+            )
+
+    def overrides(self, since: datetime) -> list[dict[str, Any]]:
+        """Overrides still running or to come after `since`, oldest first."""
+        sql = "SELECT * FROM oncall_overrides WHERE ends_at > ? ORDER BY id"
+        with self._connect() as db:
+            rows = _query(db, sql, [_iso(since)])
+        return [
+            {
+                **r,
+                "starts_at": datetime.fromisoformat(r["starts_at"]),
+                "ends_at": datetime.fromisoformat(r["ends_at"]),
+            }
+            for r in rows
+        ]
+
+    def add_override(
+        self, user: str, start: datetime, end: datetime, *, reason: str, actor: str, now: datetime
+    ) -> int:
+        with self._write() as db:
+            return _add_override(db, user, start, end, reason, actor, now)
+
+    def request_swap(
+        self,
+        requester: str,
+        target: str,
+        give: tuple[datetime, datetime],
+        take: tuple[datetime, datetime],
+        now: datetime,
+    ) -> int:
+        row = {
+            "requester": requester,
+            "target": target,
+            "give_start": _iso(give[0]),
+            "give_end": _iso(give[1]),
+            "take_start": _iso(take[0]),
+            "take_end": _iso(take[1]),
+            "status": "pending",
+            "created_at": _iso(now),
+        }
+        with self._write() as db:
+            swap = _insert(db, "oncall_swaps", row).lastrowid
+            _audit(db, now, requester, "swap-request", f"S{swap} with {target}")
+        assert swap is not None
+        return swap
+
+    def swap(self, swap_id: int) -> dict[str, Any] | None:
+        with self._connect() as db:
+            rows = _query(db, "SELECT * FROM oncall_swaps WHERE id = ?", [swap_id])
+        if not rows:
+            return None
+        times = ("give_start", "give_end", "take_start", "take_end")
+        return {**rows[0], **{k: datetime.fromisoformat(rows[0][k]) for k in times}}
+
+    def decide_swap(self, swap_id: int, accepted: bool, *, actor: str, now: datetime) -> bool:
+        """Accept (both overrides, at once) or decline a pending swap; False if not pending."""
+        with self._write() as db:
+            rows = _query(
+                db, "SELECT * FROM oncall_swaps WHERE id = ? AND status = 'pending'", [swap_id]
+            )
+            if not rows:
+                return False
+            swap = rows[0]
+            status = "accepted" if accepted else "declined"
+            db.execute(
+                "UPDATE oncall_swaps SET status = ?, decided_at = ? WHERE id = ?",
+                [status, _iso(now), swap_id],
+            )
+            if accepted:
+                give = (
+                    datetime.fromisoformat(swap["give_start"]),
+                    datetime.fromisoformat(swap["give_end"]),
+                )
+                take = (
+                    datetime.fromisoformat(swap["take_start"]),
+                    datetime.fromisoformat(swap["take_end"]),
+                )
+                _add_override(db, swap["target"], *give, f"swap S{swap_id}", actor, now)
+                _add_override(db, swap["requester"], *take, f"swap S{swap_id}", actor, now)
+            _audit(db, now, actor, f"swap-{status}", f"S{swap_id}")
+        return True
+
+    def audit(self, limit: int = 20) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            return _query(db, "SELECT * FROM oncall_audit ORDER BY id DESC LIMIT ?", [limit])
+
+    def state(self, key: str) -> str | None:
+        with self._connect() as db:
+            rows = _query(db, "SELECT value FROM bot_state WHERE key = ?", [key])
+        return rows[0]["value"] if rows else None
+
+    def set_state(self, key: str, value: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO bot_state VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+                "SET value = excluded.value",
+                [key, value],
+            )
 
     # Slack delivery ----------------------------------------------------------------------
 

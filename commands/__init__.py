@@ -9,10 +9,11 @@ from collections.abc import Callable
 
 from slack_bolt import App
 
-from commands import incident
+from commands import incident, oncall
 
 COMMANDS: dict[str, Callable[[App], None]] = {
     "/incident": incident.register,
+    "/oncall": oncall.register,
 }
 
 

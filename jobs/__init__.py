@@ -8,10 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.deps import Deps
-from jobs import card_sync, incident_timers
+from jobs import card_sync, incident_timers, oncall_handover, oncall_post
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,29 @@ JOBS: dict[str, Job] = {
         "escalate missed response targets, refresh cards, send incident reminders",
         at_start=True,
     ),
+    "oncall-handover": Job(
+        oncall_handover.run,
+        lambda deps: IntervalTrigger(minutes=1),
+        "announce a change of who is on call; sync the on-call user group",
+        at_start=True,
+    ),
+    "oncall-post": Job(
+        oncall_post.run,
+        lambda deps: _daily(
+            deps, deps.settings.oncall.announce_time, deps.settings.oncall.announce_days
+        ),
+        "post who is on call (configured days and time)",
+    ),
 }
+
+
+def _daily(deps: Deps, at: str, days: list[int]) -> CronTrigger:
+    """At `at` (HH:MM, the team's zone) on `days` (Monday is 0)."""
+    hour, minute = at.split(":")
+    weekdays = ",".join(str(d) for d in days) or "mon-fri"
+    return CronTrigger(
+        day_of_week=weekdays, hour=int(hour), minute=int(minute), timezone=deps.settings.tz
+    )
 
 
 def run_job(name: str, deps: Deps, *, now: datetime, dry_run: bool = False) -> str:

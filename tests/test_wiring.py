@@ -24,6 +24,7 @@ SCOPE_OF_METHOD = {
     "reactions_remove": "reactions:write",
     "users_info": "users:read",
     "files_upload_v2": "files:write",
+    "usergroups_users_update": "usergroups:write",
 }
 SCOPE_OF_EVENT = {"reaction_added": "reactions:read", "reaction_removed": "reactions:read"}
 

@@ -13,10 +13,11 @@ from slack_sdk.errors import SlackApiError
 
 from bot.deps import Deps
 from bot.replies import Reply, blocks, mention, section, span
-from bot.rotation import current_oncall
-from bot.store import Incident, Timer
+from bot.store import Entry, Incident, Timer
 from commands.incident import render, service, timers
 from commands.incident.handlers import Outcome, publish, sync_card
+from commands.oncall import paging
+from commands.oncall.service import who
 
 
 def fire(deps: Deps, timer: Timer, now: datetime) -> str:
@@ -32,22 +33,50 @@ def _breach(deps: Deps, incident: Incident, now: datetime) -> str:
     changed = service.breach(deps.store, deps.settings, incident.number, now=now)
     if changed is None:
         return f"{incident.ref}: response target no longer applies"
-    page = escalation_page(deps, changed.incident, now)
-    _outbox(deps, Outcome(Reply(""), changed.incident, (page,)))
-    return f"{incident.ref}: response target missed, escalated"
-
-
-def escalation_page(deps: Deps, incident: Incident, now: datetime) -> Reply:
-    """The escalation hook: who gets paged when a response target passes unacknowledged.
-    A page is the one time the bot mentions people unasked."""
-    oncall = current_oncall(deps.settings.oncall, now, deps.settings.tz)
-    people = [p for p in dict.fromkeys([oncall, incident.commander]) if p]
+    _outbox_call(deps, lambda: sync_card(deps, incident.number))
+    oncall = who(deps.store, deps.settings, now)
+    person, role = (oncall, "on call") if oncall else (incident.commander, "commander")
     target = span(service.response_target(incident, deps.settings))
-    return Reply(
-        f":rotating_light: *{incident.ref} ({incident.severity}) passed its {target} response "
-        f"target unacknowledged.* Paging {', '.join(mention(p) for p in people)}: "
-        f"press Acknowledge on the card or `/incident ack {incident.ref}`."
+    summary = (
+        f"{incident.ref} ({incident.severity}) {incident.title}: not acknowledged "
+        f"within its {target} response target"
     )
+    _page(deps, changed.incident, person, role, summary, now)
+    _outbox_call(deps, lambda: paging.pagerduty(deps, "trigger", changed.incident, summary))
+    return f"{incident.ref}: response target missed, paged {role}"
+
+
+def _escalate(deps: Deps, incident: Incident, now: datetime) -> str:
+    """The paged person did not acknowledge in time: page the escalation contact."""
+    manager = deps.settings.oncall.escalation
+    if incident.acked_at is None and manager:
+        summary = (
+            f"{incident.ref} ({incident.severity}) {incident.title}: still not "
+            f"acknowledged {span(now - incident.opened_at)} after it opened"
+        )
+        _page(deps, incident, manager, "escalation", summary, now)
+    service.rearm(deps.store, incident.number, timers.ESCALATE, None)
+    return f"{incident.ref}: escalated to the escalation contact"
+
+
+def _page(
+    deps: Deps, incident: Incident, person: str, role: str, summary: str, now: datetime
+) -> None:
+    """Page first, record after: a crash in between pages twice rather than never. The
+    entry's source keeps the timeline to one line per page either way."""
+    text = (
+        f":rotating_light: *Page:* {summary}. Press Acknowledge on the card or "
+        f"`/incident ack {incident.ref}`."
+    )
+    _outbox_call(deps, lambda: paging.page(deps, incident, person, text))
+    entry = Entry(
+        now,
+        None,
+        "page",
+        f"Paged {mention(person)} ({role}) by mention and DM",
+        f"page:{role}:{person}",
+    )
+    deps.store.add_entry(incident.number, entry)
 
 
 def _refresh(deps: Deps, incident: Incident, now: datetime) -> str:
@@ -111,4 +140,5 @@ ALARMS: dict[str, Callable[[Deps, Incident, datetime], str]] = {
     timers.CARD_REFRESH: _refresh,
     timers.STATUS_REMINDER: _status_reminder,
     timers.STILL_OPEN: _still_open,
+    timers.ESCALATE: _escalate,
 }

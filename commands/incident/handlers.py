@@ -16,10 +16,11 @@ from slack_bolt import Ack, Respond
 
 from bot.deps import Deps
 from bot.replies import Reply, UserError, hhmm, mention, when
-from bot.rotation import current_oncall
 from bot.store import Changed, Entry, Incident
 from commands.incident import parse as p
 from commands.incident import render, service
+from commands.oncall import paging
+from commands.oncall.service import who
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Outcome:
     incident: Incident | None = None  # whose card to post or refresh
     thread: tuple[Reply, ...] = ()  # posts for the incident's war-room thread
     files: tuple[Document, ...] = ()  # Markdown files uploaded into the thread
+    pager: str | None = None  # PagerDuty event for a paged incident: acknowledge or resolve
 
 
 def handle(ack: Ack, command: dict[str, Any], respond: Respond, context: dict[str, Any]) -> None:
@@ -100,7 +102,9 @@ def execute(args: p.Args, deps: Deps, *, actor: str) -> Outcome:
 
 def _changed(changed: Changed, what: str) -> Outcome:
     lines = tuple(Reply(_thread_line(entry)) for entry in changed.entries)
-    return Outcome(render.render_done(changed.incident, what), changed.incident, lines)
+    kinds = {entry.kind for entry in changed.entries}
+    pager = "resolve" if "resolve" in kinds else "acknowledge" if "acknowledge" in kinds else None
+    return Outcome(render.render_done(changed.incident, what), changed.incident, lines, pager=pager)
 
 
 def _thread_line(entry: Entry) -> str:
@@ -340,7 +344,7 @@ BUTTONS: dict[str, Callable[[Deps, int, str], Outcome]] = {
 
 
 def _oncall(deps: Deps) -> str | None:
-    return current_oncall(deps.settings.oncall, deps.clock(), deps.settings.tz)
+    return who(deps.store, deps.settings, deps.clock())
 
 
 def publish(outcome: Outcome, deps: Deps) -> None:
@@ -354,6 +358,8 @@ def publish(outcome: Outcome, deps: Deps) -> None:
         deps.slack.chat_postMessage(
             channel=incident.card_channel, thread_ts=incident.card_ts, **reply.as_message()
         )
+    if outcome.pager and incident.breached_at:  # it was paged: tell PagerDuty too
+        paging.pagerduty(deps, outcome.pager, incident)
     for document in outcome.files:
         deps.slack.files_upload_v2(
             channel=incident.card_channel,

@@ -19,6 +19,7 @@ STEP_OF_KIND = {
     "opened": "Acknowledge",
     "acknowledge": "Acknowledge",
     "breach": "Acknowledge",
+    "page": "Acknowledge",
     "severity": "Acknowledge",  # "assess severity" is part of acknowledging
     "investigate": "Investigate",
     "mitigate": "Mitigate",
@@ -282,6 +283,9 @@ def breach(store: Store, settings: Settings, number: int, *, now: datetime) -> C
         outcome.append(True)
         target = span(response_target(incident, settings))
         text = f"Response target of {target} passed without acknowledgement; escalating"
+        if settings.oncall.escalation:  # the next link of the chain, if there is one
+            delay = timedelta(minutes=settings.oncall.escalation_delay_minutes)
+            off[timers.ESCALATE] = now + delay
         return Change({"breached_at": now}, (Entry(now, None, "breach", text),), off)
 
     changed = store.change_incident(number, decide)

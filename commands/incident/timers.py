@@ -15,7 +15,8 @@ ACK_DEADLINE = "ack_deadline"  # the response target: breach and escalate when i
 CARD_REFRESH = "card_refresh"  # refresh "N min left" on the card while unacknowledged
 STATUS_REMINDER = "status_reminder"  # ask the commander for a status update (P0/P1)
 STILL_OPEN = "still_open"  # once a working day: "still open?" (P2/P3)
-KINDS = (ACK_DEADLINE, CARD_REFRESH, STATUS_REMINDER, STILL_OPEN)
+ESCALATE = "escalate"  # paged on-call has not acknowledged: page the escalation contact
+KINDS = (ACK_DEADLINE, CARD_REFRESH, STATUS_REMINDER, STILL_OPEN, ESCALATE)
 
 Timers = dict[str, datetime | None]
 
@@ -72,7 +73,8 @@ def on_open(incident: Incident, settings: Settings, now: datetime) -> Timers:
 
 
 def after_ack() -> Timers:
-    return {ACK_DEADLINE: None, CARD_REFRESH: None}
+    """Acknowledged: no countdown, no breach, and the escalation chain stops."""
+    return {ACK_DEADLINE: None, CARD_REFRESH: None, ESCALATE: None}
 
 
 def after_update(incident: Incident, settings: Settings, now: datetime) -> Timers:

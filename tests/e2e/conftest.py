@@ -9,12 +9,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
 from bot.localslack import LocalSlack, signed_headers
+from tests.conftest import Clock
+from tests.e2e.stack import Stack
 
 SECRET = "e2e-signing-secret"
 TOKEN = "xoxb-e2e-token"
@@ -103,3 +106,12 @@ def server(workspace: LocalSlack, tmp_path: Path) -> Iterator[Server]:
     running = Server(workspace, tmp_path / "opsbot.db", tmp_path / "serve.log").start()
     yield running
     running.stop()
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    """The serve stack in-process on a controllable clock, default configuration."""
+    with LocalSlack() as slack:
+        running = Stack(slack, tmp_path / "opsbot.db", Clock(datetime.now(UTC)))
+        yield running
+        running.stop()

@@ -7,90 +7,11 @@ scheduler runs every 30 seconds.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
-import httpx
-import pytest
-
-from bot.cli import assemble, http_server
-from bot.config import Settings
-from bot.deps import Deps
-from bot.localslack import LocalSlack, Message, block_action, signed_headers, slash_command
-from jobs import run_job
-from tests.conftest import Clock
+from bot.localslack import Message
+from tests.e2e.stack import ALICE, Stack
 from tests.e2e.test_serve import wait_until
-
-SECRET = "timers-secret"
-ALICE = "U0ALICE01"
-FORM = "application/x-www-form-urlencoded"
-
-
-class Stack:
-    """One run of the bot: store, outbox, HTTP server. `restart()` is a new process's worth."""
-
-    def __init__(self, slack: LocalSlack, db: Path, clock: Clock) -> None:
-        self.slack, self.db, self.clock = slack, db, clock
-        self.start()
-
-    def start(self) -> None:
-        settings = Settings(opsbot_db=self.db, slack_api_url=self.slack.api_base)
-        self.deps: Deps = assemble(settings, "xoxb-timers", clock=self.clock)
-        self.server = http_server(self.deps, SECRET, "127.0.0.1", 0, lambda: True)
-        self.url = f"http://127.0.0.1:{self.server.effective_port}/slack/events"
-        threading.Thread(target=self.server.run, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.close()
-        self.deps.outbox.shutdown(wait=True)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def command(self, text: str, user: str = ALICE) -> httpx.Response:
-        body = slash_command(
-            "/incident",
-            text,
-            user=user,
-            user_name="alice",
-            channel="C0CMD",
-            response_url=self.slack.response_url(),
-        )
-        return self._post(body)
-
-    def press(self, action: dict, message: Message, user: str = ALICE) -> httpx.Response:
-        body = block_action(
-            action, message, user=user, user_name="alice", response_url=self.slack.response_url()
-        )
-        return self._post(body)
-
-    def _post(self, body: str) -> httpx.Response:
-        headers = {**signed_headers(body, SECRET), "Content-Type": FORM}
-        return httpx.post(self.url, content=body.encode(), headers=headers, timeout=10)
-
-    def tick(self, **delta: float) -> str:
-        """Let time pass and run the timers job as the scheduler would."""
-        self.clock.advance(**delta)
-        result = run_job("incident-timers", self.deps, now=self.clock())
-        self.deps.outbox.submit(lambda: None).result(timeout=10)  # let its posts land
-        return result
-
-    def card(self) -> Message:
-        return [m for m in self.slack.history("#incidents") if not m.thread_ts][0]
-
-    def thread(self) -> list[str]:
-        return [m.text for m in self.slack.history("#incidents") if m.thread_ts]
-
-
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    with LocalSlack() as slack:
-        running = Stack(slack, tmp_path / "opsbot.db", Clock(datetime.now(UTC)))
-        yield running
-        running.stop()
 
 
 def card_text(stack: Stack) -> str:
@@ -106,15 +27,16 @@ def test_p0_unacknowledged_past_15_minutes_breaches_and_pages(stack: Stack) -> N
     assert "card refreshed" in stack.tick(minutes=5)  # the countdown moves on the card
     assert "(10 min left)" in card_text(stack)
 
-    assert "response target missed, escalated" in stack.tick(minutes=11)
+    assert "response target missed, paged commander" in stack.tick(minutes=11)
     assert "target missed: ack overdue since" in card_text(stack)
-    [page] = [t for t in stack.thread() if "passed its 15 min response target" in t]
-    assert f"<@{ALICE}>" in page  # the page mentions who must act
+    [page] = [t for t in stack.thread() if "within its 15 min response target" in t]
+    assert page.startswith(f"<@{ALICE}>")  # nobody is on call: the commander is paged
+    assert stack.slack.history(ALICE)[0].text.startswith(":rotating_light: *Page:*")  # DM
     breach = [e for e in stack.deps.store.timeline(1) if e.kind == "breach"]
     assert len(breach) == 1 and stack.deps.store.incident(1).breached_at is not None
 
     stack.tick(minutes=5)
-    assert len([t for t in stack.thread() if "response target" in t]) == 1  # no second page
+    assert len([t for t in stack.thread() if "*Page:*" in t]) == 1  # no second page
 
 
 def test_ack_in_time_stops_the_escalation(stack: Stack) -> None:
@@ -125,7 +47,7 @@ def test_ack_in_time_stops_the_escalation(stack: Stack) -> None:
     stack.command("ack")
     wait_until(lambda: "(acknowledged)" in stack.card().text)
     stack.tick(minutes=30)
-    assert not [t for t in stack.thread() if "response target" in t]
+    assert not [t for t in stack.thread() if "*Page:*" in t]
     assert stack.deps.store.timers(1).keys() == {"status_reminder"}
 
 

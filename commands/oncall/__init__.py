@@ -1,0 +1,16 @@
+"""/oncall: the weekly rotation in Slack: who now, next, me; schedule; set, override, swap."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from commands.oncall.handlers import handle, on_swap_answer
+from commands.oncall.render import SWAP_ACCEPT, SWAP_DECLINE
+
+__all__ = ["handle", "register"]
+
+
+def register(app: App) -> None:
+    app.command("/oncall")(handle)
+    app.action(SWAP_ACCEPT)(on_swap_answer)
+    app.action(SWAP_DECLINE)(on_swap_answer)

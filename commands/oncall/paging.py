@@ -1,0 +1,45 @@
+"""Paging people: a mention in the incident's thread, a DM, and PagerDuty when configured."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.deps import Deps
+from bot.replies import mention
+from bot.store import Incident
+
+log = logging.getLogger(__name__)
+
+
+def page(deps: Deps, incident: Incident, person: str, text: str) -> None:
+    """Mention in the war-room thread (everyone sees who was paged) and a DM (it buzzes)."""
+    deps.slack.chat_postMessage(
+        channel=incident.card_channel or deps.settings.incidents_channel,
+        thread_ts=incident.card_ts,
+        text=f"{mention(person)} {text}",
+    )
+    deps.slack.chat_postMessage(channel=person, text=text)
+
+
+def pagerduty(deps: Deps, action: str, incident: Incident, summary: str = "") -> bool:
+    """Send an Events API v2 event (trigger, acknowledge, resolve); False when not configured.
+    One dedup key per incident, so PagerDuty folds every event into one alert."""
+    oncall = deps.settings.oncall
+    if oncall.pagerduty_routing_key is None:
+        return False
+    event: dict[str, object] = {
+        "routing_key": oncall.pagerduty_routing_key.get_secret_value(),
+        "event_action": action,
+        "dedup_key": f"opsbot-{incident.ref}",
+    }
+    if action == "trigger":
+        event["payload"] = {
+            "summary": summary[:1024],
+            "source": "opsbot",
+            "severity": "critical" if incident.severity == "P0" else "error",
+            "custom_details": {"incident": incident.ref, "title": incident.title},
+        }
+    url = oncall.pagerduty_url.rstrip("/") + "/v2/enqueue"
+    answer = deps.http.post(url, json=event, timeout=10)
+    answer.raise_for_status()
+    return True

@@ -1,0 +1,140 @@
+"""`/oncall` text -> one frozen dataclass per subcommand. Pure; bad input raises UserError."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from bot.replies import UserError
+
+USAGE = """*Usage:* `/oncall [subcommand]`
+• `/oncall`: who is on call now, until when, who is next, and your next shift
+• `schedule [weeks]`: the next weeks (default 4, at most 26)
+• `set @a @b @c`: the weekly rotation, in order, starting with this week
+• `override @user <2d|12h|until YYYY-MM-DD [HH:MM]|YYYY-MM-DD..YYYY-MM-DD>`
+• `swap @user [YYYY-MM-DD]`: ask @user to trade your next shift (or the one on that date) for theirs
+• `contacts`: escalation, infrastructure, security · `help`"""
+
+_USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+_SPAN = re.compile(r"^(\d+)([mhdw])$")
+_UNTIL = re.compile(r"^until\s+(\d{4}-\d{2}-\d{2})(?:\s+(\d{1,2}):(\d{2}))?$", re.IGNORECASE)
+_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+@dataclass(frozen=True)
+class Now:
+    pass
+
+
+@dataclass(frozen=True)
+class Schedule:
+    weeks: int = 4
+
+
+@dataclass(frozen=True)
+class Set:
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Override:
+    user: str
+    length: timedelta | None = None  # from now
+    until: tuple[date, int | None, int | None] | None = None  # a day, optional hour:minute
+    days: tuple[date, date] | None = None  # whole days, both included
+
+
+@dataclass(frozen=True)
+class Swap:
+    user: str
+    week: date | None = None
+
+
+@dataclass(frozen=True)
+class Contacts:
+    pass
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+Args = Now | Schedule | Set | Override | Swap | Contacts | Help
+
+
+def parse(text: str) -> Args:
+    verb, _, rest = text.strip().partition(" ")
+    verb, rest = verb.lower(), rest.strip()
+    if verb in ("", "now", "who"):
+        return Now()
+    if verb == "help":
+        return Help()
+    if verb == "contacts":
+        return Contacts()
+    parsers = {"schedule": _schedule, "set": _set, "override": _override, "swap": _swap}
+    if verb not in parsers:
+        raise UserError(f"Unknown subcommand `{verb}`.", USAGE)
+    return parsers[verb](rest)
+
+
+def user(token: str, verb: str) -> str:
+    match = _USER.match(token)
+    if not match:
+        raise UserError(f"`{verb}` needs an @user, not `{token or 'nothing'}`.", USAGE)
+    return match.group(1)
+
+
+def _schedule(rest: str) -> Args:
+    if not rest:
+        return Schedule()
+    if not rest.isdigit() or not 1 <= int(rest) <= 26:
+        raise UserError("`schedule` takes a number of weeks from 1 to 26.", USAGE)
+    return Schedule(int(rest))
+
+
+def _set(rest: str) -> Args:
+    members = tuple(user(token, "set") for token in rest.split())
+    if not members:
+        raise UserError("`set` needs the rotation, in order: `/oncall set @a @b @c`.", USAGE)
+    if len(set(members)) != len(members):
+        raise UserError("Someone is in the rotation twice.", USAGE)
+    return Set(members)
+
+
+def _override(rest: str) -> Args:
+    who, _, when = rest.partition(" ")
+    person, when = user(who, "override"), when.strip()
+    if match := _SPAN.match(when):
+        length = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        if not timedelta(0) < length <= timedelta(weeks=8):
+            raise UserError(
+                "An override lasts at most 8 weeks; change the rotation instead.", USAGE
+            )
+        return Override(person, length=length)
+    if match := _UNTIL.match(when):
+        hour = int(match.group(2)) if match.group(2) else None
+        minute = int(match.group(3)) if match.group(3) else None
+        return Override(person, until=(_day(match.group(1)), hour, minute))
+    if match := _RANGE.match(when):
+        first, last = _day(match.group(1)), _day(match.group(2))
+        if last < first:
+            raise UserError("The range ends before it starts.", USAGE)
+        return Override(person, days=(first, last))
+    raise UserError(
+        "Say how long: `2d`, `12h`, `until 2026-12-03 18:00` or `2026-12-01..2026-12-03`.", USAGE
+    )
+
+
+def _swap(rest: str) -> Args:
+    who, _, week = rest.partition(" ")
+    return Swap(user(who, "swap"), _day(week.strip()) if week.strip() else None)
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"`{text}` is not a date (YYYY-MM-DD).", USAGE) from None

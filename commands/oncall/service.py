@@ -1,0 +1,163 @@
+"""On-call rules over the store: the rotation in force, overrides, swaps, who may change them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from bot.config import Settings
+from bot.replies import UserError, mention
+from bot.store import Store
+from commands.oncall import parse as p
+from commands.oncall.schedule import (
+    WEEK,
+    Override,
+    Rotation,
+    Shift,
+    anchor_for,
+    next_shift_of,
+    on_call,
+    schedule,
+    shift_at,
+)
+
+
+@dataclass(frozen=True)
+class Status:
+    now: Shift | None
+    next: Shift | None
+    mine: Shift | None
+    escalation: str
+
+
+def rotation(store: Store, settings: Settings) -> Rotation:
+    """The rotation set with `/oncall set`, or else the one in the config file."""
+    stored = store.rotation()
+    if stored:
+        members, anchor = stored
+        return Rotation(tuple(members), anchor, settings.tz)
+    anchor = datetime.fromisoformat(settings.oncall.start).replace(tzinfo=None)
+    return Rotation(tuple(settings.oncall.rotation), anchor, settings.tz)
+
+
+def overrides(store: Store, since: datetime) -> list[Override]:
+    return [
+        Override(o["id"], o["user"], o["starts_at"], o["ends_at"])
+        for o in store.overrides(since - WEEK * 60)
+    ]
+
+
+def who(store: Store, settings: Settings, now: datetime) -> str | None:
+    """Who is on call at `now` (overrides included); None when nobody is set up."""
+    return on_call(rotation(store, settings), overrides(store, now), now)
+
+
+def status(store: Store, settings: Settings, now: datetime, caller: str) -> Status:
+    rot, extra = rotation(store, settings), overrides(store, now)
+    current = shift_at(rot, extra, now)
+    following = schedule(rot, extra, current.end, current.end + 2 * WEEK) if current else []
+    later = next((s for s in following if s.user != current.user), None) if current else None
+    mine = next_shift_of(rot, extra, caller, now)
+    return Status(current, later, mine, settings.oncall.escalation)
+
+
+def upcoming(store: Store, settings: Settings, now: datetime, weeks: int) -> list[Shift]:
+    rot = rotation(store, settings)
+    return schedule(rot, overrides(store, now), now, now + weeks * WEEK)
+
+
+def require_admin(settings: Settings, actor: str) -> None:
+    admins = settings.oncall.admins
+    if admins and actor not in admins:
+        allowed = ", ".join(mention(a) for a in admins)
+        raise UserError(f"Only {allowed} may change the rotation. Nothing was changed.")
+
+
+def set_rotation(
+    store: Store, settings: Settings, members: tuple[str, ...], *, actor: str, now: datetime
+) -> Rotation:
+    """The new rotation starts with the current week: its first member is on call now."""
+    require_admin(settings, actor)
+    hour, minute = map(int, settings.oncall.handover_time.split(":"))
+    anchor = anchor_for(now, settings.tz, settings.oncall.handover_weekday, hour, minute)
+    store.set_rotation(list(members), anchor, actor=actor, now=now)
+    return Rotation(members, anchor, settings.tz)
+
+
+def override_span(args: p.Override, settings: Settings, now: datetime) -> tuple[datetime, datetime]:
+    tz = settings.tz
+    if args.length is not None:
+        return now, now + args.length
+    if args.until is not None:
+        day, hour, minute = args.until
+        if hour is None:
+            hour, minute = map(int, settings.oncall.handover_time.split(":"))
+        try:
+            end = datetime.combine(day, time(hour, minute or 0), tz)
+        except ValueError:
+            raise UserError("That is not a time of day.", p.USAGE) from None
+        return now, end
+    assert args.days is not None
+    first, last = args.days
+    start = datetime.combine(first, time(0), tz)
+    return max(start, now), datetime.combine(last + timedelta(days=1), time(0), tz)
+
+
+def override(
+    store: Store, settings: Settings, args: p.Override, *, actor: str, now: datetime
+) -> tuple[datetime, datetime]:
+    require_admin(settings, actor)
+    start, end = override_span(args, settings, now)
+    if end <= now:
+        raise UserError("That override would already be over. Nothing was changed.")
+    if end - start > timedelta(weeks=8):
+        raise UserError("An override lasts at most 8 weeks; change the rotation instead.")
+    store.add_override(args.user, start, end, reason="override", actor=actor, now=now)
+    return start, end
+
+
+def request_swap(
+    store: Store, settings: Settings, requester: str, args: p.Swap, *, now: datetime
+) -> tuple[int, Shift, Shift]:
+    """Find the caller's shift to give and the other person's next shift to take."""
+    if args.user == requester:
+        raise UserError("A swap needs someone else.")
+    rot, extra = rotation(store, settings), overrides(store, now)
+    after = now if args.week is None else datetime.combine(args.week, time(12), settings.tz)
+    give = next_shift_of(rot, extra, requester, after)
+    if give is None:
+        raise UserError("You have no shift in the next 26 weeks to swap.")
+    # Their next regular week that has not begun: a running shift or an override is not
+    # theirs to trade.
+    take = next(
+        (
+            s
+            for s in schedule(rot, extra, now, now + 26 * WEEK)
+            if s.user == args.user and s.start > now and not s.override and s.start != give.start
+        ),
+        None,
+    )
+    if take is None:
+        raise UserError(f"{mention(args.user)} has no shift in the next 26 weeks to swap with.")
+    give = Shift(give.user, max(give.start, now), give.end, give.override)
+    swap = store.request_swap(
+        requester, args.user, (give.start, give.end), (take.start, take.end), now
+    )
+    return swap, give, take
+
+
+def answer_swap(
+    store: Store, swap_id: int, *, actor: str, accepted: bool, now: datetime
+) -> dict[str, object]:
+    swap = store.swap(swap_id)
+    if swap is None:
+        raise UserError("That swap no longer exists.")
+    if actor != swap["target"]:
+        raise UserError(f"Only {mention(str(swap['target']))} can answer this swap.")
+    if not store.decide_swap(swap_id, accepted, actor=actor, now=now):
+        raise UserError(f"This swap was already {swap['status']}.")
+    return swap
+
+
+def day_of(moment: datetime, settings: Settings) -> date:
+    return moment.astimezone(settings.tz).date()

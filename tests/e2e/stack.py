@@ -1,0 +1,84 @@
+"""The serve stack in-process, on a controllable clock (see test_timers.py for why)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bot.cli import assemble, http_server
+from bot.config import Settings
+from bot.deps import Deps
+from bot.localslack import LocalSlack, Message, block_action, signed_headers, slash_command
+from jobs import run_job
+from tests.conftest import Clock
+
+SECRET = "timers-secret"
+ALICE = "U0ALICE01"
+FORM = "application/x-www-form-urlencoded"
+
+
+class Stack:
+    """One run of the bot: store, outbox, HTTP server. `restart()` is a new process's worth."""
+
+    def __init__(self, slack: LocalSlack, db: Path, clock: Clock, **config: Any) -> None:
+        self.slack, self.db, self.clock, self.config = slack, db, clock, config
+        self.start()
+
+    def start(self) -> None:
+        settings = Settings(opsbot_db=self.db, slack_api_url=self.slack.api_base, **self.config)
+        self.deps: Deps = assemble(settings, "xoxb-timers", clock=self.clock)
+        self.server = http_server(self.deps, SECRET, "127.0.0.1", 0, lambda: True)
+        self.url = f"http://127.0.0.1:{self.server.effective_port}/slack/events"
+        threading.Thread(target=self.server.run, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.close()
+        self.deps.outbox.shutdown(wait=True)
+        self.deps.http.close()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def command(self, text: str, user: str = ALICE, name: str = "/incident") -> httpx.Response:
+        body = slash_command(
+            name,
+            text,
+            user=user,
+            user_name="alice",
+            channel="C0CMD",
+            response_url=self.slack.response_url(),
+        )
+        return self._post(body)
+
+    def press(self, action: dict, message: Message, user: str = ALICE) -> httpx.Response:
+        body = block_action(
+            action, message, user=user, user_name="alice", response_url=self.slack.response_url()
+        )
+        return self._post(body)
+
+    def _post(self, body: str) -> httpx.Response:
+        headers = {**signed_headers(body, SECRET), "Content-Type": FORM}
+        return httpx.post(self.url, content=body.encode(), headers=headers, timeout=10)
+
+    def oncall(self, text: str, user: str = ALICE) -> httpx.Response:
+        return self.command(text, user, name="/oncall")
+
+    def run(self, job: str, **delta: float) -> str:
+        """Let time pass and run one job as the scheduler would."""
+        self.clock.advance(**delta)
+        result = run_job(job, self.deps, now=self.clock())
+        self.deps.outbox.submit(lambda: None).result(timeout=10)  # let its posts land
+        return result
+
+    def tick(self, **delta: float) -> str:
+        return self.run("incident-timers", **delta)
+
+    def card(self) -> Message:
+        return [m for m in self.slack.history("#incidents") if not m.thread_ts][0]
+
+    def thread(self) -> list[str]:
+        return [m.text for m in self.slack.history("#incidents") if m.thread_ts]

@@ -1,0 +1,117 @@
+"""Property tests of the pure on-call model: who is on call at any instant, and when."""
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from commands.oncall.schedule import (
+    WEEK,
+    Override,
+    Rotation,
+    anchor_for,
+    on_call,
+    rotation_at,
+    schedule,
+    shift_at,
+)
+
+BERLIN = ZoneInfo("Europe/Berlin")
+PEOPLE = st.lists(st.sampled_from(["A", "B", "C", "D", "E"]), min_size=1, max_size=5, unique=True)
+INSTANTS = st.datetimes(
+    min_value=datetime(2026, 1, 1), max_value=datetime(2028, 12, 31), timezones=st.just(UTC)
+)
+
+
+def rotation(members: list[str], tz: ZoneInfo = BERLIN) -> Rotation:
+    return Rotation(tuple(members), datetime(2026, 1, 5, 9, 0), tz)  # a Monday, 09:00
+
+
+@given(PEOPLE, INSTANTS)
+def test_every_instant_has_exactly_one_member(members: list[str], moment: datetime) -> None:
+    """With a non-empty rotation, someone from it is on call at every instant."""
+    assert rotation_at(rotation(members), moment) in members
+
+
+@given(PEOPLE, INSTANTS, st.integers(1, 20))
+@settings(max_examples=60)
+def test_schedule_covers_the_range_without_gaps(
+    members: list[str], start: datetime, weeks: int
+) -> None:
+    """Shifts are back to back from start to end, each agreeing with on_call."""
+    end = start + weeks * WEEK
+    shifts = schedule(rotation(members), [], start, end)
+    assert shifts[0].start == start and shifts[-1].end == end
+    for left, right in zip(shifts, shifts[1:], strict=False):
+        assert left.end == right.start and left.user != right.user
+    for shift in shifts:
+        assert on_call(rotation(members), [], shift.start) == shift.user
+
+
+@given(PEOPLE, INSTANTS, st.integers(1, 96), st.integers(0, 72))
+def test_overrides_win(members: list[str], start: datetime, hours: int, probe: int) -> None:
+    """Inside an override its user is on call; outside it the rotation is."""
+    cover = Override(1, "Z", start, start + timedelta(hours=hours))
+    moment = start + timedelta(hours=probe)
+    expected = "Z" if probe < hours else rotation_at(rotation(members), moment)
+    assert on_call(rotation(members), [cover], moment) == expected
+
+
+@given(INSTANTS)
+def test_latest_override_wins(moment: datetime) -> None:
+    """Of two overlapping overrides, the one made last applies."""
+    first = Override(1, "Y", moment - timedelta(hours=1), moment + timedelta(hours=1))
+    second = Override(2, "Z", moment - timedelta(hours=1), moment + timedelta(hours=1))
+    assert on_call(rotation(["A"]), [second, first], moment) == "Z"
+
+
+@given(st.integers(0, 40), st.integers(1, 3))
+def test_swaps_are_symmetric(week: int, gap: int) -> None:
+    """A swap (two overrides) gives each person the other's week, and nothing else changes."""
+    rot = rotation(["A", "B", "C", "D"])
+    probe = datetime(2026, 1, 5, 12, 0, tzinfo=BERLIN) + week * WEEK
+    mine, theirs = shift_at(rot, [], probe), shift_at(rot, [], probe + gap * WEEK)
+    swap = [
+        Override(1, theirs.user, mine.start, mine.end),
+        Override(2, mine.user, theirs.start, theirs.end),
+    ]
+    assert on_call(rot, swap, mine.start) == theirs.user
+    assert on_call(rot, swap, theirs.start) == mine.user
+    between = probe + WEEK if gap > 1 else probe + 5 * WEEK
+    assert on_call(rot, swap, between) == on_call(rot, [], between)
+
+
+def test_dst_weeks_keep_the_wall_clock_handover() -> None:
+    """Across both DST changes the handover stays 09:00 local; weeks are 167/169 h long."""
+    rot = rotation(["A", "B"])
+    start = datetime(2026, 3, 16, 12, 0, tzinfo=UTC)
+    shifts = schedule(rot, [], start, start + 40 * WEEK)
+    for shift in shifts[1:-1]:
+        local = shift.start.astimezone(BERLIN)
+        assert (local.weekday(), local.hour, local.minute) == (0, 9, 0)
+    lengths = {(s.end - s.start) / timedelta(hours=1) for s in shifts[1:-1]}
+    assert lengths == {167.0, 168.0, 169.0}
+
+
+@given(INSTANTS)
+def test_dst_never_skips_or_doubles_an_hour(moment: datetime) -> None:
+    """Each instant belongs to exactly one shift, including around DST changes."""
+    rot = rotation(["A", "B", "C"])
+    shifts = schedule(rot, [], moment - 2 * WEEK, moment + 2 * WEEK)
+    assert sum(1 for s in shifts if s.start <= moment < s.end) == 1
+
+
+def test_anchor_is_the_latest_handover() -> None:
+    """Set on a Wednesday, the rotation's first week began the Monday before at 09:00."""
+    wednesday = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+    assert anchor_for(wednesday, BERLIN, 0, 9, 0) == datetime(2026, 11, 23, 9, 0)
+    monday_early = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)  # 08:00 Berlin
+    assert anchor_for(monday_early, BERLIN, 0, 9, 0) == datetime(2026, 11, 23, 9, 0)
+
+
+def test_empty_rotation_has_nobody() -> None:
+    """No members and no overrides: nobody is on call and there is no schedule."""
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    assert on_call(rotation([]), [], now) is None
+    assert schedule(rotation([]), [], now, now + WEEK) == []
