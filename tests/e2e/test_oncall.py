@@ -179,3 +179,11 @@ def test_ack_stops_the_chain(stack: Stack) -> None:
     wait_until(lambda: "(acknowledged)" in stack.card().text)
     stack.tick(minutes=30)
     assert stack.slack.history(BOSS) == []
+
+
+def test_who_is_on_call_post(stack: Stack) -> None:
+    """The scheduled post names who is on call and until when, in the digest channel."""
+    ask(stack, f"set <@{CAROL}> <@{BOB}>")
+    assert "Posted who is on call to #incidents" in stack.run("oncall-post")
+    [post] = [m for m in stack.slack.history("#incidents") if "On call now" in m.text]
+    assert f"<@{CAROL}>" in post.text and "*You*" not in post.text
