@@ -14,6 +14,7 @@ from datetime import datetime
 from types import FrameType
 from typing import Any
 
+from pymongo import MongoClient
 from slack_bolt import App
 from slack_bolt.error import BoltError
 
@@ -74,7 +75,13 @@ def _require(settings: Settings, *names: str) -> list[str]:
     return [getattr(settings, name).get_secret_value() for name in names]
 
 
-def assemble(settings: Settings, token: str, *, clock: Callable[[], datetime] = now_utc) -> Deps:
+def assemble(
+    settings: Settings,
+    token: str,
+    *,
+    clock: Callable[[], datetime] = now_utc,
+    mongo: Callable[[], MongoClient[Any]] | None = None,
+) -> Deps:
     """Everything the bot runs on, from settings: migrated store, Slack client, thread pools."""
     store = Store(settings.opsbot_db)
     store.migrate()
@@ -87,7 +94,22 @@ def assemble(settings: Settings, token: str, *, clock: Callable[[], datetime] = 
         outbox=outbox,
         slack=make_client(token, settings.slack_api_url),
         clock=clock,
+        mongo=mongo or _mongo(settings),
     )
+
+
+def _mongo(settings: Settings) -> Callable[[], MongoClient[Any]] | None:
+    """One client for the process; pymongo connects lazily, in the background."""
+    if settings.mongodb_uri is None:
+        return None
+    wait_ms = settings.health.timeout_seconds * 1000
+    client: MongoClient[Any] = MongoClient(
+        settings.mongodb_uri.get_secret_value(),
+        serverSelectionTimeoutMS=wait_ms,
+        connectTimeoutMS=wait_ms,
+        socketTimeoutMS=wait_ms,
+    )
+    return lambda: client
 
 
 def http_server(

@@ -50,6 +50,19 @@ class Thresholds(BaseModel):
     p95_warning_ms: float = 1000
 
 
+class Health(BaseModel):
+    """How /health and the monitor probe Prompt-Base."""
+
+    timeout_seconds: float = Field(default=5, gt=0, le=20)  # per check; they run at once
+    mounts: list[str] = ["/"]  # disks to watch
+    analytics_path: str = "/api/v1/analytics/performance?days=1"
+    error_rate_is_fraction: bool = False  # true if the API says 0.02 for 2 %
+    monitor_minutes: int = Field(default=1, gt=0)
+    recovery_readings: int = Field(default=2, ge=1)  # ok readings in a row before "recovered"
+    retention_days: int = Field(default=7, gt=0)
+    open_incident_when_down: bool = True  # API down opens a P0 (or notes it on the open one)
+
+
 class Reminders(BaseModel):
     """When the bot nudges an open incident (PEERS: incident-bot, monzo/response)."""
 
@@ -105,6 +118,7 @@ class Settings(BaseSettings):
     thresholds: Thresholds = Thresholds()
     oncall: OnCall = OnCall()
     reminders: Reminders = Reminders()
+    health: Health = Health()
 
     @field_validator("slack_api_url")
     @classmethod

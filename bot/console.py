@@ -57,6 +57,7 @@ EMOJI = {
     ":pager:": "📟",
     ":arrows_counterclockwise:": "🔄",
     ":handshake:": "🤝",
+    ":large_green_circle:": "🟢",
 }
 
 

@@ -7,8 +7,10 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import httpx
+from pymongo import MongoClient
 from slack_bolt import Respond
 from slack_sdk import WebClient
 
@@ -31,19 +33,25 @@ class Deps:
     outbox: Executor
     clock: Callable[[], datetime] = now_utc
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10))
+    # Prompt-Base's MongoDB, or None when MONGODB_URI is not set (checks say "not configured").
+    mongo: Callable[[], MongoClient[Any]] | None = None
 
     def post_later(self, work: Callable[[], object], respond: Respond | None = None) -> None:
         """Queue Slack side effects on the outbox; a failure is told to whoever asked."""
+        self.outbox.submit(_guarded(work, respond))
 
-        def run() -> None:
-            try:
-                work()
-            except Exception as exc:  # the outbox's error boundary, as @app.error is Bolt's
-                if respond is not None:
-                    respond(
-                        text=describe(exc, log), response_type="ephemeral", replace_original=False
-                    )
-                else:
-                    describe(exc, log)
+    def in_background(self, work: Callable[[], object], respond: Respond | None = None) -> None:
+        """Slow work (probes, backups) on the bot's own pool, never on Bolt's listeners."""
+        self.executor.submit(_guarded(work, respond))
 
-        self.outbox.submit(run)
+
+def _guarded(work: Callable[[], object], respond: Respond | None) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            work()
+        except Exception as exc:  # the background's error boundary, as @app.error is Bolt's
+            text = describe(exc, log)
+            if respond is not None:
+                respond(text=text, response_type="ephemeral", replace_original=False)
+
+    return run

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App
@@ -26,28 +27,42 @@ log = logging.getLogger(__name__)
 HTTP_THREADS = 32  # Bolt holds a thread per request until ack(); keep a 20-burst unqueued
 
 
-def status(deps: Deps, scheduler_running: Callable[[], bool]) -> dict[str, Any]:
-    """The bot's own health: what /healthz answers and the Dockerfile's HEALTHCHECK reads."""
+MONITOR_STALE = timedelta(minutes=5)
+
+
+def status(
+    deps: Deps, scheduler_running: Callable[[], bool], started: datetime | None = None
+) -> dict[str, Any]:
+    """The bot's own health: what /healthz answers and the Dockerfile's HEALTHCHECK reads.
+    A health monitor that has not run for 5 minutes makes the bot itself degraded."""
     try:
         store_ok = deps.store.ping()
     except Exception:  # any failure to read the file is "unreachable" here, not a 500
         log.exception("store ping failed")
         store_ok = False
     running = scheduler_running()
+    last_run = deps.store.state("health.monitor.last_run") if store_ok else None
+    since = max(
+        filter(None, [started, datetime.fromisoformat(last_run) if last_run else None]),
+        default=None,
+    )
+    monitor_ok = since is None or deps.clock() - since < MONITOR_STALE
     return {
-        "status": "ok" if store_ok and running else "degraded",
+        "status": "ok" if store_ok and running and monitor_ok else "degraded",
         "version": bot.__version__,
         "store": "ok" if store_ok else "unreachable",
         "scheduler": "running" if running else "stopped",
+        "monitor": {"last_run": last_run, "ok": monitor_ok},
     }
 
 
 def wsgi_app(app: App, deps: Deps, scheduler_running: Callable[[], bool]) -> Callable[..., Any]:
     slack = SlackRequestHandler(app)
+    started = deps.clock()
 
     def application(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") == "GET":
-            body = status(deps, scheduler_running)
+            body = status(deps, scheduler_running, started)
             code = "200 OK" if body["status"] == "ok" else "503 Service Unavailable"
             start_response(code, [("Content-Type", "application/json")])
             return [json.dumps(body).encode()]

@@ -171,6 +171,30 @@ def m003_oncall(db: Database) -> None:
     db.table("bot_state").create({"key": str, "value": str}, pk="key")
 
 
+@migrations()
+def m004_health(db: Database) -> None:
+    db.table("health_readings").create(
+        {"id": int, "at": str, "check_name": str, "state": str, "value": float, "summary": str},
+        pk="id",
+    )
+    db.table("health_readings").create_index(["check_name", "at"])
+    # One row per alert episode: the message that is updated in place until recovery.
+    db.table("health_episodes").create(
+        {
+            "id": int,
+            "check_name": str,
+            "state": str,
+            "started_at": str,
+            "ended_at": str,
+            "channel": str,
+            "ts": str,
+            "incident_id": int,
+            "ok_streak": int,
+        },
+        pk="id",
+    )
+
+
 def now_utc() -> datetime:
     return datetime.now(UTC)
 
@@ -728,6 +752,52 @@ class Store:
                 "SET value = excluded.value",
                 [key, value],
             )
+
+    # Health ------------------------------------------------------------------------------
+
+    def add_readings(
+        self, at: datetime, readings: list[tuple[str, str, float | None, str]], keep: timedelta
+    ) -> None:
+        with self._write() as db:
+            for check, state, value, summary in readings:
+                _insert(
+                    db,
+                    "health_readings",
+                    {
+                        "at": _iso(at),
+                        "check_name": check,
+                        "state": state,
+                        "value": value,
+                        "summary": summary,
+                    },
+                )
+            db.execute("DELETE FROM health_readings WHERE at < ?", [_iso(at - keep)])
+
+    def readings(self, check: str, since: datetime) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM health_readings WHERE check_name = ? AND at >= ? ORDER BY at"
+        with self._connect() as db:
+            rows = _query(db, sql, [check, _iso(since)])
+        return [{**r, "at": datetime.fromisoformat(r["at"])} for r in rows]
+
+    def open_episode(self, check: str) -> dict[str, Any] | None:
+        sql = "SELECT * FROM health_episodes WHERE check_name = ? AND ended_at IS NULL"
+        with self._connect() as db:
+            rows = _query(db, sql, [check])
+        return rows[0] if rows else None
+
+    def save_episode(self, episode: dict[str, Any]) -> int:
+        with self._write() as db:
+            if episode.get("id"):
+                fields = {k: v for k, v in episode.items() if k != "id"}
+                sets = ", ".join(f"{k} = ?" for k in fields)
+                db.execute(
+                    f"UPDATE health_episodes SET {sets} WHERE id = ?",
+                    [*fields.values(), episode["id"]],
+                )
+                return int(episode["id"])
+            row_id = _insert(db, "health_episodes", episode).lastrowid
+        assert row_id is not None
+        return row_id
 
     # Slack delivery ----------------------------------------------------------------------
 

@@ -9,14 +9,16 @@ from collections.abc import Callable
 
 from slack_bolt import App
 
-from commands import incident, oncall
+from commands import health, home, incident, oncall
 
 COMMANDS: dict[str, Callable[[App], None]] = {
     "/incident": incident.register,
     "/oncall": oncall.register,
+    "/health": health.register,
 }
 
 
 def register(app: App) -> None:
     for register_command in COMMANDS.values():
         register_command(app)
+    home.register(app)  # the App Home tab is not a command

@@ -12,7 +12,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.deps import Deps
-from jobs import card_sync, incident_timers, oncall_handover, oncall_post
+from jobs import card_sync, health_monitor, incident_timers, oncall_handover, oncall_post
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,12 @@ JOBS: dict[str, Job] = {
         oncall_handover.run,
         lambda deps: IntervalTrigger(minutes=1),
         "announce a change of who is on call; sync the on-call user group",
+        at_start=True,
+    ),
+    "health-monitor": Job(
+        health_monitor.run,
+        lambda deps: IntervalTrigger(minutes=deps.settings.health.monitor_minutes),
+        "run the health checks, keep readings, alert on warning/critical and recovery",
         at_start=True,
     ),
     "oncall-post": Job(

@@ -23,13 +23,16 @@ FORM = "application/x-www-form-urlencoded"
 class Stack:
     """One run of the bot: store, outbox, HTTP server. `restart()` is a new process's worth."""
 
-    def __init__(self, slack: LocalSlack, db: Path, clock: Clock, **config: Any) -> None:
+    def __init__(
+        self, slack: LocalSlack, db: Path, clock: Clock, mongo: Any = None, **config: Any
+    ) -> None:
         self.slack, self.db, self.clock, self.config = slack, db, clock, config
+        self.mongo = mongo
         self.start()
 
     def start(self) -> None:
         settings = Settings(opsbot_db=self.db, slack_api_url=self.slack.api_base, **self.config)
-        self.deps: Deps = assemble(settings, "xoxb-timers", clock=self.clock)
+        self.deps: Deps = assemble(settings, "xoxb-timers", clock=self.clock, mongo=self.mongo)
         self.server = http_server(self.deps, SECRET, "127.0.0.1", 0, lambda: True)
         self.url = f"http://127.0.0.1:{self.server.effective_port}/slack/events"
         threading.Thread(target=self.server.run, daemon=True).start()

@@ -1,0 +1,64 @@
+"""Slack edge of /health: ack at once, probe in the background, replace the answer."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_bolt import Ack, Respond
+
+from bot.deps import Deps
+from bot.replies import Reply, UserError
+from commands.health import render
+from commands.health.checks import CHECKS, Reading, run_all
+
+USAGE = (
+    "*Usage:* `/health` (every check) · `/health <check>` (one of "
+    f"{', '.join(CHECKS)}) · `/health history` (last 24 h) · `/health help`"
+)
+
+
+def parse(text: str) -> str:
+    word = text.strip().lower()
+    if word in ("", "help", "history", *CHECKS):
+        return word
+    raise UserError(f"Unknown check `{word}`.", USAGE)
+
+
+def handle(ack: Ack, command: dict[str, Any], respond: Respond, context: dict[str, Any]) -> None:
+    deps: Deps = context["deps"]
+    what = parse(command.get("text", ""))
+    if what == "help":
+        ack(**Reply(USAGE).as_response())
+        return
+    if what == "history":
+        ack(**history(deps).as_response())
+        return
+    ack(**Reply(":hourglass: Checking Prompt-Base…").as_response())
+    deps.in_background(
+        lambda: respond(replace_original=True, **answer(deps, what).as_response()), respond
+    )
+
+
+def answer(deps: Deps, what: str) -> Reply:
+    readings = run_all(deps.settings, http=deps.http, mongo=deps.mongo)
+    now = deps.clock()
+    if what:
+        reading = next(r for r in readings if r.check == what)
+        return render.render_detail(
+            reading, deps.store.readings(what, now - timedelta(hours=2)), deps.settings
+        )
+    return render.render_card(readings, _histories(deps, readings, now), now, deps.settings)
+
+
+def _histories(deps: Deps, readings: list[Reading], now: datetime) -> dict[str, list[float | None]]:
+    since = now - timedelta(hours=2)
+    return {
+        r.check: [row["value"] for row in deps.store.readings(r.check, since)] + [r.value]
+        for r in readings
+    }
+
+
+def history(deps: Deps) -> Reply:
+    since = deps.clock() - timedelta(hours=24)
+    return render.render_history({c: deps.store.readings(c, since) for c in CHECKS}, deps.settings)

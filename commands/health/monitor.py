@@ -1,0 +1,132 @@
+"""The monitor's rules: "for N minutes" conditions, one alert per episode, recovery with
+hysteresis, and a P0 when the API is down. `step` is called with each round of readings."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot.deps import Deps
+from bot.replies import Reply, span
+from bot.store import Entry
+from commands.health import render
+from commands.health.checks import CRITICAL, NOT_CONFIGURED, OK, RANK, WARNING, Reading
+from commands.incident import service as incidents
+from commands.incident.handlers import Outcome, publish
+from commands.oncall.service import who
+
+INCIDENT_KEY = "health.incident.api"  # the open incident the API-down alerts feed
+LAST_RUN_KEY = "health.monitor.last_run"
+
+
+def sustained(deps: Deps, reading: Reading, now: datetime) -> str:
+    """The state that counts: CPU is only a warning after N minutes above the line."""
+    if reading.check != "cpu" or reading.state != WARNING:
+        return reading.state
+    minutes = deps.settings.thresholds.cpu_warning_minutes
+    window = deps.store.readings("cpu", now - timedelta(minutes=minutes, seconds=30))
+    began = now - timedelta(minutes=minutes)
+    covered = bool(window) and window[0]["at"] <= began + timedelta(seconds=30)
+    return WARNING if covered and all(r["state"] == WARNING for r in window) else OK
+
+
+def step(deps: Deps, readings: list[Reading], now: datetime) -> list[str]:
+    """Store this round, then open, update or close each check's alert episode."""
+    keep = timedelta(days=deps.settings.health.retention_days)
+    deps.store.add_readings(now, [(r.check, r.state, r.value, r.summary) for r in readings], keep)
+    said = []
+    for reading in readings:
+        if reading.state == NOT_CONFIGURED:
+            continue
+        state = sustained(deps, reading, now)
+        episode = deps.store.open_episode(reading.check)
+        if RANK[state] >= RANK[WARNING]:
+            said.append(_alerting(deps, reading, state, episode, now))
+        elif episode is not None:
+            said.append(_recovering(deps, reading, episode, now))
+    deps.store.set_state(LAST_RUN_KEY, now.isoformat())
+    return [line for line in said if line]
+
+
+def _alerting(
+    deps: Deps, reading: Reading, state: str, episode: dict[str, object] | None, now: datetime
+) -> str:
+    reply = render.render_alert(reading, state, now, deps.settings)
+    channel = deps.settings.digest_target
+    if episode is None:
+        posted = deps.outbox.submit(
+            lambda: deps.slack.chat_postMessage(channel=channel, **reply.as_message())
+        ).result(timeout=60)
+        episode = {
+            "check_name": reading.check,
+            "state": state,
+            "started_at": now.isoformat(),
+            "channel": posted["channel"],
+            "ts": posted["ts"],
+            "ok_streak": 0,
+        }
+        episode["id"] = deps.store.save_episode(episode)
+        if reading.check == "api" and state == CRITICAL:
+            _service_down(deps, reading, now)
+        return f"{reading.check}: {state} alert posted"
+    if episode["state"] != state or episode["ok_streak"]:
+        _update(deps, episode, reply)
+        deps.store.save_episode({"id": episode["id"], "state": state, "ok_streak": 0})
+        return f"{reading.check}: alert now {state}"
+    return ""
+
+
+def _recovering(deps: Deps, reading: Reading, episode: dict[str, object], now: datetime) -> str:
+    streak = int(str(episode["ok_streak"] or 0)) + 1
+    if streak < deps.settings.health.recovery_readings:  # hysteresis: one good reading is not
+        deps.store.save_episode({"id": episode["id"], "ok_streak": streak})  # a recovery
+        return ""
+    started = datetime.fromisoformat(str(episode["started_at"]))
+    text = (
+        f":white_check_mark: *{reading.check}* recovered after {span(now - started)}: "
+        f"{reading.summary}"
+    )
+    _update(deps, episode, Reply(text))
+    deps.outbox.submit(
+        lambda: deps.slack.chat_postMessage(
+            channel=str(episode["channel"]), thread_ts=str(episode["ts"]), text=text
+        )
+    ).result(timeout=60)
+    deps.store.save_episode(
+        {"id": episode["id"], "ended_at": now.isoformat(), "ok_streak": streak, "state": OK}
+    )
+    return f"{reading.check}: recovered"
+
+
+def _update(deps: Deps, episode: dict[str, object], reply: Reply) -> None:
+    deps.outbox.submit(
+        lambda: deps.slack.chat_update(
+            channel=str(episode["channel"]), ts=str(episode["ts"]), **reply.as_message()
+        )
+    ).result(timeout=60)
+
+
+def _service_down(deps: Deps, reading: Reading, now: datetime) -> None:
+    """API down: a P0, or a timeline entry on the incident already open for it."""
+    if not deps.settings.health.open_incident_when_down:
+        return
+    known = deps.store.state(INCIDENT_KEY)
+    incident = deps.store.incident(int(known)) if known else None
+    if incident is not None and incident.is_open:
+        deps.store.add_entry(
+            incident.number, Entry(now, None, "update", f"Health monitor: {reading.summary}")
+        )
+        return
+    opener = who(deps.store, deps.settings, now) or "opsbot"
+    opened = incidents.open_incident(
+        deps.store,
+        deps.settings,
+        title=f"Prompt-Base API down ({reading.summary})",
+        severity="P0",
+        actor=opener,
+        now=now,
+    )
+    deps.store.set_state(INCIDENT_KEY, str(opened.number))
+    deps.post_later(lambda: publish(Outcome(Reply(""), opened), deps))
+
+
+__all__ = ["step", "sustained", "OK"]

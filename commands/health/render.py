@@ -1,0 +1,104 @@
+"""Health readings -> Reply. Pure."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.config import Settings
+from bot.replies import Reply, blocks, context, header, hhmm, section
+from commands.health.checks import CRITICAL, NOT_CONFIGURED, OK, WARNING, Reading, worst
+
+ICON = {
+    OK: ":large_green_circle:",
+    WARNING: ":large_yellow_circle:",
+    CRITICAL: ":red_circle:",
+    NOT_CONFIGURED: ":white_circle:",
+}
+BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float | None]) -> str:
+    numbers = [v for v in values if v is not None]
+    if len(numbers) < 2:
+        return ""
+    low, high = min(numbers), max(numbers)
+    scale = (high - low) or 1
+    return "".join(
+        " " if v is None else BARS[int((v - low) / scale * (len(BARS) - 1))] for v in values
+    )
+
+
+def _line(reading: Reading, history: list[float | None]) -> str:
+    trend = sparkline(history[-20:])
+    limit = f" _({reading.threshold})_" if reading.threshold and reading.state != OK else ""
+    return f"{ICON[reading.state]} *{reading.check}*: {reading.summary}{limit}" + (
+        f" `{trend}`" if trend else ""
+    )
+
+
+def render_card(
+    readings: list[Reading],
+    histories: dict[str, list[float | None]],
+    now: datetime,
+    settings: Settings,
+) -> Reply:
+    """Overall state first, then one line per check with its value, threshold and trend."""
+    overall = (
+        worst([r.state for r in readings if r.state != NOT_CONFIGURED])
+        if any(r.state != NOT_CONFIGURED for r in readings)
+        else NOT_CONFIGURED
+    )
+    title = f"Prompt-Base is {overall}" if overall != NOT_CONFIGURED else "Nothing to check yet"
+    lines = "\n".join(_line(r, histories.get(r.check, [])) for r in readings)
+    return Reply(
+        f"{title}: " + ", ".join(f"{r.check} {r.state}" for r in readings),
+        blocks=blocks(
+            header(f"{ICON[overall]} {title}"),
+            section(lines),
+            context(
+                f"Checked at {hhmm(now, settings.tz)}. "
+                "`/health <check>` for one, `/health history` for 24 h."
+            ),
+        ),
+    )
+
+
+def render_detail(reading: Reading, history: list[dict[str, Any]], settings: Settings) -> Reply:
+    values = [r["value"] for r in history]
+    rows = "\n".join(
+        f"`{hhmm(r['at'], settings.tz)}` {ICON[str(r['state'])]} {r['summary']}"
+        for r in history[-10:]
+    )
+    body = (
+        _line(reading, values)
+        + (f"\n*Threshold:* {reading.threshold}" if reading.threshold else "")
+        + (f"\n*Recent readings:*\n{rows}" if rows else "")
+    )
+    return Reply(f"{reading.check}: {reading.state}", blocks=blocks(section(body)))
+
+
+def render_history(histories: dict[str, list[dict[str, Any]]], settings: Settings) -> Reply:
+    if not any(histories.values()):
+        return Reply("No readings in the last 24 h: the monitor has not run yet.")
+    lines = []
+    for check, rows in histories.items():
+        if not rows:
+            continue
+        bad = [r for r in rows if r["state"] in (WARNING, CRITICAL)]
+        trend = sparkline([r["value"] for r in rows][-48:])
+        lines.append(
+            f"*{check}*: {len(rows)} readings, {len(bad)} warning or critical"
+            + (f" `{trend}`" if trend else "")
+        )
+    return Reply(
+        "Health, last 24 h", blocks=blocks(section("*Health, last 24 h*\n" + "\n".join(lines)))
+    )
+
+
+def render_alert(reading: Reading, state: str, now: datetime, settings: Settings) -> Reply:
+    text = (
+        f"{ICON[state]} *{reading.check} is {state}* since {hhmm(now, settings.tz)}: "
+        f"{reading.summary}" + (f" _({reading.threshold})_" if reading.threshold else "")
+    )
+    return Reply(text)

@@ -1,0 +1,74 @@
+"""The App Home tab: current health, who is on call, open incidents, backups, next jobs."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.deps import Deps
+from bot.replies import blocks, divider, header, mention, section, when
+from commands.health.checks import CHECKS
+from commands.health.render import ICON
+from commands.oncall.service import status
+
+
+def register(app: App) -> None:
+    app.event("app_home_opened")(on_home_opened)
+
+
+def on_home_opened(event: dict[str, Any], client: WebClient, context: dict[str, Any]) -> None:
+    if event.get("tab") not in (None, "home"):
+        return
+    deps: Deps = context["deps"]
+    client.views_publish(user_id=event["user"], view=home_view(deps, event["user"]))
+
+
+def home_view(deps: Deps, user: str) -> dict[str, Any]:
+    from jobs import JOBS  # jobs import commands; importing here keeps that one-way at load
+
+    now, tz = deps.clock(), deps.settings.tz
+    health = []
+    for check in CHECKS:
+        rows = deps.store.readings(check, now - timedelta(hours=1))
+        if rows:
+            last = rows[-1]
+            health.append(f"{ICON[last['state']]} *{check}*: {last['summary']}")
+    oncall = status(deps.store, deps.settings, now, user)
+    who = (
+        f"{mention(oncall.now.user)} until {when(oncall.now.end, tz)}"
+        if oncall.now
+        else "no rotation set (`/oncall set`)"
+    )
+    incidents = deps.store.incidents(open_only=True, limit=20)
+    upcoming = []
+    for name, job in JOBS.items():
+        fire: datetime | None = job.trigger(deps).get_next_fire_time(None, now)
+        if fire is not None:
+            upcoming.append((fire, name))
+    return {
+        "type": "home",
+        "blocks": blocks(
+            header("opsbot"),
+            section(
+                "*Health* (the monitor's last readings)\n"
+                + ("\n".join(health) or "No readings in the last hour.")
+            ),
+            section(f"*On call:* {who}"),
+            section(
+                "*Open incidents*\n"
+                + (
+                    "\n".join(f"• {i.ref} {i.severity} {i.title} ({i.status})" for i in incidents)
+                    or "None."
+                )
+            ),
+            section("*Backups:* none recorded by opsbot yet."),
+            divider(),
+            section(
+                "*Next scheduled jobs*\n"
+                + "\n".join(f"• {name}: {when(fire, tz)}" for fire, name in sorted(upcoming)[:8])
+            ),
+        ),
+    }

@@ -1,0 +1,153 @@
+"""Health probes and the monitor's rules, with a controllable clock and made-up readings."""
+
+from datetime import timedelta
+
+import httpx
+import mongomock
+import pytest
+from pymongo import MongoClient
+
+from bot.config import Thresholds
+from commands.health import checks, monitor
+from commands.health.checks import CRITICAL, NOT_CONFIGURED, OK, WARNING, Reading
+from commands.health.render import sparkline
+
+
+def test_redact_hides_credentials_anywhere() -> None:
+    """User and password in any URL become ***."""
+    text = "failed: mongodb://admin:hunter2@db.internal:27017/pb and https://u:p@x.io/a"
+    assert (
+        checks.redact(text) == "failed: mongodb://***@db.internal:27017/pb and https://***@x.io/a"
+    )
+
+
+def test_sparkline_scales_to_the_range() -> None:
+    """Lowest value is the lowest bar, highest the highest."""
+    assert sparkline([1, 5, 9]) == "▁▄█"
+    assert sparkline([3]) == ""
+
+
+def test_error_rate_as_a_fraction_when_configured() -> None:
+    """An API that says 0.03 for 3 % is read right when configured so."""
+    client = http(lambda request: httpx.Response(200, json={"errorRate": 0.03}))
+    reading = checks.probe_traffic(client, "http://pb.test", "/p", Thresholds(), 2, True)
+    assert (reading.state, reading.summary) == (WARNING, "errors 3.0 %")
+
+
+def http(handler) -> httpx.Client:  # type: ignore[no-untyped-def]
+    return httpx.Client(transport=httpx.MockTransport(handler))
+
+
+@pytest.mark.parametrize(
+    ("status", "state"), [(200, OK), (503, CRITICAL), (500, CRITICAL), (404, CRITICAL)]
+)
+def test_api_probe(status: int, state: str) -> None:
+    """5xx (or no health route) is service down; 200 is ok with its latency."""
+    client = http(lambda request: httpx.Response(status, json={"status": "ok"}))
+    reading = checks.probe_api(client, "http://pb.test", 2)
+    assert reading.state == state
+    assert reading.value is not None
+
+
+def test_api_probe_timeout_and_not_configured() -> None:
+    """No answer in time is service down; no URL is not configured."""
+
+    def hang(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    assert checks.probe_api(http(hang), "http://pb.test", 2).summary == (
+        "service down: no answer in 2 s"
+    )
+    assert checks.probe_api(http(hang), None, 2).state == NOT_CONFIGURED
+
+
+@pytest.mark.parametrize(
+    ("body", "state", "summary"),
+    [
+        ({"errorRate": 0.5, "p50": 80, "p95": 300, "p99": 900}, OK, "errors 0.5 %"),
+        ({"data": {"error_rate": 3.0, "p95": 200}}, WARNING, "errors 3.0 % · p95 200 ms"),
+        ({"errorRate": 0.1, "p95": 1500}, WARNING, "p95 1500 ms"),
+        ({"errorRate": 7}, CRITICAL, "errors 7.0 %"),
+        ({"visits": 3}, NOT_CONFIGURED, "no error rate"),
+    ],
+)
+def test_traffic_probe(body: dict, state: str, summary: str) -> None:
+    """Error rate (fraction or percent) and p95 against the plan's thresholds."""
+    client = http(lambda request: httpx.Response(200, json=body))
+    reading = checks.probe_traffic(client, "http://pb.test", "/perf", Thresholds(), 2)
+    assert reading.state == state and summary in reading.summary
+
+
+def test_mongo_probe_ok_and_failing_never_shows_the_uri() -> None:
+    """mongomock answers ping; an unreachable server is critical without its URI."""
+    assert checks.probe_mongo(lambda: mongomock.MongoClient(), 1).state == OK
+    uri = "mongodb://admin:hunter2@127.0.0.1:9/?serverSelectionTimeoutMS=300"
+    reading = checks.probe_mongo(lambda: MongoClient(uri, serverSelectionTimeoutMS=300), 1)
+    assert reading.state == CRITICAL and "hunter2" not in reading.summary
+    assert reading.summary.startswith("DB connection failure")
+
+
+# The monitor ---------------------------------------------------------------------------------
+
+
+def cpu(state: str, value: float = 90) -> Reading:
+    return Reading("cpu", state, f"{value:.0f} % busy", value)
+
+
+def api(state: str) -> Reading:
+    return Reading("api", state, "service down: HTTP 503" if state == CRITICAL else "HTTP 200")
+
+
+def alerts(slack) -> list:  # type: ignore[no-untyped-def]
+    """The monitor's own messages (the channel also holds incident cards)."""
+    return [m for m in slack.history("#incidents") if not m.thread_ts and "INC-" not in m.text]
+
+
+def test_short_cpu_spike_is_no_alert_but_five_minutes_is(deps, slack, clock) -> None:
+    """Two minutes over 80 % says nothing; five minutes over it opens one alert."""
+    for minute in range(3):
+        monitor.step(deps, [cpu(WARNING if minute else OK)], clock.advance(minutes=1))
+    monitor.step(deps, [cpu(OK, 20)], clock.advance(minutes=1))
+    assert alerts(slack) == []
+    for _ in range(7):
+        monitor.step(deps, [cpu(WARNING)], clock.advance(minutes=1))
+    [alert] = alerts(slack)
+    assert "*cpu is warning*" in alert.text
+
+
+def test_one_alert_per_episode_then_recovery(deps, slack, clock) -> None:
+    """API down: one message, updated not repeated; one good reading is not yet recovery."""
+    for _ in range(3):
+        monitor.step(deps, [api(CRITICAL)], clock.advance(minutes=1))
+    monitor.step(deps, [api(OK)], clock.advance(minutes=1))  # hysteresis: not yet
+    monitor.step(deps, [api(CRITICAL)], clock.advance(minutes=1))  # flapped back: same episode
+    assert len(alerts(slack)) == 1
+    monitor.step(deps, [api(OK)], clock.advance(minutes=1))
+    monitor.step(deps, [api(OK)], clock.advance(minutes=1))
+    [alert] = alerts(slack)
+    assert alert.text.startswith(":white_check_mark: *api* recovered after 6 min")
+    replies = [m.text for m in slack.history("#incidents") if m.thread_ts == alert.ts]
+    assert len(replies) == 1 and "recovered" in replies[0]
+    monitor.step(deps, [api(CRITICAL)], clock.advance(minutes=1))  # a new episode
+    assert len(alerts(slack)) == 2
+
+
+def test_api_down_opens_one_p0_and_then_adds_to_it(deps, clock) -> None:
+    """The first outage opens a P0; the next one, while it is open, goes on its timeline."""
+    monitor.step(deps, [api(CRITICAL)], clock.advance(minutes=1))
+    [incident] = deps.store.incidents(open_only=True)
+    assert incident.severity == "P0" and incident.title.startswith("Prompt-Base API down")
+    for _ in range(2):
+        monitor.step(deps, [api(OK)], clock.advance(minutes=1))
+    monitor.step(deps, [api(CRITICAL)], clock.advance(minutes=1))
+    assert len(deps.store.incidents(open_only=False)) == 1
+    notes = [e.text for e in deps.store.timeline(incident.number) if e.kind == "update"]
+    assert notes == ["Health monitor: service down: HTTP 503"]
+
+
+def test_readings_are_kept_for_the_retention_window(deps, clock) -> None:
+    """Readings older than the retention window are dropped."""
+    monitor.step(deps, [cpu(OK, 10)], clock())
+    monitor.step(deps, [cpu(OK, 12)], clock.advance(days=8))
+    rows = deps.store.readings("cpu", clock() - timedelta(days=30))
+    assert [r["value"] for r in rows] == [12]
