@@ -24,6 +24,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.deps import Deps
 from bot.server import make_server, wsgi_app
 from bot.store import Store, now_utc
+from commands.backup import service as backups
 from jobs import JOBS, run_job, start_jobs
 
 log = logging.getLogger("opsbot")
@@ -87,7 +88,7 @@ def assemble(
     store.migrate()
     executor = ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="opsbot-work")
     outbox = ThreadPoolExecutor(1, thread_name_prefix="opsbot-outbox")
-    return Deps(
+    deps = Deps(
         settings=settings,
         store=store,
         executor=executor,
@@ -96,6 +97,8 @@ def assemble(
         clock=clock,
         mongo=mongo or _mongo(settings),
     )
+    backups.recover(deps)  # a backup cut short by a crash is marked failed, its files removed
+    return deps
 
 
 def _mongo(settings: Settings) -> Callable[[], MongoClient[Any]] | None:

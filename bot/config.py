@@ -63,6 +63,18 @@ class Health(BaseModel):
     open_incident_when_down: bool = True  # API down opens a P0 (or notes it on the open one)
 
 
+class Backup(BaseModel):
+    """Backups of Prompt-Base's MongoDB: where, how many to keep, who may restore."""
+
+    database: str = "promptbase"
+    keep_daily: int = Field(default=7, ge=1)
+    keep_weekly: int = Field(default=4, ge=0)
+    keep_monthly: int = Field(default=12, ge=0)
+    restore_allowed: list[str] = []  # Slack user ids; empty means nobody may restore
+    nightly_time: str = Field(default="02:30", pattern=r"^\d{2}:\d{2}$")
+    offsite_dir: Path | None = None  # a copy of each good backup goes here
+
+
 class Reminders(BaseModel):
     """When the bot nudges an open incident (PEERS: incident-bot, monzo/response)."""
 
@@ -119,6 +131,7 @@ class Settings(BaseSettings):
     oncall: OnCall = OnCall()
     reminders: Reminders = Reminders()
     health: Health = Health()
+    backup: Backup = Backup()
 
     @field_validator("slack_api_url")
     @classmethod

@@ -195,6 +195,32 @@ def m004_health(db: Database) -> None:
     )
 
 
+@migrations()
+def m005_backups(db: Database) -> None:
+    # A backup is "running" until it is proven "ok"; a crash leaves "running" rows that the
+    # next start marks "failed". Only "ok" rows are ever offered for verify or restore.
+    db.table("backups").create(
+        {
+            "id": int,
+            "started_at": str,
+            "finished_at": str,
+            "status": str,
+            "engine": str,
+            "database": str,
+            "path": str,
+            "size": int,
+            "sha256": str,
+            "counts": str,
+            "reason": str,
+            "error": str,
+            "verified_at": str,
+            "verify_result": str,
+        },
+        pk="id",
+        not_null={"started_at", "status", "engine", "database", "path"},
+    )
+
+
 def now_utc() -> datetime:
     return datetime.now(UTC)
 
@@ -798,6 +824,61 @@ class Store:
             row_id = _insert(db, "health_episodes", episode).lastrowid
         assert row_id is not None
         return row_id
+
+    # Backups -----------------------------------------------------------------------------
+
+    def start_backup(
+        self, engine: str, database: str, path: str, reason: str, now: datetime
+    ) -> int | None:
+        """Record a running backup; None if one is running already (one at a time)."""
+        with self._write() as db:
+            if _query(db, "SELECT id FROM backups WHERE status = 'running'"):
+                return None
+            row = {
+                "started_at": _iso(now),
+                "status": "running",
+                "engine": engine,
+                "database": database,
+                "path": path,
+                "reason": reason,
+            }
+            return _insert(db, "backups", row).lastrowid
+
+    def finish_backup(self, backup_id: int, **fields: Any) -> None:
+        allowed = {
+            "finished_at",
+            "status",
+            "size",
+            "sha256",
+            "counts",
+            "error",
+            "path",
+            "verified_at",
+            "verify_result",
+        }
+        assert set(fields) <= allowed, set(fields) - allowed
+        values = {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in fields.items()}
+        sets = ", ".join(f"{k} = ?" for k in values)
+        with self._write() as db:
+            db.execute(f"UPDATE backups SET {sets} WHERE id = ?", [*values.values(), backup_id])
+
+    def backups(self, *, status: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        """Newest first."""
+        where, args = ("WHERE status = ?", [status]) if status else ("", [])
+        return self._backup_rows(f"{where} ORDER BY id DESC LIMIT ?", [*args, limit])
+
+    def backup(self, backup_id: int) -> dict[str, Any] | None:
+        rows = self._backup_rows("WHERE id = ?", [backup_id])
+        return rows[0] if rows else None
+
+    def _backup_rows(self, tail: str, args: list[Any]) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            rows = _query(db, f"SELECT * FROM backups {tail}", args)
+        for row in rows:
+            row["counts"] = json.loads(row["counts"]) if row["counts"] else {}
+            for key in ("started_at", "finished_at", "verified_at"):
+                row[key] = _parse(row[key])
+        return rows
 
     # Slack delivery ----------------------------------------------------------------------
 

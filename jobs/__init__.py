@@ -12,7 +12,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.deps import Deps
-from jobs import card_sync, health_monitor, incident_timers, oncall_handover, oncall_post
+from jobs import backup, card_sync, health_monitor, incident_timers, oncall_handover, oncall_post
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,21 @@ JOBS: dict[str, Job] = {
         lambda deps: IntervalTrigger(minutes=deps.settings.health.monitor_minutes),
         "run the health checks, keep readings, alert on warning/critical and recovery",
         at_start=True,
+    ),
+    "backup-nightly": Job(
+        backup.nightly,
+        lambda deps: _daily(deps, deps.settings.backup.nightly_time, [0, 1, 2, 3, 4, 5, 6]),
+        "back up MongoDB, then apply retention (daily/weekly/monthly)",
+    ),
+    "backup-verify": Job(
+        backup.weekly_verify,
+        lambda deps: CronTrigger(day_of_week="mon", hour=4, timezone=deps.settings.tz),
+        "verify the latest backup: checksum, files readable, counts (Mondays 04:00)",
+    ),
+    "backup-restore-test": Job(
+        backup.monthly_restore_test,
+        lambda deps: CronTrigger(day=1, hour=4, minute=30, timezone=deps.settings.tz),
+        "restore the latest backup into a scratch database and count (1st of the month)",
     ),
     "oncall-post": Job(
         oncall_post.run,

@@ -1,0 +1,196 @@
+"""Backups as records: one at a time, never "ok" until proven, failures leave no files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pymongo.errors import PyMongoError
+
+from bot.deps import Deps
+from bot.replies import UserError, mention
+from commands.backup import engine
+
+Progress = Callable[[str, int], None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    id: int
+    status: str
+    counts: dict[str, int]
+    size: int
+    seconds: float
+    sha256: str
+    error: str = ""
+
+
+def _client(deps: Deps) -> Any:
+    if deps.mongo is None:
+        raise UserError("MONGODB_URI is not set: there is no database to back up.")
+    return deps.mongo()
+
+
+def run_backup(deps: Deps, *, reason: str, progress: Progress) -> Outcome:
+    """Dump the database; the row says running until the files are complete and checked."""
+    client, settings, now = _client(deps), deps.settings, deps.clock()
+    name = settings.backup.database
+    backup_id = deps.store.start_backup("builtin", name, "", reason, now)
+    if backup_id is None:
+        running = deps.store.backups(status="running", limit=1)[0]
+        raise UserError(f"Backup B{running['id']} is already running; one at a time.")
+    # The id in the name: two backups in one second (a restore's safety copy) never collide.
+    folder = settings.backup_dir / f"B{backup_id}-{now:%Y%m%d-%H%M%S}-{name}"
+    deps.store.finish_backup(backup_id, path=str(folder))
+    try:
+        dumped = engine.dump(client[name], folder, progress)
+    except BaseException as exc:  # whatever stopped it, a partial backup is no backup
+        shutil.rmtree(folder, ignore_errors=True)
+        error = type(exc).__name__
+        deps.store.finish_backup(backup_id, status="failed", error=error, finished_at=deps.clock())
+        if not isinstance(exc, PyMongoError | OSError):
+            raise
+        return Outcome(backup_id, "failed", {}, 0, _took(deps, now), "", error)
+    deps.store.finish_backup(
+        backup_id,
+        status="ok",
+        finished_at=deps.clock(),
+        size=dumped.size,
+        sha256=dumped.sha256,
+        counts=json.dumps(dumped.counts),
+    )
+    _offsite(deps, folder)
+    return Outcome(backup_id, "ok", dumped.counts, dumped.size, _took(deps, now), dumped.sha256)
+
+
+def _took(deps: Deps, since: datetime) -> float:
+    return (deps.clock() - since).total_seconds()
+
+
+def _offsite(deps: Deps, folder: Path) -> None:
+    target = deps.settings.backup.offsite_dir
+    if target is not None:
+        shutil.copytree(folder, Path(target) / folder.name)
+
+
+def recover(deps: Deps) -> list[int]:
+    """At start-up: a backup still "running" was cut short by a crash. Mark it failed and
+    remove its partial files."""
+    cut = []
+    for row in deps.store.backups(status="running", limit=100):
+        if row["path"]:
+            shutil.rmtree(row["path"], ignore_errors=True)
+        deps.store.finish_backup(
+            row["id"], status="failed", error="interrupted", finished_at=deps.clock()
+        )
+        cut.append(row["id"])
+    return cut
+
+
+def good(deps: Deps, backup_id: int | None) -> dict[str, Any]:
+    """A backup that finished ok and whose files are still there: the latest, or the one named."""
+    rows = deps.store.backups(status="ok", limit=500)
+    row = (
+        rows[0]
+        if rows and backup_id is None
+        else next((r for r in rows if r["id"] == backup_id), None)
+    )
+    if row is None:
+        raise UserError(
+            "No good backup yet."
+            if backup_id is None
+            else f"B{backup_id} is not a good backup (failed, running or unknown)."
+        )
+    if not Path(row["path"]).is_dir():
+        raise UserError(f"The files of B{row['id']} are gone from {row['path']}.")
+    return row
+
+
+def verify(
+    deps: Deps, backup_id: int | None, *, restore_test: bool, progress: Progress
+) -> tuple[dict[str, Any], list[str]]:
+    """Checksum, every file readable, counts as recorded; optionally a restore into a scratch
+    database, counted and dropped. Returns the backup and the problems found (none = passed)."""
+    row = good(deps, backup_id)
+    folder, problems = Path(row["path"]), []
+    if engine.checksum(folder) != row["sha256"]:
+        problems.append("checksum differs from the one recorded")
+    counts = engine.read_counts(folder)
+    if counts != row["counts"]:
+        problems.append(f"document counts differ: recorded {row['counts']}, read {counts}")
+    if restore_test and not problems:
+        client = _client(deps)
+        scratch = f"{row['database']}_restore_test"
+        try:
+            restored = engine.restore(folder, client[scratch], progress)
+            if restored != row["counts"]:
+                problems.append(f"restore test counted {restored}, expected {row['counts']}")
+        finally:
+            client.drop_database(scratch)
+    result = (
+        "passed" + (" with restore test" if restore_test else "")
+        if not problems
+        else "; ".join(problems)
+    )
+    deps.store.finish_backup(row["id"], verified_at=deps.clock(), verify_result=result)
+    return row, problems
+
+
+def require_restorer(deps: Deps, actor: str) -> None:
+    allowed = deps.settings.backup.restore_allowed
+    if actor not in allowed:
+        who = ", ".join(mention(a) for a in allowed) or "nobody (set backup.restore_allowed)"
+        raise UserError(f"Only {who} may restore a backup. Nothing was changed.")
+
+
+def restore_live(deps: Deps, backup_id: int, *, actor: str, progress: Progress) -> Outcome:
+    """Take a pre-restore backup, then replace the live collections with the backup's."""
+    require_restorer(deps, actor)
+    row = good(deps, backup_id)
+    safety = run_backup(deps, reason=f"before restoring B{backup_id}", progress=progress)
+    if safety.status != "ok":
+        raise UserError(f"The pre-restore backup failed ({safety.error}); nothing was restored.")
+    started = deps.clock()
+    restored = engine.restore(Path(row["path"]), _client(deps)[row["database"]], progress)
+    return Outcome(
+        backup_id, "restored", restored, row["size"], _took(deps, started), row["sha256"]
+    )
+
+
+def retention(deps: Deps, now: datetime) -> list[int]:
+    """Keep the newest good backup of each of the last N days, weeks and months; delete the
+    rest (files and all). Failed rows stay as a record; their files are already gone."""
+    policy = deps.settings.backup
+    rows = deps.store.backups(status="ok", limit=10_000)
+    keep: set[int] = set()
+    for count, key in (
+        (policy.keep_daily, lambda d: d.date()),
+        (policy.keep_weekly, lambda d: d.isocalendar()[:2]),
+        (policy.keep_monthly, lambda d: (d.year, d.month)),
+    ):
+        seen: list[object] = []
+        for row in rows:  # newest first
+            bucket = key(row["started_at"])
+            if bucket not in seen:
+                seen.append(bucket)
+                if len(seen) <= count:
+                    keep.add(row["id"])
+    dropped = [row for row in rows if row["id"] not in keep]
+    for row in dropped:
+        shutil.rmtree(row["path"], ignore_errors=True)
+        deps.store.finish_backup(row["id"], status="expired")
+    return [row["id"] for row in dropped]
+
+
+def growth(rows: list[dict[str, Any]]) -> float | None:
+    """Percent change in size from the previous good backup to the latest."""
+    good_rows = [r for r in rows if r["status"] == "ok"]
+    if len(good_rows) < 2 or not good_rows[1]["size"]:
+        return None
+    latest, before = float(good_rows[0]["size"]), float(good_rows[1]["size"])
+    return (latest - before) / before * 100

@@ -1,0 +1,54 @@
+"""Scheduled backups: nightly dump plus retention, weekly verification, monthly restore test.
+Each posts its outcome in the digest channel; a failure says so there, loudly."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.deps import Deps
+from bot.replies import Reply
+from commands.backup import render, service
+
+
+def _post(deps: Deps, reply: Reply) -> None:
+    channel = deps.settings.digest_target
+    deps.outbox.submit(
+        lambda: deps.slack.chat_postMessage(channel=channel, **reply.as_message())
+    ).result(timeout=60)
+
+
+def _skip(deps: Deps) -> str | None:
+    return "MONGODB_URI is not set: nothing to back up." if deps.mongo is None else None
+
+
+def nightly(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
+    if (reason := _skip(deps)) or dry_run:
+        return reason or f"Would back up {deps.settings.backup.database} and apply retention."
+    outcome = service.run_backup(deps, reason="nightly", progress=lambda name, count: None)
+    expired = service.retention(deps, now) if outcome.status == "ok" else []
+    _post(deps, render.render_outcome(outcome))
+    return f"B{outcome.id} {outcome.status}; expired {len(expired)} old backups."
+
+
+def _verify(deps: Deps, *, restore_test: bool, dry_run: bool) -> str:
+    if (reason := _skip(deps)) or dry_run:
+        return reason or "Would verify the latest backup."
+    row, problems = service.verify(
+        deps, None, restore_test=restore_test, progress=lambda name, count: None
+    )
+    what = "restore test" if restore_test else "verification"
+    text = (
+        f":white_check_mark: Weekly {what} of B{row['id']} passed."
+        if not problems
+        else f":x: {what.capitalize()} of B{row['id']} FAILED: " + "; ".join(problems)
+    )
+    _post(deps, Reply(text))
+    return text
+
+
+def weekly_verify(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
+    return _verify(deps, restore_test=False, dry_run=dry_run)
+
+
+def monthly_restore_test(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
+    return _verify(deps, restore_test=True, dry_run=dry_run)

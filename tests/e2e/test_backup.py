@@ -1,0 +1,109 @@
+"""/backup through the serve stack, MongoDB played by mongomock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import mongomock
+import pytest
+
+from bot.localslack import LocalSlack, Message
+from tests.conftest import Clock
+from tests.e2e.stack import Stack
+from tests.e2e.test_serve import wait_until
+from tests.test_backup import seed
+
+ALICE, BOB = "U0ALICE01", "U0BOB0001"
+
+
+@pytest.fixture
+def mongo() -> Any:
+    client = mongomock.MongoClient()
+    seed(client)
+    return client
+
+
+@pytest.fixture
+def stack(tmp_path: Path, mongo: Any) -> Iterator[Stack]:
+    with LocalSlack() as slack:
+        running = Stack(
+            slack,
+            tmp_path / "opsbot.db",
+            Clock(datetime.now(UTC)),
+            mongo=lambda: mongo,
+            backup_dir=tmp_path / "backups",
+            backup={"restore_allowed": [ALICE]},
+        )
+        yield running
+        running.stop()
+
+
+def backup(stack: Stack, text: str, user: str = ALICE) -> dict[str, Any]:
+    answer = stack.command(text, user=user, name="/backup")
+    assert answer.status_code == 200
+    return dict(answer.json())
+
+
+def final(stack: Stack, marker: str) -> dict[str, Any]:
+    return wait_until(
+        lambda: next(
+            (r for r in reversed(stack.slack.responses) if marker in r.get("text", "")), None
+        ),
+        timeout=15,
+    )
+
+
+def test_run_list_verify_restore(stack: Stack, mongo: Any) -> None:
+    """Run (fast ack, progress, result), list with trend, verify --restore, guarded restore."""
+    began = time.monotonic()
+    assert "Backup started" in backup(stack, "run")["text"]
+    assert time.monotonic() - began < 3
+    done = final(stack, "Backup B1 done")
+    assert "5 collections, 479 documents" in done["text"]
+    progress = [r["text"] for r in stack.slack.responses if r["text"].startswith(":hourglass:")]
+    assert any("users ✓ 40" in t for t in progress) and len(progress) >= 5
+
+    mongo.promptbase.feedback.insert_many([{"type": "idea"} for _ in range(500)])
+    backup(stack, "run")
+    final(stack, "Backup B2 done")
+    listing = str(backup(stack, "list")["blocks"])
+    assert "*B2*" in listing and "*B1*" in listing and "Size trend" in listing and "%" in listing
+
+    backup(stack, "verify B1 --restore")
+    assert "restored into a scratch database" in final(stack, "B1 verified")["text"]
+
+    refused = backup(stack, "restore B1", user=BOB)
+    assert "Only <@U0ALICE01> may restore" in refused["text"]
+    question = backup(stack, "restore B1")
+    assert "This replaces these collections" in question["text"]
+    confirm = next(
+        e
+        for b in question["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["text"]["text"] == "Restore B1"
+    )
+    message = Message("C0CMD", "1.000001", "U0OPSBOT", question["text"])
+    stack.press(confirm, message, user=BOB)  # a button anyone can see; not anyone can press
+    assert "Only <@U0ALICE01> may restore" in final(stack, "may restore")["text"]
+    assert mongo.promptbase.feedback.count_documents({}) == 509
+    stack.press(confirm, message, user=ALICE)
+    final(stack, "Backup B1 restored")
+    assert mongo.promptbase.feedback.count_documents({}) == 9
+    reasons = [r["reason"] for r in stack.deps.store.backups(limit=5)]
+    assert reasons[0] == "before restoring B1"  # the safety backup came first
+
+
+def test_not_configured_says_so(tmp_path: Path) -> None:
+    """Without MONGODB_URI, /backup explains and changes nothing."""
+    with LocalSlack() as slack:
+        stack = Stack(slack, tmp_path / "opsbot.db", Clock(datetime.now(UTC)))
+        try:
+            answer = backup(stack, "run")
+        finally:
+            stack.stop()
+    assert "MONGODB_URI is not set" in answer["text"]
