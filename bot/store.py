@@ -221,6 +221,14 @@ def m005_backups(db: Database) -> None:
     )
 
 
+@migrations()
+def m006_care_log(db: Database) -> None:
+    # What database care deleted or archived, by whom: counts recorded before and after.
+    db.table("care_log").create(
+        {"id": int, "at": str, "actor": str, "action": str, "counts": str}, pk="id"
+    )
+
+
 def now_utc() -> datetime:
     return datetime.now(UTC)
 
@@ -879,6 +887,18 @@ class Store:
             for key in ("started_at", "finished_at", "verified_at"):
                 row[key] = _parse(row[key])
         return rows
+
+    def log_care(self, at: datetime, actor: str, action: str, counts: dict[str, int]) -> None:
+        with self._write() as db:
+            _insert(
+                db,
+                "care_log",
+                {"at": _iso(at), "actor": actor, "action": action, "counts": json.dumps(counts)},
+            )
+
+    def care_log(self) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            return _query(db, "SELECT * FROM care_log ORDER BY id")
 
     # Slack delivery ----------------------------------------------------------------------
 

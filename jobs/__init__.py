@@ -63,6 +63,11 @@ JOBS: dict[str, Job] = {
         lambda deps: CronTrigger(day=1, hour=4, minute=30, timezone=deps.settings.tz),
         "restore the latest backup into a scratch database and count (1st of the month)",
     ),
+    "db-review": Job(
+        backup.monthly_review,
+        lambda deps: CronTrigger(day=1, hour=5, timezone=deps.settings.tz),
+        "monthly database review: indexes, slow queries, cleanup candidates (1st, 05:00)",
+    ),
     "oncall-post": Job(
         oncall_post.run,
         lambda deps: _daily(

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.deps import Deps
-from bot.replies import Reply
-from commands.backup import render, service
+from bot.replies import Reply, blocks, section
+from commands.backup import care, render, service
 
 
 def _post(deps: Deps, reply: Reply) -> None:
@@ -52,3 +52,25 @@ def weekly_verify(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
 
 def monthly_restore_test(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
     return _verify(deps, restore_test=True, dry_run=dry_run)
+
+
+def monthly_review(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
+    """The plan's monthly database optimisation: indexes, slow queries, cleanup candidates
+    (counted here; deleting them takes the button and an allowed user)."""
+    if (reason := _skip(deps)) or dry_run:
+        return reason or "Would review indexes, slow queries and cleanup candidates."
+    db = deps.mongo()[deps.settings.backup.database]  # type: ignore[misc]
+    question = render.render_cleanup_question(care.count_candidates(db, now))
+    parts = [
+        render.render_indexes(care.review_indexes(db)),
+        render.render_slow(care.slow_queries(db)),
+    ]
+    report = Reply(
+        "\n\n".join([":broom: *Monthly database review*", *parts, question.text]),
+        blocks=[
+            *blocks(section(":broom: *Monthly database review*\n\n" + "\n\n".join(parts))),
+            *question.blocks,
+        ],
+    )
+    _post(deps, report)
+    return "Posted the monthly database review."

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from commands.backup.handlers import handle, on_restore_answer
-from commands.backup.render import RESTORE_CANCEL, RESTORE_CONFIRM
+from commands.backup.handlers import handle, on_care_answer, on_restore_answer
+from commands.backup.render import (
+    ARCHIVE_REMOVE,
+    CARE_CANCEL,
+    CLEANUP_CONFIRM,
+    RESTORE_CANCEL,
+    RESTORE_CONFIRM,
+)
 
 __all__ = ["handle", "register"]
 
@@ -14,3 +20,5 @@ def register(app: App) -> None:
     app.command("/backup")(handle)
     app.action(RESTORE_CONFIRM)(on_restore_answer)
     app.action(RESTORE_CANCEL)(on_restore_answer)
+    for action_id in (CLEANUP_CONFIRM, ARCHIVE_REMOVE, CARE_CANCEL):
+        app.action(action_id)(on_care_answer)

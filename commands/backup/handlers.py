@@ -9,12 +9,14 @@ from slack_bolt import Ack, Respond
 
 from bot.deps import Deps
 from bot.replies import Reply, UserError
-from commands.backup import render, service
+from commands.backup import care, render, service
 
 USAGE = (
     "*Usage:* `/backup [run]` · `/backup list` · `/backup verify [B<n>] [--restore]` · "
-    "`/backup restore B<n>` · `/backup help`"
+    "`/backup restore B<n>` · database care: `/backup indexes` · `/backup slow` · "
+    "`/backup cleanup` · `/backup archive <year>` · `/backup help`"
 )
+CARE = ("indexes", "slow", "cleanup", "archive")
 _ID = re.compile(r"^B?(\d+)$", re.IGNORECASE)
 
 
@@ -24,8 +26,17 @@ def parse(text: str) -> tuple[str, int | None, bool]:
     rest = words[1:]
     restore_test = "--restore" in rest
     rest = [w for w in rest if w != "--restore"]
-    if verb not in ("run", "list", "verify", "restore", "help") or len(rest) > 1:
+    if verb not in ("run", "list", "verify", "restore", "help", *CARE) or len(rest) > 1:
         raise UserError(f"I don't understand `{text.strip()}`.", USAGE)
+    if verb == "archive":
+        if not rest or not rest[0].isdigit() or not 2000 <= int(rest[0]) <= 2100:
+            raise UserError(
+                "Name the year: `/backup archive 2025` archives what was created before 2025.",
+                USAGE,
+            )
+        return verb, int(rest[0]), False
+    if verb in CARE and rest:
+        raise UserError(f"`{verb}` takes nothing more.", USAGE)
     if restore_test and verb != "verify":
         raise UserError("`--restore` goes with `verify`.", USAGE)
     backup_id = None
@@ -50,6 +61,8 @@ def handle(ack: Ack, command: dict[str, Any], respond: Respond, context: dict[st
     elif verb == "restore":
         service.require_restorer(deps, command["user_id"])
         ack(**render.render_restore_question(service.good(deps, backup_id)).as_response())
+    elif verb in CARE:
+        _care(deps, verb, backup_id, command["user_id"], ack, respond)
     elif verb == "verify":
         ack(**Reply(":mag: Verifying…").as_response())
         deps.in_background(lambda: _verify(deps, backup_id, restore_test, respond), respond)
@@ -112,5 +125,62 @@ def on_restore_answer(
             deps, backup_id, actor=actor, progress=_progress(f"Restoring B{backup_id}", respond)
         )
         respond(replace_original=True, **render.render_outcome(outcome).as_response())
+
+    deps.in_background(work, respond)
+
+
+def _care(deps: Deps, verb: str, year: int | None, actor: str, ack: Ack, respond: Respond) -> None:
+    """Reports answer in the background; destructive steps ask first, allowed users only."""
+    if verb in ("cleanup", "archive"):
+        service.require_restorer(deps, actor)
+    db = service._client(deps)[deps.settings.backup.database]
+    ack(**Reply(":mag: Looking at the database…").as_response())
+
+    def report() -> Reply:
+        if verb == "indexes":
+            return Reply(render.render_indexes(care.review_indexes(db)))
+        if verb == "slow":
+            return Reply(render.render_slow(care.slow_queries(db)))
+        if verb == "cleanup":
+            return render.render_cleanup_question(care.count_candidates(db, deps.clock()))
+        assert year is not None
+        folder = deps.settings.backup_dir / f"archive-before-{year}"
+        counts = care.archive(db, year, folder)
+        deps.store.log_care(deps.clock(), actor, f"archive before {year}", counts)
+        return render.render_archive_question(year, counts, str(folder))
+
+    deps.in_background(lambda: respond(replace_original=True, **report().as_response()), respond)
+
+
+def on_care_answer(
+    ack: Ack,
+    action: dict[str, Any],
+    body: dict[str, Any],
+    respond: Respond,
+    context: dict[str, Any],
+) -> None:
+    deps: Deps = context["deps"]
+    actor = body["user"]["id"]
+    if action["action_id"] == render.CARE_CANCEL:
+        ack()
+        respond(replace_original=True, text="Cancelled. Nothing was deleted.")
+        return
+    service.require_restorer(deps, actor)
+    ack()
+    db = service._client(deps)[deps.settings.backup.database]
+
+    def work() -> None:
+        now = deps.clock()
+        if action["action_id"] == render.CLEANUP_CONFIRM:
+            before = care.count_candidates(db, now)
+            deleted = care.delete_candidates(db, now)
+            deps.store.log_care(now, actor, "cleanup", {"counted": sum(before.values()), **deleted})
+            text = "Deleted " + ", ".join(f"{n:,} {name}" for name, n in deleted.items()) + "."
+        else:
+            year, expected = map(int, action["value"].split(":"))
+            removed = care.remove_archived(db, year, expected)
+            deps.store.log_care(now, actor, f"remove archived before {year}", {"prompts": removed})
+            text = f"Removed {removed:,} archived prompts created before {year}."
+        respond(replace_original=True, text=f":wastebasket: {text} Recorded in the care log.")
 
     deps.in_background(work, respond)

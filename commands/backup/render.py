@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.replies import Reply, blocks, buttons, context, section, span, when
+from commands.backup.care import IndexReview
 from commands.backup.service import Outcome, growth
 from commands.health.render import sparkline
 
@@ -88,6 +89,84 @@ def render_restore_question(row: dict[str, Any]) -> Reply:
                     (RESTORE_CANCEL, "Cancel", str(row["id"]), None),
                 ],
                 block_id=f"backup.restore.{row['id']}",
+            ),
+        ),
+    )
+
+
+CLEANUP_CONFIRM = "backup.cleanup.confirm"
+ARCHIVE_REMOVE = "backup.archive.remove"
+CARE_CANCEL = "backup.care.cancel"
+
+
+def render_indexes(review: IndexReview) -> str:
+    lines = ["*Indexes* (the plan's recommended list)"]
+    if not review.missing:
+        lines.append("• every recommended index exists")
+    lines += [f"• {name}: missing {', '.join(gaps)}" for name, gaps in review.missing.items()]
+    if not review.usage_known:
+        lines.append("• index usage: not available from this server ($indexStats)")
+    lines += [
+        f"• {name}: unused since the server started: {', '.join(idle)}"
+        for name, idle in review.unused.items()
+    ]
+    return "\n".join(lines)
+
+
+def render_slow(rows: list[dict[str, Any]] | None) -> str:
+    if rows is None:
+        return (
+            "*Slow queries*: profiling is off. Turn it on with "
+            "`db.setProfilingLevel(1, { slowms: 100 })` to see them here."
+        )
+    if not rows:
+        return "*Slow queries*: none recorded."
+    return "*Slow queries* (slowest first)\n" + "\n".join(
+        f"• {r.get('millis')} ms · {r.get('op')} {r.get('ns')}" for r in rows
+    )
+
+
+def render_cleanup_question(counts: dict[str, int]) -> Reply:
+    described = ", ".join(f"{n:,} {name}" for name, n in counts.items())
+    text = (
+        "*Cleanup candidates*: " + described + " (prompts soft-deleted over 90 days ago, "
+        "sessions idle over 30 days)."
+    )
+    if not any(counts.values()):
+        return Reply(text + " Nothing to delete.")
+    return Reply(
+        text,
+        blocks=blocks(
+            section(text + " Delete them?"),
+            buttons(
+                [
+                    (CLEANUP_CONFIRM, "Delete them", "cleanup", "danger"),
+                    (CARE_CANCEL, "Cancel", "cleanup", None),
+                ],
+                block_id="backup.cleanup",
+            ),
+        ),
+    )
+
+
+def render_archive_question(year: int, counts: dict[str, int], folder: str) -> Reply:
+    n = counts["prompts"]
+    text = (
+        f"Archived {n:,} prompts created before {year} to `{folder}`. Remove them from "
+        "the live database?"
+    )
+    if not n:
+        return Reply(f"No prompts were created before {year}; nothing to archive.")
+    return Reply(
+        text,
+        blocks=blocks(
+            section(text),
+            buttons(
+                [
+                    (ARCHIVE_REMOVE, f"Remove {n:,} prompts", f"{year}:{n}", "danger"),
+                    (CARE_CANCEL, "Keep them", "archive", None),
+                ],
+                block_id="backup.archive",
             ),
         ),
     )

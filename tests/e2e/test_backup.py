@@ -107,3 +107,36 @@ def test_not_configured_says_so(tmp_path: Path) -> None:
         finally:
             stack.stop()
     assert "MONGODB_URI is not set" in answer["text"]
+
+
+def test_cleanup_asks_first_and_records_what_it_deleted(stack: Stack, mongo: Any) -> None:
+    """Counts first; the button deletes (allowed users only) and the counts are logged."""
+    from datetime import timedelta
+
+    now = datetime.now(UTC).replace(tzinfo=None)
+    mongo.promptbase.prompts.insert_many(
+        [{"isDeleted": True, "deletedAt": now - timedelta(days=120)} for _ in range(3)]
+    )
+    assert "may restore" in backup(stack, "cleanup", user=BOB)["text"]
+    backup(stack, "cleanup")
+    question = final(stack, "Cleanup candidates")
+    assert "3 prompts" in question["text"]
+    delete = next(
+        e
+        for b in question["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["text"]["text"] == "Delete them"
+    )
+    stack.press(delete, Message("C0CMD", "1.000001", "U0OPSBOT", question["text"]))
+    assert "Deleted 3 prompts" in final(stack, "Deleted")["text"]
+    [entry] = stack.deps.store.care_log()
+    assert entry["action"] == "cleanup" and '"prompts": 3' in entry["counts"]
+
+
+def test_monthly_review_posts_indexes_slow_queries_and_candidates(stack: Stack) -> None:
+    """The db-review job posts one report in the digest channel."""
+    assert "Posted the monthly database review" in stack.run("db-review")
+    [post] = [m for m in stack.slack.history("#incidents") if "Monthly database review" in m.text]
+    assert "*Indexes*" in post.text and "profiling is off" in post.text
+    assert "Cleanup candidates" in post.text
