@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
@@ -67,6 +67,8 @@ class Backup(BaseModel):
     """Backups of Prompt-Base's MongoDB: where, how many to keep, who may restore."""
 
     database: str = "promptbase"
+    engine: Literal["auto", "builtin", "mongodump"] = "auto"  # auto: mongodump when installed
+    tool_timeout_minutes: int = Field(default=60, gt=0)
     keep_daily: int = Field(default=7, ge=1)
     keep_weekly: int = Field(default=4, ge=0)
     keep_monthly: int = Field(default=12, ge=0)
