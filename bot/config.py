@@ -75,6 +75,9 @@ class Backup(BaseModel):
     restore_allowed: list[str] = []  # Slack user ids; empty means nobody may restore
     nightly_time: str = Field(default="02:30", pattern=r"^\d{2}:\d{2}$")
     offsite_dir: Path | None = None  # a copy of each good backup goes here
+    # ...or this program runs for each good backup, "{path}" replaced by its folder, e.g.
+    # ["rclone", "copy", "{path}", "offsite:opsbot"]. An argv list: no shell.
+    offsite_command: list[str] = []
 
 
 class Reminders(BaseModel):

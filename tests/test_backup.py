@@ -164,3 +164,25 @@ def test_restore_needs_an_allowed_user(bdeps: Any) -> None:
     """Nobody may restore until restore_allowed names them."""
     with pytest.raises(UserError, match="nobody"):
         service.require_restorer(bdeps, "U0ALICE01")
+
+
+def test_offsite_copy_by_directory_and_by_command(bdeps: Any, mongo: Any, tmp_path: Path) -> None:
+    """Each good backup is copied to offsite_dir and handed to offsite_command as one argv
+    element (no shell: a path with spaces and a ; stays one argument)."""
+    import sys
+    from dataclasses import replace
+
+    seed(mongo)
+    marker = tmp_path / "offsite; rm -rf x"
+    script = "import sys, pathlib; pathlib.Path(sys.argv[2]).write_text(sys.argv[1])"
+    policy = bdeps.settings.backup.model_copy(
+        update={
+            "offsite_dir": tmp_path / "far away",
+            "offsite_command": [sys.executable, "-c", script, "{path}", str(marker)],
+        }
+    )
+    offsite = replace(bdeps, settings=bdeps.settings.model_copy(update={"backup": policy}))
+    outcome = service.run_backup(offsite, reason="t", progress=lambda n, c: None)
+    folder = Path(offsite.store.backup(outcome.id)["path"])
+    assert (tmp_path / "far away" / folder.name / "users.bson.gz").exists()
+    assert marker.read_text() == str(folder)

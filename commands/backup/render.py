@@ -42,6 +42,7 @@ def render_outcome(outcome: Outcome) -> Reply:
         f":white_check_mark: Backup B{outcome.id} {verb}: {size(outcome.size)}, "
         f"{len(outcome.counts)} collections, {total:,} documents in "
         f"{outcome.seconds:.1f} s. {collections}. SHA-256 {outcome.sha256[:12]}…"
+        + (f" :warning: But {outcome.note}." if outcome.note else "")
     )
 
 

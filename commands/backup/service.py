@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,7 @@ class Outcome:
     seconds: float
     sha256: str
     error: str = ""
+    note: str = ""  # e.g. the off-site copy failed while the backup itself is good
 
 
 def _client(deps: Deps) -> Any:
@@ -95,8 +97,14 @@ def run_backup(deps: Deps, *, reason: str, progress: Progress) -> Outcome:
         sha256=dumped.sha256,
         counts=json.dumps(dumped.counts),
     )
-    _offsite(deps, folder)
-    return Outcome(backup_id, "ok", dumped.counts, dumped.size, _took(deps, now), dumped.sha256)
+    note = ""
+    try:
+        _offsite(deps, folder)
+    except (OSError, subprocess.SubprocessError) as exc:  # the backup stays good
+        note = f"the off-site copy failed ({type(exc).__name__})"
+    return Outcome(
+        backup_id, "ok", dumped.counts, dumped.size, _took(deps, now), dumped.sha256, note=note
+    )
 
 
 def _took(deps: Deps, since: datetime) -> float:
@@ -104,9 +112,19 @@ def _took(deps: Deps, since: datetime) -> float:
 
 
 def _offsite(deps: Deps, folder: Path) -> None:
-    target = deps.settings.backup.offsite_dir
-    if target is not None:
-        shutil.copytree(folder, Path(target) / folder.name)
+    """Copy a good backup off this disk: to a directory, or through a configured program."""
+    policy = deps.settings.backup
+    if policy.offsite_dir is not None:
+        shutil.copytree(folder, Path(policy.offsite_dir) / folder.name)
+    if policy.offsite_command:
+        argv = [str(folder) if arg == "{path}" else arg for arg in policy.offsite_command]
+        subprocess.run(
+            argv,
+            check=True,
+            timeout=_tool_timeout(deps),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+        )
 
 
 def recover(deps: Deps) -> list[int]:
