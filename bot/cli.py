@@ -25,6 +25,7 @@ from bot.deps import Deps
 from bot.server import make_server, wsgi_app
 from bot.store import Store, now_utc
 from commands.backup import service as backups
+from commands.rollback import service as rollbacks
 from jobs import JOBS, run_job, start_jobs
 
 log = logging.getLogger("opsbot")
@@ -98,6 +99,7 @@ def assemble(
         mongo=mongo or _mongo(settings),
     )
     backups.recover(deps)  # a backup cut short by a crash is marked failed, its files removed
+    rollbacks.recover(deps)  # a rollback cut short is marked interrupted, visibly
     return deps
 
 

@@ -80,6 +80,36 @@ class Backup(BaseModel):
     offsite_command: list[str] = []
 
 
+class RollbackStep(BaseModel):
+    """One step of the rollback: an argv list ("{tag}" is replaced by the validated tag, as a
+    whole argument), run in `cwd` (relative to ROLLBACK_REPO) with a timeout. No shell."""
+
+    name: str
+    argv: list[str] = Field(min_length=1)
+    cwd: str = "."
+    timeout_seconds: int = Field(default=600, gt=0)
+
+
+def _plan_steps() -> list[RollbackStep]:
+    """The plan's rollback procedure; a deploy step for the frontend is the team's to add."""
+    return [
+        RollbackStep(name="Check out the release", argv=["git", "checkout", "--detach", "{tag}"]),
+        RollbackStep(name="Backend: install", argv=["npm", "ci"], cwd="backend"),
+        RollbackStep(name="Backend: build", argv=["npm", "run", "build"], cwd="backend"),
+        RollbackStep(name="Backend: restart", argv=["pm2", "restart", "backend"], cwd="backend"),
+        RollbackStep(name="Frontend: install", argv=["npm", "ci"], cwd="frontend"),
+        RollbackStep(name="Frontend: build", argv=["npm", "run", "build"], cwd="frontend"),
+    ]
+
+
+class Rollback(BaseModel):
+    allowed: list[str] = []  # who may roll back (and mark a deploy); empty means nobody
+    second_confirmation: list[str] = ["P0", "P1"]  # linked incidents needing two people
+    current: Literal["head", "recorded"] = "head"  # the deployed release: HEAD's tag or marked
+    restore_database: bool = False  # also restore the pre-deployment backup
+    steps: list[RollbackStep] = Field(default_factory=_plan_steps)
+
+
 class Reminders(BaseModel):
     """When the bot nudges an open incident (PEERS: incident-bot, monzo/response)."""
 
@@ -137,6 +167,7 @@ class Settings(BaseSettings):
     reminders: Reminders = Reminders()
     health: Health = Health()
     backup: Backup = Backup()
+    rollback: Rollback = Rollback()
 
     @field_validator("slack_api_url")
     @classmethod

@@ -229,6 +229,31 @@ def m006_care_log(db: Database) -> None:
     )
 
 
+@migrations()
+def m007_rollbacks(db: Database) -> None:
+    # One row per rollback. "running" doubles as the lock: a second one is refused while it
+    # exists, and a crash leaves it, to be marked "interrupted" at the next start.
+    db.table("rollbacks").create(
+        {
+            "id": int,
+            "tag": str,
+            "from_tag": str,
+            "incident_id": int,
+            "requested_by": str,
+            "approvals": str,
+            "status": str,
+            "created_at": str,
+            "started_at": str,
+            "finished_at": str,
+            "steps": str,
+            "channel": str,
+            "ts": str,
+            "thread_ts": str,
+        },
+        pk="id",
+    )
+
+
 def now_utc() -> datetime:
     return datetime.now(UTC)
 
@@ -899,6 +924,47 @@ class Store:
     def care_log(self) -> list[dict[str, Any]]:
         with self._connect() as db:
             return _query(db, "SELECT * FROM care_log ORDER BY id")
+
+    # Rollbacks ---------------------------------------------------------------------------
+
+    def add_rollback(self, row: dict[str, Any]) -> int:
+        with self._write() as db:
+            rollback_id = _insert(db, "rollbacks", row).lastrowid
+        assert rollback_id is not None
+        return rollback_id
+
+    def rollback(self, rollback_id: int) -> dict[str, Any] | None:
+        rows = self.rollbacks("WHERE id = ?", [rollback_id])
+        return rows[0] if rows else None
+
+    def rollbacks(self, where: str = "", args: list[Any] | None = None) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            rows = _query(db, f"SELECT * FROM rollbacks {where} ORDER BY id DESC", args or [])
+        for row in rows:
+            row["approvals"] = json.loads(row["approvals"] or "[]")
+            row["steps"] = json.loads(row["steps"] or "[]")
+        return rows
+
+    def update_rollback(self, rollback_id: int, **fields: Any) -> None:
+        values = {
+            k: json.dumps(v) if isinstance(v, list) else (_iso(v) if isinstance(v, datetime) else v)
+            for k, v in fields.items()
+        }
+        sets = ", ".join(f"{k} = ?" for k in values)
+        with self._write() as db:
+            db.execute(f"UPDATE rollbacks SET {sets} WHERE id = ?", [*values.values(), rollback_id])
+
+    def claim_rollback(self, rollback_id: int, now: datetime) -> bool:
+        """pending -> running, only if no other rollback is running: the lock."""
+        with self._write() as db:
+            if _query(db, "SELECT id FROM rollbacks WHERE status = 'running'"):
+                return False
+            cursor = db.execute(
+                "UPDATE rollbacks SET status = 'running', started_at = ? "
+                "WHERE id = ? AND status = 'pending'",
+                [_iso(now), rollback_id],
+            )
+            return cursor.rowcount == 1
 
     # Slack delivery ----------------------------------------------------------------------
 

@@ -9,13 +9,14 @@ from collections.abc import Callable
 
 from slack_bolt import App
 
-from commands import backup, health, home, incident, oncall
+from commands import backup, health, home, incident, oncall, rollback
 
 COMMANDS: dict[str, Callable[[App], None]] = {
     "/incident": incident.register,
     "/oncall": oncall.register,
     "/health": health.register,
     "/backup": backup.register,
+    "/rollback": rollback.register,
 }
 
 

@@ -1,0 +1,16 @@
+"""/rollback: the plan's rollback procedure, previewed, confirmed and observable."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from commands.rollback.handlers import handle, on_answer
+from commands.rollback.render import CANCEL, CONFIRM
+
+__all__ = ["handle", "register"]
+
+
+def register(app: App) -> None:
+    app.command("/rollback")(handle)
+    app.action(CONFIRM)(on_answer)
+    app.action(CANCEL)(on_answer)

@@ -1,0 +1,225 @@
+"""Rollback rules: who may, how many must confirm, one at a time, every step observable."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.config import RollbackStep, Settings
+from bot.deps import Deps
+from bot.replies import UserError, mention
+from bot.store import Entry, Incident
+from commands.backup import service as backups
+from commands.health.checks import redact
+from commands.rollback import releases
+
+DEPLOYED_KEY = "rollback.deployed"
+PREDEPLOY_KEY = "rollback.predeploy_backup"
+TAIL_LINES = 30
+
+
+@dataclass(frozen=True)
+class Preview:
+    tag: str
+    current: str | None
+    commit: releases.Commit
+    undone: list[releases.Commit]
+    steps: list[str]
+    incident: Incident | None
+    approvals_needed: int
+
+
+def repo(settings: Settings) -> Path:
+    if settings.rollback_repo is None:
+        raise UserError("ROLLBACK_REPO is not set: there is no release checkout to roll back.")
+    return Path(settings.rollback_repo)
+
+
+def require_allowed(settings: Settings, actor: str) -> None:
+    allowed = settings.rollback.allowed
+    if actor not in allowed:
+        who = ", ".join(mention(a) for a in allowed) or "nobody (set rollback.allowed)"
+        raise UserError(f"Only {who} may roll back. Nothing was run.")
+
+
+def current(deps: Deps) -> str | None:
+    if deps.settings.rollback.current == "recorded":
+        return deps.store.state(DEPLOYED_KEY)
+    return releases.checked_out(repo(deps.settings))
+
+
+def steps(settings: Settings) -> list[RollbackStep]:
+    planned = list(settings.rollback.steps)
+    if settings.rollback.restore_database:
+        planned.append(
+            RollbackStep(name="Database: restore the pre-deployment backup", argv=["<built-in>"])
+        )
+    return planned
+
+
+def preview(deps: Deps, tag: str, incident: Incident | None) -> Preview:
+    checkout = repo(deps.settings)
+    tag = releases.validate(checkout, tag)
+    now = current(deps)
+    undone = releases.between(checkout, tag, now) if now and now != tag else []
+    second = (
+        incident is not None and incident.severity in deps.settings.rollback.second_confirmation
+    )
+    return Preview(
+        tag,
+        now,
+        releases.commit(checkout, tag),
+        undone,
+        [s.name for s in steps(deps.settings)],
+        incident,
+        2 if second else 1,
+    )
+
+
+def request(deps: Deps, shown: Preview, actor: str) -> int:
+    return deps.store.add_rollback(
+        {
+            "tag": shown.tag,
+            "from_tag": shown.current,
+            "requested_by": actor,
+            "incident_id": shown.incident.number if shown.incident else None,
+            "approvals": "[]",
+            "status": "pending",
+            "created_at": deps.clock().isoformat(),
+            "steps": "[]",
+        }
+    )
+
+
+def approve(deps: Deps, rollback_id: int, actor: str, needed: int) -> tuple[dict[str, Any], bool]:
+    """Add `actor`'s confirmation; True when it was the last one needed."""
+    require_allowed(deps.settings, actor)
+    row = deps.store.rollback(rollback_id)
+    if row is None or row["status"] != "pending":
+        state = row["status"] if row else "unknown"
+        raise UserError(f"This rollback is {state}; it cannot be confirmed now.")
+    if actor in row["approvals"]:
+        raise UserError("You confirmed already: a second allowed person must confirm.")
+    approvals = [*row["approvals"], actor]
+    deps.store.update_rollback(rollback_id, approvals=approvals)
+    return {**row, "approvals": approvals}, len(approvals) >= needed
+
+
+def cancel(deps: Deps, rollback_id: int, actor: str) -> None:
+    row = deps.store.rollback(rollback_id)
+    if row is None or row["status"] != "pending":
+        raise UserError("Only a rollback that has not started can be cancelled.")
+    deps.store.update_rollback(rollback_id, status="cancelled", finished_at=deps.clock())
+
+
+def recover(deps: Deps) -> list[int]:
+    """At start-up: a rollback still "running" was cut short; say so, never silently."""
+    cut = []
+    for row in deps.store.rollbacks("WHERE status = 'running'"):
+        deps.store.update_rollback(row["id"], status="interrupted", finished_at=deps.clock())
+        cut.append(row["id"])
+    return cut
+
+
+@dataclass
+class StepResult:
+    name: str
+    status: str  # pending, running, ok, failed
+    seconds: float = 0.0
+
+
+Report = Callable[[list[StepResult], str], None]
+
+
+def run(deps: Deps, rollback_id: int, report: Report) -> tuple[str, list[str]]:
+    """Run every step in order; stop at the first failure. Returns the outcome and, on
+    failure, the last lines of the failing step's output (redacted)."""
+    row = deps.store.rollback(rollback_id)
+    assert row is not None
+    if not deps.store.claim_rollback(rollback_id, deps.clock()):
+        running = deps.store.rollbacks("WHERE status = 'running'")
+        which = f"R{running[0]['id']} to {running[0]['tag']}" if running else "another one"
+        raise UserError(f"A rollback is already running ({which}); one at a time.")
+    checkout, tag = repo(deps.settings), releases.validate(repo(deps.settings), row["tag"])
+    planned = steps(deps.settings)
+    results = [StepResult(s.name, "pending") for s in planned]
+    for index, step in enumerate(planned):
+        results[index].status = "running"
+        report(results, "running")
+        began = time.monotonic()
+        ok, tail = _run_step(deps, step, checkout, tag)
+        results[index].seconds = time.monotonic() - began
+        results[index].status = "ok" if ok else "failed"
+        deps.store.update_rollback(rollback_id, steps=[r.__dict__ for r in results])
+        if not ok:
+            deps.store.update_rollback(rollback_id, status="failed", finished_at=deps.clock())
+            report(results, "failed")
+            return "failed", tail
+    deps.store.set_state(DEPLOYED_KEY, tag)  # what is deployed now, for "recorded" mode
+    deps.store.update_rollback(rollback_id, status="ok", finished_at=deps.clock())
+    report(results, "ok")
+    return "ok", []
+
+
+def _run_step(deps: Deps, step: RollbackStep, checkout: Path, tag: str) -> tuple[bool, list[str]]:
+    if step.argv == ["<built-in>"]:
+        return _restore_predeploy(deps)
+    argv = [tag if arg == "{tag}" else arg for arg in step.argv]
+    with tempfile.TemporaryFile("w+") as output:
+        try:
+            done = subprocess.run(
+                argv,
+                cwd=checkout / step.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                timeout=step.timeout_seconds,
+            )
+            ok, note = done.returncode == 0, f"exit code {done.returncode}"
+        except subprocess.TimeoutExpired:
+            ok, note = False, f"stopped after {step.timeout_seconds} s"
+        except OSError as exc:
+            ok, note = False, f"could not start {argv[0]}: {type(exc).__name__}"
+        output.seek(0)
+        lines = output.read().splitlines()[-TAIL_LINES:]
+    return ok, [redact(line) for line in lines] + ([] if ok else [f"({note})"])
+
+
+def _restore_predeploy(deps: Deps) -> tuple[bool, list[str]]:
+    marked = deps.store.state(PREDEPLOY_KEY)
+    if not marked:
+        return False, ["No pre-deployment backup is recorded (`/rollback mark <tag>`)."]
+    admin = deps.settings.backup.restore_allowed[:1] or ["opsbot"]
+    try:
+        backups.restore_live(deps, int(marked), actor=admin[0], progress=lambda n, c: None)
+    except UserError as exc:
+        return False, [exc.message]
+    return True, [f"Restored B{marked}."]
+
+
+def mark(deps: Deps, tag: str, actor: str) -> tuple[str, int | None]:
+    """Before a deploy: take a backup, and record the release being deployed."""
+    require_allowed(deps.settings, actor)
+    tag = releases.validate(repo(deps.settings), tag)
+    backup_id = None
+    if deps.mongo is not None:
+        outcome = backups.run_backup(
+            deps, reason=f"before deploying {tag}", progress=lambda n, c: None
+        )
+        if outcome.status != "ok":
+            raise UserError(f"The pre-deployment backup failed ({outcome.error}); nothing marked.")
+        backup_id = outcome.id
+        deps.store.set_state(PREDEPLOY_KEY, str(backup_id))
+    deps.store.set_state(DEPLOYED_KEY, tag)
+    return tag, backup_id
+
+
+def note(deps: Deps, incident_id: int | None, text: str, actor: str | None = None) -> None:
+    """Everything a rollback does lands on its incident's timeline."""
+    if incident_id:
+        deps.store.add_entry(incident_id, Entry(deps.clock(), actor, "rollback", text))
