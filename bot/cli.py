@@ -26,7 +26,7 @@ from bot.server import make_server, wsgi_app
 from bot.store import Store, now_utc
 from commands.backup import service as backups
 from commands.rollback import service as rollbacks
-from jobs import JOBS, run_job, start_jobs
+from jobs import JOBS, describe_jobs, run_job, start_jobs
 
 log = logging.getLogger("opsbot")
 
@@ -67,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     job.add_argument("name", choices=sorted(JOBS), metavar="NAME", help=", ".join(sorted(JOBS)))
     job.add_argument("--dry-run", action="store_true", help="say what it would do; do nothing")
     job.set_defaults(run=_run_job)
+    listing = sub.add_parser("jobs", help="list scheduled jobs with their last and next run")
+    listing.set_defaults(run=_jobs)
     return parser
 
 
@@ -199,6 +201,13 @@ def _shell(args: argparse.Namespace, settings: Settings) -> int:
         print()
     finally:
         console.close()
+    return 0
+
+
+def _jobs(args: argparse.Namespace, settings: Settings) -> int:
+    deps = assemble(settings, "xoxb-not-used")
+    for name, description, last, upcoming in describe_jobs(deps, deps.clock()):
+        print(f"{name:20} next {upcoming:22} last {last}\n{'':20} {description}")
     return 0
 
 

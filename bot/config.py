@@ -110,6 +110,19 @@ class Rollback(BaseModel):
     steps: list[RollbackStep] = Field(default_factory=_plan_steps)
 
 
+class Digest(BaseModel):
+    """The plan's scheduled checks as messages the team reacts to."""
+
+    daily_time: str = Field(default="09:00", pattern=r"^\d{2}:\d{2}$")
+    daily_days: list[int] = [0, 1, 2, 3, 4]
+    review_cutoff: str = Field(default="12:00", pattern=r"^\d{2}:\d{2}$")
+    log_files: list[Path] = []  # backend logs whose lines start with an ISO timestamp
+    error_pattern: str = r"\b(ERROR|FATAL|error)\b"
+    feedback_path: str = "/api/v1/feedback?status=new"
+    weekly_time: str = Field(default="09:30", pattern=r"^\d{2}:\d{2}$")
+    npm_dirs: list[Path] = []  # e.g. the backend and frontend checkouts
+
+
 class Reminders(BaseModel):
     """When the bot nudges an open incident (PEERS: incident-bot, monzo/response)."""
 
@@ -168,6 +181,7 @@ class Settings(BaseSettings):
     health: Health = Health()
     backup: Backup = Backup()
     rollback: Rollback = Rollback()
+    digest: Digest = Digest()
 
     @field_validator("slack_api_url")
     @classmethod

@@ -254,6 +254,46 @@ def m007_rollbacks(db: Database) -> None:
     )
 
 
+@migrations()
+def m008_job_runs(db: Database) -> None:
+    # One row per scheduled occurrence of a job: claimed before it runs, so a restart neither
+    # repeats a run that happened nor loses one that was due.
+    db.table("job_runs").create(
+        {
+            "job": str,
+            "scheduled_for": str,
+            "started_at": str,
+            "finished_at": str,
+            "status": str,
+            "summary": str,
+        },
+        pk=("job", "scheduled_for"),
+    )
+
+
+@migrations()
+def m009_digests(db: Database) -> None:
+    db.table("digests").create(
+        {
+            "id": int,
+            "kind": str,
+            "day": str,
+            "channel": str,
+            "ts": str,
+            "posted_at": str,
+            "sections": str,
+        },
+        pk="id",
+    )
+    db.table("digests").create_index(["channel", "ts"])
+    # Who reviewed what (a check of a daily digest, or "all"), and checklist items done.
+    db.table("digest_marks").create(
+        {"digest_id": int, "item": str, "user": str, "at": str},
+        pk=("digest_id", "item", "user"),
+        foreign_keys=[("digest_id", "digests", "id")],
+    )
+
+
 def now_utc() -> datetime:
     return datetime.now(UTC)
 
@@ -965,6 +1005,115 @@ class Store:
                 [_iso(now), rollback_id],
             )
             return cursor.rowcount == 1
+
+    # Job runs ----------------------------------------------------------------------------
+
+    def claim_run(self, job: str, scheduled_for: datetime, now: datetime) -> bool:
+        """True if this occurrence has not run (or was interrupted): it is now running."""
+        with self._write() as db:
+            rows = _query(
+                db,
+                "SELECT status FROM job_runs WHERE job = ? AND scheduled_for = ?",
+                [job, _iso(scheduled_for)],
+            )
+            if rows and rows[0]["status"] != "interrupted":
+                return False
+            db.execute(
+                "INSERT OR REPLACE INTO job_runs (job, scheduled_for, started_at, status) "
+                "VALUES (?, ?, ?, 'running')",
+                [job, _iso(scheduled_for), _iso(now)],
+            )
+            return True
+
+    def finish_run(
+        self, job: str, scheduled_for: datetime, status: str, summary: str, now: datetime
+    ) -> None:
+        with self._write() as db:
+            db.execute(
+                "UPDATE job_runs SET status = ?, summary = ?, finished_at = ? "
+                "WHERE job = ? AND scheduled_for = ?",
+                [status, summary[:2000], _iso(now), job, _iso(scheduled_for)],
+            )
+
+    def interrupt_runs(self) -> int:
+        """At start-up: runs left 'running' by a crash may run again."""
+        with self._write() as db:
+            return db.execute(
+                "UPDATE job_runs SET status = 'interrupted' WHERE status = 'running'"
+            ).rowcount
+
+    def last_run(self, job: str) -> dict[str, Any] | None:
+        with self._connect() as db:
+            rows = _query(
+                db,
+                "SELECT * FROM job_runs WHERE job = ? ORDER BY scheduled_for DESC LIMIT 1",
+                [job],
+            )
+        return rows[0] if rows else None
+
+    # Digests -----------------------------------------------------------------------------
+
+    def add_digest(
+        self,
+        kind: str,
+        day: str,
+        channel: str,
+        ts: str,
+        now: datetime,
+        sections: list[dict[str, str]],
+    ) -> int:
+        row = {
+            "kind": kind,
+            "day": day,
+            "channel": channel,
+            "ts": ts,
+            "posted_at": _iso(now),
+            "sections": json.dumps(sections),
+        }
+        with self._write() as db:
+            digest_id = _insert(db, "digests", row).lastrowid
+        assert digest_id is not None
+        return digest_id
+
+    def set_digest_message(self, digest_id: int, channel: str, ts: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "UPDATE digests SET channel = ?, ts = ? WHERE id = ?", [channel, ts, digest_id]
+            )
+
+    def digests(self, where: str = "", args: list[Any] | None = None) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            rows = _query(db, f"SELECT * FROM digests {where} ORDER BY id", args or [])
+        for row in rows:
+            row["sections"] = json.loads(row["sections"] or "[]")
+        return rows
+
+    def mark(
+        self, digest_id: int, item: str, user: str, now: datetime, *, add: bool = True
+    ) -> bool:
+        """Record (or with add=False remove) that `user` did `item`; False if nothing changed."""
+        with self._write() as db:
+            if add:
+                return (
+                    db.execute(
+                        "INSERT OR IGNORE INTO digest_marks VALUES (?, ?, ?, ?)",
+                        [digest_id, item, user, _iso(now)],
+                    ).rowcount
+                    == 1
+                )
+            return (
+                db.execute(
+                    "DELETE FROM digest_marks WHERE digest_id = ? AND item = ? AND user = ?",
+                    [digest_id, item, user],
+                ).rowcount
+                == 1
+            )
+
+    def marks(self, digest_id: int) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            return _query(
+                db, "SELECT * FROM digest_marks WHERE digest_id = ? ORDER BY at", [digest_id]
+            )
 
     # Slack delivery ----------------------------------------------------------------------
 

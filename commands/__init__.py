@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from slack_bolt import App
 
-from commands import backup, health, home, incident, oncall, rollback
+from commands import backup, digest, health, home, incident, oncall, reactions, rollback
 
 COMMANDS: dict[str, Callable[[App], None]] = {
     "/incident": incident.register,
@@ -23,4 +23,7 @@ COMMANDS: dict[str, Callable[[App], None]] = {
 def register(app: App) -> None:
     for register_command in COMMANDS.values():
         register_command(app)
-    home.register(app)  # the App Home tab is not a command
+    # Not commands: the App Home tab, the digests' buttons, reactions (pins and reviews).
+    home.register(app)
+    digest.register(app)
+    reactions.register(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -9,18 +10,21 @@ from slack_bolt import Ack, Respond
 
 from bot.deps import Deps
 from bot.replies import Reply, UserError
+from commands.digest import service as digest_service
 from commands.health import render
 from commands.health.checks import CHECKS, Reading, run_all
 
 USAGE = (
     "*Usage:* `/health` (every check) · `/health <check>` (one of "
-    f"{', '.join(CHECKS)}) · `/health history` (last 24 h) · `/health help`"
+    f"{', '.join(CHECKS)}) · `/health history` (last 24 h) · "
+    "`/health log [YYYY-MM]` (the maintenance log) · `/health help`"
 )
+_MONTH = re.compile(r"^log(?:\s+(\d{4})-(\d{2}))?$")
 
 
 def parse(text: str) -> str:
-    word = text.strip().lower()
-    if word in ("", "help", "history", *CHECKS):
+    word = " ".join(text.strip().lower().split())
+    if word in ("", "help", "history", *CHECKS) or _MONTH.match(word):
         return word
     raise UserError(f"Unknown check `{word}`.", USAGE)
 
@@ -33,6 +37,9 @@ def handle(ack: Ack, command: dict[str, Any], respond: Respond, context: dict[st
         return
     if what == "history":
         ack(**history(deps).as_response())
+        return
+    if month := _MONTH.match(what):
+        ack(**log_reply(deps, month).as_response())
         return
     ack(**Reply(":hourglass: Checking Prompt-Base…").as_response())
     deps.in_background(
@@ -62,3 +69,14 @@ def _histories(deps: Deps, readings: list[Reading], now: datetime) -> dict[str, 
 def history(deps: Deps) -> Reply:
     since = deps.clock() - timedelta(hours=24)
     return render.render_history({c: deps.store.readings(c, since) for c in CHECKS}, deps.settings)
+
+
+def log_reply(deps: Deps, month: re.Match[str]) -> Reply:
+    """The plan's Maintenance Log for a month (this one by default), from recorded reviews."""
+    local = deps.clock().astimezone(deps.settings.tz)
+    year, number = (
+        (int(month.group(1)), int(month.group(2))) if month.group(1) else (local.year, local.month)
+    )
+    if not 1 <= number <= 12:
+        raise UserError(f"There is no month {number}.", USAGE)
+    return Reply(f"```\n{digest_service.maintenance_log(deps, year, number)}\n```")

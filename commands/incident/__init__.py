@@ -7,7 +7,6 @@ import re
 from slack_bolt import App
 
 from commands.incident.handlers import BUTTONS, handle, on_button, on_snooze
-from commands.incident.pins import on_reaction
 from commands.incident.render import SNOOZE
 
 __all__ = ["handle", "register"]
@@ -17,5 +16,3 @@ def register(app: App) -> None:
     app.command("/incident")(handle)
     app.action(re.compile("^(" + "|".join(map(re.escape, BUTTONS)) + ")$"))(on_button)
     app.action(re.compile("^" + re.escape(SNOOZE) + r"\.\d+$"))(on_snooze)
-    app.event("reaction_added")(on_reaction)
-    app.event("reaction_removed")(on_reaction)

@@ -1,0 +1,193 @@
+"""Digests that produce records: post them, record reviews and done items, open follow-ups,
+nudge, and fill the plan's monthly maintenance log."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from bot.deps import Deps
+from bot.replies import Reply, mention
+from bot.store import Entry
+from commands.digest import checklists, render, sections
+from commands.incident import service as incidents
+from commands.incident.handlers import Outcome, publish
+from commands.oncall.service import who
+
+REVIEWED, FOLLOW_UP = "white_check_mark", "warning"
+
+
+def _post(deps: Deps, reply: Reply) -> dict[str, Any]:
+    channel = deps.settings.digest_target
+    posted = deps.outbox.submit(
+        lambda: deps.slack.chat_postMessage(channel=channel, **reply.as_message())
+    ).result(timeout=60)
+    return {"channel": posted["channel"], "ts": posted["ts"]}
+
+
+def post_daily(deps: Deps, now: datetime) -> str:
+    day = now.astimezone(deps.settings.tz).date()
+    found = [s.as_dict() for s in sections.daily(deps, now)]
+    digest_id = deps.store.add_digest("daily", day.isoformat(), "", "", now, found)
+    _set_where(deps, digest_id, _post(deps, render.render_daily(day, found, digest_id, [])))
+    failed = [s["title"] for s in found if s["state"] == "failed"]
+    return f"Daily digest D{digest_id} posted" + (
+        f"; failed: {', '.join(failed)}" if failed else ""
+    )
+
+
+def post_checklist(
+    deps: Deps, kind: str, now: datetime, extra: list[sections.Section] | None = None
+) -> str:
+    local = now.astimezone(deps.settings.tz)
+    period = {
+        "weekly": f"week {local:%V}, {local:%Y}",
+        "monthly": f"{local:%B %Y}",
+        "quarterly": f"Q{(local.month - 1) // 3 + 1} {local:%Y}",
+        "annual": f"{local:%Y}",
+    }[kind]
+    found = [s.as_dict() for s in extra or []]
+    digest_id = deps.store.add_digest(kind, local.date().isoformat(), "", "", now, found)
+    where = _post(
+        deps,
+        render.render_checklist(kind, period, checklists.CHECKLISTS[kind], digest_id, [], found),
+    )
+    _set_where(deps, digest_id, where)
+    return f"{kind.capitalize()} digest D{digest_id} posted"
+
+
+def _set_where(deps: Deps, digest_id: int, where: dict[str, Any]) -> None:
+    deps.store.set_digest_message(digest_id, where["channel"], where["ts"])
+
+
+def digest_at(deps: Deps, channel: str, ts: str) -> dict[str, Any] | None:
+    found = deps.store.digests("WHERE channel = ? AND ts = ?", [channel, ts])
+    return found[0] if found else None
+
+
+def _refresh(deps: Deps, digest_id: int) -> None:
+    """Re-render a digest from its stored sections and marks, in place."""
+    digest = deps.store.digests("WHERE id = ?", [digest_id])[0]
+    marks = deps.store.marks(digest_id)
+    if digest["kind"] == "daily":
+        reply = render.render_daily(
+            date.fromisoformat(digest["day"]), digest["sections"], digest_id, marks
+        )
+    else:
+        local = date.fromisoformat(digest["day"])
+        reply = render.render_checklist(
+            digest["kind"],
+            f"{local:%d %b %Y}",
+            checklists.CHECKLISTS[digest["kind"]],
+            digest_id,
+            marks,
+            digest["sections"],
+        )
+    deps.post_later(
+        lambda: deps.slack.chat_update(
+            channel=digest["channel"], ts=digest["ts"], **reply.as_message()
+        )
+    )
+
+
+def on_reaction(deps: Deps, event: dict[str, Any]) -> bool:
+    """:white_check_mark: records a review; :warning: opens a P3 follow-up. False if the
+    message is not a digest."""
+    item = event.get("item", {})
+    digest = digest_at(deps, item.get("channel", ""), item.get("ts", ""))
+    if digest is None:
+        return False
+    name, user, added = (
+        event.get("reaction"),
+        event.get("user", ""),
+        event.get("type") == "reaction_added",
+    )
+    now = deps.clock()
+    if name == REVIEWED and deps.store.mark(digest["id"], "all", user, now, add=added):
+        _refresh(deps, digest["id"])
+    elif name == FOLLOW_UP and added:
+        _follow_up(deps, digest, user, now)
+    return True
+
+
+def _follow_up(deps: Deps, digest: dict[str, Any], user: str, now: datetime) -> None:
+    if deps.store.state(f"digest.followup.{digest['id']}"):
+        return  # one follow-up incident per digest
+    flagged = [s for s in digest["sections"] if s["state"] in ("warning", "failed")]
+    title = f"Follow-up from the {digest['kind']} check of {digest['day']}" + (
+        ": " + ", ".join(s["title"] for s in flagged) if flagged else ""
+    )
+    opened = incidents.open_incident(
+        deps.store, deps.settings, title=title, severity="P3", actor=user, now=now
+    )
+    deps.store.set_state(f"digest.followup.{digest['id']}", str(opened.number))
+    for found in flagged:
+        deps.store.add_entry(
+            opened.number, Entry(now, None, "note", f"{found['title']}: {found['text'][:400]}")
+        )
+    deps.post_later(lambda: publish(Outcome(Reply(""), opened), deps))
+    deps.post_later(
+        lambda: deps.slack.chat_postMessage(
+            channel=digest["channel"],
+            thread_ts=digest["ts"],
+            text=f"{mention(user)} opened {opened.ref} (P3) to follow this up.",
+        )
+    )
+
+
+def mark_item(deps: Deps, digest_id: int, item: str, user: str) -> bool:
+    added = deps.store.mark(digest_id, item, user, deps.clock())
+    if added:
+        _refresh(deps, digest_id)
+    return added
+
+
+def nudge(deps: Deps, now: datetime) -> str:
+    """No review of today's daily digest by the cut-off: a word to whoever is on call."""
+    day = now.astimezone(deps.settings.tz).date().isoformat()
+    today = deps.store.digests("WHERE kind = 'daily' AND day = ?", [day])
+    if not today:
+        return "No daily digest today."
+    digest = today[-1]
+    if deps.store.marks(digest["id"]):
+        return f"D{digest['id']} was reviewed."
+    person = who(deps.store, deps.settings, now)
+    text = (
+        f"{mention(person) + ' ' if person else ''}Today's daily check has no review yet. "
+        "React :white_check_mark: when you have looked at it."
+    )
+    deps.outbox.submit(
+        lambda: deps.slack.chat_postMessage(
+            channel=digest["channel"], thread_ts=digest["ts"], text=text
+        )
+    ).result(timeout=60)
+    return f"Nudged about D{digest['id']}."
+
+
+def maintenance_log(deps: Deps, year: int, month: int) -> str:
+    first = date(year, month, 1)
+    last = date(year, month, calendar.monthrange(year, month)[1])
+    found = deps.store.digests("WHERE day >= ? AND day <= ?", [first.isoformat(), last.isoformat()])
+    dailies = [
+        (date.fromisoformat(d["day"]), {m["item"] for m in deps.store.marks(d["id"])})
+        for d in found
+        if d["kind"] == "daily"
+    ]
+    lists: dict[str, set[str]] = {}
+    for digest in found:
+        if digest["kind"] != "daily":
+            lists.setdefault(digest["kind"], set()).update(
+                m["item"] for m in deps.store.marks(digest["id"])
+            )
+    opened = [
+        i
+        for i in deps.store.incidents(open_only=False, limit=500)
+        if first <= i.opened_at.astimezone(deps.settings.tz).date() <= last
+    ]
+    notes = [f"{i.ref} {i.severity} {i.title} ({i.status})" for i in reversed(opened)]
+    return render.maintenance_log(year, month, dailies, lists, notes)
+
+
+def month_end(now: datetime) -> bool:
+    return (now + timedelta(days=1)).month != now.month

@@ -1,0 +1,94 @@
+"""The plan's schedule as digests: daily checks, weekly, monthly, quarterly and annual tasks,
+the review nudge, and the monthly maintenance log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.deps import Deps
+from bot.replies import Reply
+from commands.backup import care
+from commands.digest import sections, service
+from commands.digest.sections import Section, safely
+
+
+def daily(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
+    if dry_run:
+        found = sections.daily(deps, now)
+        return "; ".join(f"{s.title}: {s.state}" for s in found)
+    return service.post_daily(deps, now)
+
+
+def nudge(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
+    return "Would nudge if today's digest has no review." if dry_run else service.nudge(deps, now)
+
+
+def weekly(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
+    found = sections.weekly(deps, now)
+    if dry_run:
+        return "; ".join(f"{s.title}: {s.state}" for s in found)
+    return service.post_checklist(deps, "weekly", now, found)
+
+
+def _database(deps: Deps, now: datetime) -> Section:
+    if deps.mongo is None:
+        return Section("database", "Database review", "not configured", "MONGODB_URI is not set.")
+    db = deps.mongo()[deps.settings.backup.database]
+    review = care.review_indexes(db)
+    missing = sum(len(v) for v in review.missing.values())
+    counts = care.count_candidates(db, now)
+    text = (
+        f"{missing} recommended indexes missing; cleanup candidates: "
+        + ", ".join(f"{n} {k}" for k, n in counts.items())
+        + " (`/backup indexes`, "
+        "`/backup cleanup`)"
+    )
+    return Section("database", "Database review", "warning" if missing else "ok", text)
+
+
+def monthly(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
+    found = [
+        safely("database", "Database review", lambda: _database(deps, now)),
+        Section(
+            "security",
+            "Security audit",
+            "not configured",
+            "No automated audit yet: run `npm audit`, review auth logs, check secrets, "
+            "CORS and security headers by hand.",
+        ),
+    ]
+    if dry_run:
+        return "; ".join(f"{s.title}: {s.state}" for s in found)
+    return service.post_checklist(deps, "monthly", now, found)
+
+
+def quarterly(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
+    return (
+        "Would post the quarterly checklist."
+        if dry_run
+        else service.post_checklist(deps, "quarterly", now)
+    )
+
+
+def annual(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
+    return (
+        "Would post the annual checklist."
+        if dry_run
+        else service.post_checklist(deps, "annual", now)
+    )
+
+
+def maintenance_log(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
+    """Posted on the last day of the month (the trigger fires daily; only month end posts)."""
+    local = now.astimezone(deps.settings.tz)
+    if not service.month_end(local):
+        return "Not the last day of the month."
+    text = service.maintenance_log(deps, local.year, local.month)
+    if dry_run:
+        return text
+    channel = deps.settings.digest_target
+    message = Reply(f"```\n{text}\n```").as_message()
+    deps.outbox.submit(lambda: deps.slack.chat_postMessage(channel=channel, **message)).result(
+        timeout=60
+    )
+    return f"Posted the maintenance log of {local:%B %Y}."
