@@ -123,6 +123,23 @@ class Digest(BaseModel):
     npm_dirs: list[Path] = []  # e.g. the backend and frontend checkouts
 
 
+class Security(BaseModel):
+    """The plan's monthly security audit."""
+
+    npm_dirs: list[Path] = []  # defaults to digest.npm_dirs when empty
+    public_urls: list[str] = []  # pages and API routes whose headers and CORS are graded
+    rate_limit_url: str | None = None  # the endpoint the burst goes to...
+    rate_limit_hosts: list[str] = []  # ...only if its host is listed here
+    rate_limit_burst: int = Field(default=50, ge=1, le=500)
+    auth_logs: list[Path] = []
+    failed_login_pattern: str = (
+        r"(?i)(?:failed login|login failed|invalid password).*?"
+        r"(?:ip=|from\s+(?:ip=)?)(?P<source>[\w.:-]+)"
+    )
+    code_dir: str = "backend"  # inside ROLLBACK_REPO: where to look for $where and eval
+    timeout_seconds: float = Field(default=60, gt=0)
+
+
 class Reminders(BaseModel):
     """When the bot nudges an open incident (PEERS: incident-bot, monzo/response)."""
 
@@ -182,6 +199,7 @@ class Settings(BaseSettings):
     backup: Backup = Backup()
     rollback: Rollback = Rollback()
     digest: Digest = Digest()
+    security: Security = Security()
 
     @field_validator("slack_api_url")
     @classmethod

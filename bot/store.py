@@ -294,6 +294,17 @@ def m009_digests(db: Database) -> None:
     )
 
 
+@migrations()
+def m010_security(db: Database) -> None:
+    # Each audit's findings by fingerprint (never the secret itself), to mark what persists.
+    db.table("security_runs").create({"id": int, "at": str, "summary": str}, pk="id")
+    db.table("security_findings").create(
+        {"run_id": int, "fingerprint": str, "check_name": str, "severity": str, "title": str},
+        pk=("run_id", "fingerprint"),
+        foreign_keys=[("run_id", "security_runs", "id")],
+    )
+
+
 def now_utc() -> datetime:
     return datetime.now(UTC)
 
@@ -1114,6 +1125,47 @@ class Store:
             return _query(
                 db, "SELECT * FROM digest_marks WHERE digest_id = ? ORDER BY at", [digest_id]
             )
+
+    # Security audits ---------------------------------------------------------------------
+
+    def add_security_run(
+        self, at: datetime, summary: dict[str, Any], findings: list[tuple[str, str, str, str]]
+    ) -> int:
+        with self._write() as db:
+            run_id = _insert(
+                db, "security_runs", {"at": _iso(at), "summary": json.dumps(summary)}
+            ).lastrowid
+            assert run_id is not None
+            for fingerprint, check, severity, title in findings:
+                db.execute(
+                    "INSERT OR IGNORE INTO security_findings VALUES (?, ?, ?, ?, ?)",
+                    [run_id, fingerprint, check, severity, title],
+                )
+        return run_id
+
+    def security_runs(self, limit: int = 2) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            runs = _query(db, "SELECT * FROM security_runs ORDER BY id DESC LIMIT ?", [limit])
+            for run in runs:
+                run["summary"] = json.loads(run["summary"])
+                run["fingerprints"] = {
+                    r["fingerprint"]
+                    for r in _query(
+                        db,
+                        "SELECT fingerprint FROM security_findings WHERE run_id = ?",
+                        [run["id"]],
+                    )
+                }
+        return runs
+
+    def security_finding(self, run_id: int, mark: str) -> dict[str, Any] | None:
+        with self._connect() as db:
+            rows = _query(
+                db,
+                "SELECT * FROM security_findings WHERE run_id = ? AND fingerprint = ?",
+                [run_id, mark],
+            )
+        return rows[0] if rows else None
 
     # Slack delivery ----------------------------------------------------------------------
 

@@ -9,7 +9,17 @@ from collections.abc import Callable
 
 from slack_bolt import App
 
-from commands import backup, digest, health, home, incident, oncall, reactions, rollback
+from commands import (
+    backup,
+    digest,
+    health,
+    home,
+    incident,
+    oncall,
+    reactions,
+    rollback,
+    security,
+)
 
 COMMANDS: dict[str, Callable[[App], None]] = {
     "/incident": incident.register,
@@ -26,4 +36,5 @@ def register(app: App) -> None:
     # Not commands: the App Home tab, the digests' buttons, reactions (pins and reviews).
     home.register(app)
     digest.register(app)
+    security.register(app)
     reactions.register(app)

@@ -22,6 +22,7 @@ from jobs import (
     incident_timers,
     oncall_handover,
     oncall_post,
+    security_audit,
 )
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,11 @@ JOBS: dict[str, Job] = {
         digests.monthly,
         lambda deps: CronTrigger(day=1, hour=9, minute=15, timezone=deps.settings.tz),
         "1st of the month: database review, security audit, the monthly task checklist",
+    ),
+    "security-audit": Job(
+        security_audit.run,
+        lambda deps: CronTrigger(day=1, hour=6, timezone=deps.settings.tz),
+        "1st of the month: npm audit, secrets, headers and CORS, rate limiting, auth logs, code",
     ),
     "quarterly-digest": Job(
         digests.quarterly,

@@ -46,6 +46,21 @@ def _database(deps: Deps, now: datetime) -> Section:
     return Section("database", "Database review", "warning" if missing else "ok", text)
 
 
+def _security(deps: Deps) -> Section:
+    runs = deps.store.security_runs(limit=1)
+    if not runs:
+        return Section(
+            "security",
+            "Security audit",
+            "not configured",
+            "No audit has run yet (`/health security` runs one).",
+        )
+    states = {k: v["state"] for k, v in runs[0]["summary"].items()}
+    bad = [k for k, v in states.items() if v in ("critical", "warning", "failed")]
+    text = f"Last audit {runs[0]['at'][:10]}: " + ", ".join(f"{k} {v}" for k, v in states.items())
+    return Section("security", "Security audit", "warning" if bad else "ok", text)
+
+
 def monthly(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
     found = [
         safely("database", "Database review", lambda: _database(deps, now)),

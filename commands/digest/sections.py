@@ -196,7 +196,7 @@ def daily(deps: Deps, now: datetime) -> list[Section]:
 # Weekly --------------------------------------------------------------------------------------
 
 
-def _npm(directory: Path, *args: str) -> Any:
+def npm_json(directory: Path, *args: str) -> Any:
     done = subprocess.run(
         ["npm", *args, "--json"],
         cwd=directory,
@@ -224,13 +224,13 @@ def dependencies(deps: Deps, now: datetime) -> Section:
         return Section("deps", "Dependencies", NOT_CONFIGURED, "No `digest.npm_dirs` configured.")
     lines, state = [], OK
     for directory in dirs:
-        outdated = _npm(Path(directory), "outdated")
+        outdated = npm_json(Path(directory), "outdated")
         bumps = Counter(
             _bump(str(v.get("current", "0")), str(v.get("latest", "0")))
             for v in outdated.values()
             if isinstance(v, dict)
         )
-        audit = _npm(Path(directory), "audit").get("metadata", {}).get("vulnerabilities", {})
+        audit = npm_json(Path(directory), "audit").get("metadata", {}).get("vulnerabilities", {})
         severe = int(audit.get("high", 0)) + int(audit.get("critical", 0))
         state = "warning" if severe else state
         vulns = ", ".join(f"{audit.get(k, 0)} {k}" for k in ("critical", "high", "moderate", "low"))

@@ -13,18 +13,21 @@ from bot.replies import Reply, UserError
 from commands.digest import service as digest_service
 from commands.health import render
 from commands.health.checks import CHECKS, Reading, run_all
+from commands.security import render as security_render
+from commands.security import service as security_service
 
 USAGE = (
     "*Usage:* `/health` (every check) · `/health <check>` (one of "
     f"{', '.join(CHECKS)}) · `/health history` (last 24 h) · "
-    "`/health log [YYYY-MM]` (the maintenance log) · `/health help`"
+    "`/health log [YYYY-MM]` (the maintenance log) · `/health security` (the security audit, "
+    "now) · `/health help`"
 )
 _MONTH = re.compile(r"^log(?:\s+(\d{4})-(\d{2}))?$")
 
 
 def parse(text: str) -> str:
     word = " ".join(text.strip().lower().split())
-    if word in ("", "help", "history", *CHECKS) or _MONTH.match(word):
+    if word in ("", "help", "history", "security", *CHECKS) or _MONTH.match(word):
         return word
     raise UserError(f"Unknown check `{word}`.", USAGE)
 
@@ -40,6 +43,12 @@ def handle(ack: Ack, command: dict[str, Any], respond: Respond, context: dict[st
         return
     if month := _MONTH.match(what):
         ack(**log_reply(deps, month).as_response())
+        return
+    if what == "security":
+        ack(**Reply(":hourglass: Running the security audit…").as_response())
+        deps.in_background(
+            lambda: respond(replace_original=True, **audit(deps).as_response()), respond
+        )
         return
     ack(**Reply(":hourglass: Checking Prompt-Base…").as_response())
     deps.in_background(
@@ -80,3 +89,9 @@ def log_reply(deps: Deps, month: re.Match[str]) -> Reply:
     if not 1 <= number <= 12:
         raise UserError(f"There is no month {number}.", USAGE)
     return Reply(f"```\n{digest_service.maintenance_log(deps, year, number)}\n```")
+
+
+def audit(deps: Deps) -> Reply:
+    now = deps.clock()
+    results, seen = security_service.run_audit(deps, now)
+    return security_render.render_audit(results, seen, now.astimezone(deps.settings.tz))

@@ -1,0 +1,14 @@
+"""The plan's monthly security audit: run by the security-audit job or `/health security`."""
+
+from __future__ import annotations
+
+import re
+
+from slack_bolt import App
+
+from commands.security.handlers import on_open_p3
+from commands.security.render import OPEN_P3
+
+
+def register(app: App) -> None:
+    app.action(re.compile(rf"^{re.escape(OPEN_P3)}\.\d+$"))(on_open_p3)

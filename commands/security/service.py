@@ -1,0 +1,61 @@
+"""Run the audit: every check at once, each with a timeout; store findings by fingerprint and
+mark the ones that were there last month too."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import datetime
+from typing import Any
+
+from bot.deps import Deps
+from commands.security import checks
+from commands.security.checks import Result
+
+
+def run_audit(deps: Deps, now: datetime) -> tuple[list[Result], set[str]]:
+    """The results, and the fingerprints already found by the previous audit."""
+    settings, http = deps.settings, deps.http
+    plan: dict[str, tuple[str, Callable[[], Result]]] = {
+        "deps": ("Dependencies", lambda: checks.dependencies(settings)),
+        "secrets": ("Secrets", lambda: checks.secrets(settings)),
+        "headers": ("Headers and CORS", lambda: checks.headers(settings, http)),
+        "ratelimit": ("Rate limiting", lambda: checks.rate_limit(settings, http)),
+        "auth": ("Authentication logs", lambda: checks.auth_logs(settings, now)),
+        "code": ("Injection-prone code", lambda: checks.injection(settings)),
+    }
+    pool = ThreadPoolExecutor(len(plan), thread_name_prefix="opsbot-audit")
+    futures: dict[str, Future[Result]] = {k: pool.submit(run) for k, (_, run) in plan.items()}
+    pool.shutdown(wait=False)
+    limit = settings.security.timeout_seconds
+    results = []
+    for key, future in futures.items():
+        title = plan[key][0]
+        try:
+            results.append(future.result(timeout=limit))
+        except FutureTimeout:
+            results.append(Result(key, title, "failed", f"no result within {limit:g} s"))
+        except Exception as exc:  # one failing check reports itself; the others still count
+            results.append(Result(key, title, "failed", f"the check failed: {type(exc).__name__}"))
+    previous = deps.store.security_runs(limit=1)
+    seen_before = previous[0]["fingerprints"] if previous else set()
+    for result in results:  # the trend: what the same check said last time
+        before = previous[0]["summary"].get(result.check) if previous else None
+        if before and result.check == "deps" and before["summary"] != result.summary:
+            result.summary += f" (last audit: {before['summary']})"
+    summary: dict[str, Any] = {r.check: {"state": r.state, "summary": r.summary} for r in results}
+    deps.store.add_security_run(
+        now,
+        summary,
+        [(f.fingerprint, f.check, f.severity, f.title) for r in results for f in r.findings],
+    )
+    return results, seen_before
+
+
+def finding(deps: Deps, mark: str) -> dict[str, Any] | None:
+    """A finding of the latest audit, by fingerprint."""
+    runs = deps.store.security_runs(limit=1)
+    if not runs:
+        return None
+    return deps.store.security_finding(runs[0]["id"], mark)

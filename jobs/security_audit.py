@@ -1,0 +1,21 @@
+"""security-audit: the plan's monthly security audit, posted as one message."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.deps import Deps
+from commands.security import render, service
+
+
+def run(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
+    results, seen = service.run_audit(deps, now)
+    if dry_run:
+        return "; ".join(f"{r.title}: {r.state} ({r.summary})" for r in results)
+    reply = render.render_audit(results, seen, now.astimezone(deps.settings.tz))
+    channel = deps.settings.digest_target
+    deps.outbox.submit(
+        lambda: deps.slack.chat_postMessage(channel=channel, **reply.as_message())
+    ).result(timeout=60)
+    found = sum(len(r.findings) for r in results)
+    return f"Posted the security audit: {found} findings."
