@@ -140,6 +140,30 @@ class Security(BaseModel):
     timeout_seconds: float = Field(default=60, gt=0)
 
 
+class Component(BaseModel):
+    name: str
+    check: str | None = None  # the health check that decides its state, if any
+
+
+class StatusPage(BaseModel):
+    """The public status page and the plan's communication rules."""
+
+    title: str = "Prompt-Base status"
+    components: list[Component] = [
+        Component(name="API", check="api"),
+        Component(name="Database", check="mongodb"),
+        Component(name="Website"),
+    ]
+    first_update_minutes: int = Field(default=15, gt=0)  # P0/P1: first public update due
+    update_every_minutes: int = Field(default=30, gt=0)  # then one at least this often
+    reminder_severities: list[str] = ["P0", "P1"]
+    notice_webhook: str | None = None  # notices are POSTed here (e-mail, in-app banner)
+    auto_notice_minutes: int | None = 60  # outages longer than this send the notice
+    statuspage_api_key: SecretStr | None = None  # Atlassian Statuspage, optional
+    statuspage_page_id: str | None = None
+    statuspage_url: str = "https://api.statuspage.io/v1"
+
+
 class Reminders(BaseModel):
     """When the bot nudges an open incident (PEERS: incident-bot, monzo/response)."""
 
@@ -200,6 +224,7 @@ class Settings(BaseSettings):
     rollback: Rollback = Rollback()
     digest: Digest = Digest()
     security: Security = Security()
+    status_page: StatusPage = StatusPage()
 
     @field_validator("slack_api_url")
     @classmethod

@@ -61,6 +61,9 @@ def wsgi_app(app: App, deps: Deps, scheduler_running: Callable[[], bool]) -> Cal
     started = deps.clock()
 
     def application(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
+        if path in ("/status", "/status.json") and method in ("GET", "HEAD"):
+            return status_page(deps, path, environ, start_response)
         if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") == "GET":
             body = status(deps, scheduler_running, started)
             code = "200 OK" if body["status"] == "ok" else "503 Service Unavailable"
@@ -69,6 +72,29 @@ def wsgi_app(app: App, deps: Deps, scheduler_running: Callable[[], bool]) -> Cal
         return slack(environ, start_response)
 
     return application
+
+
+def status_page(
+    deps: Deps, path: str, environ: WSGIEnvironment, start_response: StartResponse
+) -> Iterable[bytes]:
+    """The public page: built from public data only; an ETag makes repeat readers cheap."""
+    from commands.status import model, page
+
+    built = model.build(deps, deps.clock())
+    body = page.as_json(built) if path.endswith(".json") else page.as_html(built)
+    kind = "application/json" if path.endswith(".json") else "text/html; charset=utf-8"
+    tag = page.etag(body)
+    headers = [
+        ("Content-Type", kind),
+        ("ETag", tag),
+        ("Cache-Control", "public, max-age=30"),
+        ("X-Content-Type-Options", "nosniff"),
+    ]
+    if environ.get("HTTP_IF_NONE_MATCH") == tag:
+        start_response("304 Not Modified", headers)
+        return [b""]
+    start_response("200 OK", [*headers, ("Content-Length", str(len(body)))])
+    return [body] if environ.get("REQUEST_METHOD") == "GET" else [b""]
 
 
 def make_server(application: Callable[..., Any], host: str, port: int) -> Any:

@@ -305,6 +305,18 @@ def m010_security(db: Database) -> None:
     )
 
 
+@migrations()
+def m011_public_status(db: Database) -> None:
+    # What the public may see: a public title and public updates, written by the commander.
+    db.table("incidents").add_column("public_title", str)
+    db.table("public_updates").create(
+        {"id": int, "incident_id": int, "at": str, "text": str, "actor": str},
+        pk="id",
+        foreign_keys=[("incident_id", "incidents", "id")],
+    )
+    db.table("public_updates").create_index(["incident_id", "at"])
+
+
 def now_utc() -> datetime:
     return datetime.now(UTC)
 
@@ -336,6 +348,7 @@ class Incident:
     card_ts: str | None = None
     comms_lead: str | None = None
     breached_at: datetime | None = None
+    public_title: str | None = None
 
     @property
     def ref(self) -> str:
@@ -1166,6 +1179,37 @@ class Store:
                 [run_id, mark],
             )
         return rows[0] if rows else None
+
+    # Public status -----------------------------------------------------------------------
+
+    def add_public_update(
+        self, number: int, text: str, actor: str, at: datetime, entry: Entry
+    ) -> None:
+        with self._write() as db:
+            _insert(
+                db,
+                "public_updates",
+                {"incident_id": number, "at": _iso(at), "text": text, "actor": actor},
+            )
+            _insert_entries(db, number, (entry,))
+
+    def public_updates(self, number: int) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            rows = _query(
+                db,
+                "SELECT at, text FROM public_updates WHERE incident_id = ? ORDER BY at",
+                [number],
+            )
+        return [{"at": datetime.fromisoformat(r["at"]), "text": r["text"]} for r in rows]
+
+    def public_incidents(self, since: datetime) -> list[Incident]:
+        """Incidents with at least one public update, opened since `since` or still open."""
+        sql = (
+            "SELECT * FROM incidents WHERE id IN (SELECT incident_id FROM public_updates) "
+            "AND (opened_at >= ? OR status != 'resolved') ORDER BY id DESC"
+        )
+        with self._connect() as db:
+            return [_incident(row) for row in _query(db, sql, [_iso(since)])]
 
     # Slack delivery ----------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from commands.incident import render, service, timers
 from commands.incident.handlers import Outcome, publish, sync_card
 from commands.oncall import paging
 from commands.oncall.service import who
+from commands.status import notices
 
 
 def fire(deps: Deps, timer: Timer, now: datetime) -> str:
@@ -135,10 +136,37 @@ def _outbox_call(deps: Deps, work: Callable[[], object]) -> None:
     deps.outbox.submit(work).result(timeout=120)
 
 
+def _public_update_due(deps: Deps, incident: Incident, now: datetime) -> str:
+    """P0/P1: the plan wants a public update within 15 minutes, then every 30."""
+    last = deps.store.public_updates(incident.number)
+    since = f"the last one was {span(now - last[-1]['at'])} ago" if last else "none yet"
+    reminder = Reply(
+        f":loudspeaker: {incident.ref} ({incident.severity}): a public status update "
+        f"is due ({since}). `/incident public {incident.ref} <text>`"
+    )
+    _outbox_call(deps, lambda: _remind_commander(deps, incident, reminder))
+    every = timedelta(minutes=deps.settings.status_page.update_every_minutes)
+    service.rearm(deps.store, incident.number, timers.PUBLIC_UPDATE, now + every)
+    return f"{incident.ref}: public update reminder sent"
+
+
+def _auto_notice(deps: Deps, incident: Incident, now: datetime) -> str:
+    """An outage past the configured length: users get the ongoing notice."""
+    _outbox_call(deps, lambda: notices.send(deps, incident))
+    deps.store.add_entry(
+        incident.number,
+        Entry(now, None, "communicate", "User notice sent (outage over an hour)", "auto-notice"),
+    )
+    service.rearm(deps.store, incident.number, timers.AUTO_NOTICE, None)
+    return f"{incident.ref}: ongoing notice sent"
+
+
 ALARMS: dict[str, Callable[[Deps, Incident, datetime], str]] = {
     timers.ACK_DEADLINE: _breach,
     timers.CARD_REFRESH: _refresh,
     timers.STATUS_REMINDER: _status_reminder,
     timers.STILL_OPEN: _still_open,
     timers.ESCALATE: _escalate,
+    timers.PUBLIC_UPDATE: _public_update_due,
+    timers.AUTO_NOTICE: _auto_notice,
 }

@@ -21,6 +21,7 @@ from commands.incident import parse as p
 from commands.incident import render, service
 from commands.oncall import paging
 from commands.oncall.service import who
+from commands.status import notices, statuspage
 
 
 @dataclass(frozen=True)
@@ -271,6 +272,41 @@ def _comms(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
     return Outcome(render.render_comms(incident, deps.settings, deps.clock()))
 
 
+def _public(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
+    incident = service.public_update(
+        deps.store, deps.settings, number, args.text, actor=actor, now=deps.clock()
+    )
+    deps.post_later(lambda: statuspage.sync(deps, incident, args.text))
+    return Outcome(
+        render.render_done(incident, "public update posted to the status page"),
+        incident,
+        (Reply(f"{mention(actor)} · Public update: {args.text}"),),
+    )
+
+
+def _public_title(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
+    changed = service.set_public_title(
+        deps.store, number, args.title, actor=actor, now=deps.clock()
+    )
+    return _changed(changed, "public title set")
+
+
+def _notify(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
+    incident = entry_incident(deps.store.incident(number))
+    if not deps.settings.status_page.notice_webhook:
+        raise UserError(
+            "No notice webhook is configured (`status_page.notice_webhook`); "
+            f"`/incident comms {incident.ref}` gives the text to copy."
+        )
+
+    def send() -> None:
+        notices.send(deps, incident)
+        deps.store.add_entry(number, Entry(deps.clock(), actor, "communicate", "User notice sent"))
+
+    deps.post_later(send)
+    return Outcome(render.render_done(incident, "the user notice is being sent"))
+
+
 def _load(deps: Deps, number: int) -> tuple[Incident, list[Entry]]:
     return entry_incident(deps.store.incident(number)), deps.store.timeline(number)
 
@@ -290,6 +326,9 @@ _ON_INCIDENT: dict[type, Callable[[Deps, int, Any, str], Outcome]] = {
     p.Actions: _actions,
     p.Done: _done,
     p.Comms: _comms,
+    p.Public: _public,
+    p.PublicTitle: _public_title,
+    p.Notify: _notify,
 }
 
 
@@ -360,6 +399,8 @@ def publish(outcome: Outcome, deps: Deps) -> None:
         )
     if outcome.pager and incident.breached_at:  # it was paged: tell PagerDuty too
         paging.pagerduty(deps, outcome.pager, incident)
+    if outcome.pager == "resolve":
+        _resolved_everywhere(deps, incident)
     for document in outcome.files:
         deps.slack.files_upload_v2(
             channel=incident.card_channel,
@@ -369,6 +410,15 @@ def publish(outcome: Outcome, deps: Deps) -> None:
             title=document.title,
             initial_comment=f":page_facing_up: {document.title}",
         )
+
+
+def _resolved_everywhere(deps: Deps, incident: Incident) -> None:
+    """The status page moves it to history by itself; Statuspage and whoever got the ongoing
+    notice are told it is over."""
+    if deps.store.state(statuspage.KEY.format(number=incident.number)):
+        statuspage.sync(deps, incident, incident.summary or "This incident has been resolved.")
+    if deps.store.state(notices.SENT.format(number=incident.number)):
+        notices.send(deps, incident)
 
 
 def sync_card(deps: Deps, number: int) -> Incident:

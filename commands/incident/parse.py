@@ -17,7 +17,9 @@ USAGE = """*Usage:* `/incident <subcommand>`
 • `lead [INC-n] @user` · `role [INC-n] commander|comms @user`: hand over a role
 • `edit [INC-n] #<entry> [at HH:MM] [text]`: correct a timeline entry (the old one is kept)
 • `action [INC-n] @owner <text> [due YYYY-MM-DD]` · `actions [INC-n]` · `done [INC-n] A<n>`
-• `comms [INC-n]`: draft the user notification · `resolve [INC-n] [summary]`
+• `public [INC-n] <text>`: a public update (status page) · `public-title [INC-n] <title>`
+• `comms [INC-n]`: draft the user notification · `notify [INC-n]`: send it (webhook)
+• `resolve [INC-n] [summary]`
 • `list [open|all]` · `show [INC-n]` · `timeline [INC-n]` · `postmortem [INC-n]` · `help`
 Leave out `INC-n` when exactly one incident is open."""
 
@@ -104,6 +106,23 @@ class Comms:
 
 
 @dataclass(frozen=True)
+class Public:
+    text: str
+    ref: int | None = None
+
+
+@dataclass(frozen=True)
+class PublicTitle:
+    title: str
+    ref: int | None = None
+
+
+@dataclass(frozen=True)
+class Notify:
+    ref: int | None = None
+
+
+@dataclass(frozen=True)
 class Sev:
     severity: str
     ref: int | None = None
@@ -158,6 +177,9 @@ Args = (
     | Actions
     | Done
     | Comms
+    | Public
+    | PublicTitle
+    | Notify
 )
 
 
@@ -316,7 +338,13 @@ Parser = Callable[[int | None, str, Collection[str]], Args]
 
 
 def _only_ref(
-    kind: type[Show] | type[Timeline] | type[Postmortem] | type[Actions] | type[Comms], verb: str
+    kind: type[Show]
+    | type[Timeline]
+    | type[Postmortem]
+    | type[Actions]
+    | type[Comms]
+    | type[Notify],
+    verb: str,
 ) -> Parser:
     def parse_ref(ref: int | None, rest: str, severities: Collection[str]) -> Args:
         _no_more(verb, rest)
@@ -343,4 +371,13 @@ _WITH_REF: dict[str, Parser] = {
     "actions": _only_ref(Actions, "actions"),
     "done": _done,
     "comms": _only_ref(Comms, "comms"),
+    "public": lambda ref, rest, sev: Public(_text(rest, "public"), ref),
+    "public-title": lambda ref, rest, sev: PublicTitle(_text(rest, "public-title")[:120], ref),
+    "notify": _only_ref(Notify, "notify"),
 }
+
+
+def _text(rest: str, verb: str) -> str:
+    if not rest.strip():
+        raise UserError(f"`{verb}` needs text: `/incident {verb} INC-3 <text>`.", USAGE)
+    return " ".join(rest.split())

@@ -101,6 +101,12 @@ def render_card(
         f"*On call*\n{mention(oncall) if oncall else 'not configured'}",
         f"*Opened*\n{when(incident.opened_at, settings.tz)}",
     ]
+    public = [e for e in entries if e.kind == "communicate" and e.text.startswith("Public update")]
+    if public:
+        fields.append(
+            f"*Last public update*\n{hhmm(public[-1].at, settings.tz)} "
+            f"({span(now - public[-1].at)} ago)"
+        )
     if incident.resolved_at:
         took = span(incident.resolved_at - incident.opened_at)
         fields.append(f"*Resolved*\n{when(incident.resolved_at, settings.tz)} after {took}")

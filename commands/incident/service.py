@@ -239,6 +239,30 @@ def post_update(
     return store.change_incident(number, decide)
 
 
+def public_update(
+    store: Store, settings: Settings, number: int, text: str, *, actor: str, now: datetime
+) -> Incident:
+    """A public update: on the status page, on the timeline; the next one is due in 30 min."""
+    incident = store.incident(number)
+    assert incident is not None
+    entry = Entry(now, actor, "communicate", f"Public update: {text}")
+    store.add_public_update(number, text, actor, now, entry)
+    if incident.is_open:
+        due = timers.communication(incident, settings, now, first=False)[timers.PUBLIC_UPDATE]
+        rearm(store, number, timers.PUBLIC_UPDATE, due)
+    return incident
+
+
+def set_public_title(
+    store: Store, number: int, title: str, *, actor: str, now: datetime
+) -> Changed:
+    def decide(incident: Incident) -> Change:
+        entry = Entry(now, actor, "communicate", f"Public title: {title}")
+        return Change({"public_title": title}, (entry,))
+
+    return store.change_incident(number, decide)
+
+
 def mark_communicated(
     store: Store, settings: Settings, number: int, *, actor: str, now: datetime
 ) -> Changed:

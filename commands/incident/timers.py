@@ -16,7 +16,17 @@ CARD_REFRESH = "card_refresh"  # refresh "N min left" on the card while unacknow
 STATUS_REMINDER = "status_reminder"  # ask the commander for a status update (P0/P1)
 STILL_OPEN = "still_open"  # once a working day: "still open?" (P2/P3)
 ESCALATE = "escalate"  # paged on-call has not acknowledged: page the escalation contact
-KINDS = (ACK_DEADLINE, CARD_REFRESH, STATUS_REMINDER, STILL_OPEN, ESCALATE)
+PUBLIC_UPDATE = "public_update"  # P0/P1: the status page needs an update
+AUTO_NOTICE = "auto_notice"  # a long outage: send the ongoing notice
+KINDS = (
+    ACK_DEADLINE,
+    CARD_REFRESH,
+    STATUS_REMINDER,
+    STILL_OPEN,
+    ESCALATE,
+    PUBLIC_UPDATE,
+    AUTO_NOTICE,
+)
 
 Timers = dict[str, datetime | None]
 
@@ -64,11 +74,27 @@ def reminders(incident: Incident, settings: Settings, now: datetime) -> Timers:
     return {STATUS_REMINDER: status, STILL_OPEN: still_open}
 
 
+def communication(incident: Incident, settings: Settings, since: datetime, first: bool) -> Timers:
+    """The plan: a public update within 15 min of a P0/P1, then every 30 min; the notice for
+    outages longer than an hour."""
+    page = settings.status_page
+    if incident.severity not in page.reminder_severities:
+        return {PUBLIC_UPDATE: None, AUTO_NOTICE: None}
+    wait = page.first_update_minutes if first else page.update_every_minutes
+    notice = (
+        incident.opened_at + timedelta(minutes=page.auto_notice_minutes)
+        if page.notice_webhook and page.auto_notice_minutes
+        else None
+    )
+    return {PUBLIC_UPDATE: since + timedelta(minutes=wait), AUTO_NOTICE: notice}
+
+
 def on_open(incident: Incident, settings: Settings, now: datetime) -> Timers:
     return {
         ACK_DEADLINE: deadline(incident, settings),
         CARD_REFRESH: next_refresh(incident, settings, now),
         **reminders(incident, settings, now),
+        **communication(incident, settings, now, first=True),
     }
 
 
@@ -84,7 +110,10 @@ def after_update(incident: Incident, settings: Settings, now: datetime) -> Timer
 
 def after_severity(incident: Incident, settings: Settings, now: datetime) -> Timers:
     """A new severity means a new response target and its own kind of reminder."""
-    timers = reminders(incident, settings, now)
+    timers = {
+        **reminders(incident, settings, now),
+        **communication(incident, settings, now, first=True),
+    }
     if incident.acked_at is None:
         timers[ACK_DEADLINE] = deadline(incident, settings)
         timers[CARD_REFRESH] = now
