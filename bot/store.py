@@ -454,12 +454,12 @@ def _insert_entries(db: Database, number: int, entries: tuple[Entry, ...]) -> in
 
 
 def _set_timers(db: Database, number: int, timers: dict[str, datetime | None]) -> None:
-    for kind, due in timers.items():
-        db.execute(
-            "INSERT INTO timers (incident_id, kind, due_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (incident_id, kind) DO UPDATE SET due_at = excluded.due_at",
-            [number, kind, _iso(due)],
-        )
+    rows = [(number, kind, _iso(due)) for kind, due in timers.items()]
+    db.conn.executemany(
+        "INSERT INTO timers (incident_id, kind, due_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (incident_id, kind) DO UPDATE SET due_at = excluded.due_at",
+        rows,
+    )
 
 
 def _audit(db: Database, now: datetime, actor: str, action: str, detail: str) -> None:
@@ -562,7 +562,8 @@ class Store:
             number = _insert(db, "incidents", fields).lastrowid
             assert number is not None
             _insert_entries(db, number, change.entries)
-            _set_timers(db, number, change.timers)
+            # A new incident has no timers yet: only the armed ones need a row.
+            _set_timers(db, number, {k: v for k, v in change.timers.items() if v is not None})
         return replace(incident, number=number)
 
     def incident(self, number: int) -> Incident | None:
