@@ -3,9 +3,6 @@ subprocesses): the URI stays out of argv, progress is parsed, failures leave no 
 
 from __future__ import annotations
 
-import os
-import stat
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,6 +11,7 @@ import mongomock
 import pytest
 
 from commands.backup import service
+from tests.helpers import programs_on_path
 
 URI = "mongodb://admin:hunter2@db.internal:27017/promptbase"
 FAKE_DUMP = """#!{python}
@@ -46,13 +44,9 @@ for name, n in (("prompts", 250), ("users", 40)):
 
 @pytest.fixture
 def tools_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name, body in (("mongodump", FAKE_DUMP), ("mongorestore", FAKE_RESTORE)):
-        path = bin_dir / name
-        path.write_text(body.format(python=sys.executable))
-        path.chmod(path.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    programs_on_path(
+        monkeypatch, tmp_path / "bin", {"mongodump": FAKE_DUMP, "mongorestore": FAKE_RESTORE}
+    )
     log = tmp_path / "calls.log"
     monkeypatch.setenv("FAKE_LOG", str(log))
     return log

@@ -4,9 +4,6 @@ stand-in `npm` on PATH (a real executable)."""
 from __future__ import annotations
 
 import json
-import os
-import stat
-import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,6 +19,7 @@ from jobs import scheduled_run
 from tests.conftest import Clock
 from tests.e2e.stack import SECRET, Stack
 from tests.e2e.test_serve import wait_until
+from tests.helpers import programs_on_path
 
 ALICE, BOB = "U0ALICE01", "U0BOB0001"
 MONDAY_0859 = datetime(2026, 11, 30, 8, 59, tzinfo=UTC)
@@ -86,12 +84,7 @@ def api() -> Iterator[FakeApi]:
 
 @pytest.fixture
 def stack(tmp_path: Path, api: FakeApi, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    npm = bin_dir / "npm"
-    npm.write_text(FAKE_NPM.format(python=sys.executable))
-    npm.chmod(npm.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    programs_on_path(monkeypatch, tmp_path / "bin", {"npm": FAKE_NPM})
     backend = tmp_path / "backend"
     backend.mkdir()
     log = tmp_path / "backend.log"

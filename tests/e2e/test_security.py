@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import stat
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -23,6 +20,7 @@ from bot.localslack import LocalSlack, Message
 from tests.conftest import Clock
 from tests.e2e.stack import Stack
 from tests.e2e.test_serve import wait_until
+from tests.helpers import programs_on_path
 
 NOW = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
 PLANTED = {
@@ -143,12 +141,7 @@ def site() -> Iterator[Site]:
 def stack(
     tmp_path: Path, repo: Path, site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Stack]:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    npm = bin_dir / "npm"
-    npm.write_text(FAKE_NPM.format(python=sys.executable))
-    npm.chmod(npm.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    programs_on_path(monkeypatch, tmp_path / "bin", {"npm": FAKE_NPM})
     auth = tmp_path / "auth.log"
     auth.write_text(
         "\n".join(
