@@ -1,0 +1,48 @@
+"""SQLite storage: the only package that imports sqlite-utils.
+
+One connection per thread (listeners and jobs run on many threads and a sqlite3 connection
+is bound to its thread). WAL lets readers run beside the one writer; every write opens with
+BEGIN IMMEDIATE so two writers queue instead of failing half-way, and synchronous=FULL means
+a commit the user has been told about survives a crash.
+
+A newcomer's map: base.py (connections, transactions, small state), schema.py (migrations),
+incidents.py, oncall.py, operations.py (health, backups, rollbacks, jobs, digests, audits).
+"""
+
+from __future__ import annotations
+
+from bot.store.base import BUSY_TIMEOUT_MS, StoreBase, StoreBusy, now_utc
+from bot.store.incidents import (
+    ActionItem,
+    Change,
+    Changed,
+    Entry,
+    Incident,
+    IncidentStore,
+    Postmortem,
+    Timer,
+)
+from bot.store.oncall import OnCallStore
+from bot.store.operations import OperationsStore
+from bot.store.schema import migrations
+
+
+class Store(IncidentStore, OnCallStore, OperationsStore):
+    """Everything opsbot keeps, in one SQLite file."""
+
+
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "ActionItem",
+    "Change",
+    "Changed",
+    "Entry",
+    "Incident",
+    "Postmortem",
+    "Store",
+    "StoreBase",
+    "StoreBusy",
+    "Timer",
+    "migrations",
+    "now_utc",
+]

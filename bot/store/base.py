@@ -1,0 +1,128 @@
+"""Connections, transactions and the small facts every part of the store shares."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from sqlite3 import Cursor
+from typing import Any
+
+from sqlite_utils import Database
+
+from bot.store.schema import migrations
+
+# A write waits at most this long for the file: the answer to a slash command is due in 3 s,
+# and "busy, nothing changed" is better than Slack's timeout with the change made behind it.
+BUSY_TIMEOUT_MS = 2_000
+
+
+class StoreBusy(Exception):
+    """Another writer held the database past BUSY_TIMEOUT_MS; nothing was written."""
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds") if moment else None
+
+
+def _parse(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _query(db: Database, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    cursor = db.execute(sql, params)
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _insert(db: Database, table: str, row: dict[str, Any], or_ignore: bool = False) -> Cursor:
+    # Column names come from our dataclasses, never from input; values are always bound.
+    verb = "INSERT OR IGNORE" if or_ignore else "INSERT"
+    marks = ", ".join("?" for _ in row)
+    sql = f"{verb} INTO {table} ({', '.join(row)}) VALUES ({marks})"
+    return db.execute(sql, list(row.values()))
+
+
+class StoreBase:
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema; called once at start-up."""
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        with self._write_lock, self._connect() as db:
+            db.enable_wal()
+            migrations.apply(db)
+
+    @contextmanager
+    def _connect(self) -> Iterator[Database]:
+        """This thread's connection: opened once per thread, since a connection is bound to the
+        thread that made it, and closing the last one to a WAL file checkpoints it (slow)."""
+        db: Database | None = getattr(self._local, "db", None)
+        if db is None:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = FULL")
+            db = self._local.db = Database(conn, execute_plugins=False)
+        yield db
+
+    @contextmanager
+    def _write(self) -> Iterator[Database]:
+        # Writers in this process queue on a lock: SQLite's own busy handler sleeps in coarse
+        # steps (up to 100 ms) and would turn 20 concurrent commands into seconds of waiting.
+        if not self._write_lock.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
+            raise StoreBusy
+        try:
+            with self._connect() as db:
+                try:
+                    db.conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:  # another process holds the file
+                    raise StoreBusy from exc
+                try:
+                    yield db
+                except BaseException:
+                    db.conn.execute("ROLLBACK")
+                    raise
+                db.conn.execute("COMMIT")
+        finally:
+            self._write_lock.release()
+
+    def ping(self) -> bool:
+        with self._connect() as db:
+            return db.execute("SELECT count(*) FROM incidents").fetchone() is not None
+
+    # Small facts kept across restarts ---------------------------------------------------
+
+    def state(self, key: str) -> str | None:
+        with self._connect() as db:
+            rows = _query(db, "SELECT value FROM bot_state WHERE key = ?", [key])
+        return rows[0]["value"] if rows else None
+
+    def set_state(self, key: str, value: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO bot_state VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+                "SET value = excluded.value",
+                [key, value],
+            )
+
+    # Slack delivery ----------------------------------------------------------------------
+
+    def first_sighting(self, event_id: str, now: datetime, keep: timedelta) -> bool:
+        """Record an Events API delivery; False when this event_id was seen before."""
+        with self._write() as db:
+            db.execute("DELETE FROM seen_events WHERE seen_at < ?", [_iso(now - keep)])
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO seen_events VALUES (?, ?)", [event_id, _iso(now)]
+            )
+            return cursor.rowcount == 1

@@ -1,0 +1,382 @@
+"""Incidents: the incident rows, timeline, timers, action items, post-mortems and public
+updates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from bot.store.base import StoreBase, _insert, _iso, _parse, _query
+
+
+@dataclass(frozen=True)
+class Incident:
+    number: int
+    title: str
+    severity: str
+    status: str
+    commander: str
+    opened_by: str
+    opened_at: datetime
+    acked_at: datetime | None = None
+    acked_by: str | None = None
+    mitigated_at: datetime | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    summary: str | None = None
+    card_channel: str | None = None
+    card_ts: str | None = None
+    comms_lead: str | None = None
+    breached_at: datetime | None = None
+    public_title: str | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"INC-{self.number}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != "resolved"
+
+
+@dataclass(frozen=True)
+class Entry:
+    at: datetime
+    actor: str | None
+    kind: str
+    text: str
+    source: str | None = None
+    id: int | None = None
+    edited_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a decision does to one incident: new field values, the timeline entries saying so,
+    and the timers to arm (a due time) or disarm (None)."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    entries: tuple[Entry, ...] = ()
+    timers: dict[str, datetime | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Changed:
+    incident: Incident
+    entries: tuple[Entry, ...]
+
+
+@dataclass(frozen=True)
+class Postmortem:
+    incident_id: int
+    markdown: str
+    notice: str
+    written_at: datetime
+
+
+_TIME_FIELDS = {"opened_at", "acked_at", "mitigated_at", "resolved_at", "breached_at"}
+
+
+def _incident(row: dict[str, Any]) -> Incident:
+    values: dict[str, Any] = {
+        k: (_parse(v) if k in _TIME_FIELDS else v) for k, v in row.items() if k != "id"
+    }
+    return Incident(number=row["id"], **values)
+
+
+def _row(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in fields.items()}
+
+
+def _entry(row: dict[str, Any]) -> Entry:
+    return Entry(
+        at=datetime.fromisoformat(row["at"]),
+        actor=row["actor"],
+        kind=row["kind"],
+        text=row["text"],
+        source=row["source"],
+        id=row["id"],
+        edited_at=_parse(row["edited_at"]),
+    )
+
+
+_INCIDENT_COLUMNS = {f for f in Incident.__dataclass_fields__ if f != "number"}
+
+
+def _update(db: Database, number: int, fields: dict[str, Any]) -> None:
+    assert set(fields) <= _INCIDENT_COLUMNS, set(fields) - _INCIDENT_COLUMNS
+    assignments = ", ".join(f"{name} = ?" for name in fields)
+    db.execute(f"UPDATE incidents SET {assignments} WHERE id = ?", [*fields.values(), number])
+
+
+def _insert_entries(db: Database, number: int, entries: tuple[Entry, ...]) -> int:
+    """Insert entries; returns how many were new. A source already on this timeline (a
+    retried event, a second pin of the same message) adds nothing."""
+    added = 0
+    for entry in entries:
+        row = {"incident_id": number, **_row(entry.__dict__)}
+        added += _insert(db, "timeline", row, or_ignore=True).rowcount
+    return added
+
+
+def _set_timers(db: Database, number: int, timers: dict[str, datetime | None]) -> None:
+    rows = [(number, kind, _iso(due)) for kind, due in timers.items()]
+    db.conn.executemany(
+        "INSERT INTO timers (incident_id, kind, due_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (incident_id, kind) DO UPDATE SET due_at = excluded.due_at",
+        rows,
+    )
+
+
+@dataclass(frozen=True)
+class ActionItem:
+    id: int
+    incident: int
+    owner: str
+    text: str
+    due: str | None
+    done_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Timer:
+    incident: int
+    kind: str
+    due_at: datetime
+
+
+class IncidentStore(StoreBase):
+    # Incidents ---------------------------------------------------------------------------
+
+    def open_incident(self, incident: Incident, change: Change) -> Incident:
+        fields = _row(incident.__dict__)
+        fields.pop("number")
+        with self._write() as db:
+            number = _insert(db, "incidents", fields).lastrowid
+            assert number is not None
+            _insert_entries(db, number, change.entries)
+            # A new incident has no timers yet: only the armed ones need a row.
+            _set_timers(db, number, {k: v for k, v in change.timers.items() if v is not None})
+        return replace(incident, number=number)
+
+    def incident(self, number: int) -> Incident | None:
+        with self._connect() as db:
+            rows = _query(db, "SELECT * FROM incidents WHERE id = ?", [number])
+        return _incident(rows[0]) if rows else None
+
+    def incident_by_card(self, channel: str, ts: str) -> Incident | None:
+        sql = "SELECT * FROM incidents WHERE card_channel = ? AND card_ts = ?"
+        with self._connect() as db:
+            rows = _query(db, sql, [channel, ts])
+        return _incident(rows[0]) if rows else None
+
+    def incidents(self, *, open_only: bool, limit: int = 50) -> list[Incident]:
+        where = "WHERE status != 'resolved'" if open_only else ""
+        with self._connect() as db:
+            rows = _query(db, f"SELECT * FROM incidents {where} ORDER BY id DESC LIMIT ?", [limit])
+        return [_incident(row) for row in rows]
+
+    def change_incident(self, number: int, decide: Callable[[Incident], Change]) -> Changed:
+        """Apply `decide` to the current state inside one write transaction.
+
+        `decide` sees the incident as committed, so two people pressing Acknowledge at once
+        get one acknowledgement and one "already acknowledged", never two.
+        """
+        with self._write() as db:
+            rows = _query(db, "SELECT * FROM incidents WHERE id = ?", [number])
+            if not rows:
+                raise LookupError(number)
+            before = _incident(rows[0])
+            change = decide(before)
+            if change.fields:
+                _update(db, number, _row(change.fields))
+            _insert_entries(db, number, change.entries)
+            _set_timers(db, number, change.timers)
+        return Changed(replace(before, **change.fields), change.entries)
+
+    def set_card(self, number: int, channel: str, ts: str, entry: Entry) -> None:
+        """Remember where the card was posted, and say so on the timeline."""
+        with self._write() as db:
+            _update(db, number, {"card_channel": channel, "card_ts": ts})
+            _insert_entries(db, number, (entry,))
+
+    def incidents_without_card(self) -> list[Incident]:
+        sql = "SELECT * FROM incidents WHERE card_ts IS NULL AND status != 'resolved' ORDER BY id"
+        with self._connect() as db:
+            return [_incident(row) for row in _query(db, sql)]
+
+    # Timers ------------------------------------------------------------------------------
+
+    def due_timers(self, now: datetime) -> list[Timer]:
+        sql = "SELECT * FROM timers WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at"
+        with self._connect() as db:
+            rows = _query(db, sql, [_iso(now)])
+        return [
+            Timer(r["incident_id"], r["kind"], datetime.fromisoformat(r["due_at"])) for r in rows
+        ]
+
+    def timers(self, number: int) -> dict[str, datetime]:
+        """The armed timers of one incident, by kind."""
+        sql = "SELECT kind, due_at FROM timers WHERE incident_id = ? AND due_at IS NOT NULL"
+        with self._connect() as db:
+            rows = _query(db, sql, [number])
+        return {r["kind"]: datetime.fromisoformat(r["due_at"]) for r in rows}
+
+    # Timeline ----------------------------------------------------------------------------
+
+    def add_entry(self, number: int, entry: Entry) -> bool:
+        """Add one entry; False when its source is already on the timeline."""
+        with self._write() as db:
+            return _insert_entries(db, number, (entry,)) == 1
+
+    def remove_entry(self, number: int, source: str) -> bool:
+        sql = "DELETE FROM timeline WHERE incident_id = ? AND source = ?"
+        with self._write() as db:
+            return db.execute(sql, [number, source]).rowcount > 0
+
+    def edit_entry(
+        self,
+        number: int,
+        entry_id: int,
+        *,
+        text: str | None,
+        at: datetime | None,
+        editor: str,
+        now: datetime,
+    ) -> Entry | None:
+        """Change an entry's text or time, keeping the old values in timeline_edits."""
+        sql = "SELECT * FROM timeline WHERE id = ? AND incident_id = ?"
+        with self._write() as db:
+            rows = _query(db, sql, [entry_id, number])
+            if not rows:
+                return None
+            old = _entry(rows[0])
+            new_at, new_text = at or old.at, text or old.text
+            _insert(
+                db,
+                "timeline_edits",
+                {
+                    "entry_id": entry_id,
+                    "edited_at": _iso(now),
+                    "editor": editor,
+                    "old_at": _iso(old.at),
+                    "old_text": old.text,
+                    "new_at": _iso(new_at),
+                    "new_text": new_text,
+                },
+            )
+            db.execute(
+                "UPDATE timeline SET at = ?, text = ?, edited_at = ? WHERE id = ?",
+                [_iso(new_at), new_text, _iso(now), entry_id],
+            )
+        return replace(old, at=new_at, text=new_text, edited_at=now)
+
+    def edits(self, entry_id: int) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            return _query(
+                db, "SELECT * FROM timeline_edits WHERE entry_id = ? ORDER BY id", [entry_id]
+            )
+
+    def timeline(self, number: int) -> list[Entry]:
+        sql = "SELECT * FROM timeline WHERE incident_id = ? ORDER BY at, id"
+        with self._connect() as db:
+            return [_entry(row) for row in _query(db, sql, [number])]
+
+    # Action items ------------------------------------------------------------------------
+
+    def add_action(
+        self, number: int, *, owner: str, text: str, due: str | None, actor: str, now: datetime
+    ) -> int:
+        row = {
+            "incident_id": number,
+            "owner": owner,
+            "text": text,
+            "due": due,
+            "created_by": actor,
+            "created_at": _iso(now),
+        }
+        with self._write() as db:
+            item = _insert(db, "action_items", row).lastrowid
+        assert item is not None
+        return item
+
+    def actions(self, number: int) -> list[ActionItem]:
+        sql = "SELECT * FROM action_items WHERE incident_id = ? ORDER BY id"
+        with self._connect() as db:
+            rows = _query(db, sql, [number])
+        return [
+            ActionItem(
+                r["id"], r["incident_id"], r["owner"], r["text"], r["due"], _parse(r["done_at"])
+            )
+            for r in rows
+        ]
+
+    def finish_action(self, number: int, item: int, now: datetime) -> bool:
+        sql = (
+            "UPDATE action_items SET done_at = ? "
+            "WHERE id = ? AND incident_id = ? AND done_at IS NULL"
+        )
+        with self._write() as db:
+            return db.execute(sql, [_iso(now), item, number]).rowcount > 0
+
+    # Post-mortems ------------------------------------------------------------------------
+
+    def save_postmortem(self, number: int, markdown: str, notice: str, at: datetime) -> None:
+        with self._write() as db:
+            db.table("postmortems").upsert(
+                {
+                    "incident_id": number,
+                    "markdown": markdown,
+                    "notice": notice,
+                    "written_at": _iso(at),
+                },
+                pk="incident_id",
+            )
+
+    def postmortem(self, number: int) -> Postmortem | None:
+        with self._connect() as db:
+            rows = _query(db, "SELECT * FROM postmortems WHERE incident_id = ?", [number])
+        if not rows:
+            return None
+        row = rows[0]
+        return Postmortem(
+            row["incident_id"],
+            row["markdown"],
+            row["notice"],
+            datetime.fromisoformat(row["written_at"]),
+        )
+
+    # Public status -----------------------------------------------------------------------
+
+    def add_public_update(
+        self, number: int, text: str, actor: str, at: datetime, entry: Entry
+    ) -> None:
+        with self._write() as db:
+            _insert(
+                db,
+                "public_updates",
+                {"incident_id": number, "at": _iso(at), "text": text, "actor": actor},
+            )
+            _insert_entries(db, number, (entry,))
+
+    def public_updates(self, number: int) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            rows = _query(
+                db,
+                "SELECT at, text FROM public_updates WHERE incident_id = ? ORDER BY at",
+                [number],
+            )
+        return [{"at": datetime.fromisoformat(r["at"]), "text": r["text"]} for r in rows]
+
+    def public_incidents(self, since: datetime) -> list[Incident]:
+        """Incidents with at least one public update, opened since `since` or still open."""
+        sql = (
+            "SELECT * FROM incidents WHERE id IN (SELECT incident_id FROM public_updates) "
+            "AND (opened_at >= ? OR status != 'resolved') ORDER BY id DESC"
+        )
+        with self._connect() as db:
+            return [_incident(row) for row in _query(db, sql, [_iso(since)])]
