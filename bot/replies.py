@@ -1,7 +1,9 @@
 """What commands return (Reply), the error people are meant to read (UserError), Block Kit helpers.
 
-Blocks are built with slack_sdk's models so Slack's limits (header 150 chars, section 3000, ...)
-are checked here, before Slack answers `invalid_blocks` at 3 a.m.
+The helpers build Block Kit as plain dicts, clipped to Slack's limits (header 150 chars,
+section 3000, button 75, ...) so Slack never answers `invalid_blocks` at 3 a.m. They used
+slack_sdk's models, whose validation cost 2-3 ms a card on the path that competes with acks;
+tests/test_replies.py runs every helper's output through those models instead.
 """
 
 from __future__ import annotations
@@ -14,20 +16,11 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
-from slack_sdk.models.blocks import (
-    ActionsBlock,
-    Block,
-    ButtonElement,
-    ContextBlock,
-    DividerBlock,
-    HeaderBlock,
-    MarkdownTextObject,
-    SectionBlock,
-)
 
 from bot.store import StoreBusy
 
 SECTION_LIMIT = 3000
+Block = dict[str, Any]
 
 
 class UserError(Exception):
@@ -75,38 +68,57 @@ class Reply:
         return {**self.as_message(), "response_type": "in_channel" if self.public else "ephemeral"}
 
 
-def blocks(*items: Block | None) -> list[dict[str, Any]]:
-    return [item.to_dict() for item in items if item is not None]
+def blocks(*items: Block | None) -> list[Block]:
+    return [item for item in items if item is not None]
 
 
-def header(text: str) -> HeaderBlock:
-    return HeaderBlock(text=clip(text, 150))
+def _plain(text: str, limit: int) -> dict[str, Any]:
+    return {"type": "plain_text", "text": clip(text, limit), "emoji": True}
 
 
-def section(text: str, fields: Sequence[str] = ()) -> SectionBlock:
-    return SectionBlock(
-        text=MarkdownTextObject(text=clip(text, SECTION_LIMIT)) if text else None,
-        fields=[MarkdownTextObject(text=clip(f, 2000)) for f in fields] or None,
-    )
+def _mrkdwn(text: str, limit: int) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": clip(text, limit)}
 
 
-def context(*parts: str) -> ContextBlock:
-    return ContextBlock(elements=[MarkdownTextObject(text=clip(p, 2000)) for p in parts if p])
+def header(text: str) -> Block:
+    return {"type": "header", "text": _plain(text, 150)}
 
 
-def divider() -> DividerBlock:
-    return DividerBlock()
+def section(text: str, fields: Sequence[str] = ()) -> Block:
+    block: Block = {"type": "section"}
+    if text:
+        block["text"] = _mrkdwn(text, SECTION_LIMIT)
+    if fields:
+        block["fields"] = [_mrkdwn(f, 2000) for f in list(fields)[:10]]
+    return block
 
 
-def buttons(items: Iterable[tuple[str, str, str, str | None]], block_id: str) -> ActionsBlock:
+def markdown(text: str) -> Block:
+    return {"type": "markdown", "text": clip(text, 12_000)}
+
+
+def context(*parts: str) -> Block:
+    return {"type": "context", "elements": [_mrkdwn(p, 2000) for p in parts if p][:10]}
+
+
+def divider() -> Block:
+    return {"type": "divider"}
+
+
+def buttons(items: Iterable[tuple[str, str, str, str | None]], block_id: str) -> Block:
     """Buttons from (action_id, label, value, style) tuples."""
-    return ActionsBlock(
-        block_id=block_id,
-        elements=[
-            ButtonElement(action_id=a, text=label, value=value, style=style)
-            for a, label, value, style in items
-        ],
-    )
+    elements = []
+    for action_id, label, value, style in list(items)[:25]:
+        button: Block = {
+            "type": "button",
+            "action_id": action_id,
+            "text": _plain(label, 75),
+            "value": clip(value, 2000),
+        }
+        if style:
+            button["style"] = style
+        elements.append(button)
+    return {"type": "actions", "block_id": block_id, "elements": elements}
 
 
 def clip(text: str, limit: int) -> str:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from slack_sdk.models.blocks import MarkdownBlock
-
 from bot.config import Settings
 from bot.replies import (
     Reply,
@@ -16,6 +14,7 @@ from bot.replies import (
     divider,
     header,
     hhmm,
+    markdown,
     mention,
     section,
     span,
@@ -231,14 +230,14 @@ def render_show(
     )
 
 
-def render_markdown(title: str, markdown: str) -> Reply:
+def render_markdown(title: str, document: str) -> Reply:
     """A Markdown document (post-mortem, notice) as one markdown block, cut to fit a message."""
-    if len(markdown) > MESSAGE_TEXT_BUDGET:
-        markdown = (
-            clip(markdown, MESSAGE_TEXT_BUDGET - 80) + "\n\n_(cut here to fit Slack; the "
+    if len(document) > MESSAGE_TEXT_BUDGET:
+        document = (
+            clip(document, MESSAGE_TEXT_BUDGET - 80) + "\n\n_(cut here to fit Slack; the "
             "whole draft is stored)_"
         )
-    return Reply(text=title, public=True, blocks=blocks(MarkdownBlock(text=markdown)))
+    return Reply(text=title, public=True, blocks=blocks(markdown(document)))
 
 
 def postmortem_markdown(
@@ -379,7 +378,7 @@ def render_comms(incident: Incident, settings: Settings, now: datetime) -> Reply
         text=f"User notification draft for {incident.ref}",
         blocks=blocks(
             section(f"*User notification draft for {incident.ref}* (the plan's template)"),
-            MarkdownBlock(text=f"```\n{draft}\n```"),
+            markdown(f"```\n{draft}\n```"),
             context(
                 "Copy it to the status page, in-app banner or email; "
                 "`/incident update` records that you did."
