@@ -152,7 +152,7 @@ def run(deps: Deps, rollback_id: int, report: Report) -> tuple[str, list[str]]:
         results[index].status = "running"
         report(results, "running")
         began = time.monotonic()
-        ok, tail = _run_step(deps, step, checkout, tag)
+        ok, tail = _run_step(deps, step, checkout, tag, row["approvals"])
         results[index].seconds = time.monotonic() - began
         results[index].status = "ok" if ok else "failed"
         deps.store.update_rollback(rollback_id, steps=[r.__dict__ for r in results])
@@ -166,9 +166,11 @@ def run(deps: Deps, rollback_id: int, report: Report) -> tuple[str, list[str]]:
     return "ok", []
 
 
-def _run_step(deps: Deps, step: RollbackStep, checkout: Path, tag: str) -> tuple[bool, list[str]]:
+def _run_step(
+    deps: Deps, step: RollbackStep, checkout: Path, tag: str, approvals: list[str]
+) -> tuple[bool, list[str]]:
     if step.argv == ["<built-in>"]:
-        return _restore_predeploy(deps)
+        return _restore_predeploy(deps, approvals)
     argv = [tag if arg == "{tag}" else arg for arg in step.argv]
     with tempfile.TemporaryFile("w+") as output:
         try:
@@ -190,13 +192,20 @@ def _run_step(deps: Deps, step: RollbackStep, checkout: Path, tag: str) -> tuple
     return ok, [redact(line) for line in lines] + ([] if ok else [f"({note})"])
 
 
-def _restore_predeploy(deps: Deps) -> tuple[bool, list[str]]:
+def _restore_predeploy(deps: Deps, approvals: list[str]) -> tuple[bool, list[str]]:
+    """Restoring the database is a restore like any other: someone who confirmed the rollback
+    must also be allowed to restore backups."""
     marked = deps.store.state(PREDEPLOY_KEY)
     if not marked:
         return False, ["No pre-deployment backup is recorded (`/rollback mark <tag>`)."]
-    admin = deps.settings.backup.restore_allowed[:1] or ["opsbot"]
+    restorers = [a for a in approvals if a in deps.settings.backup.restore_allowed]
+    if not restorers:
+        return False, [
+            "Restoring the database needs a confirmation from someone in "
+            "backup.restore_allowed; nobody who confirmed is."
+        ]
     try:
-        backups.restore_live(deps, int(marked), actor=admin[0], progress=lambda n, c: None)
+        backups.restore_live(deps, int(marked), actor=restorers[0], progress=lambda n, c: None)
     except UserError as exc:
         return False, [exc.message]
     return True, [f"Restored B{marked}."]

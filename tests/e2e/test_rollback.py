@@ -294,6 +294,12 @@ def test_mark_records_the_deploy_and_its_backup_for_the_restore_step(
             press(stack, "Roll back to", ALICE)
             wait_until(lambda: "Rolled back to `v1.9.0`" in preview_message(stack).text, timeout=20)
             assert "✅ Database: restore the pre-deployment backup" in preview_message(stack).text
+            wait_until(
+                lambda: [
+                    m for m in slack.history("#incidents") if "Health after the rollback" in m.text
+                ],
+                timeout=20,
+            )
         finally:
             stack.stop()
     assert client.promptbase.feedback.count_documents({}) == 9
