@@ -15,10 +15,12 @@ from slack_bolt import Respond
 from slack_sdk import WebClient
 
 from bot.config import Settings
-from bot.replies import describe
+from bot.replies import Reply, describe
 from bot.store import Store, now_utc
 
 log = logging.getLogger(__name__)
+
+OUTBOX_WAIT_SECONDS = 120  # a post waits behind the queue and Slack's rate-limit retries
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,16 @@ class Deps:
     def post_later(self, work: Callable[[], object], respond: Respond | None = None) -> None:
         """Queue Slack side effects on the outbox; a failure is told to whoever asked."""
         self.outbox.submit(_guarded(work, respond))
+
+    def post_now(self, channel: str, reply: Reply, thread_ts: str | None = None) -> dict[str, str]:
+        """Post through the outbox (in order with every other post) and wait for Slack's
+        answer: for jobs and alarms, which record or re-arm only once Slack has it."""
+        posted = self.outbox.submit(
+            lambda: self.slack.chat_postMessage(
+                channel=channel, thread_ts=thread_ts, **reply.as_message()
+            )
+        ).result(timeout=OUTBOX_WAIT_SECONDS)
+        return {"channel": posted["channel"], "ts": posted["ts"]}
 
     def in_background(self, work: Callable[[], object], respond: Respond | None = None) -> None:
         """Slow work (probes, backups) on the bot's own pool, never on Bolt's listeners."""

@@ -11,10 +11,7 @@ from commands.backup import care, render, service
 
 
 def _post(deps: Deps, reply: Reply) -> None:
-    channel = deps.settings.digest_target
-    deps.outbox.submit(
-        lambda: deps.slack.chat_postMessage(channel=channel, **reply.as_message())
-    ).result(timeout=60)
+    deps.post_now(deps.settings.digest_target, reply)
 
 
 def _skip(deps: Deps) -> str | None:

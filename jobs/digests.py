@@ -101,9 +101,5 @@ def maintenance_log(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
     text = service.maintenance_log(deps, local.year, local.month)
     if dry_run:
         return text
-    channel = deps.settings.digest_target
-    message = Reply(f"```\n{text}\n```").as_message()
-    deps.outbox.submit(lambda: deps.slack.chat_postMessage(channel=channel, **message)).result(
-        timeout=60
-    )
+    deps.post_now(deps.settings.digest_target, Reply(f"```\n{text}\n```"))
     return f"Posted the maintenance log of {local:%B %Y}."

@@ -34,10 +34,7 @@ def run(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
         _overdue(deps, now),
         deps.settings,
     )
-    channel = deps.settings.incidents_channel
-    deps.outbox.submit(
-        lambda: deps.slack.chat_postMessage(channel=channel, **reply.as_message())
-    ).result(timeout=60)
+    deps.post_now(deps.settings.incidents_channel, reply)
     if deps.settings.oncall.usergroup:
         deps.outbox.submit(
             lambda: deps.slack.usergroups_users_update(

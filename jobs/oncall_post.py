@@ -17,8 +17,5 @@ def run(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
     channel = deps.settings.oncall.announce_channel or deps.settings.digest_target
     if dry_run:
         return f"Would post to {channel}: {text}"
-    message = Reply(text).as_message()
-    deps.outbox.submit(lambda: deps.slack.chat_postMessage(channel=channel, **message)).result(
-        timeout=60
-    )
+    deps.post_now(channel, Reply(text))
     return f"Posted who is on call to {channel}."

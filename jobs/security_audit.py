@@ -13,9 +13,6 @@ def run(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
     if dry_run:
         return "; ".join(f"{r.title}: {r.state} ({r.summary})" for r in results)
     reply = render.render_audit(results, seen, now.astimezone(deps.settings.tz))
-    channel = deps.settings.digest_target
-    deps.outbox.submit(
-        lambda: deps.slack.chat_postMessage(channel=channel, **reply.as_message())
-    ).result(timeout=60)
+    deps.post_now(deps.settings.digest_target, reply)
     found = sum(len(r.findings) for r in results)
     return f"Posted the security audit: {found} findings."

@@ -18,12 +18,8 @@ from commands.oncall.service import who
 REVIEWED, FOLLOW_UP = "white_check_mark", "warning"
 
 
-def _post(deps: Deps, reply: Reply) -> dict[str, Any]:
-    channel = deps.settings.digest_target
-    posted = deps.outbox.submit(
-        lambda: deps.slack.chat_postMessage(channel=channel, **reply.as_message())
-    ).result(timeout=60)
-    return {"channel": posted["channel"], "ts": posted["ts"]}
+def _post(deps: Deps, reply: Reply) -> dict[str, str]:
+    return deps.post_now(deps.settings.digest_target, reply)
 
 
 def post_daily(deps: Deps, now: datetime) -> str:
@@ -157,11 +153,7 @@ def nudge(deps: Deps, now: datetime) -> str:
         f"{mention(person) + ' ' if person else ''}Today's daily check has no review yet. "
         "React :white_check_mark: when you have looked at it."
     )
-    deps.outbox.submit(
-        lambda: deps.slack.chat_postMessage(
-            channel=digest["channel"], thread_ts=digest["ts"], text=text
-        )
-    ).result(timeout=60)
+    deps.post_now(digest["channel"], Reply(text), thread_ts=digest["ts"])
     return f"Nudged about D{digest['id']}."
 
 

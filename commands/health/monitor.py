@@ -53,9 +53,7 @@ def _alerting(
     reply = render.render_alert(reading, state, now, deps.settings)
     channel = deps.settings.digest_target
     if episode is None:
-        posted = deps.outbox.submit(
-            lambda: deps.slack.chat_postMessage(channel=channel, **reply.as_message())
-        ).result(timeout=60)
+        posted = deps.post_now(channel, reply)
         episode = {
             "check_name": reading.check,
             "state": state,
@@ -86,11 +84,7 @@ def _recovering(deps: Deps, reading: Reading, episode: dict[str, object], now: d
         f"{reading.summary}"
     )
     _update(deps, episode, Reply(text))
-    deps.outbox.submit(
-        lambda: deps.slack.chat_postMessage(
-            channel=str(episode["channel"]), thread_ts=str(episode["ts"]), text=text
-        )
-    ).result(timeout=60)
+    deps.post_now(str(episode["channel"]), Reply(text), thread_ts=str(episode["ts"]))
     deps.store.save_episode(
         {"id": episode["id"], "ended_at": now.isoformat(), "ok_streak": streak, "state": OK}
     )
