@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +18,7 @@ import psutil
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
+from bot import concurrently
 from bot.config import Settings, Thresholds
 
 OK, WARNING, CRITICAL, NOT_CONFIGURED = "ok", "warning", "critical", "not configured"
@@ -239,16 +238,7 @@ def run_all(
             settings.health.error_rate_is_fraction,
         ),
     }
-    # A pool of our own, one thread a probe: none waits behind another, and a hung one is
-    # left behind (its own timeout ends it) instead of holding up the answer.
-    pool = ThreadPoolExecutor(len(probes), thread_name_prefix="opsbot-probe")
-    futures: dict[str, Future[Reading]] = {name: pool.submit(p) for name, p in probes.items()}
-    pool.shutdown(wait=False)
-    deadline = time.monotonic() + timeout + 1
-    readings = []
-    for name, future in futures.items():
-        try:
-            readings.append(future.result(timeout=max(0.0, deadline - time.monotonic())))
-        except FutureTimeout:
-            readings.append(Reading(name, CRITICAL, f"no answer in {timeout:g} s"))
-    return readings
+    # A hung probe's own timeout ends it; one more second covers the thread hand-over.
+    return concurrently.run_all(
+        probes, timeout, lambda name, why: Reading(name, CRITICAL, why), "probe", grace=1
+    )

@@ -4,11 +4,10 @@ mark the ones that were there last month too."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
 from typing import Any
 
+from bot import concurrently
 from bot.deps import Deps
 from commands.security import checks
 from commands.security.checks import Result
@@ -25,19 +24,13 @@ def run_audit(deps: Deps, now: datetime) -> tuple[list[Result], set[str]]:
         "auth": ("Authentication logs", lambda: checks.auth_logs(settings, now)),
         "code": ("Injection-prone code", lambda: checks.injection(settings)),
     }
-    pool = ThreadPoolExecutor(len(plan), thread_name_prefix="opsbot-audit")
-    futures: dict[str, Future[Result]] = {k: pool.submit(run) for k, (_, run) in plan.items()}
-    pool.shutdown(wait=False)
-    limit = settings.security.timeout_seconds
-    results = []
-    for key, future in futures.items():
-        title = plan[key][0]
-        try:
-            results.append(future.result(timeout=limit))
-        except FutureTimeout:
-            results.append(Result(key, title, "failed", f"no result within {limit:g} s"))
-        except Exception as exc:  # one failing check reports itself; the others still count
-            results.append(Result(key, title, "failed", f"the check failed: {type(exc).__name__}"))
+    titles = {key: title for key, (title, _) in plan.items()}
+    results = concurrently.run_all(
+        {key: run for key, (_, run) in plan.items()},
+        settings.security.timeout_seconds,
+        lambda key, why: Result(key, titles[key], "failed", why),
+        "audit",
+    )
     previous = deps.store.security_runs(limit=1)
     seen_before = previous[0]["fingerprints"] if previous else set()
     for result in results:  # the trend: what the same check said last time
