@@ -67,7 +67,7 @@ def handle(ack: Ack, command: dict[str, Any], respond: Respond, context: dict[st
         ack(**Reply(":mag: Verifying…").as_response())
         deps.in_background(lambda: _verify(deps, backup_id, restore_test, respond), respond)
     else:
-        service._client(deps)  # says "not configured" now, not after the ack
+        service.mongo_client(deps)  # says "not configured" now, not after the ack
         ack(**Reply(":hourglass: Backup started…").as_response())
         deps.in_background(lambda: _run(deps, command["user_id"], respond), respond)
 
@@ -133,7 +133,7 @@ def _care(deps: Deps, verb: str, year: int | None, actor: str, ack: Ack, respond
     """Reports answer in the background; destructive steps ask first, allowed users only."""
     if verb in ("cleanup", "archive"):
         service.require_restorer(deps, actor)
-    db = service._client(deps)[deps.settings.backup.database]
+    db = service.mongo_client(deps)[deps.settings.backup.database]
     ack(**Reply(":mag: Looking at the database…").as_response())
 
     def report() -> Reply:
@@ -167,7 +167,7 @@ def on_care_answer(
         return
     service.require_restorer(deps, actor)
     ack()
-    db = service._client(deps)[deps.settings.backup.database]
+    db = service.mongo_client(deps)[deps.settings.backup.database]
 
     def work() -> None:
         now = deps.clock()

@@ -32,7 +32,7 @@ class Outcome:
     note: str = ""  # e.g. the off-site copy failed while the backup itself is good
 
 
-def _client(deps: Deps) -> Any:
+def mongo_client(deps: Deps) -> Any:
     if deps.mongo is None:
         raise UserError("MONGODB_URI is not set: there is no database to back up.")
     return deps.mongo()
@@ -49,7 +49,7 @@ def engine_for(deps: Deps) -> str:
 def _dump(deps: Deps, kind: str, folder: Path, progress: Progress) -> engine.Dumped:
     name = deps.settings.backup.database
     if kind == "builtin":
-        return engine.dump(_client(deps)[name], folder, progress)
+        return engine.dump(mongo_client(deps)[name], folder, progress)
     counts = tools.mongodump(_uri(deps), name, folder, progress, _tool_timeout(deps))
     return engine.Dumped(counts, engine.size_of(folder), engine.checksum(folder))
 
@@ -68,7 +68,7 @@ def run_backup(deps: Deps, *, reason: str, progress: Progress) -> Outcome:
     """Dump the database; the row says running until the files are complete and checked."""
     kind = engine_for(deps)
     if kind == "builtin":
-        _client(deps)
+        mongo_client(deps)
     settings, now = deps.settings, deps.clock()
     name = settings.backup.database
     backup_id = deps.store.start_backup(kind, name, "", reason, now)
@@ -184,7 +184,7 @@ def verify(
         except tools.ToolFailed as exc:
             problems.append(f"restore test failed: {exc} ({' | '.join(exc.tail[-3:])})")
         finally:
-            _client(deps).drop_database(scratch)
+            mongo_client(deps).drop_database(scratch)
     result = (
         "passed" + (" with restore test" if restore_test else "")
         if not problems
@@ -197,7 +197,7 @@ def verify(
 def _restore(deps: Deps, row: dict[str, Any], target: str, progress: Progress) -> dict[str, int]:
     folder = Path(row["path"])
     if row["engine"] == "builtin":
-        return engine.restore(folder, _client(deps)[target], progress)
+        return engine.restore(folder, mongo_client(deps)[target], progress)
     return tools.mongorestore(
         _uri(deps), folder, row["database"], target, progress, _tool_timeout(deps)
     )

@@ -123,9 +123,7 @@ def on_answer(
         return
     row = deps.store.rollback(rollback_id)
     incident = deps.store.incident(row["incident_id"]) if row and row["incident_id"] else None
-    needed = (
-        2 if incident and incident.severity in deps.settings.rollback.second_confirmation else 1
-    )
+    needed = service.approvals_needed(deps.settings, incident)
     row, ready = service.approve(deps, rollback_id, actor, needed)
     ack()
     if not ready:

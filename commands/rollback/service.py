@@ -40,6 +40,11 @@ def repo(settings: Settings) -> Path:
     return Path(settings.rollback_repo)
 
 
+def approvals_needed(settings: Settings, incident: Incident | None) -> int:
+    """Two different allowed people for an incident of a listed severity, else one."""
+    return 2 if incident and incident.severity in settings.rollback.second_confirmation else 1
+
+
 def require_allowed(settings: Settings, actor: str) -> None:
     allowed = settings.rollback.allowed
     if actor not in allowed:
@@ -67,9 +72,6 @@ def preview(deps: Deps, tag: str, incident: Incident | None) -> Preview:
     tag = releases.validate(checkout, tag)
     now = current(deps)
     undone = releases.between(checkout, tag, now) if now and now != tag else []
-    second = (
-        incident is not None and incident.severity in deps.settings.rollback.second_confirmation
-    )
     return Preview(
         tag,
         now,
@@ -77,7 +79,7 @@ def preview(deps: Deps, tag: str, incident: Incident | None) -> Preview:
         undone,
         [s.name for s in steps(deps.settings)],
         incident,
-        2 if second else 1,
+        approvals_needed(deps.settings, incident),
     )
 
 
