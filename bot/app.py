@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from datetime import timedelta
 from typing import Any
@@ -23,8 +23,10 @@ from bot.replies import describe
 
 log = logging.getLogger(__name__)
 
-# Slack redelivers an event up to 3 times over about 6 minutes; remember ids for a day.
-SEEN_EVENTS_KEPT = timedelta(days=1)
+# A signed request can be replayed within Slack's 5-minute window; remember a command's
+# trigger_id and a click's action_ts for longer than that.
+SEEN_REQUESTS_KEPT = timedelta(minutes=10)
+ALREADY_DONE = ":information_source: That request was already handled; nothing more was done."
 
 
 class _TokenFromClient(logging.Filter):
@@ -53,13 +55,22 @@ def make_client(token: str, base_url: str) -> WebClient:
 
 
 def create_app(
-    deps: Deps, *, signing_secret: str, listener_executor: Executor, verify_token: bool = True
+    deps: Deps,
+    *,
+    signing_secret: str,
+    listener_executor: Executor,
+    verify_token: bool = True,
+    for_inbox: bool = False,
 ) -> App:
+    """The app Slack's requests reach, or (`for_inbox`) the one the inbox runs stored events
+    through: it runs listeners before it answers, so a stored event is done only when they
+    are, and it reports a listener's failure so the event is tried again."""
     app = App(
         client=deps.slack,
         signing_secret=signing_secret,
         listener_executor=listener_executor,
         token_verification_enabled=verify_token,
+        process_before_response=for_inbox,
     )
 
     @app.middleware
@@ -68,16 +79,40 @@ def create_app(
     ) -> BoltResponse | None:
         # One middleware, not two: it runs on every request, acks included.
         context["deps"] = deps
-        # Slack retries an event it thinks failed; the retry must not repeat its effect.
-        event_id = body.get("event_id")
-        if event_id and not deps.store.first_sighting(event_id, deps.clock(), SEEN_EVENTS_KEPT):
+        if for_inbox:
+            next()
+            return None
+        if body.get("type") == "event_callback" and body.get("event_id"):
+            # Stored before the 200; a retry of the same event_id is stored once.
+            deps.store.receive(str(body["event_id"]), json.dumps(body), deps.clock())
             return BoltResponse(status=200, body="")
+        key = replay_key(body)
+        if key and not deps.store.first_sighting(key, deps.clock(), SEEN_REQUESTS_KEPT):
+            log.warning("replayed request ignored")
+            text = json.dumps({"response_type": "ephemeral", "text": ALREADY_DONE})
+            kind: dict[str, str | Sequence[str]] = {"content-type": "application/json"}
+            return BoltResponse(status=200, body="" if body.get("actions") else text, headers=kind)
         next()
         return None
 
-    app.error(on_error)
+    app.error(on_inbox_error if for_inbox else on_error)
     commands.register(app)
     return app
+
+
+def replay_key(body: dict[str, Any]) -> str | None:
+    """What makes a slash command or a click one of a kind: a replay carries the same."""
+    if body.get("command") and body.get("trigger_id"):
+        return f"command:{body['trigger_id']}"
+    actions = body.get("actions") or []
+    if body.get("type") == "block_actions" and actions and body.get("trigger_id"):
+        return f"click:{body['trigger_id']}:{actions[0].get('action_ts', '')}"
+    return None
+
+
+def on_inbox_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+    describe(error, log)  # logs it with a reference
+    return BoltResponse(status=500, body="")
 
 
 def on_error(

@@ -22,6 +22,9 @@ import bot
 from bot.app import create_app, make_client
 from bot.config import ConfigError, Settings, load_settings
 from bot.deps import Deps
+from bot.inbox import Inbox
+from bot.outbox import Outbox
+from bot.pools import Pools
 from bot.server import make_server, wsgi_app
 from bot.store import Store, now_utc
 from commands.backup import service as backups
@@ -33,7 +36,6 @@ log = logging.getLogger("opsbot")
 # Bolt runs every listener on this pool; its default of 5 lets five slow listeners starve
 # the sixth request's ack past Slack's 3 seconds.
 LISTENER_THREADS = 32
-WORK_THREADS = 4
 SHUTDOWN_GRACE_SECONDS = 5
 
 
@@ -69,6 +71,10 @@ def _parser() -> argparse.ArgumentParser:
     job.set_defaults(run=_run_job)
     listing = sub.add_parser("jobs", help="list scheduled jobs with their last and next run")
     listing.set_defaults(run=_jobs)
+    owed = sub.add_parser("outbox", help="list effects waiting or given up on; retry or drop one")
+    owed.add_argument("action", nargs="?", choices=["list", "retry", "drop"], default="list")
+    owed.add_argument("id", nargs="?", type=int, help="the row, for retry and drop")
+    owed.set_defaults(run=_outbox)
     return parser
 
 
@@ -89,17 +95,18 @@ def assemble(
     """Everything the bot runs on, from settings: migrated store, Slack client, thread pools."""
     store = Store(settings.opsbot_db)
     store.migrate()
-    executor = ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="opsbot-work")
-    outbox = ThreadPoolExecutor(1, thread_name_prefix="opsbot-outbox")
+    outbox = Outbox(store, settings)
+    outbox.use_token(token)
     deps = Deps(
         settings=settings,
         store=store,
-        executor=executor,
         outbox=outbox,
+        pools=Pools.from_settings(settings),
         slack=make_client(token, settings.slack_api_url),
         clock=clock,
         mongo=mongo or _mongo(settings),
     )
+    outbox.bind(deps)
     backups.recover(deps)  # a backup cut short by a crash is marked failed, its files removed
     rollbacks.recover(deps)  # a rollback cut short is marked interrupted, visibly
     return deps
@@ -121,18 +128,28 @@ def _mongo(settings: Settings) -> Callable[[], MongoClient[Any]] | None:
 
 def http_server(
     deps: Deps, secret: str, host: str, port: int, scheduler_running: Callable[[], bool]
-) -> Any:
-    """The HTTP edge of `opsbot serve`: Bolt on /slack/events and /healthz, under waitress."""
+) -> tuple[Any, Inbox]:
+    """The HTTP edge of `opsbot serve`: Bolt on /slack/events and /healthz, under waitress,
+    and the inbox that processes the events it stores."""
+    app, inbox = apps(deps, secret)
+    return make_server(wsgi_app(app, deps, scheduler_running), host, port), inbox
+
+
+def apps(deps: Deps, secret: str) -> tuple[App, Inbox]:
+    """The app Slack's requests reach, and the inbox with its own app for stored events."""
     listeners = ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="opsbot-listener")
-    app = _app(deps, secret, listeners)
-    return make_server(wsgi_app(app, deps, scheduler_running), host, port)
-
-
-def _app(deps: Deps, secret: str, listeners: ThreadPoolExecutor) -> App:
     try:
-        return create_app(deps, signing_secret=secret, listener_executor=listeners)
+        app = create_app(deps, signing_secret=secret, listener_executor=listeners)
+        stored = create_app(
+            deps,
+            signing_secret=secret,
+            listener_executor=listeners,
+            verify_token=False,
+            for_inbox=True,
+        )
     except BoltError as exc:  # auth.test refused the token
         raise ConfigError(f"SLACK_BOT_TOKEN: Slack did not accept it ({exc})") from None
+    return app, Inbox(stored, deps)
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -144,10 +161,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     token, second = _require(settings, *names)
     deps = assemble(settings, token)
     if args.socket:
-        listeners = ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="opsbot-listener")
-        app = _app(deps, "", listeners)
+        app, inbox = apps(deps, "")
     else:
-        server = http_server(deps, second, args.host, settings.port, lambda: scheduler.running)
+        server, inbox = http_server(
+            deps, second, args.host, settings.port, lambda: scheduler.running
+        )
+    deps.outbox.start()
+    inbox.start()
     scheduler = start_jobs(deps)
     _stop_on_sigterm()
     try:
@@ -168,19 +188,18 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         pass
     finally:
         scheduler.shutdown(wait=False)
+    inbox.stop()
     _drain(deps)
     return 0
 
 
 def _drain(deps: Deps) -> None:
-    """Give queued Slack posts a few seconds, then go: a Slack outage must not hold up a
-    restart. Everything is already committed; card-sync posts missing cards at next start."""
-    try:
-        deps.outbox.submit(lambda: None).result(timeout=SHUTDOWN_GRACE_SECONDS)
-    except TimeoutError:
-        log.warning("Slack posts still queued at shutdown were dropped")
-        logging.shutdown()
-        os._exit(0)
+    """Give deliveries in flight a few seconds, then go: a Slack outage must not hold up a
+    restart. Every owed effect is an outbox row in SQLite, delivered at the next start."""
+    deps.outbox.stop(SHUTDOWN_GRACE_SECONDS)
+    deps.pools.shutdown(wait=False)
+    logging.shutdown()
+    os._exit(0)  # threads still waiting on a hung probe or Slack must not hold the exit
 
 
 def _stop_on_sigterm() -> None:
@@ -211,6 +230,40 @@ def _jobs(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _outbox(args: argparse.Namespace, settings: Settings) -> int:
+    """What the bot still owes Slack and third parties. `retry` puts a dead row back in line
+    (a running `opsbot serve` delivers it); `drop` gives up on one for good."""
+    store = Store(settings.opsbot_db)
+    store.migrate()
+    now = now_utc()
+    if args.action != "list":
+        if args.id is None:
+            print(f"opsbot outbox {args.action}: which row? (a number from `opsbot outbox`)")
+            return 2
+        done = (store.retry_effect if args.action == "retry" else store.drop_effect)(args.id, now)
+        verb = "back in line" if args.action == "retry" else "dropped"
+        print(
+            f"#{args.id} {verb}."
+            if done
+            else f"#{args.id} is not waiting or dead; nothing changed."
+        )
+        return 0 if done else 1
+    summary = store.outbox_summary(now)
+    print(
+        f"{summary['pending']} waiting (oldest {summary['oldest_seconds']:.0f} s), "
+        f"{summary['dead']} dead"
+    )
+    for effect in store.effects(("pending", "dead")):
+        age = (now - effect.created_at).total_seconds()
+        where = f"INC-{effect.incident}" if effect.incident else effect.lane
+        error = f"  last error: {effect.last_error}" if effect.last_error else ""
+        print(
+            f"#{effect.id:<6} {effect.state:8} {effect.kind:16} {where:20} "
+            f"{effect.attempts} tries, {age:.0f} s old{error}"
+        )
+    return 0
+
+
 def _run_job(args: argparse.Namespace, settings: Settings) -> int:
     if args.dry_run and settings.slack_bot_token is None:
         token = "xoxb-dry-run"  # a dry run posts nothing, so it needs no workspace
@@ -218,4 +271,12 @@ def _run_job(args: argparse.Namespace, settings: Settings) -> int:
         (token,) = _require(settings, "slack_bot_token")
     deps = assemble(settings, token)
     print(run_job(args.name, deps, now=deps.clock(), dry_run=args.dry_run))
+    if not args.dry_run:
+        try:
+            deps.outbox.drain(timeout=60)
+        except TimeoutError:
+            print(
+                "Some posts are still waiting (Slack is slow or refusing); "
+                "`opsbot serve` delivers them, `opsbot outbox` lists them."
+            )
     return 0

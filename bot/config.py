@@ -196,6 +196,31 @@ class OnCall(BaseModel):
     pagerduty_url: str = "https://events.pagerduty.com"
 
 
+class Outbox(BaseModel):
+    """Delivery of effects to Slack and third parties (see bot/outbox.py)."""
+
+    workers: int = Field(default=4, ge=1, le=32)
+    timeout_seconds: float = Field(default=10, gt=0)  # one Slack or third-party call
+    backoff_cap_seconds: float = Field(default=60, gt=0)
+    give_up_minutes: float = Field(default=60, gt=0)  # then the row is dead, and said so
+    page_fallback_minutes: float = Field(default=3, gt=0)  # a page still refused: post it
+    slack_posts_per_second: float = Field(default=1, gt=0)  # per channel (Slack's pace)
+    slack_burst: int = Field(default=5, ge=1)
+    degraded_after_seconds: float = Field(default=120, gt=0)  # /healthz: oldest row's age
+
+
+class Pools(BaseModel):
+    """Bounded pools for slow work: threads each, and how many may wait for one."""
+
+    probe_threads: int = Field(default=2, ge=1)
+    probe_queue: int = Field(default=8, ge=0)
+    backup_threads: int = Field(default=1, ge=1)
+    backup_queue: int = Field(default=3, ge=0)
+    rollback_threads: int = Field(default=1, ge=1)
+    rollback_queue: int = Field(default=2, ge=0)
+    health_reuse_seconds: float = Field(default=5, ge=0)  # /health shares a recent run
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="forbid")
 
@@ -225,6 +250,8 @@ class Settings(BaseSettings):
     digest: Digest = Digest()
     security: Security = Security()
     status_page: StatusPage = StatusPage()
+    outbox: Outbox = Outbox()
+    pools: Pools = Pools()
 
     @field_validator("slack_api_url")
     @classmethod

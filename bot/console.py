@@ -21,11 +21,12 @@ from slack_bolt import App
 from slack_bolt.request import BoltRequest
 
 from bot import localslack
-from bot.app import create_app, make_client
+from bot.app import create_app
+from bot.cli import assemble
 from bot.config import Settings
 from bot.deps import Deps
+from bot.inbox import Inbox
 from bot.localslack import LocalSlack, Message
-from bot.store import Store
 from jobs import JOBS, run_job
 
 HELP = """Type a slash command as in Slack, e.g. `/incident open P1 Login broken`, or:
@@ -100,25 +101,23 @@ class Console:
             self.slack.add_user(user_id, name)
         self.secret = secrets.token_hex(16)
         self.listeners = TrackingExecutor(8, "opsbot-listener")
-        self.work = TrackingExecutor(2, "opsbot-work")
-        self.outbox = TrackingExecutor(1, "opsbot-outbox")
-        store = Store(settings.opsbot_db)
-        store.migrate()
-        self.deps = Deps(
-            settings=settings,
-            store=store,
-            executor=self.work,
-            outbox=self.outbox,
-            slack=make_client("xoxb-local-console", self.slack.api_base),
-        )
+        local = settings.model_copy(update={"slack_api_url": self.slack.api_base})
+        self.deps: Deps = assemble(local, "xoxb-local-console")
         self.app: App = create_app(
             self.deps, signing_secret=self.secret, listener_executor=self.listeners
         )
+        stored = create_app(
+            self.deps,
+            signing_secret=self.secret,
+            listener_executor=self.listeners,
+            for_inbox=True,
+        )
+        self.inbox = Inbox(stored, self.deps)
         self.channel = self.slack.channel_id(settings.incidents_channel)
 
     def close(self) -> None:
-        for pool in (self.listeners, self.work, self.outbox):
-            pool.shutdown(wait=True)
+        self.listeners.shutdown(wait=True)
+        self.deps.pools.shutdown(wait=True)
         self.slack.stop()
 
     # Input ---------------------------------------------------------------------------------
@@ -154,10 +153,17 @@ class Console:
         return True
 
     def _settle(self) -> None:
-        # Work triggered by work (a listener submitting to the pool) settles in a few rounds.
+        # Work triggered by work (a listener submitting to a pool, an event owing a post)
+        # settles in a few rounds; the console delivers in the foreground, in order.
         for _ in range(3):
-            for pool in (self.listeners, self.work, self.outbox):
+            self.listeners.wait_idle()
+            for pool in self.deps.pools.all():
                 pool.wait_idle()
+            self.inbox.drain()
+            try:
+                self.deps.outbox.drain()
+            except TimeoutError:
+                self._say("(some posts are still waiting to be delivered)")
 
     def _dispatch(self, body: str, content_type: str) -> Any:
         headers: dict[str, str | Sequence[str]] = {

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from pymongo import MongoClient
@@ -15,55 +14,61 @@ from slack_bolt import Respond
 from slack_sdk import WebClient
 
 from bot.config import Settings
+from bot.pools import Pool, Pools
 from bot.replies import Reply, describe
 from bot.store import Store, now_utc
 
+if TYPE_CHECKING:
+    from bot.outbox import Outbox
+
 log = logging.getLogger(__name__)
 
-OUTBOX_WAIT_SECONDS = 120  # a post waits behind the queue and Slack's rate-limit retries
+POST_WAIT_SECONDS = 120  # a job's post waits behind its lane and Slack's rate limits
 
 
 @dataclass(frozen=True)
 class Deps:
     settings: Settings
     store: Store
+    # For answers to the person who asked (responses, ephemeral replies, look-ups). Effects
+    # owed to the world go through the outbox instead: written with the change, never lost.
     slack: WebClient
-    # Slow work (backups, rollbacks): never on Bolt's listener threads.
-    executor: Executor
-    # Posts and updates to Slack after an ack, on ONE thread: a card's updates reach Slack in
-    # the order they were committed, acks never wait behind them, and a burst is paced.
-    outbox: Executor
+    outbox: Outbox
+    # Slow work (probes, backups, rollbacks): bounded pools, never on Bolt's listener threads.
+    pools: Pools
     clock: Callable[[], datetime] = now_utc
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10))
     # Prompt-Base's MongoDB, or None when MONGODB_URI is not set (checks say "not configured").
     mongo: Callable[[], MongoClient[Any]] | None = None
 
-    def post_later(self, work: Callable[[], object], respond: Respond | None = None) -> None:
-        """Queue Slack side effects on the outbox; a failure is told to whoever asked."""
-        self.outbox.submit(_guarded(work, respond))
-
     def post_now(self, channel: str, reply: Reply, thread_ts: str | None = None) -> dict[str, str]:
-        """Post through the outbox (in order with every other post) and wait for Slack's
-        answer: for jobs and alarms, which record or re-arm only once Slack has it."""
-        posted = self.outbox.submit(
-            lambda: self.slack.chat_postMessage(
-                channel=channel, thread_ts=thread_ts, **reply.as_message()
-            )
-        ).result(timeout=OUTBOX_WAIT_SECONDS)
-        return {"channel": posted["channel"], "ts": posted["ts"]}
+        """Post through the outbox and wait until Slack has it: for jobs and alarms that
+        record the message's ts. The row is durable: a crash while waiting still posts it."""
+        from bot.outbox import enqueue_post
 
-    def in_background(self, work: Callable[[], object], respond: Respond | None = None) -> None:
-        """Slow work (probes, backups) on the bot's own pool, never on Bolt's listeners."""
-        self.executor.submit(_guarded(work, respond))
+        row = enqueue_post(self, channel, reply.as_message(), thread_ts)
+        assert row is not None
+        posted = self.outbox.wait_for(row, POST_WAIT_SECONDS)
+        return {"channel": str(posted["channel"]), "ts": str(posted["ts"])}
+
+    def in_background(
+        self, pool: Pool, work: Callable[[], object], respond: Respond | None = None
+    ) -> None:
+        """Slow work on one of the bot's bounded pools; Busy (said to the person) when full."""
+        pool.submit(guarded(work, respond))
 
 
-def _guarded(work: Callable[[], object], respond: Respond | None) -> Callable[[], None]:
+def guarded(work: Callable[[], object], respond: Respond | None) -> Callable[[], None]:
     def run() -> None:
         try:
             work()
         except Exception as exc:  # the background's error boundary, as @app.error is Bolt's
-            text = describe(exc, log)
-            if respond is not None:
-                respond(text=text, response_type="ephemeral", replace_original=False)
+            tell(exc, respond)
 
     return run
+
+
+def tell(exc: BaseException, respond: Respond | None) -> None:
+    text = describe(exc, log) if isinstance(exc, Exception) else "stopped"
+    if respond is not None:
+        respond(text=text, response_type="ephemeral", replace_original=False)

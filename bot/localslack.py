@@ -34,8 +34,9 @@ class Message:
     thread_ts: str | None = None
     reactions: dict[str, list[str]] = field(default_factory=dict)
     files: list[dict[str, Any]] = field(default_factory=list)
+    metadata: dict[str, Any] | None = None
 
-    def as_api(self) -> dict[str, Any]:
+    def as_api(self, with_metadata: bool = False) -> dict[str, Any]:
         data: dict[str, Any] = {
             "type": "message",
             "user": self.user,
@@ -51,7 +52,33 @@ class Message:
             data["reactions"] = [
                 {"name": n, "users": u, "count": len(u)} for n, u in self.reactions.items()
             ]
+        if with_metadata and self.metadata:
+            data["metadata"] = self.metadata
         return data
+
+
+@dataclass
+class Fault:
+    """A failure Slack can show, switched on in the stand-in: for one method (or all), one
+    channel (or all), `times` times (or until cleared). `status` 5xx answers that status;
+    `error` answers ok:false with that code; `retry_after` answers 429 with Retry-After;
+    `delay` waits before answering (past the client's timeout, it is a timeout)."""
+
+    method: str | None = None
+    channel: str | None = None
+    status: int = 0
+    error: str | None = None
+    retry_after: float | None = None
+    delay: float = 0.0
+    times: int | None = None
+    hits: int = 0
+
+    def matches(self, method: str, channel: str | None) -> bool:
+        if self.times is not None and self.hits >= self.times:
+            return False
+        if self.method is not None and self.method != method:
+            return False
+        return self.channel is None or self.channel == channel
 
 
 @dataclass(frozen=True)
@@ -77,6 +104,13 @@ class LocalSlack:
         self.uploads: dict[str, dict[str, Any]] = {}  # file id -> name, content
         self.ratelimit_next: dict[str, int] = {}
         self.fail_next: dict[str, int] = {}
+        self.faults: list[Fault] = []
+        # Slack's pace for chat.postMessage: about one per second per channel, short bursts.
+        # Off by default (tests of other things post fast); `pace(1, 5)` switches it on.
+        self.pace_per_second: float | None = None
+        self.pace_burst = 5
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self.latency = 0.0  # every Web API answer waits this long (Slack is never instant)
         self._lock = threading.RLock()
         self._clock = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
@@ -113,6 +147,53 @@ class LocalSlack:
     def response_url(self) -> str:
         return f"{self.base}/respond/{next(self._clock)}"
 
+    # Faults --------------------------------------------------------------------------------
+
+    def fault(self, **spec: Any) -> Fault:
+        """Switch a fault on (see Fault); returns it, to count hits or clear it."""
+        made = Fault(**spec)
+        with self._lock:
+            self.faults.append(made)
+        return made
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self.faults.clear()
+            self.pace_per_second = None
+
+    def pace(self, per_second: float, burst: int = 5) -> None:
+        self.pace_per_second, self.pace_burst = per_second, burst
+
+    def _fault_for(self, method: str, body: dict[str, Any]) -> Fault | None:
+        channel = body.get("channel") or body.get("channel_id")
+        channel = self.channel_id(channel) if isinstance(channel, str) and channel else None
+        with self._lock:
+            for found in self.faults:
+                if found.matches(method, channel):
+                    found.hits += 1
+                    return found
+        return None
+
+    def _paced_out(self, method: str, body: dict[str, Any]) -> bool:
+        """Over the per-channel pace: Slack answers 429 (ratelimited)."""
+        if self.pace_per_second is None or method != "chat.postMessage":
+            return False
+        channel = self.channel_id(str(body.get("channel", "")))
+        now = time.monotonic()
+        with self._lock:
+            tokens, since = self._buckets.get(channel, (float(self.pace_burst), now))
+            tokens = min(float(self.pace_burst), tokens + (now - since) * self.pace_per_second)
+            if tokens < 1:
+                self._buckets[channel] = (tokens, now)
+                return True
+            self._buckets[channel] = (tokens - 1, now)
+        return False
+
+    def delete(self, message: Message) -> None:
+        """A person (or an admin) deletes a message; updating it then fails."""
+        with self._lock:
+            self.messages.remove(message)
+
     # Workspace state ---------------------------------------------------------------------
 
     def channel_id(self, name_or_id: str) -> str:
@@ -142,12 +223,20 @@ class LocalSlack:
         thread_ts: str | None = None,
         blocks: list[dict[str, Any]] | None = None,
         files: list[dict[str, Any]] | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> Message:
         """A message as if a person (or the bot) posted it."""
         with self._lock:
             ts = self._next_ts()
             message = Message(
-                self.channel_id(channel), ts, user, text, blocks or [], thread_ts, files=files or []
+                self.channel_id(channel),
+                ts,
+                user,
+                text,
+                blocks or [],
+                thread_ts,
+                files=files or [],
+                metadata=metadata,
             )
             self.messages.append(message)
         self._emit("post", {"message": message})
@@ -240,6 +329,7 @@ class LocalSlack:
             body.get("text", ""),
             thread_ts=thread_ts,
             blocks=_blocks(body),
+            metadata=_metadata(body),
         )
         return {
             "ok": True,
@@ -256,7 +346,11 @@ class LocalSlack:
             return {"ok": False, "error": "cant_update_message"}
         with self._lock:
             message.text = body.get("text", message.text)
-            message.blocks = _blocks(body)
+            # Slack keeps the old blocks when `blocks` is left out; [] removes them.
+            if "blocks" in body:
+                message.blocks = _blocks(body)
+            if "metadata" in body:
+                message.metadata = _metadata(body)
         self._emit("update", {"message": message})
         return {"ok": True, "channel": message.channel, "ts": message.ts, "text": message.text}
 
@@ -292,6 +386,47 @@ class LocalSlack:
         if not self.react(message, BOT_USER, body.get("name", ""), add=add):
             return {"ok": False, "error": "already_reacted" if add else "no_reaction"}
         return {"ok": True}
+
+    def _conversations_history(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Top-level messages, newest first; metadata only with include_all_metadata. Like
+        Slack, it takes a channel id, not a #name."""
+        channel = str(body.get("channel", ""))
+        if not channel or channel.startswith("#"):
+            return {"ok": False, "error": "channel_not_found"}
+        oldest = float(body.get("oldest") or 0)
+        limit = int(body.get("limit") or 100)
+        with_metadata = str(body.get("include_all_metadata", "")).lower() in ("1", "true")
+        with self._lock:
+            found = [
+                m.as_api(with_metadata)
+                for m in self.messages
+                if m.channel == channel and not m.thread_ts and float(m.ts) > oldest
+            ]
+        return {"ok": True, "messages": list(reversed(found))[:limit], "has_more": False}
+
+    def _conversations_replies(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A thread: its parent first, then the replies, oldest first."""
+        channel, ts = str(body.get("channel", "")), str(body.get("ts", ""))
+        if not channel or channel.startswith("#"):
+            return {"ok": False, "error": "channel_not_found"}
+        if self.find(channel, ts) is None:
+            return {"ok": False, "error": "thread_not_found"}
+        with_metadata = str(body.get("include_all_metadata", "")).lower() in ("1", "true")
+        with self._lock:
+            found = [
+                m.as_api(with_metadata)
+                for m in self.messages
+                if m.channel == channel and (m.ts == ts or m.thread_ts == ts)
+            ]
+        return {"ok": True, "messages": found[: int(body.get("limit") or 1000)]}
+
+    def _conversations_list(self, body: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            channels = [
+                {"id": cid, "name": name.lstrip("#"), "is_member": True}
+                for name, cid in self.channel_ids.items()
+            ]
+        return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
 
     def _apps_connections_open(self, body: dict[str, Any]) -> dict[str, Any]:
         if self.socket_url is None:
@@ -355,6 +490,13 @@ class LocalSlack:
         self._emit("response", payload)
 
 
+def _metadata(body: dict[str, Any]) -> dict[str, Any] | None:
+    metadata = body.get("metadata")
+    if isinstance(metadata, str):
+        metadata = json.loads(metadata or "null")
+    return metadata if isinstance(metadata, dict) else None
+
+
 def _blocks(body: dict[str, Any]) -> list[dict[str, Any]]:
     blocks = body.get("blocks") or []
     return json.loads(blocks) if isinstance(blocks, str) else list(blocks)
@@ -389,6 +531,21 @@ def _handler_for(slack: LocalSlack) -> type[BaseHTTPRequestHandler]:
             if slack.fail_next.get(method):
                 slack.fail_next[method] -= 1
                 return self._json(503, {"ok": False, "error": "service_unavailable"})
+            if slack.latency:
+                time.sleep(slack.latency)
+            fault = slack._fault_for(method, body)
+            if fault is not None:
+                if fault.delay:
+                    time.sleep(fault.delay)
+                if fault.retry_after is not None:
+                    wait = {"Retry-After": str(int(fault.retry_after))}
+                    return self._json(429, {"ok": False, "error": "ratelimited"}, wait)
+                if fault.status:
+                    return self._json(fault.status, {"ok": False, "error": "internal_error"})
+                if fault.error:
+                    return self._json(200, {"ok": False, "error": fault.error})
+            if slack._paced_out(method, body):
+                return self._json(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})
             self._json(200, slack.api(method, body))
 
         def _json(

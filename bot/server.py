@@ -34,7 +34,8 @@ def status(
     deps: Deps, scheduler_running: Callable[[], bool], started: datetime | None = None
 ) -> dict[str, Any]:
     """The bot's own health: what /healthz answers and the Dockerfile's HEALTHCHECK reads.
-    A health monitor that has not run for 5 minutes makes the bot itself degraded."""
+    A health monitor that has not run for 5 minutes, or an outbox row waiting longer than
+    `outbox.degraded_after_seconds`, makes the bot itself degraded."""
     try:
         store_ok = deps.store.ping()
     except Exception:  # any failure to read the file is "unreachable" here, not a 500
@@ -47,12 +48,20 @@ def status(
         default=None,
     )
     monitor_ok = since is None or deps.clock() - since < MONITOR_STALE
+    delivery = deps.store.outbox_summary(deps.outbox.clock()) if store_ok else {}
+    delivery_ok = store_ok and delivery["oldest_seconds"] <= (
+        deps.settings.outbox.degraded_after_seconds
+    )
+    healthy = store_ok and running and monitor_ok and delivery_ok
     return {
-        "status": "ok" if store_ok and running and monitor_ok else "degraded",
+        "status": "ok" if healthy else "degraded",
         "version": bot.__version__,
         "store": "ok" if store_ok else "unreachable",
         "scheduler": "running" if running else "stopped",
         "monitor": {"last_run": last_run, "ok": monitor_ok},
+        # Effects owed to Slack and third parties: how many wait, the oldest's age, and how
+        # many were given up on (`opsbot outbox` lists them).
+        "outbox": {**delivery, "ok": delivery_ok},
     }
 
 

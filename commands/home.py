@@ -26,6 +26,18 @@ def on_home_opened(event: dict[str, Any], client: WebClient, context: dict[str, 
     client.views_publish(user_id=event["user"], view=home_view(deps, event["user"]))
 
 
+def _delivery(deps: Deps) -> str:
+    """The outbox's backlog: what opsbot still owes Slack and third parties."""
+    owed = deps.store.outbox_summary(deps.outbox.clock())
+    if not owed["pending"] and not owed["dead"]:
+        return "*Delivery:* every post and page has gone out."
+    dead = f", {owed['dead']} given up on (`opsbot outbox`)" if owed["dead"] else ""
+    return (
+        f"*Delivery:* {owed['pending']} waiting, the oldest for "
+        f"{owed['oldest_seconds']:.0f} s{dead}."
+    )
+
+
 def home_view(deps: Deps, user: str) -> dict[str, Any]:
     from jobs import JOBS  # jobs import commands; importing here keeps that one-way at load
 
@@ -65,6 +77,7 @@ def home_view(deps: Deps, user: str) -> dict[str, Any]:
                 )
             ),
             section("*Backups:* none recorded by opsbot yet."),
+            section(_delivery(deps)),
             divider(),
             section(
                 "*Next scheduled jobs*\n"

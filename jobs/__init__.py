@@ -12,6 +12,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot import outbox
 from bot.deps import Deps
 from bot.replies import describe
 from jobs import (
@@ -183,10 +184,10 @@ def _report_failure(name: str, deps: Deps, exc: Exception) -> None:
     text = describe(exc, log)
     if deps.store.state(f"job.failing.{name}"):
         return
-    deps.store.set_state(f"job.failing.{name}", "yes")
     message = f":warning: The scheduled job `{name}` failed: {text} It will try again."
-    channel = deps.settings.digest_target
-    deps.post_later(lambda: deps.slack.chat_postMessage(channel=channel, text=message))
+    with deps.store.atomic():
+        deps.store.set_state(f"job.failing.{name}", "yes")
+        outbox.enqueue_post(deps, deps.settings.digest_target, {"text": message})
 
 
 def skip_before_first_start(deps: Deps, now: datetime) -> list[str]:

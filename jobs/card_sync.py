@@ -1,8 +1,8 @@
-"""card-sync: post the card of any open incident that has none.
+"""card-sync: owe a card to any open incident that has none and none on the way.
 
-An incident is committed before Slack is told; if the process dies in between (or Slack was
-down), this job finds the incident without a card and announces it. Runs at start-up and
-every minute.
+An incident's card is an outbox row committed with the incident, so it is never lost; this
+job covers what the outbox cannot know: a database from before the outbox, or a card row
+given up on after Slack refused it for too long. Runs at start-up and every minute.
 """
 
 from __future__ import annotations
@@ -10,17 +10,21 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.deps import Deps
-from commands.incident.handlers import sync_card
+from commands.incident import effects
 
 
 def run(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
-    missing = deps.store.incidents_without_card()
+    missing = [
+        incident
+        for incident in deps.store.incidents_without_card()
+        if not deps.store.has_pending(incident.number, "incident.card")
+    ]
     if not missing:
         return "Every open incident has its card."
     refs = ", ".join(incident.ref for incident in missing)
     if dry_run:
         return f"Would post the card of {refs}."
-    for incident in missing:
-        # Through the outbox, like every other card update, so they never cross.
-        deps.outbox.submit(sync_card, deps, incident.number).result()
-    return f"Posted the card of {refs}."
+    with deps.store.atomic():
+        for incident in missing:
+            effects.card(deps, incident.number)
+    return f"Card of {refs} queued for posting."

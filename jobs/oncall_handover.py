@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from bot import outbox
 from bot.deps import Deps
 from commands.oncall import render, service
 from commands.oncall.schedule import shift_at
@@ -34,14 +35,15 @@ def run(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
         _overdue(deps, now),
         deps.settings,
     )
-    deps.post_now(deps.settings.incidents_channel, reply)
-    if deps.settings.oncall.usergroup:
-        deps.outbox.submit(
-            lambda: deps.slack.usergroups_users_update(
-                usergroup=deps.settings.oncall.usergroup, users=[shift.user]
-            )
-        ).result(timeout=60)
-    deps.store.set_state(STATE_KEY, shift.user)  # after posting: a crash re-announces
+    # The post, the user group and the record commit together: announced exactly once.
+    with deps.store.atomic():
+        outbox.enqueue_post(deps, deps.settings.incidents_channel, reply.as_message())
+        if deps.settings.oncall.usergroup:
+            deps.store.enqueue(
+                "slack.usergroup",
+                "slack:usergroups",
+                {"usergroup": deps.settings.oncall.usergroup, "users": [shift.user]})
+        deps.store.set_state(STATE_KEY, shift.user)
     return f"Handed over to {shift.user}."
 
 

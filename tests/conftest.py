@@ -14,6 +14,8 @@ from bot.app import create_app, make_client
 from bot.config import Settings
 from bot.deps import Deps
 from bot.localslack import LocalSlack
+from bot.outbox import Outbox
+from bot.pools import Pools
 from bot.store import Store
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)  # a Friday morning
@@ -74,17 +76,21 @@ SECRET = "test-signing-secret"
 
 @pytest.fixture
 def deps(settings: Settings, store: Store, slack: LocalSlack, clock: Clock) -> Iterator[Deps]:
-    executor, outbox = ThreadPoolExecutor(2), ThreadPoolExecutor(1)
-    yield Deps(
-        settings=settings,
+    """Deps without background delivery: a test calls deps.outbox.drain() to deliver."""
+    local = settings.model_copy(update={"slack_api_url": slack.api_base})
+    outbox = Outbox(store, local)
+    outbox.use_token("xoxb-test")
+    built = Deps(
+        settings=local,
         store=store,
-        executor=executor,
         outbox=outbox,
+        pools=Pools.from_settings(local),
         clock=clock,
         slack=make_client("xoxb-test", slack.api_base),
     )
-    executor.shutdown()
-    outbox.shutdown()
+    outbox.bind(built)
+    yield built
+    built.pools.shutdown()
 
 
 @pytest.fixture

@@ -45,7 +45,7 @@ def test_run_job_posts_for_real(tmp_path: Path) -> None:
         env = {"SLACK_BOT_TOKEN": "xoxb-cli", "SLACK_API_URL": slack.api_base}
         result = opsbot("run-job", "card-sync", env=env, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
-        assert result.stdout.strip() == "Posted the card of INC-1."
+        assert result.stdout.strip() == "Card of INC-1 queued for posting."
         [card] = slack.history("#incidents")
         assert "INC-1 P0 Critical: Checkout down" in card.text
     assert Store(tmp_path / "opsbot.db").incident(1).card_ts == card.ts

@@ -25,6 +25,9 @@ SCOPE_OF_METHOD = {
     "users_info": "users:read",
     "files_upload_v2": "files:write",
     "usergroups_users_update": "usergroups:write",
+    "conversations_history": "channels:history",
+    "conversations_replies": "channels:history",
+    "conversations_list": "channels:read",
 }
 SCOPE_OF_EVENT = {
     "reaction_added": "reactions:read",

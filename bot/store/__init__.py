@@ -6,12 +6,13 @@ BEGIN IMMEDIATE so two writers queue instead of failing half-way, and synchronou
 a commit the user has been told about survives a crash.
 
 A newcomer's map: base.py (connections, transactions, small state), schema.py (migrations),
-incidents.py, oncall.py, operations.py (health, backups, rollbacks, jobs, digests, audits).
+incidents.py, oncall.py, operations.py (health, backups, rollbacks, jobs, digests, audits),
+outbox.py (effects owed to Slack and third parties, and the inbox of Slack events).
 """
 
 from __future__ import annotations
 
-from bot.store.base import BUSY_TIMEOUT_MS, StoreBase, StoreBusy, now_utc
+from bot.store.base import BUSY_TIMEOUT_MS, WRITE_BUDGET_SECONDS, StoreBase, StoreBusy, now_utc
 from bot.store.incidents import (
     ActionItem,
     Change,
@@ -24,10 +25,11 @@ from bot.store.incidents import (
 )
 from bot.store.oncall import OnCallStore
 from bot.store.operations import OperationsStore
+from bot.store.outbox import Effect, InboxEvent, OutboxStore
 from bot.store.schema import migrations
 
 
-class Store(IncidentStore, OnCallStore, OperationsStore):
+class Store(IncidentStore, OnCallStore, OperationsStore, OutboxStore):
     """Everything opsbot keeps, in one SQLite file."""
 
 
@@ -35,6 +37,8 @@ __all__ = [
     "BUSY_TIMEOUT_MS",
     "ActionItem",
     "Change",
+    "Effect",
+    "InboxEvent",
     "Changed",
     "Entry",
     "Incident",
@@ -43,6 +47,7 @@ __all__ = [
     "StoreBase",
     "StoreBusy",
     "Timer",
+    "WRITE_BUDGET_SECONDS",
     "migrations",
     "now_utc",
 ]

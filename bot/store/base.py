@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,9 +16,11 @@ from sqlite_utils import Database
 
 from bot.store.schema import migrations
 
-# A write waits at most this long for the file: the answer to a slash command is due in 3 s,
-# and "busy, nothing changed" is better than Slack's timeout with the change made behind it.
-BUSY_TIMEOUT_MS = 2_000
+# A write waits at most this long in all, for this process's other writers and for SQLite's
+# lock together: the answer to a slash command is due in 3 s, and "busy, nothing changed" is
+# better than Slack's timeout with the change made behind it.
+WRITE_BUDGET_SECONDS = 2.2
+BUSY_TIMEOUT_MS = int(WRITE_BUDGET_SECONDS * 1000)
 
 
 class StoreBusy(Exception):
@@ -55,6 +58,10 @@ class StoreBase:
         self.path = str(path)
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        # Called after a commit that queued outbox rows, so delivery starts at once.
+        self.on_enqueue: Callable[[], None] | None = None
+        # Called after an Events API delivery is stored in the inbox.
+        self.on_receive: Callable[[], None] | None = None
 
     def migrate(self) -> None:
         """Create or upgrade the schema; called once at start-up."""
@@ -77,25 +84,62 @@ class StoreBase:
         yield db
 
     @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One transaction around everything inside it: a command's change and the effects it
+        owes (outbox rows) commit together or not at all, within one write budget."""
+        with self._write():
+            yield
+
+    @contextmanager
     def _write(self) -> Iterator[Database]:
+        """A write transaction; inside another one on this thread it joins it (a savepoint),
+        so a whole command commits once. Waiting for this process's other writers and for
+        SQLite's lock together never exceeds WRITE_BUDGET_SECONDS; past it, StoreBusy and
+        nothing is written."""
+        depth: int = getattr(self._local, "depth", 0)
+        if depth:
+            yield from self._savepoint(depth)
+            return
+        deadline = time.monotonic() + WRITE_BUDGET_SECONDS
         # Writers in this process queue on a lock: SQLite's own busy handler sleeps in coarse
         # steps (up to 100 ms) and would turn 20 concurrent commands into seconds of waiting.
-        if not self._write_lock.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
+        if not self._write_lock.acquire(timeout=WRITE_BUDGET_SECONDS):
             raise StoreBusy
         try:
             with self._connect() as db:
+                left_ms = max(1, int((deadline - time.monotonic()) * 1000))
+                db.conn.execute(f"PRAGMA busy_timeout = {left_ms}")
                 try:
                     db.conn.execute("BEGIN IMMEDIATE")
                 except sqlite3.OperationalError as exc:  # another process holds the file
                     raise StoreBusy from exc
+                self._local.depth, self._local.enqueued = 1, False
                 try:
                     yield db
+                    db.conn.execute("COMMIT")
                 except BaseException:
                     db.conn.execute("ROLLBACK")
                     raise
-                db.conn.execute("COMMIT")
+                finally:
+                    self._local.depth = 0
+            if self._local.enqueued and self.on_enqueue is not None:
+                self.on_enqueue()
         finally:
             self._write_lock.release()
+
+    def _savepoint(self, depth: int) -> Iterator[Database]:
+        db: Database = self._local.db
+        name = f"nested{depth}"
+        db.conn.execute(f"SAVEPOINT {name}")
+        self._local.depth = depth + 1
+        try:
+            yield db
+        except BaseException:
+            db.conn.execute(f"ROLLBACK TO {name}")
+            raise
+        finally:
+            self._local.depth = depth
+            db.conn.execute(f"RELEASE {name}")
 
     def ping(self) -> bool:
         with self._connect() as db:
@@ -119,7 +163,7 @@ class StoreBase:
     # Slack delivery ----------------------------------------------------------------------
 
     def first_sighting(self, event_id: str, now: datetime, keep: timedelta) -> bool:
-        """Record an Events API delivery; False when this event_id was seen before."""
+        """Record a request's key (a replayable command or click); False when seen before."""
         with self._write() as db:
             db.execute("DELETE FROM seen_events WHERE seen_at < ?", [_iso(now - keep)])
             cursor = db.execute(

@@ -289,3 +289,47 @@ def m011_public_status(db: Database) -> None:
         foreign_keys=[("incident_id", "incidents", "id")],
     )
     db.table("public_updates").create_index(["incident_id", "at"])
+
+
+@migrations()
+def m012_outbox_inbox(db: Database) -> None:
+    # Every effect owed to the outside world, written in the transaction of the change that
+    # owes it. A row is delivered by whichever process claims it (owner + lease), one row at
+    # a time per lane, in id order: a lane is a Slack channel or one third party.
+    db.execute(
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            lane TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            incident_id INTEGER,
+            state TEXT NOT NULL DEFAULT 'pending',
+            created_at TEXT NOT NULL,
+            due_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            owner TEXT,
+            lease_until TEXT,
+            first_failed_at TEXT,
+            last_error TEXT,
+            finished_at TEXT,
+            result TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX outbox_pending ON outbox (lane, id) WHERE state = 'pending'")
+    db.execute("CREATE INDEX outbox_state ON outbox (state, id)")
+    db.execute("CREATE INDEX outbox_incident ON outbox (incident_id, kind) WHERE state = 'pending'")
+    # Events API deliveries, stored before Slack gets its 200 and processed from here.
+    db.execute(
+        """CREATE TABLE inbox (
+            id INTEGER PRIMARY KEY,
+            event_id TEXT NOT NULL UNIQUE,
+            body TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            owner TEXT,
+            lease_until TEXT,
+            last_error TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX inbox_pending ON inbox (id) WHERE state = 'pending'")

@@ -64,12 +64,18 @@ def handle(ack: Ack, command: dict[str, Any], respond: Respond, context: dict[st
     elif verb in CARE:
         _care(deps, verb, backup_id, command["user_id"], ack, respond)
     elif verb == "verify":
+        deps.pools.backups.check()  # a full queue is said now, instead of "Verifying…"
         ack(**Reply(":mag: Verifying…").as_response())
-        deps.in_background(lambda: _verify(deps, backup_id, restore_test, respond), respond)
+        deps.in_background(
+            deps.pools.backups, lambda: _verify(deps, backup_id, restore_test, respond), respond
+        )
     else:
         service.mongo_client(deps)  # says "not configured" now, not after the ack
+        deps.pools.backups.check()
         ack(**Reply(":hourglass: Backup started…").as_response())
-        deps.in_background(lambda: _run(deps, command["user_id"], respond), respond)
+        deps.in_background(
+            deps.pools.backups, lambda: _run(deps, command["user_id"], respond), respond
+        )
 
 
 def _progress(verb: str, respond: Respond) -> Any:
@@ -126,7 +132,7 @@ def on_restore_answer(
         )
         respond(replace_original=True, **render.render_outcome(outcome).as_response())
 
-    deps.in_background(work, respond)
+    deps.in_background(deps.pools.backups, work, respond)
 
 
 def _care(deps: Deps, verb: str, year: int | None, actor: str, ack: Ack, respond: Respond) -> None:
@@ -149,7 +155,11 @@ def _care(deps: Deps, verb: str, year: int | None, actor: str, ack: Ack, respond
         deps.store.log_care(deps.clock(), actor, f"archive before {year}", counts)
         return render.render_archive_question(year, counts, str(folder))
 
-    deps.in_background(lambda: respond(replace_original=True, **report().as_response()), respond)
+    deps.in_background(
+        deps.pools.backups,
+        lambda: respond(replace_original=True, **report().as_response()),
+        respond,
+    )
 
 
 def on_care_answer(
@@ -183,4 +193,4 @@ def on_care_answer(
             text = f"Removed {removed:,} archived prompts created before {year}."
         respond(replace_original=True, text=f":wastebasket: {text} Recorded in the care log.")
 
-    deps.in_background(work, respond)
+    deps.in_background(deps.pools.backups, work, respond)

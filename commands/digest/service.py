@@ -7,6 +7,7 @@ import calendar
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from bot import outbox
 from bot.deps import Deps
 from bot.replies import Reply, mention
 from bot.store import Entry
@@ -80,11 +81,7 @@ def _refresh(deps: Deps, digest_id: int) -> None:
             marks,
             digest["sections"],
         )
-    deps.post_later(
-        lambda: deps.slack.chat_update(
-            channel=digest["channel"], ts=digest["ts"], **reply.as_message()
-        )
-    )
+    outbox.enqueue_update(deps, digest["channel"], digest["ts"], reply.as_message())
 
 
 def on_reaction(deps: Deps, event: dict[str, Any]) -> bool:
@@ -100,10 +97,11 @@ def on_reaction(deps: Deps, event: dict[str, Any]) -> bool:
         event.get("type") == "reaction_added",
     )
     now = deps.clock()
-    if name == REVIEWED and deps.store.mark(digest["id"], "all", user, now, add=added):
-        _refresh(deps, digest["id"])
-    elif name == FOLLOW_UP and added:
-        _follow_up(deps, digest, user, now)
+    with deps.store.atomic():
+        if name == REVIEWED and deps.store.mark(digest["id"], "all", user, now, add=added):
+            _refresh(deps, digest["id"])
+        elif name == FOLLOW_UP and added:
+            _follow_up(deps, digest, user, now)
     return True
 
 
@@ -122,20 +120,16 @@ def _follow_up(deps: Deps, digest: dict[str, Any], user: str, now: datetime) -> 
         deps.store.add_entry(
             opened.number, Entry(now, None, "note", f"{found['title']}: {found['text'][:400]}")
         )
-    deps.post_later(lambda: publish(Outcome(Reply(""), opened), deps))
-    deps.post_later(
-        lambda: deps.slack.chat_postMessage(
-            channel=digest["channel"],
-            thread_ts=digest["ts"],
-            text=f"{mention(user)} opened {opened.ref} (P3) to follow this up.",
-        )
-    )
+    publish(Outcome(Reply(""), opened), deps)
+    text = f"{mention(user)} opened {opened.ref} (P3) to follow this up."
+    outbox.enqueue_post(deps, digest["channel"], {"text": text}, thread_ts=digest["ts"])
 
 
 def mark_item(deps: Deps, digest_id: int, item: str, user: str) -> bool:
-    added = deps.store.mark(digest_id, item, user, deps.clock())
-    if added:
-        _refresh(deps, digest_id)
+    with deps.store.atomic():
+        added = deps.store.mark(digest_id, item, user, deps.clock())
+        if added:
+            _refresh(deps, digest_id)
     return added
 
 

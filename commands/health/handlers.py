@@ -8,7 +8,7 @@ from typing import Any
 
 from slack_bolt import Ack, Respond
 
-from bot.deps import Deps
+from bot.deps import Deps, tell
 from bot.replies import Reply, UserError
 from commands.digest import service as digest_service
 from commands.health import render
@@ -45,19 +45,31 @@ def handle(ack: Ack, command: dict[str, Any], respond: Respond, context: dict[st
         ack(**log_reply(deps, month).as_response())
         return
     if what == "security":
+        deps.pools.probes.check()
         ack(**Reply(":hourglass: Running the security audit…").as_response())
         deps.in_background(
-            lambda: respond(replace_original=True, **audit(deps).as_response()), respond
+            deps.pools.probes,
+            lambda: respond(replace_original=True, **audit(deps).as_response()),
+            respond,
         )
         return
+    # Everyone asking while a probe run is in flight (or just after) shares its readings:
+    # a hundred /health during an outage cost one run, and nobody waits behind the others.
     ack(**Reply(":hourglass: Checking Prompt-Base…").as_response())
-    deps.in_background(
-        lambda: respond(replace_original=True, **answer(deps, what).as_response()), respond
+    shared = deps.pools.shared("health", lambda: readings_now(deps))
+    shared.request(
+        lambda readings: respond(
+            replace_original=True, **answer(deps, what, readings).as_response()
+        ),
+        lambda exc: tell(exc, respond),
     )
 
 
-def answer(deps: Deps, what: str) -> Reply:
-    readings = run_all(deps.settings, http=deps.http, mongo=deps.mongo)
+def readings_now(deps: Deps) -> list[Reading]:
+    return run_all(deps.settings, http=deps.http, mongo=deps.mongo)
+
+
+def answer(deps: Deps, what: str, readings: list[Reading]) -> Reply:
     now = deps.clock()
     if what:
         reading = next(r for r in readings if r.check == what)

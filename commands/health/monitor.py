@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from bot import outbox
 from bot.deps import Deps
 from bot.replies import Reply, span
 from bot.store import Entry
@@ -92,11 +93,7 @@ def _recovering(deps: Deps, reading: Reading, episode: dict[str, object], now: d
 
 
 def _update(deps: Deps, episode: dict[str, object], reply: Reply) -> None:
-    deps.outbox.submit(
-        lambda: deps.slack.chat_update(
-            channel=str(episode["channel"]), ts=str(episode["ts"]), **reply.as_message()
-        )
-    ).result(timeout=60)
+    outbox.enqueue_update(deps, str(episode["channel"]), str(episode["ts"]), reply.as_message())
 
 
 def _service_down(deps: Deps, reading: Reading, now: datetime) -> None:
@@ -111,16 +108,17 @@ def _service_down(deps: Deps, reading: Reading, now: datetime) -> None:
         )
         return
     opener = who(deps.store, deps.settings, now) or "opsbot"
-    opened = incidents.open_incident(
-        deps.store,
-        deps.settings,
-        title=f"Prompt-Base API down ({reading.summary})",
-        severity="P0",
-        actor=opener,
-        now=now,
-    )
-    deps.store.set_state(INCIDENT_KEY, str(opened.number))
-    deps.post_later(lambda: publish(Outcome(Reply(""), opened), deps))
+    with deps.store.atomic():
+        opened = incidents.open_incident(
+            deps.store,
+            deps.settings,
+            title=f"Prompt-Base API down ({reading.summary})",
+            severity="P0",
+            actor=opener,
+            now=now,
+        )
+        deps.store.set_state(INCIDENT_KEY, str(opened.number))
+        publish(Outcome(Reply(""), opened), deps)
 
 
 __all__ = ["step", "sustained", "OK"]

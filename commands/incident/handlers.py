@@ -1,8 +1,9 @@
 """Slack edge of /incident: the slash command, the card's buttons, the reminder's snooze.
 
-Order matters for "never lose an incident": the change is committed to SQLite before ack(),
-so whatever the person was told is on disk; the card and thread posts follow the ack, on the
-outbox thread.
+Order matters for "never lose an incident": the change and every effect it owes (the card,
+thread lines, files, pages, PagerDuty, Statuspage, notices) commit to SQLite in one
+transaction before ack(), so whatever the person was told is on disk and will reach Slack;
+the outbox delivers the effects after the ack (bot/outbox.py, effects.py).
 """
 
 from __future__ import annotations
@@ -17,11 +18,9 @@ from slack_bolt import Ack, Respond
 from bot.deps import Deps
 from bot.replies import Reply, UserError, hhmm, mention, when
 from bot.store import Changed, Entry, Incident
+from commands.incident import effects, render, service
 from commands.incident import parse as p
-from commands.incident import render, service
-from commands.oncall import paging
 from commands.oncall.service import who
-from commands.status import notices, statuspage
 
 
 @dataclass(frozen=True)
@@ -43,9 +42,10 @@ class Outcome:
 def handle(ack: Ack, command: dict[str, Any], respond: Respond, context: dict[str, Any]) -> None:
     deps: Deps = context["deps"]
     args = p.parse(command.get("text", ""), deps.settings.severities)
-    outcome = execute(args, deps, actor=command["user_id"])
+    with deps.store.atomic():
+        outcome = execute(args, deps, actor=command["user_id"])
+        publish(outcome, deps)
     ack(**outcome.reply.as_response())
-    deps.post_later(lambda: publish(outcome, deps), respond)
 
 
 def on_button(
@@ -56,9 +56,10 @@ def on_button(
     context: dict[str, Any],
 ) -> None:
     deps: Deps = context["deps"]
-    outcome = BUTTONS[action["action_id"]](deps, int(action["value"]), body["user"]["id"])
+    with deps.store.atomic():
+        outcome = BUTTONS[action["action_id"]](deps, int(action["value"]), body["user"]["id"])
+        publish(outcome, deps)
     ack()
-    deps.post_later(lambda: publish(outcome, deps), respond)
 
 
 def on_snooze(
@@ -276,7 +277,7 @@ def _public(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
     incident = service.public_update(
         deps.store, deps.settings, number, args.text, actor=actor, now=deps.clock()
     )
-    deps.post_later(lambda: statuspage.sync(deps, incident, args.text))
+    effects.status_page(deps, incident, args.text)
     return Outcome(
         render.render_done(incident, "public update posted to the status page"),
         incident,
@@ -298,12 +299,7 @@ def _notify(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
             "No notice webhook is configured (`status_page.notice_webhook`); "
             f"`/incident comms {incident.ref}` gives the text to copy."
         )
-
-    def send() -> None:
-        notices.send(deps, incident)
-        deps.store.add_entry(number, Entry(deps.clock(), actor, "communicate", "User notice sent"))
-
-    deps.post_later(send)
+    effects.notice(deps, incident, entry="User notice sent", actor=actor)
     return Outcome(render.render_done(incident, "the user notice is being sent"))
 
 
@@ -387,53 +383,18 @@ def _oncall(deps: Deps) -> str | None:
 
 
 def publish(outcome: Outcome, deps: Deps) -> None:
-    """Refresh the incident's card (posting it the first time), then the thread posts and
-    files. Runs on the outbox thread only, so two updates of one card never cross."""
+    """Owe the outcome's effects: the card (posted the first time, refreshed after), the
+    thread lines, PagerDuty, and files, as outbox rows. Call it inside the change's
+    transaction (Store.atomic), so the change and its effects commit together."""
     if outcome.incident is None:
         return
-    incident = sync_card(deps, outcome.incident.number)
-    assert incident.card_channel is not None  # sync_card posted the card or raised
+    incident = outcome.incident
+    effects.card(deps, incident.number)
     for reply in outcome.thread:
-        deps.slack.chat_postMessage(
-            channel=incident.card_channel, thread_ts=incident.card_ts, **reply.as_message()
-        )
+        effects.thread(deps, incident.number, reply)
     if outcome.pager and incident.breached_at:  # it was paged: tell PagerDuty too
-        paging.pagerduty(deps, outcome.pager, incident)
+        effects.pager(deps, incident, outcome.pager)
     if outcome.pager == "resolve":
-        _resolved_everywhere(deps, incident)
+        effects.resolved_everywhere(deps, incident)
     for document in outcome.files:
-        deps.slack.files_upload_v2(
-            channel=incident.card_channel,
-            thread_ts=incident.card_ts,
-            content=document.content,
-            filename=document.filename,
-            title=document.title,
-            initial_comment=f":page_facing_up: {document.title}",
-        )
-
-
-def _resolved_everywhere(deps: Deps, incident: Incident) -> None:
-    """The status page moves it to history by itself; Statuspage and whoever got the ongoing
-    notice are told it is over."""
-    if deps.store.state(statuspage.KEY.format(number=incident.number)):
-        statuspage.sync(deps, incident, incident.summary or "This incident has been resolved.")
-    if deps.store.state(notices.SENT.format(number=incident.number)):
-        notices.send(deps, incident)
-
-
-def sync_card(deps: Deps, number: int) -> Incident:
-    """Post or refresh the card from committed state (on the outbox thread)."""
-    incident, entries = _load(deps, number)
-    card = render.render_card(
-        incident, deps.settings, oncall=_oncall(deps), entries=entries, now=deps.clock()
-    )
-    if incident.card_ts and incident.card_channel:
-        deps.slack.chat_update(
-            channel=incident.card_channel, ts=incident.card_ts, **card.as_message()
-        )
-        return incident
-    channel = deps.settings.incidents_channel
-    posted = deps.slack.chat_postMessage(channel=channel, **card.as_message())
-    announced = Entry(deps.clock(), None, "post", f"Announced in {channel}")
-    deps.store.set_card(number, posted["channel"], posted["ts"], announced)
-    return replace(incident, card_channel=posted["channel"], card_ts=posted["ts"])
+        effects.file(deps, incident.number, document.filename, document.title, document.content)

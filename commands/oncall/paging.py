@@ -1,24 +1,13 @@
-"""Paging people: a mention in the incident's thread, a DM, and PagerDuty when configured."""
+"""PagerDuty's Events API v2 (the Slack side of a page is commands/incident/effects.py)."""
 
 from __future__ import annotations
 
 import logging
 
 from bot.deps import Deps
-from bot.replies import mention
 from bot.store import Incident
 
 log = logging.getLogger(__name__)
-
-
-def page(deps: Deps, incident: Incident, person: str, text: str) -> None:
-    """Mention in the war-room thread (everyone sees who was paged) and a DM (it buzzes)."""
-    deps.slack.chat_postMessage(
-        channel=incident.card_channel or deps.settings.incidents_channel,
-        thread_ts=incident.card_ts,
-        text=f"{mention(person)} {text}",
-    )
-    deps.slack.chat_postMessage(channel=person, text=text)
 
 
 def pagerduty(deps: Deps, action: str, incident: Incident, summary: str = "") -> bool:
@@ -40,6 +29,6 @@ def pagerduty(deps: Deps, action: str, incident: Incident, summary: str = "") ->
             "custom_details": {"incident": incident.ref, "title": incident.title},
         }
     url = oncall.pagerduty_url.rstrip("/") + "/v2/enqueue"
-    answer = deps.http.post(url, json=event, timeout=10)
+    answer = deps.http.post(url, json=event, timeout=deps.settings.outbox.timeout_seconds)
     answer.raise_for_status()
     return True

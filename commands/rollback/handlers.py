@@ -60,9 +60,10 @@ def handle(ack: Ack, command: dict[str, Any], respond: Respond, context: dict[st
     if args.verb in ("mark", "preview") and not args.dry_run:
         service.require_allowed(deps.settings, actor)
     service.repo(deps.settings)  # "not configured" now, not after the ack
+    deps.pools.rollbacks.check()
     ack(**Reply(":hourglass: Reading the release checkout…").as_response())
     work = {"list": _list, "mark": _mark, "preview": _preview}[args.verb]
-    deps.in_background(lambda: work(deps, args, actor, respond), respond)
+    deps.in_background(deps.pools.rollbacks, lambda: work(deps, args, actor, respond), respond)
 
 
 def _list(deps: Deps, args: Args, actor: str, respond: Respond) -> None:
@@ -134,7 +135,7 @@ def on_answer(
             "confirm before it runs.",
         )
         return
-    deps.in_background(lambda: _execute(deps, row), respond)
+    deps.in_background(deps.pools.rollbacks, lambda: _execute(deps, row), respond)
 
 
 def _execute(deps: Deps, row: dict[str, Any]) -> None:
@@ -142,7 +143,10 @@ def _execute(deps: Deps, row: dict[str, Any]) -> None:
 
     def report(results: list[service.StepResult], state: str) -> None:
         progress = render.render_progress(tag, results, state, approvals)
-        deps.slack.chat_update(channel=row["channel"], ts=row["ts"], **progress.as_message())
+        # blocks always sent: Slack keeps the old ones (Confirm/Cancel) when they are left out
+        deps.slack.chat_update(
+            channel=row["channel"], ts=row["ts"], text=progress.text, blocks=progress.blocks
+        )
 
     service.note(
         deps,

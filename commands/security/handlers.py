@@ -24,16 +24,17 @@ def on_open_p3(
     found = service.finding(deps, action["value"])
     if found is None:
         raise UserError("That finding is not in the latest audit any more.")
+    with deps.store.atomic():
+        opened = incidents.open_incident(
+            deps.store,
+            deps.settings,
+            severity="P3",
+            title=f"Security: {found['title']}"[:200],
+            actor=body["user"]["id"],
+            now=deps.clock(),
+        )
+        publish(Outcome(Reply(""), opened), deps)
     ack()
-    opened = incidents.open_incident(
-        deps.store,
-        deps.settings,
-        severity="P3",
-        title=f"Security: {found['title']}"[:200],
-        actor=body["user"]["id"],
-        now=deps.clock(),
-    )
-    deps.post_later(lambda: publish(Outcome(Reply(""), opened), deps))
     respond(
         replace_original=False,
         response_type="ephemeral",

@@ -16,23 +16,22 @@ def text_of(deps: Deps, incident: Incident) -> str:
     return str(draft).strip("`\n")
 
 
-def send(deps: Deps, incident: Incident) -> bool:
-    """POST the notice for the incident's state; False when no webhook is configured."""
+def notice_for(deps: Deps, incident: Incident) -> dict[str, str]:
+    """The notice for the incident's state now (sent later, by the outbox)."""
+    text = text_of(deps, incident)
+    return {
+        "subject": text.splitlines()[0].removeprefix("Subject: "),
+        "text": text,
+        "incident": incident.ref,
+        "state": "ongoing" if incident.is_open else "resolved",
+    }
+
+
+def deliver(deps: Deps, incident: Incident, notice: dict[str, str]) -> None:
+    """POST it to the webhook; remember that users were told, for the resolved notice."""
     url = deps.settings.status_page.notice_webhook
     if not url:
-        return False
-    text = text_of(deps, incident)
-    subject = text.splitlines()[0].removeprefix("Subject: ")
-    answer = deps.http.post(
-        url,
-        json={
-            "subject": subject,
-            "text": text,
-            "incident": incident.ref,
-            "state": "ongoing" if incident.is_open else "resolved",
-        },
-        timeout=10,
-    )
+        return
+    answer = deps.http.post(url, json=notice, timeout=deps.settings.outbox.timeout_seconds)
     answer.raise_for_status()
     deps.store.set_state(SENT.format(number=incident.number), "yes")
-    return True

@@ -1,23 +1,15 @@
 """Atlassian Statuspage, when configured: one Statuspage incident per public incident,
-created, updated and resolved from Slack. Retries 429 and 5xx with backoff."""
+created, updated and resolved from Slack, through the outbox's "statuspage" lane."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
-
-import httpx
 
 from bot.deps import Deps
 from bot.store import Incident
 from commands.status.model import public_title
 
-BACKOFF = (0.5, 1.0, 2.0)
 KEY = "statuspage.incident.{number}"
-
-
-class StatuspageError(Exception):
-    """Statuspage kept refusing; the message says how (no key in it)."""
 
 
 def configured(deps: Deps) -> bool:
@@ -26,33 +18,21 @@ def configured(deps: Deps) -> bool:
 
 
 def _request(deps: Deps, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """One call; a 429 or 5xx raises (httpx.HTTPStatusError) and the outbox retries it,
+    honouring Retry-After, on Statuspage's own lane: no card waits behind it."""
     page = deps.settings.status_page
     assert page.statuspage_api_key is not None
     url = f"{page.statuspage_url.rstrip('/')}/pages/{page.statuspage_page_id}{path}"
     headers = {"Authorization": f"OAuth {page.statuspage_api_key.get_secret_value()}"}
-    answer: httpx.Response | None = None
-    for wait in (*BACKOFF, None):
-        answer = deps.http.request(method, url, json=body, headers=headers, timeout=10)
-        if answer.status_code != 429 and answer.status_code < 500:
-            break
-        if wait is not None:
-            time.sleep(
-                float(answer.headers.get("Retry-After", wait))
-                if answer.status_code == 429
-                else wait
-            )
-    assert answer is not None
-    if answer.status_code >= 400:
-        raise StatuspageError(f"Statuspage answered HTTP {answer.status_code}")
+    timeout = deps.settings.outbox.timeout_seconds
+    answer = deps.http.request(method, url, json=body, headers=headers, timeout=timeout)
+    answer.raise_for_status()
     data: dict[str, Any] = answer.json()
     return data
 
 
-def sync(deps: Deps, incident: Incident, text: str) -> None:
-    """Create the Statuspage incident on the first public update, update it afterwards,
-    resolve it with the incident."""
-    if not configured(deps):
-        return
+def body(incident: Incident, text: str) -> dict[str, Any]:
+    """What Statuspage is told, decided when the change is made."""
     status = (
         "resolved"
         if not incident.is_open
@@ -64,11 +44,18 @@ def sync(deps: Deps, incident: Incident, text: str) -> None:
             else "investigating"
         )
     )
+    return {"incident": {"name": public_title(incident), "status": status, "body": text}}
+
+
+def deliver(deps: Deps, incident: Incident, update: dict[str, Any], only_if_created: bool) -> None:
+    """Create the Statuspage incident on the first public update, update it afterwards,
+    resolve it with the incident."""
     key = KEY.format(number=incident.number)
     known = deps.store.state(key)
-    body = {"incident": {"name": public_title(incident), "status": status, "body": text}}
     if known:
-        _request(deps, "PATCH", f"/incidents/{known}", body)
+        _request(deps, "PATCH", f"/incidents/{known}", update)
         return
-    created = _request(deps, "POST", "/incidents", body)
+    if only_if_created:
+        return
+    created = _request(deps, "POST", "/incidents", update)
     deps.store.set_state(key, str(created["id"]))

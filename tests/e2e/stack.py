@@ -33,14 +33,23 @@ class Stack:
     def start(self) -> None:
         settings = Settings(opsbot_db=self.db, slack_api_url=self.slack.api_base, **self.config)
         self.deps: Deps = assemble(settings, "xoxb-timers", clock=self.clock, mongo=self.mongo)
-        self.server = http_server(self.deps, SECRET, "127.0.0.1", 0, lambda: True)
+        self.server, self.inbox = http_server(self.deps, SECRET, "127.0.0.1", 0, lambda: True)
         self.url = f"http://127.0.0.1:{self.server.effective_port}/slack/events"
+        self.deps.outbox.start()
+        self.inbox.start()
         threading.Thread(target=self.server.run, daemon=True).start()
 
     def stop(self) -> None:
         self.server.close()
-        self.deps.outbox.shutdown(wait=True)
+        self.inbox.stop()
+        self.deps.outbox.stop()
+        self.deps.pools.shutdown(wait=True)
         self.deps.http.close()
+
+    def settle(self) -> None:
+        """Let stored events be processed and owed posts land."""
+        self.inbox.drain()
+        self.deps.outbox.drain()
 
     def restart(self) -> None:
         self.stop()
@@ -74,7 +83,7 @@ class Stack:
         """Let time pass and run one job as the scheduler would."""
         self.clock.advance(**delta)
         result = run_job(job, self.deps, now=self.clock())
-        self.deps.outbox.submit(lambda: None).result(timeout=10)  # let its posts land
+        self.settle()
         return result
 
     def tick(self, **delta: float) -> str:

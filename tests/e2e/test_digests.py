@@ -129,7 +129,7 @@ def test_daily_digest_posts_once_and_its_reviews_fill_the_log(stack: Stack) -> N
     assert "Daily digest D1 posted" in scheduled_run("daily-digest", stack.deps, stack.clock())
     stack.restart()
     assert scheduled_run("daily-digest", stack.deps, stack.clock()) is None
-    stack.deps.outbox.submit(lambda: None).result(timeout=10)
+    stack.settle()
     [daily] = digests(stack)
     text = str(daily.blocks)
     assert "5 error lines in 24 h (1 the day before)" in text
@@ -145,7 +145,7 @@ def test_daily_digest_posts_once_and_its_reviews_fill_the_log(stack: Stack) -> N
     react(stack, daily, "warning", BOB)
     react(stack, daily, "warning", ALICE)  # a second ⚠️ adds no second incident
     wait_until(lambda: stack.deps.store.incidents(open_only=True))
-    stack.deps.outbox.submit(lambda: None).result(timeout=10)
+    stack.settle()
     [p3] = stack.deps.store.incidents(open_only=True)
     assert p3.severity == "P3" and p3.title.startswith("Follow-up from the daily check")
 

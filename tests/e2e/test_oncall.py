@@ -153,7 +153,7 @@ def test_unacked_p0_escalates_oncall_then_manager_across_a_restart(
     assert "paged on call" in stack.tick(minutes=15)
     assert stack.slack.history(BOB)[0].text.startswith(":rotating_light: *Page:*")  # the DM
     pages = [e.text for e in stack.deps.store.timeline(1) if e.kind == "page"]
-    assert pages == [f"Paged <@{BOB}> (on call) by mention and DM"]
+    assert pages == [f"Paged <@{BOB}> (on call) by mention and DM", "PagerDuty trigger delivered"]
     assert [e["event_action"] for e in pagerduty.events] == ["trigger"]
     assert pagerduty.events[0]["routing_key"] == "pd-routing-key"
 

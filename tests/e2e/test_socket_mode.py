@@ -66,7 +66,7 @@ class SocketEndpoint:
                     "api_app_id": "A0OPSBOT",
                     "is_enterprise_install": "false",
                     "response_url": "http://127.0.0.1:9/unused",
-                    "trigger_id": "1.2.3",
+                    "trigger_id": f"1.2.{envelope_id}",  # unique per invocation, as Slack
                 },
             }
         )

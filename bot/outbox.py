@@ -1,0 +1,518 @@
+"""Delivery of the outbox: every effect opsbot owes Slack or a third party, from SQLite.
+
+A command writes its effects as outbox rows in the transaction of its change (Store.enqueue);
+this module delivers them. Rows are grouped in lanes (one Slack channel, one third party) and
+a lane delivers one row at a time in commit order, so a card is posted before its thread
+lines and two updates of one card never cross. Lanes never wait for each other: a Statuspage
+outage delays no card, a 429 on the digest channel delays no page in #incidents.
+
+A failed row is retried with capped exponential backoff and jitter (a 429's Retry-After is
+honoured) until `outbox.give_up_minutes`, then it is dead: `opsbot outbox` lists it, /healthz
+counts it, and a third party's dead row is told to the incident's commander. A kind may have a
+fallback instead (pages: a top-level post in the incidents channel).
+
+Rows are claimed with an owner and a lease, so a process that dies mid-delivery leaves the
+row to be claimed again, by itself after a restart or by a standby. A post is tagged with
+Slack message metadata naming its row; a row tried before is first looked up in the channel,
+so a post that reached Slack just before a crash is adopted instead of posted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import psutil
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.store import Effect, Store, now_utc
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.deps import Deps
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=30)  # longer than any one delivery: Slack calls time out at 10 s
+IDLE_POLL_SECONDS = 0.5  # rows of other processes and retries falling due are seen this fast
+BACKOFF_BASE_SECONDS = 1.0
+METADATA_TYPE = "opsbot_outbox"
+INCIDENT_METADATA_TYPE = "opsbot_incident"
+
+
+class OutboxGaveUp(Exception):
+    """A row waited on (post_and_wait) was given up on; nothing reached Slack."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How one kind of row is delivered. `deliver` returns what to remember (a message's
+    channel and ts); `fallback` replaces retries once `fallback_after` has passed; `on_failure`
+    hears every failure (final=True when the row is dead)."""
+
+    deliver: Callable[[Deps, Effect, WebClient], dict[str, Any] | None]
+    label: str
+    paced: bool = False  # posts count against Slack's per-channel pace
+    fallback: Callable[[Deps, Effect, str], None] | None = None
+    on_failure: Callable[[Deps, Effect, str, bool], None] | None = None
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def kind(
+    name: str, label: str, **options: Any
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a delivery function for rows of kind `name`."""
+
+    def register(deliver: Callable[..., Any]) -> Callable[..., Any]:
+        KINDS[name] = Kind(deliver, label, **options)
+        return deliver
+
+    return register
+
+
+def slack_lane(channel: str) -> str:
+    return f"slack:{channel}"
+
+
+def failure_text(exc: BaseException) -> str:
+    """Short and safe: Slack's error code, an HTTP status, or the exception's type. Never the
+    exception's text, which may carry a URL with a secret in it."""
+    if isinstance(exc, SlackApiError):
+        status = exc.response.status_code if exc.response is not None else 0
+        code = exc.response.get("error", "unknown") if exc.response is not None else "unknown"
+        return f"Slack {code}" + (f" (HTTP {status})" if status and status != 200 else "")
+    if isinstance(exc, httpx.HTTPStatusError):
+        return f"HTTP {exc.response.status_code}"
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+        return "timed out"
+    return type(exc).__name__
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """Seconds a 429 asks us to wait, if it was one."""
+    response: Any = None
+    if isinstance(exc, SlackApiError | httpx.HTTPStatusError):
+        response = exc.response
+    if response is None or getattr(response, "status_code", 0) != 429:
+        return None
+    headers = {str(k).lower(): v for k, v in dict(response.headers or {}).items()}
+    value = headers.get("retry-after", "1")
+    value = value[0] if isinstance(value, list) else value
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return 1.0
+
+
+class _Pace:
+    """Slack allows about one post per second per channel, with short bursts: a token bucket
+    per lane, in this process."""
+
+    def __init__(self, per_second: float, burst: int) -> None:
+        self.per_second, self.burst = per_second, burst
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, lane: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            tokens, since = self._buckets.get(lane, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - since) * self.per_second)
+            if tokens < 1:
+                self._buckets[lane] = (tokens, now)
+                return False
+            self._buckets[lane] = (tokens - 1, now)
+            return True
+
+
+def _owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Outbox:
+    """The delivery loop: worker threads that claim due rows and deliver them."""
+
+    def __init__(
+        self, store: Store, settings: Settings, clock: Callable[[], datetime] = now_utc
+    ) -> None:
+        # Wall-clock time, whatever the bot's clock: retries and leases are real waits, and
+        # rows are matched against Slack's message times.
+        self.store, self.settings, self.clock = store, settings, clock
+        policy = settings.outbox
+        self.owner = _owner_id()
+        self.slack = WebClient(
+            token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
+            base_url=settings.slack_api_url,
+            timeout=int(policy.timeout_seconds),
+        )
+        self._pace = _Pace(policy.slack_posts_per_second, policy.slack_burst)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._done = threading.Condition()
+        self._inflight = 0
+        self._threads: list[threading.Thread] = []
+        self.deps: Deps | None = None
+
+    def use_token(self, token: str) -> None:
+        self.slack.token = token
+
+    # Lifecycle ----------------------------------------------------------------------------
+
+    def bind(self, deps: Deps) -> None:
+        """The handlers' view of the bot; set once by the composition root."""
+        self.deps = deps
+
+    def start(self, workers: int | None = None) -> None:
+        """Deliver in the background from now on (serve and the console do; run-job
+        delivers its own rows in the foreground)."""
+        self.store.on_enqueue = self.wake
+        self.release_dead_owners()
+        for number in range(workers or self.settings.outbox.workers):
+            thread = threading.Thread(
+                target=self._work, name=f"opsbot-outbox-{number}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Stop taking rows; wait up to `grace` for those in flight. Whatever is left stays in
+        SQLite and is delivered at the next start."""
+        self._stop.set()
+        self._wake.set()
+        deadline = time.monotonic() + grace
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._threads.clear()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def release_dead_owners(self) -> int:
+        """Rows leased by a process on this host that is gone are claimable at once instead
+        of when their lease runs out (a restart after kill -9 must not wait 30 s to page)."""
+        host = socket.gethostname()
+        released = 0
+        for owner in self.store.lease_owners():
+            parts = owner.split(":")
+            if len(parts) != 3 or parts[0] != host or owner == self.owner:
+                continue
+            pid = int(parts[1]) if parts[1].isdigit() else -1
+            if pid == os.getpid() or not psutil.pid_exists(pid):
+                released += self.store.release_owner(owner)
+        return released
+
+    # Delivering ----------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.deliver_one()
+            except Exception:  # the loop must outlive any one bad row or a locked file
+                log.exception("outbox delivery loop")
+                busy = False
+            if not busy:
+                self._wake.wait(IDLE_POLL_SECONDS)
+                self._wake.clear()
+
+    def deliver_one(self, *, paced: bool = True) -> bool:
+        """Claim and deliver one due row; False when there was none to take now."""
+        now = self.clock()
+        for effect in self.store.claimable(now):
+            spec = KINDS.get(effect.kind)
+            if paced and spec is not None and spec.paced and not self._pace.take(effect.lane):
+                continue
+            claimed = self.store.claim(effect.id, self.owner, now, LEASE)
+            if claimed is None:
+                continue
+            with self._done:
+                self._inflight += 1
+            try:
+                self._deliver(claimed)
+            finally:
+                with self._done:
+                    self._inflight -= 1
+                    self._done.notify_all()
+            return True
+        return False
+
+    def _deliver(self, effect: Effect) -> None:
+        assert self.deps is not None, "start() first"
+        spec = KINDS.get(effect.kind)
+        try:
+            if spec is None:
+                raise LookupError(f"no delivery for kind {effect.kind!r}")
+            result = spec.deliver(self.deps, effect, self.slack)
+        except Exception as exc:
+            self._failed(effect, spec, exc)
+            return
+        self.store.delivered(effect.id, self.owner, self.clock(), result)
+        log.info("outbox: delivered #%s %s", effect.id, effect.kind)
+
+    def _failed(self, effect: Effect, spec: Kind | None, exc: Exception) -> None:
+        policy = self.settings.outbox
+        now = self.clock()
+        error = failure_text(exc)
+        if not isinstance(exc, SlackApiError | httpx.HTTPError | OSError | TimeoutError):
+            log.error("outbox: #%s %s failed", effect.id, effect.kind, exc_info=exc)
+        first = effect.first_failed_at or now
+        waited = now - first
+        assert self.deps is not None
+        if (
+            spec is not None
+            and spec.fallback
+            and waited >= timedelta(minutes=policy.page_fallback_minutes)
+        ):
+            log.warning("outbox: #%s %s falls back after %s", effect.id, effect.kind, error)
+            with self.store.atomic():
+                self.store.bury(effect.id, self.owner, error, now, state="fell_back")
+                spec.fallback(self.deps, effect, error)
+            return
+        final = spec is None or waited >= timedelta(minutes=policy.give_up_minutes)
+        if final:
+            log.error(
+                "outbox: #%s %s is dead after %s attempts: %s",
+                effect.id,
+                effect.kind,
+                effect.attempts,
+                error,
+            )
+            with self.store.atomic():
+                self.store.bury(effect.id, self.owner, error, now)
+                if spec is not None and spec.on_failure:
+                    spec.on_failure(self.deps, effect, error, True)
+                tell_commander(self.deps, effect, spec, error)
+            return
+        wait = retry_after(exc)
+        if wait is None:
+            wait = min(
+                policy.backoff_cap_seconds, BACKOFF_BASE_SECONDS * 2 ** (effect.attempts - 1)
+            )
+            wait *= random.uniform(0.5, 1.0)
+        log.warning(
+            "outbox: #%s %s failed (%s); retry in %.1f s", effect.id, effect.kind, error, wait
+        )
+        with self.store.atomic():
+            self.store.retry_at(effect.id, self.owner, now + timedelta(seconds=wait), error, now)
+            if spec is not None and spec.on_failure:
+                spec.on_failure(self.deps, effect, error, False)
+
+    def drain(self, timeout: float = 10.0) -> None:
+        """Deliver everything that is due now, in this thread too, and wait for rows other
+        threads hold: for tests, `run-job` and the console, which show what was posted."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.deliver_one(paced=False):
+                continue
+            with self._done:
+                if self._inflight:
+                    self._done.wait(0.05)
+                    continue
+            if not self.store.claimable(self.clock(), limit=1):
+                return
+            time.sleep(0.01)  # due rows leased by another thread a moment ago
+        raise TimeoutError("outbox: rows still undelivered after the drain's timeout")
+
+    def wait_for(self, effect_id: int, timeout: float) -> dict[str, Any]:
+        """Wait until one row is delivered and return its result (a post's channel and ts)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            effect = self.store.effect(effect_id)
+            if effect is None or effect.state in ("dead", "dropped", "fell_back"):
+                raise OutboxGaveUp(effect.last_error if effect else "row gone")
+            if effect.state == "done":
+                return effect.result or {}
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"outbox row {effect_id} not delivered in {timeout} s")
+            if not self._threads:  # nobody else delivers here (run-job): do it ourselves
+                self.deliver_one(paced=False)
+            with self._done:
+                self._done.wait(0.05)
+
+
+def tell_commander(deps: Deps, effect: Effect, spec: Kind | None, error: str) -> None:
+    """A third party's effect is dead: say so in the incident's thread, to its commander."""
+    if effect.incident is None or effect.lane.startswith("slack:"):
+        return
+    incident = deps.store.incident(effect.incident)
+    if incident is None:
+        return
+    label = spec.label if spec else effect.kind
+    text = (
+        f":warning: <@{incident.commander}> {label} for {incident.ref} could not be delivered "
+        f"({error}); opsbot gave up after {effect.attempts} attempts. "
+        f"`opsbot outbox retry {effect.id}` sends it again."
+    )
+    enqueue_thread(deps, effect.incident, text)
+
+
+def enqueue_thread(
+    deps: Deps, number: int, text: str, blocks: list[dict[str, Any]] | None = None
+) -> None:
+    """A line in an incident's war-room thread (delivered by commands.incident.effects)."""
+    deps.store.enqueue(
+        "incident.thread",
+        slack_lane(deps.settings.incidents_channel),
+        {"text": text, "blocks": blocks or []},
+        incident=number,
+    )
+
+
+# Generic Slack kinds ------------------------------------------------------------------------
+
+
+def metadata(effect: Effect) -> dict[str, Any]:
+    payload: dict[str, Any] = {"row": effect.id}
+    if effect.incident is not None:
+        payload["incident"] = effect.incident
+    event_type = INCIDENT_METADATA_TYPE if effect.incident is not None else METADATA_TYPE
+    return {"event_type": event_type, "event_payload": payload}
+
+
+def find_posted(
+    deps: Deps, effect: Effect, slack: WebClient, channel: str, thread_ts: str | None = None
+) -> dict[str, Any] | None:
+    """The message this row already posted, when an earlier try may have reached Slack
+    (it was claimed before and did not finish). None when there is none, or no way to look."""
+    if effect.attempts <= 1:
+        return None
+    found_id = channel_id(deps, slack, channel)
+    if found_id is None:
+        return None
+    channel = found_id
+    oldest = f"{effect.created_at.timestamp() - 60:.6f}"
+    try:
+        if thread_ts:
+            found = slack.conversations_replies(
+                channel=channel, ts=thread_ts, oldest=oldest, include_all_metadata=True, limit=200
+            )
+        else:
+            found = slack.conversations_history(
+                channel=channel, oldest=oldest, include_all_metadata=True, limit=200
+            )
+    except SlackApiError as exc:
+        log.warning("outbox: cannot look for #%s in %s (%s)", effect.id, channel, failure_text(exc))
+        return None
+    for message in found.get("messages") or []:
+        if thread_ts and message.get("ts") == thread_ts:
+            continue  # the thread's parent, listed first by conversations.replies
+        payload = (message.get("metadata") or {}).get("event_payload") or {}
+        if payload.get("row") == effect.id:
+            log.info(
+                "outbox: #%s was posted before a restart; adopting %s", effect.id, message["ts"]
+            )
+            return {"channel": channel, "ts": message["ts"]}
+    return None
+
+
+def channel_id(deps: Deps, slack: WebClient, channel: str) -> str | None:
+    """The id Slack's history methods need for a configured `#name` (learned from a post, or
+    looked up once); None for a DM, whose history a bot cannot read without opening it."""
+    if channel.startswith(("U", "W")):
+        return None
+    if not channel.startswith("#"):
+        return channel
+    key = f"slack.channel.{channel}"
+    known = deps.store.state(key)
+    if known:
+        return known
+    cursor = None
+    try:
+        for _ in range(10):  # 10 pages of 1,000 channels
+            page = slack.conversations_list(
+                types="public_channel,private_channel",
+                limit=1000,
+                cursor=cursor,
+                exclude_archived=True,
+            )
+            for found in page.get("channels") or []:
+                if found.get("name") == channel[1:]:
+                    deps.store.set_state(key, str(found["id"]))
+                    return str(found["id"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+    except SlackApiError as exc:
+        log.warning("outbox: cannot look up %s (%s)", channel, failure_text(exc))
+    return None
+
+
+def post(
+    deps: Deps,
+    effect: Effect,
+    slack: WebClient,
+    channel: str,
+    message: dict[str, Any],
+    thread_ts: str | None = None,
+) -> dict[str, Any]:
+    """chat.postMessage exactly once: adopt an earlier try's message, else post."""
+    found = find_posted(deps, effect, slack, channel, thread_ts)
+    if found:
+        return found
+    posted = slack.chat_postMessage(
+        channel=channel, thread_ts=thread_ts, metadata=metadata(effect), **message
+    )
+    if channel.startswith("#") and posted.get("channel"):  # learn the id for later look-ups
+        key = f"slack.channel.{channel}"
+        if deps.store.state(key) != posted["channel"]:
+            deps.store.set_state(key, str(posted["channel"]))
+    return {"channel": posted["channel"], "ts": posted["ts"]}
+
+
+def as_message(payload: dict[str, Any]) -> dict[str, Any]:
+    message: dict[str, Any] = {"text": payload.get("text", "")}
+    if payload.get("blocks"):
+        message["blocks"] = payload["blocks"]
+    return message
+
+
+@kind("slack.post", "A Slack post", paced=True)
+def _post(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
+    data = effect.payload
+    return post(deps, effect, slack, data["channel"], as_message(data), data.get("thread_ts"))
+
+
+@kind("slack.update", "A Slack message update")
+def _update(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
+    data = effect.payload
+    # Slack keeps a message's blocks when `blocks` is left out: send [] to clear them.
+    slack.chat_update(
+        channel=data["channel"],
+        ts=data["ts"],
+        text=data.get("text", ""),
+        blocks=data.get("blocks") or [],
+    )
+    return {"channel": data["channel"], "ts": data["ts"]}
+
+
+@kind("slack.usergroup", "A user group update")
+def _usergroup(deps: Deps, effect: Effect, slack: WebClient) -> None:
+    slack.usergroups_users_update(
+        usergroup=effect.payload["usergroup"], users=effect.payload["users"]
+    )
+
+
+def enqueue_post(
+    deps: Deps, channel: str, message: dict[str, Any], thread_ts: str | None = None
+) -> int | None:
+    return deps.store.enqueue(
+        "slack.post", slack_lane(channel), {"channel": channel, "thread_ts": thread_ts, **message}
+    )
+
+
+def enqueue_update(deps: Deps, channel: str, ts: str, message: dict[str, Any]) -> None:
+    deps.store.enqueue(
+        "slack.update", slack_lane(channel), {"channel": channel, "ts": ts, **message}
+    )

@@ -1,0 +1,332 @@
+"""What an incident owes the world, as outbox rows, and how each kind is delivered.
+
+The enqueue functions are called inside the transaction of the change that owes the effect
+(a command, a button, a timer), so the change and its effects commit together. Delivery
+(bot/outbox.py) runs them later, from committed state, and retries what fails.
+
+Lanes: everything about an incident in Slack shares the incidents channel's lane, so the card
+is posted before its thread lines and two updates never cross; a DM goes in the person's
+lane; PagerDuty, Statuspage and the notice webhook each have their own.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import outbox
+from bot.deps import Deps
+from bot.replies import Reply, blocks, mention, section
+from bot.store import Effect, Entry, Incident
+from commands.incident import render
+from commands.oncall import paging
+from commands.oncall.service import who
+from commands.status import notices, statuspage
+
+log = logging.getLogger(__name__)
+
+# chat.update errors after which the card is posted anew (and the incident points at it)
+CARD_GONE = {"message_not_found", "channel_not_found", "is_archived", "cant_update_message"}
+THREAD_GONE = {"thread_not_found", "message_not_found", "channel_not_found", "is_archived"}
+
+
+def _lane(deps: Deps) -> str:
+    return outbox.slack_lane(deps.settings.incidents_channel)
+
+
+def _enqueue(
+    deps: Deps, kind: str, lane: str, payload: dict[str, Any], number: int, **kw: Any
+) -> None:
+    deps.store.enqueue(kind, lane, payload, incident=number, **kw)
+
+
+# Owing effects (inside the change's transaction) -------------------------------------------
+
+
+def card(deps: Deps, number: int) -> None:
+    """Post or refresh the card. A refresh already waiting covers this one."""
+    _enqueue(deps, "incident.card", _lane(deps), {}, number, coalesce=True)
+
+
+def thread(deps: Deps, number: int, reply: Reply) -> None:
+    _enqueue(deps, "incident.thread", _lane(deps), reply.as_message(), number)
+
+
+def file(deps: Deps, number: int, filename: str, title: str, content: str) -> None:
+    payload = {"filename": filename, "title": title, "content": content}
+    _enqueue(deps, "incident.file", _lane(deps), payload, number)
+
+
+def page(deps: Deps, incident: Incident, person: str, text: str) -> None:
+    """A page is two rows of its own, independent of the card: a mention in the war-room
+    thread (everyone sees who was paged) and a DM (it buzzes). Each falls back to a top-level
+    post in the incidents channel if Slack keeps refusing it."""
+    fallback = [p for p in (person, deps.settings.oncall.escalation) if p]
+    base = {"person": person, "text": text, "fallback": fallback}
+    _enqueue(deps, "incident.page", _lane(deps), {**base, "via": "thread"}, incident.number)
+    if person.startswith(("U", "W")):
+        lane = outbox.slack_lane(person)
+        _enqueue(deps, "incident.page", lane, {**base, "via": "dm"}, incident.number)
+
+
+def pager(deps: Deps, incident: Incident, action: str, summary: str = "") -> None:
+    """A PagerDuty Events v2 event, when PagerDuty is configured."""
+    if deps.settings.oncall.pagerduty_routing_key is None:
+        return
+    payload = {"action": action, "summary": summary}
+    _enqueue(deps, "pagerduty", "pagerduty", payload, incident.number)
+
+
+def status_page(
+    deps: Deps, incident: Incident, text: str, *, only_if_created: bool = False
+) -> None:
+    """Atlassian Statuspage, when configured; `only_if_created` for the resolution, which
+    only matters when a public update created one."""
+    if not statuspage.configured(deps):
+        return
+    payload = {"body": statuspage.body(incident, text), "only_if_created": only_if_created}
+    _enqueue(deps, "statuspage", "statuspage", payload, incident.number)
+
+
+def notice(
+    deps: Deps,
+    incident: Incident,
+    *,
+    entry: str | None = None,
+    actor: str | None = None,
+    only_if_sent: bool = False,
+) -> None:
+    """The plan's user notice for the incident's state, to the notice webhook."""
+    if not deps.settings.status_page.notice_webhook:
+        return
+    payload = {
+        "notice": notices.notice_for(deps, incident),
+        "entry": entry,
+        "actor": actor,
+        "only_if_sent": only_if_sent,
+    }
+    _enqueue(deps, "notice", "webhook:notice", payload, incident.number)
+
+
+def remind(deps: Deps, incident: Incident, reminder: Reply) -> None:
+    """Only the commander sees it; if Slack cannot show it to them there, it goes in the
+    thread with a mention, so a reminder is never silently lost."""
+    payload = {**reminder.as_message(), "user": incident.commander}
+    _enqueue(deps, "incident.remind", _lane(deps), payload, incident.number)
+
+
+# Delivering them ------------------------------------------------------------------------------
+
+
+def _incident(deps: Deps, effect: Effect) -> Incident:
+    assert effect.incident is not None
+    incident = deps.store.incident(effect.incident)
+    if incident is None:
+        raise LookupError(f"INC-{effect.incident} is gone")
+    return incident
+
+
+def _error(exc: SlackApiError) -> str:
+    return str(exc.response.get("error", "")) if exc.response is not None else ""
+
+
+@outbox.kind("incident.card", "The incident's card")
+def _card(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
+    incident = _incident(deps, effect)
+    message = _card_message(deps, incident)
+    if incident.card_ts and incident.card_channel:
+        try:
+            slack.chat_update(channel=incident.card_channel, ts=incident.card_ts, **message)
+            return {"channel": incident.card_channel, "ts": incident.card_ts}
+        except SlackApiError as exc:
+            if _error(exc) not in CARD_GONE:
+                raise
+            return _post_card(deps, effect, slack, incident, message, gone=_error(exc))
+    return _post_card(deps, effect, slack, incident, message)
+
+
+def _card_message(deps: Deps, incident: Incident) -> dict[str, Any]:
+    entries = deps.store.timeline(incident.number)
+    oncall = who(deps.store, deps.settings, deps.clock())
+    shown = render.render_card(
+        incident, deps.settings, oncall=oncall, entries=entries, now=deps.clock()
+    )
+    # Always send blocks: Slack keeps a message's old blocks when they are left out.
+    return {**shown.as_message(), "blocks": shown.blocks}
+
+
+def _post_card(
+    deps: Deps,
+    effect: Effect,
+    slack: WebClient,
+    incident: Incident,
+    message: dict[str, Any],
+    gone: str | None = None,
+) -> dict[str, Any]:
+    """Post the card (or adopt the one an earlier try posted) and point the incident at it."""
+    channel = deps.settings.incidents_channel
+    posted = outbox.post(deps, effect, slack, channel, message)
+    text = (
+        f"Card posted again in {channel}: the old one could not be updated ({gone})"
+        if gone
+        else f"Announced in {channel}"
+    )
+    entry = Entry(deps.clock(), None, "post", text, f"card:{posted['ts']}")
+    deps.store.set_card(incident.number, posted["channel"], posted["ts"], entry)
+    return posted
+
+
+def _card_place(
+    deps: Deps, effect: Effect, slack: WebClient, gone: str | None = None
+) -> tuple[str, str]:
+    """Where the incident's thread is. A card that is missing (its own row gave up) or gone
+    (deleted in Slack) is posted first, so a thread line never waits on a row behind it."""
+    incident = _incident(deps, effect)
+    if incident.card_channel and incident.card_ts and gone is None:
+        return incident.card_channel, incident.card_ts
+    message = _card_message(deps, incident)
+    posted = slack.chat_postMessage(channel=deps.settings.incidents_channel, **message)
+    text = f"Card posted again in {deps.settings.incidents_channel}" + (
+        f" ({gone})" if gone else ""
+    )
+    entry = Entry(deps.clock(), None, "post", text, f"card:{posted['ts']}")
+    deps.store.set_card(incident.number, posted["channel"], posted["ts"], entry)
+    return str(posted["channel"]), str(posted["ts"])
+
+
+def _in_thread(
+    deps: Deps, effect: Effect, slack: WebClient, message: dict[str, Any]
+) -> dict[str, Any]:
+    channel, ts = _card_place(deps, effect, slack)
+    try:
+        return outbox.post(deps, effect, slack, channel, message, thread_ts=ts)
+    except SlackApiError as exc:
+        if _error(exc) not in THREAD_GONE:
+            raise
+        channel, ts = _card_place(deps, effect, slack, gone=_error(exc))
+        return outbox.post(deps, effect, slack, channel, message, thread_ts=ts)
+
+
+@outbox.kind("incident.thread", "A line in the incident's thread", paced=True)
+def _thread(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
+    return _in_thread(deps, effect, slack, outbox.as_message(effect.payload))
+
+
+@outbox.kind("incident.file", "A file in the incident's thread", paced=True)
+def _file(deps: Deps, effect: Effect, slack: WebClient) -> None:
+    channel, ts = _card_place(deps, effect, slack)
+    data = effect.payload
+    slack.files_upload_v2(
+        channel=channel,
+        thread_ts=ts,
+        content=data["content"],
+        filename=data["filename"],
+        title=data["title"],
+        initial_comment=f":page_facing_up: {data['title']}",
+    )
+
+
+def _page_fallback(deps: Deps, effect: Effect, error: str) -> None:
+    """Slack kept refusing the page: a top-level post in the incidents channel that
+    mentions the person paged and the escalation contact."""
+    data = effect.payload
+    who_to = " ".join(mention(person) for person in data["fallback"])
+    text = (
+        f":rotating_light: {who_to} {data['text']} (the page by "
+        f"{'DM' if data['via'] == 'dm' else 'thread mention'} failed: {error})"
+    )
+    outbox.enqueue_post(deps, deps.settings.incidents_channel, {"text": text})
+    assert effect.incident is not None
+    deps.store.add_entry(
+        effect.incident,
+        Entry(
+            deps.clock(),
+            None,
+            "page",
+            f"Page by {data['via']} failed ({error}); posted in "
+            f"{deps.settings.incidents_channel} instead",
+            f"page-fallback:{effect.id}",
+        ),
+    )
+
+
+@outbox.kind("incident.page", "A page", paced=True, fallback=_page_fallback)
+def _page(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
+    data = effect.payload
+    if data["via"] == "dm":
+        return outbox.post(deps, effect, slack, data["person"], {"text": data["text"]})
+    return _in_thread(deps, effect, slack, {"text": f"{mention(data['person'])} {data['text']}"})
+
+
+@outbox.kind("incident.remind", "A reminder to the commander")
+def _remind(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any] | None:
+    channel, ts = _card_place(deps, effect, slack)
+    data = effect.payload
+    try:
+        slack.chat_postEphemeral(
+            channel=channel, user=data["user"], thread_ts=ts, **outbox.as_message(data)
+        )
+        return None
+    except SlackApiError:
+        text = f"{mention(data['user'])} {data['text']}"
+        buttons = (data.get("blocks") or [])[1:]
+        message = {"text": text, "blocks": [*blocks(section(text)), *buttons]}
+        return outbox.post(deps, effect, slack, channel, message, thread_ts=ts)
+
+
+def _pager_failed(deps: Deps, effect: Effect, error: str, final: bool) -> None:
+    assert effect.incident is not None
+    action = effect.payload["action"]
+    text = (
+        f"PagerDuty {action} could not be delivered ({error}); "
+        f"gave up after {effect.attempts} attempts"
+        if final
+        else f"PagerDuty {action} failed ({error}), attempt {effect.attempts}; retrying"
+    )
+    source = f"pagerduty:{effect.id}:{'dead' if final else effect.attempts}"
+    deps.store.add_entry(effect.incident, Entry(deps.clock(), None, "page", text, source))
+
+
+@outbox.kind("pagerduty", "The PagerDuty event", on_failure=_pager_failed)
+def _pager(deps: Deps, effect: Effect, slack: WebClient) -> None:
+    incident = _incident(deps, effect)
+    action = effect.payload["action"]
+    paging.pagerduty(deps, action, incident, effect.payload.get("summary", ""))
+    tries = f" after {effect.attempts} attempts" if effect.attempts > 1 else ""
+    entry = Entry(
+        deps.clock(), None, "page", f"PagerDuty {action} delivered{tries}", f"pagerduty:{effect.id}"
+    )
+    deps.store.add_entry(incident.number, entry)
+
+
+@outbox.kind("statuspage", "The Statuspage update")
+def _statuspage(deps: Deps, effect: Effect, slack: WebClient) -> None:
+    statuspage.deliver(
+        deps, _incident(deps, effect), effect.payload["body"], effect.payload["only_if_created"]
+    )
+
+
+@outbox.kind("notice", "The user notice")
+def _notice(deps: Deps, effect: Effect, slack: WebClient) -> None:
+    incident = _incident(deps, effect)
+    data = effect.payload
+    if data["only_if_sent"] and not deps.store.state(notices.SENT.format(number=incident.number)):
+        return
+    notices.deliver(deps, incident, data["notice"])
+    if data["entry"]:
+        entry = Entry(
+            deps.clock(), data["actor"], "communicate", data["entry"], f"notice:{effect.id}"
+        )
+        deps.store.add_entry(incident.number, entry)
+
+
+def resolved_everywhere(deps: Deps, incident: Incident) -> None:
+    """Statuspage and whoever got the ongoing notice are told it is over (each only if it
+    was told it had begun; decided at delivery, after the rows before it in its lane)."""
+    status_page(
+        deps, incident, incident.summary or "This incident has been resolved.", only_if_created=True
+    )
+    notice(deps, incident, only_if_sent=True)
