@@ -151,6 +151,8 @@ class LocalSlack:
 
     def fault(self, **spec: Any) -> Fault:
         """Switch a fault on (see Fault); returns it, to count hits or clear it."""
+        if isinstance(spec.get("channel"), str):
+            spec["channel"] = self.channel_id(spec["channel"])
         made = Fault(**spec)
         with self._lock:
             self.faults.append(made)

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.error import URLError
 
 import httpx
 import psutil
@@ -96,7 +97,9 @@ def failure_text(exc: BaseException) -> str:
         return f"Slack {code}" + (f" (HTTP {status})" if status and status != 200 else "")
     if isinstance(exc, httpx.HTTPStatusError):
         return f"HTTP {exc.response.status_code}"
-    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+    if isinstance(exc, TimeoutError | httpx.TimeoutException) or (
+        isinstance(exc, URLError) and isinstance(exc.reason, TimeoutError)
+    ):
         return "timed out"
     return type(exc).__name__
 
@@ -301,6 +304,10 @@ class Outbox:
                 policy.backoff_cap_seconds, BACKOFF_BASE_SECONDS * 2 ** (effect.attempts - 1)
             )
             wait *= random.uniform(0.5, 1.0)
+        if error == "timed out":
+            # The request may still land at Slack: give it that long before looking for it,
+            # so the next try adopts it instead of posting twice.
+            wait = max(wait, policy.timeout_seconds)
         log.warning(
             "outbox: #%s %s failed (%s); retry in %.1f s", effect.id, effect.kind, error, wait
         )

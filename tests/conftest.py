@@ -74,8 +74,7 @@ def slack() -> Iterator[LocalSlack]:
 SECRET = "test-signing-secret"
 
 
-@pytest.fixture
-def deps(settings: Settings, store: Store, slack: LocalSlack, clock: Clock) -> Iterator[Deps]:
+def make_deps(settings: Settings, store: Store, slack: LocalSlack, clock: Clock) -> Deps:
     """Deps without background delivery: a test calls deps.outbox.drain() to deliver."""
     local = settings.model_copy(update={"slack_api_url": slack.api_base})
     outbox = Outbox(store, local)
@@ -89,6 +88,12 @@ def deps(settings: Settings, store: Store, slack: LocalSlack, clock: Clock) -> I
         slack=make_client("xoxb-test", slack.api_base),
     )
     outbox.bind(built)
+    return built
+
+
+@pytest.fixture
+def deps(settings: Settings, store: Store, slack: LocalSlack, clock: Clock) -> Iterator[Deps]:
+    built = make_deps(settings, store, slack, clock)
     yield built
     built.pools.shutdown()
 

@@ -219,6 +219,8 @@ def _thread(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
 def _file(deps: Deps, effect: Effect, slack: WebClient) -> None:
     channel, ts = _card_place(deps, effect, slack)
     data = effect.payload
+    if effect.attempts > 1 and _uploaded(slack, effect, channel, ts, data["filename"]):
+        return  # an earlier try reached Slack before the process died
     slack.files_upload_v2(
         channel=channel,
         thread_ts=ts,
@@ -226,6 +228,21 @@ def _file(deps: Deps, effect: Effect, slack: WebClient) -> None:
         filename=data["filename"],
         title=data["title"],
         initial_comment=f":page_facing_up: {data['title']}",
+    )
+
+
+def _uploaded(slack: WebClient, effect: Effect, channel: str, ts: str, filename: str) -> bool:
+    """Files carry no message metadata: an upload is found again by its name in the thread,
+    shared after the row was written."""
+    since = effect.created_at.timestamp() - 5  # clock skew; not an earlier upload
+    try:
+        found = slack.conversations_replies(channel=channel, ts=ts, limit=1000)
+    except SlackApiError:
+        return False
+    return any(
+        float(message.get("ts", 0)) >= since
+        and any(f.get("name") == filename for f in message.get("files") or [])
+        for message in found.get("messages") or []
     )
 
 

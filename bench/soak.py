@@ -1,0 +1,329 @@
+"""Soak: mixed load on a real `opsbot serve` while Slack and PagerDuty fail and the process is
+killed twice; then count what was owed, delivered, duplicated and lost.
+
+20 clients send /incident open and update, button clicks, :pushpin: events and /health for
+DURATION seconds, against the local Slack stand-in (10 ms per call). Faults come and go:
+Slack 503s, 429s on #incidents, slow answers, PagerDuty 500s. At one third and two thirds of
+the run the server is killed with SIGKILL and started again. Afterwards, with the faults off,
+every acknowledged open must have exactly one card, every acknowledged update exactly one
+thread line, every acknowledged pin one timeline entry.
+
+    python bench/soak.py [--duration 240] [--clients 20] [--seed N]
+
+Loopback only; bounded (about DURATION + 60 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.ack import free_port  # noqa: E402
+from bot.localslack import (  # noqa: E402
+    LocalSlack,
+    Message,
+    block_action,
+    reaction_event,
+    signed_headers,
+    slash_command,
+)
+from bot.store import Store  # noqa: E402
+from tests.e2e.fakes import ThirdParty  # noqa: E402
+
+SECRET = "soak-signing-secret"
+USERS = ["U0ALICE01", "U0BOB0001", "U0CAROL01", "U0DAVE001"]
+FORM = "application/x-www-form-urlencoded"
+
+
+class Bot:
+    """`opsbot serve` as a subprocess that can be killed and started again."""
+
+    def __init__(self, env: dict[str, str], port: int, log: Path) -> None:
+        self.env, self.port, self.log = env, port, log
+        self.url = f"http://127.0.0.1:{port}/slack/events"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1"],
+                env={**self.env, "PORT": str(self.port)},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(self.url.replace("/slack/events", "/healthz"), timeout=1)
+                return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise SystemExit("opsbot serve did not start: " + self.log.read_text()[-2000:])
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(15)
+
+
+class Soak:
+    def __init__(self, bot: Bot, slack: LocalSlack, rng: random.Random) -> None:
+        self.bot, self.slack, self.rng = bot, slack, rng
+        self.lock = threading.Lock()
+        self.sent = Counter[str]()
+        self.refused = 0  # no answer: the server was down (not acknowledged, nothing owed)
+        self.late: list[float] = []
+        self.acked_opens: list[str] = []  # titles of acknowledged opens
+        self.acked_updates: list[str] = []  # tokens of acknowledged updates
+        self.acked_pins: list[str] = []  # texts of pinned messages, acknowledged
+        self.stop = threading.Event()
+
+    def post(self, body: str, kind: str) -> httpx.Response | None:
+        headers = {**signed_headers(body, SECRET), "Content-Type": kind}
+        began = time.monotonic()
+        try:
+            answer = httpx.post(self.bot.url, content=body.encode(), headers=headers, timeout=10)
+        except httpx.TransportError:
+            with self.lock:
+                self.refused += 1
+            return None
+        took = time.monotonic() - began
+        if took > 3:
+            with self.lock:
+                self.late.append(took)
+        return answer if answer.status_code == 200 else None
+
+    def command(self, name: str, text: str, user: str) -> httpx.Response | None:
+        body = slash_command(
+            name,
+            text,
+            user=user,
+            user_name="soak",
+            channel="C0SOAK001",
+            response_url=self.slack.response_url(),
+        )
+        return self.post(body, FORM)
+
+    def cards(self) -> list[Message]:
+        return [m for m in self.slack.history("#incidents") if not m.thread_ts and m.blocks]
+
+    def one(self, client: int) -> None:
+        user = self.rng.choice(USERS)
+        roll = self.rng.random()
+        with self.lock:
+            cards = self.cards()
+        if roll < 0.25 or not cards:
+            title = f"soak-{uuid.uuid4().hex[:10]}"
+            self.sent["open"] += 1
+            answer = self.command("/incident", f"open P2 {title}", user)
+            if answer is not None and "opened as" in answer.text:
+                with self.lock:
+                    self.acked_opens.append(title)
+        elif roll < 0.55:
+            card = self.rng.choice(cards)
+            ref = card.text.split(" ", 1)[0]
+            token = f"upd-{uuid.uuid4().hex[:10]}"
+            self.sent["update"] += 1
+            answer = self.command("/incident", f"update {ref} {token}", user)
+            if answer is not None and "update added" in answer.text:
+                with self.lock:
+                    self.acked_updates.append(token)
+        elif roll < 0.75:
+            card = self.rng.choice(cards)
+            buttons = [e for b in card.blocks if b.get("type") == "actions" for e in b["elements"]]
+            if buttons:
+                self.sent["click"] += 1
+                body = block_action(
+                    self.rng.choice(buttons[:3]),
+                    card,
+                    user=user,
+                    user_name="soak",
+                    response_url=self.slack.response_url(),
+                )
+                self.post(body, FORM)
+        elif roll < 0.88:
+            card = self.rng.choice(cards)
+            text = f"pin-{uuid.uuid4().hex[:10]}"
+            said = self.slack.post(card.channel, user, text, thread_ts=card.ts)
+            self.slack.react(said, user, "pushpin")
+            self.sent["pin"] += 1
+            answer = self.post(
+                reaction_event(said, user=user, name="pushpin", added=True), "application/json"
+            )
+            if answer is not None:
+                with self.lock:
+                    self.acked_pins.append(text)
+        else:
+            self.sent["health"] += 1
+            self.command("/health", "", user)
+
+    def client(self, number: int) -> None:
+        while not self.stop.is_set():
+            try:
+                self.one(number)
+            except Exception as exc:  # a soak client must not die quietly
+                print(f"client {number}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            time.sleep(self.rng.uniform(0.05, 0.3))
+
+
+def faults(slack: LocalSlack, pager: ThirdParty, rng: random.Random, stop: threading.Event) -> None:
+    """Every few seconds, one fault on for a few seconds, then off."""
+    kinds = ["slack-503", "slack-429", "slack-slow", "pagerduty-500", "none"]
+    while not stop.wait(rng.uniform(4, 8)):
+        kind = rng.choice(kinds)
+        if kind == "slack-503":
+            slack.fault(method="chat.postMessage", status=503)
+        elif kind == "slack-429":
+            slack.fault(method="chat.postMessage", channel="#incidents", retry_after=2)
+        elif kind == "slack-slow":
+            slack.latency = 0.5
+        elif kind == "pagerduty-500":
+            pager.always = 500
+        stop.wait(rng.uniform(2, 5))
+        slack.clear_faults()
+        slack.latency = 0.01
+        pager.always = None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=240)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=None)
+    args = parser.parse_args()
+    seed = args.seed if args.seed is not None else random.randrange(1_000_000)
+    rng = random.Random(seed)
+
+    with LocalSlack() as slack, tempfile.TemporaryDirectory() as tmp:
+        pager = ThirdParty()
+        slack.latency = 0.01
+        config = Path(tmp) / "opsbot.toml"
+        config.write_text(
+            f"""
+[oncall]
+rotation = ["U0BOB0001"]
+pagerduty_routing_key = "soak-key"
+pagerduty_url = "{pager.url}"
+
+[severities.P2]
+response_minutes = 1
+
+[outbox]
+slack_posts_per_second = 20
+slack_burst = 20
+"""
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPSBOT_"))}
+        env.update(
+            SLACK_BOT_TOKEN="xoxb-soak",
+            SLACK_SIGNING_SECRET=SECRET,
+            SLACK_API_URL=slack.api_base,
+            OPSBOT_DB=str(Path(tmp) / "soak.db"),
+            OPSBOT_CONFIG=str(config),
+            PYTHONPATH=str(ROOT),
+        )
+        bot = Bot(env, free_port(), Path(tmp) / "serve.log")
+        bot.start()
+        soak = Soak(bot, slack, rng)
+        stop_faults = threading.Event()
+        threads = [threading.Thread(target=soak.client, args=(n,)) for n in range(args.clients)]
+        threads.append(threading.Thread(target=faults, args=(slack, pager, rng, stop_faults)))
+        began = time.monotonic()
+        for thread in threads:
+            thread.start()
+        kills = 0
+        for at in (args.duration / 3, 2 * args.duration / 3):
+            time.sleep(max(0.0, began + at - time.monotonic()))
+            bot.kill()
+            kills += 1
+            bot.start()
+        time.sleep(max(0.0, began + args.duration - time.monotonic()))
+        soak.stop.set()
+        stop_faults.set()
+        for thread in threads:
+            thread.join(30)
+        slack.clear_faults()
+        slack.latency = 0.01
+        pager.always = None
+
+        store = Store(Path(tmp) / "soak.db")
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            owed = store.outbox_summary(datetime.now(UTC))["pending"] + store.inbox_pending()
+            if owed == 0:
+                break
+            time.sleep(0.5)
+        dead = store.outbox_summary(datetime.now(UTC))["dead"]
+        report = count(soak, slack, store)
+        bot.stop()
+        pager.close()
+
+    print(f"soak: {args.duration:.0f} s, {args.clients} clients, seed {seed}, {kills} kill -9")
+    print("commands sent:", dict(soak.sent), f"(refused while down: {soak.refused})")
+    print(f"acks over 3 s: {len(soak.late)}")
+    for name, (owed, delivered, duplicated, lost) in report.items():
+        print(
+            f"{name:8} owed {owed:5}  delivered {delivered:5}  duplicated {duplicated:3}  "
+            f"lost {lost:3}"
+        )
+    print(f"dead rows: {dead}")
+    bad = len(soak.late) + sum(d + lost for _, _, d, lost in report.values())
+    return 1 if bad else 0
+
+
+def count(soak: Soak, slack: LocalSlack, store: Store) -> dict[str, tuple[int, int, int, int]]:
+    """For each acknowledged change, how many times its effect is in Slack (or SQLite)."""
+    history = slack.history("#incidents")
+    by_title = {i.title: i.number for i in store.incidents(open_only=False, limit=100_000)}
+    top = Counter(
+        (m.metadata or {}).get("event_payload", {}).get("incident")
+        for m in history
+        if not m.thread_ts and (m.metadata or {}).get("event_type") == "opsbot_incident"
+    )
+    cards = Counter({title: top[by_title.get(title)] for title in soak.acked_opens})
+    texts = [m.text for m in history if m.thread_ts]
+    lines = Counter({token: sum(token in text for text in texts) for token in soak.acked_updates})
+    pinned = Counter(
+        e.text for number in by_title.values() for e in store.timeline(number) if e.kind == "pin"
+    )
+    pins = Counter({text: pinned[text] for text in soak.acked_pins})
+
+    def tally(found: Counter[str], owed: list[str]) -> tuple[int, int, int, int]:
+        values = [found[key] for key in owed]
+        return (
+            len(owed),
+            sum(1 for v in values if v >= 1),
+            sum(1 for v in values if v > 1),
+            sum(1 for v in values if v == 0),
+        )
+
+    return {
+        "cards": tally(cards, soak.acked_opens),
+        "updates": tally(lines, soak.acked_updates),
+        "pins": tally(pins, soak.acked_pins),
+    }
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,185 @@
+"""The outbox's rules on a real SQLite file: lanes, claims and leases, retries, dead rows,
+one transaction per change, the write budget, bounded pools and shared runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.deps import Deps
+from bot.localslack import LocalSlack
+from bot.outbox import _Pace, enqueue_post
+from bot.pools import Busy, Pool, Shared
+from bot.server import status
+from bot.store import Store
+from tests.conftest import Clock, make_deps
+
+
+def test_only_the_head_of_each_lane_is_claimable(store: Store) -> None:
+    """Rows in one lane go one at a time, in order; other lanes do not wait for it."""
+    first = store.enqueue("slack.post", "slack:#a", {"n": 1})
+    store.enqueue("slack.post", "slack:#a", {"n": 2})
+    other = store.enqueue("slack.post", "slack:#b", {"n": 3})
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    assert [e.id for e in store.claimable(later)] == [first, other]
+
+    claimed = store.claim(first, "host:1:a", later, timedelta(seconds=30))
+    assert claimed is not None and claimed.attempts == 1
+    assert store.claim(first, "host:2:b", later, timedelta(seconds=30)) is None  # leased
+    assert [e.id for e in store.claimable(later)] == [other]  # lane #a waits for its head
+    # The owner died: when the lease runs out, another process takes the row.
+    expired = later + timedelta(seconds=31)
+    again = store.claim(first, "host:2:b", expired, timedelta(seconds=30))
+    assert again is not None and again.attempts == 2
+
+
+def test_a_change_and_its_effects_commit_together_or_not_at_all(store: Store) -> None:
+    """An error after the effect was written rolls the effect back with the change."""
+    with pytest.raises(RuntimeError), store.atomic():
+        store.set_state("changed", "yes")
+        store.enqueue("slack.post", "slack:#a", {"text": "owed"})
+        raise RuntimeError("the command failed half-way")
+    assert store.state("changed") is None
+    assert store.outbox_summary(datetime.now(UTC))["pending"] == 0
+
+
+def test_a_nested_failure_rolls_back_only_its_own_part(store: Store) -> None:
+    with store.atomic():
+        store.set_state("outer", "kept")
+        with pytest.raises(ValueError), store.atomic():
+            store.set_state("inner", "dropped")
+            raise ValueError
+    assert (store.state("outer"), store.state("inner")) == ("kept", None)
+
+
+def test_retry_after_pauses_only_its_own_lane(deps: Deps, slack: LocalSlack) -> None:
+    """A 429 on one channel: its row waits Retry-After; the other channel's post goes out."""
+    slack.fault(method="chat.postMessage", channel="#digest", retry_after=30)
+    with deps.store.atomic():
+        enqueue_post(deps, "#digest", {"text": "slow lane"})
+        enqueue_post(deps, "#incidents", {"text": "fast lane"})
+    deps.outbox.drain()
+    assert [m.text for m in slack.history("#incidents")] == ["fast lane"]
+    [waiting] = deps.store.effects(("pending",))
+    assert waiting.lane == "slack:#digest" and "ratelimited" in str(waiting.last_error)
+    assert waiting.due_at - datetime.now(UTC) > timedelta(seconds=25)
+
+
+def test_a_row_failing_past_the_give_up_time_is_dead_and_healthz_says_so(
+    tmp_path: Path, slack: LocalSlack
+) -> None:
+    """An old waiting row makes /healthz degraded; one failing past the give-up time is
+    dead, with the reason kept."""
+    store = Store(tmp_path / "o.db")
+    store.migrate()
+    settings = Settings(
+        opsbot_db=tmp_path / "o.db",
+        slack_api_url=slack.api_base,
+        outbox={
+            "give_up_minutes": 0.0001,
+            "degraded_after_seconds": 0.05,
+            "backoff_cap_seconds": 0.05,
+        },
+    )
+    deps = make_deps(settings, store, slack, Clock())
+    outbox = deps.outbox
+    slack.fault(method="chat.postMessage", status=500)
+    with store.atomic():
+        enqueue_post(deps, "#incidents", {"text": "never arrives"})
+    time.sleep(0.1)
+    degraded = status(deps, lambda: True)
+    assert degraded["status"] == "degraded" and degraded["outbox"]["pending"] == 1
+    outbox.deliver_one(paced=False)  # first failure: retried
+    assert store.effects(("pending",))[0].last_error == "Slack internal_error (HTTP 500)"
+    time.sleep(0.1)  # the backoff, and past the give-up time
+    outbox.deliver_one(paced=False)
+    assert status(deps, lambda: True)["outbox"]["dead"] == 1
+    [dead] = store.effects(("dead",))
+    assert dead.last_error == "Slack internal_error (HTTP 500)" and dead.attempts == 2
+
+
+def test_the_pace_allows_a_burst_then_one_a_second() -> None:
+    pace = _Pace(per_second=1, burst=3)
+    assert [pace.take("slack:#a") for _ in range(4)] == [True, True, True, False]
+    assert pace.take("slack:#b")  # another channel has its own bucket
+
+
+def test_a_full_pool_says_busy_at_once() -> None:
+    pool = Pool("test", threads=1, queue=1, noun="backups")
+    gate = threading.Event()
+    pool.submit(gate.wait)
+    pool.submit(gate.wait)
+    with pytest.raises(Busy, match="busy: 2 backups already running or waiting"):
+        pool.submit(gate.wait)
+    gate.set()
+    assert pool.wait_idle(5)
+    pool.submit(lambda: None)  # room again
+    pool.shutdown()
+
+
+def test_callers_share_one_run_in_flight() -> None:
+    """Fifty callers while one slow run is in flight: one run, fifty answers."""
+    runs = []
+
+    def slow() -> int:
+        runs.append(1)
+        time.sleep(0.3)
+        return 42
+
+    pool = Pool("probe", threads=1, queue=1, noun="checks")
+    shared: Shared[int] = Shared(slow, reuse_seconds=0, pool=pool)
+    answers: list[int] = []
+    lock = threading.Lock()
+
+    def deliver(value: int) -> None:
+        with lock:
+            answers.append(value)
+
+    for _ in range(50):
+        shared.request(deliver, lambda exc: None)
+    assert pool.wait_idle(5)
+    assert runs == [1] and answers == [42] * 50
+    pool.shutdown()
+
+
+def opsbot(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPSBOT_"))}
+    env["OPSBOT_DB"] = str(db)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "outbox", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_opsbot_outbox_lists_retries_and_drops(tmp_path: Path) -> None:
+    db = tmp_path / "opsbot.db"
+    store = Store(db)
+    store.migrate()
+    row = store.enqueue("pagerduty", "pagerduty", {"action": "trigger"}, incident=None)
+    assert row is not None
+    claimed = store.claim(row, "h:1:x", datetime.now(UTC), timedelta(seconds=1))
+    assert claimed is not None
+    store.bury(row, "h:1:x", "HTTP 503", datetime.now(UTC))
+
+    listed = opsbot(db=db)
+    assert listed.returncode == 0
+    assert "0 waiting" in listed.stdout and "1 dead" in listed.stdout
+    assert f"#{row}" in listed.stdout and "last error: HTTP 503" in listed.stdout
+
+    assert opsbot("retry", str(row), db=db).stdout.strip() == f"#{row} back in line."
+    assert store.effect(row).state == "pending"  # type: ignore[union-attr]
+    assert opsbot("drop", str(row), db=db).stdout.strip() == f"#{row} dropped."
+    refused = opsbot("drop", str(row), db=db)
+    assert refused.returncode == 1 and "nothing changed" in refused.stdout
+    assert opsbot("retry", db=db).returncode == 2
