@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from datetime import timedelta
 from typing import Any
 
 from slack_bolt import App, BoltResponse
+from slack_bolt.listener.custom_listener import CustomListener
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -18,14 +19,12 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 import commands
-from bot.deps import Deps
+from bot.deps import Deps, tell
 from bot.replies import describe
+from bot.store.base import REPLAY_KEYS_KEPT
 
 log = logging.getLogger(__name__)
 
-# A signed request can be replayed within Slack's 5-minute window; remember a command's
-# trigger_id and a click's action_ts for longer than that.
-SEEN_REQUESTS_KEPT = timedelta(minutes=10)
 ALREADY_DONE = ":information_source: That request was already handled; nothing more was done."
 
 
@@ -87,7 +86,9 @@ def create_app(
             deps.store.receive(str(body["event_id"]), json.dumps(body), deps.clock())
             return BoltResponse(status=200, body="")
         key = replay_key(body)
-        if key and not deps.store.first_sighting(key, deps.clock(), SEEN_REQUESTS_KEPT):
+        if key and in_own_transaction(body):
+            context["replay_key"] = key  # the listener records it with its change
+        elif key and not deps.store.first_sighting(key, deps.clock(), REPLAY_KEYS_KEPT):
             log.warning("replayed request ignored")
             text = json.dumps({"response_type": "ephemeral", "text": ALREADY_DONE})
             kind: dict[str, str | Sequence[str]] = {"content-type": "application/json"}
@@ -97,12 +98,61 @@ def create_app(
 
     app.error(on_inbox_error if for_inbox else on_error)
     commands.register(app)
+    for listener in app._listeners:  # Bolt's own list: see keep_ack
+        if isinstance(listener, CustomListener):
+            listener.ack_function = keep_ack(listener.ack_function)
     return app
 
 
+def keep_ack(listener: Callable[..., Any]) -> Callable[..., Any]:
+    """Once a listener has called ack(), an error it raises must not undo the answer: Bolt
+    resets the ack when a listener raises after acking (slack_bolt/listener/thread_runner.py)
+    and its request thread, still waiting to see the ack, answers 404 after 3 s instead. So
+    after ack the error is told with respond(), like any error in background work."""
+
+    @functools.wraps(listener)
+    def run(**kwargs: Any) -> Any:
+        try:
+            return listener(**kwargs)
+        except Exception as exc:
+            ack = kwargs.get("ack")
+            if ack is None or ack.response is None:
+                raise
+            tell(exc, kwargs.get("respond"))
+            return None
+
+    return run
+
+
+# Subcommands that only read: a replay of them has no effect to repeat, so they cost no
+# write (a hundred /health during an outage must not queue on the database).
+READ_ONLY = {
+    "/health": None,  # every /health subcommand only reads (the audit records, harmlessly)
+    "/incident": {"", "help", "list", "show", "timeline", "postmortem", "comms", "actions"},
+    "/oncall": {"", "help", "schedule", "contacts", "mine", "next"},
+    "/backup": {"help", "list", "indexes", "slow"},
+    "/rollback": {"help", "list"},
+}
+
+
+def in_own_transaction(body: dict[str, Any]) -> bool:
+    """/incident and its buttons record the replay key in the transaction of their change
+    (Store.atomic(once=...)): one write per command on the busiest path, not two."""
+    if body.get("command") == "/incident":
+        return True
+    actions = body.get("actions") or []
+    return bool(actions) and str(actions[0].get("action_id", "")).startswith("incident.")
+
+
 def replay_key(body: dict[str, Any]) -> str | None:
-    """What makes a slash command or a click one of a kind: a replay carries the same."""
-    if body.get("command") and body.get("trigger_id"):
+    """What makes a slash command or a click one of a kind: a replay carries the same.
+    None where a replay could change nothing."""
+    command = body.get("command")
+    if command and body.get("trigger_id"):
+        verbs = READ_ONLY.get(command, set())
+        verb = (str(body.get("text") or "").split() or [""])[0].lower()
+        if verbs is None or verb in verbs:
+            return None
         return f"command:{body['trigger_id']}"
     actions = body.get("actions") or []
     if body.get("type") == "block_actions" and actions and body.get("trigger_id"):

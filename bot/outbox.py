@@ -65,6 +65,9 @@ class Kind:
     deliver: Callable[[Deps, Effect, WebClient], dict[str, Any] | None]
     label: str
     paced: bool = False  # posts count against Slack's per-channel pace
+    # What to write once it is delivered (the incident points at its new card): in the
+    # transaction that marks the row done, so both or neither are kept.
+    record: Callable[[Deps, Effect, dict[str, Any]], None] | None = None
     fallback: Callable[[Deps, Effect, str], None] | None = None
     on_failure: Callable[[Deps, Effect, str, bool], None] | None = None
 
@@ -261,7 +264,10 @@ class Outbox:
         except Exception as exc:
             self._failed(effect, spec, exc)
             return
-        self.store.delivered(effect.id, self.owner, self.clock(), result)
+        with self.store.atomic():
+            if spec.record is not None and result:
+                spec.record(self.deps, effect, result)
+            self.store.delivered(effect.id, self.owner, self.clock(), result)
         log.info("outbox: delivered #%s %s", effect.id, effect.kind)
 
     def _failed(self, effect: Effect, spec: Kind | None, exc: Exception) -> None:

@@ -105,14 +105,15 @@ class Shared(Generic[T]):
                 self._running = True
         if fresh:
             assert last is not None
-            self.pool.submit(lambda: deliver(last[1]))
+            deliver(last[1])
             return
         try:
             self.pool.submit(self._run)
-        except BaseException:
+        except Busy as busy:
             with self._lock:
-                self._running, self._waiting = False, []
-            raise
+                waiting, self._running, self._waiting = self._waiting, False, []
+            for _, told in waiting:
+                told(busy)
 
     def _run(self) -> None:
         try:

@@ -17,7 +17,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from bot.store import StoreBusy
+from bot.store import Replayed, StoreBusy
 
 SECTION_LIMIT = 3000
 Block = dict[str, Any]
@@ -40,6 +40,9 @@ def describe(error: Exception, log: logging.Logger) -> str:
     or a short reference that finds the stack trace in the log. Never the exception text."""
     if isinstance(error, UserError):
         return error.text()
+    if isinstance(error, Replayed):
+        log.warning("replayed request ignored")
+        return ":information_source: That request was already handled; nothing more was done."
     if isinstance(error, StoreBusy):
         log.warning("store busy past its timeout")
         return ":hourglass: opsbot's database is busy; nothing was changed. Try again."

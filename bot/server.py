@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HTTP_THREADS = 32  # Bolt holds a thread per request until ack(); keep a 20-burst unqueued
+# waitress stops accepting past 100 open connections (its default); the rest wait in the
+# kernel's backlog and their SYNs are retried after 1, 3, 7 s: during an outage, when
+# everyone types /health at once, that is an ack past Slack's 3 seconds.
+CONNECTION_LIMIT = 1000
 
 
 MONITOR_STALE = timedelta(minutes=5)
@@ -107,4 +111,11 @@ def status_page(
 
 
 def make_server(application: Callable[..., Any], host: str, port: int) -> Any:
-    return create_server(application, host=host, port=port, threads=HTTP_THREADS, ident="opsbot")
+    return create_server(
+        application,
+        host=host,
+        port=port,
+        threads=HTTP_THREADS,
+        connection_limit=CONNECTION_LIMIT,
+        ident="opsbot",
+    )

@@ -183,3 +183,46 @@ def test_opsbot_outbox_lists_retries_and_drops(tmp_path: Path) -> None:
     refused = opsbot("drop", str(row), db=db)
     assert refused.returncode == 1 and "nothing changed" in refused.stdout
     assert opsbot("retry", db=db).returncode == 2
+
+
+def test_an_error_after_ack_keeps_the_answer(app, slack: LocalSlack) -> None:  # type: ignore[no-untyped-def]
+    """Bolt resets an ack when the listener raises afterwards, and Slack then gets a 404 after
+    3 s. A listener that acked keeps its answer; the error is told through respond()."""
+    from slack_bolt import BoltRequest
+
+    from bot.app import keep_ack
+    from bot.localslack import signed_headers, slash_command
+    from bot.pools import Busy
+    from tests.conftest import SECRET
+
+    def acks_then_fails(ack, respond) -> None:  # type: ignore[no-untyped-def]
+        ack(text="Started")
+        raise Busy("busy: 3 backups already running or waiting")
+
+    app.command("/boom")(keep_ack(acks_then_fails))
+    body = slash_command(
+        "/boom", "", user="U1", user_name="u", channel="C1", response_url=slack.response_url()
+    )
+    headers = {**signed_headers(body, SECRET), "Content-Type": "application/x-www-form-urlencoded"}
+    began = time.monotonic()
+    answer = app.dispatch(BoltRequest(body=body, headers=headers))
+    assert answer.status == 200 and "Started" in answer.body
+    assert time.monotonic() - began < 2  # not Bolt's 3-second wait for a lost ack
+    [told] = slack.wait_for_responses(1)
+    assert told["text"] == ":warning: busy: 3 backups already running or waiting"
+
+
+def test_an_error_before_ack_still_reaches_the_error_handler() -> None:
+    """keep_ack only catches what comes after ack(): before it, Bolt's error handler answers."""
+    from types import SimpleNamespace
+
+    from bot.app import keep_ack
+
+    def fails(ack, respond) -> None:  # type: ignore[no-untyped-def]
+        raise ValueError("bad input")
+
+    with pytest.raises(ValueError):
+        keep_ack(fails)(ack=SimpleNamespace(response=None), respond=None)
+    told: list[dict[str, object]] = []
+    keep_ack(fails)(ack=SimpleNamespace(response="acked"), respond=lambda **kw: told.append(kw))
+    assert told and str(told[0]["text"]).startswith(":boom: Something went wrong (ref ")

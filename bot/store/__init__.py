@@ -12,7 +12,14 @@ outbox.py (effects owed to Slack and third parties, and the inbox of Slack event
 
 from __future__ import annotations
 
-from bot.store.base import BUSY_TIMEOUT_MS, WRITE_BUDGET_SECONDS, StoreBase, StoreBusy, now_utc
+from bot.store.base import (
+    BUSY_TIMEOUT_MS,
+    WRITE_BUDGET_SECONDS,
+    Replayed,
+    StoreBase,
+    StoreBusy,
+    now_utc,
+)
 from bot.store.incidents import (
     ActionItem,
     Change,
@@ -43,6 +50,7 @@ __all__ = [
     "Entry",
     "Incident",
     "Postmortem",
+    "Replayed",
     "Store",
     "StoreBase",
     "StoreBusy",

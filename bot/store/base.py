@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import threading
 import time
@@ -25,6 +26,14 @@ BUSY_TIMEOUT_MS = int(WRITE_BUDGET_SECONDS * 1000)
 
 class StoreBusy(Exception):
     """Another writer held the database past BUSY_TIMEOUT_MS; nothing was written."""
+
+
+# A signed request can be replayed within Slack's 5-minute window; its key is kept longer.
+REPLAY_KEYS_KEPT = timedelta(minutes=10)
+
+
+class Replayed(Exception):
+    """This request (same trigger_id or click) was handled before; nothing was done again."""
 
 
 def now_utc() -> datetime:
@@ -84,10 +93,22 @@ class StoreBase:
         yield db
 
     @contextmanager
-    def atomic(self) -> Iterator[None]:
+    def atomic(self, once: str | None = None) -> Iterator[None]:
         """One transaction around everything inside it: a command's change and the effects it
-        owes (outbox rows) commit together or not at all, within one write budget."""
-        with self._write():
+        owes (outbox rows) commit together or not at all, within one write budget. With
+        `once` (a request's replay key), a request seen before raises Replayed instead."""
+        with self._write() as db:
+            if once is not None:
+                now = now_utc()
+                if random.random() < 0.01:  # now and then, forget keys past the window
+                    db.execute(
+                        "DELETE FROM seen_events WHERE seen_at < ?", [_iso(now - REPLAY_KEYS_KEPT)]
+                    )
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO seen_events VALUES (?, ?)", [once, _iso(now)]
+                )
+                if cursor.rowcount != 1:
+                    raise Replayed(once)
             yield
 
     @contextmanager

@@ -8,6 +8,7 @@ the row is claimed again, by this process after a restart or by another one.
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from bot.store.base import StoreBase, _iso, _parse, _query, now_utc
 
 KEEP_FINISHED = timedelta(days=7)  # delivered rows, for `opsbot outbox` and de-duplication
+PRUNE_ODDS = 0.01  # one write in a hundred also forgets old finished rows
 
 
 @dataclass(frozen=True)
@@ -130,10 +132,11 @@ class OutboxStore(StoreBase):
                 "lease_until = NULL WHERE id = ? AND owner = ?",
                 [_iso(now), json.dumps(result) if result else None, effect_id, owner],
             )
-            db.execute(
-                "DELETE FROM outbox WHERE state != 'pending' AND finished_at < ?",
-                [_iso(now - KEEP_FINISHED)],
-            )
+            if random.random() < PRUNE_ODDS:  # now and then: it scans the finished rows
+                db.execute(
+                    "DELETE FROM outbox WHERE state != 'pending' AND finished_at < ?",
+                    [_iso(now - KEEP_FINISHED)],
+                )
 
     def retry_at(
         self, effect_id: int, owner: str, due: datetime, error: str, now: datetime
@@ -236,10 +239,11 @@ class OutboxStore(StoreBase):
     def receive(self, event_id: str, body: str, now: datetime) -> bool:
         """Store an Events API delivery; False when this event_id was stored before (a retry)."""
         with self._write() as db:
-            db.execute(
-                "DELETE FROM inbox WHERE state = 'done' AND received_at < ?",
-                [_iso(now - timedelta(days=1))],
-            )
+            if random.random() < PRUNE_ODDS:
+                db.execute(
+                    "DELETE FROM inbox WHERE state = 'done' AND received_at < ?",
+                    [_iso(now - timedelta(days=1))],
+                )
             cursor = db.execute(
                 "INSERT OR IGNORE INTO inbox (event_id, body, received_at) VALUES (?, ?, ?)",
                 [event_id, body, _iso(now)],

@@ -133,10 +133,19 @@ def _error(exc: SlackApiError) -> str:
     return str(exc.response.get("error", "")) if exc.response is not None else ""
 
 
-@outbox.kind("incident.card", "The incident's card")
+def _record_card(deps: Deps, effect: Effect, result: dict[str, Any]) -> None:
+    """A card posted (the first, or again): the incident points at it, on the timeline."""
+    if result.get("announce"):
+        assert effect.incident is not None
+        entry = Entry(deps.clock(), None, "post", result["announce"], f"card:{result['ts']}")
+        deps.store.set_card(effect.incident, result["channel"], result["ts"], entry)
+
+
+@outbox.kind("incident.card", "The incident's card", record=_record_card)
 def _card(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
     incident = _incident(deps, effect)
     message = _card_message(deps, incident)
+    channel = deps.settings.incidents_channel
     if incident.card_ts and incident.card_channel:
         try:
             slack.chat_update(channel=incident.card_channel, ts=incident.card_ts, **message)
@@ -144,8 +153,11 @@ def _card(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
         except SlackApiError as exc:
             if _error(exc) not in CARD_GONE:
                 raise
-            return _post_card(deps, effect, slack, incident, message, gone=_error(exc))
-    return _post_card(deps, effect, slack, incident, message)
+            posted = outbox.post(deps, effect, slack, channel, message)
+            gone = f"Card posted again in {channel}: the old one could not be updated"
+            return {**posted, "announce": f"{gone} ({_error(exc)})"}
+    posted = outbox.post(deps, effect, slack, channel, message)
+    return {**posted, "announce": f"Announced in {channel}"}
 
 
 def _card_message(deps: Deps, incident: Incident) -> dict[str, Any]:
@@ -156,27 +168,6 @@ def _card_message(deps: Deps, incident: Incident) -> dict[str, Any]:
     )
     # Always send blocks: Slack keeps a message's old blocks when they are left out.
     return {**shown.as_message(), "blocks": shown.blocks}
-
-
-def _post_card(
-    deps: Deps,
-    effect: Effect,
-    slack: WebClient,
-    incident: Incident,
-    message: dict[str, Any],
-    gone: str | None = None,
-) -> dict[str, Any]:
-    """Post the card (or adopt the one an earlier try posted) and point the incident at it."""
-    channel = deps.settings.incidents_channel
-    posted = outbox.post(deps, effect, slack, channel, message)
-    text = (
-        f"Card posted again in {channel}: the old one could not be updated ({gone})"
-        if gone
-        else f"Announced in {channel}"
-    )
-    entry = Entry(deps.clock(), None, "post", text, f"card:{posted['ts']}")
-    deps.store.set_card(incident.number, posted["channel"], posted["ts"], entry)
-    return posted
 
 
 def _card_place(

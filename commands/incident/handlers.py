@@ -42,7 +42,7 @@ class Outcome:
 def handle(ack: Ack, command: dict[str, Any], respond: Respond, context: dict[str, Any]) -> None:
     deps: Deps = context["deps"]
     args = p.parse(command.get("text", ""), deps.settings.severities)
-    with deps.store.atomic():
+    with deps.store.atomic(once=context.get("replay_key")):
         outcome = execute(args, deps, actor=command["user_id"])
         publish(outcome, deps)
     ack(**outcome.reply.as_response())
@@ -56,7 +56,7 @@ def on_button(
     context: dict[str, Any],
 ) -> None:
     deps: Deps = context["deps"]
-    with deps.store.atomic():
+    with deps.store.atomic(once=context.get("replay_key")):
         outcome = BUTTONS[action["action_id"]](deps, int(action["value"]), body["user"]["id"])
         publish(outcome, deps)
     ack()
@@ -72,7 +72,8 @@ def on_snooze(
     deps: Deps = context["deps"]
     minutes = int(action["action_id"].rsplit(".", 1)[1])
     now = deps.clock()
-    service.snooze(deps.store, int(action["value"]), minutes, actor=body["user"]["id"], now=now)
+    with deps.store.atomic(once=context.get("replay_key")):
+        service.snooze(deps.store, int(action["value"]), minutes, actor=body["user"]["id"], now=now)
     ack()
     until = hhmm(now + timedelta(minutes=minutes), deps.settings.tz)
     respond(

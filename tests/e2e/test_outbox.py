@@ -249,13 +249,13 @@ def test_hanging_mongodb_and_many_health_checks_starve_nothing(
         outbox=FAST,
     )
     try:
-        with ThreadPoolExecutor(20) as pool:
+        with ThreadPoolExecutor(10) as pool:
             answers = list(pool.map(lambda _: stack.command("", name="/health"), range(60)))
         assert all(a.status_code == 200 for a in answers)
         started = time.monotonic()
         verify = stack.command("verify", name="/backup")
         assert verify.status_code == 200 and time.monotonic() - started < 1
-        wait_until(lambda: len(slack.responses) >= 60, timeout=10)
+        wait_until(lambda: len(slack.responses) >= 61, timeout=10)
         assert len(runs) <= 2  # one run shared (a second only if one ended mid-burst)
     finally:
         stack.stop()
