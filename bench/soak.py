@@ -8,7 +8,7 @@ the run the server is killed with SIGKILL and started again. Afterwards, with th
 every acknowledged open must have exactly one card, every acknowledged update exactly one
 thread line, every acknowledged pin one timeline entry.
 
-    python bench/soak.py [--duration 240] [--clients 20] [--seed N]
+    python bench/soak.py [--duration 180] [--clients 20] [--seed N]
 
 Loopback only; bounded (about DURATION + 60 s).
 """
@@ -208,7 +208,7 @@ def faults(slack: LocalSlack, pager: ThirdParty, rng: random.Random, stop: threa
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=240)
+    parser.add_argument("--duration", type=float, default=180)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args()

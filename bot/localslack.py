@@ -565,7 +565,10 @@ def _handler_for(slack: LocalSlack) -> type[BaseHTTPRequestHandler]:
             for key, value in (headers or {}).items():
                 self.send_header(key, value)
             self.end_headers()
-            self.wfile.write(payload)
+            try:
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the caller is gone (killed mid-request, as in the crash tests)
 
     return Handler
 
