@@ -132,7 +132,7 @@ def http_server(
     """The HTTP edge of `opsbot serve`: Bolt on /slack/events and /healthz, under waitress,
     and the inbox that processes the events it stores."""
     app, inbox = apps(deps, secret)
-    return make_server(wsgi_app(app, deps, scheduler_running), host, port), inbox
+    return make_server(wsgi_app(app, deps, scheduler_running, secret), host, port), inbox
 
 
 def apps(deps: Deps, secret: str) -> tuple[App, Inbox]:

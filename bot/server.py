@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress import create_server
 
 import bot
+from bot import edge
 from bot.deps import Deps
 
 if TYPE_CHECKING:
@@ -69,8 +70,9 @@ def status(
     }
 
 
-def wsgi_app(app: App, deps: Deps, scheduler_running: Callable[[], bool]) -> Callable[..., Any]:
-    slack = SlackRequestHandler(app)
+def wsgi_app(
+    app: App, deps: Deps, scheduler_running: Callable[[], bool], secret: str
+) -> Callable[..., Any]:
     started = deps.clock()
 
     def application(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -82,9 +84,40 @@ def wsgi_app(app: App, deps: Deps, scheduler_running: Callable[[], bool]) -> Cal
             code = "200 OK" if body["status"] == "ok" else "503 Service Unavailable"
             start_response(code, [("Content-Type", "application/json")])
             return [json.dumps(body).encode()]
-        return slack(environ, start_response)
+        if path == "/slack/events" and method == "POST":
+            return slack_events(app, secret, environ, start_response)
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"not found"]
 
     return application
+
+
+def slack_events(
+    app: App, secret: str, environ: WSGIEnvironment, start_response: StartResponse
+) -> Iterable[bytes]:
+    """Slack's commands, clicks and events, through the edge (bot/edge.py)."""
+    headers: dict[str, str | Sequence[str]] = {
+        key[5:].replace("_", "-").lower(): str(value)
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    }
+    headers["content-type"] = str(environ.get("CONTENT_TYPE", ""))
+    stream = environ["wsgi.input"]
+    answer = edge.handle(
+        app,
+        secret,
+        headers,
+        stream.read,
+        environ.get("CONTENT_LENGTH") or None,
+        query=str(environ.get("QUERY_STRING", "")),
+    )
+    body = answer.body.encode()
+    reason = HTTPStatus(answer.status).phrase
+    start_response(
+        f"{answer.status} {reason}",
+        [*answer.headers.items(), ("Content-Length", str(len(body)))],
+    )
+    return [body]
 
 
 def status_page(
@@ -117,5 +150,7 @@ def make_server(application: Callable[..., Any], host: str, port: int) -> Any:
         port=port,
         threads=HTTP_THREADS,
         connection_limit=CONNECTION_LIMIT,
+        # A larger body is refused (413) before it is read: Slack's are far below 1 MB.
+        max_request_body_size=edge.MAX_BODY_BYTES,
         ident="opsbot",
     )

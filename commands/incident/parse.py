@@ -183,7 +183,16 @@ Args = (
 )
 
 
+MAX_TEXT = 3000  # a command's text: what one Slack section shows
+MAX_TITLE = 150  # an incident's title: what a Slack header shows
+
+
 def parse(text: str, severities: Collection[str]) -> Args:
+    if len(text) > MAX_TEXT:
+        raise UserError(
+            f"That is {len(text):,} characters; a command takes at most {MAX_TEXT:,}. "
+            "Put the details in the incident's thread."
+        )
     verb, _, rest = text.strip().partition(" ")
     verb, rest = verb.lower(), rest.strip()
     if verb in ("", "help"):
@@ -208,7 +217,13 @@ def _open(rest: str, severities: Collection[str]) -> Open:
         title = rest
     if not title.strip():
         raise UserError("An incident needs a title: `/incident open P1 Login broken`.", USAGE)
-    return Open(title=" ".join(title.split()), severity=severity)
+    title = " ".join(title.split())
+    if len(title) > MAX_TITLE:
+        raise UserError(
+            f"A title is at most {MAX_TITLE} characters (this one has {len(title)}); "
+            "add the details with `/incident update` once it is open."
+        )
+    return Open(title=title, severity=severity)
 
 
 def _list(rest: str) -> List:

@@ -30,8 +30,8 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, workspace: LocalSlack, db: Path, log: Path) -> None:
-        self.workspace, self.db, self.log = workspace, db, log
+    def __init__(self, workspace: LocalSlack, db: Path, log: Path, verbose: bool = False) -> None:
+        self.workspace, self.db, self.log, self.verbose = workspace, db, log, verbose
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -47,7 +47,15 @@ class Server:
         )
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1"],
+                [
+                    sys.executable,
+                    "-m",
+                    "bot",
+                    *(["-v"] if self.verbose else []),
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                ],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -1,0 +1,132 @@
+"""The HTTP edge of a real `opsbot serve -v`: what garbage, unsigned, oversized and "payload"
+requests get, and that no request body ever reaches the log."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.localslack import LocalSlack, slash_command
+from bot.store import Store
+from tests.e2e.conftest import SECRET, Server
+
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+MARKER = "BODY-MARKER-7f3a"
+
+
+@pytest.fixture
+def loud(workspace: LocalSlack, tmp_path: Path) -> Iterator[Server]:
+    """`opsbot -v serve`: INFO logging, where Bolt used to log refused bodies."""
+    running = Server(workspace, tmp_path / "opsbot.db", tmp_path / "serve.log", verbose=True)
+    yield running.start()
+    running.stop()
+
+
+def raw_post(server: Server, body: bytes, kind: str, headers: dict[str, str]) -> httpx.Response:
+    return httpx.post(
+        server.url + "/slack/events",
+        content=body,
+        headers={**headers, "Content-Type": kind},
+        timeout=10,
+    )
+
+
+def sign(body: bytes, stamp: str | None = None) -> dict[str, str]:
+    stamp = stamp or str(int(time.time()))
+    digest = hmac.new(SECRET.encode(), b"v0:" + stamp.encode() + b":" + body, hashlib.sha256)
+    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": "v0=" + digest.hexdigest()}
+
+
+GARBAGE = [
+    (f"payload={{{MARKER}".encode(), FORM),
+    (f'payload=["{MARKER}"]'.encode(), FORM),
+    (b"\xff\xfe" + MARKER.encode(), FORM),
+    (f'{{"type": "event_callback", "{MARKER}"'.encode(), JSON),
+    (f'["{MARKER}"]'.encode(), JSON),
+]
+
+
+def test_unsigned_garbage_is_401_and_never_logged(loud: Server) -> None:
+    """Unsigned or wrongly signed requests, whatever their body, get 401: no 500, no
+    traceback, and nothing of the body in the log."""
+    for body, kind in GARBAGE:
+        assert raw_post(loud, body, kind, {}).status_code == 401
+        wrong = {"X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": "v0=0"}
+        assert raw_post(loud, body, kind, wrong).status_code == 401
+    text = f"command=%2Fincident&text={MARKER}".encode()
+    stale = sign(text, str(int(time.time()) - 600))
+    assert raw_post(loud, text, FORM, stale).status_code == 401
+    not_a_number = {**sign(text), "X-Slack-Request-Timestamp": "soon"}
+    assert raw_post(loud, text, FORM, not_a_number).status_code == 401
+    log = loud.log.read_text()
+    assert MARKER not in log and "Traceback" not in log
+
+
+def test_signed_garbage_is_400(loud: Server) -> None:
+    """Signed, but not what Slack sends: 400, nothing changed, no traceback."""
+    for body, kind in GARBAGE:
+        answer = raw_post(loud, body, kind, sign(body))
+        assert answer.status_code == 400, body
+    log = loud.log.read_text()
+    assert MARKER not in log and "Traceback" not in log
+
+
+def test_a_body_over_the_limit_is_413(server: Server) -> None:
+    """A signed 2 MB command is refused before it is read, not stored, not echoed."""
+    body = slash_command(
+        "/incident",
+        "open P1 " + "x" * 2_000_000,
+        user="U0ALICE01",
+        user_name="alice",
+        channel="C0CMD",
+        response_url="http://127.0.0.1:9/unused",
+    ).encode()
+    answer = raw_post(server, body, FORM, sign(body))
+    assert answer.status_code == 413 and len(answer.content) < 10_000
+    assert Store(server.db).incidents(open_only=False) == []
+
+
+def test_long_titles_and_texts_get_a_clear_error(server: Server) -> None:
+    long_title = slash_command(
+        "/incident",
+        "open P1 " + "t" * 400,
+        user="U0ALICE01",
+        user_name="alice",
+        channel="C0CMD",
+        response_url="http://127.0.0.1:9/unused",
+    )
+    answer = server.post(long_title, FORM)
+    assert answer.status_code == 200 and "A title is at most 150 characters" in answer.text
+    long_text = slash_command(
+        "/incident",
+        "update INC-1 " + "u" * 5000,
+        user="U0ALICE01",
+        user_name="alice",
+        channel="C0CMD",
+        response_url="http://127.0.0.1:9/unused",
+    )
+    answer = server.post(long_text, FORM)
+    assert "a command takes at most 3,000" in answer.text
+    assert Store(server.db).incidents(open_only=False) == []
+
+
+def test_a_command_that_says_payload_is_handled(server: Server) -> None:
+    """Users type "payload" all the time: the command is handled, not answered 404."""
+    body = slash_command(
+        "/incident",
+        "open P1 payload-svc returns 502",
+        user="U0ALICE01",
+        user_name="alice",
+        channel="C0CMD",
+        response_url="http://127.0.0.1:9/unused",
+    )
+    answer = server.post(body, FORM)
+    assert answer.status_code == 200 and "INC-1 opened" in answer.text
+    assert Store(server.db).incident(1).title == "payload-svc returns 502"
