@@ -20,6 +20,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 import commands
 from bot.deps import Deps, tell
+from bot.redact import RedactingClient
 from bot.replies import describe
 from bot.store.base import REPLAY_KEYS_KEPT
 
@@ -41,7 +42,7 @@ logging.getLogger("slack_bolt.App").addFilter(_TokenFromClient())
 
 def make_client(token: str, base_url: str) -> WebClient:
     """A Web API client that waits out 429s (Retry-After) and retries 5xx and dropped sockets."""
-    return WebClient(
+    return RedactingClient(
         token=token,
         base_url=base_url,
         timeout=10,

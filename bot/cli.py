@@ -25,6 +25,7 @@ from bot.deps import Deps
 from bot.inbox import Inbox
 from bot.outbox import Outbox
 from bot.pools import Pools
+from bot.redact import install_log_filter, remember_settings
 from bot.server import make_server, wsgi_app
 from bot.store import Store, now_utc
 from commands.backup import service as backups
@@ -45,8 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    install_log_filter(logging.getLogger().handlers)  # no secret reaches the log
     try:
         settings = load_settings()
+        remember_settings(settings)
         result: int = args.run(args, settings)
         return result
     except ConfigError as exc:

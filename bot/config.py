@@ -88,6 +88,9 @@ class RollbackStep(BaseModel):
     argv: list[str] = Field(min_length=1)
     cwd: str = "."
     timeout_seconds: int = Field(default=600, gt=0)
+    # Environment variables the step may see besides PATH, HOME, LANG, LC_*, TZ and TMPDIR
+    # (by name; their values come from opsbot's environment). Nothing else is passed on.
+    env: list[str] = []
 
 
 def _plan_steps() -> list[RollbackStep]:

@@ -24,6 +24,8 @@ from urllib.parse import parse_qsl
 
 from slack_bolt import App, BoltRequest
 
+from bot.redact import redact
+
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1_000_000  # Slack's own payloads are far below 1 MB
@@ -101,4 +103,4 @@ def handle(
     request = BoltRequest(body=body, query=query, headers=dict(headers), mode="socket_mode")
     response = app.dispatch(request)
     flat = {name: ", ".join(values) for name, values in response.headers.items()}
-    return Answer(response.status, response.body, flat)
+    return Answer(response.status, redact(response.body), flat)

@@ -37,6 +37,7 @@ import psutil
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.redact import RedactingClient
 from bot.store import Effect, Store, now_utc
 
 if TYPE_CHECKING:
@@ -159,7 +160,7 @@ class Outbox:
         self.store, self.settings, self.clock = store, settings, clock
         policy = settings.outbox
         self.owner = _owner_id()
-        self.slack = WebClient(
+        self.slack = RedactingClient(
             token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
             base_url=settings.slack_api_url,
             timeout=int(policy.timeout_seconds),

@@ -3,6 +3,7 @@ subprocesses): the URI stays out of argv, progress is parsed, failures leave no 
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ URI = "mongodb://admin:hunter2@db.internal:27017/promptbase"
 FAKE_DUMP = """#!{python}
 import gzip, json, os, sys
 args = dict(a[2:].split("=", 1) for a in sys.argv[1:] if "=" in a)
-log = open(os.environ["FAKE_LOG"], "a")
+fake = json.load(open(os.path.join(os.path.dirname(sys.argv[0]), "fake.json")))
+log = open(fake["log"], "a")
 log.write(json.dumps(sys.argv) + "\\n")
 config = open(args["config"]).read()
 assert "hunter2" in config and os.stat(args["config"]).st_mode & 0o077 == 0
@@ -27,7 +29,7 @@ with gzip.open(args["archive"], "wb") as out:
         stamp = "2026-11-28T10:00:00.000+0000"
         print(f"{{stamp}}\\tdone dumping {{args['db']}}.{{name}} ({{n}} documents)",
               file=sys.stderr, flush=True)
-        if os.environ.get("FAKE_FAIL") and name == "users":
+        if fake.get("fail") and name == "users":
             print("Failed: connection(db.internal:27017) reset: mongodb://admin:hunter2@x",
                   file=sys.stderr)
             sys.exit(1)
@@ -35,7 +37,8 @@ with gzip.open(args["archive"], "wb") as out:
 FAKE_RESTORE = """#!{python}
 import json, os, sys
 args = dict(a[2:].split("=", 1) for a in sys.argv[1:] if "=" in a)
-open(os.environ["FAKE_LOG"], "a").write(json.dumps(sys.argv) + "\\n")
+fake = json.load(open(os.path.join(os.path.dirname(sys.argv[0]), "fake.json")))
+open(fake["log"], "a").write(json.dumps(sys.argv) + "\\n")
 target = args["nsTo"].split(".")[0]
 for name, n in (("prompts", 250), ("users", 40)):
     print(f"finished restoring {{target}}.{{name}} ({{n}} documents, 0 failures)", file=sys.stderr)
@@ -47,8 +50,10 @@ def tools_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     programs_on_path(
         monkeypatch, tmp_path / "bin", {"mongodump": FAKE_DUMP, "mongorestore": FAKE_RESTORE}
     )
+    # The stand-ins read their settings from a file beside them: programs opsbot runs see
+    # none of its environment beyond PATH, HOME, LANG, LC_*, TZ and TMPDIR.
     log = tmp_path / "calls.log"
-    monkeypatch.setenv("FAKE_LOG", str(log))
+    (tmp_path / "bin" / "fake.json").write_text(json.dumps({"log": str(log)}))
     return log
 
 
@@ -92,7 +97,8 @@ def test_failed_mongodump_leaves_no_archive_and_no_secret(
     bdeps: Any, tools_on_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A non-zero exit fails the backup, removes the archive and redacts the error."""
-    monkeypatch.setenv("FAKE_FAIL", "1")
+    fake = tools_on_path.parent / "bin" / "fake.json"
+    fake.write_text(json.dumps({"log": str(tools_on_path), "fail": True}))
     outcome = service.run_backup(bdeps, reason="t", progress=lambda n, c: None)
     row = bdeps.store.backup(outcome.id)
     assert row["status"] == "failed" and row["error"].startswith("mongodump exited 1")

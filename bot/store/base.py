@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from bot.redact import redact_all
 from bot.store.schema import migrations
 
 # A write waits at most this long in all, for this process's other writers and for SQLite's
@@ -59,7 +60,8 @@ def _insert(db: Database, table: str, row: dict[str, Any], or_ignore: bool = Fal
     verb = "INSERT OR IGNORE" if or_ignore else "INSERT"
     marks = ", ".join("?" for _ in row)
     sql = f"{verb} INTO {table} ({', '.join(row)}) VALUES ({marks})"
-    return db.execute(sql, list(row.values()))
+    # Nothing is written to the file with a secret in clear (bot/redact.py).
+    return db.execute(sql, [redact_all(value) for value in row.values()])
 
 
 class StoreBase:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.redact import redact_all
 from bot.store.base import StoreBase, _iso, _parse, _query, now_utc
 
 KEEP_FINISHED = timedelta(days=7)  # delivered rows, for `opsbot outbox` and de-duplication
@@ -91,7 +92,7 @@ class OutboxStore(StoreBase):
             cursor = db.execute(
                 "INSERT INTO outbox (kind, lane, payload, incident_id, created_at, due_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                [kind, lane, json.dumps(payload), incident, _iso(now), _iso(now)],
+                [kind, lane, json.dumps(redact_all(payload)), incident, _iso(now), _iso(now)],
             )
             self._local.enqueued = True
             return cursor.lastrowid

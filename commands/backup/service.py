@@ -14,6 +14,7 @@ from typing import Any
 from pymongo.errors import PyMongoError
 
 from bot.deps import Deps
+from bot.redact import clean_env
 from bot.replies import UserError, mention
 from commands.backup import engine, tools
 
@@ -123,6 +124,7 @@ def _offsite(deps: Deps, folder: Path) -> None:
             check=True,
             timeout=_tool_timeout(deps),
             stdin=subprocess.DEVNULL,
+            env=clean_env(),
             capture_output=True,
         )
 

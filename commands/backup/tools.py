@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from commands.health.checks import redact
+from bot.redact import clean_env, redact
 
 ARCHIVE = "dump.archive.gz"
 _DUMPED = re.compile(r"done dumping [^.\s]+\.(\S+) \((\d+) documents?\)")
@@ -55,7 +55,12 @@ def _run(
     counts: dict[str, int] = {}
     tail: deque[str] = deque(maxlen=30)
     proc = subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
     )
     timer = threading.Timer(timeout, proc.kill)
     timer.start()

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.deps import Deps
+from bot.redact import clean_env, redact
 from bot.replies import mention, span
-from commands.health.checks import NOT_CONFIGURED, OK, redact, run_all, worst
+from commands.health.checks import NOT_CONFIGURED, OK, run_all, worst
 
 PRIORITY = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
@@ -204,6 +205,7 @@ def npm_json(directory: Path, *args: str) -> Any:
         text=True,
         timeout=180,
         stdin=subprocess.DEVNULL,
+        env=clean_env(),
     )
     # npm outdated and npm audit exit 1 when they find something: that is an answer.
     if done.returncode not in (0, 1) or not done.stdout.strip():

@@ -7,7 +7,6 @@ a connection string or a credential: `redact` runs over every summary.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from pymongo.errors import PyMongoError
 
 from bot import concurrently
 from bot.config import Settings, Thresholds
+from bot.redact import redact
 
 OK, WARNING, CRITICAL, NOT_CONFIGURED = "ok", "warning", "critical", "not configured"
 RANK = {NOT_CONFIGURED: 0, OK: 1, WARNING: 2, CRITICAL: 3}
@@ -33,14 +33,6 @@ class Reading:
     summary: str  # what people read: "200 in 42 ms", "91 % used on /"
     value: float | None = None  # the number trended in sparklines (latency, percent)
     threshold: str = ""
-
-
-_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
-
-
-def redact(text: str) -> str:
-    """mongodb://user:pass@host -> mongodb://***@host, wherever it appears."""
-    return _CREDENTIALS.sub(r"\g<scheme>***@", text)
 
 
 def worst(states: list[str]) -> str:

@@ -7,6 +7,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.redact import clean_env
 from bot.replies import UserError
 
 _SEMVER = re.compile(r"^v(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
@@ -23,7 +24,12 @@ class Commit:
 def git(repo: Path, *args: str) -> str:
     argv = ["git", "-C", str(repo), *args]
     done = subprocess.run(
-        argv, capture_output=True, text=True, timeout=GIT_TIMEOUT, stdin=subprocess.DEVNULL
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=GIT_TIMEOUT,
+        stdin=subprocess.DEVNULL,
+        env=clean_env(),
     )
     if done.returncode != 0:
         raise UserError(

@@ -12,10 +12,10 @@ from typing import Any
 
 from bot.config import RollbackStep, Settings
 from bot.deps import Deps
+from bot.redact import clean_env, redact
 from bot.replies import UserError, mention
 from bot.store import Entry, Incident
 from commands.backup import service as backups
-from commands.health.checks import redact
 from commands.rollback import releases
 
 DEPLOYED_KEY = "rollback.deployed"
@@ -180,6 +180,8 @@ def _run_step(
                 argv,
                 cwd=checkout / step.cwd,
                 stdin=subprocess.DEVNULL,
+                # none of opsbot's settings or secrets: only what the step's config names
+                env=clean_env(step.env),
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 timeout=step.timeout_seconds,

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from bot.config import Settings
+from bot.redact import clean_env
 from commands.digest.sections import npm_json
 
 SEVERITIES = ("critical", "high", "medium", "low")
@@ -115,6 +116,7 @@ def _git(repo: Path, *args: str) -> str:
         text=True,
         timeout=60,
         stdin=subprocess.DEVNULL,
+        env=clean_env(),
         errors="replace",
     )
     if done.returncode != 0:

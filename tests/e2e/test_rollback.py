@@ -194,7 +194,7 @@ def test_failing_step_stops_with_its_output_tail(tmp_path: Path, repo: Path) -> 
             stack.stop()
     assert "❌ Backend: build" in card and "○ Backend: restart" in card
     assert "npm ERR! line 39" in tail and "npm ERR! line 9\n" not in tail
-    assert "(exit code 3)" in tail and "hunter2" not in tail and "***@" in tail
+    assert "(exit code 3)" in tail and "hunter2" not in tail and "token=***" in tail
 
 
 @pytest.mark.parametrize(
@@ -303,3 +303,44 @@ def test_mark_records_the_deploy_and_its_backup_for_the_restore_step(
         finally:
             stack.stop()
     assert client.promptbase.feedback.count_documents({}) == 9
+
+
+def test_a_failing_step_never_posts_the_bots_secrets(
+    tmp_path: Path, repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step that dumps its environment and prints secrets: it never had the bot's settings,
+    and what it printed reaches Slack masked."""
+    token = "xoxb-5555555555-4444444444-ZyXwVuTsRqPoNmLk"
+    monkeypatch.setenv("SLACK_BOT_TOKEN", token)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "signing-secret-abc123")
+    leaky = (
+        "import os, sys; print(sorted(os.environ)); print('token=' + 'xoxb-1111-2222-abcdefgh'); "
+        "print('AKIAIOSFODNN7EXAMPLE'); print('mongodb://admin:Sup@rSecretPw3@h/db'); sys.exit(3)"
+    )
+    with LocalSlack() as slack:
+        stack = Stack(
+            slack,
+            tmp_path / "opsbot.db",
+            Clock(datetime.now(UTC)),
+            rollback_repo=repo,
+            rollback={
+                "allowed": [ALICE, BOB],
+                "steps": [{"name": "Leak", "argv": [sys.executable, "-c", leaky]}],
+            },
+        )
+        try:
+            rollback(stack, "v1.2.0")
+            answer(stack, "waiting for confirmation")
+            press(stack, "Roll back to", BOB)
+            tail = wait_until(
+                lambda: next(
+                    (m.text for m in slack.history("#incidents") if "Last lines" in m.text), None
+                ),
+                timeout=20,
+            )
+        finally:
+            stack.stop()
+    assert "SLACK_BOT_TOKEN" not in tail and "SLACK_SIGNING_SECRET" not in tail
+    for secret in (token, "1111-2222-abcdefgh", "IOSFODNN7EXAMPLE", "SecretPw3"):
+        assert secret not in tail
+    assert "(exit code 3)" in tail

@@ -1,0 +1,165 @@
+"""One redaction for everything that leaves the process (Slack, logs, SQLite, files), and a
+clean environment for every program opsbot runs.
+
+Two nets: every secret value opsbot was configured with (tokens, the signing secret, keys,
+passwords inside URIs) is replaced wherever it appears, and well-known secret shapes are
+replaced even when opsbot never saw them before (a step that prints a token, a log line with
+an AWS key). Over-redacting is fine; a secret in clear is not.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from slack_sdk import WebClient
+
+MASK = "***"
+
+_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    # PEM private keys, whole (or to the end of the text when cut short)
+    (
+        re.compile(
+            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)",
+            re.DOTALL,
+        ),
+        "-----PRIVATE KEY " + MASK + "-----",
+    ),
+    # scheme://user:password@host, whatever the password holds (/, @, :): up to the last @
+    (
+        re.compile(r"(?P<scheme>\b[a-z][a-z0-9+.-]*://)[^\s'\"<>]*@", re.IGNORECASE),
+        r"\g<scheme>***@",
+    ),
+    # Slack tokens and app tokens
+    (re.compile(r"\bx(?:ox[abposer]|app)-[A-Za-z0-9-]{6,}"), "xox-" + MASK),
+    # AWS access key ids, and a secret key given by name
+    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), "AKIA" + MASK),
+    # GitHub tokens
+    (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"), "gh_" + MASK),
+    # Authorization headers
+    (re.compile(r"(?i)\b(bearer|basic|oauth)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 " + MASK),
+    # name=value and name: value for the usual names
+    (
+        re.compile(
+            r"(?i)\b(?P<name>[a-z0-9_]*(?:token|secret|passw(?:or)?d|api[_-]?key|"
+            r"access[_-]?key|private[_-]?key|credentials?))(?P<sep>\s*[=:]\s*)"
+            r"(?P<quote>['\"]?)[^\s'\"&,;]+"
+        ),
+        r"\g<name>\g<sep>\g<quote>" + MASK,
+    ),
+]
+
+_known: set[str] = set()
+_lock = threading.Lock()
+
+
+def remember(*values: str | None) -> None:
+    """Secret values to replace wherever they appear (configured tokens, keys, passwords).
+    A URI is remembered whole and by its password."""
+    found: set[str] = set()
+    for value in values:
+        if not value:
+            continue
+        found.add(value)
+        if "://" in value:
+            try:
+                password = urlsplit(value).password
+            except ValueError:
+                password = None
+            if password:
+                found.update({password, unquote(password)})
+    with _lock:
+        _known.update(v for v in found if len(v) >= 4)
+
+
+def redact(text: str) -> str:
+    """The text with every known secret and every secret-shaped string masked."""
+    if not text:
+        return text
+    with _lock:
+        known = sorted(_known, key=len, reverse=True)
+    for value in known:
+        if value in text:
+            text = text.replace(value, MASK)
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def redact_all(value: Any) -> Any:
+    """Every string inside dicts, lists and tuples, redacted (a Slack message, a payload)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: redact_all(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(redact_all(item) for item in value)
+    return value
+
+
+class RedactingClient(WebClient):
+    """Every Web API call's arguments pass through redact_all first: nothing opsbot posts,
+    updates or uploads to Slack carries a secret in clear."""
+
+    def api_call(self, api_method: str, **kwargs: Any) -> Any:
+        for part in ("json", "data", "params"):
+            if kwargs.get(part):
+                # the token argument (auth.test's) is the one secret that must reach Slack
+                kwargs[part] = {
+                    key: value if key == "token" else redact_all(value)
+                    for key, value in kwargs[part].items()
+                }
+        return super().api_call(api_method, **kwargs)
+
+
+class RedactingFilter(logging.Filter):
+    """Installed on every log handler: a record's message is redacted once formatted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+def install_log_filter(handlers: Iterable[logging.Handler]) -> None:
+    for handler in handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
+
+
+# What a program opsbot runs may see of its environment: nothing of opsbot's settings.
+PASSED_ON = ("PATH", "HOME", "LANG", "TZ", "TMPDIR")
+
+
+def clean_env(names: Iterable[str] = ()) -> dict[str, str]:
+    """PATH, HOME, LANG, LC_*, TZ, TMPDIR, and the variables a step's config names."""
+    wanted = set(PASSED_ON) | set(names)
+    return {
+        key: value for key, value in os.environ.items() if key in wanted or key.startswith("LC_")
+    }
+
+
+def remember_settings(settings: Any) -> None:
+    """Every secret the configuration holds, for redact()."""
+    values: list[str | None] = []
+    for name in ("slack_bot_token", "slack_signing_secret", "slack_app_token", "mongodb_uri"):
+        secret = getattr(settings, name, None)
+        values.append(secret.get_secret_value() if secret is not None else None)
+    for secret in (
+        settings.oncall.pagerduty_routing_key,
+        settings.status_page.statuspage_api_key,
+    ):
+        values.append(secret.get_secret_value() if secret is not None else None)
+    values.extend(settings.security.public_urls)
+    values.append(settings.status_page.notice_webhook)
+    remember(*values)
