@@ -78,9 +78,11 @@ def remember(*values: str | None) -> None:
 
 
 def redact(text: str) -> str:
-    """The text with every known secret and every secret-shaped string masked."""
+    """The text with every known secret and every secret-shaped string masked, and no
+    broadcast mention left in it."""
     if not text:
         return text
+    text = no_broadcast(text)
     with _lock:
         known = sorted(_known, key=len, reverse=True)
     for value in known:
@@ -89,6 +91,21 @@ def redact(text: str) -> str:
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+_BROADCAST = re.compile(r"<!(channel|here|everyone)(?:\|[^>]*)?>|<!subteam\^[A-Z0-9]+(?:\|@?([^>]*))?>")
+_JOINER = "\u2060"  # a word joiner: "@channel" reads the same and notifies nobody
+
+
+def no_broadcast(text: str) -> str:
+    """User text reposted by the bot must not ping a channel or a user group: <!channel>,
+    <!here>, <!everyone> and <!subteam^…> become plain text. User mentions stay."""
+
+    def plain(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2) or "group"
+        return "@" + _JOINER + name
+
+    return _BROADCAST.sub(plain, text)
 
 
 def redact_all(value: Any) -> Any:
@@ -104,7 +121,8 @@ def redact_all(value: Any) -> Any:
 
 class RedactingClient(WebClient):
     """Every Web API call's arguments pass through redact_all first: nothing opsbot posts,
-    updates or uploads to Slack carries a secret in clear."""
+    updates or uploads to Slack carries a secret in clear, or a broadcast mention (opsbot
+    never means to notify a whole channel; user text it reposts must not either)."""
 
     def api_call(self, api_method: str, **kwargs: Any) -> Any:
         for part in ("json", "data", "params"):
