@@ -93,7 +93,9 @@ def redact(text: str) -> str:
     return text
 
 
-_BROADCAST = re.compile(r"<!(channel|here|everyone)(?:\|[^>]*)?>|<!subteam\^[A-Z0-9]+(?:\|@?([^>]*))?>")
+_BROADCAST = re.compile(
+    r"<!(channel|here|everyone)(?:\|[^>]*)?>|<!subteam\^[A-Z0-9]+(?:\|@?([^>]*))?>"
+)
 _JOINER = "\u2060"  # a word joiner: "@channel" reads the same and notifies nobody
 
 

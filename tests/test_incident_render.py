@@ -102,8 +102,8 @@ def test_postmortem_has_every_section() -> None:
     assert "- Time to resolve: 2 h" in markdown
     assert "### 1. [x] Acknowledge" in markdown
     assert "### 2. [ ] Investigate\n- _nothing recorded_" in markdown
-    assert "**Participants:** <@U0ALICE01>, <@U0BOB0001>" in markdown
-    assert "- [ ] A3 Add a login canary · owner <@U0BOB0001> · due 2026-12-05" in markdown
+    assert "**Participants:** @U0ALICE01, @U0BOB0001" in markdown
+    assert "- [ ] A3 Add a login canary · owner @U0BOB0001 · due 2026-12-05" in markdown
     assert "\nReverted\n" in markdown
 
 
@@ -120,7 +120,7 @@ def test_postmortem_puts_each_entry_under_its_step() -> None:
     ]
     markdown = render.postmortem_markdown(INCIDENT, entries, [], Settings())
     investigate = markdown.split("### 2.")[1].split("### 3.")[0]
-    assert "#4 `2026-11-27 10:09 UTC` <@U3> · Error rate 40% on /login" in investigate
+    assert "#4 `2026-11-27 10:09 UTC` @U3 · Error rate 40% on /login" in investigate
     assert "### 3. [x] Mitigate" in markdown and "### 4. [x] Communicate" in markdown
     assert "### 6. [ ] Post-mortem" in markdown
 

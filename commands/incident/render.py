@@ -20,6 +20,7 @@ from bot.replies import (
     span,
     when,
 )
+from bot.slacktext import plain
 from bot.store import ActionItem, Entry, Incident
 from commands.incident.service import (
     STEPS,
@@ -292,7 +293,14 @@ def postmortem_markdown(
         for a in actions
     ] or ["- [ ] _Action, owner, due date_ (add with `/incident action`)"]
     lines.append("- [ ] Update the runbooks with what was learned")
-    return "\n".join(lines)
+    # A file, read outside Slack: its markup becomes plain text (entities, links, names).
+    return plain("\n".join(lines))
+
+
+def told_as(incident: Incident) -> str:
+    """What users are told the incident is: the public title once the commander set one
+    (Slack's markup still: it is converted where the notice leaves Slack)."""
+    return incident.public_title or incident.title
 
 
 def resolution_notice(incident: Incident, settings: Settings) -> str:
@@ -303,7 +311,7 @@ def resolution_notice(incident: Incident, settings: Settings) -> str:
         [
             f"Subject: [RESOLVED] Service Disruption - {end.astimezone(tz):%Y-%m-%d}",
             "",
-            f"We experienced a service disruption affecting {incident.title}",
+            f"We experienced a service disruption affecting {told_as(incident)}",
             f"from {when(incident.opened_at, tz)} to {when(incident.resolved_at, tz)}.",
             "",
             "Impact: [Description]",
@@ -362,7 +370,7 @@ def render_comms(incident: Incident, settings: Settings, now: datetime) -> Reply
             [
                 f"Subject: [INVESTIGATING] Service Disruption - {now.astimezone(tz):%Y-%m-%d}",
                 "",
-                f"We are experiencing a service disruption affecting {incident.title}",
+                f"We are experiencing a service disruption affecting {told_as(incident)}",
                 f"since {when(incident.opened_at, tz)}. Our team is {incident.status} and working",
                 "on a fix.",
                 "",

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.deps import Deps
+from bot.slacktext import plain
 from bot.store import Incident
 
 LEVEL = {"P0": "major outage", "P1": "partial outage"}
@@ -28,7 +29,8 @@ def _component_state(deps: Deps, check: str | None, now: datetime) -> str:
 
 
 def public_title(incident: Incident) -> str:
-    return incident.public_title or GENERIC_TITLE
+    """The commander's public title as plain text, or the generic one."""
+    return plain(incident.public_title or "", public=True) or GENERIC_TITLE
 
 
 def build(deps: Deps, now: datetime) -> dict[str, Any]:
@@ -48,7 +50,7 @@ def build(deps: Deps, now: datetime) -> dict[str, Any]:
                 "title": public_title(incident),
                 "impact": LEVEL.get(incident.severity, "degraded performance"),
                 "since": incident.opened_at.isoformat(timespec="minutes"),
-                "latest_update": updates[-1]["text"] if updates else "",
+                "latest_update": plain(updates[-1]["text"], public=True) if updates else "",
                 "updated_at": updates[-1]["at"].isoformat(timespec="minutes") if updates else None,
             }
         )

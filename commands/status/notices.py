@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.deps import Deps
+from bot.slacktext import plain
 from bot.store import Incident
 from commands.incident.render import render_comms, resolution_notice
 
@@ -18,7 +19,7 @@ def text_of(deps: Deps, incident: Incident) -> str:
 
 def notice_for(deps: Deps, incident: Incident) -> dict[str, str]:
     """The notice for the incident's state now (sent later, by the outbox)."""
-    text = text_of(deps, incident)
+    text = plain(text_of(deps, incident), public=True)
     return {
         "subject": text.splitlines()[0].removeprefix("Subject: "),
         "text": text,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.deps import Deps
+from bot.slacktext import plain
 from bot.store import Incident
 from commands.status.model import public_title
 
@@ -44,7 +45,8 @@ def body(incident: Incident, text: str) -> dict[str, Any]:
             else "investigating"
         )
     )
-    return {"incident": {"name": public_title(incident), "status": status, "body": text}}
+    body = plain(text, public=True)
+    return {"incident": {"name": public_title(incident), "status": status, "body": body}}
 
 
 def deliver(deps: Deps, incident: Incident, update: dict[str, Any], only_if_created: bool) -> None:

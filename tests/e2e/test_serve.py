@@ -100,7 +100,7 @@ def test_open_ack_resolve_end_to_end(server: Server) -> None:
     assert "### 1. [x] Acknowledge" in postmortem.markdown
     acked = next(e for e in store.timeline(1) if e.kind == "acknowledge")
     step = postmortem.markdown.split("### 1.")[1].split("### 2.")[0]
-    assert f"`{acked.at:%Y-%m-%d %H:%M} UTC` <@{BOB}> · Acknowledged after" in step
+    assert f"`{acked.at:%Y-%m-%d %H:%M} UTC` @{BOB} · Acknowledged after" in step
     assert postmortem.markdown == upload.files[0]["content"]
     assert "[RESOLVED] Service Disruption" in postmortem.notice
 

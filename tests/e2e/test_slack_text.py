@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+
 from bot.localslack import LocalSlack
+from tests.e2e.fakes import ThirdParty
 from tests.e2e.stack import Stack
 from tests.e2e.test_serve import wait_until
+
+
+@pytest.fixture
+def third() -> Iterator[ThirdParty]:
+    fake = ThirdParty()
+    yield fake
+    fake.close()
+
 
 BROADCASTS = ("<!channel>", "<!here>", "<!everyone>", "<!subteam^S0ONCALL|@oncall>")
 
@@ -25,3 +38,49 @@ def test_user_text_never_pings_a_channel(stack: Stack) -> None:
         assert not any(b in text for b in BROADCASTS), text
     assert any("<@U0BOB0001>" in t for t, _ in posted)
     assert any("@\u2060channel" in t for t, _ in posted)
+
+
+def test_public_text_leaves_slack_as_plain_text(tmp_path, third) -> None:  # type: ignore[no-untyped-def]
+    """Slack's entities and references are converted once where text leaves Slack: the
+    status page and Statuspage show what was typed, without user ids or channel names; the
+    notice uses the public title; the post-mortem file has no raw markup."""
+    import json
+    from datetime import UTC, datetime
+
+    import httpx
+
+    from tests.conftest import Clock
+
+    page = {
+        "statuspage_api_key": "sp-key",
+        "statuspage_page_id": "page1",
+        "statuspage_url": f"{third.url}/v1",
+        "notice_webhook": f"{third.url}/notice",
+    }
+    with LocalSlack() as slack:
+        stack = Stack(slack, tmp_path / "opsbot.db", Clock(datetime.now(UTC)), status_page=page)
+        try:
+            stack.command("open P1 Auth &amp; sessions down")
+            stack.command("public-title INC-1 Login &amp; signup &lt;EU&gt;")
+            stack.command(
+                "public INC-1 Login &amp; signup slow &lt;EU only&gt;, <@U0ALICE01> is on it "
+                "in <#C0SECRET|secret-chan>, see <https://status.example.com/x|details>"
+            )
+            stack.command("notify INC-1")
+            stack.command("resolve INC-1 Fixed the &lt;session&gt; store")
+            stack.settle()
+            data = httpx.get(stack.url.replace("/slack/events", "/status.json"), timeout=5)
+            shown = json.dumps(data.json())
+        finally:
+            stack.stop()
+        files = [f for m in slack.history("#incidents") for f in m.files]
+        markdown = [slack.uploads[f["id"]]["content"] for f in files]
+    sent = json.dumps(third.calls)
+    for out in (shown, sent):
+        assert "U0ALICE01" not in out and "secret-chan" not in out and "C0SECRET" not in out
+        assert "&amp;" not in out and "&lt;" not in out
+    assert "Login & signup slow <EU only>" in sent and "details" in sent
+    notice = next(c["body"] for c in third.calls if c["path"] == "/notice")
+    assert "Login & signup <EU>" in notice["text"], notice["text"][:300]
+    assert markdown and "&lt;" not in markdown[0] and "<@" not in markdown[0]
+    assert "Fixed the <session> store" in markdown[0]
