@@ -17,6 +17,7 @@ from commands.oncall.service import who
 
 INCIDENT_KEY = "health.incident.api"  # the open incident the API-down alerts feed
 LAST_RUN_KEY = "health.monitor.last_run"
+FIRST_RUN_KEY = "health.monitor.first_run"
 
 
 def sustained(deps: Deps, reading: Reading, now: datetime) -> str:
@@ -45,6 +46,10 @@ def step(deps: Deps, readings: list[Reading], now: datetime) -> list[str]:
         elif episode is not None:
             said.append(_recovering(deps, reading, episode, now))
     deps.store.set_state(LAST_RUN_KEY, now.isoformat())
+    observed = any(r.check in ("api", "mongodb") and r.state != "not configured" for r in readings)
+    if observed and deps.store.state(FIRST_RUN_KEY) is None:
+        # The status page's history starts the day Prompt-Base itself was first checked.
+        deps.store.set_state(FIRST_RUN_KEY, now.isoformat())
     return [line for line in said if line]
 
 

@@ -37,6 +37,9 @@ def _line(reading: Reading, history: list[float | None]) -> str:
     )
 
 
+SERVICE_CHECKS = ("api", "mongodb", "traffic")  # Prompt-Base itself, not the bot's host
+
+
 def render_card(
     readings: list[Reading],
     histories: dict[str, list[float | None]],
@@ -50,6 +53,13 @@ def render_card(
         else NOT_CONFIGURED
     )
     title = f"Prompt-Base is {overall}" if overall != NOT_CONFIGURED else "Nothing to check yet"
+    service = [r for r in readings if r.check in SERVICE_CHECKS]
+    if service and all(r.state == NOT_CONFIGURED for r in service) and overall != NOT_CONFIGURED:
+        # Only this host was checked: that says nothing about Prompt-Base itself.
+        title = (
+            f"Prompt-Base is not monitored (set PROMPTBASE_API_URL and MONGODB_URI); "
+            f"this host is {overall}"
+        )
     lines = "\n".join(_line(r, histories.get(r.check, [])) for r in readings)
     return Reply(
         f"{title}: " + ", ".join(f"{r.check} {r.state}" for r in readings),

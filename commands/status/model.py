@@ -12,20 +12,34 @@ from bot.slacktext import plain
 from bot.store import Incident
 
 LEVEL = {"P0": "major outage", "P1": "partial outage"}
-RANK = {"operational": 0, "degraded performance": 1, "partial outage": 2, "major outage": 3}
+NOT_MONITORED = "not monitored"  # no health check behind it, or its target is not configured
+NO_DATA = "no data"  # monitored, but opsbot has no recent reading (or was not running yet)
+RANK = {
+    NOT_MONITORED: -2,
+    NO_DATA: -1,
+    "operational": 0,
+    "degraded performance": 1,
+    "partial outage": 2,
+    "major outage": 3,
+}
+FIRST_SEEN_KEY = "health.monitor.first_run"  # the first day the bot observed anything
 FRESH = timedelta(minutes=10)
 GENERIC_TITLE = "Service disruption"
 
 
 def _component_state(deps: Deps, check: str | None, now: datetime) -> str:
+    """Only what was observed: a component nobody checks is "not monitored", one without a
+    recent reading "no data", never "operational" by default."""
     if check is None:
-        return "operational"
+        return NOT_MONITORED
     rows = deps.store.readings(check, now - FRESH)
     if not rows:
-        return "operational"
-    return {"critical": "major outage", "warning": "degraded performance"}.get(
-        rows[-1]["state"], "operational"
-    )
+        return NO_DATA
+    return {
+        "critical": "major outage",
+        "warning": "degraded performance",
+        "not configured": NOT_MONITORED,
+    }.get(rows[-1]["state"], "operational")
 
 
 def public_title(incident: Incident) -> str:
@@ -55,23 +69,31 @@ def build(deps: Deps, now: datetime) -> dict[str, Any]:
             }
         )
     states = [str(c["status"]) for c in components] + [str(a["impact"]) for a in active]
-    overall = max(states, key=lambda s: RANK.get(s, 0), default="operational")
+    overall = max(states, key=lambda s: RANK.get(s, 0), default=NOT_MONITORED)
     return {
         "title": settings.title,
         "status": overall,
         "components": components,
         "incidents": active,
-        "history": _history(incidents, now.date()),
+        "history": _history(incidents, now.date(), _first_seen(deps)),
         "generated_at": now.isoformat(timespec="minutes"),
     }
 
 
-def _history(incidents: list[Incident], today: date) -> list[dict[str, str]]:
-    """One entry per day for 90 days: the worst public impact that day."""
+def _first_seen(deps: Deps) -> date | None:
+    first = deps.store.state(FIRST_SEEN_KEY)
+    return datetime.fromisoformat(first).date() if first else None
+
+
+def _history(
+    incidents: list[Incident], today: date, first_seen: date | None
+) -> list[dict[str, str]]:
+    """One entry per day for 90 days: the worst public impact that day; "no data" for the
+    days before opsbot first observed anything (and no public incident said otherwise)."""
     days = []
     for back in range(89, -1, -1):
         day = today - timedelta(days=back)
-        worst = "operational"
+        worst = "operational" if first_seen is not None and day >= first_seen else NO_DATA
         for incident in incidents:
             start = incident.opened_at.date()
             end = (

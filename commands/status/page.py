@@ -13,6 +13,8 @@ COLOR = {
     "degraded performance": "#f9a825",
     "partial outage": "#ef6c00",
     "major outage": "#c62828",
+    "no data": "#9e9e9e",
+    "not monitored": "#757575",
 }
 
 

@@ -210,3 +210,24 @@ def test_page_in_a_real_browser(stack: Stack, tmp_path: Path) -> None:
         timeout=60,
     )
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_nothing_configured_is_not_all_green(stack: Stack) -> None:
+    """No API and no MongoDB configured: /health does not say Prompt-Base is ok, and the
+    status page claims no operational component or day the bot never observed."""
+    stack.command("", name="/health")
+    said = wait_until(lambda: [r for r in stack.slack.responses if "Prompt-Base" in str(r)])
+    assert "Prompt-Base is not monitored" in str(said[-1])
+    assert "Prompt-Base is ok" not in str(said[-1])
+
+    page = httpx.get(stack.url.replace("/slack/events", "/status.json"), timeout=5).json()
+    assert page["status"] in ("not monitored", "no data")
+    assert {c["status"] for c in page["components"]} <= {"not monitored", "no data"}
+    assert {d["status"] for d in page["history"]} == {"no data"}
+
+    stack.run("health-monitor")  # checks this host only: still nothing about Prompt-Base
+    page = httpx.get(stack.url.replace("/slack/events", "/status.json"), timeout=5).json()
+    assert page["status"] == "not monitored"
+    assert {d["status"] for d in page["history"]} == {"no data"}
+    html = httpx.get(stack.url.replace("/slack/events", "/status"), timeout=5).text
+    assert "Overall: not monitored" in html
