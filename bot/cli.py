@@ -4,15 +4,18 @@ builds clients, creates the app and starts the scheduler."""
 from __future__ import annotations
 
 import argparse
+import fcntl
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import IO, Any
 
 from pymongo import MongoClient
 from slack_bolt import App
@@ -110,9 +113,41 @@ def assemble(
         mongo=mongo or _mongo(settings),
     )
     outbox.bind(deps)
-    backups.recover(deps)  # a backup cut short by a crash is marked failed, its files removed
-    rollbacks.recover(deps)  # a rollback cut short is marked interrupted, visibly
     return deps
+
+
+def recover(deps: Deps) -> None:
+    """What a crash cut short, put right: only by the process that owns the database (the
+    one `opsbot serve`), never by `opsbot jobs` or `run-job` beside a running bot."""
+    backups.recover(deps)  # a backup cut short by a crash is marked failed, its files removed
+    rollbacks.recover(deps)  # a rollback cut short is marked interrupted and said in its thread
+
+
+class AlreadyServing(ConfigError):
+    """Another `opsbot serve` holds the database."""
+
+
+def own_database(path: Path) -> IO[str]:
+    """The one `opsbot serve` per database: an exclusive lock on a file beside it, held for
+    the process's life and released by the system when it dies, even by kill -9."""
+    lock = Path(f"{path}.serve.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    handle = lock.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise AlreadyServing(
+            f"OPSBOT_DB: {path} is served by {holder}; one `opsbot serve` per database "
+            "(stop the other, or give this one its own OPSBOT_DB)"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+    handle.flush()
+    return handle
 
 
 def _mongo(settings: Settings) -> Callable[[], MongoClient[Any]] | None:
@@ -162,7 +197,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         else ("slack_bot_token", "slack_signing_secret")
     )
     token, second = _require(settings, *names)
+    owned = own_database(settings.opsbot_db)  # noqa: F841  (held until the process ends)
     deps = assemble(settings, token)
+    recover(deps)
     if args.socket:
         app, inbox = apps(deps, "")
     else:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot import outbox
 from bot.config import RollbackStep, Settings
 from bot.deps import Deps
 from bot.redact import clean_env, redact
@@ -120,10 +121,19 @@ def cancel(deps: Deps, rollback_id: int, actor: str) -> None:
 
 
 def recover(deps: Deps) -> list[int]:
-    """At start-up: a rollback still "running" was cut short; say so, never silently."""
+    """At start-up: a rollback still "running" was cut short; say so in its thread and on
+    its incident's timeline, never silently."""
     cut = []
     for row in deps.store.rollbacks("WHERE status = 'running'"):
-        deps.store.update_rollback(row["id"], status="interrupted", finished_at=deps.clock())
+        text = (
+            f":warning: R{row['id']} to {row['tag']} was cut short: opsbot stopped while it "
+            "ran. Check what is deployed before anything else (`/rollback list`)."
+        )
+        with deps.store.atomic():
+            deps.store.update_rollback(row["id"], status="interrupted", finished_at=deps.clock())
+            if row.get("channel"):
+                thread = row.get("thread_ts") or row.get("ts")
+                outbox.enqueue_post(deps, row["channel"], {"text": text}, thread_ts=thread)
         cut.append(row["id"])
     return cut
 
