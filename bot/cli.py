@@ -236,6 +236,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 def _drain(deps: Deps) -> None:
     """Give deliveries in flight a few seconds, then go: a Slack outage must not hold up a
     restart. Every owed effect is an outbox row in SQLite, delivered at the next start."""
+    rollbacks.stop_steps(deps)  # a step still running must not outlive the bot
     deps.outbox.stop(SHUTDOWN_GRACE_SECONDS)
     deps.pools.shutdown(wait=False)
     logging.shutdown()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -120,9 +123,28 @@ def cancel(deps: Deps, rollback_id: int, actor: str) -> None:
     deps.store.update_rollback(rollback_id, status="cancelled", finished_at=deps.clock())
 
 
+STEP_GROUP_KEY = "rollback.step_group"  # the process group of the step running now
+
+
+def kill_group(group: int) -> None:
+    """The step and everything it started."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, signal.SIGKILL)
+
+
+def stop_steps(deps: Deps) -> None:
+    """The bot is stopping (or was killed and starts again): a step still running must not
+    outlive it."""
+    group = deps.store.state(STEP_GROUP_KEY)
+    if group and group.isdigit():
+        kill_group(int(group))
+        deps.store.set_state(STEP_GROUP_KEY, "")
+
+
 def recover(deps: Deps) -> list[int]:
     """At start-up: a rollback still "running" was cut short; say so in its thread and on
     its incident's timeline, never silently."""
+    stop_steps(deps)
     cut = []
     for row in deps.store.rollbacks("WHERE status = 'running'"):
         text = (
@@ -186,21 +208,31 @@ def _run_step(
     argv = [tag if arg == "{tag}" else arg for arg in step.argv]
     with tempfile.TemporaryFile("w+") as output:
         try:
-            done = subprocess.run(
+            # Its own process group, so a timeout (or the bot stopping) ends the step's
+            # children too (npm -> node), not only the step.
+            proc = subprocess.Popen(
                 argv,
                 cwd=checkout / step.cwd,
                 stdin=subprocess.DEVNULL,
-                # none of opsbot's settings or secrets: only what the step's config names
-                env=clean_env(step.env),
                 stdout=output,
                 stderr=subprocess.STDOUT,
-                timeout=step.timeout_seconds,
+                # none of opsbot's settings or secrets: only what the step's config names
+                env=clean_env(step.env),
+                start_new_session=True,
             )
-            ok, note = done.returncode == 0, f"exit code {done.returncode}"
-        except subprocess.TimeoutExpired:
-            ok, note = False, f"stopped after {step.timeout_seconds} s"
         except OSError as exc:
             ok, note = False, f"could not start {argv[0]}: {type(exc).__name__}"
+        else:
+            deps.store.set_state(STEP_GROUP_KEY, str(proc.pid))
+            try:
+                code = proc.wait(timeout=step.timeout_seconds)
+                ok, note = code == 0, f"exit code {code}"
+            except subprocess.TimeoutExpired:
+                kill_group(proc.pid)
+                proc.wait()
+                ok, note = False, f"stopped after {step.timeout_seconds} s"
+            finally:
+                deps.store.set_state(STEP_GROUP_KEY, "")
         output.seek(0)
         lines = output.read().splitlines()[-TAIL_LINES:]
     return ok, [redact(line) for line in lines] + ([] if ok else [f"({note})"])

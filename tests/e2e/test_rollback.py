@@ -344,3 +344,60 @@ def test_a_failing_step_never_posts_the_bots_secrets(
     for secret in (token, "1111-2222-abcdefgh", "IOSFODNN7EXAMPLE", "SecretPw3"):
         assert secret not in tail
     assert "(exit code 3)" in tail
+
+
+def test_a_step_that_times_out_takes_its_children_with_it(tmp_path: Path, repo: Path) -> None:
+    """A step that started a child (npm -> node) and overran: the whole process group is
+    stopped, no child is left running."""
+    import psutil
+
+    marker = f"opsbot-orphan-{tmp_path.name}"
+
+    def alive() -> list[psutil.Process]:
+        found = []
+        for process in psutil.process_iter():
+            try:
+                if marker in " ".join(process.cmdline()):
+                    found.append(process)
+            except psutil.Error:
+                continue
+        return found
+
+    spawner = (
+        "import subprocess, sys, time; "
+        f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', '{marker}']); "
+        "time.sleep(60)"
+    )
+    with LocalSlack() as slack:
+        stack = Stack(
+            slack,
+            tmp_path / "opsbot.db",
+            Clock(datetime.now(UTC)),
+            rollback_repo=repo,
+            rollback={
+                "allowed": [ALICE, BOB],
+                "steps": [
+                    {
+                        "name": "Slow",
+                        "argv": [sys.executable, "-c", spawner],
+                        "timeout_seconds": 2,
+                    }
+                ],
+            },
+        )
+        try:
+            rollback(stack, "v1.2.0")
+            answer(stack, "waiting for confirmation")
+            press(stack, "Roll back to", BOB)
+            wait_until(alive, timeout=10)
+            tail = wait_until(
+                lambda: next(
+                    (m.text for m in slack.history("#incidents") if "Last lines" in m.text), None
+                ),
+                timeout=20,
+            )
+        finally:
+            stack.stop()
+
+    assert "(stopped after 2 s)" in tail
+    wait_until(lambda: not alive(), timeout=5)
