@@ -154,8 +154,13 @@ def _execute(deps: Deps, row: dict[str, Any]) -> None:
         f"Rollback R{rollback_id} to {tag} started, "
         f"confirmed by {', '.join(mention(a) for a in approvals)}",
     )
-    outcome, tail = service.run(deps, rollback_id, report)
     thread = {"channel": row["channel"], "thread_ts": row["thread_ts"]}
+    try:
+        outcome, tail = service.run(deps, rollback_id, report)
+    except service.RollbackFailed as exc:
+        deps.slack.chat_postMessage(**thread, text=f":x: R{rollback_id} stopped: {exc}")
+        service.note(deps, row["incident_id"], f"Rollback R{rollback_id} to {tag} failed")
+        return
     if outcome == "failed":
         text = (
             f":x: R{rollback_id} stopped. Last lines of the failing step:\n```\n"

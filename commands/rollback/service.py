@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -17,7 +18,7 @@ from bot import outbox
 from bot.config import RollbackStep, Settings
 from bot.deps import Deps
 from bot.redact import clean_env, redact
-from bot.replies import UserError, mention
+from bot.replies import UserError, describe, mention
 from bot.store import Entry, Incident
 from commands.backup import service as backups
 from commands.rollback import releases
@@ -25,6 +26,9 @@ from commands.rollback import releases
 DEPLOYED_KEY = "rollback.deployed"
 PREDEPLOY_KEY = "rollback.predeploy_backup"
 TAIL_LINES = 30
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -103,24 +107,29 @@ def request(deps: Deps, shown: Preview, actor: str) -> int:
 
 
 def approve(deps: Deps, rollback_id: int, actor: str, needed: int) -> tuple[dict[str, Any], bool]:
-    """Add `actor`'s confirmation; True when it was the last one needed."""
+    """Add `actor`'s confirmation; True when it was the last one needed. Read and write are
+    one transaction: two people confirming at once both count."""
     require_allowed(deps.settings, actor)
-    row = deps.store.rollback(rollback_id)
-    if row is None or row["status"] != "pending":
-        state = row["status"] if row else "unknown"
-        raise UserError(f"This rollback is {state}; it cannot be confirmed now.")
-    if actor in row["approvals"]:
-        raise UserError("You confirmed already: a second allowed person must confirm.")
-    approvals = [*row["approvals"], actor]
-    deps.store.update_rollback(rollback_id, approvals=approvals)
+    with deps.store.atomic():
+        row = deps.store.rollback(rollback_id)
+        if row is None or row["status"] != "pending":
+            state = row["status"] if row else "unknown"
+            raise UserError(f"This rollback is {state}; it cannot be confirmed now.")
+        if actor in row["approvals"]:
+            raise UserError("You confirmed already: a second allowed person must confirm.")
+        approvals = [*row["approvals"], actor]
+        deps.store.update_rollback(rollback_id, approvals=approvals)
     return {**row, "approvals": approvals}, len(approvals) >= needed
 
 
 def cancel(deps: Deps, rollback_id: int, actor: str) -> None:
-    row = deps.store.rollback(rollback_id)
-    if row is None or row["status"] != "pending":
-        raise UserError("Only a rollback that has not started can be cancelled.")
-    deps.store.update_rollback(rollback_id, status="cancelled", finished_at=deps.clock())
+    """Only while it has not started: checked and changed in one transaction, so a cancel
+    never overwrites a rollback that started a moment before."""
+    with deps.store.atomic():
+        row = deps.store.rollback(rollback_id)
+        if row is None or row["status"] != "pending":
+            raise UserError("Only a rollback that has not started can be cancelled.")
+        deps.store.update_rollback(rollback_id, status="cancelled", finished_at=deps.clock())
 
 
 STEP_GROUP_KEY = "rollback.step_group"  # the process group of the step running now
@@ -179,6 +188,32 @@ def run(deps: Deps, rollback_id: int, report: Report) -> tuple[str, list[str]]:
         running = deps.store.rollbacks("WHERE status = 'running'")
         which = f"R{running[0]['id']} to {running[0]['tag']}" if running else "another one"
         raise UserError(f"A rollback is already running ({which}); one at a time.")
+    try:
+        return _steps(deps, rollback_id, row, _safe(report))
+    except Exception as exc:  # the lock must never stay taken: it ends failed, and says so
+        deps.store.update_rollback(rollback_id, status="failed", finished_at=deps.clock())
+        raise RollbackFailed(describe(exc, log)) from exc
+
+
+class RollbackFailed(Exception):
+    """The run stopped on an error of its own (not a failing step); it is marked failed."""
+
+
+def _safe(report: Report) -> Report:
+    """A Slack error while reporting progress must not stop (or strand) the rollback."""
+
+    def tell(results: list[StepResult], state: str) -> None:
+        try:
+            report(results, state)
+        except Exception:
+            log.warning("rollback progress could not be shown", exc_info=True)
+
+    return tell
+
+
+def _steps(
+    deps: Deps, rollback_id: int, row: dict[str, Any], report: Report
+) -> tuple[str, list[str]]:
     checkout, tag = repo(deps.settings), releases.validate(repo(deps.settings), row["tag"])
     planned = steps(deps.settings)
     results = [StepResult(s.name, "pending") for s in planned]

@@ -401,3 +401,48 @@ def test_a_step_that_times_out_takes_its_children_with_it(tmp_path: Path, repo: 
 
     assert "(stopped after 2 s)" in tail
     wait_until(lambda: not alive(), timeout=5)
+
+
+def test_an_error_mid_run_ends_it_failed_and_frees_the_lock(tmp_path: Path, repo: Path) -> None:
+    """Slack refuses every progress update, and the tag is gone by the time it is confirmed:
+    the rollback ends 'failed' and says so in its thread, and the next one may run."""
+    with LocalSlack() as slack:
+        stack = make_stack(tmp_path, slack, repo)
+        try:
+            rollback(stack, "v1.2.0")
+            answer(stack, "waiting for confirmation")
+            slack.fault(method="chat.update", error="internal_error")
+            git(repo, "tag", "-d", "v1.2.0")
+            press(stack, "Roll back to", BOB)
+            said = wait_until(
+                lambda: [m.text for m in slack.history("#incidents") if "stopped:" in m.text],
+                timeout=15,
+            )
+            assert said[0].startswith(":x: R1 stopped:")
+            assert stack.deps.store.rollback(1)["status"] == "failed"  # type: ignore[index]
+            assert stack.deps.store.rollbacks("WHERE status = 'running'") == []
+        finally:
+            stack.stop()
+
+
+def test_two_people_confirming_at_once_both_count(stack: Stack) -> None:
+    """Two allowed people press Confirm at the same moment: both confirmations are kept."""
+    import threading
+
+    from commands.rollback import service
+
+    rollback(stack, "v1.2.0")
+    answer(stack, "waiting for confirmation")
+    start = threading.Barrier(2)
+    results: list[bool] = []
+
+    def confirm(user: str) -> None:
+        start.wait()
+        results.append(service.approve(stack.deps, 1, user, needed=3)[1])
+
+    threads = [threading.Thread(target=confirm, args=(u,)) for u in (ALICE, BOB)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(stack.deps.store.rollback(1)["approvals"]) == sorted([ALICE, BOB])  # type: ignore[index]
