@@ -123,3 +123,35 @@ def test_programs_get_a_clean_environment(monkeypatch: pytest.MonkeyPatch) -> No
     assert "SLACK_BOT_TOKEN" not in env and "MONGODB_URI" not in env
     assert env["NPM_CONFIG_REGISTRY"] == "https://registry.example" and env["LC_ALL"] == "C.UTF-8"
     assert env["PATH"] and sys.executable
+
+
+def test_files_and_configured_urls_are_masked_too(deps, slack: LocalSlack) -> None:  # type: ignore[no-untyped-def]
+    """A post-mortem file with secrets in its timeline is uploaded masked; a password in a
+    configured public URL is masked wherever it shows up."""
+    from bot.config import Settings
+    from commands.incident import effects, service
+
+    r.remember_settings(
+        Settings(
+            opsbot_db=deps.settings.opsbot_db,
+            security={"public_urls": ["https://audit:pw-Secret-9731@promptbase.example/"]},
+        )
+    )
+    assert "pw-Secret-9731" not in r.redact("probe failed: pw-Secret-9731 rejected")
+
+    with deps.store.atomic():
+        opened = service.open_incident(
+            deps.store,
+            deps.settings,
+            title="Leak",
+            severity="P2",
+            actor="U1",
+            now=datetime.now(UTC),
+        )
+        effects.card(deps, opened.number)
+        effects.file(
+            deps, opened.number, "INC-1-postmortem.md", "Post-mortem", "\n".join(SECRETS.values())
+        )
+    deps.outbox.drain()
+    [upload] = [u for u in slack.uploads.values() if u["name"] == "INC-1-postmortem.md"]
+    assert upload["content"] and leaked(upload["content"]) == []
