@@ -29,6 +29,17 @@ def loud(workspace: LocalSlack, tmp_path: Path) -> Iterator[Server]:
     running.stop()
 
 
+def command(text: str) -> str:
+    return slash_command(
+        "/incident",
+        text,
+        user="U0ALICE01",
+        user_name="alice",
+        channel="C0CMD",
+        response_url="http://127.0.0.1:9/unused",
+    )
+
+
 def raw_post(server: Server, body: bytes, kind: str, headers: dict[str, str]) -> httpx.Response:
     return httpx.post(
         server.url + "/slack/events",
@@ -80,38 +91,17 @@ def test_signed_garbage_is_400(loud: Server) -> None:
 
 def test_a_body_over_the_limit_is_413(server: Server) -> None:
     """A signed 2 MB command is refused before it is read, not stored, not echoed."""
-    body = slash_command(
-        "/incident",
-        "open P1 " + "x" * 2_000_000,
-        user="U0ALICE01",
-        user_name="alice",
-        channel="C0CMD",
-        response_url="http://127.0.0.1:9/unused",
-    ).encode()
+    body = command("open P1 " + "x" * 2_000_000).encode()
     answer = raw_post(server, body, FORM, sign(body))
     assert answer.status_code == 413 and len(answer.content) < 10_000
     assert Store(server.db).incidents(open_only=False) == []
 
 
 def test_long_titles_and_texts_get_a_clear_error(server: Server) -> None:
-    long_title = slash_command(
-        "/incident",
-        "open P1 " + "t" * 400,
-        user="U0ALICE01",
-        user_name="alice",
-        channel="C0CMD",
-        response_url="http://127.0.0.1:9/unused",
-    )
+    long_title = command("open P1 " + "t" * 400)
     answer = server.post(long_title, FORM)
     assert answer.status_code == 200 and "A title is at most 150 characters" in answer.text
-    long_text = slash_command(
-        "/incident",
-        "update INC-1 " + "u" * 5000,
-        user="U0ALICE01",
-        user_name="alice",
-        channel="C0CMD",
-        response_url="http://127.0.0.1:9/unused",
-    )
+    long_text = command("update INC-1 " + "u" * 5000)
     answer = server.post(long_text, FORM)
     assert "a command takes at most 3,000" in answer.text
     assert Store(server.db).incidents(open_only=False) == []
@@ -119,14 +109,7 @@ def test_long_titles_and_texts_get_a_clear_error(server: Server) -> None:
 
 def test_a_command_that_says_payload_is_handled(server: Server) -> None:
     """Users type "payload" all the time: the command is handled, not answered 404."""
-    body = slash_command(
-        "/incident",
-        "open P1 payload-svc returns 502",
-        user="U0ALICE01",
-        user_name="alice",
-        channel="C0CMD",
-        response_url="http://127.0.0.1:9/unused",
-    )
+    body = command("open P1 payload-svc returns 502")
     answer = server.post(body, FORM)
     assert answer.status_code == 200 and "INC-1 opened" in answer.text
     assert Store(server.db).incident(1).title == "payload-svc returns 502"

@@ -66,13 +66,20 @@ def steps(tmp_path: Path, fail: bool = False) -> list[dict[str, Any]]:
     ]
 
 
-def make_stack(tmp_path: Path, slack: LocalSlack, repo: Path, fail: bool = False) -> Stack:
+def make_stack(
+    tmp_path: Path,
+    slack: LocalSlack,
+    repo: Path,
+    fail: bool = False,
+    only: list[dict[str, Any]] | None = None,
+) -> Stack:
+    """Alice and Bob may roll back; the steps above, or `only` these."""
     return Stack(
         slack,
         tmp_path / "opsbot.db",
         Clock(datetime.now(UTC)),
         rollback_repo=repo,
-        rollback={"allowed": [ALICE, BOB], "steps": steps(tmp_path, fail)},
+        rollback={"allowed": [ALICE, BOB], "steps": only or steps(tmp_path, fail)},
     )
 
 
@@ -98,6 +105,18 @@ def answer(stack: Stack, marker: str) -> str:
                 None,
             ),
             timeout=15,
+        )
+    )
+
+
+def failure_tail(slack: LocalSlack) -> str:
+    """The message with the failing step's last lines."""
+    return str(
+        wait_until(
+            lambda: next(
+                (m.text for m in slack.history("#incidents") if "Last lines" in m.text), None
+            ),
+            timeout=20,
         )
     )
 
@@ -318,26 +337,14 @@ def test_a_failing_step_never_posts_the_bots_secrets(
         "print('AKIAIOSFODNN7EXAMPLE'); print('mongodb://admin:Sup@rSecretPw3@h/db'); sys.exit(3)"
     )
     with LocalSlack() as slack:
-        stack = Stack(
-            slack,
-            tmp_path / "opsbot.db",
-            Clock(datetime.now(UTC)),
-            rollback_repo=repo,
-            rollback={
-                "allowed": [ALICE, BOB],
-                "steps": [{"name": "Leak", "argv": [sys.executable, "-c", leaky]}],
-            },
+        stack = make_stack(
+            tmp_path, slack, repo, only=[{"name": "Leak", "argv": [sys.executable, "-c", leaky]}]
         )
         try:
             rollback(stack, "v1.2.0")
             answer(stack, "waiting for confirmation")
             press(stack, "Roll back to", BOB)
-            tail = wait_until(
-                lambda: next(
-                    (m.text for m in slack.history("#incidents") if "Last lines" in m.text), None
-                ),
-                timeout=20,
-            )
+            tail = failure_tail(slack)
         finally:
             stack.stop()
     assert "SLACK_BOT_TOKEN" not in tail and "SLACK_SIGNING_SECRET" not in tail
@@ -369,33 +376,14 @@ def test_a_step_that_times_out_takes_its_children_with_it(tmp_path: Path, repo: 
         "time.sleep(60)"
     )
     with LocalSlack() as slack:
-        stack = Stack(
-            slack,
-            tmp_path / "opsbot.db",
-            Clock(datetime.now(UTC)),
-            rollback_repo=repo,
-            rollback={
-                "allowed": [ALICE, BOB],
-                "steps": [
-                    {
-                        "name": "Slow",
-                        "argv": [sys.executable, "-c", spawner],
-                        "timeout_seconds": 2,
-                    }
-                ],
-            },
-        )
+        slow = {"name": "Slow", "argv": [sys.executable, "-c", spawner], "timeout_seconds": 2}
+        stack = make_stack(tmp_path, slack, repo, only=[slow])
         try:
             rollback(stack, "v1.2.0")
             answer(stack, "waiting for confirmation")
             press(stack, "Roll back to", BOB)
             wait_until(alive, timeout=10)
-            tail = wait_until(
-                lambda: next(
-                    (m.text for m in slack.history("#incidents") if "Last lines" in m.text), None
-                ),
-                timeout=20,
-            )
+            tail = failure_tail(slack)
         finally:
             stack.stop()
 
