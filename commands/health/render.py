@@ -53,8 +53,10 @@ def render_card(
         else NOT_CONFIGURED
     )
     title = f"Prompt-Base is {overall}" if overall != NOT_CONFIGURED else "Nothing to check yet"
+    icon = ICON[overall]
     service = [r for r in readings if r.check in SERVICE_CHECKS]
     if service and all(r.state == NOT_CONFIGURED for r in service) and overall != NOT_CONFIGURED:
+        icon = ICON[NOT_CONFIGURED]
         # Only this host was checked: that says nothing about Prompt-Base itself.
         title = (
             f"Prompt-Base is not monitored (set PROMPTBASE_API_URL and MONGODB_URI); "
@@ -64,7 +66,7 @@ def render_card(
     return Reply(
         f"{title}: " + ", ".join(f"{r.check} {r.state}" for r in readings),
         blocks=blocks(
-            header(f"{ICON[overall]} {title}"),
+            header(f"{icon} {title}"),
             section(lines),
             context(
                 f"Checked at {hhmm(now, settings.tz)}. "
