@@ -226,3 +226,17 @@ def test_an_error_before_ack_still_reaches_the_error_handler() -> None:
     told: list[dict[str, object]] = []
     keep_ack(fails)(ack=SimpleNamespace(response="acked"), respond=lambda **kw: told.append(kw))
     assert told and str(told[0]["text"]).startswith(":boom: Something went wrong (ref ")
+
+
+def test_a_row_put_back_with_a_later_due_time_is_not_taken_early(store: Store) -> None:
+    """Worker A lists the row; worker B takes it, fails (429) and puts it back due in 20 s;
+    A's claim must not take it now (it once did, ignoring Retry-After)."""
+    row = store.enqueue("statuspage", "statuspage", {})
+    assert row is not None
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    listed = store.claimable(now)  # worker A
+    assert [e.id for e in listed] == [row]
+    assert store.claim(row, "h:2:b", now, timedelta(seconds=30)) is not None  # worker B
+    store.retry_at(row, "h:2:b", now + timedelta(seconds=20), "HTTP 429", now)
+    assert store.claim(row, "h:1:a", now, timedelta(seconds=30)) is None  # A, too late
+    assert store.claim(row, "h:1:a", now + timedelta(seconds=21), timedelta(seconds=30))

@@ -114,10 +114,13 @@ class OutboxStore(StoreBase):
     def claim(self, effect_id: int, owner: str, now: datetime, lease: timedelta) -> Effect | None:
         """Take one row for `lease`; None when another process took it first."""
         with self._write() as db:
+            # Due, pending and free now, not merely when it was listed: another worker may
+            # have tried it in between and put it back with a later due time.
             cursor = db.execute(
                 "UPDATE outbox SET owner = ?, lease_until = ?, attempts = attempts + 1 "
-                "WHERE id = ? AND state = 'pending' AND (lease_until IS NULL OR lease_until < ?)",
-                [owner, _iso(now + lease), effect_id, _iso(now)],
+                "WHERE id = ? AND state = 'pending' AND due_at <= ? "
+                "AND (lease_until IS NULL OR lease_until < ?)",
+                [owner, _iso(now + lease), effect_id, _iso(now), _iso(now)],
             )
             if cursor.rowcount != 1:
                 return None

@@ -159,8 +159,15 @@ def test_statuspage_rate_limiting_delays_no_card(
         wait_until(lambda: third.calls)
         stack.command("open P0 Checkout down")
         wait_until(lambda: stack.deps.store.incident(2).card_ts, timeout=2)
-        [waiting] = stack.deps.store.effects(("pending",))
-        assert waiting.kind == "statuspage" and waiting.last_error == "HTTP 429"
+        every = ("pending", "done", "dead", "fell_back", "dropped")
+        [waiting] = wait_until(
+            lambda: [
+                e
+                for e in stack.deps.store.effects(every)
+                if e.kind == "statuspage" and e.last_error
+            ]
+        )
+        assert waiting.state == "pending" and waiting.last_error == "HTTP 429", waiting
         assert (waiting.due_at - datetime.now(UTC)).total_seconds() > 15  # Retry-After kept
     finally:
         stack.stop()
