@@ -54,7 +54,41 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     ),
 ]
 
+# One quick look first: most text has none of these, and is returned as it is.
+_SUSPECT = (
+    "://",
+    "xox",
+    "xapp",
+    "akia",
+    "asia",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "bearer",
+    "basic ",
+    "oauth",
+    "-----begin",
+    "token",
+    "secret",
+    "passw",
+    "apikey",
+    "api_key",
+    "api-key",
+    "accesskey",
+    "access_key",
+    "access-key",
+    "privatekey",
+    "private_key",
+    "private-key",
+    "credential",
+    "<!",
+)
+
 _known: set[str] = set()
+_longest_first: tuple[str, ...] = ()  # _known, longest first: read without the lock
 _lock = threading.Lock()
 
 
@@ -73,8 +107,10 @@ def remember(*values: str | None) -> None:
                 password = None
             if password:
                 found.update({password, unquote(password)})
+    global _longest_first
     with _lock:
         _known.update(v for v in found if len(v) >= 4)
+        _longest_first = tuple(sorted(_known, key=len, reverse=True))
 
 
 def redact(text: str) -> str:
@@ -82,12 +118,13 @@ def redact(text: str) -> str:
     broadcast mention left in it."""
     if not text:
         return text
-    text = no_broadcast(text)
-    with _lock:
-        known = sorted(_known, key=len, reverse=True)
-    for value in known:
+    for value in _longest_first:
         if value in text:
             text = text.replace(value, MASK)
+    lowered = text.lower()
+    if not any(word in lowered for word in _SUSPECT):
+        return text
+    text = no_broadcast(text)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
