@@ -30,7 +30,8 @@ from bot.localslack import LocalSlack, Message
 from jobs import JOBS, run_job
 
 HELP = """Type a slash command as in Slack, e.g. `/incident open P1 Login broken`, or:
-  press N              press button [N]
+  press N              press button [N] of the last ones shown
+  press mK N           press button N of message mK
   reply mN <text>      reply in the thread of message mN (the label on each message)
   react mN <emoji>     add a reaction (e.g. react m4 pushpin); unreact mN <emoji> removes it
   as <name>            act as another teammate (you, alice, bob, carol)
@@ -141,15 +142,18 @@ class Console:
         if word in ("quit", "exit"):
             return False
         action = self._COMMANDS.get(word)
-        if line.startswith("/"):
-            self._slash(word, rest)
-        elif action is not None:
-            action(self, rest.strip())
-        elif word.isdigit():
-            self._press(word)
-        else:
-            self._say(f"Not a command: {line!r}. Type `help`.")
-        self._settle()
+        try:
+            if line.startswith("/"):
+                self._slash(word, rest)
+            elif action is not None:
+                action(self, rest.strip())
+            elif word.isdigit():
+                self._press(word)
+            else:
+                self._say(f"Not a command: {line!r}. Type `help`.")
+            self._settle()
+        except Exception as exc:  # no input ends the console: say what went wrong, go on
+            self._say(f"Could not do `{line}` ({type(exc).__name__}). Type `help`.")
         return True
 
     def _settle(self) -> None:
@@ -200,12 +204,31 @@ class Console:
 
         return re.sub(r"@(\w+)", swap, text)
 
-    def _press(self, number: str) -> None:
-        index = int(number.lstrip("[").rstrip("]") or 0) - 1
-        if not 0 <= index < len(self.buttons):
-            self._say(f"No button [{number}].")
+    def _press(self, rest: str) -> None:
+        """`press N` (a button of the last ones shown) or `press mK N` (button N of mK)."""
+        parts = rest.split()
+        if len(parts) == 2 and parts[0].lower().startswith("m"):
+            found = self._message(parts[0])
+            if found is None:
+                return
+            buttons = [
+                (element, found)
+                for block in found.blocks
+                if block.get("type") == "actions"
+                for element in block.get("elements", [])
+            ]
+            number = parts[1]
+        else:
+            buttons, number = self.buttons, parts[0] if parts else ""
+        digits = number.strip("[]")
+        if len(parts) not in (1, 2) or not digits.isdigit():
+            self._say("Usage: press N, or press mK N (button N of message mK)")
             return
-        action, message = self.buttons[index]
+        index = int(digits) - 1
+        if not 0 <= index < len(buttons):
+            self._say(f"No button [{digits}].")
+            return
+        action, message = buttons[index]
         body = localslack.block_action(
             action,
             message,
@@ -231,7 +254,10 @@ class Console:
             self.slack.post(message.channel, TEAM[self.user], text, thread_ts=root)
 
     def _react(self, rest: str, added: bool = True) -> None:
-        parts = shlex.split(rest)
+        try:
+            parts = shlex.split(rest)
+        except ValueError:  # an unclosed quote
+            parts = []
         message = self._message(parts[0]) if parts else None
         if message is None or len(parts) != 2:
             self._say("Usage: react mN <emoji>")

@@ -66,3 +66,27 @@ def test_shell_explains_what_it_does_not_know(tmp_path: Path) -> None:
     assert "/deploy is not a command this bot knows." in out
     assert "No button [9]." in out
     assert "*Usage:* `/incident <subcommand>`" in out
+
+
+def test_no_input_ends_the_console(tmp_path: Path) -> None:
+    """Bad input gets a one-line hint; the console goes on, and `press mK N` presses a
+    button of any message."""
+    script = "\n".join(
+        [
+            "/incident open P1 Login broken",
+            "press m1 1",
+            "press abc",
+            "press m99 1",
+            "react m11 'pushpin",
+            "press m1 9",
+            "/incident list",
+            "quit",
+            "",
+        ]
+    )
+    out = run_shell(tmp_path, script)
+    assert "Usage: press N, or press mK N" in out
+    assert "No message m99." in out and "No button [9]." in out
+    assert "Usage: react mN <emoji>" in out
+    assert "acknowledged" in out.lower()  # press m1 1 pressed Acknowledge on the card
+    assert out.count("INC-1") >= 3  # and it went on to the end
