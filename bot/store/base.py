@@ -33,6 +33,11 @@ class StoreBusy(Exception):
 REPLAY_KEYS_KEPT = timedelta(minutes=10)
 
 
+# One write in a hundred also forgets rows past their keeping time (seen keys, finished
+# outbox and inbox rows): the delete scans, so it is not on every write.
+PRUNE_ODDS = 0.01
+
+
 class Replayed(Exception):
     """This request (same trigger_id or click) was handled before; nothing was done again."""
 
@@ -99,18 +104,9 @@ class StoreBase:
         """One transaction around everything inside it: a command's change and the effects it
         owes (outbox rows) commit together or not at all, within one write budget. With
         `once` (a request's replay key), a request seen before raises Replayed instead."""
-        with self._write() as db:
-            if once is not None:
-                now = now_utc()
-                if random.random() < 0.01:  # now and then, forget keys past the window
-                    db.execute(
-                        "DELETE FROM seen_events WHERE seen_at < ?", [_iso(now - REPLAY_KEYS_KEPT)]
-                    )
-                cursor = db.execute(
-                    "INSERT OR IGNORE INTO seen_events VALUES (?, ?)", [once, _iso(now)]
-                )
-                if cursor.rowcount != 1:
-                    raise Replayed(once)
+        with self._write():
+            if once is not None and not self.first_sighting(once, now_utc(), REPLAY_KEYS_KEPT):
+                raise Replayed(once)
             yield
 
     @contextmanager
@@ -186,10 +182,15 @@ class StoreBase:
     # Slack delivery ----------------------------------------------------------------------
 
     def first_sighting(self, event_id: str, now: datetime, keep: timedelta) -> bool:
-        """Record a request's key (a replayable command or click); False when seen before."""
+        """Record a request's key (a replayable command or click); False when it was seen
+        within `keep`. A key older than that counts as new; old keys are forgotten now and
+        then (the delete scans the table, so not on every command)."""
         with self._write() as db:
-            db.execute("DELETE FROM seen_events WHERE seen_at < ?", [_iso(now - keep)])
+            if random.random() < PRUNE_ODDS:
+                db.execute("DELETE FROM seen_events WHERE seen_at < ?", [_iso(now - keep)])
             cursor = db.execute(
-                "INSERT OR IGNORE INTO seen_events VALUES (?, ?)", [event_id, _iso(now)]
+                "INSERT INTO seen_events VALUES (?, ?) ON CONFLICT (event_id) DO UPDATE "
+                "SET seen_at = excluded.seen_at WHERE seen_events.seen_at < ?",
+                [event_id, _iso(now), _iso(now - keep)],
             )
             return cursor.rowcount == 1

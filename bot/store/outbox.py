@@ -14,10 +14,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.redact import redact_all
-from bot.store.base import StoreBase, _iso, _parse, _query, now_utc
+from bot.store.base import PRUNE_ODDS, StoreBase, _iso, _parse, _query, now_utc
 
 KEEP_FINISHED = timedelta(days=7)  # delivered rows, for `opsbot outbox` and de-duplication
-PRUNE_ODDS = 0.01  # one write in a hundred also forgets old finished rows
 
 
 @dataclass(frozen=True)
