@@ -8,8 +8,9 @@ outage delays no card, a 429 on the digest channel delays no page in #incidents.
 
 A failed row is retried with capped exponential backoff and jitter (a 429's Retry-After is
 honoured) until `outbox.give_up_minutes`, then it is dead: `opsbot outbox` lists it, /healthz
-counts it, and a third party's dead row is told to the incident's commander. A kind may have a
-fallback instead (pages: a top-level post in the incidents channel).
+counts it, and its kind's `on_failure` hears of it (an incident's third-party effects tell the
+commander). A kind may have a fallback instead (pages: a top-level post in the incidents
+channel).
 
 Rows are claimed with an owner and a lease, so a process that dies mid-delivery leaves the
 row to be claimed again, by itself after a restart or by a standby. A post is tagged with
@@ -303,7 +304,6 @@ class Outbox:
                 self.store.bury(effect.id, self.owner, error, now)
                 if spec is not None and spec.on_failure:
                     spec.on_failure(self.deps, effect, error, True)
-                tell_commander(self.deps, effect, spec, error)
             return
         wait = retry_after(exc)
         if wait is None:
@@ -354,34 +354,6 @@ class Outbox:
                 self.deliver_one(paced=False)
             with self._done:
                 self._done.wait(0.05)
-
-
-def tell_commander(deps: Deps, effect: Effect, spec: Kind | None, error: str) -> None:
-    """A third party's effect is dead: say so in the incident's thread, to its commander."""
-    if effect.incident is None or effect.lane.startswith("slack:"):
-        return
-    incident = deps.store.incident(effect.incident)
-    if incident is None:
-        return
-    label = spec.label if spec else effect.kind
-    text = (
-        f":warning: <@{incident.commander}> {label} for {incident.ref} could not be delivered "
-        f"({error}); opsbot gave up after {effect.attempts} attempts. "
-        f"`opsbot outbox retry {effect.id}` sends it again."
-    )
-    enqueue_thread(deps, effect.incident, text)
-
-
-def enqueue_thread(
-    deps: Deps, number: int, text: str, blocks: list[dict[str, Any]] | None = None
-) -> None:
-    """A line in an incident's war-room thread (delivered by commands.incident.effects)."""
-    deps.store.enqueue(
-        "incident.thread",
-        slack_lane(deps.settings.incidents_channel),
-        {"text": text, "blocks": blocks or []},
-        incident=number,
-    )
 
 
 # Generic Slack kinds ------------------------------------------------------------------------

@@ -183,8 +183,7 @@ def _card_place(
     text = f"Card posted again in {deps.settings.incidents_channel}" + (
         f" ({gone})" if gone else ""
     )
-    entry = Entry(deps.clock(), None, "post", text, f"card:{posted['ts']}")
-    deps.store.set_card(incident.number, posted["channel"], posted["ts"], entry)
+    _record_card(deps, effect, {"channel": posted["channel"], "ts": posted["ts"], "announce": text})
     return str(posted["channel"]), str(posted["ts"])
 
 
@@ -298,7 +297,25 @@ def _pager_failed(deps: Deps, effect: Effect, error: str, final: bool) -> None:
     deps.store.add_entry(effect.incident, Entry(deps.clock(), None, "page", text, source))
 
 
-@outbox.kind("pagerduty", "The PagerDuty event", on_failure=_pager_failed)
+def _tell_commander(deps: Deps, effect: Effect, error: str, final: bool) -> None:
+    """A third party's effect is dead: say so in the incident's thread, to its commander."""
+    incident = deps.store.incident(effect.incident) if final and effect.incident else None
+    if incident is None:
+        return
+    text = (
+        f":warning: <@{incident.commander}> {outbox.KINDS[effect.kind].label} for "
+        f"{incident.ref} could not be delivered ({error}); opsbot gave up after "
+        f"{effect.attempts} attempts. `opsbot outbox retry {effect.id}` sends it again."
+    )
+    thread(deps, incident.number, Reply(text))
+
+
+def _pager_or_commander(deps: Deps, effect: Effect, error: str, final: bool) -> None:
+    _pager_failed(deps, effect, error, final)
+    _tell_commander(deps, effect, error, final)
+
+
+@outbox.kind("pagerduty", "The PagerDuty event", on_failure=_pager_or_commander)
 def _pager(deps: Deps, effect: Effect, slack: WebClient) -> None:
     incident = _incident(deps, effect)
     action = effect.payload["action"]
@@ -310,14 +327,14 @@ def _pager(deps: Deps, effect: Effect, slack: WebClient) -> None:
     deps.store.add_entry(incident.number, entry)
 
 
-@outbox.kind("statuspage", "The Statuspage update")
+@outbox.kind("statuspage", "The Statuspage update", on_failure=_tell_commander)
 def _statuspage(deps: Deps, effect: Effect, slack: WebClient) -> None:
     statuspage.deliver(
         deps, _incident(deps, effect), effect.payload["body"], effect.payload["only_if_created"]
     )
 
 
-@outbox.kind("notice", "The user notice")
+@outbox.kind("notice", "The user notice", on_failure=_tell_commander)
 def _notice(deps: Deps, effect: Effect, slack: WebClient) -> None:
     incident = _incident(deps, effect)
     data = effect.payload
