@@ -101,8 +101,7 @@ def assemble(
     """Everything the bot runs on, from settings: migrated store, Slack client, thread pools."""
     store = Store(settings.opsbot_db)
     store.migrate()
-    outbox = Outbox(store, settings)
-    outbox.use_token(token)
+    outbox = Outbox(store, settings, token)
     deps = Deps(
         settings=settings,
         store=store,

@@ -51,6 +51,7 @@ LEASE = timedelta(seconds=30)  # longer than any one delivery: Slack calls time 
 IDLE_POLL_SECONDS = 0.5  # rows of other processes and retries falling due are seen this fast
 BACKOFF_BASE_SECONDS = 1.0
 METADATA_TYPE = "opsbot_outbox"
+CHANNEL_ID_KEY = "slack.channel.{}"  # a configured #name's id, learned once
 INCIDENT_METADATA_TYPE = "opsbot_incident"
 
 
@@ -102,11 +103,16 @@ def failure_text(exc: BaseException) -> str:
         return f"Slack {code}" + (f" (HTTP {status})" if status and status != 200 else "")
     if isinstance(exc, httpx.HTTPStatusError):
         return f"HTTP {exc.response.status_code}"
-    if isinstance(exc, TimeoutError | httpx.TimeoutException) or (
-        isinstance(exc, URLError) and isinstance(exc.reason, TimeoutError)
-    ):
+    if timed_out(exc):
         return "timed out"
     return type(exc).__name__
+
+
+def timed_out(exc: BaseException) -> bool:
+    """No answer in time: the request may still have reached the other side."""
+    return isinstance(exc, TimeoutError | httpx.TimeoutException) or (
+        isinstance(exc, URLError) and isinstance(exc.reason, TimeoutError)
+    )
 
 
 def retry_after(exc: BaseException) -> float | None:
@@ -154,7 +160,11 @@ class Outbox:
     """The delivery loop: worker threads that claim due rows and deliver them."""
 
     def __init__(
-        self, store: Store, settings: Settings, clock: Callable[[], datetime] = now_utc
+        self,
+        store: Store,
+        settings: Settings,
+        token: str,
+        clock: Callable[[], datetime] = now_utc,
     ) -> None:
         # Wall-clock time, whatever the bot's clock: retries and leases are real waits, and
         # rows are matched against Slack's message times.
@@ -162,7 +172,7 @@ class Outbox:
         policy = settings.outbox
         self.owner = _owner_id()
         self.slack = RedactingClient(
-            token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
+            token=token,
             base_url=settings.slack_api_url,
             timeout=int(policy.timeout_seconds),
         )
@@ -173,9 +183,6 @@ class Outbox:
         self._inflight = 0
         self._threads: list[threading.Thread] = []
         self.deps: Deps | None = None
-
-    def use_token(self, token: str) -> None:
-        self.slack.token = token
 
     # Lifecycle ----------------------------------------------------------------------------
 
@@ -311,7 +318,7 @@ class Outbox:
                 policy.backoff_cap_seconds, BACKOFF_BASE_SECONDS * 2 ** (effect.attempts - 1)
             )
             wait *= random.uniform(0.5, 1.0)
-        if error == "timed out":
+        if timed_out(exc):
             # The request may still land at Slack: give it that long before looking for it,
             # so the next try adopts it instead of posting twice.
             wait = max(wait, policy.timeout_seconds)
@@ -410,7 +417,7 @@ def channel_id(deps: Deps, slack: WebClient, channel: str) -> str | None:
         return None
     if not channel.startswith("#"):
         return channel
-    key = f"slack.channel.{channel}"
+    key = CHANNEL_ID_KEY.format(channel)
     known = deps.store.state(key)
     if known:
         return known
@@ -451,7 +458,7 @@ def post(
         channel=channel, thread_ts=thread_ts, metadata=metadata(effect), **message
     )
     if channel.startswith("#") and posted.get("channel"):  # learn the id for later look-ups
-        key = f"slack.channel.{channel}"
+        key = CHANNEL_ID_KEY.format(channel)
         if deps.store.state(key) != posted["channel"]:
             deps.store.set_state(key, str(posted["channel"]))
     return {"channel": posted["channel"], "ts": posted["ts"]}

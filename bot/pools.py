@@ -67,10 +67,6 @@ class Pool:
             self._pending -= 1
             self._idle.notify_all()
 
-    @property
-    def pending(self) -> int:
-        return self._pending
-
     def wait_idle(self, timeout: float = 30) -> bool:
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)

@@ -77,8 +77,7 @@ SECRET = "test-signing-secret"
 def make_deps(settings: Settings, store: Store, slack: LocalSlack, clock: Clock) -> Deps:
     """Deps without background delivery: a test calls deps.outbox.drain() to deliver."""
     local = settings.model_copy(update={"slack_api_url": slack.api_base})
-    outbox = Outbox(store, local)
-    outbox.use_token("xoxb-test")
+    outbox = Outbox(store, local, "xoxb-test")
     built = Deps(
         settings=local,
         store=store,
