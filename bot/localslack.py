@@ -103,8 +103,6 @@ class LocalSlack:
         self.users: dict[str, str] = {BOT_USER: "opsbot"}
         self.socket_url: str | None = None  # what apps.connections.open hands out
         self.uploads: dict[str, dict[str, Any]] = {}  # file id -> name, content
-        self.ratelimit_next: dict[str, int] = {}
-        self.fail_next: dict[str, int] = {}
         self.faults: list[Fault] = []
         # Slack's pace for chat.postMessage: about one per second per channel, short bursts.
         # Off by default (tests of other things post fast); `pace(1, 5)` switches it on.
@@ -528,12 +526,6 @@ def _handler_for(slack: LocalSlack) -> type[BaseHTTPRequestHandler]:
             prefix = "xapp-" if method == "apps.connections.open" else slack.token_prefix
             if not auth.startswith("Bearer " + prefix):
                 return self._json(200, {"ok": False, "error": "invalid_auth"})
-            if slack.ratelimit_next.get(method):
-                slack.ratelimit_next[method] -= 1
-                return self._json(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})
-            if slack.fail_next.get(method):
-                slack.fail_next[method] -= 1
-                return self._json(503, {"ok": False, "error": "service_unavailable"})
             if slack.latency:
                 time.sleep(slack.latency)
             fault = slack._fault_for(method, body)

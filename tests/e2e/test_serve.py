@@ -175,14 +175,14 @@ def test_retried_event_has_one_effect(server: Server) -> None:
 def test_hard_kill_right_after_open_loses_nothing(server: Server) -> None:
     """SIGKILL after the answer, before the card: the incident survives and is announced."""
     workspace = server.workspace
-    workspace.fail_next["chat.postMessage"] = 1000  # Slack is down: no card can be posted
+    workspace.fault(method="chat.postMessage", status=503)  # Slack is down: no card is posted
     answer = incident(server, "open P0 Checkout down")
     server.kill()
     assert "INC-1 opened" in answer.json()["text"]
     stored = Store(server.db).incident(1)
     assert (stored.title, stored.severity, stored.card_ts) == ("Checkout down", "P0", None)
 
-    workspace.fail_next["chat.postMessage"] = 0  # Slack is back; the bot restarts
+    workspace.clear_faults()  # Slack is back; the bot restarts
     server.start()
     wait_until(lambda: Store(server.db).incident(1).card_ts)
     assert "INC-1 P0 Critical: Checkout down" in card(workspace).text
