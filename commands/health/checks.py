@@ -35,6 +35,14 @@ class Reading:
     threshold: str = ""
 
 
+SERVICE_CHECKS = ("api", "mongodb", "traffic")  # Prompt-Base itself, not the bot's host
+
+
+def service_monitored(readings: list[Reading]) -> bool:
+    """Whether any reading is of Prompt-Base itself, not only of the bot's host."""
+    return any(r.check in SERVICE_CHECKS and r.state != NOT_CONFIGURED for r in readings)
+
+
 def worst(states: list[str]) -> str:
     return max(states, key=lambda s: RANK[s], default=NOT_CONFIGURED)
 

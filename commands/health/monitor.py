@@ -10,7 +10,15 @@ from bot.deps import Deps
 from bot.replies import Reply, span
 from bot.store import Entry
 from commands.health import render
-from commands.health.checks import CRITICAL, NOT_CONFIGURED, OK, RANK, WARNING, Reading
+from commands.health.checks import (
+    CRITICAL,
+    NOT_CONFIGURED,
+    OK,
+    RANK,
+    WARNING,
+    Reading,
+    service_monitored,
+)
 from commands.incident import service as incidents
 from commands.incident.handlers import Outcome, publish
 from commands.oncall.service import who
@@ -46,8 +54,7 @@ def step(deps: Deps, readings: list[Reading], now: datetime) -> list[str]:
         elif episode is not None:
             said.append(_recovering(deps, reading, episode, now))
     deps.store.set_state(LAST_RUN_KEY, now.isoformat())
-    observed = any(r.check in ("api", "mongodb") and r.state != "not configured" for r in readings)
-    if observed and deps.store.state(FIRST_RUN_KEY) is None:
+    if service_monitored(readings) and deps.store.state(FIRST_RUN_KEY) is None:
         # The status page's history starts the day Prompt-Base itself was first checked.
         deps.store.set_state(FIRST_RUN_KEY, now.isoformat())
     return [line for line in said if line]

@@ -7,7 +7,15 @@ from typing import Any
 
 from bot.config import Settings
 from bot.replies import Reply, blocks, context, header, hhmm, section
-from commands.health.checks import CRITICAL, NOT_CONFIGURED, OK, WARNING, Reading, worst
+from commands.health.checks import (
+    CRITICAL,
+    NOT_CONFIGURED,
+    OK,
+    WARNING,
+    Reading,
+    service_monitored,
+    worst,
+)
 
 ICON = {
     OK: ":large_green_circle:",
@@ -37,9 +45,6 @@ def _line(reading: Reading, history: list[float | None]) -> str:
     )
 
 
-SERVICE_CHECKS = ("api", "mongodb", "traffic")  # Prompt-Base itself, not the bot's host
-
-
 def render_card(
     readings: list[Reading],
     histories: dict[str, list[float | None]],
@@ -54,8 +59,7 @@ def render_card(
     )
     title = f"Prompt-Base is {overall}" if overall != NOT_CONFIGURED else "Nothing to check yet"
     icon = ICON[overall]
-    service = [r for r in readings if r.check in SERVICE_CHECKS]
-    if service and all(r.state == NOT_CONFIGURED for r in service) and overall != NOT_CONFIGURED:
+    if not service_monitored(readings) and overall != NOT_CONFIGURED:
         icon = ICON[NOT_CONFIGURED]
         # Only this host was checked: that says nothing about Prompt-Base itself.
         title = (

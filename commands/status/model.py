@@ -10,6 +10,7 @@ from typing import Any
 from bot.deps import Deps
 from bot.slacktext import plain
 from bot.store import Incident
+from commands.health.checks import NOT_CONFIGURED
 
 LEVEL = {"P0": "major outage", "P1": "partial outage"}
 NOT_MONITORED = "not monitored"  # no health check behind it, or its target is not configured
@@ -38,7 +39,7 @@ def _component_state(deps: Deps, check: str | None, now: datetime) -> str:
     return {
         "critical": "major outage",
         "warning": "degraded performance",
-        "not configured": NOT_MONITORED,
+        NOT_CONFIGURED: NOT_MONITORED,
     }.get(rows[-1]["state"], "operational")
 
 
