@@ -89,6 +89,20 @@ def start(argv: list[str], env: dict[str, str], url: str, log: Path) -> subproce
     raise SystemExit(f"{argv} did not start")
 
 
+def signed(api: LocalSlack, command: str, text: str, user: str) -> tuple[bytes, dict[str, str]]:
+    """One slash command's body and headers, signed as Slack signs it."""
+    body = slash_command(
+        command,
+        text,
+        user=user,
+        user_name="bench",
+        channel="C0BENCH01",
+        response_url=api.response_url(),
+    )
+    headers = {**signed_headers(body, SECRET), "Content-Type": "application/x-www-form-urlencoded"}
+    return body.encode(), headers
+
+
 def blackhole() -> int:
     """A TCP server that accepts connections and never answers: a hanging MongoDB."""
     server = socket.socket()
@@ -113,19 +127,8 @@ def health_storm(url: str, api: LocalSlack, clients: int, stop: threading.Event)
     def client() -> None:
         with httpx.Client(timeout=30) as http:
             while not stop.is_set():
-                body = slash_command(
-                    "/health",
-                    "",
-                    user="U0BENCH02",
-                    user_name="storm",
-                    channel="C0BENCH01",
-                    response_url=api.response_url(),
-                )
-                headers = {
-                    **signed_headers(body, SECRET),
-                    "Content-Type": "application/x-www-form-urlencoded",
-                }
-                http.post(url, content=body.encode(), headers=headers)
+                body, headers = signed(api, "/health", "", "U0BENCH02")
+                http.post(url, content=body, headers=headers)
                 sent[0] += 1
                 stop.wait(1)
 
@@ -151,20 +154,9 @@ def load(
     def client() -> None:
         with httpx.Client(timeout=10) as http:
             for n in counter:
-                body = slash_command(
-                    "/incident",
-                    f"open P3 {prefix} {n}",
-                    user="U0BENCH01",
-                    user_name="bench",
-                    channel="C0BENCH01",
-                    response_url=api.response_url(),
-                )
-                headers = {
-                    **signed_headers(body, SECRET),
-                    "Content-Type": "application/x-www-form-urlencoded",
-                }
+                body, headers = signed(api, "/incident", f"open P3 {prefix} {n}", "U0BENCH01")
                 began = time.perf_counter()
-                answer = http.post(url, content=body.encode(), headers=headers)
+                answer = http.post(url, content=body, headers=headers)
                 took = time.perf_counter() - began
                 if answer.status_code != 200:
                     raise SystemExit(f"HTTP {answer.status_code}: {answer.text[:200]}")
