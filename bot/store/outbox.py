@@ -204,7 +204,8 @@ class OutboxStore(StoreBase):
                 "WHERE id = ? AND state IN ('pending', 'dead')",
                 [_iso(now), effect_id],
             )
-            self._local.enqueued = cursor.rowcount == 1
+            if cursor.rowcount == 1:
+                self._local.enqueued = True
             return cursor.rowcount == 1
 
     def drop_effect(self, effect_id: int, now: datetime) -> bool:
@@ -234,7 +235,8 @@ class OutboxStore(StoreBase):
                     f"UPDATE {table} SET owner = NULL, lease_until = NULL WHERE owner = ?", [owner]
                 )
                 released += cursor.rowcount
-            self._local.enqueued = released > 0
+            if released:  # never clears a flag set earlier in the same transaction
+                self._local.enqueued = True
             return released
 
     # The inbox ---------------------------------------------------------------------------
