@@ -28,7 +28,14 @@ class ThirdParty:
             def _handle(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 body = json.loads(raw or b"{}")
-                party.calls.append({"method": self.command, "path": self.path, "body": body})
+                party.calls.append(
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "body": body,
+                        "auth": self.headers.get("Authorization"),
+                    }
+                )
                 fault = party.faults.pop(0) if party.faults else party.always
                 if isinstance(fault, tuple) and fault[0] == "hang":
                     time.sleep(fault[1])

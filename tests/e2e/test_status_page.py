@@ -7,18 +7,16 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from bot.localslack import LocalSlack
 from tests.conftest import Clock
+from tests.e2e.fakes import ThirdParty
 from tests.e2e.stack import Stack
 from tests.e2e.test_serve import wait_until
 
@@ -26,59 +24,17 @@ INTERNAL = "root cause: the payments-db replica in eu-west-2 ran out of disk"
 PUBLIC = "We are investigating failed logins and will update within 30 minutes."
 
 
-class Recorder:
+@pytest.fixture
+def recorder() -> Iterator[ThirdParty]:
     """Plays Statuspage (and a notice webhook): answers 429 then 500 once, then accepts."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-        self.failures = ["429", "500"]
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _handle(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
-                recorder.calls.append(
-                    {
-                        "method": self.command,
-                        "path": self.path,
-                        "body": body,
-                        "auth": self.headers.get("Authorization"),
-                    }
-                )
-                if self.path.startswith("/v1/") and recorder.failures:
-                    code = int(recorder.failures.pop(0))
-                    self.send_response(code)
-                    if code == 429:
-                        self.send_header("Retry-After", "0")
-                    self.end_headers()
-                    return
-                data = json.dumps({"id": "sp-incident-1"}).encode()
-                self.send_response(200 if self.command == "PATCH" else 201)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_POST = do_PATCH = _handle
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-
-@pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    fake = Recorder()
+    fake = ThirdParty()
+    fake.faults = [("429", 0), 500]
     yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
+    fake.close()
 
 
 @pytest.fixture
-def stack(tmp_path: Path, recorder: Recorder) -> Iterator[Stack]:
+def stack(tmp_path: Path, recorder: ThirdParty) -> Iterator[Stack]:
     page = {
         "statuspage_api_key": "sp-key",
         "statuspage_page_id": "page1",
@@ -102,7 +58,7 @@ def open_p0(stack: Stack) -> None:
     stack.command("public-title INC-1 Login problems")
 
 
-def test_public_update_appears_then_moves_to_history(stack: Stack, recorder: Recorder) -> None:
+def test_public_update_appears_then_moves_to_history(stack: Stack, recorder: ThirdParty) -> None:
     """Only the public title and update show; resolving moves the incident to history."""
     open_p0(stack)
     assert "Login problems" not in page(stack).text  # nothing public until an update
@@ -156,11 +112,11 @@ def test_public_update_reminder_at_15_then_30_minutes(stack: Stack) -> None:
 
 
 def test_long_outage_sends_the_notice_and_then_the_resolution(
-    stack: Stack, recorder: Recorder
+    stack: Stack, recorder: ThirdParty
 ) -> None:
     """Past an hour the ongoing notice goes to the webhook; resolving sends the resolved one."""
     open_p0(stack)
-    recorder.failures.clear()
+    recorder.faults.clear()
     assert "ongoing notice sent" in stack.tick(minutes=61)
     stack.command("resolve INC-1 Fixed")
     wait_until(lambda: len([c for c in recorder.calls if c["path"] == "/notice"]) == 2, timeout=10)
