@@ -42,7 +42,8 @@ def run(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
             deps.store.enqueue(
                 "slack.usergroup",
                 "slack:usergroups",
-                {"usergroup": deps.settings.oncall.usergroup, "users": [shift.user]})
+                {"usergroup": deps.settings.oncall.usergroup, "users": [shift.user]},
+            )
         deps.store.set_state(STATE_KEY, shift.user)
     return f"Handed over to {shift.user}."
 
