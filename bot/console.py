@@ -7,6 +7,7 @@ which this module renders as text: cards with numbered buttons, threads, reactio
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import secrets
@@ -18,9 +19,8 @@ from contextlib import contextmanager
 from typing import Any, TextIO
 
 from slack_bolt import App
-from slack_bolt.request import BoltRequest
 
-from bot import localslack
+from bot import edge, localslack
 from bot.app import create_app
 from bot.cli import assemble
 from bot.config import Settings
@@ -170,11 +170,14 @@ class Console:
                 self._say("(some posts are still waiting to be delivered)")
 
     def _dispatch(self, body: str, content_type: str) -> Any:
+        """Through the same edge as `opsbot serve` (bot/edge.py): signed, checked, parsed."""
+        raw = body.encode()
         headers: dict[str, str | Sequence[str]] = {
-            **localslack.signed_headers(body, self.secret),
-            "Content-Type": content_type,
+            name.lower(): value
+            for name, value in localslack.signed_headers(body, self.secret).items()
         }
-        response = self.app.dispatch(BoltRequest(body=body, headers=headers))
+        headers["content-type"] = content_type
+        response = edge.handle(self.app, self.secret, headers, io.BytesIO(raw).read, str(len(raw)))
         if response.status != 200:
             self._say(f"(the bot answered HTTP {response.status})")
         return response

@@ -90,3 +90,10 @@ def test_no_input_ends_the_console(tmp_path: Path) -> None:
     assert "Usage: react mN <emoji>" in out
     assert "acknowledged" in out.lower()  # press m1 1 pressed Acknowledge on the card
     assert out.count("INC-1") >= 3  # and it went on to the end
+
+
+def test_the_shell_takes_requests_through_the_same_edge_as_serve(tmp_path: Path) -> None:
+    """A command saying "payload" works in the shell as in Slack (one edge parses both)."""
+    out = run_shell(tmp_path, "/incident open P1 payload-svc returns 502\nquit\n")
+    assert "INC-1 opened as P1: payload-svc returns 502" in out
+    assert "HTTP 404" not in out
