@@ -183,7 +183,7 @@ class Console:
         return response
 
     def _slash(self, command: str, text: str) -> None:
-        text = self._escape_mentions(text)
+        text = self._escape_mentions(localslack.escape(text))
         body = localslack.slash_command(
             command,
             text,
@@ -254,7 +254,8 @@ class Console:
         message = self._message(ref)
         if message and text:
             root = message.thread_ts or message.ts
-            self.slack.post(message.channel, TEAM[self.user], text, thread_ts=root)
+            typed = self._escape_mentions(localslack.escape(text))
+            self.slack.post(message.channel, TEAM[self.user], typed, thread_ts=root)
 
     def _react(self, rest: str, added: bool = True) -> None:
         try:
@@ -266,7 +267,12 @@ class Console:
             self._say("Usage: react mN <emoji>")
             return
         name = parts[1].strip(":")
-        if self.slack.react(message, TEAM[self.user], name, add=added):
+        if not self.slack.react(message, TEAM[self.user], name, add=added):
+            return
+        if not self.slack.is_member(message.channel):
+            where = self.slack.channel_name(message.channel)
+            self._say(f"(opsbot is not in {where}: Slack sends it no reactions from there)")
+        else:
             body = localslack.reaction_event(message, user=TEAM[self.user], name=name, added=added)
             self._dispatch(body, "application/json")
 
@@ -393,7 +399,7 @@ class Console:
             text,
         )
         text = re.sub(r"<(https?://[^|>]+)\|([^>]+)>", r"\2 (\1)", text)
-        return text
+        return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def render_blocks(

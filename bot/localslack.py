@@ -23,6 +23,27 @@ from urllib.parse import parse_qsl, urlencode
 
 BOT_USER = "U0OPSBOT"
 TEAM = "T0LOCAL"
+# The bot token's scopes, as manifest.yml asks for them (tests/test_wiring.py keeps them equal).
+SCOPES = (
+    "commands",
+    "chat:write",
+    "chat:write.public",
+    "reactions:read",
+    "reactions:write",
+    "files:write",
+    "usergroups:write",
+    "channels:history",
+    "groups:history",
+    "channels:read",
+    "groups:read",
+)
+
+
+def escape(text: str) -> str:
+    """What Slack does to text a person types before any app sees it: `&`, `<` and `>`
+    become entities (Slack's "Formatting text" reference, "Escaping text"). References
+    (`<@U…>`) are made after, by Slack itself."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 @dataclass
@@ -93,8 +114,16 @@ Listener = Callable[[str, dict[str, Any]], None]
 
 
 class LocalSlack:
-    def __init__(self, *, token_prefix: str = "xoxb-", on_event: Listener | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        token_prefix: str = "xoxb-",
+        on_event: Listener | None = None,
+        scopes: tuple[str, ...] = SCOPES,
+    ) -> None:
         self.token_prefix = token_prefix
+        self.scopes = set(scopes)
+        self.outside: set[str] = set()  # channel ids the bot is not a member of
         self.on_event = on_event
         self.calls: list[Call] = []
         self.responses: list[dict[str, Any]] = []
@@ -212,6 +241,16 @@ class LocalSlack:
                 return name
         return channel_id
 
+    def leave(self, channel: str) -> None:
+        """The bot is removed from (or was never invited to) a channel."""
+        with self._lock:
+            self.outside.add(self.channel_id(channel))
+
+    def is_member(self, channel: str) -> bool:
+        """Slack sends an app events (reactions too) only from conversations it is in (Events
+        API docs: an app must be a member of the conversation to receive its events)."""
+        return self.channel_id(channel) not in self.outside
+
     def add_user(self, user_id: str, name: str) -> None:
         self.users[user_id] = name
 
@@ -321,6 +360,9 @@ class LocalSlack:
             return {"ok": False, "error": "channel_not_found"}
         if not body.get("text") and not body.get("blocks"):
             return {"ok": False, "error": "no_text"}
+        # chat.postMessage reference: `not_in_channel` unless the app has chat:write.public
+        if not self.is_member(body["channel"]) and "chat:write.public" not in self.scopes:
+            return {"ok": False, "error": "not_in_channel"}
         thread_ts = body.get("thread_ts") or None
         if thread_ts and not self.find(self.channel_id(body["channel"]), thread_ts):
             return {"ok": False, "error": "thread_not_found"}
@@ -347,7 +389,8 @@ class LocalSlack:
             return {"ok": False, "error": "cant_update_message"}
         with self._lock:
             message.text = body.get("text", message.text)
-            # Slack keeps the old blocks when `blocks` is left out; [] removes them.
+            # chat.update reference: "If you don't include this field, the message's previous
+            # blocks will be retained. To remove previous blocks, include an empty array."
             if "blocks" in body:
                 message.blocks = _blocks(body)
             if "metadata" in body:
@@ -424,10 +467,17 @@ class LocalSlack:
     def _conversations_list(self, body: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             channels = [
-                {"id": cid, "name": name.lstrip("#"), "is_member": True}
+                {"id": cid, "name": name.lstrip("#"), "is_member": cid not in self.outside}
                 for name, cid in self.channel_ids.items()
             ]
         return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
+
+    def _conversations_join(self, body: dict[str, Any]) -> dict[str, Any]:
+        if "channels:join" not in self.scopes:
+            return {"ok": False, "error": "missing_scope", "needed": "channels:join"}
+        with self._lock:
+            self.outside.discard(self.channel_id(str(body.get("channel", ""))))
+        return {"ok": True, "channel": {"id": body.get("channel")}}
 
     def _apps_connections_open(self, body: dict[str, Any]) -> dict[str, Any]:
         if self.socket_url is None:
@@ -541,7 +591,8 @@ def _handler_for(slack: LocalSlack) -> type[BaseHTTPRequestHandler]:
                     return self._json(200, {"ok": False, "error": fault.error})
             if slack._paced_out(method, body):
                 return self._json(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})
-            self._json(200, slack.api(method, body))
+            scopes = {"x-oauth-scopes": ",".join(sorted(slack.scopes))}
+            self._json(200, slack.api(method, body), scopes)
 
         def _json(
             self, code: int, data: dict[str, Any], headers: dict[str, str] | None = None

@@ -103,3 +103,9 @@ def test_scopes_cover_what_the_code_calls() -> None:
     assert {SCOPE_OF_EVENT[e] for e in events} - {None} <= scopes
     assert events == set(m["settings"]["event_subscriptions"]["bot_events"])
     assert "commands" in scopes
+
+
+def test_the_local_slack_grants_the_scopes_the_manifest_asks_for() -> None:
+    from bot.localslack import SCOPES
+
+    assert set(SCOPES) == set(manifest()["oauth_config"]["scopes"]["bot"])

@@ -84,3 +84,38 @@ def test_public_text_leaves_slack_as_plain_text(tmp_path, third) -> None:  # typ
     assert "Login & signup <EU>" in notice["text"], notice["text"][:300]
     assert markdown and "&lt;" not in markdown[0] and "<@" not in markdown[0]
     assert "Fixed the <session> store" in markdown[0]
+
+
+def test_typed_text_reaches_the_card_escaped_once(stack: Stack) -> None:
+    """Slack delivers `<`, `>` and `&` as entities; the card must show them as typed, so the
+    bot must post them as it got them, not escape them a second time."""
+    from bot.localslack import escape
+
+    stack.command(escape("open P2 Checkout < 5% & errors > 2x"))
+    stack.settle()
+    card = stack.card()
+    shown = card.text + str(card.blocks)
+    assert "Checkout &lt; 5% &amp; errors &gt; 2x" in shown
+    assert "&amp;lt;" not in shown and "&amp;amp;" not in shown
+
+
+def test_posting_where_the_bot_is_not_a_member_needs_chat_write_public() -> None:
+    """Without chat:write.public Slack refuses a post to a channel the bot was not invited to;
+    with it, the post lands but reaction events from there still never reach the bot."""
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    for scopes, refused in ((("chat:write",), True), (("chat:write", "chat:write.public"), False)):
+        with LocalSlack(scopes=scopes) as slack:
+            slack.leave("#incidents")
+            client = WebClient(token="xoxb-x", base_url=slack.api_base)
+            if refused:
+                with pytest.raises(SlackApiError) as caught:
+                    client.chat_postMessage(channel="#incidents", text="hello")
+                assert caught.value.response["error"] == "not_in_channel"
+            else:
+                answer = client.chat_postMessage(channel="#incidents", text="hello")
+                assert answer.headers["x-oauth-scopes"] == "chat:write,chat:write.public"
+            assert not slack.is_member("#incidents")
+            listed = client.conversations_list()["channels"]
+            assert [c["is_member"] for c in listed] == [False]
