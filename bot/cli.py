@@ -70,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
     serve.set_defaults(run=_serve)
     shell = sub.add_parser("shell", help="try the bot in a local console, no Slack needed")
+    shell.add_argument(
+        "--db",
+        type=Path,
+        default=Path("opsbot-shell.db"),
+        help="the shell's own SQLite file (default ./opsbot-shell.db; never OPSBOT_DB)",
+    )
     shell.set_defaults(run=_shell)
     job = sub.add_parser("run-job", help="run one scheduled job now")
     job.add_argument("name", choices=sorted(JOBS), metavar="NAME", help=", ".join(sorted(JOBS)))
@@ -253,7 +259,17 @@ def _stop_on_sigterm() -> None:
 def _shell(args: argparse.Namespace, settings: Settings) -> int:
     from bot.console import Console
 
-    console = Console(settings, sys.stdout)
+    # Its own database: trying the shell never touches a real bot's data. Its log goes to a
+    # file beside it, so a delivery retried in the background prints no traceback here.
+    log_file = args.db.with_name(args.db.stem + ".log")
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    to_file = logging.FileHandler(log_file)
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(to_file)
+    install_log_filter(root.handlers)
+    console = Console(settings.model_copy(update={"opsbot_db": args.db}), sys.stdout)
     try:
         console.run(sys.stdin, interactive=sys.stdin.isatty())
     except KeyboardInterrupt:

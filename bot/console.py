@@ -16,6 +16,8 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, TextIO
 
 from slack_bolt import App
@@ -27,7 +29,11 @@ from bot.config import Settings
 from bot.deps import Deps
 from bot.inbox import Inbox
 from bot.localslack import LocalSlack, Message
-from jobs import JOBS, run_job
+from bot.store import now_utc
+from jobs import JOBS, run_due, run_job, skip_before_first_start
+
+TICK_SECONDS = 30  # how often the shell runs its jobs, as the server's timers do
+WAIT = re.compile(r"^(\d+)\s*(m|min|h|d)$")
 
 HELP = """Type a slash command as in Slack, e.g. `/incident open P1 Login broken`, or:
   press N              press button [N] of the last ones shown
@@ -35,6 +41,7 @@ HELP = """Type a slash command as in Slack, e.g. `/incident open P1 Login broken
   reply mN <text>      reply in the thread of message mN (the label on each message)
   react mN <emoji>     add a reaction (e.g. react m4 pushpin); unreact mN <emoji> removes it
   as <name>            act as another teammate (you, alice, bob, carol)
+  wait 16m             let time pass (m, h or d): timers, pages and scheduled jobs run
   jobs                 list jobs; run <job> [--dry-run] runs one now
   help                 this text; quit (or Ctrl-D) leaves"""
 
@@ -88,22 +95,33 @@ class TrackingExecutor(ThreadPoolExecutor):
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
 
+def workspace_file(db: Path) -> Path:
+    """The local workspace's messages live beside the shell's database."""
+    return db.with_name(db.stem + ".workspace.json")
+
+
 class Console:
     def __init__(self, settings: Settings, out: TextIO) -> None:
         self.out = out
         self.settings = settings
         self.user = "you"
-        self.numbered: list[Message] = []
         self._output = threading.RLock()  # one box at a time, in order
+        self._turn = threading.Lock()  # one input (or one tick of the jobs) at a time
         self._held: list[tuple[str, dict[str, Any]]] | None = None
+        self._updated: dict[str, Message] | None = None  # updates held during `wait`
         self.buttons: list[tuple[dict[str, Any], Message]] = []
         self.slack = LocalSlack(on_event=self._show).start()
+        self.saved = workspace_file(settings.opsbot_db)
+        self.slack.load(self.saved)
+        self.numbered: list[Message] = list(self.slack.messages)
         for name, user_id in TEAM.items():
             self.slack.add_user(user_id, name)
         self.secret = secrets.token_hex(16)
         self.listeners = TrackingExecutor(8, "opsbot-listener")
+        self.ahead = timedelta(0)  # how far `wait` has moved the bot's clock
+        self._stopped = threading.Event()
         local = settings.model_copy(update={"slack_api_url": self.slack.api_base})
-        self.deps: Deps = assemble(local, "xoxb-local-console")
+        self.deps: Deps = assemble(local, "xoxb-local-console", clock=self.now)
         self.app: App = create_app(
             self.deps, signing_secret=self.secret, listener_executor=self.listeners
         )
@@ -115,8 +133,16 @@ class Console:
         )
         self.inbox = Inbox(stored, self.deps)
         self.channel = self.slack.channel_id(settings.incidents_channel)
+        skip_before_first_start(self.deps, self.now())
+        self._ticker = threading.Thread(target=self._tick_forever, daemon=True)
+
+    def now(self) -> datetime:
+        return now_utc() + self.ahead
 
     def close(self) -> None:
+        self._stopped.set()
+        with self._turn:
+            self.slack.save(self.saved)
         self.listeners.shutdown(wait=True)
         self.deps.pools.shutdown(wait=True)
         self.slack.stop()
@@ -124,7 +150,12 @@ class Console:
     # Input ---------------------------------------------------------------------------------
 
     def run(self, lines: TextIO, interactive: bool) -> None:
-        self._say(f"opsbot shell: local workspace, data in {self.settings.opsbot_db}. Type `help`.")
+        self._say(
+            f"opsbot shell: a local workspace kept in {self.settings.opsbot_db} "
+            f"(and {self.saved.name}). Timers and scheduled jobs run; `wait 16m` skips ahead. "
+            "Type `help`."
+        )
+        self._ticker.start()
         while True:
             if interactive:
                 self.out.write(f"{self.user}> ")
@@ -142,6 +173,14 @@ class Console:
         if word in ("quit", "exit"):
             return False
         action = self._COMMANDS.get(word)
+        with self._turn:
+            self._handle(line, word, rest, action)
+            self.slack.save(self.saved)
+        return True
+
+    def _handle(
+        self, line: str, word: str, rest: str, action: Callable[[Console, str], None] | None
+    ) -> None:
         try:
             if line.startswith("/"):
                 self._slash(word, rest)
@@ -154,7 +193,43 @@ class Console:
             self._settle()
         except Exception as exc:  # no input ends the console: say what went wrong, go on
             self._say(f"Could not do `{line}` ({type(exc).__name__}). Type `help`.")
-        return True
+
+    def _tick_forever(self) -> None:
+        while not self._stopped.wait(TICK_SECONDS):
+            with self._turn:
+                self._tick()
+
+    def _tick(self) -> None:
+        try:
+            run_due(self.deps)
+            self._settle()
+        except Exception as exc:
+            self._say(f"(a scheduled job failed: {type(exc).__name__}; see the log)")
+
+    def _wait(self, rest: str) -> None:
+        """Move the bot's clock ahead a minute at a time, running the jobs at each step, so
+        a page, its escalation and a digest each come at their own time."""
+        found = WAIT.match(rest.strip().lower())
+        if not found:
+            self._say("Usage: wait N(m|h|d), e.g. wait 16m, wait 2h, wait 1d (at most 7d)")
+            return
+        unit = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days"}[found.group(2)]
+        span = timedelta(**{unit: int(found.group(1))})
+        if span > timedelta(days=7):
+            self._say("At most 7d at a time.")
+            return
+        step = max(timedelta(minutes=1), span / 500)
+        end = self.ahead + span
+        self._updated = {}  # a card refreshed every minute is shown once, as it ends up
+        try:
+            while self.ahead < end:
+                self.ahead = min(end, self.ahead + step)
+                self._tick()
+        finally:
+            updated, self._updated = self._updated, None
+            for message in updated.values():
+                self._render("update", {"message": message})
+        self._say(f"({rest.strip()} later: {self.now():%a %d %b %H:%M} UTC)")
 
     def _settle(self) -> None:
         # Work triggered by work (a listener submitting to a pool, an event owing a post)
@@ -303,6 +378,7 @@ class Console:
         "as": _as,
         "jobs": _jobs,
         "run": _run,
+        "wait": _wait,
     }
 
     # Output --------------------------------------------------------------------------------
@@ -334,11 +410,14 @@ class Console:
                 self._render(kind, data)
 
     def _render(self, kind: str, data: dict[str, Any]) -> None:
+        if kind == "update" and self._updated is not None:
+            self._updated[data["message"].ts] = data["message"]
+            return
         if kind in ("post", "update"):
             message: Message = data["message"]
             if kind == "post":
                 self.numbered.append(message)
-            where = self.slack.channel_name(message.channel)
+            where = self._where(message.channel)
             if message.thread_ts:
                 parent = self.slack.find(message.channel, message.thread_ts)
                 where += f" · thread of {self._number(parent)}"
@@ -353,6 +432,11 @@ class Console:
         elif kind == "reaction" and data["user"] == localslack.BOT_USER:
             sign = "+" if data["added"] else "-"
             self._say(f"   opsbot {sign}:{data['name']}: on {self._number(data['message'])}")
+
+    def _where(self, channel: str) -> str:
+        if channel in self.slack.users:  # a DM is addressed to the user's id
+            return "DM to @" + self.slack.users[channel]
+        return self.slack.channel_name(channel)
 
     def _ephemeral(self, kind: str, data: dict[str, Any]) -> None:
         """An answer only one person sees; its buttons can be pressed like any other."""

@@ -9,6 +9,7 @@ requests exactly as Slack sends them to /slack/events (form or JSON body, v0 sig
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import hmac
 import itertools
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -174,6 +176,31 @@ class LocalSlack:
 
     def response_url(self) -> str:
         return f"{self.base}/respond/{next(self._clock)}"
+
+    # Kept between runs (the shell's workspace lives beside its database) ---------------------
+
+    def save(self, path: Path) -> None:
+        """Messages, channels and uploads, written atomically (a crash keeps the last copy)."""
+        with self._lock:
+            state = {
+                "messages": [dataclasses.asdict(m) for m in self.messages],
+                "channel_ids": self.channel_ids,
+                "uploads": self.uploads,
+                "last_us": self._last_us,
+            }
+        part = path.with_name(path.name + ".part")
+        part.write_text(json.dumps(state))
+        part.replace(path)
+
+    def load(self, path: Path) -> None:
+        if not path.exists():
+            return
+        state = json.loads(path.read_text())
+        with self._lock:
+            self.messages = [Message(**m) for m in state["messages"]]
+            self.channel_ids = state["channel_ids"]
+            self.uploads = state["uploads"]
+            self._last_us = state["last_us"]
 
     # Faults --------------------------------------------------------------------------------
 

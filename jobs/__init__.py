@@ -228,6 +228,14 @@ def start_jobs(deps: Deps) -> BackgroundScheduler:
     return scheduler
 
 
+def run_due(deps: Deps) -> None:
+    """Everything the scheduler would have run by now, once: each interval job, and the
+    latest occurrence of each scheduled job not yet run. The shell's scheduler (it moves its
+    clock with `wait`, which APScheduler's wall-clock timers cannot follow)."""
+    for name in JOBS:
+        _runner(name, deps)()
+
+
 def _runner(name: str, deps: Deps) -> Callable[[], None]:
     scheduled = isinstance(JOBS[name].trigger(deps), CronTrigger)
 

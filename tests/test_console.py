@@ -22,16 +22,18 @@ quit
 """
 
 
-def run_shell(tmp_path: Path, script: str) -> str:
+def run_shell(tmp_path: Path, script: str, args: tuple[str, ...] | None = None) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPSBOT_"))}
     env["OPSBOT_DB"] = str(tmp_path / "opsbot.db")
+    chosen = ("--db", str(tmp_path / "shell.db")) if args is None else args
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "shell"],
+        [sys.executable, "-m", "bot", "shell", *chosen],
         input=script,
         text=True,
         capture_output=True,
         timeout=60,
         env=env,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
@@ -49,7 +51,7 @@ def test_open_ack_pin_resolve_in_the_shell(tmp_path: Path) -> None:
     assert "Subject: [RESOLVED] Service Disruption" in out
     assert "⚠️ No incident is open" in out  # ack after resolve is refused
     assert "card-sync: Every open incident has its card." in out
-    store = Store(tmp_path / "opsbot.db")
+    store = Store(tmp_path / "shell.db")
     incident = store.incident(1)
     assert incident.status == "resolved" and incident.summary == "Reverted v1.4.2"
     timeline = store.timeline(1)
@@ -97,3 +99,31 @@ def test_the_shell_takes_requests_through_the_same_edge_as_serve(tmp_path: Path)
     out = run_shell(tmp_path, "/incident open P1 payload-svc returns 502\nquit\n")
     assert "INC-1 opened as P1: payload-svc returns 502" in out
     assert "HTTP 404" not in out
+
+
+def test_an_unacknowledged_p0_pages_after_its_target_in_the_shell(tmp_path: Path) -> None:
+    """The shell runs the timers: `wait 16m` passes a P0's 15-minute target and the page
+    fires; the card's countdown moves with the clock."""
+    out = run_shell(tmp_path, "/incident open P0 Checkout down\nwait 16m\nwait 16\nquit\n")
+    assert "(14 min left)" in out
+    page = out.index("*Page:* INC-1 (P0) Checkout down: not acknowledged")
+    assert out.index("INC-1 opened as P0") < page < out.index("(16m later:")
+    assert "DM to @you" in out  # the person paged also gets a DM
+    assert "target missed: ack overdue" in out
+    assert out.count("· updated") <= 2  # a minute-by-minute refresh is shown once
+    assert "Usage: wait N(m|h|d)" in out
+
+
+def test_the_shell_keeps_its_own_data_apart_and_remembers_its_messages(tmp_path: Path) -> None:
+    """By default the shell writes ./opsbot-shell.db, never OPSBOT_DB (a real bot's file); its
+    messages come back at the next start, so the card is updated, not lost."""
+    first = run_shell(tmp_path, "/incident open P1 Login broken\nquit\n", ())
+    assert "INC-1 opened" in first
+    assert (tmp_path / "opsbot-shell.db").exists()
+    assert not (tmp_path / "opsbot.db").exists()
+    script = "/incident ack INC-1\nrun incident-timers\nreact m1 eyes\nquit\n"
+    again = run_shell(tmp_path, script, ())
+    assert "INC-1 acknowledged" in again or "Acknowledged" in again
+    assert "incident-timers:" in again
+    assert "No message m1." not in again
+    assert Store(tmp_path / "opsbot-shell.db").incident(1).status == "acknowledged"
