@@ -127,3 +127,13 @@ def test_the_shell_keeps_its_own_data_apart_and_remembers_its_messages(tmp_path:
     assert "incident-timers:" in again
     assert "No message m1." not in again
     assert Store(tmp_path / "opsbot-shell.db").incident(1).status == "acknowledged"
+
+
+def test_the_card_shown_by_show_has_its_buttons(tmp_path: Path) -> None:
+    """`/incident show` is the card with its buttons: pressing one there works like on the card."""
+    out = run_shell(
+        tmp_path, "/incident open P2 Search slow\n/incident show INC-1\npress 1\nquit\n"
+    )
+    shown = out[out.index("opsbot (only you)", out.index("Announced")) :]
+    assert "[1] Acknowledge" in shown
+    assert Store(tmp_path / "shell.db").incident(1).status == "acknowledged"

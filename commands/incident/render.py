@@ -218,10 +218,12 @@ def render_show(
 ) -> Reply:
     card = render_card(incident, settings, oncall=oncall, entries=entries, now=now)
     recent = "\n".join(timeline_line(e, settings) for e in entries[-8:])
+    # the card's own buttons too: wherever the card is shown, it can be worked from
+    shown = [b for b in card.blocks if b["type"] in ("header", "section", "actions")]
     return Reply(
         text=card.text,
         blocks=[
-            *card.blocks[:2],
+            *shown,
             *blocks(
                 divider(),
                 section(f"*Latest on the timeline*\n{recent}"),
