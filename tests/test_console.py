@@ -63,7 +63,11 @@ def test_open_ack_pin_resolve_in_the_shell(tmp_path: Path) -> None:
 
 def test_shell_explains_what_it_does_not_know(tmp_path: Path) -> None:
     """Unknown words, commands and buttons get a hint, not a crash."""
-    out = run_shell(tmp_path, "dance\n/deploy now\npress 9\n/incident\n")
+    out = run_shell(
+        tmp_path, "dance\n/deploy now\npress 9\n/incident\n/incident opne P1 Login broken\n"
+    )
+    assert "Unknown subcommand `opne`. Did you mean `open`?" in out
+    assert out.count("`ack [INC-n]`: acknowledge") == 1  # the whole help only when asked
     assert "Not a command: 'dance'" in out
     assert "/deploy is not a command this bot knows." in out
     assert "No button [9]." in out

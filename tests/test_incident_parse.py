@@ -86,7 +86,10 @@ def test_parses(text: str, expected: p.Args) -> None:
         ("edit INC-2 7 at 10:02", "Name the entry"),
         ("edit #7", "new time"),
         ("role INC-2 scribe <@U1>", "`commander` or `comms`"),
-        ("action INC-2 bob fix it", "one @user"),
+        ("action INC-2 bob fix it", "starts with its owner: `/incident action INC-3 @bob Add"),
+        ("action <@U0BOB0001> fix due someday", "`due someday` is not a date I understand"),
+        ("resolve INC-2 INC-3", "`INC-3` is a second id"),
+        ("status INC-4 resolved", "use `/incident resolve INC-4 [summary]`"),
         ("action <@U0BOB0001> due 2026-12-05", "needs text"),
         ("action <@U0BOB0001> fix due 2026-13-45", "not a date"),
         ("done INC-2 3", "Name the action item"),
@@ -94,11 +97,40 @@ def test_parses(text: str, expected: p.Args) -> None:
     ],
 )
 def test_rejects_with_usage(text: str, complaint: str) -> None:
-    """Bad input raises a UserError that says what is wrong and shows the usage."""
+    """Bad input says in one line what is wrong, then the one usage line of that subcommand
+    and where the rest is: never the whole 13-line help."""
     with pytest.raises(UserError) as caught:
         p.parse(text, SEVERITIES)
     assert complaint in caught.value.message
-    assert caught.value.usage == p.USAGE
+    assert "\n" not in caught.value.message
+    usage = caught.value.usage or ""
+    assert usage.count("\n") == 0 and "`/incident help`" in usage
+    verb = text.split()[0]
+    if verb != "frobnicate":
+        assert f"`/incident {p.ALIASES.get(verb, verb)}" in usage
+
+
+def test_a_typo_gets_the_nearest_subcommand() -> None:
+    for typo, meant in (("opne", "open"), ("reslove", "resolve"), ("timelin", "timeline")):
+        with pytest.raises(UserError) as caught:
+            p.parse(f"{typo} INC-1 x", SEVERITIES)
+        assert f"Did you mean `{meant}`?" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("word", "due"),
+    [
+        ("2026-12-05", "2026-12-05"),
+        ("tomorrow", "2026-11-27"),  # today is Thursday 2026-11-26
+        ("friday", "2026-11-27"),
+        ("Thu", "2026-12-03"),  # a weekday is the next one, never today
+        ("monday", "2026-11-30"),
+        ("+3d", "2026-11-29"),
+    ],
+)
+def test_action_due_dates_people_type(word: str, due: str) -> None:
+    parsed = p.parse(f"action <@U0BOB0001> Add an index due {word}", SEVERITIES, date(2026, 11, 26))
+    assert parsed == p.Action("U0BOB0001", "Add an index", due)
 
 
 def test_severities_come_from_config() -> None:

@@ -45,6 +45,8 @@ def test_parses(text: str, expected: p.Args) -> None:
     ("text", "complaint"),
     [
         ("dance", "Unknown subcommand"),
+        ("overide", "Did you mean `override`?"),
+        (f"override {B} 99999999999d", "at most 8 weeks"),
         ("schedule 0", "from 1 to 26"),
         ("schedule many", "from 1 to 26"),
         ("set", "needs the rotation"),
@@ -60,7 +62,12 @@ def test_parses(text: str, expected: p.Args) -> None:
     ],
 )
 def test_rejects_with_usage(text: str, complaint: str) -> None:
-    """Bad input is a UserError naming the problem, with the usage."""
+    """Bad input is one line naming the problem, then that subcommand's usage line."""
     with pytest.raises(UserError) as caught:
         p.parse(text)
-    assert complaint in caught.value.message and caught.value.usage == p.USAGE
+    usage = caught.value.usage or ""
+    assert complaint in caught.value.message
+    assert "\n" not in usage and "`/oncall help` lists every subcommand" in usage
+    verb = text.split()[0]
+    if verb in ("schedule", "set", "override", "swap"):
+        assert usage.startswith(f"*Usage:* `/oncall {verb}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any
 
@@ -26,7 +27,12 @@ def parse(text: str) -> tuple[str, int | None, bool]:
     rest = words[1:]
     restore_test = "--restore" in rest
     rest = [w for w in rest if w != "--restore"]
-    if verb not in ("run", "list", "verify", "restore", "help", *CARE) or len(rest) > 1:
+    verbs = ("run", "list", "verify", "restore", "help", *CARE)
+    if verb not in verbs:
+        close = difflib.get_close_matches(verb, verbs, n=1)
+        guess = f" Did you mean `/backup {close[0]}`?" if close else ""
+        raise UserError(f"Unknown subcommand `{verb}`.{guess}", USAGE)
+    if len(rest) > 1:
         raise UserError(f"I don't understand `{text.strip()}`.", USAGE)
     if verb == "archive":
         if not rest or not rest[0].isdigit() or not 2000 <= int(rest[0]) <= 2100:

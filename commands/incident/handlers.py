@@ -41,7 +41,8 @@ class Outcome:
 
 def handle(ack: Ack, command: dict[str, Any], respond: Respond, context: dict[str, Any]) -> None:
     deps: Deps = context["deps"]
-    args = p.parse(command.get("text", ""), deps.settings.severities)
+    today = deps.clock().astimezone(deps.settings.tz).date()
+    args = p.parse(command.get("text", ""), deps.settings.severities, today)
     with deps.store.atomic(once=context.get("replay_key")):
         outcome = execute(args, deps, actor=command["user_id"])
         publish(outcome, deps)

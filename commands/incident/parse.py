@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import date, time, timedelta
 
 from bot.replies import UserError
 
@@ -23,12 +24,40 @@ USAGE = """*Usage:* `/incident <subcommand>`
 • `list [open|all]` · `show [INC-n]` · `timeline [INC-n]` · `postmortem [INC-n]` · `help`
 Leave out `INC-n` when exactly one incident is open."""
 
+# One line per subcommand: what a mistake is answered with, under the one-line complaint.
+LINES = {
+    "open": "`/incident open [P0|P1|P2|P3] <title>`",
+    "ack": "`/incident ack [INC-n]`",
+    "resolve": "`/incident resolve [INC-n] [summary]`",
+    "update": "`/incident update [INC-n] [at HH:MM] <text>`",
+    "sev": "`/incident sev [INC-n] <P0-P3>`",
+    "status": "`/incident status [INC-n] investigating|identified|mitigating|monitoring`",
+    "lead": "`/incident lead [INC-n] @user`",
+    "role": "`/incident role [INC-n] commander|comms @user`",
+    "edit": "`/incident edit [INC-n] #<entry> [at HH:MM] [text]`",
+    "action": "`/incident action [INC-n] @owner <text> [due YYYY-MM-DD|tomorrow|friday|+3d]`",
+    "done": "`/incident done [INC-n] A<n>`",
+    "public": "`/incident public [INC-n] <text>`",
+    "public-title": "`/incident public-title [INC-n] <title>`",
+    "list": "`/incident list [open|all]`",
+}
+ALIASES = {"acknowledge": "ack", "severity": "sev"}
+HELP_HINT = "`/incident help` lists every subcommand."
+
+
+def usage_line(verb: str) -> str:
+    line = LINES.get(ALIASES.get(verb, verb), f"`/incident {verb} [INC-n]`")
+    return f"*Usage:* {line} · {HELP_HINT}"
+
+
 STATUSES = ("investigating", "identified", "mitigating", "monitoring")
 _REF = re.compile(r"^(?:INC-?)?(\d+)$", re.IGNORECASE)
 _SEVERITY = re.compile(r"^P\d+$", re.IGNORECASE)
 _USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 _AT = re.compile(r"^at\s+(?:(\d{4}-\d{2}-\d{2})\s+)?(\d{1,2}):(\d{2})(?:\s+|$)", re.IGNORECASE)
-_DUE = re.compile(r"\s+due\s+(\d{4}-\d{2}-\d{2})$", re.IGNORECASE)
+_DUE = re.compile(r"\s+due\s+(\S+)$", re.IGNORECASE)
+_IN_DAYS = re.compile(r"^\+(\d{1,3})d$", re.IGNORECASE)
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _ENTRY = re.compile(r"^#(\d+)$")
 _ITEM = re.compile(r"^A(\d+)$", re.IGNORECASE)
 
@@ -187,7 +216,18 @@ MAX_TEXT = 3000  # a command's text: what one Slack section shows
 MAX_TITLE = 150  # an incident's title: what a Slack header shows
 
 
-def parse(text: str, severities: Collection[str]) -> Args:
+def parse(text: str, severities: Collection[str], today: date | None = None) -> Args:
+    """`today` (the team's date) resolves relative due dates: tomorrow, friday, +3d."""
+    verb = text.strip().partition(" ")[0].lower()
+    try:
+        return _parse(text, severities, today or date.today())
+    except UserError as error:
+        if error.usage is None and verb in _WITH_REF.keys() | {"open", "list"}:
+            error.usage = usage_line(verb)
+        raise
+
+
+def _parse(text: str, severities: Collection[str], today: date) -> Args:
     if len(text) > MAX_TEXT:
         raise UserError(
             f"That is {len(text):,} characters; a command takes at most {MAX_TEXT:,}. "
@@ -203,9 +243,17 @@ def parse(text: str, severities: Collection[str]) -> Args:
         return _list(rest)
     parser = _WITH_REF.get(verb)
     if parser is None:
-        raise UserError(f"Unknown subcommand `{verb}`.", USAGE)
+        raise _unknown(verb)
     ref, rest = _split_ref(rest)
+    if verb == "action":
+        return _action(ref, rest, today)
     return parser(ref, rest, severities)
+
+
+def _unknown(verb: str) -> UserError:
+    close = difflib.get_close_matches(verb, [*_WITH_REF, "open", "list", "help"], n=1)
+    guess = f" Did you mean `{close[0]}`?" if close else ""
+    return UserError(f"Unknown subcommand `{verb}`.{guess}", HELP_HINT)
 
 
 def _open(rest: str, severities: Collection[str]) -> Open:
@@ -216,7 +264,7 @@ def _open(rest: str, severities: Collection[str]) -> Open:
     else:
         title = rest
     if not title.strip():
-        raise UserError("An incident needs a title: `/incident open P1 Login broken`.", USAGE)
+        raise UserError("An incident needs a title: `/incident open P1 Login broken`.")
     title = " ".join(title.split())
     if len(title) > MAX_TITLE:
         raise UserError(
@@ -228,7 +276,7 @@ def _open(rest: str, severities: Collection[str]) -> Open:
 
 def _list(rest: str) -> List:
     if rest.lower() not in ("", "open", "all"):
-        raise UserError(f"`list` takes `open` or `all`, not `{rest}`.", USAGE)
+        raise UserError(f"`list` takes `open` or `all`, not `{rest}`.")
     return List(everything=rest.lower() == "all")
 
 
@@ -244,13 +292,13 @@ def _severity(token: str, severities: Collection[str]) -> str:
     name = token.upper()
     if name not in severities:
         known = ", ".join(sorted(severities))
-        raise UserError(f"Unknown severity `{token}`: use one of {known}.", USAGE)
+        raise UserError(f"Unknown severity `{token}`: use one of {known}.")
     return name
 
 
 def _no_more(verb: str, rest: str) -> None:
     if rest:
-        raise UserError(f"`{verb}` takes only an incident id, not `{rest}`.", USAGE)
+        raise UserError(f"`{verb}` takes only an incident id, not `{rest}`.")
 
 
 def _ack(ref: int | None, rest: str, severities: Collection[str]) -> Args:
@@ -259,13 +307,16 @@ def _ack(ref: int | None, rest: str, severities: Collection[str]) -> Args:
 
 
 def _resolve(ref: int | None, rest: str, severities: Collection[str]) -> Args:
+    first = rest.partition(" ")[0]
+    if ref is not None and _REF.match(first) and first.upper().startswith("INC"):
+        raise UserError(f"Resolve one incident at a time: `{first}` is a second id, not a summary.")
     return Resolve(ref, " ".join(rest.split()) or None)
 
 
 def _update(ref: int | None, rest: str, severities: Collection[str]) -> Args:
     at, rest = _when(rest)
     if not rest:
-        raise UserError("An update needs text: `/incident update INC-3 Rolled back`.", USAGE)
+        raise UserError("An update needs text: `/incident update INC-3 Rolled back`.")
     return Update(text=rest, ref=ref, at=at)
 
 
@@ -273,14 +324,14 @@ def _when(rest: str) -> tuple[When | None, str]:
     match = _AT.match(rest)
     if not match:
         if rest.lower().startswith("at "):
-            raise UserError("Give the time as `at HH:MM` or `at YYYY-MM-DD HH:MM`.", USAGE)
+            raise UserError("Give the time as `at HH:MM` or `at YYYY-MM-DD HH:MM`.")
         return None, rest
     day_text, hour, minute = match.group(1), int(match.group(2)), int(match.group(3))
     try:
         day = date.fromisoformat(day_text) if day_text else None
         time(hour, minute)
     except ValueError:
-        raise UserError(f"`{match.group(0).strip()}` is not a real time.", USAGE) from None
+        raise UserError(f"`{match.group(0).strip()}` is not a real time.") from None
     return When(hour, minute, day), rest[match.end() :].strip()
 
 
@@ -288,60 +339,84 @@ def _edit(ref: int | None, rest: str, severities: Collection[str]) -> Args:
     first, _, rest = rest.partition(" ")
     match = _ENTRY.match(first)
     if not match:
-        raise UserError("Name the entry to edit: `/incident edit INC-3 #7 at 10:02`.", USAGE)
+        raise UserError("Name the entry to edit: `/incident edit INC-3 #7 at 10:02`.")
     at, text = _when(rest.strip())
     if at is None and not text:
-        raise UserError("Give a new time (`at HH:MM`), new text, or both.", USAGE)
+        raise UserError("Give a new time (`at HH:MM`), new text, or both.")
     return Edit(int(match.group(1)), text or None, at, ref)
 
 
 def _role(ref: int | None, rest: str, severities: Collection[str]) -> Args:
     role, _, who = rest.partition(" ")
     if role.lower() not in ("commander", "comms"):
-        raise UserError("`role` takes `commander` or `comms`, then an @user.", USAGE)
+        raise UserError("`role` takes `commander` or `comms`, then an @user.")
     return Role(role.lower(), _user(who.strip(), "role"), ref)
 
 
 def _user(text: str, verb: str) -> str:
     match = _USER.match(text)
     if not match:
-        raise UserError(f"`{verb}` takes one @user: `/incident {verb} INC-3 @alice`.", USAGE)
+        raise UserError(f"`{verb}` takes one @user: `/incident {verb} INC-3 @alice`.")
     return match.group(1)
 
 
-def _action(ref: int | None, rest: str, severities: Collection[str]) -> Args:
+def _action(ref: int | None, rest: str, today: date) -> Args:
     who, _, text = rest.partition(" ")
+    if not _USER.match(who):
+        raise UserError(
+            "An action item starts with its owner: `/incident action INC-3 @bob Add an index`."
+        )
     owner = _user(who, "action")
     text = " " + text
     due_match = _DUE.search(text)
     due = None
     if due_match:
-        try:
-            due = date.fromisoformat(due_match.group(1)).isoformat()
-        except ValueError:
-            raise UserError(f"`{due_match.group(1)}` is not a date.", USAGE) from None
+        due = _due(due_match.group(1), today).isoformat()
         text = text[: due_match.start()]
     if not text.strip():
-        raise UserError("An action item needs text: `/incident action @bob Add an index`.", USAGE)
+        raise UserError("An action item needs text: `/incident action @bob Add an index`.")
     return Action(owner, " ".join(text.split()), due, ref)
+
+
+def _due(word: str, today: date) -> date:
+    """YYYY-MM-DD, today, tomorrow, a weekday (the next one, never today) or +Nd."""
+    lowered = word.lower()
+    if lowered in ("today", "tomorrow"):
+        return today + timedelta(days=lowered == "tomorrow")
+    days = [d for d in WEEKDAYS if len(lowered) >= 3 and d.startswith(lowered)]
+    if days:
+        ahead = (WEEKDAYS.index(days[0]) - today.weekday() - 1) % 7 + 1
+        return today + timedelta(days=ahead)
+    if found := _IN_DAYS.match(lowered):
+        return today + timedelta(days=int(found.group(1)))
+    try:
+        return date.fromisoformat(word)
+    except ValueError:
+        raise UserError(
+            f"`due {word}` is not a date I understand: use YYYY-MM-DD, tomorrow, "
+            "a weekday (friday) or +3d."
+        ) from None
 
 
 def _done(ref: int | None, rest: str, severities: Collection[str]) -> Args:
     match = _ITEM.match(rest)
     if not match:
-        raise UserError("Name the action item: `/incident done INC-3 A2`.", USAGE)
+        raise UserError("Name the action item: `/incident done INC-3 A2`.")
     return Done(int(match.group(1)), ref)
 
 
 def _sev(ref: int | None, rest: str, severities: Collection[str]) -> Args:
     if not rest or " " in rest:
-        raise UserError("`sev` takes one severity: `/incident sev INC-3 P1`.", USAGE)
+        raise UserError("`sev` takes one severity: `/incident sev INC-3 P1`.")
     return Sev(severity=_severity(rest, severities), ref=ref)
 
 
 def _status(ref: int | None, rest: str, severities: Collection[str]) -> Args:
+    if rest.lower() in ("resolved", "resolve", "closed", "fixed"):
+        target = f" INC-{ref}" if ref else ""
+        raise UserError(f"To close an incident use `/incident resolve{target} [summary]`.")
     if rest.lower() not in STATUSES:
-        raise UserError(f"`status` takes one of {', '.join(STATUSES)}.", USAGE)
+        raise UserError(f"`status` takes one of {', '.join(STATUSES)}.")
     return Status(status=rest.lower(), ref=ref)
 
 
@@ -382,7 +457,7 @@ _WITH_REF: dict[str, Parser] = {
     "postmortem": _only_ref(Postmortem, "postmortem"),
     "edit": _edit,
     "role": _role,
-    "action": _action,
+    "action": lambda ref, rest, sev: _action(ref, rest, date.today()),
     "actions": _only_ref(Actions, "actions"),
     "done": _done,
     "comms": _only_ref(Comms, "comms"),
@@ -394,5 +469,5 @@ _WITH_REF: dict[str, Parser] = {
 
 def _text(rest: str, verb: str) -> str:
     if not rest.strip():
-        raise UserError(f"`{verb}` needs text: `/incident {verb} INC-3 <text>`.", USAGE)
+        raise UserError(f"`{verb}` needs text: `/incident {verb} INC-3 <text>`.")
     return " ".join(rest.split())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -65,7 +66,24 @@ class Help:
 Args = Now | Schedule | Set | Override | Swap | Contacts | Help
 
 
+def usage_line(verb: str) -> str:
+    """The one line of USAGE about `verb`, and where the rest is."""
+    line = next((ln for ln in USAGE.splitlines() if ln.startswith(f"• `{verb}")), None)
+    shown = f"*Usage:* `/oncall {line[3:]}" if line else "*Usage:*"
+    return f"{shown.replace('`/oncall `', '`/oncall ')} · `/oncall help` lists every subcommand."
+
+
 def parse(text: str) -> Args:
+    verb = text.strip().partition(" ")[0].lower()
+    try:
+        return _parse(text)
+    except UserError as error:
+        if error.usage is None:
+            error.usage = usage_line(verb)
+        raise
+
+
+def _parse(text: str) -> Args:
     verb, _, rest = text.strip().partition(" ")
     verb, rest = verb.lower(), rest.strip()
     if verb in ("", "now", "who"):
@@ -76,14 +94,18 @@ def parse(text: str) -> Args:
         return Contacts()
     parsers = {"schedule": _schedule, "set": _set, "override": _override, "swap": _swap}
     if verb not in parsers:
-        raise UserError(f"Unknown subcommand `{verb}`.", USAGE)
+        close = difflib.get_close_matches(verb, [*parsers, "contacts", "help"], n=1)
+        guess = f" Did you mean `{close[0]}`?" if close else ""
+        raise UserError(
+            f"Unknown subcommand `{verb}`.{guess}", "`/oncall help` lists every subcommand."
+        )
     return parsers[verb](rest)
 
 
 def user(token: str, verb: str) -> str:
     match = _USER.match(token)
     if not match:
-        raise UserError(f"`{verb}` needs an @user, not `{token or 'nothing'}`.", USAGE)
+        raise UserError(f"`{verb}` needs an @user, not `{token or 'nothing'}`.")
     return match.group(1)
 
 
@@ -91,16 +113,16 @@ def _schedule(rest: str) -> Args:
     if not rest:
         return Schedule()
     if not rest.isdigit() or not 1 <= int(rest) <= 26:
-        raise UserError("`schedule` takes a number of weeks from 1 to 26.", USAGE)
+        raise UserError("`schedule` takes a number of weeks from 1 to 26.")
     return Schedule(int(rest))
 
 
 def _set(rest: str) -> Args:
     members = tuple(user(token, "set") for token in rest.split())
     if not members:
-        raise UserError("`set` needs the rotation, in order: `/oncall set @a @b @c`.", USAGE)
+        raise UserError("`set` needs the rotation, in order: `/oncall set @a @b @c`.")
     if len(set(members)) != len(members):
-        raise UserError("Someone is in the rotation twice.", USAGE)
+        raise UserError("Someone is in the rotation twice.")
     return Set(members)
 
 
@@ -108,10 +130,11 @@ def _override(rest: str) -> Args:
     who, _, when = rest.partition(" ")
     person, when = user(who, "override"), when.strip()
     if match := _SPAN.match(when):
-        length = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        amount = min(int(match.group(1)), 10**6)  # beyond that, timedelta overflows
+        length = timedelta(**{_UNITS[match.group(2)]: amount})
         if not timedelta(0) < length <= timedelta(weeks=8):
             raise UserError(
-                "An override lasts at most 8 weeks; change the rotation instead.", USAGE
+                "An override lasts at most 8 weeks; change the rotation instead.",
             )
         return Override(person, length=length)
     if match := _UNTIL.match(when):
@@ -121,10 +144,10 @@ def _override(rest: str) -> Args:
     if match := _RANGE.match(when):
         first, last = _day(match.group(1)), _day(match.group(2))
         if last < first:
-            raise UserError("The range ends before it starts.", USAGE)
+            raise UserError("The range ends before it starts.")
         return Override(person, days=(first, last))
     raise UserError(
-        "Say how long: `2d`, `12h`, `until 2026-12-03 18:00` or `2026-12-01..2026-12-03`.", USAGE
+        "Say how long: `2d`, `12h`, `until 2026-12-03 18:00` or `2026-12-01..2026-12-03`.",
     )
 
 
@@ -137,4 +160,4 @@ def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise UserError(f"`{text}` is not a date (YYYY-MM-DD).", USAGE) from None
+        raise UserError(f"`{text}` is not a date (YYYY-MM-DD).") from None

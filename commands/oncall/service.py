@@ -95,7 +95,7 @@ def override_span(args: p.Override, settings: Settings, now: datetime) -> tuple[
         try:
             end = datetime.combine(day, time(hour, minute or 0), tz)
         except ValueError:
-            raise UserError("That is not a time of day.", p.USAGE) from None
+            raise UserError("That is not a time of day.", p.usage_line("override")) from None
         return now, end
     assert args.days is not None
     first, last = args.days
