@@ -16,7 +16,8 @@ from commands.rollback import releases, render, service
 
 USAGE = (
     "*Usage:* `/rollback [list]` · `/rollback <tag> [INC-n] [--dry-run]` · "
-    "`/rollback mark <tag>` (before a deploy: backup + record) · `/rollback help`"
+    "`/rollback mark <tag>` (before a deploy: backup + record) · `/rollback <newer tag> "
+    "--forward` · `/rollback help`"
 )
 _INC = re.compile(r"^INC-(\d+)$", re.IGNORECASE)
 
@@ -27,6 +28,7 @@ class Args:
     tag: str = ""
     incident: int | None = None
     dry_run: bool = False
+    forward: bool = False
 
 
 def parse(text: str) -> Args:
@@ -39,8 +41,8 @@ def parse(text: str) -> Args:
         if len(words) != 2:
             raise UserError("Name the release being deployed: `/rollback mark v1.4.2`.", USAGE)
         return Args("mark", words[1])
-    dry_run = "--dry-run" in words
-    rest = [w for w in words if w != "--dry-run"]
+    dry_run, forward = "--dry-run" in words, "--forward" in words
+    rest = [w for w in words if w not in ("--dry-run", "--forward")]
     incident = None
     if len(rest) == 2 and (match := _INC.match(rest[1])):
         incident, rest = int(match.group(1)), rest[:1]
@@ -48,7 +50,7 @@ def parse(text: str) -> Args:
         raise UserError(
             "Name one release tag, optionally an incident: `/rollback v1.4.1 INC-3`.", USAGE
         )
-    return Args("preview", rest[0], incident, dry_run)
+    return Args("preview", rest[0], incident, dry_run, forward)
 
 
 def handle(ack: Ack, command: dict[str, Any], respond: Respond, context: dict[str, Any]) -> None:
@@ -81,7 +83,7 @@ def _mark(deps: Deps, args: Args, actor: str, respond: Respond) -> None:
 
 def _preview(deps: Deps, args: Args, actor: str, respond: Respond) -> None:
     incident = incidents.find_incident(deps.store, args.incident) if args.incident else None
-    shown = service.preview(deps, args.tag, incident)
+    shown = service.preview(deps, args.tag, incident, args.forward)
     if args.dry_run:
         respond(
             replace_original=True, **render.render_preview(shown, None, deps.settings).as_response()
@@ -140,9 +142,10 @@ def on_answer(
 
 def _execute(deps: Deps, row: dict[str, Any]) -> None:
     rollback_id, tag, approvals = row["id"], row["tag"], row["approvals"]
+    forward = releases.newer(tag, row.get("from_tag"))
 
     def report(results: list[service.StepResult], state: str) -> None:
-        progress = render.render_progress(tag, results, state, approvals)
+        progress = render.render_progress(tag, results, state, approvals, forward)
         # blocks always sent: Slack keeps the old ones (Confirm/Cancel) when they are left out
         deps.slack.chat_update(
             channel=row["channel"], ts=row["ts"], text=progress.text, blocks=progress.blocks

@@ -49,6 +49,13 @@ def semver_key(tag: str) -> tuple[int, int, int, int, tuple[tuple[int, int | str
     return int(major), int(minor), int(patch), 0, parts
 
 
+def newer(tag: str, than: str | None) -> bool:
+    """`tag` is a later release than `than` (False when either is not a release tag)."""
+    if not than or not _SEMVER.match(tag) or not _SEMVER.match(than):
+        return False
+    return semver_key(tag) > semver_key(than)
+
+
 def releases(repo: Path) -> list[str]:
     """The repository's v* tags that are versions, newest first."""
     tags = [t for t in git(repo, "tag", "--list", "v*").split() if _SEMVER.match(t)]

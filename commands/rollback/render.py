@@ -35,15 +35,21 @@ def render_preview(shown: Preview, rollback_id: int | None, settings: Settings) 
         if shown.incident
         else "no incident linked"
     )
+    title, effect = (
+        (f":fast_forward: *Roll forward to `{shown.tag}`*", "this adds")
+        if shown.forward
+        else (f":rewind: *Roll back to `{shown.tag}`*", "this undoes")
+    )
     text = (
-        f":rewind: *Roll back to `{shown.tag}`* ({who})\n"
+        f"{title} ({who})\n"
         f"Target: `{shown.commit.sha}` {shown.commit.date[:16].replace('T', ' ')} "
         f"{shown.commit.subject}\n"
-        f"Deployed now: `{shown.current or 'unknown'}`; this undoes:\n{undone}\n"
+        f"Deployed now: `{shown.current or 'unknown'}`; {effect}:\n{undone}\n"
         f"Steps:\n{steps}"
     )
     if rollback_id is None:
         return Reply(text + "\n_Dry run: nothing will run._")
+    verb = "Roll forward" if shown.forward else "Roll back"
     needs = (
         "Two allowed people must confirm."
         if shown.approvals_needed > 1
@@ -56,7 +62,7 @@ def render_preview(shown: Preview, rollback_id: int | None, settings: Settings) 
             section(text),
             buttons(
                 [
-                    (CONFIRM, f"Roll back to {shown.tag}", str(rollback_id), "danger"),
+                    (CONFIRM, f"{verb} to {shown.tag}", str(rollback_id), "danger"),
                     (CANCEL, "Cancel", str(rollback_id), None),
                 ],
                 block_id=f"rollback.{rollback_id}",
@@ -69,7 +75,9 @@ def render_preview(shown: Preview, rollback_id: int | None, settings: Settings) 
     )
 
 
-def render_progress(tag: str, results: list[StepResult], state: str, approvals: list[str]) -> Reply:
+def render_progress(
+    tag: str, results: list[StepResult], state: str, approvals: list[str], forward: bool = False
+) -> Reply:
     lines = [
         f"{MARK[r.status]} {r.name}" + (f" ({r.seconds:.1f} s)" if r.seconds else "")
         for r in results
@@ -79,5 +87,10 @@ def render_progress(tag: str, results: list[StepResult], state: str, approvals: 
         "ok": f":white_check_mark: Rolled back to `{tag}`.",
         "failed": f":x: Rollback to `{tag}` stopped at a failed step.",
     }[state]
+    if forward:
+        head = head.replace("Rolling back", "Rolling forward").replace(
+            "Rolled back", "Rolled forward"
+        )
+        head = head.replace(":rewind:", ":fast_forward:").replace("Rollback to", "Roll-forward to")
     by = ", ".join(mention(a) for a in approvals)
     return Reply(f"{head}\n" + "\n".join(lines) + f"\nConfirmed by {by}.")

@@ -40,6 +40,7 @@ class Preview:
     steps: list[str]
     incident: Incident | None
     approvals_needed: int
+    forward: bool = False  # the target is newer than what is deployed: `undone` is what it adds
 
 
 def repo(settings: Settings) -> Path:
@@ -75,11 +76,22 @@ def steps(settings: Settings) -> list[RollbackStep]:
     return planned
 
 
-def preview(deps: Deps, tag: str, incident: Incident | None) -> Preview:
+def preview(deps: Deps, tag: str, incident: Incident | None, forward: bool = False) -> Preview:
     checkout = repo(deps.settings)
     tag = releases.validate(checkout, tag)
     now = current(deps)
-    undone = releases.between(checkout, tag, now) if now and now != tag else []
+    newer = releases.newer(tag, now)
+    if newer and not forward:
+        added = releases.between(checkout, now or "", tag)
+        listed = "\n".join(f"  • `{c.sha}` {c.subject}" for c in added) or "  • nothing"
+        raise UserError(
+            f"`{tag}` is newer than the deployed `{now}`: that is a roll-forward, which would "
+            f"add:\n{listed}\nTo do it anyway: `/rollback {tag} --forward`."
+        )
+    if newer:
+        undone = releases.between(checkout, now or "", tag)
+    else:
+        undone = releases.between(checkout, tag, now) if now and now != tag else []
     return Preview(
         tag,
         now,
@@ -88,6 +100,7 @@ def preview(deps: Deps, tag: str, incident: Incident | None) -> Preview:
         [s.name for s in steps(deps.settings)],
         incident,
         approvals_needed(deps.settings, incident),
+        newer,
     )
 
 

@@ -434,3 +434,18 @@ def test_two_people_confirming_at_once_both_count(stack: Stack) -> None:
     for thread in threads:
         thread.join()
     assert sorted(stack.deps.store.rollback(1)["approvals"]) == sorted([ALICE, BOB])  # type: ignore[index]
+
+
+def test_a_newer_target_is_a_roll_forward_and_says_what_it_adds(stack: Stack, repo: Path) -> None:
+    """With v1.9.0 deployed, `/rollback v1.10.0` would undo nothing: it is refused as a
+    roll-forward that names what it adds, unless asked for with --forward."""
+    git(repo, "checkout", "-q", "--detach", "v1.9.0")
+    rollback(stack, "v1.10.0")
+    refused = answer(stack, "roll-forward")
+    assert "`v1.10.0` is newer than the deployed `v1.9.0`" in refused
+    assert "Release v1.10.0" in refused and "`/rollback v1.10.0 --forward`" in refused
+    assert stack.deps.store.rollback(1) is None  # nothing was requested
+    rollback(stack, "v1.10.0 --forward --dry-run")
+    dry = answer(stack, "Dry run")
+    assert "Roll forward to `v1.10.0`" in dry and "this adds" in dry
+    assert "Release v1.10.0" in dry and "  • nothing" not in dry
