@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
+from pymongo.errors import ConnectionFailure
 from slack_sdk.errors import SlackApiError
 
 from bot.store import Replayed, StoreBusy
@@ -46,6 +47,12 @@ def describe(error: Exception, log: logging.Logger) -> str:
     if isinstance(error, StoreBusy):
         log.warning("store busy past its timeout")
         return ":hourglass: opsbot's database is busy; nothing was changed. Try again."
+    if isinstance(error, ConnectionFailure):
+        log.warning("MongoDB unreachable: %s", type(error).__name__)
+        return (
+            ":warning: MongoDB did not answer, so nothing was read or changed. "
+            "`/health mongodb` shows the connection."
+        )
     if isinstance(error, SlackApiError):
         code = error.response.get("error", "unknown") if error.response else "unknown"
         log.warning("Slack API error: %s", code)

@@ -14,12 +14,14 @@ def _post(deps: Deps, reply: Reply) -> None:
     deps.post_now(deps.settings.digest_target, reply)
 
 
-def _skip(deps: Deps) -> str | None:
-    return "MONGODB_URI is not set: nothing to back up." if deps.mongo is None else None
+def _skip(deps: Deps, what: str) -> str | None:
+    if deps.mongo is None:
+        return f"MongoDB is not configured (MONGODB_URI is not set): nothing to {what}."
+    return None
 
 
 def nightly(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
-    if (reason := _skip(deps)) or dry_run:
+    if (reason := _skip(deps, "back up")) or dry_run:
         return reason or f"Would back up {deps.settings.backup.database} and apply retention."
     outcome = service.run_backup(deps, reason="nightly", progress=lambda name, count: None)
     expired = service.retention(deps, now) if outcome.status == "ok" else []
@@ -28,7 +30,7 @@ def nightly(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
 
 
 def _verify(deps: Deps, *, restore_test: bool, dry_run: bool) -> str:
-    if (reason := _skip(deps)) or dry_run:
+    if (reason := _skip(deps, "verify")) or dry_run:
         return reason or "Would verify the latest backup."
     row, problems = service.verify(
         deps, None, restore_test=restore_test, progress=lambda name, count: None
@@ -54,7 +56,7 @@ def monthly_restore_test(deps: Deps, *, now: datetime, dry_run: bool = False) ->
 def monthly_review(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
     """The plan's monthly database optimisation: indexes, slow queries, cleanup candidates
     (counted here; deleting them takes the button and an allowed user)."""
-    if (reason := _skip(deps)) or dry_run:
+    if (reason := _skip(deps, "review")) or dry_run:
         return reason or "Would review indexes, slow queries and cleanup candidates."
     db = deps.mongo()[deps.settings.backup.database]  # type: ignore[misc]
     question = render.render_cleanup_question(care.count_candidates(db, now))

@@ -162,7 +162,7 @@ def test_retention_keeps_daily_weekly_monthly(bdeps: Any, clock: Any) -> None:
 
 def test_restore_needs_an_allowed_user(bdeps: Any) -> None:
     """Nobody may restore until restore_allowed names them."""
-    with pytest.raises(UserError, match="nobody"):
+    with pytest.raises(UserError, match="Nobody may restore"):
         service.require_restorer(bdeps, "U0ALICE01")
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import bson
 from pymongo.database import Database
-from pymongo.errors import OperationFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
 # The plan's "Recommended Indexes", as key lists.
 RECOMMENDED: dict[str, list[list[tuple[str, int]]]] = {
@@ -59,6 +59,8 @@ def review_indexes(db: Database[Any]) -> IndexReview:
             missing[collection] = gaps
         try:
             stats = list(db[collection].aggregate([{"$indexStats": {}}]))
+        except ConnectionFailure:
+            raise  # MongoDB is down: say so, not "usage unknown"
         except (OperationFailure, NotImplementedError, PyMongoError):
             usage_known = False
             continue
@@ -76,6 +78,8 @@ def slow_queries(db: Database[Any], limit: int = 10) -> list[dict[str, Any]] | N
     """The slowest profiled operations, or None when profiling is off or not available."""
     try:
         level = db.command({"profile": -1}).get("was", 0)
+    except ConnectionFailure:
+        raise  # MongoDB is down: say so, not "profiling is off"
     except (OperationFailure, NotImplementedError, PyMongoError):
         return None
     if not level:

@@ -145,7 +145,7 @@ def _care(deps: Deps, verb: str, year: int | None, actor: str, ack: Ack, respond
     """Reports answer in the background; destructive steps ask first, allowed users only."""
     if verb in ("cleanup", "archive"):
         service.require_restorer(deps, actor)
-    db = service.mongo_client(deps)[deps.settings.backup.database]
+    db = service.mongo_client(deps, "look at")[deps.settings.backup.database]
     ack(**Reply(":mag: Looking at the database…").as_response())
 
     def report() -> Reply:

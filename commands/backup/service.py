@@ -33,9 +33,9 @@ class Outcome:
     note: str = ""  # e.g. the off-site copy failed while the backup itself is good
 
 
-def mongo_client(deps: Deps) -> Any:
+def mongo_client(deps: Deps, what: str = "back up") -> Any:
     if deps.mongo is None:
-        raise UserError("MONGODB_URI is not set: there is no database to back up.")
+        raise UserError(f"MongoDB is not configured (MONGODB_URI is not set): nothing to {what}.")
     return deps.mongo()
 
 
@@ -208,8 +208,13 @@ def _restore(deps: Deps, row: dict[str, Any], target: str, progress: Progress) -
 def require_restorer(deps: Deps, actor: str) -> None:
     allowed = deps.settings.backup.restore_allowed
     if actor not in allowed:
-        who = ", ".join(mention(a) for a in allowed) or "nobody (set backup.restore_allowed)"
-        raise UserError(f"Only {who} may restore a backup. Nothing was changed.")
+        if not allowed:
+            raise UserError(
+                "Nobody may restore a backup or delete data yet: list the Slack user ids "
+                "allowed to in `backup.restore_allowed`. Nothing was changed."
+            )
+        who = ", ".join(mention(a) for a in allowed)
+        raise UserError(f"Only {who} may restore a backup or delete data. Nothing was changed.")
 
 
 def restore_live(deps: Deps, backup_id: int, *, actor: str, progress: Progress) -> Outcome:

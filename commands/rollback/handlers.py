@@ -59,9 +59,10 @@ def handle(ack: Ack, command: dict[str, Any], respond: Respond, context: dict[st
     if args.verb == "help":
         ack(**Reply(USAGE).as_response())
         return
+    service.repo(deps.settings)  # "not configured" first: no permission makes it work
     if args.verb in ("mark", "preview") and not args.dry_run:
-        service.require_allowed(deps.settings, actor)
-    service.repo(deps.settings)  # "not configured" now, not after the ack
+        what = "record a deploy" if args.verb == "mark" else "roll back"
+        service.require_allowed(deps.settings, actor, what)
     deps.pools.rollbacks.check()
     ack(**Reply(":hourglass: Reading the release checkout…").as_response())
     work = {"list": _list, "mark": _mark, "preview": _preview}[args.verb]

@@ -54,11 +54,17 @@ def approvals_needed(settings: Settings, incident: Incident | None) -> int:
     return 2 if incident and incident.severity in settings.rollback.second_confirmation else 1
 
 
-def require_allowed(settings: Settings, actor: str) -> None:
+def require_allowed(settings: Settings, actor: str, what: str = "roll back") -> None:
     allowed = settings.rollback.allowed
-    if actor not in allowed:
-        who = ", ".join(mention(a) for a in allowed) or "nobody (set rollback.allowed)"
-        raise UserError(f"Only {who} may roll back. Nothing was run.")
+    if actor in allowed:
+        return
+    if not allowed:
+        raise UserError(
+            f"Nobody may {what} yet: list the Slack user ids allowed to in "
+            "`rollback.allowed`. Nothing was run."
+        )
+    who = ", ".join(mention(a) for a in allowed)
+    raise UserError(f"Only {who} may {what}. Nothing was run.")
 
 
 def current(deps: Deps) -> str | None:

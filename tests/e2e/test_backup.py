@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import mongomock
+import pymongo
 import pytest
 
 from bot.localslack import LocalSlack, Message
@@ -140,3 +141,49 @@ def test_monthly_review_posts_indexes_slow_queries_and_candidates(stack: Stack) 
     [post] = [m for m in stack.slack.history("#incidents") if "Monthly database review" in m.text]
     assert "*Indexes*" in post.text and "profiling is off" in post.text
     assert "Cleanup candidates" in post.text
+
+
+def test_mongodb_down_is_named_not_a_crash_nor_profiling_off(tmp_path: Path) -> None:
+    """With MongoDB not answering, each database command says so in a plain sentence."""
+    down = pymongo.MongoClient(
+        "mongodb://127.0.0.1:9/", serverSelectionTimeoutMS=200, connectTimeoutMS=200
+    )
+    with LocalSlack() as slack:
+        stack = Stack(
+            slack,
+            tmp_path / "opsbot.db",
+            Clock(datetime.now(UTC)),
+            mongo=lambda: down,
+            backup_dir=tmp_path / "backups",
+            backup={"restore_allowed": [ALICE]},
+        )
+        try:
+            for verb in ("indexes", "slow", "archive 2024"):
+                backup(stack, verb)
+                said = final(stack, "MongoDB did not answer")["text"]
+                assert ":boom:" not in said and "profiling is off" not in said
+        finally:
+            stack.stop()
+
+
+def test_who_may_and_what_is_missing_are_said_plainly(tmp_path: Path) -> None:
+    """No MongoDB: each job names what it cannot do; nobody allowed: how to allow someone."""
+    from jobs import run_job
+
+    with LocalSlack() as slack:
+        stack = Stack(slack, tmp_path / "opsbot.db", Clock(datetime.now(UTC)))
+        try:
+            said = {
+                job: run_job(job, stack.deps, now=stack.clock())
+                for job in ("backup-nightly", "backup-verify", "db-review")
+            }
+            indexes = backup(stack, "indexes")["text"]
+            restore = backup(stack, "restore B1")["text"]
+        finally:
+            stack.stop()
+    assert said["backup-verify"].endswith("nothing to verify.")
+    assert said["db-review"].endswith("nothing to review.")
+    assert said["backup-nightly"].endswith("nothing to back up.")
+    assert "MongoDB is not configured (MONGODB_URI is not set): nothing to look at." in indexes
+    assert "Nobody may restore a backup or delete data yet" in restore
+    assert "`backup.restore_allowed`" in restore and "Only nobody" not in restore

@@ -449,3 +449,27 @@ def test_a_newer_target_is_a_roll_forward_and_says_what_it_adds(stack: Stack, re
     dry = answer(stack, "Dry run")
     assert "Roll forward to `v1.10.0`" in dry and "this adds" in dry
     assert "Release v1.10.0" in dry and "  • nothing" not in dry
+
+
+def test_missing_setup_and_permissions_are_said_plainly(tmp_path: Path, repo: Path) -> None:
+    """No ROLLBACK_REPO: that is said first (no permission would make it work); nobody allowed:
+    how to allow someone; `mark` asks for leave to record a deploy, not to roll back."""
+    with LocalSlack() as slack:
+        bare = Stack(slack, tmp_path / "a.db", Clock(datetime.now(UTC)))
+        try:
+            unset = rollback(bare, "v1.9.0")["text"]
+        finally:
+            bare.stop()
+        nobody = Stack(slack, tmp_path / "b.db", Clock(datetime.now(UTC)), rollback_repo=repo)
+        try:
+            refused = rollback(nobody, "v1.9.0")["text"]
+        finally:
+            nobody.stop()
+        running = make_stack(tmp_path, slack, repo)
+        try:
+            marked = rollback(running, "mark v1.9.0", user=CAROL)["text"]
+        finally:
+            running.stop()
+    assert "ROLLBACK_REPO is not set" in unset
+    assert "Nobody may roll back yet" in refused and "`rollback.allowed`" in refused
+    assert "may record a deploy" in marked and "may roll back" not in marked
