@@ -181,6 +181,8 @@ def http_server(
 def apps(deps: Deps, secret: str) -> tuple[App, Inbox]:
     """The app Slack's requests reach, and the inbox with its own app for stored events."""
     listeners = ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="opsbot-listener")
+    sdk_log = logging.getLogger("slack_sdk.web.base_client")
+    sdk_log.setLevel(logging.CRITICAL)  # each retry of an unreachable Slack: one line below
     try:
         app = create_app(deps, signing_secret=secret, listener_executor=listeners)
         stored = create_app(
@@ -192,6 +194,14 @@ def apps(deps: Deps, secret: str) -> tuple[App, Inbox]:
         )
     except BoltError as exc:  # auth.test refused the token
         raise ConfigError(f"SLACK_BOT_TOKEN: Slack did not accept it ({exc})") from None
+    except OSError as exc:  # no route, refused, DNS, TLS: the first call is Bolt's auth.test
+        reason = getattr(exc, "reason", None) or exc
+        raise ConfigError(
+            f"cannot reach Slack at {deps.settings.slack_api_url} ({reason}): check the "
+            "network, a proxy, or SLACK_API_URL"
+        ) from None
+    finally:
+        sdk_log.setLevel(logging.NOTSET)
     return app, Inbox(stored, deps)
 
 
@@ -222,12 +232,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             handler = SocketModeHandler(app, app_token=second, web_client=deps.slack)
             handler.start()  # type: ignore[no-untyped-call]
         else:
-            log.warning(
-                "opsbot %s serving /slack/events and /healthz on %s:%s",
-                bot.__version__,
-                args.host,
-                settings.port,
+            serving = (
+                f"opsbot {bot.__version__} serving /slack/events and /healthz "
+                f"on {args.host}:{settings.port}"
             )
+            log.info("%s", serving)
+            print(serving, flush=True)
             server.run()
     except KeyboardInterrupt:
         pass

@@ -219,3 +219,10 @@ def test_secrets_do_not_reach_the_log(server: Server) -> None:
     server.stop()
     log = server.log.read_text()
     assert "xoxb-e2e-token" not in log and SECRET not in log
+
+
+def test_serving_line_is_printed_not_a_warning(server: Server) -> None:
+    """The start-up line is news, not a problem: printed, and logged at INFO only."""
+    wait_until(lambda: "serving /slack/events" in server.log.read_text())
+    [line] = [ln for ln in server.log.read_text().splitlines() if "serving /slack" in ln]
+    assert line.startswith("opsbot ") and "WARNING" not in line
