@@ -79,3 +79,39 @@ def test_roles_are_claimed_and_recorded(deps) -> None:
     incident = deps.store.incident(1)
     assert (incident.commander, incident.comms_lead) == (BOB, BOB)
     assert [e.kind for e in deps.store.timeline(1)].count("role") == 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "update INC-1 More news",
+        "update INC-1 at 09:50 Earlier",
+        "edit INC-1 #1 Changed",
+        "public INC-1 All good",
+        "public-title INC-1 Login",
+        "status INC-1 monitoring",
+        "sev INC-1 P0",
+        "lead INC-1 <@U0BOB0001>",
+        "role INC-1 comms <@U0BOB0001>",
+        "ack INC-1",
+        "resolve INC-1 again",
+    ],
+)
+def test_a_resolved_incident_refuses_all_but_post_mortem_work(deps, clock, text: str) -> None:
+    run(deps, "open P1 Login broken")
+    run(deps, "resolve INC-1 Reverted")
+    before = (deps.store.timeline(1), deps.store.incident(1))
+    with pytest.raises(UserError, match="only post-mortem work"):
+        run(deps, text)
+    assert (deps.store.timeline(1), deps.store.incident(1)) == before
+
+
+def test_post_mortem_work_after_resolution_keeps_the_stored_draft_in_step(deps, clock) -> None:
+    run(deps, "open P1 Login broken")
+    run(deps, "resolve INC-1 Reverted")
+    clock.advance(hours=20)
+    run(deps, "action INC-1 <@U0BOB0001> Add a login canary due +3d")
+    assert "- [ ] A1 Add a login canary" in deps.store.postmortem(1).markdown
+    run(deps, "done INC-1 A1")
+    assert deps.store.actions(1)[0].done_at == clock()
+    assert "- [x] A1 Add a login canary" in deps.store.postmortem(1).markdown

@@ -101,7 +101,31 @@ def execute(args: p.Args, deps: Deps, *, actor: str) -> Outcome:
             render.render_list(found, deps.settings, everything=args.everything, now=deps.clock())
         )
     incident = service.find_incident(deps.store, args.ref)
+    if not incident.is_open and not isinstance(args, AFTER_RESOLUTION):
+        raise UserError(
+            f"{incident.ref} is resolved: only post-mortem work (`action`, `done`) changes it "
+            "now. Nothing was changed."
+        )
     return _ON_INCIDENT[type(args)](deps, incident.number, args, actor)
+
+
+# What a resolved incident still takes: reading it, post-mortem work, the resolved notice.
+AFTER_RESOLUTION = (
+    p.Show,
+    p.Timeline,
+    p.Postmortem,
+    p.Action,
+    p.Actions,
+    p.Done,
+    p.Comms,
+    p.Notify,
+)
+
+
+def _postmortem_follows(deps: Deps, incident: Incident) -> None:
+    """Post-mortem work after resolution keeps the stored draft in step."""
+    if not incident.is_open and deps.store.postmortem(incident.number):
+        write_postmortem(deps, incident, deps.clock())
 
 
 def _changed(changed: Changed, what: str) -> Outcome:
@@ -251,6 +275,7 @@ def _action(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
         now=deps.clock(),
     )
     incident = entry_incident(deps.store.incident(number))
+    _postmortem_follows(deps, incident)
     return Outcome(
         render.render_done(incident, f"action item A{item} added for {mention(args.owner)}")
     )
@@ -267,6 +292,7 @@ def _done(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
         raise UserError(f"INC-{number} has no open action item A{args.item}.")
     deps.store.add_entry(number, Entry(now, actor, "action", f"Action item A{args.item} done"))
     incident = entry_incident(deps.store.incident(number))
+    _postmortem_follows(deps, incident)
     return Outcome(render.render_done(incident, f"action item A{args.item} is done"))
 
 
