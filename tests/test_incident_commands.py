@@ -35,7 +35,7 @@ def test_edit_keeps_the_old_version(deps, clock) -> None:
     run(deps, "update Rolled back")
     entry = next(e for e in deps.store.timeline(1) if e.kind == "update")
     clock.advance(minutes=5)
-    run(deps, f"edit #{entry.id} at 09:58 Rolled back to v1.4.1", actor=BOB)
+    run(deps, f"edit #{entry.seq} at 09:58 Rolled back to v1.4.1", actor=BOB)
     edited = next(e for e in deps.store.timeline(1) if e.id == entry.id)
     assert (edited.text, edited.at) == ("Rolled back to v1.4.1", T0 - timedelta(minutes=2))
     [audit] = deps.store.edits(entry.id)
@@ -115,3 +115,18 @@ def test_post_mortem_work_after_resolution_keeps_the_stored_draft_in_step(deps, 
     run(deps, "done INC-1 A1")
     assert deps.store.actions(1)[0].done_at == clock()
     assert "- [x] A1 Add a login canary" in deps.store.postmortem(1).markdown
+
+
+def test_timeline_entries_are_numbered_per_incident(deps, clock) -> None:
+    """INC-2's entries start at #1 whatever INC-1 has; `edit INC-2 #2` is INC-2's second."""
+    run(deps, "open P1 Login broken")
+    for n in range(5):
+        run(deps, f"update INC-1 Step {n}")
+    run(deps, "open P2 Search slow")
+    run(deps, "update INC-2 Reindexing")
+    assert [e.seq for e in deps.store.timeline(2)] == [1, 2]
+    run(deps, "edit INC-2 #2 Reindexing the catalogue")
+    assert deps.store.timeline(2)[1].text == "Reindexing the catalogue"
+    assert "#2 " in str(run(deps, "timeline INC-2").reply.blocks)
+    with pytest.raises(UserError, match="INC-2 has no timeline entry #3"):
+        run(deps, "edit INC-2 #3 nope")

@@ -110,12 +110,14 @@ def test_postmortem_has_every_section() -> None:
 def test_postmortem_puts_each_entry_under_its_step() -> None:
     """Entries land under the response step they belong to, with their real times."""
     entries = [
-        Entry(T0, "U1", "opened", "Opened", id=1),
-        Entry(T0 + timedelta(minutes=4), "U2", "acknowledge", "Acked", id=2),
-        Entry(T0 + timedelta(minutes=6), "U2", "investigate", "Status: → investigating", id=3),
-        Entry(T0 + timedelta(minutes=9), "U3", "pin", "Error rate 40% on /login", id=4),
-        Entry(T0 + timedelta(minutes=20), "U2", "mitigate", "Status: → monitoring", id=5),
-        Entry(T0 + timedelta(minutes=25), "U2", "update", "Users notified", id=6),
+        Entry(T0, "U1", "opened", "Opened", id=1, seq=1),
+        Entry(T0 + timedelta(minutes=4), "U2", "acknowledge", "Acked", id=2, seq=2),
+        Entry(
+            T0 + timedelta(minutes=6), "U2", "investigate", "Status: → investigating", id=3, seq=3
+        ),
+        Entry(T0 + timedelta(minutes=9), "U3", "pin", "Error rate 40% on /login", id=4, seq=4),
+        Entry(T0 + timedelta(minutes=20), "U2", "mitigate", "Status: → monitoring", id=5, seq=5),
+        Entry(T0 + timedelta(minutes=25), "U2", "update", "Users notified", id=6, seq=6),
         Entry(T0 + timedelta(minutes=40), "U2", "resolve", "Resolved", id=7),
     ]
     markdown = render.postmortem_markdown(INCIDENT, entries, [], Settings())

@@ -118,3 +118,42 @@ def test_busy_file_fails_fast_and_writes_nothing(store) -> None:
     holder.rollback()
     assert store.incidents(open_only=False) == []
     assert new_incident(store).number == 1
+
+
+def test_timeline_numbers_are_given_to_existing_entries_per_incident(tmp_path) -> None:
+    """A database from before per-incident numbers: each incident's entries become #1, #2, ...
+    in the order they were written, and new entries go on from there."""
+    from sqlite_utils import Database
+
+    path = tmp_path / "old.db"
+    db = Database(path)
+    migrations.apply(db, stop_before="m013_timeline_numbers")
+    for number in (1, 2):
+        db["incidents"].insert(
+            {
+                "id": number,
+                "title": f"T{number}",
+                "severity": "P1",
+                "status": "open",
+                "commander": "U1",
+                "opened_by": "U1",
+                "opened_at": T0.isoformat(),
+            }
+        )
+    for number, text in ((1, "a"), (2, "b"), (1, "c"), (2, "d"), (2, "e")):
+        db["timeline"].insert(
+            {
+                "incident_id": number,
+                "at": T0.isoformat(),
+                "actor": "U1",
+                "kind": "update",
+                "text": text,
+            }
+        )
+    db.conn.close()
+    store = Store(path)
+    store.migrate()
+    assert [(e.seq, e.text) for e in store.timeline(1)] == [(1, "a"), (2, "c")]
+    assert [(e.seq, e.text) for e in store.timeline(2)] == [(1, "b"), (2, "d"), (3, "e")]
+    store.add_entry(1, Entry(T0, "U1", "update", "f"))
+    assert store.timeline(1)[-1].seq == 3

@@ -52,6 +52,7 @@ class Entry:
     source: str | None = None
     id: int | None = None
     edited_at: datetime | None = None
+    seq: int | None = None  # the entry's number on its incident's timeline: #1, #2, ...
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ def _entry(row: dict[str, Any]) -> Entry:
         source=row["source"],
         id=row["id"],
         edited_at=_parse(row["edited_at"]),
+        seq=row["seq"],
     )
 
 
@@ -117,8 +119,11 @@ def _insert_entries(db: Database, number: int, entries: tuple[Entry, ...]) -> in
     """Insert entries; returns how many were new. A source already on this timeline (a
     retried event, a second pin of the same message) adds nothing."""
     added = 0
+    sql = "SELECT COALESCE(MAX(seq), 0) + 1 FROM timeline WHERE incident_id = ?"
     for entry in entries:
-        row = {"incident_id": number, **_row(entry.__dict__)}
+        # numbered per incident, inside the write transaction (the unique index guards it)
+        seq = db.execute(sql, [number]).fetchone()[0]
+        row = {"incident_id": number, **_row(entry.__dict__), "seq": seq}
         added += _insert(db, "timeline", row, or_ignore=True).rowcount
     return added
 
@@ -241,20 +246,21 @@ class IncidentStore(StoreBase):
     def edit_entry(
         self,
         number: int,
-        entry_id: int,
+        seq: int,
         *,
         text: str | None,
         at: datetime | None,
         editor: str,
         now: datetime,
     ) -> Entry | None:
-        """Change an entry's text or time, keeping the old values in timeline_edits."""
-        sql = "SELECT * FROM timeline WHERE id = ? AND incident_id = ?"
+        """Change entry #seq's text or time, keeping the old values in timeline_edits."""
+        sql = "SELECT * FROM timeline WHERE seq = ? AND incident_id = ?"
         with self._write() as db:
-            rows = _query(db, sql, [entry_id, number])
+            rows = _query(db, sql, [seq, number])
             if not rows:
                 return None
             old = _entry(rows[0])
+            entry_id = old.id
             new_at, new_text = at or old.at, text or old.text
             _insert(
                 db,

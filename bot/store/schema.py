@@ -333,3 +333,15 @@ def m012_outbox_inbox(db: Database) -> None:
         )"""
     )
     db.execute("CREATE INDEX inbox_pending ON inbox (id) WHERE state = 'pending'")
+
+
+@migrations()
+def m013_timeline_numbers(db: Database) -> None:
+    # Timeline entries are numbered per incident (#1, #2, ... on each), not by the global row
+    # id: `/incident edit INC-4 #3` means INC-4's third entry.
+    db.execute("ALTER TABLE timeline ADD COLUMN seq INTEGER")
+    db.execute(
+        "UPDATE timeline SET seq = (SELECT COUNT(*) FROM timeline AS t "
+        "WHERE t.incident_id = timeline.incident_id AND t.id <= timeline.id)"
+    )
+    db.execute("CREATE UNIQUE INDEX timeline_seq ON timeline (incident_id, seq)")

@@ -196,12 +196,12 @@ def _edit(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
     )
     incident = deps.store.incident(number)
     note = Reply(
-        f"{mention(actor)} · edited timeline entry #{entry.id}: "
+        f"{mention(actor)} · edited timeline entry #{entry.seq}: "
         f"{render.timeline_line(entry, deps.settings)}"
     )
     return Outcome(
         render.render_done(
-            entry_incident(incident), f"entry #{entry.id} edited (the old version is kept)"
+            entry_incident(incident), f"entry #{entry.seq} edited (the old version is kept)"
         ),
         incident,
         (note,),

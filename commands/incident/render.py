@@ -203,7 +203,7 @@ def render_timeline(incident: Incident, entries: list[Entry], settings: Settings
 
 def timeline_line(entry: Entry, settings: Settings) -> str:
     who = mention(entry.actor) if entry.actor else "opsbot"
-    number = f"#{entry.id} " if entry.id else ""
+    number = f"#{entry.seq} " if entry.seq else ""
     edited = " _(edited)_" if entry.edited_at else ""
     return f"{number}`{when(entry.at, settings.tz)}` {who} · {entry.text}{edited}"
 

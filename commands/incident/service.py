@@ -332,7 +332,7 @@ def rearm(store: Store, number: int, kind: str, due: datetime | None) -> None:
 def edit_entry(
     store: Store,
     number: int,
-    entry_id: int,
+    seq: int,
     *,
     text: str | None,
     at: datetime | None,
@@ -341,9 +341,9 @@ def edit_entry(
 ) -> Entry:
     if at is not None and at > now:
         raise UserError("That time is in the future; give the time it happened.")
-    entry = store.edit_entry(number, entry_id, text=text, at=at, editor=actor, now=now)
+    entry = store.edit_entry(number, seq, text=text, at=at, editor=actor, now=now)
     if entry is None:
-        raise UserError(f"INC-{number} has no timeline entry #{entry_id}.")
+        raise UserError(f"INC-{number} has no timeline entry #{seq}.")
     return entry
 
 
