@@ -149,6 +149,14 @@ def hhmm(moment: datetime, tz: tzinfo) -> str:
     return moment.astimezone(tz).strftime("%H:%M %Z")
 
 
+def moment_of(moment: datetime, tz: tzinfo, now: datetime) -> str:
+    """A time of day, with its date when not today: "19:46 UTC", "Mon 30 Nov 19:46 UTC"."""
+    local = moment.astimezone(tz)
+    if local.date() == now.astimezone(tz).date():
+        return local.strftime("%H:%M %Z")
+    return local.strftime("%a %d %b %H:%M %Z")
+
+
 def span(delta: timedelta) -> str:
     """A duration as people say it: 45 s, 7 min, 1 h 12 min, 2 d 3 h."""
     seconds = int(abs(delta).total_seconds())

@@ -117,7 +117,7 @@ def test_postmortem_puts_each_entry_under_its_step() -> None:
         ),
         Entry(T0 + timedelta(minutes=9), "U3", "pin", "Error rate 40% on /login", id=4, seq=4),
         Entry(T0 + timedelta(minutes=20), "U2", "mitigate", "Status: → monitoring", id=5, seq=5),
-        Entry(T0 + timedelta(minutes=25), "U2", "update", "Users notified", id=6, seq=6),
+        Entry(T0 + timedelta(minutes=25), "U2", "communicate", "Users notified", id=6, seq=6),
         Entry(T0 + timedelta(minutes=40), "U2", "resolve", "Resolved", id=7),
     ]
     markdown = render.postmortem_markdown(INCIDENT, entries, [], Settings())
@@ -156,3 +156,46 @@ def test_long_timeline_stays_within_slack_limits() -> None:
     assert all(len(t) <= 3000 for t in texts) and sum(map(len, texts)) <= 10_100
     assert "399xxx" in texts[-1]  # the newest entry is shown
     assert "earlier entries are in `/incident postmortem INC-4`" in str(reply.blocks[-1])
+
+
+def test_postmortem_files_pinned_root_cause_and_leaves_internal_updates_alone() -> None:
+    """A pinned "Root cause: …" fills the Root cause section (and sits under Investigate, not
+    Acknowledge); an internal update does not tick Communicate."""
+    entries = [
+        Entry(T0, "U1", "opened", "Opened", id=1, seq=1),
+        Entry(
+            T0 + timedelta(minutes=2), "U2", "pin", "Root cause: pool size 5 after deploy", seq=2
+        ),
+        Entry(T0 + timedelta(minutes=3), "U2", "pin", "Impact: EU logins failed for 20 min", seq=3),
+        Entry(T0 + timedelta(minutes=4), "U2", "update", "Looking at the pool", seq=4),
+    ]
+    markdown = render.postmortem_markdown(INCIDENT, entries, [], Settings())
+    root = markdown.split("## Root cause\n")[1].split("\n\n")[0]
+    impact = markdown.split("## Impact\n")[1].split("\n\n")[0]
+    assert root == "pool size 5 after deploy" and impact == "EU logins failed for 20 min"
+    acknowledge = markdown.split("### 1.")[1].split("### 2.")[0]
+    investigate = markdown.split("### 2.")[1].split("### 3.")[0]
+    assert "Root cause" not in acknowledge and "Root cause: pool size" in investigate
+    assert "### 4. [ ] Communicate" in markdown
+
+
+def test_card_times_carry_their_date_when_not_today() -> None:
+    """A P3's deadline tomorrow says which day; a resolved card's last public update has no
+    frozen "ago"."""
+    from dataclasses import replace
+
+    settings = Settings()
+    p3 = replace(INCIDENT, severity="P3", status="open", acked_at=None, resolved_at=None)
+    target = settings.severities["P3"].response_minutes
+    deadline = p3.opened_at + timedelta(minutes=target)
+    line = render.target_line(p3, settings, now=p3.opened_at + timedelta(minutes=1))
+    assert "ack due Sat 28 Nov 10:00 UTC (23 h 59 min left)" in line  # T0 is Fri 27 Nov
+    same_day = render.target_line(p3, settings, now=deadline - timedelta(minutes=1))
+    assert f"ack due {deadline:%H:%M} UTC (1 min left)" in same_day
+    public = [Entry(T0, "U1", "communicate", "Public update: fixed", seq=1)]
+    resolved = replace(INCIDENT, status="resolved", resolved_at=T0 + timedelta(hours=1))
+    card = render.render_card(
+        resolved, settings, oncall=None, entries=public, now=T0 + timedelta(days=2)
+    )
+    shown = str(card.blocks)
+    assert f"Last public update*\\n{T0:%a %d %b %H:%M} UTC" in shown and " ago" not in shown

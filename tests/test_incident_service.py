@@ -1,4 +1,5 @@
 import threading
+from datetime import timedelta
 
 import pytest
 
@@ -131,16 +132,22 @@ def test_working_an_unacked_incident_acknowledges_it(store, settings, clock) -> 
     assert [e.kind for e in changed.entries] == ["acknowledge", "investigate"]
 
 
-def test_monitoring_marks_mitigation_time_once(store, settings, clock) -> None:
-    """The first move to monitoring is the mitigation time in the post-mortem."""
+def test_mitigation_time_is_the_move_to_monitoring_that_held(store, settings, clock) -> None:
+    """Monitoring marks the mitigation time; back to investigating clears it (the fix did not
+    hold), so the post-mortem shows when the mitigation that lasted came."""
     open_p1(store, settings, clock)
     clock.advance(minutes=10)
     service.set_status(store, settings, 1, "monitoring", actor=BOB, now=clock())
-    mitigated = clock()
+    assert store.incident(1).mitigated_at == clock()
     clock.advance(minutes=5)
     service.set_status(store, settings, 1, "investigating", actor=BOB, now=clock())
+    assert store.incident(1).mitigated_at is None
+    assert service.steps_done(store.timeline(1))["Mitigate"] is None
+    clock.advance(minutes=5)
     service.set_status(store, settings, 1, "monitoring", actor=BOB, now=clock())
-    assert store.incident(1).mitigated_at == mitigated
+    clock.advance(minutes=5)
+    service.set_status(store, settings, 1, "mitigating", actor=BOB, now=clock())
+    assert store.incident(1).mitigated_at == clock() - timedelta(minutes=5)
 
 
 def test_status_lifecycle_is_enforced(store, settings, clock) -> None:
@@ -199,10 +206,14 @@ def test_find_incident_by_id_or_the_only_open_one(store, settings, clock) -> Non
 
 
 def test_steps_done_follow_the_timeline(store, settings, clock) -> None:
-    """Each response step is done by the first entry of its kind."""
+    """Each response step is done by the first entry of its kind; an internal update is not
+    the Communicate step (status page, users, stakeholders), a public update is."""
     open_p1(store, settings, clock)
     service.acknowledge(store, settings, 1, actor=BOB, now=clock())
-    service.post_update(store, settings, 1, "Users notified", actor=BOB, now=clock())
+    service.post_update(store, settings, 1, "Looking at the logs", actor=BOB, now=clock())
+    assert service.steps_done(store.timeline(1))["Communicate"] is None
+    service.public_update(store, settings, 1, "We are on it", actor=BOB, now=clock())
     done = service.steps_done(store.timeline(1))
-    assert done["Acknowledge"] is not None and done["Communicate"].text == "Users notified"
+    assert done["Acknowledge"] is not None
+    assert done["Communicate"].text == "Public update: We are on it"
     assert done["Investigate"] is None and done["Resolve"] is None

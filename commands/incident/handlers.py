@@ -137,7 +137,7 @@ def _changed(changed: Changed, what: str) -> Outcome:
 
 def _thread_line(entry: Entry) -> str:
     who = mention(entry.actor) if entry.actor else "opsbot"
-    at = f" (at {entry.at:%H:%M} UTC)" if entry.kind == "note" else ""
+    at = f" (at {entry.at:%a %d %b %H:%M} UTC)" if entry.kind == "note" else ""
     return f"{who} · {entry.text}{at}"
 
 

@@ -16,6 +16,7 @@ from bot.replies import (
     hhmm,
     markdown,
     mention,
+    moment_of,
     section,
     span,
     when,
@@ -27,6 +28,7 @@ from commands.incident.service import (
     ack_deadline,
     participants,
     phases,
+    pinned,
     response_target,
     steps_done,
     target_met,
@@ -73,12 +75,13 @@ def target_line(incident: Incident, settings: Settings, now: datetime) -> str:
     if incident.acked_at is not None:
         met = ":white_check_mark: met" if target_met(incident, settings) else ":x: missed"
         took = span(incident.acked_at - incident.opened_at)
-        return f"{target} · acked {hhmm(incident.acked_at, tz)} after {took} ({met})"
+        return f"{target} · acked {moment_of(incident.acked_at, tz, now)} after {took} ({met})"
     if not incident.is_open:
         return f"{target} · never acknowledged"
     if now >= deadline or incident.breached_at:
-        return f"{target} · :rotating_light: target missed: ack overdue since {hhmm(deadline, tz)}"
-    return f"{target} · ack due {hhmm(deadline, tz)} ({span(deadline - now)} left)"
+        since = moment_of(deadline, tz, now)
+        return f"{target} · :rotating_light: target missed: ack overdue since {since}"
+    return f"{target} · ack due {moment_of(deadline, tz, now)} ({span(deadline - now)} left)"
 
 
 def render_card(
@@ -103,10 +106,10 @@ def render_card(
     ]
     public = [e for e in entries if e.kind == "communicate" and e.text.startswith("Public update")]
     if public:
-        fields.append(
-            f"*Last public update*\n{hhmm(public[-1].at, settings.tz)} "
-            f"({span(now - public[-1].at)} ago)"
-        )
+        last = moment_of(public[-1].at, settings.tz, now)
+        # a resolved card is not refreshed: an "ago" on it would freeze
+        ago = f" ({span(now - public[-1].at)} ago)" if incident.is_open else ""
+        fields.append(f"*Last public update*\n{last}{ago}")
     if incident.resolved_at:
         took = span(incident.resolved_at - incident.opened_at)
         fields.append(f"*Resolved*\n{when(incident.resolved_at, settings.tz)} after {took}")
@@ -273,10 +276,13 @@ def postmortem_markdown(
         f"- Time to resolve: {ttr}",
         "",
         "## Impact",
-        "_Who was affected, how, and for how long._",
+        *(pinned(entries, "impact") or ["_Who was affected, how, and for how long._"]),
         "",
         "## Root cause",
-        "_What caused it, and why it was not caught earlier._",
+        *(
+            pinned(entries, "root cause")
+            or ["_What caused it, and why it was not caught earlier._"]
+        ),
         "",
         "## Resolution",
         incident.summary or "_What was done to resolve it._",

@@ -23,7 +23,8 @@ STEP_OF_KIND = {
     "severity": "Acknowledge",  # "assess severity" is part of acknowledging
     "investigate": "Investigate",
     "mitigate": "Mitigate",
-    "update": "Communicate",
+    # an internal `/incident update` is war-room news, not the Communicate step (status page,
+    # users, stakeholders): it stays under the step the incident is in
     "communicate": "Communicate",
     "resolve": "Resolve",
     "postmortem": "Post-mortem",
@@ -34,11 +35,12 @@ DOING_KINDS = {
     "acknowledge",
     "investigate",
     "mitigate",
-    "update",
     "communicate",
     "resolve",
     "postmortem",
 }
+# A pinned message starting with one of these fills that section of the post-mortem.
+PINNED_SECTIONS = {"root cause": "Investigate", "impact": "Investigate"}
 STEPS = ("Acknowledge", "Investigate", "Mitigate", "Communicate", "Resolve", "Post-mortem")
 _KIND_OF_STATUS = {
     "investigating": "investigate",
@@ -165,6 +167,8 @@ def set_status(
         fields: dict[str, Any] = {"status": status}
         if status == "monitoring" and incident.mitigated_at is None:
             fields["mitigated_at"] = now
+        if _KIND_OF_STATUS[status] == "investigate":
+            fields["mitigated_at"] = None  # back to investigating: the fix did not hold
         text = f"Status: {incident.status} → {status}"
         change = Change(
             fields,
@@ -371,8 +375,22 @@ def phases(entries: list[Entry]) -> dict[str, list[Entry]]:
     current = "Acknowledge"
     for entry in entries:
         current = STEP_OF_KIND.get(entry.kind, current)
-        grouped[current].append(entry)
+        heading = pinned_section(entry)
+        grouped[PINNED_SECTIONS[heading] if heading else current].append(entry)
     return grouped
+
+
+def pinned_section(entry: Entry) -> str | None:
+    """ "root cause" for a pinned "Root cause: …" (the post-mortem section it fills), else None."""
+    if entry.kind != "pin":
+        return None
+    lowered = entry.text.lower()
+    return next((h for h in PINNED_SECTIONS if lowered.startswith(h + ":")), None)
+
+
+def pinned(entries: list[Entry], heading: str) -> list[str]:
+    """The text of every pin filed under `heading`, without the "Root cause:" prefix."""
+    return [e.text.split(":", 1)[1].strip() for e in entries if pinned_section(e) == heading]
 
 
 def steps_done(entries: list[Entry]) -> dict[str, Entry | None]:
@@ -380,6 +398,8 @@ def steps_done(entries: list[Entry]) -> dict[str, Entry | None]:
     done: dict[str, Entry | None] = dict.fromkeys(STEPS)
     for entry in entries:
         step = STEP_OF_KIND.get(entry.kind)
+        if entry.kind == "investigate" and done["Mitigate"] is not None:
+            done["Mitigate"] = None  # back to investigating: the mitigation did not hold
         if step and entry.kind in DOING_KINDS and done[step] is None:
             done[step] = entry
     return done
