@@ -12,6 +12,7 @@ from bot.deps import Deps
 from bot.replies import blocks, divider, header, mention, section, when
 from commands.health.checks import CHECKS
 from commands.health.render import ICON
+from commands.incident.render import incident_summary
 from commands.oncall.service import status
 
 
@@ -54,7 +55,8 @@ def home_view(deps: Deps, user: str) -> dict[str, Any]:
         if oncall.now
         else "no rotation set (`/oncall set`)"
     )
-    incidents = deps.store.incidents(open_only=True, limit=20)
+    incidents = deps.store.incidents(open_only=True, limit=10)
+    open_count = deps.store.count_incidents(open_only=True)
     upcoming = []
     for name, job in JOBS.items():
         fire: datetime | None = job.trigger(deps).get_next_fire_time(None, now)
@@ -72,7 +74,7 @@ def home_view(deps: Deps, user: str) -> dict[str, Any]:
             section(
                 "*Open incidents*\n"
                 + (
-                    "\n".join(f"• {i.ref} {i.severity} {i.title} ({i.status})" for i in incidents)
+                    "\n".join(f"• {line}" for line in incident_summary(incidents, open_count))
                     or "None."
                 )
             ),

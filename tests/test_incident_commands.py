@@ -130,3 +130,37 @@ def test_timeline_entries_are_numbered_per_incident(deps, clock) -> None:
     assert "#2 " in str(run(deps, "timeline INC-2").reply.blocks)
     with pytest.raises(UserError, match="INC-2 has no timeline entry #3"):
         run(deps, "edit INC-2 #3 nope")
+
+
+def test_a_long_list_says_how_many_and_shows_the_most_severe_first(deps, clock) -> None:
+    """58 open incidents: page 1 starts with the one P1, says how many there are and how to
+    see the rest; `list P1` narrows; a 3,500-character title is cut in lists."""
+    from bot.store import Change, Entry, Incident
+
+    for n in range(58):
+        severity = "P1" if n == 40 else "P3"
+        title = ("x" * 3500) if n == 3 else f"Incident {n}"
+        draft = Incident(0, title, severity, "open", ALICE, ALICE, clock())
+        deps.store.open_incident(draft, Change(entries=(Entry(clock(), ALICE, "opened", "O"),)))
+    first = run(deps, "list").reply
+    shown = str(first.blocks)
+    assert first.text == "58 open incidents (showing 1–20)"
+    assert "*INC-41* P1" in str(first.blocks[1])  # the P1 heads the list
+    assert "…and 38 more: `/incident list page 2` · one severity: `/incident list P1`" in shown
+    assert "x" * 81 not in shown and len(shown) < 6000
+    last = run(deps, "list page 3").reply
+    assert last.text == "58 open incidents (showing 41–58)" and "more:" not in str(last.blocks)
+    assert run(deps, "list P1").reply.text == "1 open incident at P1"
+    assert run(deps, "list page 9").reply.text == "No open incidents on page 9."
+
+
+def test_home_and_digest_cut_long_titles_and_say_how_many_more(deps, clock) -> None:
+    from bot.store import Change, Entry, Incident
+    from commands.digest.sections import incidents as digest_incidents
+
+    for _ in range(12):
+        draft = Incident(0, "y" * 3500, "P2", "open", ALICE, ALICE, clock())
+        deps.store.open_incident(draft, Change(entries=(Entry(clock(), ALICE, "opened", "O"),)))
+    section = digest_incidents(deps, clock())
+    assert "y" * 61 not in section.text and "…and 2 more: `/incident list`" in section.text
+    assert len(section.text) < 1500

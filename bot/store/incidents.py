@@ -115,6 +115,13 @@ def _update(db: Database, number: int, fields: dict[str, Any]) -> None:
     db.execute(f"UPDATE incidents SET {assignments} WHERE id = ?", [*fields.values(), number])
 
 
+def _incident_filter(open_only: bool, severity: str | None) -> tuple[str, list[Any]]:
+    clauses = ["status != 'resolved'"] if open_only else []
+    if severity:
+        clauses.append("severity = ?")
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), [severity] if severity else []
+
+
 def _insert_entries(db: Database, number: int, entries: tuple[Entry, ...]) -> int:
     """Insert entries; returns how many were new. A source already on this timeline (a
     retried event, a second pin of the same message) adds nothing."""
@@ -179,11 +186,22 @@ class IncidentStore(StoreBase):
             rows = _query(db, sql, [channel, ts])
         return _incident(rows[0]) if rows else None
 
-    def incidents(self, *, open_only: bool, limit: int = 50) -> list[Incident]:
-        where = "WHERE status != 'resolved'" if open_only else ""
+    def incidents(
+        self, *, open_only: bool, limit: int = 50, offset: int = 0, severity: str | None = None
+    ) -> list[Incident]:
+        """Open ones most severe first, then oldest first (the longest burning); all of them
+        newest first."""
+        where, params = _incident_filter(open_only, severity)
+        order = "severity, id" if open_only else "id DESC"
+        sql = f"SELECT * FROM incidents {where} ORDER BY {order} LIMIT ? OFFSET ?"
         with self._connect() as db:
-            rows = _query(db, f"SELECT * FROM incidents {where} ORDER BY id DESC LIMIT ?", [limit])
+            rows = _query(db, sql, [*params, limit, offset])
         return [_incident(row) for row in rows]
+
+    def count_incidents(self, *, open_only: bool, severity: str | None = None) -> int:
+        where, params = _incident_filter(open_only, severity)
+        with self._connect() as db:
+            return int(db.execute(f"SELECT COUNT(*) FROM incidents {where}", params).fetchone()[0])
 
     def change_incident(self, number: int, decide: Callable[[Incident], Change]) -> Changed:
         """Apply `decide` to the current state inside one write transaction.

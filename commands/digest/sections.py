@@ -17,6 +17,7 @@ from bot.deps import Deps
 from bot.redact import clean_env, redact
 from bot.replies import mention, span
 from commands.health.checks import NOT_CONFIGURED, OK, run_all, worst
+from commands.incident.render import incident_summary
 
 PRIORITY = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
@@ -144,14 +145,9 @@ def oncall(deps: Deps, now: datetime) -> Section:
 
 
 def incidents(deps: Deps, now: datetime) -> Section:
-    found = deps.store.incidents(open_only=True, limit=20)
-    text = (
-        "\n".join(
-            f"  • {i.ref} {i.severity} {i.title} ({i.status}, {span(now - i.opened_at)})"
-            for i in found
-        )
-        or "None open."
-    )
+    found = deps.store.incidents(open_only=True, limit=10)
+    total = deps.store.count_incidents(open_only=True)
+    text = "\n".join(f"  • {line}" for line in incident_summary(found, total)) or "None open."
     return Section("incidents", "Open incidents", "warning" if found else OK, text)
 
 

@@ -96,9 +96,14 @@ def execute(args: p.Args, deps: Deps, *, actor: str) -> Outcome:
         )
         return Outcome(render.render_opened(incident, deps.settings.incidents_channel), incident)
     if isinstance(args, p.List):
-        found = deps.store.incidents(open_only=not args.everything)
+        only, severity = not args.everything, args.severity
+        offset = (args.page - 1) * render.LIST_PAGE
+        found = deps.store.incidents(
+            open_only=only, severity=severity, limit=render.LIST_PAGE, offset=offset
+        )
+        total = deps.store.count_incidents(open_only=only, severity=severity)
         return Outcome(
-            render.render_list(found, deps.settings, everything=args.everything, now=deps.clock())
+            render.render_list(found, deps.settings, total=total, args=args, now=deps.clock())
         )
     incident = service.find_incident(deps.store, args.ref)
     if not incident.is_open and not isinstance(args, AFTER_RESOLUTION):

@@ -21,7 +21,8 @@ USAGE = """*Usage:* `/incident <subcommand>`
 • `public [INC-n] <text>`: a public update (status page) · `public-title [INC-n] <title>`
 • `comms [INC-n]`: draft the user notification · `notify [INC-n]`: send it (webhook)
 • `resolve [INC-n] [summary]`
-• `list [open|all]` · `show [INC-n]` · `timeline [INC-n]` · `postmortem [INC-n]` · `help`
+• `list [open|all] [P1] [page N]` · `show [INC-n]` · `timeline [INC-n]`
+• `postmortem [INC-n]` · `help`
 Leave out `INC-n` when exactly one incident is open."""
 
 # One line per subcommand: what a mistake is answered with, under the one-line complaint.
@@ -39,7 +40,7 @@ LINES = {
     "done": "`/incident done [INC-n] A<n>`",
     "public": "`/incident public [INC-n] <text>`",
     "public-title": "`/incident public-title [INC-n] <title>`",
-    "list": "`/incident list [open|all]`",
+    "list": "`/incident list [open|all] [P0-P3] [page N]`",
 }
 ALIASES = {"acknowledge": "ack", "severity": "sev"}
 HELP_HINT = "`/incident help` lists every subcommand."
@@ -166,6 +167,8 @@ class Status:
 @dataclass(frozen=True)
 class List:
     everything: bool = False
+    severity: str | None = None
+    page: int = 1
 
 
 @dataclass(frozen=True)
@@ -240,7 +243,7 @@ def _parse(text: str, severities: Collection[str], today: date) -> Args:
     if verb == "open":
         return _open(rest, severities)
     if verb == "list":
-        return _list(rest)
+        return _list(rest, severities)
     parser = _WITH_REF.get(verb)
     if parser is None:
         raise _unknown(verb)
@@ -274,10 +277,20 @@ def _open(rest: str, severities: Collection[str]) -> Open:
     return Open(title=title, severity=severity)
 
 
-def _list(rest: str) -> List:
-    if rest.lower() not in ("", "open", "all"):
-        raise UserError(f"`list` takes `open` or `all`, not `{rest}`.")
-    return List(everything=rest.lower() == "all")
+def _list(rest: str, severities: Collection[str]) -> List:
+    words = rest.lower().split()
+    everything, severity, page = False, None, 1
+    while words:
+        word = words.pop(0)
+        if word in ("open", "all"):
+            everything = word == "all"
+        elif _SEVERITY.match(word):
+            severity = _severity(word, severities)
+        elif word == "page" and words and words[0].isdigit() and 0 < int(words[0]) < 10_000:
+            page = int(words.pop(0))
+        else:
+            raise UserError(f"`list` takes `open` or `all`, a severity and `page N`, not `{word}`.")
+    return List(everything, severity, page)
 
 
 def _split_ref(rest: str) -> tuple[int | None, str]:

@@ -23,6 +23,7 @@ from bot.replies import (
 )
 from bot.slacktext import plain
 from bot.store import ActionItem, Entry, Incident
+from commands.incident.parse import List as ListArgs
 from commands.incident.service import (
     STEPS,
     ack_deadline,
@@ -156,23 +157,54 @@ def render_done(incident: Incident, what: str) -> Reply:
     return Reply(text=f"{incident.ref}: {what}.")
 
 
+LIST_PAGE = 20  # incidents per `/incident list` page
+LIST_TITLE = 80  # a title in a list: the card has the whole of it
+
+
 def render_list(
-    incidents: list[Incident], settings: Settings, *, everything: bool, now: datetime
+    incidents: list[Incident],
+    settings: Settings,
+    *,
+    total: int,
+    args: ListArgs,
+    now: datetime,
 ) -> Reply:
-    scope = "incidents" if everything else "open incidents"
+    """One page of incidents (open ones most severe first), saying how many there are in all
+    and how to see the rest: a list never hides an incident without saying so."""
+    noun = "incident" if total == 1 else "incidents"
+    scope = (noun if args.everything else f"open {noun}") + (
+        f" at {args.severity}" if args.severity else ""
+    )
     if not incidents:
-        return Reply(text=f"No {scope}.")
+        return Reply(text=f"No {scope}" + (f" on page {args.page}." if args.page > 1 else "."))
+    first = (args.page - 1) * LIST_PAGE + 1
+    last = first + len(incidents) - 1
     lines = [
-        f"{_icon(i)} *{i.ref}* {i.severity} · {i.status} · {i.title} · lead "
+        f"{_icon(i)} *{i.ref}* {i.severity} · {i.status} · {clip(i.title, LIST_TITLE)} · lead "
         f"{mention(i.commander)} · opened {span(now - i.opened_at)} ago"
         for i in incidents
     ]
+    shown = f" (showing {first}–{last})" if total > len(incidents) else ""
+    more = None
+    if last < total:
+        again = " ".join(w for w in ("all" if args.everything else "", args.severity or "") if w)
+        command = f"`/incident list {again + ' ' if again else ''}page {args.page + 1}`"
+        narrow = "" if args.severity else " · one severity: `/incident list P1`"
+        more = context(f"…and {total - last} more: {command}{narrow}")
     return Reply(
-        text=f"{len(incidents)} {scope}",
+        text=f"{total} {scope}{shown}",
         blocks=blocks(
-            section(f"*{len(incidents)} {scope}*"), *(section(line) for line in lines[:45])
+            section(f"*{total} {scope}*{shown}"), *(section(line) for line in lines), more
         ),
     )
+
+
+def incident_summary(incidents: list[Incident], total: int, title_limit: int = 60) -> list[str]:
+    """Short lines for the Home tab, digests and handovers, with "and N more" when cut."""
+    lines = [f"{i.ref} {i.severity} {clip(i.title, title_limit)} ({i.status})" for i in incidents]
+    if total > len(incidents):
+        lines.append(f"…and {total - len(incidents)} more: `/incident list`")
+    return lines
 
 
 def render_timeline(incident: Incident, entries: list[Entry], settings: Settings) -> Reply:

@@ -87,7 +87,7 @@ def find_incident(store: Store, ref: int | None) -> Incident:
         return open_ones[0]
     if not open_ones:
         raise UserError("No incident is open. Name one: `INC-n`.")
-    refs = ", ".join(i.ref for i in reversed(open_ones))
+    refs = ", ".join(i.ref for i in open_ones[:10]) + (", …" if len(open_ones) > 10 else "")
     raise UserError(f"Which incident? Open now: {refs}. Add its id, e.g. `{open_ones[0].ref}`.")
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from bot.config import Settings
 from bot.replies import Reply, blocks, buttons, context, mention, section, span, when
 from bot.store import Incident
+from commands.incident.render import incident_summary
 from commands.oncall.schedule import Shift
 from commands.oncall.service import Status
 
@@ -115,10 +116,8 @@ def render_handover(
         + (f", taking over from {mention(outgoing)}." if outgoing else ".")
     ]
     if open_incidents:
-        lines.append(
-            "*Open incidents:* "
-            + ", ".join(f"{i.ref} {i.severity} {i.title} ({i.status})" for i in open_incidents)
-        )
+        shown = open_incidents[:10]
+        lines.append("*Open incidents:* " + "; ".join(incident_summary(shown, len(open_incidents))))
     else:
         lines.append("No open incidents.")
     if overdue:
