@@ -40,11 +40,16 @@ def execute(args: p.Args, deps: Deps, *, actor: str) -> Reply:
             public=True,
         )
     if isinstance(args, p.Override):
-        start, end = service.override(store, settings, args, actor=actor, now=now)
+        start, end, replaced = service.override(store, settings, args, actor=actor, now=now)
+        takes_over = "".join(
+            f" It replaces {mention(o.user)}'s override of {when(o.start, settings.tz)} → "
+            f"{when(o.end, settings.tz)} where they overlap."
+            for o in replaced
+        )
         return Reply(
             f":white_check_mark: {mention(args.user)} is on call from "
             f"{when(start, settings.tz)} to {when(end, settings.tz)} "
-            f"(override by {mention(actor)}).",
+            f"(override by {mention(actor)}).{takes_over}",
             public=True,
         )
     swap, give, take = service.request_swap(store, settings, actor, args, now=now)

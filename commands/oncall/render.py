@@ -81,9 +81,10 @@ def render_swap_request(
 ) -> Reply:
     tz = settings.tz
     text = (
-        f":arrows_counterclockwise: {mention(give.user)} asks {mention(target)} to swap: "
-        f"{mention(target)} takes {when(give.start, tz)} → {when(give.end, tz)}, and "
-        f"{mention(give.user)} takes {when(take.start, tz)} → {when(take.end, tz)}."
+        f":arrows_counterclockwise: {mention(give.user)} asks {mention(target)} to swap two "
+        f"whole shifts: {mention(target)} takes {when(give.start, tz)} → {when(give.end, tz)} "
+        f"({span(give.end - give.start)}), and {mention(give.user)} takes "
+        f"{when(take.start, tz)} → {when(take.end, tz)} ({span(take.end - take.start)})."
     )
     return Reply(
         text,

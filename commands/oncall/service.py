@@ -105,15 +105,17 @@ def override_span(args: p.Override, settings: Settings, now: datetime) -> tuple[
 
 def override(
     store: Store, settings: Settings, args: p.Override, *, actor: str, now: datetime
-) -> tuple[datetime, datetime]:
+) -> tuple[datetime, datetime, list[Override]]:
+    """Set it; returns its span and the overrides it takes over from where they overlap."""
     require_admin(settings, actor)
     start, end = override_span(args, settings, now)
     if end <= now:
         raise UserError("That override would already be over. Nothing was changed.")
     if end - start > timedelta(weeks=8):
         raise UserError("An override lasts at most 8 weeks; change the rotation instead.")
+    replaced = [o for o in overrides(store, now) if o.start < end and o.end > start]
     store.add_override(args.user, start, end, reason="override", actor=actor, now=now)
-    return start, end
+    return start, end, replaced
 
 
 def request_swap(
@@ -124,7 +126,16 @@ def request_swap(
         raise UserError("A swap needs someone else.")
     rot, extra = rotation(store, settings), overrides(store, now)
     after = now if args.week is None else datetime.combine(args.week, time(12), settings.tz)
-    give = next_shift_of(rot, extra, requester, after)
+    mine = [s for s in schedule(rot, extra, now, now + 26 * WEEK) if s.user == requester]
+    give = next((s for s in mine if s.end > after), None)
+    if give is not None and give.start <= now:  # running now: a swap trades whole shifts
+        if args.week is not None:
+            raise UserError(
+                "That shift of yours has already begun: a swap trades whole shifts. To hand "
+                "over the rest of it, an admin can use `/oncall override @user until "
+                "YYYY-MM-DD HH:MM`."
+            )
+        give = next((s for s in mine if s.start > now), None)
     if give is None:
         raise UserError("You have no shift in the next 26 weeks to swap.")
     # Their next regular week that has not begun: a running shift or an override is not
@@ -139,7 +150,6 @@ def request_swap(
     )
     if take is None:
         raise UserError(f"{mention(args.user)} has no shift in the next 26 weeks to swap with.")
-    give = Shift(give.user, max(give.start, now), give.end, give.override)
     swap = store.request_swap(
         requester, args.user, (give.start, give.end), (take.start, take.end), now
     )

@@ -187,3 +187,26 @@ def test_who_is_on_call_post(stack: Stack) -> None:
     assert "Posted who is on call to #incidents" in stack.run("oncall-post")
     [post] = [m for m in stack.slack.history("#incidents") if "On call now" in m.text]
     assert f"<@{CAROL}>" in post.text and "*You*" not in post.text
+
+
+def test_a_swap_trades_whole_shifts_and_an_override_says_what_it_replaces(stack: Stack) -> None:
+    """Mid-shift, Alice's swap with Bob trades her next whole week for Bob's, never the 3.5
+    days she has left; the request names both periods. A second override over the first says
+    it replaces it."""
+    ask(stack, f"set <@{ALICE}> <@{BOB}>")  # Wednesday: Alice's week runs to Mon 7 Dec 09:00
+    request = ask(stack, f"swap <@{BOB}>")
+    assert "swap two whole shifts" in request
+    assert (
+        f"<@{BOB}> takes 2026-12-14 09:00 UTC → 2026-12-21 09:00 UTC (7 d)" in request
+    )  # Alice's next whole week, not the rest of this one
+    assert f"<@{ALICE}> takes 2026-12-07 09:00 UTC → 2026-12-14 09:00 UTC (7 d)" in request
+    begun = ask(stack, f"swap <@{BOB}> 2026-12-03")
+    assert "has already begun" in begun and "`/oncall override" in begun
+
+    first = ask(stack, f"override <@{CAROL}> 2d")
+    assert "replaces" not in first
+    second = ask(stack, f"override <@{BOB}> 1d")
+    assert (
+        f"It replaces <@{CAROL}>'s override of 2026-12-02 14:00 UTC → 2026-12-04 14:00 UTC"
+        in second
+    )
