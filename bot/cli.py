@@ -12,7 +12,7 @@ import socket
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
@@ -33,7 +33,7 @@ from bot.server import make_server, wsgi_app
 from bot.store import Store, now_utc
 from commands.backup import service as backups
 from commands.rollback import service as rollbacks
-from jobs import JOBS, describe_jobs, run_job, start_jobs
+from jobs import JOBS, describe_jobs, run_by_hand, start_jobs
 
 log = logging.getLogger("opsbot")
 
@@ -80,6 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     job = sub.add_parser("run-job", help="run one scheduled job now")
     job.add_argument("name", choices=sorted(JOBS), metavar="NAME", help=", ".join(sorted(JOBS)))
     job.add_argument("--dry-run", action="store_true", help="say what it would do; do nothing")
+    job.add_argument(
+        "--month", type=_month, help="maintenance-log only: post the log of YYYY-MM now"
+    )
     job.set_defaults(run=_run_job)
     listing = sub.add_parser("jobs", help="list scheduled jobs with their last and next run")
     listing.set_defaults(run=_jobs)
@@ -88,6 +91,13 @@ def _parser() -> argparse.ArgumentParser:
     owed.add_argument("id", nargs="?", type=int, help="the row, for retry and drop")
     owed.set_defaults(run=_outbox)
     return parser
+
+
+def _month(text: str) -> date:
+    try:
+        return datetime.strptime(text, "%Y-%m").date()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a month like 2026-11") from None
 
 
 def _require(settings: Settings, *names: str) -> list[str]:
@@ -335,8 +345,11 @@ def _run_job(args: argparse.Namespace, settings: Settings) -> int:
         token = "xoxb-dry-run"  # a dry run posts nothing, so it needs no workspace
     else:
         (token,) = _require(settings, "slack_bot_token")
+    if args.month and args.name != "maintenance-log":
+        raise ConfigError("--month goes with maintenance-log only")
     deps = assemble(settings, token)
-    print(run_job(args.name, deps, now=deps.clock(), dry_run=args.dry_run))
+    extra = {"month": args.month} if args.month else {}
+    print(run_by_hand(args.name, deps, dry_run=args.dry_run, **extra))
     if not args.dry_run:
         try:
             deps.outbox.drain(timeout=60)

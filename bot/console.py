@@ -30,7 +30,7 @@ from bot.deps import Deps
 from bot.inbox import Inbox
 from bot.localslack import LocalSlack, Message
 from bot.store import now_utc
-from jobs import JOBS, run_due, run_job, skip_before_first_start
+from jobs import JOBS, run_by_hand, run_due, skip_before_first_start
 
 TICK_SECONDS = 30  # how often the shell runs its jobs, as the server's timers do
 WAIT = re.compile(r"^(\d+)\s*(m|min|h|d)$")
@@ -366,7 +366,7 @@ class Console:
         if name not in JOBS:
             self._say(f"Unknown job {name!r}. Jobs: {', '.join(JOBS)}.")
             return
-        summary = run_job(name, self.deps, now=self.deps.clock(), dry_run=flag == "--dry-run")
+        summary = run_by_hand(name, self.deps, dry_run=flag == "--dry-run")
         self._say(f"{name}: {summary}")
 
     _COMMANDS: dict[str, Callable[[Console, str], None]] = {

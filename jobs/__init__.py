@@ -143,12 +143,30 @@ def _daily(deps: Deps, at: str, days: list[int]) -> CronTrigger:
     )
 
 
-def run_job(name: str, deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
+def run_job(name: str, deps: Deps, *, now: datetime, dry_run: bool = False, **extra: Any) -> str:
     job = JOBS.get(name)
     if job is None:
         known = ", ".join(sorted(JOBS))
         raise KeyError(f"unknown job {name!r}; jobs: {known}")
-    return job.run(deps, now=now, dry_run=dry_run)
+    return job.run(deps, now=now, dry_run=dry_run, **extra)
+
+
+def run_by_hand(name: str, deps: Deps, *, dry_run: bool = False, **extra: Any) -> str:
+    """`opsbot run-job` and the shell's `run`: recorded as a run by hand (so `opsbot jobs`
+    shows it), and a dry run says that it changed nothing."""
+    now = deps.clock()
+    if dry_run:
+        return run_job(name, deps, now=now, dry_run=True, **extra) + (
+            "\n(dry run: nothing was posted or changed)"
+        )
+    deps.store.claim_run(name, now, now)
+    try:
+        summary = run_job(name, deps, now=now, **extra)
+    except Exception as exc:
+        deps.store.finish_run(name, now, "failed by hand", type(exc).__name__, deps.clock())
+        raise
+    deps.store.finish_run(name, now, "ok by hand", summary, deps.clock())
+    return summary
 
 
 CATCH_UP = timedelta(hours=24)  # a scheduled run missed while down runs once, if this recent

@@ -3,7 +3,7 @@ the review nudge, and the monthly maintenance log."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from bot.deps import Deps
 from bot.replies import Reply
@@ -93,13 +93,20 @@ def annual(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
     )
 
 
-def maintenance_log(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
-    """Posted on the last day of the month (the trigger fires daily; only month end posts)."""
+def maintenance_log(
+    deps: Deps, *, now: datetime, dry_run: bool = False, month: date | None = None
+) -> str:
+    """Posted on the last day of the month (the trigger fires daily; only month end posts),
+    or for `month` (its first day) when asked for by hand."""
     local = now.astimezone(deps.settings.tz)
-    if not service.month_end(local):
-        return "Not the last day of the month."
-    text = service.maintenance_log(deps, local.year, local.month)
+    if month is None and not service.month_end(local):
+        return (
+            "Not the last day of the month; "
+            f"`opsbot run-job maintenance-log --month {local:%Y-%m}` posts a month's log now."
+        )
+    year, number = (month.year, month.month) if month else (local.year, local.month)
+    text = service.maintenance_log(deps, year, number)
     if dry_run:
         return text
     deps.post_now(deps.settings.digest_target, Reply(f"```\n{text}\n```"))
-    return f"Posted the maintenance log of {local:%B %Y}."
+    return f"Posted the maintenance log of {date(year, number, 1):%B %Y}."

@@ -34,7 +34,7 @@ def test_run_job_dry_run_needs_no_workspace(tmp_path: Path) -> None:
     unannounced_incident(tmp_path / "opsbot.db")
     result = opsbot("run-job", "card-sync", "--dry-run", env={}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "Would post the card of INC-1."
+    assert result.stdout.splitlines()[0] == "Would post the card of INC-1."
     assert Store(tmp_path / "opsbot.db").incident(1).card_ts is None
 
 
@@ -88,3 +88,26 @@ def test_unreachable_slack_is_one_line_and_exit_2(tmp_path: Path) -> None:
         "opsbot: cannot reach Slack at http://127.0.0.1:9/api/ ([Errno 111] Connection refused): "
         "check the network, a proxy, or SLACK_API_URL"
     ]
+
+
+def test_run_job_by_hand_is_recorded_dry_runs_say_so_and_a_month_can_be_chosen(
+    tmp_path: Path,
+) -> None:
+    """`opsbot jobs` shows a run by hand; --dry-run says nothing was posted; the maintenance
+    log of a chosen month posts on any day with --month."""
+    dry = opsbot("run-job", "card-sync", "--dry-run", env={}, cwd=tmp_path)
+    assert dry.stdout.strip().endswith("(dry run: nothing was posted or changed)")
+    with LocalSlack() as slack:
+        env = {"SLACK_BOT_TOKEN": "xoxb-cli", "SLACK_API_URL": slack.api_base}
+        ran = opsbot("run-job", "maintenance-log", "--month", "2026-10", env=env, cwd=tmp_path)
+        assert ran.returncode == 0, ran.stderr
+        assert ran.stdout.strip() == "Posted the maintenance log of October 2026."
+        [posted] = slack.history("#incidents")  # the digest channel defaults to #incidents
+        assert "```" in posted.text
+        bad = opsbot("run-job", "card-sync", "--month", "2026-10", env=env, cwd=tmp_path)
+        assert bad.returncode == 2 and "--month goes with maintenance-log only" in bad.stderr
+        nonsense = opsbot("run-job", "maintenance-log", "--month", "Oct", env=env, cwd=tmp_path)
+        assert nonsense.returncode == 2 and "is not a month like 2026-11" in nonsense.stderr
+    listed = opsbot("jobs", env={}, cwd=tmp_path).stdout
+    line = next(ln for ln in listed.splitlines() if ln.startswith("maintenance-log"))
+    assert "ok by hand" in line and "last never" not in line
