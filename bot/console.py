@@ -244,7 +244,7 @@ class Console:
             except TimeoutError:
                 self._say("(some posts are still waiting to be delivered)")
 
-    def _dispatch(self, body: str, content_type: str) -> Any:
+    def _dispatch(self, body: str, content_type: str, quiet: tuple[int, ...] = ()) -> Any:
         """Through the same edge as `opsbot serve` (bot/edge.py): signed, checked, parsed."""
         raw = body.encode()
         headers: dict[str, str | Sequence[str]] = {
@@ -253,7 +253,7 @@ class Console:
         }
         headers["content-type"] = content_type
         response = edge.handle(self.app, self.secret, headers, io.BytesIO(raw).read, str(len(raw)))
-        if response.status != 200:
+        if response.status != 200 and response.status not in quiet:
             self._say(f"(the bot answered HTTP {response.status})")
         return response
 
@@ -268,7 +268,7 @@ class Console:
             response_url=self.slack.response_url(),
         )
         with self._answer_first():
-            response = self._dispatch(body, "application/x-www-form-urlencoded")
+            response = self._dispatch(body, "application/x-www-form-urlencoded", quiet=(404,))
             if response.status == 404:
                 self._say(f"{command} is not a command this bot knows.")
             elif response.body:

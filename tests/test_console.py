@@ -69,7 +69,7 @@ def test_shell_explains_what_it_does_not_know(tmp_path: Path) -> None:
     assert "Unknown subcommand `opne`. Did you mean `open`?" in out
     assert out.count("`ack [INC-n]`: acknowledge") == 1  # the whole help only when asked
     assert "Not a command: 'dance'" in out
-    assert "/deploy is not a command this bot knows." in out
+    assert "/deploy is not a command this bot knows." in out and "HTTP 404" not in out
     assert "No button [9]." in out
     assert "*Usage:* `/incident <subcommand>`" in out
 

@@ -86,6 +86,8 @@ def preview(deps: Deps, tag: str, incident: Incident | None, forward: bool = Fal
     checkout = repo(deps.settings)
     tag = releases.validate(checkout, tag)
     now = current(deps)
+    if tag == now:
+        raise UserError(f"`{tag}` is the release deployed now: there is nothing to roll back.")
     newer = releases.newer(tag, now)
     if newer and not forward:
         added = releases.between(checkout, now or "", tag)

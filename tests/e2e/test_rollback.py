@@ -439,6 +439,8 @@ def test_two_people_confirming_at_once_both_count(stack: Stack) -> None:
 def test_a_newer_target_is_a_roll_forward_and_says_what_it_adds(stack: Stack, repo: Path) -> None:
     """With v1.9.0 deployed, `/rollback v1.10.0` would undo nothing: it is refused as a
     roll-forward that names what it adds, unless asked for with --forward."""
+    rollback(stack, "v1.10.0")
+    assert "is the release deployed now" in answer(stack, "deployed now: there is nothing")
     git(repo, "checkout", "-q", "--detach", "v1.9.0")
     rollback(stack, "v1.10.0")
     refused = answer(stack, "roll-forward")
