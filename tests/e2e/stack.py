@@ -38,9 +38,18 @@ class Stack:
         self.url = f"http://127.0.0.1:{self.server.effective_port}/slack/events"
         self.deps.outbox.start()
         self.inbox.start()
-        threading.Thread(target=self.server.run, daemon=True).start()
+        self._stopping = False
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        try:
+            self.server.run()
+        except (OSError, ValueError):  # its sockets closed under it by stop(): expected
+            if not self._stopping:
+                raise
 
     def stop(self) -> None:
+        self._stopping = True
         self.server.close()
         self.inbox.stop()
         self.deps.outbox.stop()
