@@ -30,7 +30,7 @@ from bot.outbox import Outbox
 from bot.pools import Pools
 from bot.redact import install_log_filter, remember_settings
 from bot.server import make_server, wsgi_app
-from bot.store import Store, now_utc
+from bot.store import NewerDatabase, Store, now_utc
 from commands.backup import service as backups
 from commands.rollback import service as rollbacks
 from jobs import JOBS, describe_jobs, run_by_hand, start_jobs
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         remember_settings(settings)
         result: int = args.run(args, settings)
         return result
-    except ConfigError as exc:
+    except (ConfigError, NewerDatabase) as exc:
         print(f"opsbot: {exc}", file=sys.stderr)
         return 2
 
@@ -116,7 +116,9 @@ def assemble(
 ) -> Deps:
     """Everything the bot runs on, from settings: migrated store, Slack client, thread pools."""
     store = Store(settings.opsbot_db)
-    store.migrate()
+    copy = store.migrate()
+    if copy is not None:
+        log.warning("Upgrading %s: a copy from before the upgrade is at %s", store.path, copy)
     outbox = Outbox(store, settings, token)
     deps = Deps(
         settings=settings,
@@ -310,7 +312,9 @@ def _outbox(args: argparse.Namespace, settings: Settings) -> int:
     """What the bot still owes Slack and third parties. `retry` puts a dead row back in line
     (a running `opsbot serve` delivers it); `drop` gives up on one for good."""
     store = Store(settings.opsbot_db)
-    store.migrate()
+    copy = store.migrate()
+    if copy is not None:
+        log.warning("Upgrading %s: a copy from before the upgrade is at %s", store.path, copy)
     now = now_utc()
     if args.action != "list":
         if args.id is None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from bot.store.base import (
     BUSY_TIMEOUT_MS,
     WRITE_BUDGET_SECONDS,
+    NewerDatabase,
     Replayed,
     StoreBase,
     StoreBusy,
@@ -54,6 +55,7 @@ __all__ = [
     "Store",
     "StoreBase",
     "StoreBusy",
+    "NewerDatabase",
     "Timer",
     "WRITE_BUDGET_SECONDS",
     "migrations",

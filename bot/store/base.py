@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import sqlite3
 import threading
@@ -23,6 +24,13 @@ from bot.store.schema import migrations
 # better than Slack's timeout with the change made behind it.
 WRITE_BUDGET_SECONDS = 2.2
 BUSY_TIMEOUT_MS = int(WRITE_BUDGET_SECONDS * 1000)
+
+
+UPGRADE_COPIES = 5  # copies of the file taken before upgrades, kept beside it
+
+
+class NewerDatabase(Exception):
+    """The file's schema has migrations this opsbot does not know: it is left untouched."""
 
 
 class StoreBusy(Exception):
@@ -79,12 +87,52 @@ class StoreBase:
         # Called after an Events API delivery is stored in the inbox.
         self.on_receive: Callable[[], None] | None = None
 
-    def migrate(self) -> None:
-        """Create or upgrade the schema; called once at start-up."""
+    def migrate(self) -> Path | None:
+        """Create or upgrade the schema; called once at start-up. Before an upgrade the file is
+        copied beside itself (returned, and the last UPGRADE_COPIES kept); a file written by
+        a newer opsbot is refused untouched."""
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        copy = None
         with self._write_lock, self._connect() as db:
+            applied = [m.name for m in migrations.applied(db)]
+            unknown = sorted(set(applied) - {m.name for m in migrations._migrations})
+            if unknown:
+                raise NewerDatabase(
+                    f"{self.path} was written by a newer opsbot (its schema has "
+                    f"{', '.join(unknown)}, which this version does not know); it was not "
+                    "touched. Run that newer opsbot, or restore a copy made before the "
+                    f"upgrade ({Path(self.path).name}.before-*)."
+                )
+            pending = [m.name for m in migrations.pending(db)]
+            if applied and pending:
+                copy = self._copy_before(pending[0])
             db.enable_wal()
             migrations.apply(db)
+        return copy
+
+    def _copy_before(self, migration: str) -> Path:
+        here = Path(self.path)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        copy = here.with_name(f"{here.name}.before-{migration}-{stamp}")
+        self.backup_to(copy)
+        for old in sorted(here.parent.glob(f"{here.name}.before-*"))[:-UPGRADE_COPIES]:
+            old.unlink()
+        return copy
+
+    def backup_to(self, target: Path) -> Path:
+        """A consistent copy of the live file through SQLite's online backup API (a plain
+        file copy of a WAL database can miss what is still in the WAL)."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        part = target.with_name(target.name + ".part")
+        part.unlink(missing_ok=True)
+        source = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            with contextlib.closing(sqlite3.connect(part)) as copy:
+                source.backup(copy)
+        finally:
+            source.close()
+        part.replace(target)
+        return target
 
     @contextmanager
     def _connect(self) -> Iterator[Database]:
