@@ -86,6 +86,10 @@ def _parser() -> argparse.ArgumentParser:
     job.set_defaults(run=_run_job)
     listing = sub.add_parser("jobs", help="list scheduled jobs with their last and next run")
     listing.set_defaults(run=_jobs)
+    db = sub.add_parser("db", help="opsbot's own database: `db backup PATH` copies it online")
+    db.add_argument("action", choices=["backup"])
+    db.add_argument("path", type=Path, help="a file, or a directory to put a dated copy in")
+    db.set_defaults(run=_db)
     owed = sub.add_parser("outbox", help="list effects waiting or given up on; retry or drop one")
     owed.add_argument("action", nargs="?", choices=["list", "retry", "drop"], default="list")
     owed.add_argument("id", nargs="?", type=int, help="the row, for retry and drop")
@@ -341,6 +345,20 @@ def _outbox(args: argparse.Namespace, settings: Settings) -> int:
             f"#{effect.id:<6} {effect.state:8} {effect.kind:16} {where:20} "
             f"{effect.attempts} tries, {age:.0f} s old{error}"
         )
+    return 0
+
+
+def _db(args: argparse.Namespace, settings: Settings) -> int:
+    """A consistent copy while the bot runs (SQLite's online backup API)."""
+    if not Path(settings.opsbot_db).exists():
+        raise ConfigError(f"OPSBOT_DB: no database at {settings.opsbot_db}")
+    target: Path = args.path
+    if target.is_dir():
+        target = target / f"opsbot-{now_utc():%Y%m%d-%H%M%S}.db"
+    if target.exists():
+        raise ConfigError(f"{target} exists; name a new file or a directory")
+    Store(settings.opsbot_db).backup_to(target)
+    print(f"Copied {settings.opsbot_db} to {target}.")
     return 0
 
 

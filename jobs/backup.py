@@ -21,12 +21,31 @@ def _skip(deps: Deps, what: str) -> str | None:
 
 
 def nightly(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
-    if (reason := _skip(deps, "back up")) or dry_run:
-        return reason or f"Would back up {deps.settings.backup.database} and apply retention."
+    """MongoDB's backup (when configured) and opsbot's own SQLite file, both kept by the same
+    retention and copied off-site the same way."""
+    if dry_run:
+        mongo = _skip(deps, "back up") or f"Would back up {deps.settings.backup.database}."
+        return f"{mongo} Would copy opsbot's database into {deps.settings.backup_dir}."
+    own = _own(deps, now)
+    if reason := _skip(deps, "back up"):
+        return f"{reason} {own}"
     outcome = service.run_backup(deps, reason="nightly", progress=lambda name, count: None)
     expired = service.retention(deps, now) if outcome.status == "ok" else []
     _post(deps, render.render_outcome(outcome))
-    return f"B{outcome.id} {outcome.status}; expired {len(expired)} old backups."
+    return f"B{outcome.id} {outcome.status}; expired {len(expired)} old backups. {own}"
+
+
+def _own(deps: Deps, now: datetime) -> str:
+    try:
+        folder, note = service.backup_own(deps, now)
+    except OSError as exc:  # said in the channel: the incident record is what is at stake
+        text = f":x: opsbot's own database could not be backed up ({type(exc).__name__})."
+        _post(deps, Reply(text))
+        return text
+    removed = service.own_retention(deps)
+    if note:
+        _post(deps, Reply(f":warning: opsbot's own database backup: {note}."))
+    return f"opsbot's database copied to {folder.name}; {len(removed)} old copies removed."
 
 
 def _verify(deps: Deps, *, restore_test: bool, dry_run: bool) -> str:

@@ -111,3 +111,20 @@ def test_run_job_by_hand_is_recorded_dry_runs_say_so_and_a_month_can_be_chosen(
     listed = opsbot("jobs", env={}, cwd=tmp_path).stdout
     line = next(ln for ln in listed.splitlines() if ln.startswith("maintenance-log"))
     assert "ok by hand" in line and "last never" not in line
+
+
+def test_db_backup_copies_the_live_database(tmp_path: Path) -> None:
+    """`opsbot db backup PATH` makes a copy that opens with every incident; it never
+    overwrites a file, and says so when there is no database."""
+    unannounced_incident(tmp_path / "opsbot.db")
+    done = opsbot("db", "backup", "copy.db", env={}, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "Copied opsbot.db to copy.db."
+    assert Store(tmp_path / "copy.db").incident(1).title == "Checkout down"
+    again = opsbot("db", "backup", "copy.db", env={}, cwd=tmp_path)
+    assert again.returncode == 2 and "copy.db exists" in again.stderr
+    (tmp_path / "dir").mkdir()
+    assert opsbot("db", "backup", "dir", env={}, cwd=tmp_path).returncode == 0
+    assert len(list((tmp_path / "dir").glob("opsbot-*.db"))) == 1
+    missing = opsbot("db", "backup", "x.db", env={"OPSBOT_DB": "nope.db"}, cwd=tmp_path)
+    assert missing.returncode == 2 and "no database at nope.db" in missing.stderr

@@ -7,12 +7,13 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pymongo.errors import PyMongoError
 
+from bot.config import Settings
 from bot.deps import Deps
 from bot.redact import clean_env
 from bot.replies import UserError, mention
@@ -234,8 +235,19 @@ def restore_live(deps: Deps, backup_id: int, *, actor: str, progress: Progress) 
 def retention(deps: Deps, now: datetime) -> list[int]:
     """Keep the newest good backup of each of the last N days, weeks and months; delete the
     rest (files and all). Failed rows stay as a record; their files are already gone."""
-    policy = deps.settings.backup
     rows = deps.store.backups(status="ok", limit=10_000)
+    kept = keeping(deps.settings, [row["started_at"] for row in rows])
+    dropped = [row for n, row in enumerate(rows) if n not in kept]
+    for row in dropped:
+        shutil.rmtree(row["path"], ignore_errors=True)
+        deps.store.finish_backup(row["id"], status="expired")
+    return [row["id"] for row in dropped]
+
+
+def keeping(settings: Settings, times: list[datetime]) -> set[int]:
+    """Which of `times` (newest first) to keep: the newest of each of the last N days, weeks
+    and months (backup.keep_daily, keep_weekly, keep_monthly)."""
+    policy = settings.backup
     keep: set[int] = set()
     for count, key in (
         (policy.keep_daily, lambda d: d.date()),
@@ -243,17 +255,43 @@ def retention(deps: Deps, now: datetime) -> list[int]:
         (policy.keep_monthly, lambda d: (d.year, d.month)),
     ):
         seen: list[object] = []
-        for row in rows:  # newest first
-            bucket = key(row["started_at"])
+        for n, moment in enumerate(times):
+            bucket = key(moment)
             if bucket not in seen:
                 seen.append(bucket)
                 if len(seen) <= count:
-                    keep.add(row["id"])
-    dropped = [row for row in rows if row["id"] not in keep]
-    for row in dropped:
-        shutil.rmtree(row["path"], ignore_errors=True)
-        deps.store.finish_backup(row["id"], status="expired")
-    return [row["id"] for row in dropped]
+                    keep.add(n)
+    return keep
+
+
+OWN_PREFIX = "opsbot-db-"
+
+
+def backup_own(deps: Deps, now: datetime) -> tuple[Path, str]:
+    """opsbot's own SQLite file, copied online into BACKUP_DIR (a folder per copy, so the
+    off-site copy and retention work as for MongoDB backups). Returns the folder and a note
+    when the off-site copy failed."""
+    folder = deps.settings.backup_dir / f"{OWN_PREFIX}{now:%Y%m%d-%H%M%S}"
+    deps.store.backup_to(folder / "opsbot.db")
+    try:
+        _offsite(deps, folder)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return folder, f"the off-site copy failed ({type(exc).__name__})"
+    return folder, ""
+
+
+def own_retention(deps: Deps) -> list[Path]:
+    """The same keep-daily/weekly/monthly rule for opsbot's own copies; returns those removed."""
+    folders = sorted(deps.settings.backup_dir.glob(f"{OWN_PREFIX}*"), reverse=True)
+    times = []
+    for folder in folders:
+        stamp = folder.name.removeprefix(OWN_PREFIX)
+        times.append(datetime.strptime(stamp, "%Y%m%d-%H%M%S").replace(tzinfo=UTC))
+    kept = keeping(deps.settings, times)
+    dropped = [f for n, f in enumerate(folders) if n not in kept]
+    for folder in dropped:
+        shutil.rmtree(folder, ignore_errors=True)
+    return dropped
 
 
 def growth(rows: list[dict[str, Any]]) -> float | None:

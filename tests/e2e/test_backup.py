@@ -183,7 +183,27 @@ def test_who_may_and_what_is_missing_are_said_plainly(tmp_path: Path) -> None:
             stack.stop()
     assert said["backup-verify"].endswith("nothing to verify.")
     assert said["db-review"].endswith("nothing to review.")
-    assert said["backup-nightly"].endswith("nothing to back up.")
+    assert "nothing to back up. opsbot's database copied to opsbot-db-" in said["backup-nightly"]
     assert "MongoDB is not configured (MONGODB_URI is not set): nothing to look at." in indexes
     assert "Nobody may restore a backup or delete data yet" in restore
     assert "`backup.restore_allowed`" in restore and "Only nobody" not in restore
+
+
+def test_nightly_also_keeps_opsbots_own_database(stack: Stack, mongo: Any, tmp_path: Path) -> None:
+    """Each night opsbot's SQLite file is copied online into BACKUP_DIR and off-site, under
+    the same retention as the MongoDB backups; a copy opens and holds the incidents."""
+    import sqlite3
+
+    offsite = tmp_path / "offsite"
+    stack.deps.settings.backup.offsite_dir = offsite
+    stack.deps.settings.backup.keep_daily = 2
+    stack.deps.settings.backup.keep_weekly = 0
+    stack.deps.settings.backup.keep_monthly = 0
+    stack.command("open P2 Search slow")
+    for _ in range(3):
+        stack.run("backup-nightly", days=1)
+    copies = sorted((tmp_path / "backups").glob("opsbot-db-*"))
+    assert len(copies) == 2  # the third night's retention removed the first
+    with sqlite3.connect(copies[-1] / "opsbot.db") as db:
+        assert db.execute("SELECT title FROM incidents").fetchall() == [("Search slow",)]
+    assert len(list(offsite.glob("opsbot-db-*"))) == 3  # off-site keeps its own history
