@@ -77,6 +77,17 @@ def _parser() -> argparse.ArgumentParser:
         help="the shell's own SQLite file (default ./opsbot-shell.db; never OPSBOT_DB)",
     )
     shell.set_defaults(run=_shell)
+    init = sub.add_parser(
+        "init", help="write the Slack app manifest, opsbot.toml and opsbot.env for your setup"
+    )
+    mode = init.add_mutually_exclusive_group()
+    mode.add_argument("--url", help="the bot's public https URL (Slack posts to URL/slack/events)")
+    mode.add_argument("--socket", action="store_true", help="Socket Mode: no public URL")
+    init.add_argument("--incidents-channel", help="where incident cards go (default #incidents)")
+    init.add_argument("--digest-channel", help="where digests go (default: the incidents one)")
+    init.add_argument("--dir", type=Path, default=Path("."), help="where to write (default .)")
+    init.add_argument("--force", action="store_true", help="overwrite files that exist")
+    init.set_defaults(run=_init)
     job = sub.add_parser("run-job", help="run one scheduled job now")
     job.add_argument("name", choices=sorted(JOBS), metavar="NAME", help=", ".join(sorted(JOBS)))
     job.add_argument("--dry-run", action="store_true", help="say what it would do; do nothing")
@@ -345,6 +356,45 @@ def _outbox(args: argparse.Namespace, settings: Settings) -> int:
             f"#{effect.id:<6} {effect.state:8} {effect.kind:16} {where:20} "
             f"{effect.attempts} tries, {age:.0f} s old{error}"
         )
+    return 0
+
+
+def _init(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import init
+
+    asking = sys.stdin.isatty()
+
+    def ask(question: str, default: str) -> str:
+        if not asking:
+            return default
+        answer = input(f"{question} [{default}]: ").strip() if default else input(question + ": ")
+        return answer.strip() or default
+
+    if args.url is None and not args.socket:
+        if not asking:
+            raise ConfigError(
+                "say where Slack reaches the bot: --url https://your.host or --socket"
+            )
+        args.url = ask("The bot's public https URL (blank for Socket Mode, no URL needed)", "")
+    try:
+        url = init.request_url(args.url) if args.url else None
+    except ValueError as exc:
+        raise ConfigError(f"--url {args.url}: {exc}") from None
+    incidents = args.incidents_channel or ask("Incidents channel", "#incidents")
+    digest = args.digest_channel or ask("Digest channel", incidents)
+    plan = init.Plan(url, incidents, None if digest == incidents else digest, args.dir)
+    written = plan.files()
+    existing = [path for path in written if path.exists()]
+    if existing and not args.force:
+        names = ", ".join(str(p) for p in existing)
+        raise ConfigError(f"{names} already exist; nothing was written (--force overwrites)")
+    args.dir.mkdir(parents=True, exist_ok=True)
+    for path, text in written.items():
+        path.write_text(text)
+        print(f"wrote {path}")
+    print("\nLeft to do:")
+    for number, step in enumerate(plan.steps(), start=1):
+        print(f"{number}. {step}")
     return 0
 
 
