@@ -51,7 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     install_log_filter(logging.getLogger().handlers)  # no secret reaches the log
     try:
-        settings = load_settings()
+        try:
+            settings = load_settings()
+        except ConfigError as exc:
+            if args.run is _doctor:  # the doctor says it as a failed check, not a crash
+                print(f"✗ config: {exc}\n    fix: correct that setting, then run it again")
+                return 1
+            raise
         remember_settings(settings)
         result: int = args.run(args, settings)
         return result
@@ -88,6 +94,10 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--dir", type=Path, default=Path("."), help="where to write (default .)")
     init.add_argument("--force", action="store_true", help="overwrite files that exist")
     init.set_defaults(run=_init)
+    doctor = sub.add_parser("doctor", help="check the setup: tokens, scopes, channels, targets")
+    doctor.add_argument("--socket", action="store_true", help="check for Socket Mode")
+    doctor.add_argument("--json", action="store_true", help="the results as JSON")
+    doctor.set_defaults(run=_doctor)
     job = sub.add_parser("run-job", help="run one scheduled job now")
     job.add_argument("name", choices=sorted(JOBS), metavar="NAME", help=", ".join(sorted(JOBS)))
     job.add_argument("--dry-run", action="store_true", help="say what it would do; do nothing")
@@ -242,6 +252,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     owned = own_database(settings.opsbot_db)  # noqa: F841  (held until the process ends)
     deps = assemble(settings, token)
     recover(deps)
+    _check_setup(deps, args.socket)
     if args.socket:
         app, inbox = apps(deps, "")
     else:
@@ -273,6 +284,18 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     inbox.stop()
     _drain(deps)
     return 0
+
+
+def _check_setup(deps: Deps, socket_mode: bool) -> None:
+    """The doctor's quick checks (no network), each problem one log line; the App Home
+    shows the outcome."""
+    from bot import doctor
+
+    results = doctor.run(deps.settings, socket=socket_mode, fast=True, serving=True)
+    for result in results:
+        if result.state == doctor.FAIL:
+            log.warning("setup: %s: %s (fix: %s)", result.check, result.detail, result.fix)
+    deps.store.set_state(doctor.STATE_KEY, doctor.report(results, as_json=True))
 
 
 def _drain(deps: Deps) -> None:
@@ -396,6 +419,14 @@ def _init(args: argparse.Namespace, settings: Settings) -> int:
     for number, step in enumerate(plan.steps(), start=1):
         print(f"{number}. {step}")
     return 0
+
+
+def _doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import doctor
+
+    results = doctor.run(settings, socket=args.socket)
+    print(doctor.report(results, args.json))
+    return 1 if any(r.state == doctor.FAIL for r in results) else 0
 
 
 def _db(args: argparse.Namespace, settings: Settings) -> int:

@@ -18,6 +18,20 @@ from pydantic import BaseModel, SecretStr
 from bot.config import Settings
 
 EXAMPLE_URL = "https://opsbot.example.com/slack/events"
+# The bot token's scopes: the manifest's list (tests/test_init.py keeps the two equal).
+SCOPES = (
+    "commands",
+    "chat:write",
+    "chat:write.public",
+    "reactions:read",
+    "reactions:write",
+    "files:write",
+    "usergroups:write",
+    "channels:history",
+    "groups:history",
+    "channels:read",
+    "groups:read",
+)
 
 MANIFEST = """\
 # Slack app manifest for opsbot ({mode}).

@@ -23,22 +23,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from bot import init
+
 BOT_USER = "U0OPSBOT"
 TEAM = "T0LOCAL"
-# The bot token's scopes, as manifest.yml asks for them (tests/test_wiring.py keeps them equal).
-SCOPES = (
-    "commands",
-    "chat:write",
-    "chat:write.public",
-    "reactions:read",
-    "reactions:write",
-    "files:write",
-    "usergroups:write",
-    "channels:history",
-    "groups:history",
-    "channels:read",
-    "groups:read",
-)
+SCOPES = init.SCOPES  # what the manifest asks for: a new install grants exactly these
 
 
 def escape(text: str) -> str:
@@ -141,6 +130,7 @@ class LocalSlack:
         self.pace_burst = 5
         self._buckets: dict[str, tuple[float, float]] = {}
         self.latency = 0.0  # every Web API answer waits this long (Slack is never instant)
+        self.clock_offset = 0.0  # seconds Slack's clock (its Date header) is off from ours
         self._lock = threading.RLock()
         self._clock = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
@@ -584,6 +574,10 @@ def _handler_for(slack: LocalSlack) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             pass
+
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            # the Date header of every answer, as a Slack whose clock differs would send it
+            return super().date_time_string((timestamp or time.time()) + slack.clock_offset)
 
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()

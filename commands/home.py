@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,6 +38,18 @@ def _delivery(deps: Deps) -> str:
         f"*Delivery:* {owed['pending']} waiting, the oldest for "
         f"{owed['oldest_seconds']:.0f} s{dead}."
     )
+
+
+def _setup(deps: Deps) -> str | None:
+    """What `opsbot serve` found wrong with its setup at start (bot/doctor.py)."""
+    stored = deps.store.state("doctor.at_start")
+    if not stored:
+        return None
+    failed = [r for r in json.loads(stored) if r["state"] == "fail"]
+    if not failed:
+        return "*Setup:* every check at start passed (`opsbot doctor` runs them all)."
+    lines = [f"• {r['check']}: {r['detail']}. Fix: {r['fix']}" for r in failed]
+    return "*Setup problems found at start:*\n" + "\n".join(lines)
 
 
 def home_view(deps: Deps, user: str) -> dict[str, Any]:
@@ -80,6 +93,7 @@ def home_view(deps: Deps, user: str) -> dict[str, Any]:
             ),
             section("*Backups:* none recorded by opsbot yet."),
             section(_delivery(deps)),
+            section(setup) if (setup := _setup(deps)) else None,
             divider(),
             section(
                 "*Next scheduled jobs*\n"

@@ -30,8 +30,16 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, workspace: LocalSlack, db: Path, log: Path, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        workspace: LocalSlack,
+        db: Path,
+        log: Path,
+        verbose: bool = False,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.workspace, self.db, self.log, self.verbose = workspace, db, log, verbose
+        self.extra_env = env or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -45,6 +53,7 @@ class Server:
             SLACK_API_URL=self.workspace.api_base,
             OPSBOT_DB=str(self.db),
         )
+        env.update(self.extra_env)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [

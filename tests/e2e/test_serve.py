@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 
@@ -226,3 +227,33 @@ def test_serving_line_is_printed_not_a_warning(server: Server) -> None:
     wait_until(lambda: "serving /slack/events" in server.log.read_text())
     [line] = [ln for ln in server.log.read_text().splitlines() if "serving /slack" in ln]
     assert line.startswith("opsbot ") and "WARNING" not in line
+
+
+def test_serve_checks_its_setup_at_start_and_the_home_tab_says_what_to_fix(
+    workspace: LocalSlack, tmp_path: Path
+) -> None:
+    """A ROLLBACK_REPO that is no git checkout: one log line at start, and the App Home
+    names it with the fix."""
+    import json
+
+    (tmp_path / "not-a-repo").mkdir()
+    env = {"ROLLBACK_REPO": str(tmp_path / "not-a-repo")}
+    server = Server(workspace, tmp_path / "opsbot.db", tmp_path / "serve.log", env=env).start()
+    try:
+        event = json.dumps(
+            {
+                "type": "event_callback",
+                "event_id": "EvHOME2",
+                "team_id": "T0",
+                "api_app_id": "A0",
+                "event": {"type": "app_home_opened", "user": "U0ALICE01", "tab": "home"},
+            }
+        )
+        assert server.post(event, "application/json").status_code == 200
+        [call] = workspace.wait_for("views.publish", timeout=10)
+    finally:
+        server.stop()
+    log = server.log.read_text()
+    assert "setup: release checkout:" in log and "is not a git checkout" in log
+    view = json.dumps(call["view"])
+    assert "Setup problems found at start" in view and "is not a git checkout" in view
