@@ -373,7 +373,7 @@ def channels(ctx: Context) -> list[Result]:
                 Result(
                     f"channel {channel}",
                     FAIL,
-                    "the bot is not a member: its pins and digest reactions will never arrive",
+                    "the bot is not a member: reactions there (pins, digest reviews) never reach it",
                     f"in Slack, /invite @opsbot in {channel}",
                 )
             )
