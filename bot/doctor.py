@@ -373,7 +373,7 @@ def channels(ctx: Context) -> list[Result]:
                 Result(
                     f"channel {channel}",
                     FAIL,
-                    "the bot is not a member: reactions there (pins, digest reviews) never reach it",
+                    "the bot is not a member: reactions there (pins, reviews) never reach it",
                     f"in Slack, /invite @opsbot in {channel}",
                 )
             )
@@ -415,10 +415,9 @@ def _mongodb(s: Settings) -> Result:
     from pymongo.errors import PyMongoError
 
     assert s.mongodb_uri is not None
+    wait_ms = int(s.health.timeout_seconds * 1000)  # as long as /health mongodb waits
     client: MongoClient[Any] = MongoClient(
-        s.mongodb_uri.get_secret_value(),
-        serverSelectionTimeoutMS=int(TIMEOUT * 1000),
-        connectTimeoutMS=int(TIMEOUT * 1000),
+        s.mongodb_uri.get_secret_value(), serverSelectionTimeoutMS=wait_ms, connectTimeoutMS=wait_ms
     )
     try:
         client.admin.command("ping")
