@@ -33,7 +33,8 @@ from bot.server import make_server, wsgi_app
 from bot.store import NewerDatabase, Store, now_utc
 from commands.backup import service as backups
 from commands.rollback import service as rollbacks
-from jobs import JOBS, describe_jobs, run_by_hand, start_jobs
+from jobs import JOBS, describe_jobs, run_by_hand
+from jobs.scheduler import Scheduler
 
 log = logging.getLogger("opsbot")
 
@@ -249,6 +250,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         else ("slack_bot_token", "slack_signing_secret")
     )
     token, second = _require(settings, *names)
+    _stop_on_sigterm()  # from the first moment: SIGTERM always ends the bot
     owned = own_database(settings.opsbot_db)  # noqa: F841  (held until the process ends)
     deps = assemble(settings, token)
     recover(deps)
@@ -261,8 +263,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         )
     deps.outbox.start()
     inbox.start()
-    scheduler = start_jobs(deps)
-    _stop_on_sigterm()
+    scheduler = Scheduler(deps).start()
     try:
         if args.socket:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -280,7 +281,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        scheduler.shutdown(wait=False)
+        scheduler.stop()
     inbox.stop()
     _drain(deps)
     return 0

@@ -30,7 +30,8 @@ from bot.deps import Deps
 from bot.inbox import Inbox
 from bot.localslack import LocalSlack, Message
 from bot.store import now_utc
-from jobs import JOBS, run_by_hand, run_due, skip_before_first_start
+from jobs import JOBS, run_by_hand
+from jobs.scheduler import Scheduler
 
 TICK_SECONDS = 30  # how often the shell runs its jobs, as the server's timers do
 WAIT = re.compile(r"^(\d+)\s*(m|min|h|d)$")
@@ -133,7 +134,7 @@ class Console:
         )
         self.inbox = Inbox(stored, self.deps)
         self.channel = self.slack.channel_id(settings.incidents_channel)
-        skip_before_first_start(self.deps, self.now())
+        self.scheduler = Scheduler(self.deps)  # ticked here, in the foreground, in order
         self._ticker = threading.Thread(target=self._tick_forever, daemon=True)
 
     def now(self) -> datetime:
@@ -155,6 +156,8 @@ class Console:
             f"(and {self.saved.name}). Timers and scheduled jobs run; `wait 16m` skips ahead. "
             "Type `help`."
         )
+        with self._turn:
+            self._tick()  # as `opsbot serve` does at start: catch up, refresh
         self._ticker.start()
         while True:
             if interactive:
@@ -201,7 +204,7 @@ class Console:
 
     def _tick(self) -> None:
         try:
-            run_due(self.deps)
+            self.scheduler.tick(inline=True)
             self._settle()
         except Exception as exc:
             self._say(f"(a scheduled job failed: {type(exc).__name__}; see the log)")

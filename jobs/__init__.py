@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -169,35 +168,154 @@ def run_by_hand(name: str, deps: Deps, *, dry_run: bool = False, **extra: Any) -
     return summary
 
 
-CATCH_UP = timedelta(hours=24)  # a scheduled run missed while down runs once, if this recent
+CATCH_UP = timedelta(hours=24)  # an occurrence missed while down runs on return, if this recent
+INSTALLED_KEY = "jobs.installed_at"  # the first start of the scheduler on this database
+DST_SHIFT = timedelta(hours=3)  # more than any zone's clock change
+MAX_OCCURRENCES = 1000  # a job's occurrences looked at in one go (three years of a daily job)
 
 
-def last_due(trigger: Any, now: datetime) -> datetime | None:
-    """The latest time `trigger` fired at or before `now`, looking back CATCH_UP."""
-    due, moment = None, trigger.get_next_fire_time(None, now - CATCH_UP)
-    while moment is not None and moment <= now:
-        due = moment
-        moment = trigger.get_next_fire_time(moment, moment + timedelta(microseconds=1))
-    return due
+def scheduled(name: str, deps: Deps) -> bool:
+    return isinstance(JOBS[name].trigger(deps), CronTrigger)
 
 
-def scheduled_run(name: str, deps: Deps, now: datetime) -> str | None:
-    """Run the occurrence of a scheduled job due at or before `now`, exactly once."""
-    due = last_due(JOBS[name].trigger(deps), now)
-    if due is None or not deps.store.claim_run(name, due, now):
+def occurrences(trigger: CronTrigger, after: datetime, until: datetime) -> list[datetime]:
+    """The instants (UTC) `trigger` falls due strictly after `after`, up to `until`.
+
+    The arithmetic is on UTC instants, never on wall times plus a delta: adding a microsecond
+    to the second 02:30 of an autumn night (fold=1) in the zone's wall clock gives the first
+    02:30 again, and the search never ends. A wall time that happens twice runs once (the
+    first); one skipped by a spring change runs at the instant APScheduler maps it to (03:30).
+    The search starts a DST shift earlier: asked from 03:10 on that spring day, APScheduler
+    would skip the 02:30-that-is-03:30 still to come.
+    """
+    found: list[datetime] = []
+    after = after.astimezone(UTC)
+    cursor = after - DST_SHIFT
+    while len(found) < MAX_OCCURRENCES:
+        moment = trigger.get_next_fire_time(None, cursor)
+        if moment is None:
+            break
+        instant = moment.astimezone(UTC)
+        if instant > until:
+            break
+        if instant <= cursor - timedelta(microseconds=1):  # never step back: no endless loop
+            cursor += timedelta(minutes=1)
+            continue
+        if instant > after and not _repeated_wall_time(moment):
+            found.append(instant)
+        cursor = instant + timedelta(microseconds=1)
+    return found
+
+
+def _repeated_wall_time(moment: datetime) -> bool:
+    """The second of two instants showing the same wall time (the autumn night's 02:30)."""
+    if not moment.fold:
+        return False
+    first = moment.replace(fold=0)
+    return first.astimezone(UTC) != moment.astimezone(UTC)
+
+
+def last_due(trigger: CronTrigger, now: datetime) -> datetime | None:
+    """The latest occurrence at or before `now`, looking back CATCH_UP."""
+    found = occurrences(trigger, now - CATCH_UP, now)
+    return found[-1] if found else None
+
+
+def installed_at(deps: Deps, now: datetime) -> datetime:
+    """When this database's scheduler first ran: occurrences due before it are not owed."""
+    with deps.store.atomic():
+        known = deps.store.state(INSTALLED_KEY)
+        if known:
+            return datetime.fromisoformat(known)
+        # a database from before this was recorded: its first job run is the install
+        since = min(deps.store.first_run_at() or now, now)
+        deps.store.set_state(INSTALLED_KEY, since.astimezone(UTC).isoformat())
+    return since
+
+
+def due_runs(deps: Deps, now: datetime) -> list[tuple[datetime, str]]:
+    """The one rule for scheduled jobs, run at every tick of the scheduler (and so at start).
+
+    For each job, every occurrence due after the install and after the last one settled is
+    either owed a run now (the latest, when within CATCH_UP: returned, oldest first across
+    jobs, so a digest runs before its nudge) or recorded as missed and said in the digest
+    channel once. Nothing due after the install is skipped silently."""
+    since_install = installed_at(deps, now)
+    owed: list[tuple[datetime, str]] = []
+    missed: list[tuple[str, datetime]] = []
+    for name, job in JOBS.items():
+        trigger = job.trigger(deps)
+        if not isinstance(trigger, CronTrigger):
+            continue
+        settled = deps.store.last_settled_run(name)
+        after = max(since_install, settled) if settled else since_install
+        due = occurrences(trigger, after, now)
+        if not due:
+            continue
+        if now - due[-1] <= CATCH_UP:
+            owed.append((due[-1], name))
+            due = due[:-1]
+        missed += [(name, moment) for moment in due]
+    if missed:
+        _report_missed(deps, missed, now)
+    return sorted(owed)
+
+
+def _report_missed(deps: Deps, missed: list[tuple[str, datetime]], now: datetime) -> None:
+    tz = deps.settings.tz
+    by_job: dict[str, list[datetime]] = {}
+    for name, moment in missed:
+        by_job.setdefault(name, []).append(moment)
+    lines = []
+    for name, moments in by_job.items():
+        first = moments[0].astimezone(tz)
+        when = f"{first:%a %d %b %H:%M %Z}"
+        if len(moments) > 1:
+            when = f"{len(moments)} times, {when} to {moments[-1].astimezone(tz):%a %d %b %H:%M}"
+        lines.append(f"• `{name}` due {when}: `opsbot run-job {name}` runs it now")
+    text = (
+        ":warning: opsbot was not running when these scheduled jobs fell due, longer ago "
+        f"than it catches up ({CATCH_UP.total_seconds() / 3600:.0f} h), so they did not run:\n"
+        + "\n".join(lines)
+    )
+    with deps.store.atomic():
+        for name, moment in missed:
+            if deps.store.claim_run(name, moment, now):
+                deps.store.finish_run(name, moment, "missed", "the bot was not running", now)
+        outbox.enqueue_post(deps, deps.settings.digest_target, {"text": text})
+
+
+def run_occurrence(name: str, deps: Deps, due: datetime) -> str | None:
+    """Run the occurrence due at `due`, exactly once (a claim in the store), as of `due`:
+    a digest caught up on Friday for Thursday is Thursday's digest."""
+    if not deps.store.claim_run(name, due, deps.clock()):
         return None
     try:
-        summary = JOBS[name].run(deps, now=now)
+        summary = JOBS[name].run(deps, now=due)
     except Exception as exc:
         deps.store.finish_run(name, due, "failed", type(exc).__name__, deps.clock())
-        _report_failure(name, deps, exc)
+        report_failure(name, deps, exc)
         return None
     deps.store.finish_run(name, due, "ok", summary, deps.clock())
     deps.store.set_state(f"job.failing.{name}", "")
     return summary
 
 
-def _report_failure(name: str, deps: Deps, exc: Exception) -> None:
+def scheduled_run(name: str, deps: Deps, now: datetime) -> str | None:
+    """The occurrence of `name` due at or before `now`, if not run yet."""
+    due = last_due(JOBS[name].trigger(deps), now)
+    return run_occurrence(name, deps, due) if due else None
+
+
+def run_interval_job(name: str, deps: Deps) -> None:
+    try:
+        run_job(name, deps, now=deps.clock())
+        deps.store.set_state(f"job.failing.{name}", "")
+    except Exception as exc:  # reported in channel, not only logged
+        report_failure(name, deps, exc)
+
+
+def report_failure(name: str, deps: Deps, exc: Exception) -> None:
     """Say it in the channel, once per failing streak, with a reference to the log."""
     text = describe(exc, log)
     if deps.store.state(f"job.failing.{name}"):
@@ -206,68 +324,6 @@ def _report_failure(name: str, deps: Deps, exc: Exception) -> None:
     with deps.store.atomic():
         deps.store.set_state(f"job.failing.{name}", "yes")
         outbox.enqueue_post(deps, deps.settings.digest_target, {"text": message})
-
-
-def skip_before_first_start(deps: Deps, now: datetime) -> list[str]:
-    """A job that has never run does not catch up: what fell due before opsbot was installed
-    is not a missed run (nobody wants a backup and five digests at the first start)."""
-    skipped = []
-    for name, job in JOBS.items():
-        trigger = job.trigger(deps)
-        if isinstance(trigger, CronTrigger) and deps.store.last_run(name) is None:
-            due = last_due(trigger, now)
-            if due is not None and deps.store.claim_run(name, due, now):
-                deps.store.finish_run(name, due, "skipped", "before the first start", now)
-                skipped.append(name)
-    return skipped
-
-
-def start_jobs(deps: Deps) -> BackgroundScheduler:
-    # misfire_grace_time: APScheduler 3 drops a run more than 1 s late by default; a busy
-    # minute must delay a run, not lose it. coalesce + max_instances: never two at once.
-    scheduler = BackgroundScheduler(
-        timezone=deps.settings.tz,
-        job_defaults={"misfire_grace_time": 300, "coalesce": True, "max_instances": 1},
-    )
-    deps.store.interrupt_runs()
-    now = deps.clock()
-    for name, job in JOBS.items():
-        trigger = job.trigger(deps)
-        if isinstance(trigger, CronTrigger) and deps.store.last_run(name) is None:
-            # First start: what fell due before opsbot ever ran is not "missed"; skip it.
-            due = last_due(trigger, now)
-            if due is not None and deps.store.claim_run(name, due, now):
-                deps.store.finish_run(name, due, "skipped", "before the first start", now)
-        scheduler.add_job(_runner(name, deps), job.trigger(deps), id=name, name=name)
-        if job.at_start or isinstance(job.trigger(deps), CronTrigger):
-            # at start: interval jobs run once now; scheduled ones catch up a missed run
-            scheduler.add_job(_runner(name, deps), id=f"{name}@start", name=name)
-    scheduler.start()
-    return scheduler
-
-
-def run_due(deps: Deps) -> None:
-    """Everything the scheduler would have run by now, once: each interval job, and the
-    latest occurrence of each scheduled job not yet run. The shell's scheduler (it moves its
-    clock with `wait`, which APScheduler's wall-clock timers cannot follow)."""
-    for name in JOBS:
-        _runner(name, deps)()
-
-
-def _runner(name: str, deps: Deps) -> Callable[[], None]:
-    scheduled = isinstance(JOBS[name].trigger(deps), CronTrigger)
-
-    def run() -> None:
-        if scheduled:
-            scheduled_run(name, deps, deps.clock())
-            return
-        try:
-            run_job(name, deps, now=deps.clock())
-            deps.store.set_state(f"job.failing.{name}", "")
-        except Exception as exc:  # reported in channel, not only logged
-            _report_failure(name, deps, exc)
-
-    return run
 
 
 def describe_jobs(deps: Deps, now: datetime) -> list[tuple[str, str, str, str]]:

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.triggers.cron import CronTrigger
 
-from jobs import JOBS, last_due, scheduled_run, skip_before_first_start
+from jobs import JOBS, last_due, scheduled_run
 
 
 def test_every_trigger_builds_and_fires(deps) -> None:
@@ -23,14 +23,6 @@ def test_last_due_is_the_latest_fire_at_or_before_now() -> None:
     saturday = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
     assert last_due(trigger, saturday) == datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
     assert last_due(trigger, saturday + timedelta(days=1)) is None
-
-
-def test_first_start_skips_instead_of_catching_up(deps, clock) -> None:
-    """A fresh install does not run every job that was due before it existed."""
-    skipped = skip_before_first_start(deps, clock())
-    assert "daily-digest" in skipped and "backup-nightly" in skipped
-    assert skip_before_first_start(deps, clock()) == []
-    assert scheduled_run("daily-digest", deps, clock()) is None  # that occurrence is done
 
 
 def test_a_failing_job_is_reported_once(deps, slack, clock) -> None:

@@ -201,6 +201,24 @@ class OperationsStore(StoreBase):
                 "UPDATE job_runs SET status = 'interrupted' WHERE status = 'running'"
             ).rowcount
 
+    def last_settled_run(self, job: str) -> datetime | None:
+        """The latest scheduled occurrence that is done with: run (ok or failed), missed or
+        skipped. Runs by hand, and runs cut short by a crash, do not count."""
+        sql = (
+            "SELECT MAX(scheduled_for) FROM job_runs WHERE job = ? "
+            "AND status IN ('ok', 'failed', 'missed', 'skipped')"
+        )
+        with self._connect() as db:
+            found = db.execute(sql, [job]).fetchone()[0]
+        return datetime.fromisoformat(found) if found else None
+
+    def first_run_at(self) -> datetime | None:
+        """When any job first ran on this database (an install from before the install time
+        was recorded)."""
+        with self._connect() as db:
+            found = db.execute("SELECT MIN(started_at) FROM job_runs").fetchone()[0]
+        return datetime.fromisoformat(found) if found else None
+
     def last_run(self, job: str) -> dict[str, Any] | None:
         with self._connect() as db:
             rows = _query(

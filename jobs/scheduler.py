@@ -1,0 +1,101 @@
+"""The scheduler of `opsbot serve` (and, ticked by hand, of `opsbot shell`).
+
+One thread wakes every TICK_SECONDS on the monotonic clock, so a wall clock stepped back
+never freezes it: interval jobs (timers, the monitor) run every N seconds of elapsed time
+and compare wall times afresh each run. At each tick the one rule in jobs.due_runs says
+which scheduled occurrences are owed, at start as at any other time: caught up, run on
+time, or reported missed. Claims in the store make each occurrence run once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
+
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.deps import Deps
+from jobs import JOBS, due_runs, run_interval_job, run_occurrence
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 5.0  # a scheduled job starts within this of its due time
+STALE_SECONDS = 120.0  # no tick for this long: the scheduler is not running
+
+
+class Scheduler:
+    def __init__(self, deps: Deps, tick_seconds: float = TICK_SECONDS) -> None:
+        self.deps = deps
+        self.tick_seconds = tick_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        # interval jobs each, and the scheduled ones one after another (in due order)
+        self._pool = ThreadPoolExecutor(len(JOBS), thread_name_prefix="opsbot-job")
+        self._busy: dict[str, Future[None]] = {}
+        self._next: dict[str, float] = {}
+        self.last_tick: float | None = None
+
+    # The thread ---------------------------------------------------------------------------
+
+    def start(self) -> Scheduler:
+        self._thread = threading.Thread(target=self._loop, name="opsbot-scheduler", daemon=True)
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # a tick that fails is logged; the next one tries again
+                log.exception("scheduler tick failed")
+            self._stop.wait(self.tick_seconds)
+
+    @property
+    def running(self) -> bool:
+        alive = self._thread is not None and self._thread.is_alive()
+        recent = self.last_tick is not None and time.monotonic() - self.last_tick < STALE_SECONDS
+        return alive and recent
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # One tick -----------------------------------------------------------------------------
+
+    def tick(self, inline: bool = False) -> None:
+        """Start what is due: interval jobs whose interval has passed (elapsed time), and
+        scheduled occurrences owed now. `inline` (the shell, whose `wait` moves the clock
+        a minute per tick) runs every interval job, here and in order."""
+        self.last_tick = elapsed = time.monotonic()
+        for name, job in JOBS.items():
+            trigger = job.trigger(self.deps)
+            if not isinstance(trigger, IntervalTrigger) or self._running(name):
+                continue
+            if inline or elapsed >= self._next.get(name, 0.0):
+                self._next[name] = elapsed + trigger.interval.total_seconds()
+                self._start(name, lambda n=name: run_interval_job(n, self.deps), inline)
+        if self._running("@scheduled"):
+            return  # the last tick's occurrences are still running; their claims hold
+        owed = due_runs(self.deps, self.deps.clock())
+        if owed:
+            self._start("@scheduled", lambda: self._run_in_order(owed), inline)
+
+    def _run_in_order(self, owed: list[tuple[datetime, str]]) -> None:
+        for due, name in owed:
+            if self._stop.is_set():
+                return
+            run_occurrence(name, self.deps, due)
+
+    def _running(self, key: str) -> bool:
+        future = self._busy.get(key)
+        return future is not None and not future.done()
+
+    def _start(self, key: str, work: object, inline: bool) -> None:
+        assert callable(work)
+        if inline:
+            work()
+            return
+        self._busy[key] = self._pool.submit(work)
