@@ -30,6 +30,7 @@ from bot.outbox import Outbox
 from bot.pools import Pools
 from bot.redact import install_log_filter, remember_settings
 from bot.server import make_server, wsgi_app
+from bot.steady import SteadyClock
 from bot.store import NewerDatabase, Store, now_utc
 from commands.backup import service as backups
 from commands.rollback import service as rollbacks
@@ -137,7 +138,7 @@ def assemble(
     settings: Settings,
     token: str,
     *,
-    clock: Callable[[], datetime] = now_utc,
+    clock: Callable[[], datetime] | None = None,
     mongo: Callable[[], MongoClient[Any]] | None = None,
 ) -> Deps:
     """Everything the bot runs on, from settings: migrated store, Slack client, thread pools."""
@@ -152,7 +153,7 @@ def assemble(
         outbox=outbox,
         pools=Pools.from_settings(settings),
         slack=make_client(token, settings.slack_api_url),
-        clock=clock,
+        clock=clock or SteadyClock(),  # never runs backwards (bot/steady.py)
         mongo=mongo or _mongo(settings),
     )
     outbox.bind(deps)

@@ -204,7 +204,7 @@ class Console:
 
     def _tick(self) -> None:
         try:
-            self.scheduler.tick(inline=True)
+            self.scheduler.tick(inline=True, every_interval=True)
             self._settle()
         except Exception as exc:
             self._say(f"(a scheduled job failed: {type(exc).__name__}; see the log)")

@@ -65,16 +65,16 @@ class Scheduler:
 
     # One tick -----------------------------------------------------------------------------
 
-    def tick(self, inline: bool = False) -> None:
+    def tick(self, inline: bool = False, every_interval: bool = False) -> None:
         """Start what is due: interval jobs whose interval has passed (elapsed time), and
-        scheduled occurrences owed now. `inline` (the shell, whose `wait` moves the clock
-        a minute per tick) runs every interval job, here and in order."""
+        scheduled occurrences owed now. `inline` runs them here, in order; the shell, whose
+        `wait` moves the clock a minute per tick, asks for `every_interval` job too."""
         self.last_tick = elapsed = time.monotonic()
         for name, job in JOBS.items():
             trigger = job.trigger(self.deps)
             if not isinstance(trigger, IntervalTrigger) or self._running(name):
                 continue
-            if inline or elapsed >= self._next.get(name, 0.0):
+            if every_interval or elapsed >= self._next.get(name, 0.0):
                 self._next[name] = elapsed + trigger.interval.total_seconds()
                 self._start(name, lambda n=name: run_interval_job(n, self.deps), inline)
         if self._running("@scheduled"):

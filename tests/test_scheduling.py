@@ -193,3 +193,72 @@ def test_random_up_and_down_across_dst_and_year_end(
 def test_the_old_per_job_first_start_rule_is_gone() -> None:
     assert not hasattr(jobs, "skip_before_first_start") and not hasattr(jobs, "start_jobs")
     assert timedelta(hours=24) == CATCH_UP
+
+
+def test_the_bots_clock_never_runs_backwards_and_meets_the_wall_again() -> None:
+    """Stepped back 4 minutes, it goes on at 90 % pace until the wall catches up; a step
+    forward is followed at once."""
+    from bot.steady import SteadyClock
+
+    wall, mono = [datetime(2026, 12, 7, 10, 0, tzinfo=UTC)], [0.0]
+
+    def advance(seconds: float, step: float = 0.0) -> None:
+        mono[0] += seconds
+        wall[0] += timedelta(seconds=seconds + step)
+
+    clock = SteadyClock(lambda: wall[0], lambda: mono[0])
+    seen = [clock()]
+    advance(60, step=-240)  # a minute later the system clock is set back 4 minutes
+    for _ in range(60 * 60):
+        seen.append(clock())
+        advance(1)
+    assert seen == sorted(seen)  # never backwards
+    assert seen[1] == seen[0] + timedelta(seconds=54)  # 60 s at 90 % pace
+    assert seen[-1] == wall[0] - timedelta(seconds=1)  # met the wall within the hour
+    advance(1, step=3600)
+    assert clock() == wall[0]
+
+
+def test_a_p0_page_fires_on_time_though_the_wall_clock_steps_back(
+    tmp_path: Any, slack: LocalSlack
+) -> None:
+    """The scheduler's ticks are on the monotonic clock and the bot's time never runs back:
+    a 4-minute step back just before a P0's 15-minute target delays its page by less than a
+    minute of real time."""
+    from bot.steady import SteadyClock
+    from commands.incident import parse as p
+    from commands.incident.handlers import execute, publish
+    from jobs import scheduler as scheduling
+
+    wall, mono = [datetime(2026, 12, 7, 10, 0, tzinfo=UTC)], [1000.0]
+    clock = SteadyClock(lambda: wall[0], lambda: mono[0])
+    settings = Settings(opsbot_db=tmp_path / "opsbot.db")
+    store = Store(settings.opsbot_db)
+    store.migrate()
+    deps = make_deps(settings, store, slack, clock)  # type: ignore[arg-type]
+    with deps.store.atomic():
+        publish(
+            execute(p.parse("open P0 Checkout down", ("P0", "P1", "P2", "P3")), deps, actor="U1"),
+            deps,
+        )
+    saved = dict(JOBS)  # the timers alone: the rest is not what this is about
+    JOBS.clear()
+    JOBS["incident-timers"] = saved["incident-timers"]
+    runner = scheduling.Scheduler(deps)
+    real = scheduling.time.monotonic
+    scheduling.time.monotonic = lambda: mono[0]  # type: ignore[assignment]
+    try:
+        paged_after = None
+        for second in range(0, 20 * 60, 5):  # 20 minutes of real time, a tick each 5 s
+            if second == 14 * 60:
+                wall[0] -= timedelta(minutes=4)  # the system clock is set back
+            runner.tick(inline=True)
+            if store.incident(1).breached_at and paged_after is None:
+                paged_after = second
+            mono[0] += 5
+            wall[0] += timedelta(seconds=5)
+    finally:
+        scheduling.time.monotonic = real  # type: ignore[assignment]
+        JOBS.update(saved)
+        deps.pools.shutdown()
+    assert paged_after is not None and 15 * 60 <= paged_after < 16 * 60
