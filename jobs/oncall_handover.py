@@ -1,12 +1,14 @@
 """oncall-handover: when the person on call changes (the weekly turn, an override, a swap),
 post the handover in the incidents channel and keep the on-call user group in step.
 
-Runs every minute; the last announced person is kept in SQLite, so a restart neither misses
-a turn nor announces one twice.
+Runs every minute. The last handover announced (who, and the instant their shift began) is
+kept in SQLite: a start announces nothing unless the person on call changed since, and a
+clock set back (to an earlier shift) never announces a handover backwards.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 
 from bot import outbox
@@ -22,9 +24,17 @@ def run(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
     shift = shift_at(rotation, service.overrides(deps.store, now), now)
     if shift is None:
         return "No rotation is set."
-    previous = deps.store.state(STATE_KEY)
+    previous, since = _announced(deps)
+    if previous is None:  # the first run on this database: nobody handed over, say nothing
+        if not dry_run:
+            with deps.store.atomic():
+                _sync_group(deps, shift.user)
+                deps.store.set_state(STATE_KEY, _record(shift.user, shift.start))
+        return f"<@{shift.user}> is on call (first run: recorded, not announced)."
     if previous == shift.user:
         return f"No change: <@{shift.user}> is still on call."
+    if since is not None and shift.start < since:
+        return f"No change: that shift began before the last handover to <@{previous}>."
     if dry_run:
         return f"Would hand over from {previous or 'nobody'} to {shift.user}."
     reply = render.render_handover(
@@ -38,14 +48,33 @@ def run(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
     # The post, the user group and the record commit together: announced exactly once.
     with deps.store.atomic():
         outbox.enqueue_post(deps, deps.settings.incidents_channel, reply.as_message())
-        if deps.settings.oncall.usergroup:
-            deps.store.enqueue(
-                "slack.usergroup",
-                "slack:usergroups",
-                {"usergroup": deps.settings.oncall.usergroup, "users": [shift.user]},
-            )
-        deps.store.set_state(STATE_KEY, shift.user)
+        _sync_group(deps, shift.user)
+        deps.store.set_state(STATE_KEY, _record(shift.user, shift.start))
     return f"Handed over to {shift.user}."
+
+
+def _sync_group(deps: Deps, user: str) -> None:
+    if deps.settings.oncall.usergroup:
+        deps.store.enqueue(
+            "slack.usergroup",
+            "slack:usergroups",
+            {"usergroup": deps.settings.oncall.usergroup, "users": [user]},
+        )
+
+
+def _record(user: str, start: datetime) -> str:
+    return json.dumps({"user": user, "since": start.isoformat()})
+
+
+def _announced(deps: Deps) -> tuple[str | None, datetime | None]:
+    """The last handover: who, and when their shift began (a bare id from older versions)."""
+    stored = deps.store.state(STATE_KEY)
+    if not stored:
+        return None, None
+    if not stored.startswith("{"):
+        return stored, None
+    found = json.loads(stored)
+    return found["user"], datetime.fromisoformat(found["since"])
 
 
 def _overdue(deps: Deps, now: datetime) -> list[str]:

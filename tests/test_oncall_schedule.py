@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -115,3 +116,72 @@ def test_empty_rotation_has_nobody() -> None:
     now = datetime(2026, 6, 1, tzinfo=UTC)
     assert on_call(rotation([]), [], now) is None
     assert schedule(rotation([]), [], now, now + WEEK) == []
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "America/New_York"])
+def test_paging_and_oncall_agree_through_the_dst_hours(tmp_path, zone: str) -> None:  # type: ignore[no-untyped-def]
+    """A Sunday 02:30 handover (inside both changed hours): at every 5 minutes around both
+    changes, the paging lookup, `/oncall`'s current shift and the handover's shift name the
+    same person, and each week is one handover long."""
+    from bot.config import Settings
+    from bot.store import Store
+    from commands.oncall import service
+
+    settings = Settings(
+        opsbot_db=tmp_path / "o.db",
+        timezone=zone,
+        oncall={
+            "rotation": ["U0ALICE01", "U0BOB0001", "U0CAROL01"],
+            "start": "2026-01-04",
+            "handover_weekday": 6,
+            "handover_time": "02:30",
+        },
+    )
+    store = Store(settings.opsbot_db)
+    store.migrate()
+    rot = service.rotation(store, settings)
+    extra = service.overrides(store, datetime(2026, 10, 1, tzinfo=UTC))
+    for night in (
+        datetime(2026, 10, 24, 22, tzinfo=UTC),
+        datetime(2027, 3, 27, 22, tzinfo=UTC),
+        datetime(2026, 10, 31, 22, tzinfo=UTC),
+        datetime(2027, 3, 13, 22, tzinfo=UTC),
+    ):
+        for step in range(0, 12 * 60, 20):
+            moment = night + timedelta(minutes=step)
+            paged = service.who(store, settings, moment)
+            shift = shift_at(rot, extra, moment)
+            assert shift is not None and paged == shift.user, moment
+            assert service.status(store, settings, moment, "U0X").now == shift
+
+
+def test_the_config_rotation_turns_at_the_handover_weekday_and_time(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """start = "2026-01-05" (a Monday) with the default Monday 09:00 handover turns at 09:00,
+    not midnight; a start on a Wednesday waits for the next handover weekday."""
+    from bot.config import Settings
+    from commands.oncall.service import config_anchor
+
+    monday = Settings(oncall={"start": "2026-01-05"})
+    assert config_anchor(monday) == datetime(2026, 1, 5, 9, 0)
+    wednesday = Settings(oncall={"start": "2026-01-07", "handover_weekday": 4})
+    assert config_anchor(wednesday) == datetime(2026, 1, 9, 9, 0)
+    late = Settings(oncall={"start": "2026-01-05T10:00"})
+    assert config_anchor(late) == datetime(2026, 1, 12, 9, 0)
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "America/New_York"])
+def test_one_answer_to_who_is_on_call_in_the_changed_hours(zone: str) -> None:
+    """A rotation whose handover (Sunday 02:30) falls inside both changed hours: the
+    rotation lookup and the shift it belongs to agree at every minute of those nights."""
+    rotation = Rotation(("A", "B", "C"), datetime(2026, 1, 4, 2, 30), ZoneInfo(zone))
+    for night in (
+        datetime(2026, 10, 25, tzinfo=UTC),
+        datetime(2026, 11, 1, tzinfo=UTC),
+        datetime(2027, 3, 14, tzinfo=UTC),
+        datetime(2027, 3, 28, tzinfo=UTC),
+    ):
+        for minute in range(0, 8 * 60, 5):
+            moment = night + timedelta(minutes=minute)
+            shift = shift_at(rotation, [], moment)
+            assert shift is not None and on_call(rotation, [], moment) == shift.user, moment
+            assert shift.start <= moment < shift.end

@@ -47,11 +47,21 @@ def _aware(wall: datetime, tz: ZoneInfo) -> datetime:
     return wall.replace(tzinfo=tz).astimezone(UTC)
 
 
+def boundary(rotation: Rotation, index: int) -> datetime:
+    """The instant week `index` begins: the handover's wall time that week, resolved once
+    (a wall time that happens twice is its first; one that does not exist, the instant
+    after the gap). Every caller compares instants with these, never wall times."""
+    return _aware(rotation.anchor + index * WEEK, rotation.tz)
+
+
 def week_of(rotation: Rotation, moment: datetime) -> tuple[int, datetime, datetime]:
     """The rotation week holding `moment`: its index and its start and end instants."""
-    index = (_local(moment, rotation.tz) - rotation.anchor) // WEEK
-    start = rotation.anchor + index * WEEK
-    return index, _aware(start, rotation.tz), _aware(start + WEEK, rotation.tz)
+    guess = (_local(moment, rotation.tz) - rotation.anchor) // WEEK
+    for index in (guess - 1, guess, guess + 1):
+        start, end = boundary(rotation, index), boundary(rotation, index + 1)
+        if start <= moment < end:
+            return index, start, end
+    raise AssertionError("a moment always falls in one of three neighbouring weeks")
 
 
 def rotation_at(rotation: Rotation, moment: datetime) -> str | None:

@@ -36,8 +36,17 @@ def rotation(store: Store, settings: Settings) -> Rotation:
     if stored:
         members, anchor = stored
         return Rotation(tuple(members), anchor, settings.tz)
-    anchor = datetime.fromisoformat(settings.oncall.start).replace(tzinfo=None)
-    return Rotation(tuple(settings.oncall.rotation), anchor, settings.tz)
+    return Rotation(tuple(settings.oncall.rotation), config_anchor(settings), settings.tz)
+
+
+def config_anchor(settings: Settings) -> datetime:
+    """The config rotation's first handover: the first handover weekday and time (as
+    `/oncall set` uses them) at or after `oncall.start`, a date or a date and time."""
+    start = datetime.fromisoformat(settings.oncall.start).replace(tzinfo=None)
+    hour, minute = map(int, settings.oncall.handover_time.split(":"))
+    anchor = start.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    anchor += timedelta(days=(settings.oncall.handover_weekday - anchor.weekday()) % 7)
+    return anchor if anchor >= start else anchor + WEEK
 
 
 def overrides(store: Store, since: datetime) -> list[Override]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -129,15 +129,23 @@ def test_rotation_override_swap_survive_a_restart(stack: Stack) -> None:
 
 
 def test_handover_is_announced_once_and_syncs_the_group(stack: Stack) -> None:
-    """The turn of the week posts one handover and puts the new person in the user group."""
+    """The first run records who is on call (and syncs the group) without a post; the turn
+    of the week posts one handover; restarts, and a clock set back 42 minutes across the
+    turn, post nothing more."""
     ask(stack, f"set <@{ALICE}> <@{BOB}>")
-    assert "Handed over to U0ALICE01" in stack.run("oncall-handover")
+    assert "first run: recorded, not announced" in stack.run("oncall-handover")
     assert "No change" in stack.run("oncall-handover", minutes=1)
     stack.restart()
     assert "No change" in stack.run("oncall-handover", minutes=1)
-    assert "Handed over to U0BOB0001" in stack.run("oncall-handover", days=5)
+    stack.clock.now = datetime(2026, 12, 7, 9, 0, 30, tzinfo=UTC)  # Monday 09:00: Bob's week
+    assert "Handed over to U0BOB0001" in stack.run("oncall-handover")
+    stack.restart()
+    stack.clock.now -= timedelta(minutes=42)  # the clock was set back, over the turn
+    assert "began before the last handover" in stack.run("oncall-handover")
+    stack.clock.now += timedelta(minutes=45)
+    assert "No change" in stack.run("oncall-handover")
     posts = [m.text for m in stack.slack.history("#incidents") if "handover" in m.text]
-    assert len(posts) == 2 and posts[-1].startswith(f":handshake: *On-call handover:* <@{BOB}>")
+    assert len(posts) == 1 and posts[0].startswith(f":handshake: *On-call handover:* <@{BOB}>")
     assert [c["users"] for c in stack.slack.methods("usergroups.users.update")] == [ALICE, BOB]
 
 
