@@ -219,6 +219,12 @@ class OperationsStore(StoreBase):
             found = db.execute("SELECT MIN(started_at) FROM job_runs").fetchone()[0]
         return datetime.fromisoformat(found) if found else None
 
+    def job_runs(self, job: str, limit: int = 50) -> list[dict[str, Any]]:
+        """A job's recorded occurrences, the latest first."""
+        sql = "SELECT * FROM job_runs WHERE job = ? ORDER BY scheduled_for DESC LIMIT ?"
+        with self._connect() as db:
+            return _query(db, sql, [job, limit])
+
     def last_run(self, job: str) -> dict[str, Any] | None:
         with self._connect() as db:
             rows = _query(

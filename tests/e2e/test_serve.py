@@ -257,3 +257,45 @@ def test_serve_checks_its_setup_at_start_and_the_home_tab_says_what_to_fix(
     assert "setup: release checkout:" in log and "is not a git checkout" in log
     view = json.dumps(call["view"])
     assert "Setup problems found at start" in view and "is not a git checkout" in view
+
+
+def test_serve_catches_up_what_fell_due_while_it_was_down(
+    workspace: LocalSlack, tmp_path: Path
+) -> None:
+    """Installed three days ago and down since: at start `opsbot serve` runs the nightly
+    backup that fell due an hour ago and says, once, that the two before it did not run."""
+    from datetime import UTC, datetime, timedelta
+
+    from jobs import INSTALLED_KEY
+
+    now = datetime.now(UTC)
+    due = now - timedelta(hours=1)
+    store = Store(tmp_path / "opsbot.db")
+    store.migrate()
+    store.set_state(INSTALLED_KEY, (now - timedelta(days=3)).isoformat())
+    config = tmp_path / "opsbot.toml"
+    config.write_text(f'[backup]\nnightly_time = "{due:%H:%M}"\n')
+    env = {"OPSBOT_CONFIG": str(config), "BACKUP_DIR": str(tmp_path / "backups")}
+    server = Server(workspace, tmp_path / "opsbot.db", tmp_path / "serve.log", env=env).start()
+    try:
+        notice = wait_until(
+            lambda: next(
+                (m.text for m in workspace.history("#incidents") if "did not run" in m.text),
+                None,
+            ),
+            timeout=20,
+        )
+        runs = wait_until(
+            lambda: [
+                r
+                for r in Store(tmp_path / "opsbot.db").job_runs("backup-nightly")
+                if r["status"] == "ok"
+            ],
+            timeout=20,
+        )
+    finally:
+        server.stop()
+    assert "`backup-nightly` due 2 times" in notice
+    [caught_up] = runs
+    assert caught_up["scheduled_for"].startswith(due.strftime("%Y-%m-%dT%H:%M"))
+    assert list((tmp_path / "backups").glob("opsbot-db-*"))  # it really ran
