@@ -130,7 +130,7 @@ def test_an_event_stored_before_a_kill_is_processed_after_it(
         assert Store(server.db).inbox_pending() == 1
         workspace.clear_faults()
         server.start()
-        wait_until(lambda: [e for e in Store(server.db).timeline(1) if e.kind == "pin"], 10)
+        wait_until(lambda: [e for e in Store(server.db).timeline(1) if e.kind == "pin"], 30)
         assert Store(server.db).inbox_pending() == 0
     finally:
         server.stop()
