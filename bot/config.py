@@ -212,6 +212,50 @@ class Outbox(BaseModel):
     degraded_after_seconds: float = Field(default=120, gt=0)  # /healthz: oldest row's age
 
 
+class AlertSource(BaseModel):
+    """A monitoring system that sends alerts: POST /alerts/<kind>/<name>, with its secret as
+    `Authorization: Bearer <secret>` or as one more path segment."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,40}$")
+    kind: Literal["alertmanager", "grafana", "events"]
+    secret: SecretStr
+
+
+class AlertRule(BaseModel):
+    """First match wins: on the source (or "*") and on labels, to open (or join) an incident
+    at a severity, post in a channel, or drop."""
+
+    source: str = "*"
+    match: dict[str, str] = {}
+    action: Literal["incident", "post", "drop"]
+    severity: str = "P1"  # action = "incident"
+    channel: str | None = None  # action = "post"; default the digest channel
+    auto_resolve: bool = False  # every alert of the incident resolved: resolve it
+
+
+class Alerts(BaseModel):
+    sources: list[AlertSource] = []
+    rules: list[AlertRule] = [
+        AlertRule(match={"severity": "critical"}, action="incident", severity="P1"),
+        AlertRule(action="post"),
+    ]
+    group_by: list[str] = []  # labels that make a group; else Alertmanager's groupKey
+    group_window_minutes: int = Field(default=60, gt=0)  # a group joins its open incident
+    storm_per_minute: int = Field(default=30, gt=0)  # past it, one summary per source
+    max_body_kb: int = Field(default=512, gt=0)
+
+
+class Heartbeat(BaseModel):
+    """Something that must check in: POST /heartbeat/<name> (with its secret) at least every
+    `interval_minutes`; `grace_minutes` later a missed beat is an alert (source heartbeat)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.:-]{0,60}$")
+    interval_minutes: int = Field(gt=0)
+    grace_minutes: int = Field(default=5, ge=0)
+    secret: SecretStr | None = None  # None: only opsbot's own jobs beat it ("job:<name>")
+    severity: str = "critical"  # the label its alert carries, for the routing rules
+
+
 class Pools(BaseModel):
     """Bounded pools for slow work: threads each, and how many may wait for one."""
 
@@ -255,6 +299,9 @@ class Settings(BaseSettings):
     status_page: StatusPage = StatusPage()
     outbox: Outbox = Outbox()
     pools: Pools = Pools()
+    alerts: Alerts = Alerts()
+    heartbeats: list[Heartbeat] = []
+    self_heartbeat_url: str | None = None  # pinged every minute while opsbot is healthy
 
     @field_validator("slack_api_url")
     @classmethod

@@ -77,6 +77,11 @@ features:
       description: Roll Prompt-Base back to a release, previewed and confirmed
       usage_hint: "[list | <tag> [INC-n] [--dry-run] | mark <tag> | help]"
       should_escape: false
+    - command: /alerts
+      url: {url}
+      description: What is firing; silence alerts, plan maintenance windows
+      usage_hint: "[silence key=value… 2h <reason> | silences | unsilence S3 | maintenance <component> 2h <text> | help]"
+      should_escape: true
 oauth_config:
   scopes:
     bot:

@@ -86,6 +86,8 @@ def wsgi_app(
             return [json.dumps(body).encode()]
         if path == "/slack/events" and method == "POST":
             return slack_events(app, secret, environ, start_response)
+        if path and path.startswith(("/alerts/", "/heartbeat/")) and method == "POST":
+            return intake(deps, path, environ, start_response)
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"not found"]
 
@@ -116,6 +118,37 @@ def slack_events(
     start_response(
         f"{answer.status} {reason}",
         [*answer.headers.items(), ("Content-Length", str(len(body)))],
+    )
+    return [body]
+
+
+def intake(
+    deps: Deps, path: str, environ: WSGIEnvironment, start_response: StartResponse
+) -> Iterable[bytes]:
+    """Alerts and heartbeats from outside (commands/alerts/http.py)."""
+    from commands.alerts import http
+
+    headers = {
+        key[5:].replace("_", "-").lower(): str(value)
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    }
+    parts = [p for p in path.split("/") if p]
+    limit = deps.settings.alerts.max_body_kb * 1024
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = -1
+    if parts[0] == "heartbeat":
+        answer = http.heartbeat(deps, parts, headers)
+    elif length < 0 or length > limit:
+        answer = http.Answer(413, {"error": f"the body is over {limit // 1024} KB"})
+    else:
+        answer = http.alerts(deps, parts, headers, environ["wsgi.input"].read(length))
+    body = json.dumps(answer.body).encode()
+    start_response(
+        f"{answer.status} {HTTPStatus(answer.status).phrase}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
     )
     return [body]
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from slack_bolt import App
 
 from commands import (
+    alerts,
     backup,
     digest,
     health,
@@ -27,6 +28,7 @@ COMMANDS: dict[str, Callable[[App], None]] = {
     "/health": health.register,
     "/backup": backup.register,
     "/rollback": rollback.register,
+    "/alerts": alerts.register,
 }
 
 

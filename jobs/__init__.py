@@ -14,7 +14,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot import outbox
 from bot.deps import Deps
 from bot.replies import describe
+from commands.alerts.service import beat
 from jobs import (
+    alerts,
     backup,
     card_sync,
     digests,
@@ -59,6 +61,18 @@ JOBS: dict[str, Job] = {
         health_monitor.run,
         lambda deps: IntervalTrigger(minutes=deps.settings.health.monitor_minutes),
         "run the health checks, keep readings, alert on warning/critical and recovery",
+        at_start=True,
+    ),
+    "heartbeat-check": Job(
+        alerts.check_heartbeats,
+        lambda deps: IntervalTrigger(minutes=1),
+        "raise an alert for each heartbeat past its interval and grace",
+        at_start=True,
+    ),
+    "self-heartbeat": Job(
+        alerts.self_heartbeat,
+        lambda deps: IntervalTrigger(minutes=1),
+        "ping self_heartbeat_url while opsbot is healthy (an outside dead-man switch)",
         at_start=True,
     ),
     "backup-nightly": Job(
@@ -298,6 +312,7 @@ def run_occurrence(name: str, deps: Deps, due: datetime) -> str | None:
         return None
     deps.store.finish_run(name, due, "ok", summary, deps.clock())
     deps.store.set_state(f"job.failing.{name}", "")
+    beat(deps, f"job:{name}", deps.clock())  # heartbeats may watch opsbot's own jobs
     return summary
 
 

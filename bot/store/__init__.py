@@ -12,6 +12,7 @@ outbox.py (effects owed to Slack and third parties, and the inbox of Slack event
 
 from __future__ import annotations
 
+from bot.store.alerts import Alert, AlertStore
 from bot.store.base import (
     BUSY_TIMEOUT_MS,
     WRITE_BUDGET_SECONDS,
@@ -37,7 +38,7 @@ from bot.store.outbox import Effect, InboxEvent, OutboxStore
 from bot.store.schema import migrations
 
 
-class Store(IncidentStore, OnCallStore, OperationsStore, OutboxStore):
+class Store(IncidentStore, OnCallStore, OperationsStore, OutboxStore, AlertStore):
     """Everything opsbot keeps, in one SQLite file."""
 
 
@@ -55,6 +56,7 @@ __all__ = [
     "Store",
     "StoreBase",
     "StoreBusy",
+    "Alert",
     "NewerDatabase",
     "Timer",
     "WRITE_BUDGET_SECONDS",

@@ -76,14 +76,16 @@ class OutboxStore(StoreBase):
     ) -> int | None:
         """Owe one effect; call it inside the transaction of the change that owes it. Its
         times are wall-clock times (Slack's message times are), whatever the bot's clock.
-        With `coalesce`, a row of the same kind for the same incident that is waiting and not
-        yet claimed already covers it (it renders the state at delivery): None is returned."""
+        With `coalesce`, a row of the same kind for the same incident (or, without one, on the
+        same lane) that is waiting and not yet claimed already covers it (it renders the state
+        at delivery): None is returned."""
         with self._write() as db:
-            if coalesce and incident is not None:
+            if coalesce:
+                same = "incident_id = ?" if incident is not None else "lane = ?"
                 waiting = db.execute(
-                    "SELECT id FROM outbox WHERE state = 'pending' AND incident_id = ? "
+                    f"SELECT id FROM outbox WHERE state = 'pending' AND {same} "
                     "AND kind = ? AND owner IS NULL LIMIT 1",
-                    [incident, kind],
+                    [incident if incident is not None else lane, kind],
                 ).fetchone()
                 if waiting:
                     return None

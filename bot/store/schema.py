@@ -345,3 +345,45 @@ def m013_timeline_numbers(db: Database) -> None:
         "WHERE t.incident_id = timeline.incident_id AND t.id <= timeline.id)"
     )
     db.execute("CREATE UNIQUE INDEX timeline_seq ON timeline (incident_id, seq)")
+
+
+@migrations()
+def m014_alerts(db: Database) -> None:
+    # One row per alert (a source's fingerprint or dedup_key): repeats update it.
+    db.execute(
+        """CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            status TEXT NOT NULL,
+            severity TEXT,
+            summary TEXT NOT NULL,
+            labels TEXT NOT NULL DEFAULT '{}',
+            group_key TEXT NOT NULL,
+            url TEXT,
+            incident_id INTEGER,
+            silenced_by INTEGER,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            resolved_at TEXT,
+            repeats INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (source, fingerprint)
+        )"""
+    )
+    db.execute("CREATE INDEX alerts_group ON alerts (source, group_key, last_seen)")
+    db.execute("CREATE INDEX alerts_incident ON alerts (incident_id)")
+    db.execute(
+        """CREATE TABLE alert_silences (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            matchers TEXT NOT NULL,
+            starts_at TEXT NOT NULL,
+            ends_at TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            component TEXT,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            ended_at TEXT
+        )"""
+    )
+    db.execute("CREATE TABLE heartbeats (name TEXT PRIMARY KEY, last_beat TEXT, missed_since TEXT)")

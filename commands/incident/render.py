@@ -111,6 +111,10 @@ def render_card(
         # a resolved card is not refreshed: an "ago" on it would freeze
         ago = f" ({span(now - public[-1].at)} ago)" if incident.is_open else ""
         fields.append(f"*Last public update*\n{last}{ago}")
+    alerts = alert_states(entries)
+    if alerts:
+        firing = sum(1 for state in alerts.values() if state == "firing")
+        fields.append(f"*Alerts*\n{firing} firing · {len(alerts) - firing} resolved")
     if incident.resolved_at:
         took = span(incident.resolved_at - incident.opened_at)
         fields.append(f"*Resolved*\n{when(incident.resolved_at, settings.tz)} after {took}")
@@ -144,6 +148,16 @@ def render_card(
             context("The thread below is the war room. `/incident help` for commands."),
         ),
     )
+
+
+def alert_states(entries: list[Entry]) -> dict[str, str]:
+    """Each alert on the timeline and its latest state (entries "alert:<id>:<state>:<n>")."""
+    states: dict[str, str] = {}
+    for entry in entries:
+        if entry.kind == "alert" and entry.source and entry.source.startswith("alert:"):
+            _, alert, state, _n = entry.source.split(":", 3)
+            states[alert] = state
+    return states
 
 
 def render_opened(incident: Incident, channel: str) -> Reply:

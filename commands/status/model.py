@@ -71,11 +71,21 @@ def build(deps: Deps, now: datetime) -> dict[str, Any]:
         )
     states = [str(c["status"]) for c in components] + [str(a["impact"]) for a in active]
     overall = max(states, key=lambda s: RANK.get(s, 0), default=NOT_MONITORED)
+    maintenance = [
+        {
+            "component": plain(str(row["component"] or ""), public=True),
+            "from": row["starts_at"].isoformat(timespec="minutes"),
+            "until": row["ends_at"].isoformat(timespec="minutes"),
+            "text": plain(row["reason"], public=True),
+        }
+        for row in deps.store.silences(now, kind="maintenance")
+    ]
     return {
         "title": settings.title,
         "status": overall,
         "components": components,
         "incidents": active,
+        "maintenance": maintenance,
         "history": _history(incidents, now.date(), _first_seen(deps)),
         "generated_at": now.isoformat(timespec="minutes"),
     }

@@ -48,6 +48,11 @@ def as_html(model: dict[str, Any]) -> bytes:
         )
         or "<p>No current incidents.</p>"
     )
+    maintenance = "".join(
+        f"<article><h2>Maintenance: {e(m['component'])}</h2><p class=impact>"
+        f"{e(_when(m['from']))} to {e(_when(m['until']))}</p><p>{e(m['text'])}</p></article>"
+        for m in model.get("maintenance", [])
+    )
     strip = "".join(
         f"<i title='{e(d['day'])}: {e(d['status'])}' style='background:{COLOR[d['status']]}'></i>"
         for d in model["history"]
@@ -69,7 +74,7 @@ article{{border-left:4px solid #ef6c00;padding-left:.75rem;margin:1rem 0}}
 <h1>{e(model["title"])}</h1>
 <p class=overall>Overall: {e(model["status"])}</p>
 <h2>Components</h2><ul>{components}</ul>
-<h2>Current incidents</h2>{incidents}
+<h2>Current incidents</h2>{incidents}{maintenance}
 <h2>Last 90 days</h2><div class=strip>{strip}</div>
 <p class=when>Updated {e(_when(model["generated_at"]))}</p>
 </body></html>"""

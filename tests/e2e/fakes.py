@@ -57,7 +57,7 @@ class ThirdParty:
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_POST = do_PATCH = _handle
+            do_POST = do_PATCH = do_GET = _handle
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

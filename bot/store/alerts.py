@@ -1,0 +1,181 @@
+"""Alerts from monitoring, silences and maintenance windows, heartbeats."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.store.base import StoreBase, _insert, _iso, _parse, _query
+
+
+@dataclass(frozen=True)
+class Alert:
+    id: int
+    source: str
+    fingerprint: str
+    status: str  # firing or resolved
+    severity: str | None
+    summary: str
+    labels: dict[str, str]
+    group_key: str
+    url: str | None
+    incident: int | None
+    silenced_by: int | None
+    first_seen: datetime
+    last_seen: datetime
+    resolved_at: datetime | None
+    repeats: int
+
+
+def _alert(row: dict[str, Any]) -> Alert:
+    return Alert(
+        row["id"],
+        row["source"],
+        row["fingerprint"],
+        row["status"],
+        row["severity"],
+        row["summary"],
+        json.loads(row["labels"]),
+        row["group_key"],
+        row["url"],
+        row["incident_id"],
+        row["silenced_by"],
+        datetime.fromisoformat(row["first_seen"]),
+        datetime.fromisoformat(row["last_seen"]),
+        _parse(row["resolved_at"]),
+        row["repeats"],
+    )
+
+
+class AlertStore(StoreBase):
+    def alert(self, source: str, fingerprint: str) -> Alert | None:
+        sql = "SELECT * FROM alerts WHERE source = ? AND fingerprint = ?"
+        with self._connect() as db:
+            rows = _query(db, sql, [source, fingerprint])
+        return _alert(rows[0]) if rows else None
+
+    def save_alert(self, alert: dict[str, Any]) -> int:
+        """Insert or update by (source, fingerprint); returns the row id."""
+        row = {
+            k: (json.dumps(v) if k == "labels" else _iso(v) if isinstance(v, datetime) else v)
+            for k, v in alert.items()
+        }
+        with self._write() as db:
+            found = db.execute(
+                "SELECT id FROM alerts WHERE source = ? AND fingerprint = ?",
+                [row["source"], row["fingerprint"]],
+            ).fetchone()
+            if found:
+                names = [k for k in row if k not in ("source", "fingerprint")]
+                sets = ", ".join(f"{k} = ?" for k in names)
+                db.execute(
+                    f"UPDATE alerts SET {sets} WHERE id = ?", [row[k] for k in names] + [found[0]]
+                )
+                return int(found[0])
+            return int(_insert(db, "alerts", row).lastrowid or 0)
+
+    def alert_changes(self, alert_id: int) -> int:
+        """How many timeline entries this alert has made (numbers the next one's source)."""
+        sql = "SELECT COUNT(*) FROM timeline WHERE source LIKE ?"
+        with self._connect() as db:
+            return int(db.execute(sql, [f"alert:{alert_id}:%"]).fetchone()[0])
+
+    def alerts(self, *, firing_only: bool = True, incident: int | None = None) -> list[Alert]:
+        clauses, args = [], []
+        if firing_only:
+            clauses.append("status = 'firing'")
+        if incident is not None:
+            clauses.append("incident_id = ?")
+            args.append(incident)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        with self._connect() as db:
+            rows = _query(db, f"SELECT * FROM alerts {where} ORDER BY source, id", args)
+        return [_alert(r) for r in rows]
+
+    def group_incident(self, source: str, group_key: str, since: datetime) -> int | None:
+        """The incident an alert of this group joined lately, if it is still open."""
+        sql = (
+            "SELECT a.incident_id FROM alerts a JOIN incidents i ON i.id = a.incident_id "
+            "WHERE a.source = ? AND a.group_key = ? AND a.last_seen >= ? "
+            "AND i.status != 'resolved' ORDER BY a.last_seen DESC LIMIT 1"
+        )
+        with self._connect() as db:
+            found = db.execute(sql, [source, group_key, _iso(since)]).fetchone()
+        return int(found[0]) if found else None
+
+    def recent_alerts(self, source: str, since: datetime) -> list[Alert]:
+        sql = "SELECT * FROM alerts WHERE source = ? AND last_seen >= ? ORDER BY last_seen DESC"
+        with self._connect() as db:
+            return [_alert(r) for r in _query(db, sql, [source, _iso(since)])]
+
+    # Silences and maintenance windows -----------------------------------------------------
+
+    def add_silence(self, row: dict[str, Any]) -> int:
+        stored = {
+            k: (json.dumps(v) if k == "matchers" else _iso(v) if isinstance(v, datetime) else v)
+            for k, v in row.items()
+        }
+        with self._write() as db:
+            return int(_insert(db, "alert_silences", stored).lastrowid or 0)
+
+    def silences(self, now: datetime, kind: str | None = None) -> list[dict[str, Any]]:
+        """Those in force now or to come, oldest first."""
+        sql = "SELECT * FROM alert_silences WHERE ended_at IS NULL AND ends_at > ?"
+        args: list[Any] = [_iso(now)]
+        if kind:
+            sql += " AND kind = ?"
+            args.append(kind)
+        with self._connect() as db:
+            rows = _query(db, sql + " ORDER BY id", args)
+        for row in rows:
+            row["matchers"] = json.loads(row["matchers"])
+            for key in ("starts_at", "ends_at", "created_at"):
+                row[key] = datetime.fromisoformat(row[key])
+        return rows
+
+    def end_silence(self, silence_id: int, now: datetime) -> bool:
+        sql = "UPDATE alert_silences SET ended_at = ? WHERE id = ? AND ended_at IS NULL"
+        with self._write() as db:
+            return db.execute(sql, [_iso(now), silence_id]).rowcount > 0
+
+    # Heartbeats ---------------------------------------------------------------------------
+
+    def beat(self, name: str, now: datetime) -> datetime | None:
+        """Record a beat; returns when it had been missed since (None when it was not)."""
+        with self._write() as db:
+            found = db.execute(
+                "SELECT missed_since FROM heartbeats WHERE name = ?", [name]
+            ).fetchone()
+            db.execute(
+                "INSERT INTO heartbeats (name, last_beat, missed_since) VALUES (?, ?, NULL) "
+                "ON CONFLICT (name) DO UPDATE SET last_beat = excluded.last_beat, "
+                "missed_since = NULL",
+                [name, _iso(now)],
+            )
+        return _parse(found[0]) if found else None
+
+    def heartbeat(self, name: str) -> dict[str, Any] | None:
+        with self._connect() as db:
+            rows = _query(db, "SELECT * FROM heartbeats WHERE name = ?", [name])
+        if not rows:
+            return None
+        return {k: (_parse(v) if k != "name" else v) for k, v in rows[0].items()}
+
+    def mark_missed(self, name: str, since: datetime) -> bool:
+        """True the first time a beat is found missing (once per miss)."""
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO heartbeats (name, last_beat, missed_since) VALUES (?, NULL, NULL) "
+                "ON CONFLICT (name) DO NOTHING",
+                [name],
+            )
+            return (
+                db.execute(
+                    "UPDATE heartbeats SET missed_since = ? WHERE name = ? "
+                    "AND missed_since IS NULL",
+                    [_iso(since), name],
+                ).rowcount
+                > 0
+            )

@@ -1,0 +1,78 @@
+"""The intake endpoints on `opsbot serve`: POST /alerts/<kind>/<source> and
+POST /heartbeat/<name>, each with its secret as a bearer token or one more path segment.
+
+An unknown source and a wrong secret look the same (401) and change nothing; a body too big
+is 413, one that is not an alert 400 with the reason; never a 5xx for what was sent.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from bot.deps import Deps
+from bot.store import StoreBusy
+from commands.alerts import intake, service
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+
+
+def _secret_ok(given: str, wanted: str) -> bool:
+    return bool(given) and hmac.compare_digest(given.encode(), wanted.encode())
+
+
+def _given(parts: list[str], headers: dict[str, str], at: int) -> str:
+    bearer = headers.get("authorization", "")
+    if bearer.lower().startswith("bearer "):
+        return bearer[7:].strip()
+    return parts[at] if len(parts) > at else ""
+
+
+def alerts(deps: Deps, parts: list[str], headers: dict[str, str], body: bytes) -> Answer:
+    """parts: ["alerts", kind, source, (secret)]."""
+    if len(parts) not in (3, 4):
+        return Answer(404, {"error": "POST /alerts/<alertmanager|grafana|events>/<source>"})
+    kind, name = parts[1], parts[2]
+    source = next((s for s in deps.settings.alerts.sources if s.name == name), None)
+    wanted = source.secret.get_secret_value() if source else ""
+    try:
+        events, routing_key = intake.parse(kind, body)
+    except intake.IntakeError as exc:
+        given = _given(parts, headers, 3)
+        if source is None or source.kind != kind or not _secret_ok(given, wanted):
+            return Answer(401, {"error": "unknown source or wrong secret"})
+        return Answer(400, {"error": str(exc)})
+    given = _given(parts, headers, 3) or routing_key  # Events v2 carries it as routing_key
+    if source is None or source.kind != kind or not _secret_ok(given, wanted):
+        return Answer(401, {"error": "unknown source or wrong secret"})
+    try:
+        done = service.receive(deps, name, events, deps.clock())
+    except StoreBusy:
+        return Answer(503, {"error": "busy; nothing was recorded, send it again"})
+    answer: dict[str, Any] = {"status": "success", **done.__dict__}
+    if kind == "events":
+        answer["dedup_key"] = events[0].fingerprint  # as PagerDuty answers
+    return Answer(202, answer)
+
+
+def heartbeat(deps: Deps, parts: list[str], headers: dict[str, str]) -> Answer:
+    """parts: ["heartbeat", name, (secret)]."""
+    if len(parts) not in (2, 3):
+        return Answer(404, {"error": "POST /heartbeat/<name>"})
+    found = next((h for h in deps.settings.heartbeats if h.name == parts[1]), None)
+    wanted = found.secret.get_secret_value() if found and found.secret else ""
+    if found is None or not wanted or not _secret_ok(_given(parts, headers, 2), wanted):
+        return Answer(401, {"error": "unknown heartbeat or wrong secret"})
+    try:
+        service.beat(deps, found.name, deps.clock())
+    except StoreBusy:
+        return Answer(503, {"error": "busy; send it again"})
+    return Answer(200, {"status": "ok"})

@@ -1,0 +1,329 @@
+"""Alerts in, through the serve stack on loopback: Alertmanager, Grafana and Events v2 bodies
+(shaped as their documentation's examples), routing, grouping, resolution, storms,
+silences, maintenance, heartbeats. Bad input first: each is refused and changes nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.localslack import LocalSlack
+from tests.conftest import Clock
+from tests.e2e.stack import Stack
+
+SECRET = "am-secret-0123456789"
+T = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+SOURCES = [
+    {"name": "prometheus", "kind": "alertmanager", "secret": SECRET},
+    {"name": "grafana", "kind": "grafana", "secret": SECRET},
+    {"name": "pd", "kind": "events", "secret": SECRET},
+]
+
+
+def make(tmp_path: Path, slack: LocalSlack, **alerts: Any) -> Stack:
+    config: dict[str, Any] = {"sources": SOURCES, **alerts}
+    return Stack(
+        slack,
+        tmp_path / "opsbot.db",
+        Clock(T),
+        alerts=config,
+        heartbeats=[
+            {"name": "cron-report", "interval_minutes": 60, "grace_minutes": 5, "secret": SECRET}
+        ],
+    )
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    with LocalSlack() as slack:
+        running = make(tmp_path, slack)
+        yield running
+        running.stop()
+
+
+def base(stack: Stack) -> str:
+    return stack.url.replace("/slack/events", "")
+
+
+def send(stack: Stack, path: str, body: Any, secret: str | None = SECRET) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    answer = httpx.post(base(stack) + path, content=raw, headers=headers, timeout=10)
+    stack.settle()
+    return answer
+
+
+def alertmanager(status: str, *alerts: dict[str, Any], group: str = '{}:{alertname="X"}') -> dict:
+    """Alertmanager's webhook body, version 4, as its documentation shows it."""
+    return {
+        "version": "4",
+        "groupKey": group,
+        "truncatedAlerts": 0,
+        "status": status,
+        "receiver": "opsbot",
+        "groupLabels": {"alertname": "HighErrorRate"},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager:9093",
+        "alerts": [
+            {
+                "status": a.get("status", status),
+                "labels": {
+                    "alertname": "HighErrorRate",
+                    "severity": a.get("severity", "critical"),
+                    "instance": a["instance"],
+                },
+                "annotations": {"summary": f"Error rate above 5% on {a['instance']}"},
+                "startsAt": "2026-12-07T09:58:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "http://prometheus:9090/graph?g0.expr=x",
+                "fingerprint": f"fp-{a['instance']}",
+            }
+            for a in alerts
+        ],
+    }
+
+
+def nothing_changed(stack: Stack) -> None:
+    assert stack.deps.store.alerts(firing_only=False) == []
+    assert stack.deps.store.incidents(open_only=False) == []
+    assert stack.slack.history("#incidents") == []
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "secret", "code", "said"),
+    [
+        ("/alerts/alertmanager/prometheus", {}, "wrong", 401, "unknown source or wrong secret"),
+        ("/alerts/alertmanager/nobody", {}, SECRET, 401, "unknown source or wrong secret"),
+        ("/alerts/grafana/prometheus", {}, SECRET, 401, "unknown source or wrong secret"),
+        ("/alerts/alertmanager/prometheus", b"{not json", SECRET, 400, "the body is not JSON"),
+        ("/alerts/alertmanager/prometheus", {"alerts": []}, SECRET, 400, "non-empty list"),
+        ("/alerts/events/pd", {"event_action": "explode"}, SECRET, 400, "event_action must be"),
+        (
+            "/alerts/events/pd",
+            {"event_action": "trigger", "payload": {"summary": "x"}},
+            SECRET,
+            400,
+            "payload.summary and payload.source are required",
+        ),
+        ("/alerts/alertmanager/prometheus", b"x" * 600_000, SECRET, 413, "over 512 KB"),
+        ("/heartbeat/cron-report", {}, "wrong", 401, "wrong secret"),
+    ],
+)
+def test_bad_input_is_refused_and_changes_nothing(
+    stack: Stack, path: str, body: Any, secret: str, code: int, said: str
+) -> None:
+    answer = send(stack, path, body, secret)
+    assert answer.status_code == code and said in answer.json()["error"]
+    nothing_changed(stack)
+
+
+def test_a_critical_group_opens_one_incident_repeats_update_and_resolution_offers_resolve(
+    stack: Stack,
+) -> None:
+    first = send(
+        stack,
+        "/alerts/alertmanager/prometheus",
+        alertmanager("firing", {"instance": "api-1"}, {"instance": "api-2"}),
+    )
+    assert first.status_code == 202 and first.json()["new"] == 2
+    [incident] = stack.deps.store.incidents(open_only=True)
+    assert incident.severity == "P1" and "Error rate above 5% on api-1" in incident.title
+    entries = [e.text for e in stack.deps.store.timeline(1) if e.kind == "alert"]
+    assert len(entries) == 2 and entries[0].startswith("Alert firing (prometheus)")
+    again = send(
+        stack, "/alerts/alertmanager/prometheus", alertmanager("firing", {"instance": "api-1"})
+    )
+    assert again.json()["repeats"] == 1
+    assert len([e for e in stack.deps.store.timeline(1) if e.kind == "alert"]) == 2
+    assert "2 firing · 0 resolved" in str(stack.card().blocks)
+    send(
+        stack,
+        "/alerts/alertmanager/prometheus",
+        alertmanager("resolved", {"instance": "api-1"}, {"instance": "api-2"}),
+    )
+    assert "0 firing · 2 resolved" in str(stack.card().blocks)
+    offers = [m for m in stack.slack.history("#incidents") if "have resolved" in m.text]
+    assert len(offers) == 1 and "Resolve" in str(offers[0].blocks)
+    assert stack.deps.store.incident(1).is_open  # offered, not done
+
+
+def test_auto_resolve_resolves_when_every_alert_has(tmp_path: Path) -> None:
+    rules = [
+        {
+            "match": {"severity": "critical"},
+            "action": "incident",
+            "severity": "P2",
+            "auto_resolve": True,
+        },
+        {"action": "post"},
+    ]
+    with LocalSlack() as slack:
+        stack = make(tmp_path, slack, rules=rules)
+        try:
+            send(
+                stack,
+                "/alerts/alertmanager/prometheus",
+                alertmanager("firing", {"instance": "db-1"}),
+            )
+            assert stack.deps.store.incident(1).severity == "P2"
+            send(
+                stack,
+                "/alerts/alertmanager/prometheus",
+                alertmanager("resolved", {"instance": "db-1"}),
+            )
+            incident = stack.deps.store.incident(1)
+        finally:
+            stack.stop()
+    assert incident.status == "resolved" and incident.summary == "All alerts resolved"
+
+
+def test_warnings_post_once_silences_mute_and_maintenance_shows_publicly(stack: Stack) -> None:
+    body = alertmanager("firing", {"instance": "web-1", "severity": "warning"}, group="g2")
+    send(stack, "/alerts/alertmanager/prometheus", body)
+    send(stack, "/alerts/alertmanager/prometheus", body)  # a repeat posts nothing
+    posts = [m.text for m in stack.slack.history("#incidents")]
+    assert len(posts) == 1 and "*firing* (prometheus) Error rate above 5% on web-1" in posts[0]
+    said = stack.command(
+        "silence source=prometheus severity=warning 2h Planned upgrade", name="/alerts"
+    ).json()["text"]
+    assert said.startswith(":mute: S1: alerts matching source=prometheus severity=warning")
+    send(
+        stack,
+        "/alerts/alertmanager/prometheus",
+        alertmanager("firing", {"instance": "web-2", "severity": "warning"}, group="g3"),
+    )
+    assert len(stack.slack.history("#incidents")) == 1  # recorded, not posted
+    listed = stack.command("", name="/alerts").json()["text"]
+    assert "web-2 (silenced by S1)" in listed and "web-1, 1 repeats" in listed
+    assert "S1" in stack.command("silences", name="/alerts").json()["text"]
+    assert "ended" in stack.command("unsilence S1", name="/alerts").json()["text"]
+    stack.command("maintenance API 2h Upgrading the database", name="/alerts")
+    page = httpx.get(base(stack) + "/status.json").json()
+    assert page["maintenance"][0]["component"] == "API"
+    assert page["maintenance"][0]["text"] == "Upgrading the database"
+
+
+def test_grafana_and_events_v2_bodies(stack: Stack) -> None:
+    """Grafana's contact-point example; PagerDuty's Events v2 example, authorised by its
+    routing_key alone; acknowledge and resolve by dedup_key."""
+    grafana = {
+        "receiver": "opsbot",
+        "status": "firing",
+        "orgId": 1,
+        "groupKey": "{}:{}",
+        "groupLabels": {},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "http://grafana:3000/",
+        "version": "1",
+        "truncatedAlerts": 0,
+        "title": "[FIRING:1] DiskFull",
+        "state": "alerting",
+        "message": "...",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {"alertname": "DiskFull", "severity": "warning", "instance": "db-1"},
+                "annotations": {"summary": "Disk 95% full on db-1"},
+                "startsAt": "2026-12-07T09:55:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "http://grafana:3000/alerting/grafana/abc/view",
+                "fingerprint": "c6eadffa33fcdf37",
+                "silenceURL": "http://grafana:3000/x",
+                "dashboardURL": "",
+                "panelURL": "",
+                "values": {"B": 95},
+                "valueString": "B=95",
+            }
+        ],
+    }
+    assert send(stack, "/alerts/grafana/grafana", grafana).status_code == 202
+    assert "Disk 95% full on db-1" in stack.slack.history("#incidents")[0].text
+    trigger = {
+        "payload": {
+            "summary": "Example alert on host1.example.com",
+            "timestamp": "2026-12-07T09:59:00.000+0000",
+            "severity": "critical",
+            "source": "monitoringtool:cloudvendor:central-region-dc-01:852559987:"
+            "cluster/api-stats-prod-003",
+            "component": "postgres",
+            "group": "prod-datapipe",
+            "class": "deploy",
+        },
+        "routing_key": SECRET,
+        "dedup_key": "samplekeyhere",
+        "event_action": "trigger",
+        "client": "Sample Monitoring Service",
+        "client_url": "https://monitoring.service.com",
+    }
+    answer = send(stack, "/alerts/events/pd", trigger, secret=None)
+    assert answer.status_code == 202 and answer.json()["dedup_key"] == "samplekeyhere"
+    [incident] = stack.deps.store.incidents(open_only=True)
+    for action in ("acknowledge", "resolve"):
+        body = {"routing_key": SECRET, "dedup_key": "samplekeyhere", "event_action": action}
+        assert send(stack, "/alerts/events/pd", body, secret=None).status_code == 202
+    texts = [e.text for e in stack.deps.store.timeline(incident.number) if e.kind == "alert"]
+    assert [t.split(" (pd)")[0] for t in texts] == [
+        "Alert firing",
+        "Alert acknowledged at source",
+        "Alert resolved",
+    ]
+
+
+def test_a_storm_is_folded_into_one_summary_updated_in_place(stack: Stack) -> None:
+    for n in range(45):
+        send(
+            stack,
+            "/alerts/alertmanager/prometheus",
+            alertmanager("firing", {"instance": f"node-{n}", "severity": "warning"}, group=f"g{n}"),
+        )
+    posts = stack.slack.history("#incidents")
+    singles = [m for m in posts if m.text.startswith(":rotating_light:")]
+    summaries = [m for m in posts if "Alert storm" in m.text]
+    assert len(singles) == 30 and len(summaries) == 1
+    assert "45 alerts" in summaries[0].text  # updated in place to the last count
+    assert len(stack.deps.store.alerts()) == 45  # every alert recorded
+
+
+def test_a_missed_heartbeat_alerts_once_and_the_next_beat_resolves_it(stack: Stack) -> None:
+    assert send(stack, "/heartbeat/cron-report", {}).status_code == 200
+    stack.run("heartbeat-check", minutes=30)
+    assert stack.deps.store.alerts() == []
+    assert "Missed: cron-report" in stack.run("heartbeat-check", minutes=40)
+    assert "Still missed: cron-report" in stack.run("heartbeat-check", minutes=5)  # once
+    [alert] = stack.deps.store.alerts()
+    assert alert.source == "heartbeat" and alert.incident is not None  # critical: an incident
+    send(stack, "/heartbeat/cron-report/" + SECRET, {}, secret=None)  # secret in the path
+    assert stack.deps.store.alerts() == []
+    entries = [e.text for e in stack.deps.store.timeline(alert.incident) if e.kind == "alert"]
+    assert entries[-1].startswith("Alert resolved (heartbeat)")
+
+
+def test_the_self_heartbeat_pings_while_healthy_and_says_when_it_cannot(tmp_path: Path) -> None:
+    from tests.e2e.fakes import ThirdParty
+
+    watcher = ThirdParty()
+    try:
+        with LocalSlack() as slack:
+            stack = Stack(
+                slack,
+                tmp_path / "opsbot.db",
+                Clock(T),
+                self_heartbeat_url=f"{watcher.url}/ping/abc123",
+            )
+            try:
+                assert stack.run("self-heartbeat") == "Pinged."
+                watcher.always = 503
+                assert "ping failed (HTTPStatusError)" in stack.run("self-heartbeat", minutes=1)
+            finally:
+                stack.stop()
+    finally:
+        watcher.close()
+    assert watcher.calls[0]["path"] == "/ping/abc123" and watcher.calls[0]["method"] == "GET"
