@@ -105,9 +105,12 @@ def receive(deps: Deps, source: str, events: list[AlertEvent], now: datetime) ->
     """Everything one body says, in one transaction with the effects it owes."""
     counts = collections.Counter[str]()
     touched: set[int] = set()
+    limit = deps.settings.alerts.storm_per_minute
     with deps.store.atomic():
         for event in events:
-            kind, incident = _one(deps, source, event, now)
+            # every alert counts toward a storm, repeats too: the rate is the source's
+            storming = STORMS.count(f"{deps.store.path}:{source}") > limit
+            kind, incident = _one(deps, source, event, now, storming)
             counts[kind] += 1
             if incident is not None:
                 touched.add(incident)
@@ -117,7 +120,9 @@ def receive(deps: Deps, source: str, events: list[AlertEvent], now: datetime) ->
     return Received(counts["new"], counts["changed"], counts["repeat"], counts["silenced"])
 
 
-def _one(deps: Deps, source: str, event: AlertEvent, now: datetime) -> tuple[str, int | None]:
+def _one(
+    deps: Deps, source: str, event: AlertEvent, now: datetime, storming: bool = False
+) -> tuple[str, int | None]:
     known = deps.store.alert(source, event.fingerprint)
     if known is None and event.status != "firing":
         return "repeat", None  # a resolve for an alert never seen: nothing to change
@@ -154,7 +159,7 @@ def _one(deps: Deps, source: str, event: AlertEvent, now: datetime) -> tuple[str
         return ("new" if known is None else "changed"), None
     if rule.action == "post":
         alert_id = deps.store.save_alert(row)
-        _post(deps, rule, source, row, now)
+        _post(deps, rule, source, row, storming)
         return ("new" if known is None else "changed"), _note_on_incident(deps, row, alert_id, now)
     number = row["incident_id"]
     if number is None and event.status == "firing":
@@ -253,9 +258,9 @@ def _all_resolved(deps: Deps, number: int) -> None:
 # Posts, and storms ---------------------------------------------------------------------------
 
 
-def _post(deps: Deps, rule: AlertRule, source: str, row: dict[str, Any], now: datetime) -> None:
+def _post(deps: Deps, rule: AlertRule, source: str, row: dict[str, Any], storming: bool) -> None:
     channel = rule.channel or deps.settings.digest_target
-    if STORMS.count(f"{deps.store.path}:{source}") > deps.settings.alerts.storm_per_minute:
+    if storming:
         deps.store.enqueue(
             "alerts.summary", outbox.slack_lane(channel), {"channel": channel}, coalesce=True
         )
