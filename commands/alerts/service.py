@@ -31,6 +31,7 @@ from commands.incident import service as incidents
 from commands.incident.handlers import Outcome, execute, publish
 from commands.incident.parse import Resolve
 from commands.incident.render import STEP_ACTIONS
+from commands.oncall.service import who
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +195,7 @@ def _incident_for(
         deps.settings,
         title=clip(f"{row['summary']} ({source})", 150),
         severity=severity,
-        actor="opsbot",
+        actor=who(deps.store, deps.settings, now) or "opsbot",  # the on-call person leads
         now=now,
     )
     deps.store.set_state(OPENED_KEY.format(opened.number), "1" if not rule.auto_resolve else "auto")

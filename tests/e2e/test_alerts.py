@@ -135,6 +135,7 @@ def test_a_critical_group_opens_one_incident_repeats_update_and_resolution_offer
     assert first.status_code == 202 and first.json()["new"] == 2
     [incident] = stack.deps.store.incidents(open_only=True)
     assert incident.severity == "P1" and "Error rate above 5% on api-1" in incident.title
+    assert incident.commander == "opsbot"  # no rotation here; with one, the on-call person
     entries = [e.text for e in stack.deps.store.timeline(1) if e.kind == "alert"]
     assert len(entries) == 2 and entries[0].startswith("Alert firing (prometheus)")
     again = send(
@@ -327,3 +328,24 @@ def test_the_self_heartbeat_pings_while_healthy_and_says_when_it_cannot(tmp_path
     finally:
         watcher.close()
     assert watcher.calls[0]["path"] == "/ping/abc123" and watcher.calls[0]["method"] == "GET"
+
+
+def test_an_incident_opened_by_alerts_is_led_by_the_person_on_call(tmp_path: Path) -> None:
+    with LocalSlack() as slack:
+        stack = Stack(
+            slack,
+            tmp_path / "opsbot.db",
+            Clock(T),
+            alerts={"sources": SOURCES},
+            oncall={"rotation": ["U0BOB0001"], "start": "2026-11-30"},
+        )
+        try:
+            send(
+                stack,
+                "/alerts/alertmanager/prometheus",
+                alertmanager("firing", {"instance": "api-9"}),
+            )
+            incident = stack.deps.store.incident(1)
+        finally:
+            stack.stop()
+    assert incident.commander == "U0BOB0001"
