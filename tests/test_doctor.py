@@ -109,12 +109,15 @@ def test_mongodb_down_and_no_git(slack: LocalSlack, tmp_path: Path) -> None:
     (repo / ".git").mkdir(parents=True)
     empty = tmp_path / "bin"
     empty.mkdir()
+    quick = tmp_path / "opsbot.toml"
+    quick.write_text("[health]\ntimeout_seconds = 0.5\n")  # as long as /health waits
     code, results, _ = doctor(
         slack,
         tmp_path,
-        MONGODB_URI="mongodb://admin:hunter2@127.0.0.1:9/promptbase?serverSelectionTimeoutMS=300",
+        MONGODB_URI="mongodb://admin:hunter2@127.0.0.1:9/promptbase",
         ROLLBACK_REPO=str(repo),
         PATH=str(empty),
+        OPSBOT_CONFIG=str(quick),
     )
     assert code == 1 and {"MongoDB", "git"} <= failed(results)
     assert "hunter2" not in json.dumps(results)

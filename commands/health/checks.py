@@ -104,9 +104,15 @@ def probe_mongo(connect: Callable[[], MongoClient[Any]] | None, timeout: float) 
     return Reading("mongodb", OK, f"ping in {_ms(took)}, MongoDB {version}", took * 1000)
 
 
+_cpu_primed = False
+
+
 def probe_cpu(limits: Thresholds) -> Reading:
-    # psutil's first reading without an interval is meaningless: sample half a second.
-    used = psutil.cpu_percent(interval=0.5)
+    """CPU busy since the last probe (the monitor's: the last minute); the first one samples
+    a fifth of a second, as psutil's first reading without an interval means nothing."""
+    global _cpu_primed
+    used = psutil.cpu_percent(interval=None if _cpu_primed else 0.2)
+    _cpu_primed = True
     state = WARNING if used > limits.cpu_warning_percent else OK
     return Reading(
         "cpu",
