@@ -227,11 +227,7 @@ def slack_token(ctx: Context) -> list[Result]:
             )
         ]
     try:
-        answer = httpx.post(
-            s.slack_api_url + "auth.test",
-            headers={"Authorization": f"Bearer {s.slack_bot_token.get_secret_value()}"},
-            timeout=TIMEOUT,
-        )
+        answer = _slack(s, "auth.test", s.slack_bot_token.get_secret_value())
         body = answer.json()
     except (httpx.HTTPError, ValueError) as exc:
         return [
@@ -273,6 +269,18 @@ def slack_token(ctx: Context) -> list[Result]:
     return results
 
 
+def _slack(
+    s: Settings, method: str, token: str, form: dict[str, str] | None = None
+) -> httpx.Response:
+    """One Web API call with plain httpx: the doctor reads the answer's headers too."""
+    return httpx.post(
+        s.slack_api_url + method,
+        headers={"Authorization": f"Bearer {token}"},
+        data=form,
+        timeout=TIMEOUT,
+    )
+
+
 def _clock(answer: httpx.Response) -> Result:
     try:
         theirs = parsedate_to_datetime(answer.headers["date"])
@@ -308,11 +316,7 @@ def mode(ctx: Context) -> Result:
             "create an App-Level Token with connections:write (Basic Information)",
         )
     try:
-        body = httpx.post(
-            s.slack_api_url + "apps.connections.open",
-            headers={"Authorization": f"Bearer {s.slack_app_token.get_secret_value()}"},
-            timeout=TIMEOUT,
-        ).json()
+        body = _slack(s, "apps.connections.open", s.slack_app_token.get_secret_value()).json()
     except (httpx.HTTPError, ValueError) as exc:
         return Result("socket mode", FAIL, f"no answer ({type(exc).__name__})", "check network")
     if not body.get("ok"):
@@ -336,16 +340,16 @@ def channels(ctx: Context) -> list[Result]:
     listed: list[dict[str, Any]] = []
     cursor = ""
     for _ in range(10):
-        body = httpx.post(
-            s.slack_api_url + "conversations.list",
-            headers={"Authorization": f"Bearer {token}"},
-            data={
+        body = _slack(
+            s,
+            "conversations.list",
+            token,
+            {
                 "types": "public_channel,private_channel",
                 "exclude_archived": "true",
                 "limit": "1000",
                 "cursor": cursor,
             },
-            timeout=TIMEOUT,
         ).json()
         if not body.get("ok"):
             return [Result("channels", FAIL, f"cannot list ({body.get('error')})", "scopes")]
