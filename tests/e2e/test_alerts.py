@@ -349,3 +349,17 @@ def test_an_incident_opened_by_alerts_is_led_by_the_person_on_call(tmp_path: Pat
         finally:
             stack.stop()
     assert incident.commander == "U0BOB0001"
+
+
+def test_a_silence_ends_on_time(stack: Stack) -> None:
+    """On the injectable clock: muted for its hour, posting again after it."""
+    stack.command("silence severity=warning 1h Noisy disk check", name="/alerts")
+    warn = {"instance": "disk-1", "severity": "warning"}
+    send(stack, "/alerts/alertmanager/prometheus", alertmanager("firing", warn, group="d1"))
+    assert stack.slack.history("#incidents") == []
+    stack.clock.advance(minutes=61)
+    later = {"instance": "disk-2", "severity": "warning"}
+    send(stack, "/alerts/alertmanager/prometheus", alertmanager("firing", later, group="d2"))
+    [post] = stack.slack.history("#incidents")
+    assert "disk-2" in post.text
+    assert "No silence" in stack.command("silences", name="/alerts").json()["text"]
