@@ -109,3 +109,11 @@ def test_the_local_slack_grants_the_scopes_the_manifest_asks_for() -> None:
     from bot.localslack import SCOPES
 
     assert set(SCOPES) == set(manifest()["oauth_config"]["scopes"]["bot"])
+
+
+def test_every_job_is_in_the_readmes_jobs_table() -> None:
+    from jobs import JOBS
+
+    readme = (ROOT / "README.md").read_text()
+    in_table = set(re.findall(r"^\| `([a-z-]+)` \| ", readme, re.MULTILINE))
+    assert set(JOBS) <= in_table, set(JOBS) - in_table
