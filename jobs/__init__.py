@@ -237,6 +237,9 @@ def last_due(trigger: CronTrigger, now: datetime) -> datetime | None:
 
 def installed_at(deps: Deps, now: datetime) -> datetime:
     """When this database's scheduler first ran: occurrences due before it are not owed."""
+    known = deps.store.state(INSTALLED_KEY)  # a read at every tick; the write only once
+    if known:
+        return datetime.fromisoformat(known)
     with deps.store.atomic():
         known = deps.store.state(INSTALLED_KEY)
         if known:
