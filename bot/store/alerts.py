@@ -84,8 +84,8 @@ class AlertStore(StoreBase):
 
     def alerts(self, *, firing_only: bool = True, incident: int | None = None) -> list[Alert]:
         clauses, args = [], []
-        if firing_only:
-            clauses.append("status = 'firing'")
+        if firing_only:  # firing, or acknowledged at its source: not resolved
+            clauses.append("status != 'resolved'")
         if incident is not None:
             clauses.append("incident_id = ?")
             args.append(incident)

@@ -232,7 +232,7 @@ def _all_resolved(deps: Deps, number: int) -> None:
     if not opened or incident is None or not incident.is_open:
         return
     alerts = deps.store.alerts(firing_only=False, incident=number)
-    if not alerts or any(a.status == "firing" for a in alerts):
+    if not alerts or any(a.status != "resolved" for a in alerts):
         deps.store.set_state(OFFERED_KEY.format(number), "")
         return
     if opened == "auto":

@@ -113,7 +113,7 @@ def render_card(
         fields.append(f"*Last public update*\n{last}{ago}")
     alerts = alert_states(entries)
     if alerts:
-        firing = sum(1 for state in alerts.values() if state == "firing")
+        firing = sum(1 for state in alerts.values() if state != "resolved")
         fields.append(f"*Alerts*\n{firing} firing · {len(alerts) - firing} resolved")
     if incident.resolved_at:
         took = span(incident.resolved_at - incident.opened_at)

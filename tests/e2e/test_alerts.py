@@ -270,6 +270,11 @@ def test_grafana_and_events_v2_bodies(stack: Stack) -> None:
     for action in ("acknowledge", "resolve"):
         body = {"routing_key": SECRET, "dedup_key": "samplekeyhere", "event_action": action}
         assert send(stack, "/alerts/events/pd", body, secret=None).status_code == 202
+        if action == "acknowledge":  # acknowledged at its source is still not resolved
+            card_ts = stack.deps.store.incident(incident.number).card_ts
+            card = next(m for m in stack.slack.history("#incidents") if m.ts == card_ts)
+            assert "1 firing · 0 resolved" in str(card.blocks)
+            assert not [m for m in stack.slack.history("#incidents") if "have resolved" in m.text]
     texts = [e.text for e in stack.deps.store.timeline(incident.number) if e.kind == "alert"]
     assert [t.split(" (pd)")[0] for t in texts] == [
         "Alert firing",
