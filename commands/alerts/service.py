@@ -163,13 +163,21 @@ def _one(
         _post(deps, rule, source, row, storming)
         return ("new" if known is None else "changed"), _note_on_incident(deps, row, alert_id, now)
     number = row["incident_id"]
+    closed = number is not None and not _is_open(deps, number)
+    if closed:  # its incident is over: firing again starts anew, anything else is history
+        number = None
     if number is None and event.status == "firing":
         number = _incident_for(deps, rule, source, row, now)
-        row["incident_id"] = number
+    row["incident_id"] = number if number is not None else row["incident_id"]
     alert_id = deps.store.save_alert(row)
     if number is not None:
         _entry(deps, number, alert_id, source, row, now)
     return ("new" if known is None else "changed"), number
+
+
+def _is_open(deps: Deps, number: int) -> bool:
+    incident = deps.store.incident(number)
+    return incident is not None and incident.is_open
 
 
 def _group_key(

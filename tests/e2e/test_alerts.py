@@ -368,3 +368,18 @@ def test_a_silence_ends_on_time(stack: Stack) -> None:
     [post] = stack.slack.history("#incidents")
     assert "disk-2" in post.text
     assert "No silence" in stack.command("silences", name="/alerts").json()["text"]
+
+
+def test_an_alert_firing_again_after_its_incident_was_resolved_opens_a_new_one(
+    stack: Stack,
+) -> None:
+    body = alertmanager("firing", {"instance": "api-7"})
+    send(stack, "/alerts/alertmanager/prometheus", body)
+    stack.command("resolve INC-1 Restarted the pool")
+    stack.settle()
+    before = stack.deps.store.timeline(1)
+    send(stack, "/alerts/alertmanager/prometheus", alertmanager("resolved", {"instance": "api-7"}))
+    assert stack.deps.store.timeline(1) == before  # a resolved incident's record is left alone
+    send(stack, "/alerts/alertmanager/prometheus", body)
+    assert [i.number for i in stack.deps.store.incidents(open_only=True)] == [2]
+    assert stack.deps.store.alerts()[0].incident == 2
