@@ -416,6 +416,8 @@ def _init(args: argparse.Namespace, settings: Settings) -> int:
     args.dir.mkdir(parents=True, exist_ok=True)
     for path, text in written.items():
         path.write_text(text)
+        if path.name.endswith(".env"):
+            path.chmod(0o600)  # it will hold the tokens: readable by this user only
         print(f"wrote {path}")
     print("\nLeft to do:")
     for number, step in enumerate(plan.steps(), start=1):

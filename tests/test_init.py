@@ -93,6 +93,7 @@ def test_init_writes_three_files_and_the_steps_left(tmp_path: Path) -> None:
     assert "1. At https://api.slack.com/apps" in steps and "Invite the bot to #ops" in steps
     assert "opsbot doctor" in steps and "https://ops.example.org/slack/events" in steps
     env = (tmp_path / "opsbot.env").read_text()
+    assert (tmp_path / "opsbot.env").stat().st_mode & 0o777 == 0o600
     assert "SLACK_SIGNING_SECRET=\n" in env and "SLACK_APP_TOKEN" not in env
     before = (tmp_path / "opsbot.toml").read_text()
     again = run("--socket", cwd=tmp_path)
