@@ -145,7 +145,8 @@ def _one(
         "first_seen": known.first_seen if known else now,
         "resolved_at": now if event.status == "resolved" else None,
         "repeats": (known.repeats + (0 if changed else 1)) if known else 0,
-        "silenced_by": silenced if known is None else known.silenced_by,
+        # a silence is decided when an alert starts firing; its repeats keep that decision
+        "silenced_by": silenced if changed else (known.silenced_by if known else None),
         "incident_id": known.incident if known else None,
     }
     if not changed:
@@ -180,10 +181,8 @@ def _is_open(deps: Deps, number: int) -> bool:
     return incident is not None and incident.is_open
 
 
-def _group_key(
-    deps_settings: Settings, source: str, event: AlertEvent, labels: dict[str, str]
-) -> str:
-    by = deps_settings.alerts.group_by
+def _group_key(settings: Settings, source: str, event: AlertEvent, labels: dict[str, str]) -> str:
+    by = settings.alerts.group_by
     if by:
         return ",".join(f"{key}={labels.get(key, '')}" for key in by)
     return event.group_key or event.fingerprint

@@ -383,3 +383,14 @@ def test_an_alert_firing_again_after_its_incident_was_resolved_opens_a_new_one(
     send(stack, "/alerts/alertmanager/prometheus", body)
     assert [i.number for i in stack.deps.store.incidents(open_only=True)] == [2]
     assert stack.deps.store.alerts()[0].incident == 2
+
+
+def test_an_alert_firing_again_during_a_silence_is_muted(stack: Stack) -> None:
+    warn = {"instance": "q-1", "severity": "warning"}
+    send(stack, "/alerts/alertmanager/prometheus", alertmanager("firing", warn, group="q"))
+    send(stack, "/alerts/alertmanager/prometheus", alertmanager("resolved", warn, group="q"))
+    posted = len(stack.slack.history("#incidents"))
+    stack.command("silence instance=q-1 1h Flapping queue", name="/alerts")
+    send(stack, "/alerts/alertmanager/prometheus", alertmanager("firing", warn, group="q"))
+    assert len(stack.slack.history("#incidents")) == posted
+    assert stack.deps.store.alerts()[0].silenced_by == 1
