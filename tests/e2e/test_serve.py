@@ -299,3 +299,12 @@ def test_serve_catches_up_what_fell_due_while_it_was_down(
     [caught_up] = runs
     assert caught_up["scheduled_for"].startswith(due.strftime("%Y-%m-%dT%H:%M"))
     assert list((tmp_path / "backups").glob("opsbot-db-*"))  # it really ran
+
+
+def test_sigterm_ends_serve_promptly_and_cleanly(server: Server) -> None:
+    """docker stop sends SIGTERM: the bot leaves within its grace period with exit code 0."""
+    assert server.proc is not None
+    began = time.monotonic()
+    server.proc.terminate()
+    assert server.proc.wait(15) == 0
+    assert time.monotonic() - began < 10
