@@ -9,6 +9,7 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot import doctor
 from bot.deps import Deps
 from bot.replies import blocks, divider, header, mention, section, when
 from commands.health.checks import CHECKS
@@ -42,7 +43,7 @@ def _delivery(deps: Deps) -> str:
 
 def _setup(deps: Deps) -> str | None:
     """What `opsbot serve` found wrong with its setup at start (bot/doctor.py)."""
-    stored = deps.store.state("doctor.at_start")
+    stored = deps.store.state(doctor.STATE_KEY)
     if not stored:
         return None
     failed = [r for r in json.loads(stored) if r["state"] == "fail"]

@@ -35,7 +35,6 @@ class Job:
     run: Callable[..., str]
     trigger: Callable[[Deps], Any]
     description: str
-    at_start: bool = False
 
 
 JOBS: dict[str, Job] = {
@@ -43,37 +42,31 @@ JOBS: dict[str, Job] = {
         card_sync.run,
         lambda deps: IntervalTrigger(minutes=1),
         "post the card of any open incident that has none",
-        at_start=True,
     ),
     "incident-timers": Job(
         incident_timers.run,
         lambda deps: IntervalTrigger(seconds=30),
         "escalate missed response targets, refresh cards, send incident reminders",
-        at_start=True,
     ),
     "oncall-handover": Job(
         oncall_handover.run,
         lambda deps: IntervalTrigger(minutes=1),
         "announce a change of who is on call; sync the on-call user group",
-        at_start=True,
     ),
     "health-monitor": Job(
         health_monitor.run,
         lambda deps: IntervalTrigger(minutes=deps.settings.health.monitor_minutes),
         "run the health checks, keep readings, alert on warning/critical and recovery",
-        at_start=True,
     ),
     "heartbeat-check": Job(
         alerts.check_heartbeats,
         lambda deps: IntervalTrigger(minutes=1),
         "raise an alert for each heartbeat past its interval and grace",
-        at_start=True,
     ),
     "self-heartbeat": Job(
         alerts.self_heartbeat,
         lambda deps: IntervalTrigger(minutes=1),
         "ping self_heartbeat_url while opsbot is healthy (an outside dead-man switch)",
-        at_start=True,
     ),
     "backup-nightly": Job(
         backup.nightly,
@@ -186,10 +179,6 @@ CATCH_UP = timedelta(hours=24)  # an occurrence missed while down runs on return
 INSTALLED_KEY = "jobs.installed_at"  # the first start of the scheduler on this database
 DST_SHIFT = timedelta(hours=3)  # more than any zone's clock change
 MAX_OCCURRENCES = 1000  # a job's occurrences looked at in one go (three years of a daily job)
-
-
-def scheduled(name: str, deps: Deps) -> bool:
-    return isinstance(JOBS[name].trigger(deps), CronTrigger)
 
 
 def occurrences(trigger: CronTrigger, after: datetime, until: datetime) -> list[datetime]:

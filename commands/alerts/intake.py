@@ -38,7 +38,7 @@ class AlertEvent:
         return self.labels.get("severity")
 
 
-def parse(kind: str, body: bytes, secret_check: Any = None) -> tuple[list[AlertEvent], str]:
+def parse(kind: str, body: bytes) -> tuple[list[AlertEvent], str]:
     """Events, and the routing_key of an Events v2 body ("" for the others)."""
     try:
         data = json.loads(body)
