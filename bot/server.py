@@ -94,15 +94,20 @@ def wsgi_app(
     return application
 
 
-def slack_events(
-    app: App, secret: str, environ: WSGIEnvironment, start_response: StartResponse
-) -> Iterable[bytes]:
-    """Slack's commands, clicks and events, through the edge (bot/edge.py)."""
-    headers: dict[str, str | Sequence[str]] = {
+def request_headers(environ: WSGIEnvironment) -> dict[str, str]:
+    """The request's headers from WSGI's HTTP_* keys, named as sent, in lower case."""
+    return {
         key[5:].replace("_", "-").lower(): str(value)
         for key, value in environ.items()
         if key.startswith("HTTP_")
     }
+
+
+def slack_events(
+    app: App, secret: str, environ: WSGIEnvironment, start_response: StartResponse
+) -> Iterable[bytes]:
+    """Slack's commands, clicks and events, through the edge (bot/edge.py)."""
+    headers: dict[str, str | Sequence[str]] = dict(request_headers(environ))
     headers["content-type"] = str(environ.get("CONTENT_TYPE", ""))
     stream = environ["wsgi.input"]
     answer = edge.handle(
@@ -128,11 +133,7 @@ def intake(
     """Alerts and heartbeats from outside (commands/alerts/http.py)."""
     from commands.alerts import http
 
-    headers = {
-        key[5:].replace("_", "-").lower(): str(value)
-        for key, value in environ.items()
-        if key.startswith("HTTP_")
-    }
+    headers = request_headers(environ)
     parts = [p for p in path.split("/") if p]
     limit = deps.settings.alerts.max_body_kb * 1024
     try:

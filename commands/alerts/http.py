@@ -42,17 +42,18 @@ def alerts(deps: Deps, parts: list[str], headers: dict[str, str], body: bytes) -
         return Answer(404, {"error": "POST /alerts/<alertmanager|grafana|events>/<source>"})
     kind, name = parts[1], parts[2]
     source = next((s for s in deps.settings.alerts.sources if s.name == name), None)
-    wanted = source.secret.get_secret_value() if source else ""
+
+    def allowed(given: str) -> bool:
+        known = source is not None and source.kind == kind
+        return known and _secret_ok(given, source.secret.get_secret_value() if source else "")
+
+    refused = Answer(401, {"error": "unknown source or wrong secret"})
     try:
         events, routing_key = intake.parse(kind, body)
-    except intake.IntakeError as exc:
-        given = _given(parts, headers, 3)
-        if source is None or source.kind != kind or not _secret_ok(given, wanted):
-            return Answer(401, {"error": "unknown source or wrong secret"})
-        return Answer(400, {"error": str(exc)})
-    given = _given(parts, headers, 3) or routing_key  # Events v2 carries it as routing_key
-    if source is None or source.kind != kind or not _secret_ok(given, wanted):
-        return Answer(401, {"error": "unknown source or wrong secret"})
+    except intake.IntakeError as exc:  # the reason goes only to whoever may send here
+        return Answer(400, {"error": str(exc)}) if allowed(_given(parts, headers, 3)) else refused
+    if not allowed(_given(parts, headers, 3) or routing_key):  # Events v2: its routing_key
+        return refused
     try:
         done = service.receive(deps, name, events, deps.clock())
     except StoreBusy:
