@@ -59,13 +59,10 @@ def rule_for(settings: Settings, source: str, labels: dict[str, str]) -> AlertRu
     return None
 
 
-def silence_for(deps: Deps, source: str, labels: dict[str, str], now: datetime) -> int | None:
-    for silence in deps.store.silences(now):
-        if silence["starts_at"] > now:
-            continue
-        if matches(silence["matchers"], source, labels):
-            return int(silence["id"])
-    return None
+def silence_for(silences: list[dict[str, Any]], source: str, labels: dict[str, str]) -> int | None:
+    """The first of `silences` (those in force) that covers this alert."""
+    found = next((s for s in silences if matches(s["matchers"], source, labels)), None)
+    return int(found["id"]) if found else None
 
 
 def matches(matchers: dict[str, str], source: str, labels: dict[str, str]) -> bool:
@@ -108,10 +105,12 @@ def receive(deps: Deps, source: str, events: list[AlertEvent], now: datetime) ->
     touched: set[int] = set()
     limit = deps.settings.alerts.storm_per_minute
     with deps.store.atomic():
+        # read once for the whole body (up to 1,000 alerts), not once per alert
+        silences = [s for s in deps.store.silences(now) if s["starts_at"] <= now]
         for event in events:
             # every alert counts toward a storm, repeats too: the rate is the source's
             storming = STORMS.count(f"{deps.store.path}:{source}") > limit
-            kind, incident = _one(deps, source, event, now, storming)
+            kind, incident = _one(deps, source, event, now, silences, storming)
             counts[kind] += 1
             if incident is not None:
                 touched.add(incident)
@@ -122,7 +121,12 @@ def receive(deps: Deps, source: str, events: list[AlertEvent], now: datetime) ->
 
 
 def _one(
-    deps: Deps, source: str, event: AlertEvent, now: datetime, storming: bool = False
+    deps: Deps,
+    source: str,
+    event: AlertEvent,
+    now: datetime,
+    silences: list[dict[str, Any]],
+    storming: bool,
 ) -> tuple[str, int | None]:
     known = deps.store.alert(source, event.fingerprint)
     if known is None and event.status != "firing":
@@ -131,7 +135,7 @@ def _one(
     summary = event.summary or (known.summary if known else event.fingerprint)
     changed = known is None or known.status != event.status
     group = _group_key(deps.settings, source, event, labels)
-    silenced = silence_for(deps, source, labels, now) if event.status == "firing" else None
+    silenced = silence_for(silences, source, labels) if event.status == "firing" else None
     row: dict[str, Any] = {
         "source": source,
         "fingerprint": event.fingerprint,
