@@ -44,9 +44,9 @@ def config_anchor(settings: Settings) -> datetime:
     `/oncall set` uses them) at or after `oncall.start`, a date or a date and time."""
     start = datetime.fromisoformat(settings.oncall.start).replace(tzinfo=None)
     hour, minute = map(int, settings.oncall.handover_time.split(":"))
-    anchor = start.replace(hour=hour, minute=minute, second=0, microsecond=0)
-    anchor += timedelta(days=(settings.oncall.handover_weekday - anchor.weekday()) % 7)
-    return anchor if anchor >= start else anchor + WEEK
+    weekday = settings.oncall.handover_weekday
+    latest = anchor_for(start.replace(tzinfo=settings.tz), settings.tz, weekday, hour, minute)
+    return latest if latest >= start else latest + WEEK
 
 
 def overrides(store: Store, since: datetime) -> list[Override]:
