@@ -31,7 +31,7 @@ from bot.pools import Pools
 from bot.redact import install_log_filter, remember_settings
 from bot.server import make_server, wsgi_app
 from bot.steady import SteadyClock
-from bot.store import NewerDatabase, Store, now_utc
+from bot.store import NewerDatabase, Store, now_utc, serve_lock
 from commands.backup import service as backups
 from commands.rollback import service as rollbacks
 from jobs import JOBS, describe_jobs, run_by_hand
@@ -174,7 +174,7 @@ class AlreadyServing(ConfigError):
 def own_database(path: Path) -> IO[str]:
     """The one `opsbot serve` per database: an exclusive lock on a file beside it, held for
     the process's life and released by the system when it dies, even by kill -9."""
-    lock = Path(f"{path}.serve.lock")
+    lock = serve_lock(path)
     lock.parent.mkdir(parents=True, exist_ok=True)
     handle = lock.open("a+")
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -24,7 +25,7 @@ import httpx
 from bot.config import Settings
 from bot.init import SCOPES
 from bot.redact import clean_env
-from bot.store import migrations
+from bot.store import migrations, serve_lock
 
 OK, FAIL, OFF = "ok", "fail", "off"
 STATE_KEY = "doctor.at_start"  # the checks `opsbot serve` ran, for the App Home
@@ -106,7 +107,7 @@ def database(ctx: Context) -> Result:
 
 
 def _held_by(path: Path) -> str | None:
-    lock = Path(f"{path}.serve.lock")
+    lock = serve_lock(path)
     if not lock.exists():
         return None
     with lock.open("r") as handle:
@@ -119,8 +120,6 @@ def _held_by(path: Path) -> str | None:
 
 
 def _writable(path: Path) -> bool:
-    import os
-
     return os.access(path, os.W_OK)
 
 

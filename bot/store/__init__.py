@@ -21,6 +21,7 @@ from bot.store.base import (
     StoreBase,
     StoreBusy,
     now_utc,
+    serve_lock,
 )
 from bot.store.incidents import (
     ActionItem,
@@ -58,6 +59,7 @@ __all__ = [
     "StoreBusy",
     "Alert",
     "NewerDatabase",
+    "serve_lock",
     "Timer",
     "WRITE_BUDGET_SECONDS",
     "migrations",

@@ -29,6 +29,11 @@ BUSY_TIMEOUT_MS = int(WRITE_BUDGET_SECONDS * 1000)
 UPGRADE_COPIES = 5  # copies of the file taken before upgrades, kept beside it
 
 
+def serve_lock(path: Path | str) -> Path:
+    """The file `opsbot serve` holds locked while it owns the database at `path`."""
+    return Path(f"{path}.serve.lock")
+
+
 class NewerDatabase(Exception):
     """The file's schema has migrations this opsbot does not know: it is left untouched."""
 
