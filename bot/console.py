@@ -261,7 +261,7 @@ class Console:
         return response
 
     def _slash(self, command: str, text: str) -> None:
-        text = self._escape_mentions(localslack.escape(text))
+        text = self._as_slack_sends(text)
         body = localslack.slash_command(
             command,
             text,
@@ -277,13 +277,14 @@ class Console:
             elif response.body:
                 self._render("response", json.loads(response.body))
 
-    def _escape_mentions(self, text: str) -> str:
-        # Slack rewrites @name into <@ID|name> for commands with should_escape: true.
+    def _as_slack_sends(self, text: str) -> str:
+        """Typed text as Slack hands it on: `& < >` escaped, then @name made <@ID|name>."""
+
         def swap(match: re.Match[str]) -> str:
             name = match.group(1)
             return f"<@{TEAM[name]}|{name}>" if name in TEAM else match.group(0)
 
-        return re.sub(r"@(\w+)", swap, text)
+        return re.sub(r"@(\w+)", swap, localslack.escape(text))
 
     def _press(self, rest: str) -> None:
         """`press N` (a button of the last ones shown) or `press mK N` (button N of mK)."""
@@ -332,7 +333,7 @@ class Console:
         message = self._message(ref)
         if message and text:
             root = message.thread_ts or message.ts
-            typed = self._escape_mentions(localslack.escape(text))
+            typed = self._as_slack_sends(text)
             self.slack.post(message.channel, TEAM[self.user], typed, thread_ts=root)
 
     def _react(self, rest: str, added: bool = True) -> None:

@@ -9,9 +9,11 @@ time, or reported missed. Claims in the store make each occurrence run once.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 
@@ -76,7 +78,7 @@ class Scheduler:
                 continue
             if every_interval or elapsed >= self._next.get(name, 0.0):
                 self._next[name] = elapsed + trigger.interval.total_seconds()
-                self._start(name, lambda n=name: run_interval_job(n, self.deps), inline)
+                self._start(name, functools.partial(run_interval_job, name, self.deps), inline)
         if self._running("@scheduled"):
             return  # the last tick's occurrences are still running; their claims hold
         owed = due_runs(self.deps, self.deps.clock())
@@ -93,8 +95,7 @@ class Scheduler:
         future = self._busy.get(key)
         return future is not None and not future.done()
 
-    def _start(self, key: str, work: object, inline: bool) -> None:
-        assert callable(work)
+    def _start(self, key: str, work: Callable[[], None], inline: bool) -> None:
         if inline:
             work()
             return
