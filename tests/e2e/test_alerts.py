@@ -26,16 +26,19 @@ SOURCES = [
 ]
 
 
-def make(tmp_path: Path, slack: LocalSlack, **alerts: Any) -> Stack:
-    config: dict[str, Any] = {"sources": SOURCES, **alerts}
+def make(
+    tmp_path: Path, slack: LocalSlack, rules: list[dict[str, Any]] | None = None, **config: Any
+) -> Stack:
+    alerts: dict[str, Any] = {"sources": SOURCES, **({"rules": rules} if rules else {})}
     return Stack(
         slack,
         tmp_path / "opsbot.db",
         Clock(T),
-        alerts=config,
+        alerts=alerts,
         heartbeats=[
             {"name": "cron-report", "interval_minutes": 60, "grace_minutes": 5, "secret": SECRET}
         ],
+        **config,
     )
 
 
@@ -337,13 +340,7 @@ def test_the_self_heartbeat_pings_while_healthy_and_says_when_it_cannot(tmp_path
 
 def test_an_incident_opened_by_alerts_is_led_by_the_person_on_call(tmp_path: Path) -> None:
     with LocalSlack() as slack:
-        stack = Stack(
-            slack,
-            tmp_path / "opsbot.db",
-            Clock(T),
-            alerts={"sources": SOURCES},
-            oncall={"rotation": ["U0BOB0001"], "start": "2026-11-30"},
-        )
+        stack = make(tmp_path, slack, oncall={"rotation": ["U0BOB0001"], "start": "2026-11-30"})
         try:
             send(
                 stack,
