@@ -84,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
         default=Path("opsbot-shell.db"),
         help="the shell's own SQLite file (default ./opsbot-shell.db; never OPSBOT_DB)",
     )
+    shell.add_argument(
+        "--real-targets",
+        action="store_true",
+        help="act on the MongoDB, API, release checkout and third parties your environment and "
+        "config name (default: local stand-ins, nothing real is touched)",
+    )
     shell.set_defaults(run=_shell)
     init = sub.add_parser(
         "init", help="write the Slack app manifest, opsbot.toml and opsbot.env for your setup"
@@ -319,7 +325,7 @@ def _stop_on_sigterm() -> None:
 
 
 def _shell(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.console import Console
+    from bot.console import Console, console_settings
 
     # Its own database: trying the shell never touches a real bot's data. Its log goes to a
     # file beside it, so a delivery retried in the background prints no traceback here.
@@ -331,7 +337,9 @@ def _shell(args: argparse.Namespace, settings: Settings) -> int:
     to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(to_file)
     install_log_filter(root.handlers)
-    console = Console(settings.model_copy(update={"opsbot_db": args.db}), sys.stdout)
+    # Backups, rollbacks, probes and third parties use local stand-ins unless asked.
+    local = console_settings(settings, args.db, args.real_targets)
+    console = Console(local, sys.stdout, real_targets=args.real_targets)
     try:
         console.run(sys.stdin, interactive=sys.stdin.isatty())
     except KeyboardInterrupt:

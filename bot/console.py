@@ -12,6 +12,8 @@ import json
 import re
 import secrets
 import shlex
+import shutil
+import subprocess
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,10 +27,11 @@ from slack_bolt import App
 from bot import edge, localslack
 from bot.app import create_app
 from bot.cli import assemble
-from bot.config import Settings
+from bot.config import RollbackStep, Settings
 from bot.deps import Deps
 from bot.inbox import Inbox
 from bot.localslack import LocalSlack, Message
+from bot.redact import clean_env
 from bot.store import now_utc
 from jobs import JOBS, run_by_hand
 from jobs.scheduler import Scheduler
@@ -101,10 +104,163 @@ def workspace_file(db: Path) -> Path:
     return db.with_name(db.stem + ".workspace.json")
 
 
+def clock_file(db: Path) -> Path:
+    """How far `wait` has moved the bot's clock, beside the shell's database: the incidents
+    in it were opened on that clock, so a restart must not turn it back."""
+    return db.with_name(db.stem + ".clock.json")
+
+
+def load_ahead(db: Path) -> timedelta:
+    try:
+        seconds = float(json.loads(clock_file(db).read_text())["ahead_seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return timedelta(0)
+    return timedelta(seconds=max(0.0, seconds))
+
+
+def save_ahead(db: Path, ahead: timedelta) -> None:
+    path = clock_file(db)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps({"ahead_seconds": ahead.total_seconds()}) + "\n")
+    partial.replace(path)
+
+
+# What reaches someone's real systems, by the setting that names it. The console leaves
+# each one out unless asked (`opsbot shell --real-targets`).
+REAL_TARGETS = {
+    "MONGODB_URI": "MongoDB (/backup, /health mongodb, the database review)",
+    "PROMPTBASE_API_URL": "the Prompt-Base API (/health api and traffic, digests)",
+    "ROLLBACK_REPO": "the release checkout and its rollback steps (/rollback)",
+    "security.public_urls": "the security audit's header checks",
+    "security.rate_limit_url": "the security audit's burst of requests at a login endpoint",
+    "oncall.pagerduty_routing_key": "PagerDuty pages",
+    "status_page.statuspage_api_key": "Atlassian Statuspage",
+    "status_page.notice_webhook": "user notices",
+    "self_heartbeat_url": "opsbot's own heartbeat",
+    "backup.offsite_dir": "off-site copies of backups",
+    "backup.offsite_command": "off-site copies of backups",
+}
+NOT_HERE = "not configured in the console; `opsbot shell --real-targets` uses yours"
+
+
+def configured_targets(settings: Settings) -> list[str]:
+    """The settings above that this configuration sets (names only, never values)."""
+    values = {
+        "MONGODB_URI": settings.mongodb_uri,
+        "PROMPTBASE_API_URL": settings.promptbase_api_url,
+        "ROLLBACK_REPO": settings.rollback_repo,
+        "security.public_urls": settings.security.public_urls,
+        "security.rate_limit_url": settings.security.rate_limit_url,
+        "oncall.pagerduty_routing_key": settings.oncall.pagerduty_routing_key,
+        "status_page.statuspage_api_key": settings.status_page.statuspage_api_key,
+        "status_page.notice_webhook": settings.status_page.notice_webhook,
+        "self_heartbeat_url": settings.self_heartbeat_url,
+        "backup.offsite_dir": settings.backup.offsite_dir,
+        "backup.offsite_command": settings.backup.offsite_command,
+    }
+    return [name for name, value in values.items() if value]
+
+
+def releases_file(db: Path) -> Path:
+    """The console's stand-in release checkout, beside its database."""
+    return db.with_name(db.stem + ".releases")
+
+
+STAND_IN_RELEASES = ("v1.0.0", "v1.1.0", "v1.2.0")
+
+
+def stand_in_checkout(folder: Path) -> Path | None:
+    """A small git repository with three release tags, HEAD on the newest: what `/rollback`
+    reads and checks out in the console. None when git is not installed or fails."""
+    if (folder / ".git").is_dir():
+        return folder
+    if shutil.which("git") is None:
+        return None
+    env = {
+        **clean_env(),
+        "GIT_AUTHOR_NAME": "opsbot shell",
+        "GIT_AUTHOR_EMAIL": "shell@opsbot.invalid",
+        "GIT_COMMITTER_NAME": "opsbot shell",
+        "GIT_COMMITTER_EMAIL": "shell@opsbot.invalid",
+    }
+
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-C", str(folder), *args],
+            check=True,
+            capture_output=True,
+            timeout=20,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        git("init", "--quiet")
+        for tag in STAND_IN_RELEASES:
+            (folder / "VERSION").write_text(tag + "\n")
+            git("add", "VERSION")
+            git("commit", "--quiet", "-m", f"Release {tag}")
+            git("tag", tag)
+    except (OSError, subprocess.SubprocessError):
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    return folder
+
+
+def console_settings(settings: Settings, db: Path, real_targets: bool) -> Settings:
+    """The shell's settings: its own database always; the real targets only when asked.
+    Otherwise backups go to a folder beside the database, `/rollback` works on a stand-in
+    checkout (its only step checks the tag out there; the console's teammates may roll
+    back), and everything that would reach Prompt-Base or a third party is left out."""
+    own = settings.model_copy(update={"opsbot_db": db})
+    if real_targets:
+        return own
+    checkout = stand_in_checkout(releases_file(db))
+    rollback = settings.rollback.model_copy(
+        update={
+            "allowed": list(TEAM.values()),
+            "current": "head",
+            "restore_database": False,
+            "steps": [
+                RollbackStep(
+                    name="Check out the release", argv=["git", "checkout", "--detach", "{tag}"]
+                )
+            ],
+        }
+    )
+    return own.model_copy(
+        update={
+            "mongodb_uri": None,
+            "promptbase_api_url": None,
+            "rollback_repo": checkout,
+            "backup_dir": db.with_name(db.stem + ".backups"),
+            "self_heartbeat_url": None,
+            "rollback": rollback,
+            "backup": settings.backup.model_copy(
+                update={"offsite_dir": None, "offsite_command": []}
+            ),
+            "security": settings.security.model_copy(
+                update={"public_urls": [], "rate_limit_url": None, "rate_limit_hosts": []}
+            ),
+            "oncall": settings.oncall.model_copy(update={"pagerduty_routing_key": None}),
+            "status_page": settings.status_page.model_copy(
+                update={
+                    "statuspage_api_key": None,
+                    "statuspage_page_id": None,
+                    "notice_webhook": None,
+                }
+            ),
+        }
+    )
+
+
 class Console:
-    def __init__(self, settings: Settings, out: TextIO) -> None:
+    def __init__(self, settings: Settings, out: TextIO, *, real_targets: bool = False) -> None:
         self.out = out
         self.settings = settings
+        self.real_targets = real_targets
+        self.left_out = [] if real_targets else [n for n in REAL_TARGETS if "." not in n]
         self.user = "you"
         self._output = threading.RLock()  # one box at a time, in order
         self._turn = threading.Lock()  # one input (or one tick of the jobs) at a time
@@ -119,7 +275,8 @@ class Console:
             self.slack.add_user(user_id, name)
         self.secret = secrets.token_hex(16)
         self.listeners = TrackingExecutor(8, "opsbot-listener")
-        self.ahead = timedelta(0)  # how far `wait` has moved the bot's clock
+        # how far `wait` has moved the bot's clock, kept across restarts
+        self.ahead = load_ahead(settings.opsbot_db)
         self._stopped = threading.Event()
         local = settings.model_copy(update={"slack_api_url": self.slack.api_base})
         self.deps: Deps = assemble(local, "xoxb-local-console", clock=self.now)
@@ -144,6 +301,7 @@ class Console:
         self._stopped.set()
         with self._turn:
             self.slack.save(self.saved)
+            save_ahead(self.settings.opsbot_db, self.ahead)
         self.listeners.shutdown(wait=True)
         self.deps.pools.shutdown(wait=True)
         self.slack.stop()
@@ -156,6 +314,7 @@ class Console:
             f"(and {self.saved.name}). Timers and scheduled jobs run; `wait 16m` skips ahead. "
             "Type `help`."
         )
+        self._say(self._targets_line())
         with self._turn:
             self._tick()  # as `opsbot serve` does at start: catch up, refresh
         self._ticker.start()
@@ -168,6 +327,29 @@ class Console:
                 break
             if not self.handle(line.strip()):
                 break
+
+    def _targets_line(self) -> str:
+        """Says plainly whether anything typed here can reach a real system."""
+        if self.real_targets:
+            used = configured_targets(self.settings)
+            named = "; ".join(f"{REAL_TARGETS[n]} ({n})" for n in used) or "none configured"
+            return (
+                "REAL TARGETS (--real-targets): backups, rollbacks, probes and the security "
+                f"audit act on what your environment and config name: {named}."
+            )
+        checkout = self.settings.rollback_repo
+        rollback = (
+            f"/rollback works on a stand-in checkout ({checkout.name}: "
+            f"{', '.join(STAND_IN_RELEASES)}) and only checks the tag out there"
+            if checkout
+            else "/rollback has no checkout (git is not installed)"
+        )
+        return (
+            "Nothing here reaches your systems: "
+            f"{rollback}; backups of opsbot's own data go to {self.settings.backup_dir.name}; "
+            "MongoDB, the Prompt-Base API, the security audit's URLs, PagerDuty, Statuspage, "
+            f"notices and heartbeats are {NOT_HERE}."
+        )
 
     def handle(self, line: str) -> bool:
         if not line or line.startswith("#!"):
@@ -229,6 +411,7 @@ class Console:
                 self.ahead = min(end, self.ahead + step)
                 self._tick()
         finally:
+            save_ahead(self.settings.opsbot_db, self.ahead)
             updated, self._updated = self._updated, None
             for message in updated.values():
                 self._render("update", {"message": message})
@@ -471,6 +654,9 @@ class Console:
             "│ " + self._readable(line) for chunk in lines for line in chunk.splitlines() or [""]
         )
         self._say(f"┌─ {title}\n{body}\n└─")
+        missing = [name for name in self.left_out if name in body]
+        if missing:
+            self._say(f"   ({' and '.join(missing)}: {NOT_HERE})")
 
     def _press_slot(self, element: dict[str, Any], message: Message | None) -> int:
         if message is None:

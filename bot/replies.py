@@ -157,6 +157,14 @@ def moment_of(moment: datetime, tz: tzinfo, now: datetime) -> str:
     return local.strftime("%a %d %b %H:%M %Z")
 
 
+def ago(delta: timedelta) -> str:
+    """How long ago (now minus then), never a future time shown as past: "7 min ago", or
+    "7 min from now" when the clock stands before it (a clock set back)."""
+    if delta < timedelta(seconds=-1):
+        return f"{span(delta)} from now"
+    return f"{span(max(delta, timedelta(0)))} ago"
+
+
 def span(delta: timedelta) -> str:
     """A duration as people say it: 45 s, 7 min, 1 h 12 min, 2 d 3 h."""
     seconds = int(abs(delta).total_seconds())

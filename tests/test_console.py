@@ -3,7 +3,12 @@
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+import pytest
 
 from bot.store import Store
 
@@ -22,9 +27,17 @@ quit
 """
 
 
-def run_shell(tmp_path: Path, script: str, args: tuple[str, ...] | None = None) -> str:
+def run_shell(
+    tmp_path: Path,
+    script: str,
+    args: tuple[str, ...] | None = None,
+    env_extra: dict[str, str] | None = None,
+) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPSBOT_"))}
+    for name in ("MONGODB_URI", "PROMPTBASE_API_URL", "ROLLBACK_REPO", "BACKUP_DIR"):
+        env.pop(name, None)
     env["OPSBOT_DB"] = str(tmp_path / "opsbot.db")
+    env.update(env_extra or {})
     chosen = ("--db", str(tmp_path / "shell.db")) if args is None else args
     result = subprocess.run(
         [sys.executable, "-m", "bot", "shell", *chosen],
@@ -141,3 +154,149 @@ def test_the_card_shown_by_show_has_its_buttons(tmp_path: Path) -> None:
     shown = out[out.index("opsbot (only you)", out.index("Announced")) :]
     assert "[1] Acknowledge" in shown
     assert Store(tmp_path / "shell.db").incident(1).status == "acknowledged"
+
+
+class Production:
+    """Stands for the team's real systems: an HTTP server that records every request (the
+    API, the login endpoint, PagerDuty, the notice webhook all point at it)."""
+
+    def __init__(self) -> None:
+        seen: list[str] = []
+        self.seen = seen
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                seen.append(f"{self.command} {self.path}")
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            do_GET = do_POST = do_PUT = do_PATCH = _answer
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def production(tmp_path: Path) -> Iterator[tuple[Production, dict[str, str]]]:
+    """Real targets as a configured bot has them: env vars, a TOML file, a release checkout."""
+    server = Production()
+    checkout = tmp_path / "prompt-base"
+    checkout.mkdir()
+    for args in (
+        ("init", "-q"),
+        ("config", "user.email", "d@pb.test"),
+        ("config", "user.name", "D"),
+    ):
+        subprocess.run(["git", "-C", str(checkout), *args], check=True)
+    for tag in ("v1.0.0", "v2.0.0"):
+        (checkout / "VERSION").write_text(tag)
+        subprocess.run(["git", "-C", str(checkout), "add", "-A"], check=True)
+        subprocess.run(["git", "-C", str(checkout), "commit", "-qm", tag], check=True)
+        subprocess.run(["git", "-C", str(checkout), "tag", tag], check=True)
+    deploy = f"import urllib.request; urllib.request.urlopen('{server.url}/deploy')"
+    config = tmp_path / "opsbot.toml"
+    config.write_text(
+        f"""
+[security]
+public_urls = ["{server.url}/"]
+rate_limit_url = "{server.url}/api/v1/auth/login"
+rate_limit_hosts = ["127.0.0.1"]
+rate_limit_burst = 5
+
+[status_page]
+notice_webhook = "{server.url}/notices"
+auto_notice_minutes = 5
+
+[oncall]
+rotation = ["U0YOU0001"]
+pagerduty_routing_key = "R0UTINGKEY0123456789012345678901"
+pagerduty_url = "{server.url}"
+
+[rollback]
+allowed = ["U0REALPERSON"]
+steps = [{{ name = "Deploy", argv = ["{sys.executable}", "-c", "{deploy}"] }}]
+"""
+    )
+    env = {
+        "OPSBOT_CONFIG": str(config),
+        "PROMPTBASE_API_URL": server.url,
+        "MONGODB_URI": "mongodb://127.0.0.1:9/promptbase?serverSelectionTimeoutMS=200",
+        "ROLLBACK_REPO": str(checkout),
+        "BACKUP_DIR": str(tmp_path / "real-backups"),
+    }
+    yield server, env
+    server.server.shutdown()
+
+
+def head(repo: Path) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def test_the_console_touches_no_real_target_unless_asked(
+    tmp_path: Path, production: tuple[Production, dict[str, str]]
+) -> None:
+    """With a real opsbot.env loaded, backups, rollbacks, probes, the security audit, pages
+    and notices reach nothing outside the console; the banner and answers say so."""
+    server, env = production
+    real_head = head(Path(env["ROLLBACK_REPO"]))
+    script = "\n".join(
+        [
+            "/health",
+            "/backup run",
+            "/health security",
+            "/rollback list",
+            "/rollback v1.1.0",
+            "press 1",
+            "/incident open P0 Checkout down",
+            "/incident public Checkout is down",
+            "/incident notify",
+            "wait 20m",
+            "quit",
+            "",
+        ]
+    )
+    out = run_shell(tmp_path, script, env_extra=env)
+    assert server.seen == []
+    assert head(Path(env["ROLLBACK_REPO"])) == real_head
+    assert not (tmp_path / "real-backups").exists()
+    assert "Nothing here reaches your systems" in out.splitlines()[1]
+    assert "(MONGODB_URI: not configured in the console; `opsbot shell --real-targets`" in out
+    assert "PROMPTBASE_API_URL and MONGODB_URI" in out or "MONGODB_URI and PROMPTBASE" in out
+    assert "`v1.2.0` ← deployed now" in out and "v2.0.0" not in out  # the stand-in's tags
+    stand_in = tmp_path / "shell.releases"
+    described = subprocess.run(
+        ["git", "-C", str(stand_in), "describe", "--tags"], capture_output=True, text=True
+    )
+    assert described.stdout.strip() == "v1.1.0"  # confirmed, and checked out there only
+    assert "*Page:* INC-1 (P0) Checkout down" in out  # the page went to the local workspace
+
+
+def test_real_targets_only_when_asked_and_said(
+    tmp_path: Path, production: tuple[Production, dict[str, str]]
+) -> None:
+    """`opsbot shell --real-targets` uses the configured API and says so in its banner."""
+    server, env = production
+    del env["MONGODB_URI"]  # an unreachable server would only make the test wait
+    out = run_shell(
+        tmp_path, "/health api\nquit\n", ("--db", str(tmp_path / "s.db"), "--real-targets"), env
+    )
+    assert out.splitlines()[1].startswith("REAL TARGETS (--real-targets)")
+    assert "(PROMPTBASE_API_URL)" in out and "(ROLLBACK_REPO)" in out
+    assert "GET /api/v1/health" in server.seen
+
+
+def test_the_moved_clock_survives_a_restart(tmp_path: Path) -> None:
+    """`wait` moves the bot's clock; after a restart it stands where it was, so an incident
+    opened an hour ahead is an hour old, not "59 min ago" from the future."""
+    run_shell(tmp_path, "wait 1h\n/incident open P2 Search slow\nwait 1h\nquit\n")
+    out = run_shell(tmp_path, "/incident list\nquit\n")
+    assert "opened 1 h ago" in out, out

@@ -1,9 +1,11 @@
 """The Block Kit helpers build plain dicts; slack_sdk's models must accept every one of them
 unchanged (its validators check Slack's limits), including text past the limits."""
 
+from datetime import timedelta
+
 from slack_sdk.models.blocks import Block
 
-from bot.replies import blocks, buttons, context, divider, header, markdown, section
+from bot.replies import ago, blocks, buttons, context, divider, header, markdown, section
 from commands.incident.render import render_card
 from tests.test_incident_render import INCIDENT
 
@@ -44,3 +46,10 @@ def test_a_real_card_is_valid_block_kit() -> None:
         now=INCIDENT.opened_at + timedelta(minutes=3),
     )
     assert [round_trip(b) for b in card.blocks] == card.blocks
+
+
+def test_an_age_in_the_future_is_never_shown_as_past() -> None:
+    """A time after now (a clock set back) reads "from now", never "ago"."""
+    assert ago(timedelta(minutes=30)) == "30 min ago"
+    assert ago(timedelta(minutes=-30)) == "30 min from now"
+    assert ago(timedelta(seconds=-0.5)) == "0 s ago"

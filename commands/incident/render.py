@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from bot.config import Settings
 from bot.replies import (
     Reply,
+    ago,
     blocks,
     buttons,
     clip,
@@ -195,7 +196,7 @@ def render_list(
     last = first + len(incidents) - 1
     lines = [
         f"{_icon(i)} *{i.ref}* {i.severity} · {i.status} · {clip(i.title, LIST_TITLE)} · lead "
-        f"{mention(i.commander)} · opened {span(now - i.opened_at)} ago"
+        f"{mention(i.commander)} · opened {ago(now - i.opened_at)}"
         for i in incidents
     ]
     shown = f" (showing {first}–{last})" if total > len(incidents) else ""
