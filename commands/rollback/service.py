@@ -272,8 +272,9 @@ def _run_step(
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
-                # none of opsbot's settings or secrets: only what the step's config names
-                env=clean_env(step.env),
+                # none of opsbot's settings or secrets: only what the step's config names,
+                # and git's trust in the release checkout (safe.directory)
+                env=releases.git_env(checkout, clean_env(step.env)),
                 start_new_session=True,
             )
         except OSError as exc:

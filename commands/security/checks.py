@@ -18,6 +18,7 @@ import httpx
 from bot.config import Settings
 from bot.redact import clean_env
 from commands.digest.sections import npm_json
+from commands.rollback.releases import git_argv
 
 SEVERITIES = ("critical", "high", "medium", "low")
 
@@ -111,7 +112,7 @@ def _scan_line(line: str) -> list[tuple[str, str]]:
 
 def _git(repo: Path, *args: str) -> str:
     done = subprocess.run(
-        ["git", "-C", str(repo), *args],
+        git_argv(repo, *args),  # the release checkout, trusted as /rollback trusts it
         capture_output=True,
         text=True,
         timeout=60,
