@@ -100,6 +100,11 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--incidents-channel", help="where incident cards go (default #incidents)")
     init.add_argument("--digest-channel", help="where digests go (default: the incidents one)")
     init.add_argument("--dir", type=Path, default=Path("."), help="where to write (default .)")
+    init.add_argument(
+        "--docker",
+        action="store_true",
+        help="for the image and docker-compose.yml: data paths left to the image (/data)",
+    )
     init.add_argument("--force", action="store_true", help="overwrite files that exist")
     init.set_defaults(run=_init)
     doctor = sub.add_parser("doctor", help="check the setup: tokens, scopes, channels, targets")
@@ -136,7 +141,11 @@ def _month(text: str) -> date:
 def _require(settings: Settings, *names: str) -> list[str]:
     missing = [name.upper() for name in names if getattr(settings, name) is None]
     if missing:
-        raise ConfigError(f"{', '.join(missing)} must be set (see README: Configuration)")
+        raise ConfigError(
+            f"{', '.join(missing)} must be set: `opsbot init` writes opsbot.env naming each "
+            "one and where Slack shows it; fill it in and load it (`set -a; . ./opsbot.env; "
+            "set +a`). See docs/install.md."
+        )
     return [getattr(settings, name).get_secret_value() for name in names]
 
 
@@ -403,19 +412,22 @@ def _init(args: argparse.Namespace, settings: Settings) -> int:
         answer = input(f"{question} [{default}]: ").strip() if default else input(question + ": ")
         return answer.strip() or default
 
-    if args.url is None and not args.socket:
+    url: str | None = None
+    if args.url is not None:
+        try:
+            url = init.request_url(args.url)
+        except ValueError as exc:
+            raise ConfigError(f"--url {args.url}: {exc}") from None
+    elif not args.socket:
         if not asking:
             raise ConfigError(
-                "say where Slack reaches the bot: --url https://your.host or --socket"
+                "say where Slack reaches the bot: --url ops.example.com (https:// is assumed) "
+                "or --socket"
             )
-        args.url = ask("The bot's public https URL (blank for Socket Mode, no URL needed)", "")
-    try:
-        url = init.request_url(args.url) if args.url else None
-    except ValueError as exc:
-        raise ConfigError(f"--url {args.url}: {exc}") from None
+        url = init.ask_url(lambda question: ask(question, ""), print)
     incidents = args.incidents_channel or ask("Incidents channel", "#incidents")
     digest = args.digest_channel or ask("Digest channel", incidents)
-    plan = init.Plan(url, incidents, None if digest == incidents else digest, args.dir)
+    plan = init.Plan(url, incidents, None if digest == incidents else digest, args.dir, args.docker)
     written = plan.files()
     existing = [path for path in written if path.exists()]
     if existing and not args.force:

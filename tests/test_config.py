@@ -94,7 +94,8 @@ def test_slack_api_url_gets_its_trailing_slash(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_serve_without_credentials_says_what_is_missing(tmp_path: Path) -> None:
-    """`opsbot serve` with no tokens exits 2 naming the variables, without a traceback."""
+    """`opsbot serve` with no tokens exits 2 naming the variables, `opsbot init` that writes
+    them and the page that says how, without a traceback."""
     result = subprocess.run(
         [sys.executable, "-m", "bot", "serve"],
         capture_output=True,
@@ -105,4 +106,6 @@ def test_serve_without_credentials_says_what_is_missing(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET must be set" in result.stderr
+    assert "`opsbot init` writes opsbot.env" in result.stderr
+    assert "docs/install.md" in result.stderr and "README" not in result.stderr
     assert "Traceback" not in result.stderr

@@ -1,5 +1,6 @@
 """The image has what the features need, and the Dockerfile passes hadolint. (No Docker
-engine runs the build here; the compose example in the README is checked to parse.)"""
+engine runs the build here; docker-compose.yml is checked to parse and to agree with the
+image and `opsbot init --docker`.)"""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from bot import init
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -40,10 +43,26 @@ def test_the_health_check_is_valid_python() -> None:
     compile(check.group(1), "HEALTHCHECK", "exec")
 
 
-def test_the_readmes_compose_example_parses() -> None:
-    readme = (ROOT / "README.md").read_text()
-    block = readme.split("```yaml\n# compose.yaml", 1)[1].split("```", 1)[0]
-    service = yaml.safe_load(block)["services"]["opsbot"]
+def test_the_compose_file_parses() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    service = compose["services"]["opsbot"]
     assert service["volumes"] == ["opsbot-data:/data"]
     assert service["env_file"] == ["opsbot.env"]
     assert "/healthz" in " ".join(service["healthcheck"]["test"])
+
+
+def test_init_docker_the_compose_file_and_the_image_agree_on_data() -> None:
+    """`opsbot init --docker` leaves the data paths to the image, which puts them on the
+    volume compose mounts; its OPSBOT_CONFIG is where compose mounts opsbot.toml."""
+    written = init.env_file(False, Path("/somewhere/opsbot.toml"), docker=True)
+    values = dict(
+        line.split("=", 1) for line in written.splitlines() if "=" in line and line[0] != "#"
+    )
+    assert "OPSBOT_DB" not in values and "BACKUP_DIR" not in values
+    image = dict(re.findall(r"^\s+(OPSBOT_DB|BACKUP_DIR)=(\S+)", DOCKERFILE, re.MULTILINE))
+    assert image == {"OPSBOT_DB": "/data/opsbot.db", "BACKUP_DIR": "/data/backups"}
+    service = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["opsbot"]
+    mounted = {volume.split(":")[1] for volume in service["volumes"]}
+    assert all(any(path.startswith(m + "/") for m in mounted) for path in image.values())
+    target = service["configs"][0]["target"]
+    assert values["OPSBOT_CONFIG"] == target == service["environment"]["OPSBOT_CONFIG"]
