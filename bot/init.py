@@ -57,7 +57,7 @@ features:
     - command: /incident
       url: {url}
       description: Open, acknowledge, update and resolve incidents
-      usage_hint: "open [P0-P3] <title> | ack | update | status | sev | lead | role | edit | action | actions | done | comms | resolve | list | show | timeline | postmortem | help"
+      usage_hint: "open [P0-P3] <title> | ack | update | status | sev | lead | role | edit | action | actions | done | comms | public | public-title | notify | resolve | list | show | timeline | postmortem | help"
       should_escape: true
     - command: /oncall
       url: {url}
@@ -67,17 +67,17 @@ features:
     - command: /health
       url: {url}
       description: Is Prompt-Base OK right now? API, MongoDB, CPU, memory, disk, traffic
-      usage_hint: "[api | mongodb | cpu | memory | disk | traffic | history | help]"
+      usage_hint: "[api | mongodb | cpu | memory | disk | traffic | history | log [YYYY-MM] | security | help]"
       should_escape: false
     - command: /backup
       url: {url}
       description: Back up Prompt-Base's MongoDB, list, verify and restore backups
-      usage_hint: "[run | list | verify [B<n>] [--restore] | restore B<n> | help]"
+      usage_hint: "[run | list | verify [B<n>] [--restore] | restore B<n> | indexes | slow | cleanup | archive <year> | help]"
       should_escape: false
     - command: /rollback
       url: {url}
       description: Roll Prompt-Base back to a release, previewed and confirmed
-      usage_hint: "[list | <tag> [INC-n] [--dry-run] | mark <tag> | help]"
+      usage_hint: "[list | <tag> [INC-n] [--dry-run] [--forward] | mark <tag> | help]"
       should_escape: false
     - command: /alerts
       url: {url}

@@ -1,4 +1,4 @@
-"""The commands in code, in manifest.yml and in the README agree; the manifest is valid."""
+"""The commands in code, in manifest.yml and in docs/commands.md agree; the manifest is valid."""
 
 import ast
 import json
@@ -50,12 +50,12 @@ def source_files() -> list[Path]:
 
 
 def test_commands_agree_everywhere() -> None:
-    """COMMANDS, the manifest's slash commands and the README's table list the same commands."""
+    """COMMANDS, the manifest's slash commands and the docs' table list the same commands."""
     in_manifest = {c["command"] for c in manifest()["features"]["slash_commands"]}
-    readme = (ROOT / "README.md").read_text()
-    table = readme.split("## Slash commands", 1)[1].split("\n## ", 1)[0]
-    in_readme = set(re.findall(r"^\| `(/\w+)`", table, re.MULTILINE))
-    assert set(commands.COMMANDS) == in_manifest == in_readme
+    page = (ROOT / "docs" / "commands.md").read_text()
+    table = page.split("\n## Slash commands", 1)[1].split("\n## ", 1)[0]
+    in_docs = set(re.findall(r"^\| `(/\w+)`", table, re.MULTILINE))
+    assert set(commands.COMMANDS) == in_manifest == in_docs
 
 
 def test_manifest_is_a_valid_slack_manifest() -> None:
@@ -111,9 +111,9 @@ def test_the_local_slack_grants_the_scopes_the_manifest_asks_for() -> None:
     assert set(SCOPES) == set(manifest()["oauth_config"]["scopes"]["bot"])
 
 
-def test_every_job_is_in_the_readmes_jobs_table() -> None:
+def test_every_job_is_in_the_jobs_table() -> None:
     from jobs import JOBS
 
-    readme = (ROOT / "README.md").read_text()
-    in_table = set(re.findall(r"^\| `([a-z-]+)` \| ", readme, re.MULTILINE))
+    page = (ROOT / "docs" / "jobs.md").read_text()
+    in_table = set(re.findall(r"^\| `([a-z-]+)` \| ", page, re.MULTILINE))
     assert set(JOBS) <= in_table, set(JOBS) - in_table

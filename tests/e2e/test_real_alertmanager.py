@@ -1,5 +1,5 @@
 """A real Prometheus Alertmanager (Debian's prometheus-alertmanager) pointed at opsbot with
-the README's receiver config: alerts pushed through Alertmanager's own API open one
+docs/alerts.md's receiver config: alerts pushed through Alertmanager's own API open one
 incident for their group, a repeat changes nothing, and the resolution is marked."""
 
 from __future__ import annotations
