@@ -151,7 +151,7 @@ def test_the_card_shown_by_show_has_its_buttons(tmp_path: Path) -> None:
     out = run_shell(
         tmp_path, "/incident open P2 Search slow\n/incident show INC-1\npress 1\nquit\n"
     )
-    shown = out[out.index("opsbot (only you)", out.index("Announced")) :]
+    shown = out[out.index("opsbot (only you)", out.index("announcing in")) :]
     assert "[1] Acknowledge" in shown
     assert Store(tmp_path / "shell.db").incident(1).status == "acknowledged"
 

@@ -162,9 +162,11 @@ def alert_states(entries: list[Entry]) -> dict[str, str]:
 
 
 def render_opened(incident: Incident, channel: str) -> Reply:
+    """The answer to opening: given before the card is posted (the outbox posts it after the
+    commit), so it says the card is on its way; "Announced in" is the card's own entry."""
     return Reply(
         text=f":rotating_light: {incident.ref} opened as {incident.severity}: "
-        f"{incident.title}. Announced in {channel}."
+        f"{incident.title} (announcing in {channel})."
     )
 
 
