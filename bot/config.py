@@ -242,6 +242,14 @@ class Alerts(BaseModel):
     group_by: list[str] = []  # labels that make a group; else Alertmanager's groupKey
     group_window_minutes: int = Field(default=60, gt=0)  # a group joins its open incident
     storm_per_minute: int = Field(default=30, gt=0)  # past it, one summary per source
+    # At most `incident_cap` incidents opened by one source's alerts within
+    # `incident_cap_minutes`; past it, new groups join one "alert storm" incident for the
+    # source until that many minutes pass without a new group. One person on call can work a
+    # handful of incidents at once: five new ones from one source in a quarter of an hour is
+    # one cause (a bad deploy, a network split, a flapping exporter), and more cards and
+    # pages would only bury the first ones and any page from elsewhere.
+    incident_cap: int = Field(default=5, gt=0)
+    incident_cap_minutes: int = Field(default=15, gt=0)
     max_body_kb: int = Field(default=512, gt=0)
 
 

@@ -105,6 +105,13 @@ class AlertStore(StoreBase):
             found = db.execute(sql, [source, group_key, _iso(since)]).fetchone()
         return int(found[0]) if found else None
 
+    def taken_in(self, incident: int) -> tuple[int, int]:
+        """How many alerts are on this incident, and in how many groups."""
+        sql = "SELECT COUNT(*), COUNT(DISTINCT group_key) FROM alerts WHERE incident_id = ?"
+        with self._connect() as db:
+            alerts, groups = db.execute(sql, [incident]).fetchone()
+        return int(alerts), int(groups)
+
     def recent_alerts(self, source: str, since: datetime) -> list[Alert]:
         sql = "SELECT * FROM alerts WHERE source = ? AND last_seen >= ? ORDER BY last_seen DESC"
         with self._connect() as db:

@@ -180,6 +180,16 @@ class IncidentStore(StoreBase):
             rows = _query(db, "SELECT * FROM incidents WHERE id = ?", [number])
         return _incident(rows[0]) if rows else None
 
+    def incidents_marked(self, source: str, since: datetime) -> int:
+        """How many incidents opened at or after `since` carry the timeline entry `source`
+        (a mark such as the one an incident opened by a source's alerts gets)."""
+        sql = (
+            "SELECT COUNT(*) FROM incidents i WHERE i.opened_at >= ? AND EXISTS "
+            "(SELECT 1 FROM timeline t WHERE t.incident_id = i.id AND t.source = ?)"
+        )
+        with self._connect() as db:
+            return int(db.execute(sql, [_iso(since), source]).fetchone()[0])
+
     def incident_by_card(self, channel: str, ts: str) -> Incident | None:
         sql = "SELECT * FROM incidents WHERE card_channel = ? AND card_ts = ?"
         with self._connect() as db:

@@ -4,6 +4,9 @@ Every alert is a row keyed by its source and fingerprint: a repeat updates it, a
 status is a timeline entry on its incident. Routing rules (first match wins) open or join an
 incident, post in a channel, or drop. A source past `storm_per_minute` has its posts folded
 into one summary message per channel, updated in place; its incidents still get every entry.
+A source's alerts open at most `incident_cap` incidents per `incident_cap_minutes` (counted in
+the database, so every process sees the same count); past it, new groups join the source's
+one alert storm incident, so a flood cannot bury a page behind its own cards.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ from commands.oncall.service import who
 log = logging.getLogger(__name__)
 
 OPENED_KEY = "alerts.opened.{}"  # an incident opened by alerts (auto-resolve applies to it)
+OPENED_BY = "alerts-opened:{}"  # the timeline mark of an incident a source's alerts opened
+STORM_KEY = "alerts.storm.{}"  # a source's storm incident: {"incident": n, "last": a group in}
+STORM_ENTRY = "alert-storm:{}:{}"  # the storm incident's entries: source, alerts taken in
 OFFERED_KEY = "alerts.offered.{}"  # "All alerts resolved: Resolve?" was posted
 SUMMARY_KEY = "alerts.summary.{}"  # a channel's storm summary message: channel, ts, since
 SUMMARY_QUIET = timedelta(minutes=10)  # a storm this long over: the next gets a new message
@@ -171,12 +177,15 @@ def _one(
     closed = number is not None and not _is_open(deps, number)
     if closed:  # its incident is over: firing again starts anew, anything else is history
         number = None
+    stormed = False
     if number is None and event.status == "firing":
-        number = _incident_for(deps, rule, source, row, now)
+        number, stormed = _incident_for(deps, rule, source, row, now)
     row["incident_id"] = number if number is not None else row["incident_id"]
     alert_id = deps.store.save_alert(row)
     if number is not None:
         _entry(deps, number, alert_id, source, row, now)
+    if stormed and number is not None:
+        _taken_in(deps, number, source, row, now)
     return ("new" if known is None else "changed"), number
 
 
@@ -194,24 +203,92 @@ def _group_key(settings: Settings, source: str, event: AlertEvent, labels: dict[
 
 def _incident_for(
     deps: Deps, rule: AlertRule, source: str, row: dict[str, Any], now: datetime
-) -> int:
-    """The open incident of this alert's group, or a new one."""
+) -> tuple[int, bool]:
+    """The open incident of this alert's group; else a new one while the source is under its
+    cap; else its storm incident (True). Called inside receive's write transaction, so two
+    processes on one database count in turn."""
     window = timedelta(minutes=deps.settings.alerts.group_window_minutes)
     joined = deps.store.group_incident(source, row["group_key"], now - window)
     if joined is not None:
-        return joined
+        return joined, False
+    storm = _storm(deps, source, now)
+    if storm is not None:
+        return storm, True
+    cap, minutes = deps.settings.alerts.incident_cap, deps.settings.alerts.incident_cap_minutes
+    opened = deps.store.incidents_marked(OPENED_BY.format(source), now - timedelta(minutes=minutes))
+    if opened >= cap:
+        return _open_storm(deps, rule, source, opened, now), True
+    number = _open(deps, rule, clip(f"{row['summary']} ({source})", 150), now)
+    mark = f"Opened by an alert from {source}: {opened + 1} of the {cap} incidents its alerts "
+    mark += f"may open in {minutes} min"
+    deps.store.add_entry(number, Entry(now, None, "cap", mark, OPENED_BY.format(source)))
+    deps.store.set_state(OPENED_KEY.format(number), "1" if not rule.auto_resolve else "auto")
+    return number, False
+
+
+def _open(deps: Deps, rule: AlertRule, title: str, now: datetime, *notes: str) -> int:
     severity = rule.severity if rule.severity in deps.settings.severities else None
     opened = incidents.open_incident(
         deps.store,
         deps.settings,
-        title=clip(f"{row['summary']} ({source})", 150),
+        title=title,
         severity=severity,
         actor=who(deps.store, deps.settings, now) or "opsbot",  # the on-call person leads
         now=now,
     )
-    deps.store.set_state(OPENED_KEY.format(opened.number), "1" if not rule.auto_resolve else "auto")
-    publish(Outcome(Reply(""), opened), deps)
+    publish(Outcome(Reply(""), opened, tuple(Reply(note) for note in notes)), deps)
     return opened.number
+
+
+# Alert storms: past the cap, one incident per source takes in every new group ------------
+
+
+def _storm(deps: Deps, source: str, now: datetime) -> int | None:
+    """The source's storm incident while the storm lasts: it is open, and a new group came
+    within the cap's window."""
+    stored = deps.store.state(STORM_KEY.format(source))
+    if not stored:
+        return None
+    known = json.loads(stored)
+    quiet = now - datetime.fromisoformat(known["last"])
+    if quiet > timedelta(minutes=deps.settings.alerts.incident_cap_minutes):
+        return None
+    number = int(known["incident"])
+    return number if _is_open(deps, number) else None
+
+
+def _open_storm(deps: Deps, rule: AlertRule, source: str, opened: int, now: datetime) -> int:
+    """Once per storm, led by the person on call like any incident alerts open. It never
+    resolves itself: a storm that paused would otherwise start a second one."""
+    cap, minutes = deps.settings.alerts.incident_cap, deps.settings.alerts.incident_cap_minutes
+    text = (
+        f"Alert storm: alerts from {source} have opened {opened} incidents in the last "
+        f"{minutes} min, the cap. New alert groups from {source} join this incident instead "
+        f"of opening their own until {minutes} min pass without one; every alert is recorded "
+        f"on its timeline. The cap is `incident_cap = {cap}` per `incident_cap_minutes = "
+        f"{minutes}` in the `[alerts]` section of the config."
+    )
+    title = f"Alert storm from {source}: its cap of {cap} incidents in {minutes} min was reached"
+    number = _open(deps, rule, clip(title, 150), now, f":cyclone: {text}")
+    deps.store.add_entry(number, Entry(now, None, "storm", text, STORM_ENTRY.format(source, 0)))
+    deps.store.set_state(OPENED_KEY.format(number), "1")
+    return number
+
+
+def _taken_in(deps: Deps, number: int, source: str, row: dict[str, Any], now: datetime) -> None:
+    """A new group joined the storm: its count on the timeline, and the storm goes on."""
+    alerts, groups = deps.store.taken_in(number)
+    text = (
+        f"Alert storm ({source}): group `{clip(row['group_key'], 80)}` taken in; "
+        f"{alerts} alerts in {groups} groups so far, past the cap of "
+        f"{deps.settings.alerts.incident_cap} incidents in "
+        f"{deps.settings.alerts.incident_cap_minutes} min"
+    )
+    deps.store.add_entry(
+        number, Entry(now, None, "storm", text, STORM_ENTRY.format(source, alerts))
+    )
+    last = {"incident": number, "last": now.isoformat()}
+    deps.store.set_state(STORM_KEY.format(source), json.dumps(last))
 
 
 def _entry(

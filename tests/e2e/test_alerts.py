@@ -301,6 +301,116 @@ def test_a_storm_is_folded_into_one_summary_updated_in_place(stack: Stack) -> No
     assert len(stack.deps.store.alerts()) == 45  # every alert recorded
 
 
+def flood(stack: Stack, first: int, count: int) -> None:
+    """`count` critical alerts from prometheus, each in a group of its own."""
+    for n in range(first, first + count):
+        body = alertmanager("firing", {"instance": f"node-{n}"}, group=f"g{n}")
+        assert send(stack, "/alerts/alertmanager/prometheus", body).status_code == 202
+
+
+def test_a_flood_opens_the_cap_then_one_storm_incident_that_takes_in_the_rest(
+    tmp_path: Path,
+) -> None:
+    """30 critical groups from one source open 5 incidents and one storm incident, led by the
+    person on call, that records the other 25 and their resolutions; it goes on while new
+    groups keep coming, and a quiet window later a new group opens its own incident again."""
+    with LocalSlack() as slack:
+        stack = make(tmp_path, slack, oncall={"rotation": ["U0BOB0001"], "start": "2026-11-30"})
+        try:
+            flood(stack, 0, 30)
+            opened = stack.deps.store.incidents(open_only=True)
+            assert sorted(i.number for i in opened) == [1, 2, 3, 4, 5, 6]
+            storm = stack.deps.store.incident(6)
+            assert storm.title == (
+                "Alert storm from prometheus: its cap of 5 incidents in 15 min was reached"
+            )
+            assert storm.commander == "U0BOB0001" and storm.severity == "P1"
+            assert "node-4" in stack.deps.store.incident(5).title
+            [mark] = [e.text for e in stack.deps.store.timeline(5) if e.kind == "cap"]
+            assert mark.endswith("5 of the 5 incidents its alerts may open in 15 min")
+            by_alert = {a.fingerprint: a.incident for a in stack.deps.store.alerts()}
+            assert {by_alert[f"fp-node-{n}"] for n in range(5, 30)} == {6}
+            entries = stack.deps.store.timeline(6)
+            fired = [e.text for e in entries if (e.source or "").startswith("alert:")]
+            assert len(fired) == 25 and "node-5" in fired[0] and "node-29" in fired[-1]
+            notes = [e.text for e in entries if (e.source or "").startswith("alert-storm:")]
+            assert "opened 5 incidents in the last 15 min, the cap" in notes[0]
+            assert (
+                "`incident_cap = 5` per `incident_cap_minutes = 15` in the `[alerts]`" in (notes[0])
+            )
+            assert len(notes) == 26 and "25 alerts in 25 groups so far" in notes[-1]
+            cards = [m for m in slack.history("#incidents") if not m.thread_ts]
+            assert len(cards) == 6
+            storm_card = next(m for m in cards if m.ts == storm.card_ts)
+            assert "25 firing · 0 resolved" in str(storm_card.blocks)
+            assert any("`incident_cap = 5`" in t for t in stack.thread())
+
+            resolved = alertmanager("resolved", {"instance": "node-7"}, group="g7")
+            send(stack, "/alerts/alertmanager/prometheus", resolved)
+            last = stack.deps.store.timeline(6)[-1].text
+            assert last.startswith("Alert resolved (prometheus): Error rate above 5% on node-7")
+            storm_card = next(m for m in slack.history("#incidents") if m.ts == storm.card_ts)
+            assert "24 firing · 1 resolved" in str(storm_card.blocks)
+
+            stack.clock.advance(minutes=14)
+            flood(stack, 30, 1)  # the storm goes on: a new group came within 15 min
+            stack.clock.advance(minutes=14)  # the five are out of the window, the storm is not
+            flood(stack, 31, 1)
+            assert stack.deps.store.alert("prometheus", "fp-node-31").incident == 6
+            stack.clock.advance(minutes=16)  # 15 min without a new group: the storm is over
+            flood(stack, 32, 1)
+            fresh = stack.deps.store.alert("prometheus", "fp-node-32").incident
+            titled = stack.deps.store.incident(7).title
+        finally:
+            stack.stop()
+    assert fresh == 7 and titled == "Error rate above 5% on node-32 (prometheus)"
+
+
+def test_the_cap_is_counted_in_the_database_so_another_process_sees_it(tmp_path: Path) -> None:
+    """A fresh opsbot process on the same database counts the incidents another opened and
+    starts the storm; the first, started again, joins that storm."""
+    from tests.e2e.conftest import Server
+
+    config = tmp_path / "opsbot.toml"
+    config.write_text(
+        f'[[alerts.sources]]\nname = "prometheus"\nkind = "alertmanager"\nsecret = "{SECRET}"\n'
+    )
+    with LocalSlack() as slack:
+        stack = Stack(
+            slack, tmp_path / "opsbot.db", Clock(datetime.now(UTC)), alerts={"sources": SOURCES}
+        )
+        flood(stack, 0, 4)
+        stack.stop()
+        server = Server(
+            slack,
+            tmp_path / "opsbot.db",
+            tmp_path / "serve.log",
+            env={"OPSBOT_CONFIG": str(config)},
+        ).start()
+        try:
+            for n in (4, 5):
+                body = alertmanager("firing", {"instance": f"node-{n}"}, group=f"g{n}")
+                answer = httpx.post(
+                    server.url + "/alerts/alertmanager/prometheus",
+                    json=body,
+                    headers={"Authorization": f"Bearer {SECRET}"},
+                    timeout=10,
+                )
+                assert answer.status_code == 202
+        finally:
+            server.stop()
+        stack.clock.advance(minutes=1)  # the other process's clock is the real one
+        stack.start()
+        try:
+            flood(stack, 6, 1)
+            titles = [i.title for i in stack.deps.store.incidents(open_only=True)]
+            joined = stack.deps.store.alert("prometheus", "fp-node-6").incident
+        finally:
+            stack.stop()
+    assert len(titles) == 6 and joined == 6
+    assert sorted(titles)[0].startswith("Alert storm from prometheus")
+
+
 def test_a_missed_heartbeat_alerts_once_and_the_next_beat_resolves_it(stack: Stack) -> None:
     assert send(stack, "/heartbeat/cron-report", {}).status_code == 200
     stack.run("heartbeat-check", minutes=30)
