@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import sys
@@ -10,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot import redact as r
 from bot.localslack import LocalSlack
-from bot.store import Entry, Store
+from bot.store import Change, Entry, Incident, Store
 
 SIGNING = "8f742231b10e8888abcd99yyyzzz85a5"
 SECRETS = {
@@ -155,3 +158,172 @@ def test_files_and_configured_urls_are_masked_too(deps, slack: LocalSlack) -> No
     deps.outbox.drain()
     [upload] = [u for u in slack.uploads.values() if u["name"] == "INC-1-postmortem.md"]
     assert upload["content"] and leaked(upload["content"]) == []
+
+
+# What people type stays as typed; only a secret's shape is masked. (text, what must go)
+TRUE_SECRETS = [
+    ("password=hunter2hunter2", "hunter2hunter2"),
+    ('the alert says password="hunter2hunter2" in its label', "hunter2hunter2"),
+    ("password='x'", "'x'"),
+    ("mongodb://user:p%40ss/word@host/db", "p%40ss/word"),
+    ("api_key=Zq8xv0Lr2mT9", "Zq8xv0Lr2mT9"),
+    ("DB_PASSWORD: s3cr3t-Pw!", "s3cr3t-Pw!"),
+    ("SECRET_KEY=django-insecure-9x!2k", "django-insecure-9x!2k"),
+    ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI"),
+    ("AKIAIOSFODNN7EXAMPLE", "IOSFODNN7EXAMPLE"),
+    ("xoxb-1234567890-0987654321-AbCdEfGhIjKl", "1234567890-0987654321"),
+    ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----", "MIIEvQIBADANBg"),
+    ("Authorization: Bearer eyJhbGciOi.J9eyJzdWIiOiIx", "eyJhbGciOi"),
+    ("Authorization: Basic dXNlcjpwYXNz", "dXNlcjpwYXNz"),
+    ('{"token": "abc", "x": "password=\\"hunter2\\""}', "hunter2"),
+]
+FALSE_SECRETS = [
+    "password: reset emails not sent",
+    "Secret: the signup page 404s",
+    "token: expired",
+    "Password reset link broken for 3 users",
+    "https://medium.com/@ops/postmortem",
+    "<https://medium.com/@ops/postmortem|the post-mortem>",
+    "https://api.example.com:8443/@v2/users",
+    "bearer authentication fails on /login",
+    "Basic authentication is off",
+    "the token=expired path is fine",
+]
+
+
+@pytest.mark.parametrize(("text", "secret"), TRUE_SECRETS)
+def test_a_secret_shape_is_masked(text: str, secret: str) -> None:
+    """Each secret shape loses its secret, keeps what surrounds it, and a second pass changes
+    nothing more."""
+    cleaned = r.redact(text)
+    assert secret not in cleaned and r.MASK in cleaned
+    assert r.redact(cleaned) == cleaned
+
+
+@pytest.mark.parametrize("text", FALSE_SECRETS)
+def test_what_people_typed_stays_as_typed(text: str) -> None:
+    """Prose that merely names a secret, a URL with @ in its path or a port, is left alone."""
+    assert r.redact(text) == text
+
+
+def test_link_markup_survives_a_masked_query() -> None:
+    """A token in a link's query is masked and the link keeps its label."""
+    text = "see <https://x.example/a?token=abc123def456ghi|the link> now"
+    assert r.redact(text) == "see <https://x.example/a?token=***|the link> now"
+
+
+def test_a_value_under_a_secret_name_is_masked_whole() -> None:
+    """In a structure the key says what the value is: {"password": "reset"} is a password."""
+    masked = r.redact_all({"password": "reset", "api_key": "k", "note": "password: reset"})
+    assert masked == {"password": "***", "api_key": "***", "note": "password: reset"}
+
+
+# Structures of text holding secrets, quotes and backslashes: what redaction is given.
+FRAGMENTS = [
+    'password="hunter2hunter2"',
+    "password='hunter2hunter2'",
+    "token=ab12cd34ef56gh78",
+    "mongodb://admin:Sup@r/Secret9@db/pb",
+    "xoxb-1234567890-0987654321-AbCd",
+    "Bearer eyJhbGciOi.J9eyJzdWIiOiIx",
+    "password: reset emails not sent",
+    "<https://x.example/a?token=abc123def456ghi|the link>",
+    "<!channel>",
+]
+SECRETS_IN_FRAGMENTS = ["hunter2hunter2", "ab12cd34ef56gh78", "Secret9", "1234567890", "eyJhbGc"]
+_safe_text = st.lists(
+    st.one_of(st.sampled_from(FRAGMENTS), st.sampled_from(["a", "note:", "x=1", "\\", "é"])),
+    max_size=4,
+).map(" ".join)
+_any_text = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=10)), max_size=4).map(
+    "".join
+)
+_keys = st.one_of(st.sampled_from(["password", "labels", "description", "token", "n"]), st.text())
+
+
+def _structures(leaves: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
+    return st.recursive(
+        st.one_of(leaves, st.integers(), st.none()),
+        lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_keys, inner)),
+        max_leaves=12,
+    )
+
+
+def _shape(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shape(item) for item in value]
+    return type(value).__name__
+
+
+@given(_structures(_any_text))
+@settings(max_examples=150)
+def test_masked_then_serialised_is_always_valid_json_of_the_same_shape(value: Any) -> None:
+    """Whatever the strings hold, masking a structure then serialising it gives JSON that
+    parses back to the same keys, lengths and types."""
+    text = r.as_json(value)
+    assert _shape(json.loads(text)) == _shape(value)
+    assert json.loads(json.dumps(r.redact_all(value))) == json.loads(text)
+
+
+@given(_structures(_safe_text))
+@settings(max_examples=150)
+def test_no_secret_survives_in_a_structure(value: Any) -> None:
+    """Every secret in a structure's strings is masked, and masking twice changes nothing."""
+    text = r.as_json(value)
+    assert [s for s in SECRETS_IN_FRAGMENTS if s in text] == []
+    assert r.redact_all(r.redact_all(value)) == r.redact_all(value)
+
+
+def test_the_store_keeps_typed_text_and_valid_json(tmp_path: Path) -> None:
+    """A timeline note is stored as typed unless it holds a secret; an alert's labels and a
+    digest's sections quoting password="…" are stored masked and read back."""
+    store = Store(tmp_path / "opsbot.db")
+    store.migrate()
+    now = datetime.now(UTC)
+    opened = store.open_incident(Incident(0, "t", "P2", "open", "U1", "U1", now), Change())
+    for text in [*FALSE_SECRETS, "password=hunter2hunter2"]:
+        store.add_entry(opened.number, Entry(now, "U1", "note", text, source=text))
+    stored = [e.text for e in store.timeline(opened.number)]
+    assert stored == [*FALSE_SECRETS, "password=***"]
+
+    quoted = 'login failed: password="hunter2hunter2" for token="t0k3n-99"'
+    store.add_digest("daily", "2026-11-30", "C1", "1.2", now, [{"key": "e", "text": quoted}])
+    [digest] = store.digests()
+    assert digest["sections"] == [
+        {"key": "e", "text": 'login failed: password="***" for token="***"'}
+    ]
+    alert = {
+        "source": "prom",
+        "fingerprint": "f1",
+        "status": "firing",
+        "severity": "warning",
+        "summary": quoted,
+        "labels": {"alertname": "Login", "note": quoted},
+        "group_key": "g",
+        "url": None,
+        "incident_id": None,
+        "silenced_by": None,
+        "first_seen": now,
+        "last_seen": now,
+        "resolved_at": None,
+        "repeats": 0,
+    }
+    store.save_alert(alert)
+    store.save_alert({**alert, "repeats": 1})  # the update path masks as well
+    [row] = store.alerts()
+    assert row.labels["note"] == 'login failed: password="***" for token="***"' and row.repeats == 1
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("opsbot.db*"))
+    assert b"hunter2hunter2" not in raw and b"t0k3n-99" not in raw
+
+
+def test_an_argument_slack_sdk_serialised_is_masked_as_json() -> None:
+    """files_upload_v2 sends its files as JSON text: a title ending in a cut-short PEM key is
+    masked inside that JSON, and the upload still lands with its title."""
+    title = "Deploy notes -----BEGIN PRIVATE KEY-----MIIEvQIBADANBg"
+    with LocalSlack() as slack:
+        client = r.RedactingClient(token="xoxb-test", base_url=slack.api_base)
+        client.files_upload_v2(channel="C0INC", content="notes", filename="n.md", title=title)
+        [upload] = slack.history("C0INC")[0].files
+    assert upload["title"] == "Deploy notes -----PRIVATE KEY ***-----"

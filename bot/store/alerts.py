@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.store.base import StoreBase, _insert, _iso, _parse, _query
+from bot.store.base import StoreBase, _cell, _insert, _iso, _parse, _query
 
 
 @dataclass(frozen=True)
@@ -58,10 +58,7 @@ class AlertStore(StoreBase):
 
     def save_alert(self, alert: dict[str, Any]) -> int:
         """Insert or update by (source, fingerprint); returns the row id."""
-        row = {
-            k: (json.dumps(v) if k == "labels" else _iso(v) if isinstance(v, datetime) else v)
-            for k, v in alert.items()
-        }
+        row = {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in alert.items()}
         with self._write() as db:
             found = db.execute(
                 "SELECT id FROM alerts WHERE source = ? AND fingerprint = ?",
@@ -71,7 +68,8 @@ class AlertStore(StoreBase):
                 names = [k for k in row if k not in ("source", "fingerprint")]
                 sets = ", ".join(f"{k} = ?" for k in names)
                 db.execute(
-                    f"UPDATE alerts SET {sets} WHERE id = ?", [row[k] for k in names] + [found[0]]
+                    f"UPDATE alerts SET {sets} WHERE id = ?",
+                    [_cell(row[k]) for k in names] + [found[0]],
                 )
                 return int(found[0])
             return int(_insert(db, "alerts", row).lastrowid or 0)
@@ -120,10 +118,7 @@ class AlertStore(StoreBase):
     # Silences and maintenance windows -----------------------------------------------------
 
     def add_silence(self, row: dict[str, Any]) -> int:
-        stored = {
-            k: (json.dumps(v) if k == "matchers" else _iso(v) if isinstance(v, datetime) else v)
-            for k, v in row.items()
-        }
+        stored = {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in row.items()}
         with self._write() as db:
             return int(_insert(db, "alert_silences", stored).lastrowid or 0)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from bot.redact import redact_all
+from bot.redact import as_json, redact
 from bot.store.schema import migrations
 
 # A write waits at most this long in all, for this process's other writers and for SQLite's
@@ -73,13 +73,23 @@ def _query(db: Database, sql: str, params: Sequence[Any] = ()) -> list[dict[str,
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+def _cell(value: Any) -> Any:
+    """A value as it is written to the file, with no secret in clear (bot/redact.py): text
+    redacted; a dict or list (a JSON column) masked value by value, then serialised. Never
+    the other way round: masking JSON text can break it, and then every read of the row."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict | list):
+        return as_json(value)
+    return value
+
+
 def _insert(db: Database, table: str, row: dict[str, Any], or_ignore: bool = False) -> Cursor:
     # Column names come from our dataclasses, never from input; values are always bound.
     verb = "INSERT OR IGNORE" if or_ignore else "INSERT"
     marks = ", ".join("?" for _ in row)
     sql = f"{verb} INTO {table} ({', '.join(row)}) VALUES ({marks})"
-    # Nothing is written to the file with a secret in clear (bot/redact.py).
-    return db.execute(sql, [redact_all(value) for value in row.values()])
+    return db.execute(sql, [_cell(value) for value in row.values()])
 
 
 class StoreBase:

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from bot.store.base import StoreBase, _insert, _iso, _parse, _query
+from bot.store.base import StoreBase, _cell, _insert, _iso, _parse, _query
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,10 @@ _INCIDENT_COLUMNS = {f for f in Incident.__dataclass_fields__ if f != "number"}
 def _update(db: Database, number: int, fields: dict[str, Any]) -> None:
     assert set(fields) <= _INCIDENT_COLUMNS, set(fields) - _INCIDENT_COLUMNS
     assignments = ", ".join(f"{name} = ?" for name in fields)
-    db.execute(f"UPDATE incidents SET {assignments} WHERE id = ?", [*fields.values(), number])
+    db.execute(
+        f"UPDATE incidents SET {assignments} WHERE id = ?",
+        [*(_cell(value) for value in fields.values()), number],
+    )
 
 
 def _incident_filter(open_only: bool, severity: str | None) -> tuple[str, list[Any]]:
@@ -305,7 +308,7 @@ class IncidentStore(StoreBase):
             )
             db.execute(
                 "UPDATE timeline SET at = ?, text = ?, edited_at = ? WHERE id = ?",
-                [_iso(new_at), new_text, _iso(now), entry_id],
+                [_iso(new_at), _cell(new_text), _iso(now), entry_id],
             )
         return replace(old, at=new_at, text=new_text, edited_at=now)
 

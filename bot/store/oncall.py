@@ -50,7 +50,7 @@ class OnCallStore(StoreBase):
     ) -> None:
         row = {
             "id": 1,
-            "members": json.dumps(members),
+            "members": members,
             "anchor": anchor.isoformat(),
             "updated_by": actor,
             "updated_at": _iso(now),

@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.store.base import StoreBase, _insert, _iso, _parse, _query
+from bot.store.base import StoreBase, _cell, _insert, _iso, _parse, _query
 
 
 class OperationsStore(StoreBase):
@@ -50,7 +50,7 @@ class OperationsStore(StoreBase):
                 sets = ", ".join(f"{k} = ?" for k in fields)
                 db.execute(
                     f"UPDATE health_episodes SET {sets} WHERE id = ?",
-                    [*fields.values(), episode["id"]],
+                    [*(_cell(value) for value in fields.values()), episode["id"]],
                 )
                 return int(episode["id"])
             row_id = _insert(db, "health_episodes", episode).lastrowid
@@ -89,7 +89,7 @@ class OperationsStore(StoreBase):
             "verify_result",
         }
         assert set(fields) <= allowed, set(fields) - allowed
-        values = {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in fields.items()}
+        values = {k: _cell(_iso(v) if isinstance(v, datetime) else v) for k, v in fields.items()}
         sets = ", ".join(f"{k} = ?" for k in values)
         with self._write() as db:
             db.execute(f"UPDATE backups SET {sets} WHERE id = ?", [*values.values(), backup_id])
@@ -117,7 +117,7 @@ class OperationsStore(StoreBase):
             _insert(
                 db,
                 "care_log",
-                {"at": _iso(at), "actor": actor, "action": action, "counts": json.dumps(counts)},
+                {"at": _iso(at), "actor": actor, "action": action, "counts": counts},
             )
 
     def care_log(self) -> list[dict[str, Any]]:
@@ -145,10 +145,7 @@ class OperationsStore(StoreBase):
         return rows
 
     def update_rollback(self, rollback_id: int, **fields: Any) -> None:
-        values = {
-            k: json.dumps(v) if isinstance(v, list) else (_iso(v) if isinstance(v, datetime) else v)
-            for k, v in fields.items()
-        }
+        values = {k: _cell(_iso(v) if isinstance(v, datetime) else v) for k, v in fields.items()}
         sets = ", ".join(f"{k} = ?" for k in values)
         with self._write() as db:
             db.execute(f"UPDATE rollbacks SET {sets} WHERE id = ?", [*values.values(), rollback_id])
@@ -251,7 +248,7 @@ class OperationsStore(StoreBase):
             "channel": channel,
             "ts": ts,
             "posted_at": _iso(now),
-            "sections": json.dumps(sections),
+            "sections": sections,
         }
         with self._write() as db:
             digest_id = _insert(db, "digests", row).lastrowid
@@ -304,9 +301,7 @@ class OperationsStore(StoreBase):
         self, at: datetime, summary: dict[str, Any], findings: list[tuple[str, str, str, str]]
     ) -> int:
         with self._write() as db:
-            run_id = _insert(
-                db, "security_runs", {"at": _iso(at), "summary": json.dumps(summary)}
-            ).lastrowid
+            run_id = _insert(db, "security_runs", {"at": _iso(at), "summary": summary}).lastrowid
             assert run_id is not None
             for fingerprint, check, severity, title in findings:
                 db.execute(

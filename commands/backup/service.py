@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -97,7 +96,7 @@ def run_backup(deps: Deps, *, reason: str, progress: Progress) -> Outcome:
         finished_at=deps.clock(),
         size=dumped.size,
         sha256=dumped.sha256,
-        counts=json.dumps(dumped.counts),
+        counts=dumped.counts,
     )
     note = ""
     try:

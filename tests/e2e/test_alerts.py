@@ -5,6 +5,7 @@ silences, maintenance, heartbeats. Bad input first: each is refused and changes 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -501,3 +502,33 @@ def test_an_alert_firing_again_during_a_silence_is_muted(stack: Stack) -> None:
     send(stack, "/alerts/alertmanager/prometheus", alertmanager("firing", warn, group="q"))
     assert len(stack.slack.history("#incidents")) == posted
     assert stack.deps.store.alerts()[0].silenced_by == 1
+
+
+def test_an_alert_quoting_a_password_is_stored_masked_beside_the_others(stack: Stack) -> None:
+    """One alert of a body quotes password="…" in a label and its description, the other is
+    APIDown: the body is taken, both are stored, the incident opens, and the stored labels
+    are valid JSON with the password masked; what people type is posted as typed."""
+    body = alertmanager("firing", {"instance": "api-1"}, {"instance": "login-1"})
+    body["alerts"][0]["labels"]["alertname"] = "APIDown"
+    quoted = 'login probe sent password="hunter2hunter2" and was refused'
+    body["alerts"][1]["labels"].update(severity="warning", probe=quoted)
+    body["alerts"][1]["annotations"] = {"description": quoted}
+    answer = send(stack, "/alerts/alertmanager/prometheus", body)
+    assert answer.status_code == 202 and answer.json()["new"] == 2
+    assert len(stack.deps.store.alerts(firing_only=False)) == 2
+    [incident] = stack.deps.store.incidents(open_only=True)
+    assert incident.severity == "P1"
+    with sqlite3.connect(stack.db) as db:
+        rows = db.execute("SELECT labels, summary FROM alerts ORDER BY id").fetchall()
+    labels = [json.loads(row[0]) for row in rows]
+    masked = 'login probe sent password="***" and was refused'
+    assert labels[0]["alertname"] == "APIDown" and labels[1]["probe"] == masked
+    assert rows[1][1] == masked
+    posted = [m.text for m in stack.slack.history("#incidents")]
+    assert any(masked in text for text in posted) and "hunter2" not in str(posted)
+
+    typed = "password: reset emails not sent, see https://medium.com/@ops/postmortem"
+    stack.command(f"update INC-{incident.number} {typed}")
+    stack.settle()
+    assert typed in [e.text for e in stack.deps.store.timeline(incident.number)]
+    assert any(typed in text for text in stack.thread())

@@ -210,3 +210,29 @@ def test_monthly_quarterly_annual_checklists_and_month_end_log(stack: Stack) -> 
     assert "Not the last day" in stack.run("maintenance-log", days=10)
     stack.clock.now = datetime(2026, 12, 31, 17, 0, tzinfo=UTC)
     assert "Posted the maintenance log of December 2026" in stack.run("maintenance-log")
+
+
+def test_a_log_line_quoting_a_password_breaks_no_digest_reader(stack: Stack) -> None:
+    """An error line with password="…" among the daily digest's sources is posted masked,
+    and the nudge, a review button, `/health log` and the month's log still read the digest."""
+    source = Path(stack.deps.settings.digest.log_files[0])
+    line = '2026-11-30T07:00:00Z ERROR login failed: password="hunter2hunter2" rejected'
+    source.write_text(source.read_text() + "\n" + line + "\n")
+    stack.oncall(f"set <@{BOB}>")
+    stack.run("daily-digest", minutes=1)
+    [daily] = digests(stack)
+    assert 'login failed: password="***" rejected' in str(daily.blocks)
+    assert "hunter2" not in str(daily.blocks)
+    assert "Nudged about D1" in stack.run("digest-nudge", hours=3)
+    button = next(
+        e
+        for b in daily.blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["text"]["text"] == "Error logs reviewed"
+    )
+    stack.press(button, daily, user=BOB)
+    wait_until(lambda: "✓ Error logs reviewed" in str(digests(stack)[0].blocks))
+    log = stack.command("log 2026-11", user=BOB, name="/health").json()["text"]
+    assert "# Maintenance Log - November 2026" in log and "Mon 30: Error logs ✓" in log
+    assert "Posted the maintenance log of November 2026" in stack.run("maintenance-log", hours=5)
