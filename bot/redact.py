@@ -2,7 +2,7 @@
 clean environment for every program opsbot runs.
 
 Two nets: every secret value opsbot was configured with (tokens, the signing secret, keys,
-passwords inside URIs) is replaced wherever it appears,
+alert-source and heartbeat secrets, passwords inside URIs) is replaced wherever it appears,
 and well-known secret shapes are replaced even when opsbot never saw them before (a step
 that prints a token, a log line with an AWS key). What people typed is left as typed unless
 it has a secret's shape: `password: reset emails not sent` is prose, `password=hunter2x9`
@@ -105,6 +105,15 @@ _PATTERNS: list[tuple[re.Pattern[str], Any]] = [
         ),
         _assignment,
     ),
+    # The secret of an intake URL (/alerts/<kind>/<source>/<secret>, /heartbeat/<name>/<secret>),
+    # whoever logs the path (waitress does, on an error)
+    (
+        re.compile(
+            r"(?P<head>/alerts/(?:alertmanager|grafana|events)/[a-z0-9][a-z0-9_-]*/|"
+            r"/heartbeat/[a-z0-9][a-z0-9_.:-]*/)[^\s/?#'\"<>|]+"
+        ),
+        r"\g<head>" + MASK,
+    ),
 ]
 
 # One quick look first: most text has none of these, and is returned as it is.
@@ -137,6 +146,8 @@ _SUSPECT = (
     "private_key",
     "private-key",
     "credential",
+    "/alerts/",
+    "/heartbeat/",
     "<!",
 )
 
@@ -296,7 +307,8 @@ def clean_env(names: Iterable[str] = ()) -> dict[str, str]:
 
 
 def remember_settings(settings: Any) -> None:
-    """Every secret the configuration holds, for redact()."""
+    """Every secret the configuration holds, for redact(): the alert sources' and heartbeats'
+    secrets too, which arrive in request paths."""
     values: list[str | None] = []
     for name in ("slack_bot_token", "slack_signing_secret", "slack_app_token", "mongodb_uri"):
         secret = getattr(settings, name, None)
@@ -304,6 +316,8 @@ def remember_settings(settings: Any) -> None:
     for secret in (
         settings.oncall.pagerduty_routing_key,
         settings.status_page.statuspage_api_key,
+        *(source.secret for source in settings.alerts.sources),
+        *(beat.secret for beat in settings.heartbeats),
     ):
         values.append(secret.get_secret_value() if secret is not None else None)
     # A public URL is public: only a password in it is a secret (the whole webhook URL is).

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from http import HTTPStatus
@@ -140,12 +141,18 @@ def intake(
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = -1
-    if parts[0] == "heartbeat":
-        answer = http.heartbeat(deps, parts, headers)
-    elif length < 0 or length > limit:
-        answer = http.Answer(413, {"error": f"the body is over {limit // 1024} KB"})
-    else:
-        answer = http.alerts(deps, parts, headers, environ["wsgi.input"].read(length))
+    try:
+        if parts[0] == "heartbeat":
+            answer = http.heartbeat(deps, parts, headers)
+        elif length < 0 or length > limit:
+            answer = http.Answer(413, {"error": f"the body is over {limit // 1024} KB"})
+        else:
+            answer = http.alerts(deps, parts, headers, environ["wsgi.input"].read(length))
+    except Exception:  # ours to answer: waitress would log the path, and its secret with it
+        ref = secrets.token_hex(2)
+        where = "/" + "/".join(parts[:3] if parts[0] == "alerts" else parts[:2])
+        log.error("POST %r failed (ref %s)", where, ref, exc_info=True)
+        answer = http.Answer(500, {"error": f"opsbot failed (ref {ref}); send it again"})
     body = json.dumps(answer.body).encode()
     start_response(
         f"{answer.status} {HTTPStatus(answer.status).phrase}",

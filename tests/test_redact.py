@@ -176,6 +176,8 @@ TRUE_SECRETS = [
     ("Authorization: Bearer eyJhbGciOi.J9eyJzdWIiOiIx", "eyJhbGciOi"),
     ("Authorization: Basic dXNlcjpwYXNz", "dXNlcjpwYXNz"),
     ('{"token": "abc", "x": "password=\\"hunter2\\""}', "hunter2"),
+    ("Exception while serving /alerts/alertmanager/prom/am-s3cret-99", "am-s3cret-99"),
+    ("Client disconnected while serving /heartbeat/cron-report/hb-s3cret", "hb-s3cret"),
 ]
 FALSE_SECRETS = [
     "password: reset emails not sent",
@@ -188,6 +190,7 @@ FALSE_SECRETS = [
     "bearer authentication fails on /login",
     "Basic authentication is off",
     "the token=expired path is fine",
+    "GET /alerts on the status page",
 ]
 
 
@@ -216,6 +219,22 @@ def test_a_value_under_a_secret_name_is_masked_whole() -> None:
     """In a structure the key says what the value is: {"password": "reset"} is a password."""
     masked = r.redact_all({"password": "reset", "api_key": "k", "note": "password: reset"})
     assert masked == {"password": "***", "api_key": "***", "note": "password: reset"}
+
+
+def test_intake_secrets_are_remembered_and_a_public_url_is_not() -> None:
+    """Alert-source and heartbeat secrets are configured secrets; a public URL is public,
+    only a password in it is not."""
+    from bot.config import Settings
+
+    r.remember_settings(
+        Settings(
+            alerts={"sources": [{"name": "prom", "kind": "grafana", "secret": "src-9k2-z7q"}]},
+            heartbeats=[{"name": "cron", "interval_minutes": 5, "secret": "hb-4x8-w2p"}],
+            security={"public_urls": ["https://www.example.org/", "https://a:pw-Q7z1@b.org/"]},
+        )
+    )
+    said = "got src-9k2-z7q and hb-4x8-w2p from https://www.example.org/ and pw-Q7z1"
+    assert r.redact(said) == "got *** and *** from https://www.example.org/ and ***"
 
 
 # Structures of text holding secrets, quotes and backslashes: what redaction is given.

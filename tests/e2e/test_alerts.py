@@ -5,6 +5,7 @@ silences, maintenance, heartbeats. Bad input first: each is refused and changes 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -532,3 +533,23 @@ def test_an_alert_quoting_a_password_is_stored_masked_beside_the_others(stack: S
     stack.settle()
     assert typed in [e.text for e in stack.deps.store.timeline(incident.number)]
     assert any(typed in text for text in stack.thread())
+
+
+def test_a_secret_in_the_path_never_reaches_the_log(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An unexpected failure behind an intake URL carrying its secret (its table gone) is a
+    500 with a reference; the log has the traceback and never the secret."""
+    caplog.set_level(logging.DEBUG)
+    with sqlite3.connect(stack.db) as db:
+        db.execute("ALTER TABLE alerts RENAME TO alerts_gone")
+        db.execute("ALTER TABLE heartbeats RENAME TO heartbeats_gone")
+    body = alertmanager("firing", {"instance": "api-1"})
+    for path in (f"/alerts/alertmanager/prometheus/{SECRET}", f"/heartbeat/cron-report/{SECRET}"):
+        answer = send(stack, path, body, secret=None)
+        assert answer.status_code == 500 and "(ref " in answer.json()["error"], path
+    # the server's records; httpx, the client here, logs the URLs it was asked to call
+    served = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+    logged = "\n".join(logging.Formatter().format(r) for r in served)
+    assert "no such table: alerts" in logged and "no such table: heartbeats" in logged
+    assert SECRET not in logged
