@@ -29,7 +29,40 @@ from bot.redact import redact
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1_000_000  # Slack's own payloads are far below 1 MB
+# Slack's payloads, Alertmanager's and Grafana's bodies nest a dozen levels at most. A
+# document far deeper would overflow Python's stack in the parser or in any walk over it
+# later (RecursionError, which is no ValueError): it is refused with a 400 instead.
+MAX_JSON_DEPTH = 64
 SIGNATURE_WINDOW_SECONDS = 300  # Slack's: a request older or newer than 5 minutes is refused
+
+
+class TooDeep(ValueError):
+    """A JSON document nested deeper than MAX_JSON_DEPTH."""
+
+
+def load_json(raw: str | bytes) -> Any:
+    """json.loads for a request body: ValueError when it is not JSON, TooDeep when it nests
+    deeper than MAX_JSON_DEPTH (also when the parser itself ran out of stack)."""
+    try:
+        data = json.loads(raw)
+    except RecursionError:
+        raise TooDeep(f"the body nests deeper than {MAX_JSON_DEPTH} levels") from None
+    if _nesting(data) > MAX_JSON_DEPTH:
+        raise TooDeep(f"the body nests deeper than {MAX_JSON_DEPTH} levels")
+    return data
+
+
+def _nesting(data: Any) -> int:
+    """How deep lists and objects nest in `data`, counted without recursion; it stops
+    counting past MAX_JSON_DEPTH."""
+    deepest = 0
+    waiting = [(data, 1)] if isinstance(data, dict | list) else []
+    while waiting and deepest <= MAX_JSON_DEPTH:
+        item, level = waiting.pop()
+        deepest = max(deepest, level)
+        inside = item.values() if isinstance(item, dict) else item
+        waiting.extend((child, level + 1) for child in inside if isinstance(child, dict | list))
+    return deepest
 
 
 @dataclass(frozen=True)
@@ -69,8 +102,11 @@ def parse(raw: bytes, content_type: str) -> dict[str, Any] | None:
 
 
 def _json_object(text: str) -> dict[str, Any] | None:
+    """The JSON object in `text`; None when it is none. TooDeep is raised, to say why."""
     try:
-        data = json.loads(text)
+        data = load_json(text)
+    except TooDeep:
+        raise
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
@@ -94,7 +130,11 @@ def handle(
     if not verified(secret, headers, raw, now()):
         log.info("refused a request with a missing, stale or wrong signature")
         return refuse(401, "invalid signature")
-    body = parse(raw, str(headers.get("content-type", "")))
+    try:
+        body = parse(raw, str(headers.get("content-type", "")))
+    except TooDeep as exc:
+        log.info("refused a signed request whose body nests too deeply")
+        return refuse(400, str(exc))
     if body is None:
         log.info("refused a signed request whose body is not what Slack sends")
         return refuse(400, "malformed body")

@@ -2,7 +2,8 @@
 POST /heartbeat/<name>, each with its secret as a bearer token or one more path segment.
 
 An unknown source and a wrong secret look the same (401) and change nothing; a body too big
-is 413, one that is not an alert 400 with the reason; never a 5xx for what was sent.
+is 413 and one nested too deep 400 (whoever sent them), one that is not an alert 400 with the
+reason; never a 5xx for what was sent.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ def alerts(deps: Deps, parts: list[str], headers: dict[str, str], body: bytes) -
     refused = Answer(401, {"error": "unknown source or wrong secret"})
     try:
         events, routing_key = intake.parse(kind, body)
+    except intake.TooDeep as exc:  # like a body too big: refused whoever sent it
+        return Answer(400, {"error": str(exc)})
     except intake.IntakeError as exc:  # the reason goes only to whoever may send here
         return Answer(400, {"error": str(exc)}) if allowed(_given(parts, headers, 3)) else refused
     if not allowed(_given(parts, headers, 3) or routing_key):  # Events v2: its routing_key

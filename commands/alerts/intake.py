@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot import edge
+
 MAX_ALERTS = 1000  # in one body
 STATUSES = {"firing": "firing", "resolved": "resolved"}
 EVENT_ACTIONS = {"trigger": "firing", "acknowledge": "acknowledged", "resolve": "resolved"}
@@ -21,6 +23,11 @@ EVENT_SEVERITIES = ("critical", "error", "warning", "info")
 
 class IntakeError(ValueError):
     """The body is not an alert this endpoint takes; the reason goes back in the 400."""
+
+
+class TooDeep(IntakeError):
+    """A body no monitoring system sends (nested past MAX_JSON_DEPTH): like one too big,
+    it is refused before anyone is asked who sent it."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +48,9 @@ class AlertEvent:
 def parse(kind: str, body: bytes) -> tuple[list[AlertEvent], str]:
     """Events, and the routing_key of an Events v2 body ("" for the others)."""
     try:
-        data = json.loads(body)
+        data = edge.load_json(body)
+    except edge.TooDeep as exc:
+        raise TooDeep(str(exc)) from None
     except (ValueError, UnicodeDecodeError):
         raise IntakeError("the body is not JSON") from None
     if not isinstance(data, dict):

@@ -535,6 +535,21 @@ def test_an_alert_quoting_a_password_is_stored_masked_beside_the_others(stack: S
     assert any(typed in text for text in stack.thread())
 
 
+@pytest.mark.parametrize("secret", [SECRET, None], ids=["signed", "unsigned"])
+def test_a_body_nested_too_deep_is_400(
+    stack: Stack, secret: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A body nested past 64 levels (or past the parser's stack) is 400 with the reason,
+    signed or not, like a body too big: no 500, no traceback, nothing changed."""
+    for levels in (100, 50_000):
+        body = b'{"alerts": ' + b"[" * levels + b"]" * levels + b"}"
+        answer = send(stack, "/alerts/alertmanager/prometheus", body, secret)
+        assert answer.status_code == 400, levels
+        assert answer.json() == {"error": "the body nests deeper than 64 levels"}
+    nothing_changed(stack)
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
 def test_a_secret_in_the_path_never_reaches_the_log(
     stack: Stack, caplog: pytest.LogCaptureFixture
 ) -> None:

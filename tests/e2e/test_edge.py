@@ -89,6 +89,21 @@ def test_signed_garbage_is_400(loud: Server) -> None:
     assert MARKER not in log and "Traceback" not in log
 
 
+def test_a_signed_body_nested_too_deep_is_400(loud: Server) -> None:
+    """Signed JSON nested past 64 levels, or past the parser's stack, as an event or as an
+    interactive payload: 400 with the reason, no 500, no traceback."""
+    for levels in (100, 50_000):
+        nested = "[" * levels + "]" * levels
+        event = f'{{"type": "event_callback", "event": {nested}}}'.encode()
+        click = f"payload={{%22actions%22: {nested}}}".encode()
+        for body, kind in ((event, JSON), (click, FORM)):
+            answer = raw_post(loud, body, kind, sign(body))
+            assert answer.status_code == 400, (levels, kind)
+            assert answer.text == "the body nests deeper than 64 levels"
+    log = loud.log.read_text()
+    assert "Traceback" not in log and "RecursionError" not in log
+
+
 def test_a_body_over_the_limit_is_413(server: Server) -> None:
     """A signed 2 MB command is refused before it is read, not stored, not echoed."""
     body = command("open P1 " + "x" * 2_000_000).encode()
