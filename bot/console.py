@@ -7,6 +7,7 @@ which this module renders as text: cards with numbered buttons, threads, reactio
 
 from __future__ import annotations
 
+import difflib
 import io
 import json
 import re
@@ -33,6 +34,7 @@ from bot.inbox import Inbox
 from bot.localslack import LocalSlack, Message
 from bot.redact import clean_env
 from bot.store import now_utc
+from commands import COMMANDS
 from jobs import JOBS, run_by_hand
 from jobs.scheduler import Scheduler
 
@@ -97,6 +99,12 @@ class TrackingExecutor(ThreadPoolExecutor):
     def wait_idle(self, timeout: float = 30) -> bool:
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+
+def did_you_mean(command: str) -> str | None:
+    """The slash command nearest to a mistyped one (`/incdent`), if one is near."""
+    close = difflib.get_close_matches(command.lower(), list(COMMANDS), n=1, cutoff=0.75)
+    return close[0] if close else None
 
 
 def workspace_file(db: Path) -> Path:
@@ -374,7 +382,9 @@ class Console:
             elif word.isdigit():
                 self._press(word)
             else:
-                self._say(f"Not a command: {line!r}. Type `help`.")
+                guess = did_you_mean("/" + word)
+                meant = f" Did you mean `{f'{guess} {rest}'.strip()}`?" if guess else ""
+                self._say(f"Not a command: {line!r}.{meant} Type `help`.")
             self._settle()
         except Exception as exc:  # no input ends the console: say what went wrong, go on
             self._say(f"Could not do `{line}` ({type(exc).__name__}). Type `help`.")
@@ -456,7 +466,9 @@ class Console:
         with self._answer_first():
             response = self._dispatch(body, "application/x-www-form-urlencoded", quiet=(404,))
             if response.status == 404:
-                self._say(f"{command} is not a command this bot knows.")
+                guess = did_you_mean(command)
+                meant = f" Did you mean `{guess}`?" if guess else ""
+                self._say(f"{command} is not a command this bot knows.{meant}")
             elif response.body:
                 self._render("response", json.loads(response.body))
 

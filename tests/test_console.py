@@ -77,8 +77,12 @@ def test_open_ack_pin_resolve_in_the_shell(tmp_path: Path) -> None:
 def test_shell_explains_what_it_does_not_know(tmp_path: Path) -> None:
     """Unknown words, commands and buttons get a hint, not a crash."""
     out = run_shell(
-        tmp_path, "dance\n/deploy now\npress 9\n/incident\n/incident opne P1 Login broken\n"
+        tmp_path,
+        "dance\n/deploy now\npress 9\n/incident\n/incident opne P1 Login broken\n"
+        "/incdent list\nincident list all\n",
     )
+    assert "/incdent is not a command this bot knows. Did you mean `/incident`?" in out
+    assert "Not a command: 'incident list all'. Did you mean `/incident list all`?" in out
     assert "Unknown subcommand `opne`. Did you mean `open`?" in out
     assert out.count("`ack [INC-n]`: acknowledge") == 1  # the whole help only when asked
     assert "Not a command: 'dance'" in out

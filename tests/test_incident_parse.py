@@ -134,6 +134,57 @@ def test_action_due_dates_people_type(word: str, due: str) -> None:
 
 
 def test_severities_come_from_config() -> None:
-    """A team that configures its own levels can use them, and only them."""
-    assert p.parse("open SEV1 Down", ("SEV1",)) == p.Open("SEV1 Down")
+    """A team that configures its own levels can use them, in the forms people write."""
+    assert p.parse("open SEV1 Down", ("SEV1",)) == p.Open("Down", "SEV1")
+    assert p.parse("open Down sev 1", ("SEV1",)) == p.Open("Down", "SEV1")
     assert p.parse("open P9 Down", ("P9",)) == p.Open("Down", "P9")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("open Login broken P1", p.Open("Login broken", "P1")),
+        ("open sev1 Checkout down", p.Open("Checkout down", "P1")),
+        ("open SEV-1 Checkout down", p.Open("Checkout down", "P1")),
+        ("open sev 1 Checkout down", p.Open("Checkout down", "P1")),
+        ("open Checkout down sev 0", p.Open("Checkout down", "P0")),
+        ("open Checkout down (p0)", p.Open("Checkout down", "P0")),
+        ("open P1: Login broken", p.Open("Login broken", "P1")),
+        ("open Severity 2 Avatars fail", p.Open("Avatars fail", "P2")),
+        ("open P1 Login broken for P1 customers", p.Open("Login broken for P1 customers", "P1")),
+        ('open P2 "Upgrade to the P1 plan fails"', p.Open("Upgrade to the P1 plan fails", "P2")),
+        ('open "Upgrade to the P1 plan fails" sev3', p.Open("Upgrade to the P1 plan fails", "P3")),
+        ("open \u201cLogin broken P1\u201d", p.Open("Login broken P1")),
+        ("open 500 errors on /api", p.Open("500 errors on /api")),
+        ("open Login broken severe", p.Open("Login broken severe")),
+        ("sev INC-2 sev 1", p.Sev("P1", 2)),
+        ("sev SEV-0", p.Sev("P0")),
+        ("list sev 1", p.List(severity="P1")),
+        ("list all SEV-0 page 2", p.List(True, "P0", 2)),
+    ],
+)
+def test_severity_is_found_in_the_forms_people_write(text: str, expected: p.Args) -> None:
+    """A severity first or last, written P1, p1, sev1, SEV-1 or sev 1, is the severity."""
+    assert p.parse(text, SEVERITIES) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "question"),
+    [
+        ("open P1 Login broken P2", "`P1` and `P2` are different severities: which one?"),
+        ("open sev1 Checkout down p0", "`/incident open P0 Checkout down` or"),
+        ("open Login broken for P1 customers", "Is `P1` the severity, or part of the title?"),
+        ("open Checkout sev 0 down", '`/incident open "Checkout sev 0 down"` keeps it'),
+        ("open Login broken P7", "Unknown severity `P7`"),
+        ("open sev 9 Login broken", "Unknown severity `sev 9`"),
+        ('open P1 "Login broken" now', "one severity and nothing else"),
+        ('open P1 "Login broken" P2', "one severity and nothing else"),
+        ("sev INC-2 P1 P2", "`sev` takes one severity"),
+    ],
+)
+def test_a_line_that_could_mean_two_things_is_asked_about(text: str, question: str) -> None:
+    """Two severities, or one inside the title, open nothing: the answer asks which was meant."""
+    with pytest.raises(UserError) as caught:
+        p.parse(text, SEVERITIES)
+    assert question in caught.value.message
+    assert "\n" not in caught.value.message

@@ -94,7 +94,8 @@ def execute(args: p.Args, deps: Deps, *, actor: str) -> Outcome:
             actor=actor,
             now=deps.clock(),
         )
-        return Outcome(render.render_opened(incident, deps.settings.incidents_channel), incident)
+        channel, defaulted = deps.settings.incidents_channel, args.severity is None
+        return Outcome(render.render_opened(incident, channel, defaulted=defaulted), incident)
     if isinstance(args, p.List):
         only, severity = not args.everything, args.severity
         offset = (args.page - 1) * render.LIST_PAGE

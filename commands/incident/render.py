@@ -161,11 +161,17 @@ def alert_states(entries: list[Entry]) -> dict[str, str]:
     return states
 
 
-def render_opened(incident: Incident, channel: str) -> Reply:
+def render_opened(incident: Incident, channel: str, *, defaulted: bool = False) -> Reply:
     """The answer to opening: given before the card is posted (the outbox posts it after the
-    commit), so it says the card is on its way; "Announced in" is the card's own entry."""
+    commit), so it says the card is on its way; "Announced in" is the card's own entry.
+    `defaulted`: no severity was given, and the answer says the one chosen is a default."""
+    default = (
+        f" (no severity given, so the default; `/incident sev {incident.ref} P1` changes it)"
+        if defaulted
+        else ""
+    )
     return Reply(
-        text=f":rotating_light: {incident.ref} opened as {incident.severity}: "
+        text=f":rotating_light: {incident.ref} opened as {incident.severity}{default}: "
         f"{incident.title} (announcing in {channel})."
     )
 
