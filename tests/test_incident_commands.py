@@ -45,6 +45,14 @@ def test_edit_keeps_the_old_version(deps, clock) -> None:
         run(deps, "edit #999 nope")
 
 
+def test_an_edit_cannot_move_an_entry_to_long_before_the_incident(deps, clock) -> None:
+    """An entry moved a day or more before the incident opened is refused, as a note is."""
+    run(deps, "open P1 Login broken")
+    with pytest.raises(UserError, match="long before INC-1 was opened"):
+        run(deps, "edit #1 at 2000-01-01 00:30 Deploy")
+    assert deps.store.timeline(1)[0].edited_at is None
+
+
 def test_action_items_are_added_listed_and_done(deps, clock) -> None:
     """Action items carry owner and due date, show in the list, and close once."""
     run(deps, "open P1 Login broken")

@@ -94,6 +94,11 @@ def test_parses(text: str, expected: p.Args) -> None:
         ("action <@U0BOB0001> fix due 2026-13-45", "not a date"),
         ("done INC-2 3", "Name the action item"),
         ("show INC-2 extra", "takes only an incident id"),
+        ("show INC-99999999999999999999999", "too large to be an incident id"),
+        ("edit #99999999999999999999 x", "too large to be a timeline entry"),
+        ("done A99999999999999999999", "too large to be an action item"),
+        ("update at 1999-12-31 23:00 x", "opsbot takes dates from 2000-01-01 to 2099-12-31"),
+        ("action <@U0BOB0001> fix due 2100-01-01", "out of range"),
     ],
 )
 def test_rejects_with_usage(text: str, complaint: str) -> None:

@@ -20,7 +20,7 @@ USAGE = (
 _MATCHER = re.compile(r"^([a-zA-Z_][a-zA-Z0-9_]*)=(\S+)$")
 _SPAN = re.compile(r"^(\d{1,4})([mhd])$")
 _UNTIL = re.compile(r"^until\s+(\d{4}-\d{2}-\d{2})(?:\s+(\d{1,2}):(\d{2}))?\s*", re.IGNORECASE)
-_ID = re.compile(r"^[SM]?(\d+)$", re.IGNORECASE)
+_ID = re.compile(r"^[SM]?(\d{1,18})$", re.IGNORECASE)  # more digits than SQLite stores: no id
 MAX_SILENCE = timedelta(days=14)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 
-from bot.replies import UserError
+from bot.replies import UserError, clip
 
 USAGE = """*Usage:* `/incident <subcommand>`
 • `open [P0|P1|P2|P3] <title>`: declare an incident (severity defaults to P2; `P1`, `sev1`,
@@ -222,6 +222,10 @@ Args = (
 
 
 MAX_TEXT = 3000  # a command's text: what one Slack section shows
+MAX_DIGITS = 18  # an id with more cannot be stored (SQLite's integers stop at 2**63 - 1)
+# Dates people may type (`at 2026-11-27 10:02`, `due 2026-12-05`): past this range a time is
+# a typo, and past year 1 or 9999 it cannot even be converted between zones.
+EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
 MAX_TITLE = 150  # an incident's title: what a Slack header shows
 
 
@@ -407,8 +411,27 @@ def _split_ref(rest: str) -> tuple[int | None, str]:
     first, _, remainder = rest.partition(" ")
     match = _REF.match(first)
     if match and (first.upper().startswith("INC") or not remainder):
-        return int(match.group(1)), remainder.strip()
+        return _id(match.group(1), first, "an incident id"), remainder.strip()
     return None, rest
+
+
+def _id(digits: str, typed: str, what: str) -> int:
+    if len(digits.lstrip("0")) > MAX_DIGITS:
+        raise UserError(f"`{clip(typed, 30)}` is too large to be {what}.")
+    return int(digits)
+
+
+def _day(text: str) -> date:
+    """A typed YYYY-MM-DD inside EARLIEST..LATEST."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"`{clip(text, 30)}` is not a date (YYYY-MM-DD).") from None
+    if not EARLIEST <= day <= LATEST:
+        raise UserError(
+            f"`{text}` is out of range: opsbot takes dates from {EARLIEST} to {LATEST}."
+        )
+    return day
 
 
 def _named(found: Found, severities: Collection[str]) -> str:
@@ -450,10 +473,11 @@ def _when(rest: str) -> tuple[When | None, str]:
         return None, rest
     day_text, hour, minute = match.group(1), int(match.group(2)), int(match.group(3))
     try:
-        day = date.fromisoformat(day_text) if day_text else None
         time(hour, minute)
+        date.fromisoformat(day_text) if day_text else None
     except ValueError:
         raise UserError(f"`{match.group(0).strip()}` is not a real time.") from None
+    day = _day(day_text) if day_text else None
     return When(hour, minute, day), rest[match.end() :].strip()
 
 
@@ -462,10 +486,11 @@ def _edit(ref: int | None, rest: str, severities: Collection[str]) -> Args:
     match = _ENTRY.match(first)
     if not match:
         raise UserError("Name the entry to edit: `/incident edit INC-3 #7 at 10:02`.")
+    entry = _id(match.group(1), first, "a timeline entry")
     at, text = _when(rest.strip())
     if at is None and not text:
         raise UserError("Give a new time (`at HH:MM`), new text, or both.")
-    return Edit(int(match.group(1)), text or None, at, ref)
+    return Edit(entry, text or None, at, ref)
 
 
 def _role(ref: int | None, rest: str, severities: Collection[str]) -> Args:
@@ -512,19 +537,20 @@ def _due(word: str, today: date) -> date:
     if found := _IN_DAYS.match(lowered):
         return today + timedelta(days=int(found.group(1)))
     try:
-        return date.fromisoformat(word)
+        date.fromisoformat(word)
     except ValueError:
         raise UserError(
-            f"`due {word}` is not a date I understand: use YYYY-MM-DD, tomorrow, "
+            f"`due {clip(word, 30)}` is not a date I understand: use YYYY-MM-DD, tomorrow, "
             "a weekday (friday) or +3d."
         ) from None
+    return _day(word)
 
 
 def _done(ref: int | None, rest: str, severities: Collection[str]) -> Args:
     match = _ITEM.match(rest)
     if not match:
         raise UserError("Name the action item: `/incident done INC-3 A2`.")
-    return Done(int(match.group(1)), ref)
+    return Done(_id(match.group(1), rest, "an action item"), ref)
 
 
 def _sev(ref: int | None, rest: str, severities: Collection[str]) -> Args:

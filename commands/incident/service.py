@@ -345,6 +345,9 @@ def edit_entry(
 ) -> Entry:
     if at is not None and at > now:
         raise UserError("That time is in the future; give the time it happened.")
+    incident = store.incident(number)
+    if at is not None and incident is not None and at < incident.opened_at - timedelta(days=1):
+        raise UserError(f"That is long before {incident.ref} was opened.")
     entry = store.edit_entry(number, seq, text=text, at=at, editor=actor, now=now)
     if entry is None:
         raise UserError(f"INC-{number} has no timeline entry #{seq}.")

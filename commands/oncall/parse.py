@@ -156,8 +156,18 @@ def _swap(rest: str) -> Args:
     return Swap(user(who, "swap"), _day(week.strip()) if week.strip() else None)
 
 
+# Past this range a date is a typo, and near year 1 or 9999 it cannot even be converted
+# between zones or have a day added.
+EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
+
+
 def _day(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
-        raise UserError(f"`{text}` is not a date (YYYY-MM-DD).") from None
+        raise UserError(f"`{text[:30]}` is not a date (YYYY-MM-DD).") from None
+    if not EARLIEST <= day <= LATEST:
+        raise UserError(
+            f"`{text}` is out of range: opsbot takes dates from {EARLIEST} to {LATEST}."
+        )
+    return day

@@ -19,7 +19,7 @@ USAGE = (
     "`/rollback mark <tag>` (before a deploy: backup + record) · `/rollback <newer tag> "
     "--forward` · `/rollback help`"
 )
-_INC = re.compile(r"^INC-(\d+)$", re.IGNORECASE)
+_INC = re.compile(r"^INC-(\d{1,18})$", re.IGNORECASE)  # more digits than SQLite stores: no id
 
 
 @dataclass(frozen=True)
