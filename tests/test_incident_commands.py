@@ -131,13 +131,13 @@ def test_timeline_entries_are_numbered_per_incident(deps, clock) -> None:
     for n in range(5):
         run(deps, f"update INC-1 Step {n}")
     run(deps, "open P2 Search slow")
-    run(deps, "update INC-2 Reindexing")
-    assert [e.seq for e in deps.store.timeline(2)] == [1, 2]
-    run(deps, "edit INC-2 #2 Reindexing the catalogue")
-    assert deps.store.timeline(2)[1].text == "Reindexing the catalogue"
-    assert "#2 " in str(run(deps, "timeline INC-2").reply.blocks)
-    with pytest.raises(UserError, match="INC-2 has no timeline entry #3"):
-        run(deps, "edit INC-2 #3 nope")
+    run(deps, "update INC-2 Reindexing")  # acknowledges it too: #2, then the update #3
+    assert [e.seq for e in deps.store.timeline(2)] == [1, 2, 3]
+    run(deps, "edit INC-2 #3 Reindexing the catalogue")
+    assert deps.store.timeline(2)[2].text == "Reindexing the catalogue"
+    assert "#3 " in str(run(deps, "timeline INC-2").reply.blocks)
+    with pytest.raises(UserError, match="INC-2 has no timeline entry #4"):
+        run(deps, "edit INC-2 #4 nope")
 
 
 def test_a_long_list_says_how_many_and_shows_the_most_severe_first(deps, clock) -> None:
@@ -172,3 +172,17 @@ def test_home_and_digest_cut_long_titles_and_say_how_many_more(deps, clock) -> N
     section = digest_incidents(deps, clock())
     assert "y" * 61 not in section.text and "…and 2 more: `/incident list`" in section.text
     assert len(section.text) < 1500
+
+
+def test_an_edit_or_an_action_item_acknowledges_too(deps, clock) -> None:
+    """Work recorded outside the incident's own change still acknowledges it, once."""
+    run(deps, "open P1 Login broken")
+    run(deps, "open P1 Search slow")
+    clock.advance(minutes=70)
+    run(deps, "edit INC-1 #1 Login broken for everyone", actor=BOB)
+    run(deps, "action INC-2 <@U0BOB0001|bob> Add a canary", actor=BOB)
+    run(deps, "action INC-2 <@U0BOB0001|bob> Add a second canary", actor=ALICE)
+    for number in (1, 2):
+        assert deps.store.incident(number).acked_by == BOB
+        acks = [e.text for e in deps.store.timeline(number) if e.kind == "acknowledge"]
+        assert len(acks) == 1 and acks[0].endswith("after 1 h 10 min (P1 target 1 h: missed)")

@@ -43,7 +43,7 @@ def test_ack_within_target_is_met(store, settings, clock) -> None:
     assert changed.incident.acked_by == BOB
     assert changed.incident.acked_at == clock()
     assert service.target_met(changed.incident, settings) is True
-    assert changed.entries[0].text == "Acknowledged after 7 min (target 1 h: met)"
+    assert changed.entries[0].text == "Acknowledged after 7 min (P1 target 1 h: met)"
 
 
 def test_ack_after_target_is_missed(store, settings, clock) -> None:
@@ -112,7 +112,7 @@ def test_nothing_changes_after_resolve(store, settings, clock) -> None:
         lambda: service.acknowledge(store, settings, 1, actor=BOB, now=clock()),
         lambda: service.set_status(store, settings, 1, "mitigating", actor=BOB, now=clock()),
         lambda: service.set_severity(store, settings, 1, "P0", actor=BOB, now=clock()),
-        lambda: service.set_role(store, 1, "commander", BOB, actor=BOB, now=clock()),
+        lambda: service.set_role(store, settings, 1, "commander", BOB, actor=BOB, now=clock()),
         lambda: service.resolve(store, settings, 1, actor=BOB, summary=None, now=clock()),
     ):
         with pytest.raises(UserError, match="resolved"):
@@ -181,10 +181,10 @@ def test_severity_and_lead_changes_say_old_and_new(store, settings, clock) -> No
     """Field changes are timeline entries naming the old and new value."""
     open_p1(store, settings, clock)
     sev = service.set_severity(store, settings, 1, "P0", actor=BOB, now=clock())
-    lead = service.set_role(store, 1, "commander", BOB, actor=BOB, now=clock())
+    lead = service.set_role(store, settings, 1, "commander", BOB, actor=BOB, now=clock())
     assert sev.entries[0].text == "Severity: P1 → P0 (Critical)"
-    assert lead.entries[0].text == f"Commander: <@{ALICE}> → <@{BOB}>"
-    comms = service.set_role(store, 1, "comms", ALICE, actor=BOB, now=clock())
+    assert lead.entries[-1].text == f"Commander: <@{ALICE}> → <@{BOB}>"
+    comms = service.set_role(store, settings, 1, "comms", ALICE, actor=BOB, now=clock())
     assert comms.incident.comms_lead == ALICE
     assert comms.entries[0].text == f"Communications lead: nobody → <@{ALICE}>"
     with pytest.raises(UserError, match="already P0"):

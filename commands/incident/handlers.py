@@ -141,6 +141,24 @@ def _changed(changed: Changed, what: str) -> Outcome:
     return Outcome(render.render_done(changed.incident, what), changed.incident, lines, pager=pager)
 
 
+def _acknowledged_too(deps: Deps, number: int, actor: str, by: str, outcome: Outcome) -> Outcome:
+    """Work recorded outside the incident's own change (an edit, an action item, the notice)
+    still acknowledges an incident nobody has: the outcome gains that line, the card and
+    PagerDuty's acknowledgement."""
+    changed = service.acknowledge_by_work(
+        deps.store, deps.settings, number, actor=actor, now=deps.clock(), by=by
+    )
+    if changed is None:
+        return outcome
+    ack = _changed(changed, "acknowledged")
+    return replace(
+        outcome,
+        incident=outcome.incident or ack.incident,
+        thread=ack.thread + outcome.thread,
+        pager=outcome.pager or ack.pager,
+    )
+
+
 def _thread_line(entry: Entry) -> str:
     who = mention(entry.actor) if entry.actor else "opsbot"
     at = f" (at {entry.at:%a %d %b %H:%M} UTC)" if entry.kind == "note" else ""
@@ -168,7 +186,7 @@ def _sev(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
 
 def _role(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
     changed = service.set_role(
-        deps.store, number, args.role, args.user, actor=actor, now=deps.clock()
+        deps.store, deps.settings, number, args.role, args.user, actor=actor, now=deps.clock()
     )
     name = service.ROLE_NAMES[args.role].lower()
     return _changed(changed, f"{mention(args.user)} is now the {name}")
@@ -205,13 +223,14 @@ def _edit(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
         f"{mention(actor)} · edited timeline entry #{entry.seq}: "
         f"{render.timeline_line(entry, deps.settings)}"
     )
-    return Outcome(
+    outcome = Outcome(
         render.render_done(
             entry_incident(incident), f"entry #{entry.seq} edited (the old version is kept)"
         ),
         incident,
         (note,),
     )
+    return _acknowledged_too(deps, number, actor, "editing the timeline", outcome)
 
 
 def entry_incident(incident: Incident | None) -> Incident:
@@ -282,9 +301,10 @@ def _action(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
     )
     incident = entry_incident(deps.store.incident(number))
     _postmortem_follows(deps, incident)
-    return Outcome(
+    outcome = Outcome(
         render.render_done(incident, f"action item A{item} added for {mention(args.owner)}")
     )
+    return _acknowledged_too(deps, number, actor, "adding an action item", outcome)
 
 
 def _actions(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
@@ -299,7 +319,8 @@ def _done(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
     deps.store.add_entry(number, Entry(now, actor, "action", f"Action item A{args.item} done"))
     incident = entry_incident(deps.store.incident(number))
     _postmortem_follows(deps, incident)
-    return Outcome(render.render_done(incident, f"action item A{args.item} is done"))
+    outcome = Outcome(render.render_done(incident, f"action item A{args.item} is done"))
+    return _acknowledged_too(deps, number, actor, "closing an action item", outcome)
 
 
 def _comms(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
@@ -308,20 +329,16 @@ def _comms(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
 
 
 def _public(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
-    incident = service.public_update(
+    changed = service.public_update(
         deps.store, deps.settings, number, args.text, actor=actor, now=deps.clock()
     )
-    effects.status_page(deps, incident, args.text)
-    return Outcome(
-        render.render_done(incident, "public update posted to the status page"),
-        incident,
-        (Reply(f"{mention(actor)} · Public update: {args.text}"),),
-    )
+    effects.status_page(deps, changed.incident, args.text)
+    return _changed(changed, "public update posted to the status page")
 
 
 def _public_title(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
     changed = service.set_public_title(
-        deps.store, number, args.title, actor=actor, now=deps.clock()
+        deps.store, deps.settings, number, args.title, actor=actor, now=deps.clock()
     )
     return _changed(changed, "public title set")
 
@@ -334,7 +351,8 @@ def _notify(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
             f"`/incident comms {incident.ref}` gives the text to copy."
         )
     effects.notice(deps, incident, entry="User notice sent", actor=actor)
-    return Outcome(render.render_done(incident, "the user notice is being sent"))
+    outcome = Outcome(render.render_done(incident, "the user notice is being sent"))
+    return _acknowledged_too(deps, number, actor, "sending the user notice", outcome)
 
 
 def _load(deps: Deps, number: int) -> tuple[Incident, list[Entry]]:

@@ -59,6 +59,7 @@ NEXT_STATUSES = {
 }
 ROLES = {"commander": "commander", "comms": "comms_lead"}
 ROLE_NAMES = {"commander": "Commander", "comms": "Communications lead"}
+TAKES = {"commander": "command", "comms": "comms"}  # "taking command", as the buttons say
 
 
 def response_target(incident: Incident, settings: Settings) -> timedelta:
@@ -114,13 +115,19 @@ def _require_open(incident: Incident) -> None:
         raise UserError(f"{incident.ref} is resolved; it can no longer change.")
 
 
-def _ack_change(incident: Incident, settings: Settings, actor: str, now: datetime) -> Change:
+def _ack_change(
+    incident: Incident, settings: Settings, actor: str, now: datetime, by: str | None = None
+) -> Change:
+    """`by`: the work that acknowledged it, when it was not the Acknowledge button or `ack`."""
     took = now - incident.opened_at
     met = now <= ack_deadline(incident, settings)
     target = span(response_target(incident, settings))
     verdict = "met" if met else "missed"
-    text = f"Acknowledged after {span(took)} (target {target}: {verdict})"
-    fields = {"status": "acknowledged", "acked_at": now, "acked_by": actor}
+    how = f" by {by}" if by else ""
+    text = f"Acknowledged{how} after {span(took)} ({incident.severity} target {target}: {verdict})"
+    fields: dict[str, Any] = {"acked_at": now, "acked_by": actor}
+    if incident.status == "open":
+        fields["status"] = "acknowledged"
     return Change(fields, (Entry(now, actor, "acknowledge", text),), timers.after_ack())
 
 
@@ -139,18 +146,39 @@ def acknowledge(
 
 
 def _with_implicit_ack(
-    incident: Incident, settings: Settings, actor: str, now: datetime, change: Change
+    incident: Incident,
+    settings: Settings,
+    actor: str,
+    now: datetime,
+    change: Change,
+    by: str,
 ) -> Change:
-    """Working on an unacknowledged incident acknowledges it: someone is clearly on it."""
-    if incident.acked_at is not None:
+    """Working on an unacknowledged incident acknowledges it: someone is clearly on it. The
+    acknowledgement comes first on the timeline and says which work it was."""
+    if incident.acked_at is not None or not incident.is_open:
         return change
-    ack = _ack_change(incident, settings, actor, now)
-    fields = {k: v for k, v in ack.fields.items() if k != "status"}
+    ack = _ack_change(incident, settings, actor, now, by)
     return Change(
-        {**fields, **change.fields},
+        {**ack.fields, **change.fields},
         ack.entries + change.entries,
         {**ack.timers, **change.timers},
     )
+
+
+def acknowledge_by_work(
+    store: Store, settings: Settings, number: int, *, actor: str, now: datetime, by: str
+) -> Changed | None:
+    """For work recorded outside change_incident (a public update, an edit, an action item,
+    the user notice): acknowledge the incident if it is open and nobody has. None if not."""
+    acked: list[bool] = []
+
+    def decide(incident: Incident) -> Change:
+        change = _with_implicit_ack(incident, settings, actor, now, Change(), by)
+        acked.append(bool(change.entries))
+        return change
+
+    changed = store.change_incident(number, decide)
+    return changed if acked[0] else None
 
 
 def set_status(
@@ -175,7 +203,7 @@ def set_status(
             (Entry(now, actor, _KIND_OF_STATUS[status], text),),
             timers.after_update(incident, settings, now),
         )
-        return _with_implicit_ack(incident, settings, actor, now, change)
+        return _with_implicit_ack(incident, settings, actor, now, change, "a status change")
 
     return store.change_incident(number, decide)
 
@@ -200,7 +228,14 @@ def set_severity(
 
 
 def set_role(
-    store: Store, number: int, role: str, user: str, *, actor: str, now: datetime
+    store: Store,
+    settings: Settings,
+    number: int,
+    role: str,
+    user: str,
+    *,
+    actor: str,
+    now: datetime,
 ) -> Changed:
     column, name = ROLES[role], ROLE_NAMES[role]
 
@@ -210,7 +245,9 @@ def set_role(
         if current == user:
             raise UserError(f"{mention(user)} is already {name.lower()} of {incident.ref}.")
         text = f"{name}: {mention(current) if current else 'nobody'} → {mention(user)}"
-        return Change({column: user}, (Entry(now, actor, "role", text),))
+        change = Change({column: user}, (Entry(now, actor, "role", text),))
+        by = f"taking {TAKES[role]}" if user == actor else f"naming the {name.lower()}"
+        return _with_implicit_ack(incident, settings, actor, now, change, by)
 
     return store.change_incident(number, decide)
 
@@ -236,17 +273,21 @@ def post_update(
         # nor resets the status reminder.
         entry = Entry(at, actor, "note", text) if at else Entry(now, actor, "update", text)
         if at is not None:
-            return Change({}, (entry,))
+            change = Change({}, (entry,))
+            return _with_implicit_ack(incident, settings, actor, now, change, "a note")
         reminder = timers.after_update(incident, settings, now) if incident.is_open else {}
-        return Change({}, (entry,), reminder)
+        change = Change({}, (entry,), reminder)
+        return _with_implicit_ack(incident, settings, actor, now, change, "a status update")
 
     return store.change_incident(number, decide)
 
 
 def public_update(
     store: Store, settings: Settings, number: int, text: str, *, actor: str, now: datetime
-) -> Incident:
-    """A public update: on the status page, on the timeline; the next one is due in 30 min."""
+) -> Changed:
+    """A public update: on the status page, on the timeline; the next one is due in 30 min.
+    Posting one acknowledges the incident if nobody had."""
+    acked = acknowledge_by_work(store, settings, number, actor=actor, now=now, by="a public update")
     incident = store.incident(number)
     assert incident is not None
     entry = Entry(now, actor, "communicate", f"Public update: {text}")
@@ -254,15 +295,18 @@ def public_update(
     if incident.is_open:
         due = timers.communication(incident, settings, now, first=False)[timers.PUBLIC_UPDATE]
         rearm(store, number, timers.PUBLIC_UPDATE, due)
-    return incident
+    return Changed(incident, (acked.entries if acked else ()) + (entry,))
 
 
 def set_public_title(
-    store: Store, number: int, title: str, *, actor: str, now: datetime
+    store: Store, settings: Settings, number: int, title: str, *, actor: str, now: datetime
 ) -> Changed:
     def decide(incident: Incident) -> Change:
         entry = Entry(now, actor, "communicate", f"Public title: {title}")
-        return Change({"public_title": title}, (entry,))
+        change = Change({"public_title": title}, (entry,))
+        return _with_implicit_ack(
+            incident, settings, actor, now, change, "setting the public title"
+        )
 
     return store.change_incident(number, decide)
 
@@ -274,7 +318,7 @@ def mark_communicated(
         _require_open(incident)
         text = "Communicate step started: status page, affected users, stakeholders"
         change = Change({}, (Entry(now, actor, "communicate", text),))
-        return _with_implicit_ack(incident, settings, actor, now, change)
+        return _with_implicit_ack(incident, settings, actor, now, change, "starting Communicate")
 
     return store.change_incident(number, decide)
 
@@ -293,7 +337,7 @@ def resolve(
             "summary": summary,
         }
         change = Change(fields, (Entry(now, actor, "resolve", text),), timers.all_off())
-        return _with_implicit_ack(incident, settings, actor, now, change)
+        return _with_implicit_ack(incident, settings, actor, now, change, "resolving it")
 
     return store.change_incident(number, decide)
 

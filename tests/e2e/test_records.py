@@ -1,0 +1,79 @@
+"""Honest incident records through the serve stack: work acknowledges, a target result keeps
+the severity it was judged at, people are named."""
+
+from __future__ import annotations
+
+from bot.localslack import Message
+from commands.incident import render
+from tests.e2e.stack import Stack
+from tests.e2e.test_serve import wait_until
+
+BOB = "<@U0BOB0001|bob>"
+
+
+def card_of(stack: Stack, number: int) -> Message:
+    return wait_until(
+        lambda: next(
+            (
+                m
+                for m in stack.slack.history("#incidents")
+                if not m.thread_ts and m.text.startswith(f"INC-{number} ")
+            ),
+            None,
+        )
+    )
+
+
+def button(message: Message, action_id: str) -> dict:  # type: ignore[type-arg]
+    return next(
+        e
+        for b in message.blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == action_id
+    )
+
+
+def test_any_work_on_an_incident_acknowledges_it_and_stops_the_page(stack: Stack) -> None:
+    """An update, a public update, a status, a role, Take command or Take comms acknowledges
+    an incident nobody had acknowledged, says so on the timeline, and no breach page follows;
+    the incident nobody touched is paged."""
+    work = [
+        "update INC-1 Rolled back to v1.4.1",
+        "public INC-2 We are looking into failed logins",
+        "status INC-3 investigating",
+        f"role INC-4 comms {BOB}",
+        f"lead INC-5 {BOB}",
+    ]
+    for number in range(1, 9):
+        stack.command(f"open P1 Login broken {number}")
+    stack.clock.advance(minutes=10)
+    for line in work:
+        assert stack.command(line).status_code == 200
+    bob = "U0BOB0001"
+    stack.press(button(card_of(stack, 6), render.TAKE_COMMAND), card_of(stack, 6), user=bob)
+    stack.press(button(card_of(stack, 7), render.TAKE_COMMS), card_of(stack, 7), user=bob)
+    stack.settle()
+
+    said = {
+        1: "by a status update",
+        2: "by a public update",
+        3: "by a status change",
+        4: "by naming the communications lead",
+        5: "by naming the commander",
+        6: "by taking command",
+        7: "by taking comms",
+    }
+    for number, how in said.items():
+        incident = stack.deps.store.incident(number)
+        assert incident.acked_at == stack.clock(), number
+        [ack] = [e for e in stack.deps.store.timeline(number) if e.kind == "acknowledge"]
+        assert ack.text == f"Acknowledged {how} after 10 min (P1 target 1 h: met)"
+        card = str(card_of(stack, number).blocks)
+        assert "after 10 min (:white_check_mark: met)" in card and "ack due" not in card
+
+    stack.tick(minutes=51)
+    pages = [t for t in stack.thread() if "*Page:*" in t]
+    assert len(pages) == 1 and "INC-8 (P1)" in pages[0]
+    assert stack.deps.store.incident(8).breached_at is not None
+    assert all(stack.deps.store.incident(n).breached_at is None for n in said)
