@@ -186,3 +186,47 @@ def test_an_edit_or_an_action_item_acknowledges_too(deps, clock) -> None:
         assert deps.store.incident(number).acked_by == BOB
         acks = [e.text for e in deps.store.timeline(number) if e.kind == "acknowledge"]
         assert len(acks) == 1 and acks[0].endswith("after 1 h 10 min (P1 target 1 h: missed)")
+
+
+def test_a_lower_severity_later_does_not_rewrite_a_missed_target(deps, clock) -> None:
+    """A P0 acknowledged after 16 min stays "missed" at P0 after `sev P3`, and the card, `show`,
+    the timeline and the post-mortem say the severity changed since."""
+    run(deps, "open P0 Checkout down")
+    clock.advance(minutes=16)
+    run(deps, "ack")
+    run(deps, "sev P3")
+    [sev] = [e.text for e in deps.store.timeline(1) if e.kind == "severity"]
+    assert sev == (
+        "Severity: P0 → P3 (Low); the response target stays judged at P0 (15 min: missed)"
+    )
+    shown = str(run(deps, "show").reply.blocks)
+    assert "15 min as P0 · acked" in shown and "after 16 min (:x: missed)" in shown
+    assert "severity since changed to P3" in shown
+    run(deps, "resolve Rolled back")
+    markdown = deps.store.postmortem(1).markdown
+    assert (
+        "- Time to acknowledge: 16 min against the P0 response target of 15 min (missed; the "
+        "severity was P0 then, changed to P3 since)"
+    ) in markdown
+
+
+def test_a_target_missed_unacknowledged_stays_missed_at_its_severity(deps, clock) -> None:
+    """A P0 breached, then lowered to P3 and acknowledged, is judged "missed" at P0, not "met"
+    against P3's 24 h; one acknowledged in time stays "met" when raised afterwards."""
+    from commands.incident import service
+
+    run(deps, "open P0 Checkout down")
+    run(deps, "open P2 Search slow")
+    clock.advance(minutes=20)
+    service.breach(deps.store, deps.settings, 1, now=clock())
+    run(deps, "sev INC-1 P3")
+    run(deps, "ack INC-1")
+    run(deps, "ack INC-2")
+    run(deps, "sev INC-2 P0")
+    ack = [e.text for e in deps.store.timeline(1) if e.kind == "acknowledge"]
+    assert ack == ["Acknowledged after 20 min (P0 target 15 min: missed)"]
+    first, second = deps.store.incident(1), deps.store.incident(2)
+    assert service.target_met(first, deps.settings) is False
+    assert (first.target_severity, first.target_minutes) == ("P0", 15)
+    assert service.target_met(second, deps.settings) is True
+    assert "4 h as P2 · acked" in str(run(deps, "show INC-2").reply.blocks)

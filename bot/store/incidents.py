@@ -33,6 +33,11 @@ class Incident:
     comms_lead: str | None = None
     breached_at: datetime | None = None
     public_title: str | None = None
+    # The response target's result once decided, with the severity and target it was judged
+    # at (service.judged); None until then, and on incidents older than the record.
+    target_severity: str | None = None
+    target_minutes: int | None = None
+    target_met: bool | None = None
 
     @property
     def ref(self) -> str:
@@ -86,6 +91,8 @@ def _incident(row: dict[str, Any]) -> Incident:
     values: dict[str, Any] = {
         k: (_parse(v) if k in _TIME_FIELDS else v) for k, v in row.items() if k != "id"
     }
+    if values.get("target_met") is not None:
+        values["target_met"] = bool(values["target_met"])
     return Incident(number=row["id"], **values)
 
 

@@ -387,3 +387,14 @@ def m014_alerts(db: Database) -> None:
         )"""
     )
     db.execute("CREATE TABLE heartbeats (name TEXT PRIMARY KEY, last_beat TEXT, missed_since TEXT)")
+
+
+@migrations()
+def m015_response_target_record(db: Database) -> None:
+    # The response target's result as it was decided (at the acknowledgement, or when it was
+    # missed): the severity then, its target then, met or not. A later change of severity
+    # no longer rewrites it. NULL on older incidents: they are judged as before.
+    incidents = db.table("incidents")
+    incidents.add_column("target_severity", str)
+    incidents.add_column("target_minutes", int)
+    incidents.add_column("target_met", int)

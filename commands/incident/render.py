@@ -27,7 +27,7 @@ from bot.store import ActionItem, Entry, Incident
 from commands.incident.parse import List as ListArgs
 from commands.incident.service import (
     STEPS,
-    ack_deadline,
+    judged,
     participants,
     phases,
     pinned,
@@ -71,18 +71,25 @@ def _title(incident: Incident, settings: Settings) -> str:
 
 
 def target_line(incident: Incident, settings: Settings, now: datetime) -> str:
-    tz = settings.tz
-    target = span(response_target(incident, settings))
-    deadline = ack_deadline(incident, settings)
+    """The response target and how it went, judged at the severity in force when it was met
+    or missed; a later change of severity is said, not applied to the past."""
+    tz, level = settings.tz, judged(incident, settings)
+    target = span(level.target)
+    deadline = incident.opened_at + level.target
+    changed = ""
+    if level.differs(incident):
+        target = f"{target} as {level.severity}"
+        changed = f" · severity since changed to {incident.severity}"
     if incident.acked_at is not None:
         met = ":white_check_mark: met" if target_met(incident, settings) else ":x: missed"
         took = span(incident.acked_at - incident.opened_at)
-        return f"{target} · acked {moment_of(incident.acked_at, tz, now)} after {took} ({met})"
+        acked = moment_of(incident.acked_at, tz, now)
+        return f"{target} · acked {acked} after {took} ({met}){changed}"
     if not incident.is_open:
-        return f"{target} · never acknowledged"
-    if now >= deadline or incident.breached_at:
+        return f"{target} · never acknowledged{changed}"
+    if now >= deadline or target_met(incident, settings) is False:
         since = moment_of(deadline, tz, now)
-        return f"{target} · :rotating_light: target missed: ack overdue since {since}"
+        return f"{target} · :rotating_light: target missed: ack overdue since {since}{changed}"
     return f"{target} · ack due {moment_of(deadline, tz, now)} ({span(deadline - now)} left)"
 
 
@@ -307,7 +314,14 @@ def postmortem_markdown(
     """The draft organised by the plan's six response steps, prefilled from the timeline."""
     tz, level = settings.tz, settings.severities[incident.severity]
     target = span(response_target(incident, settings))
+    result = judged(incident, settings)
     met = {True: "met", False: "missed", None: "not acknowledged"}[target_met(incident, settings)]
+    against = f"a response target of {span(result.target)} ({met})"
+    if result.differs(incident):
+        against = (
+            f"the {result.severity} response target of {span(result.target)} ({met}; the "
+            f"severity was {result.severity} then, changed to {incident.severity} since)"
+        )
     tta = span(incident.acked_at - incident.opened_at) if incident.acked_at else "—"
     ttr = span(incident.resolved_at - incident.opened_at) if incident.resolved_at else "ongoing"
     done = steps_done(entries)
@@ -327,7 +341,7 @@ def postmortem_markdown(
         + (f" by {mention(incident.acked_by)}" if incident.acked_by else ""),
         f"- Mitigated: {when(incident.mitigated_at, tz)}",
         f"- Resolved: {when(incident.resolved_at, tz)}",
-        f"- Time to acknowledge: {tta} against a response target of {target} ({met})",
+        f"- Time to acknowledge: {tta} against {against}",
         f"- Time to resolve: {ttr}",
         "",
         "## Impact",

@@ -6,6 +6,7 @@ state inside the same transaction that writes the result (and arms or disarms it
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -70,10 +71,39 @@ def ack_deadline(incident: Incident, settings: Settings) -> datetime:
     return timers.deadline(incident, settings)
 
 
+@dataclass(frozen=True)
+class Judged:
+    """The severity and response target an incident's result is judged at: the ones in
+    force when the target was met or missed; until then, the current ones."""
+
+    severity: str
+    target: timedelta
+
+    def differs(self, incident: Incident) -> bool:
+        return self.severity != incident.severity
+
+
+def judged(incident: Incident, settings: Settings) -> Judged:
+    if incident.target_severity is not None and incident.target_minutes is not None:
+        return Judged(incident.target_severity, timedelta(minutes=incident.target_minutes))
+    return Judged(incident.severity, response_target(incident, settings))
+
+
 def target_met(incident: Incident, settings: Settings) -> bool | None:
+    """Met or missed as decided then; None while it is neither (unacknowledged, in time)."""
+    if incident.target_met is not None:
+        return incident.target_met
     if incident.acked_at is None:
-        return None
+        return False if incident.breached_at else None
     return incident.acked_at <= ack_deadline(incident, settings)
+
+
+def _verdict(incident: Incident, settings: Settings, met: bool) -> dict[str, Any]:
+    """The target's result, decided once: with the severity and target in force now."""
+    if incident.target_met is not None:
+        return {}
+    minutes = settings.severities[incident.severity].response_minutes
+    return {"target_severity": incident.severity, "target_minutes": minutes, "target_met": met}
 
 
 def find_incident(store: Store, ref: int | None) -> Incident:
@@ -120,12 +150,19 @@ def _ack_change(
 ) -> Change:
     """`by`: the work that acknowledged it, when it was not the Acknowledge button or `ack`."""
     took = now - incident.opened_at
-    met = now <= ack_deadline(incident, settings)
-    target = span(response_target(incident, settings))
+    # a target already missed (the breach) stays missed, at the severity it was missed at
+    met = incident.target_met
+    if met is None:
+        met = incident.breached_at is None and now <= ack_deadline(incident, settings)
+    fields: dict[str, Any] = {"acked_at": now, "acked_by": actor}
+    fields |= _verdict(incident, settings, met)
+    level = judged(replace(incident, **fields), settings)
     verdict = "met" if met else "missed"
     how = f" by {by}" if by else ""
-    text = f"Acknowledged{how} after {span(took)} ({incident.severity} target {target}: {verdict})"
-    fields: dict[str, Any] = {"acked_at": now, "acked_by": actor}
+    text = (
+        f"Acknowledged{how} after {span(took)} "
+        f"({level.severity} target {span(level.target)}: {verdict})"
+    )
     if incident.status == "open":
         fields["status"] = "acknowledged"
     return Change(fields, (Entry(now, actor, "acknowledge", text),), timers.after_ack())
@@ -216,10 +253,22 @@ def set_severity(
         if incident.severity == severity:
             raise UserError(f"{incident.ref} is already {severity}.")
         label = settings.severities[severity].label
+        fields: dict[str, Any] = {"severity": severity}
+        if incident.acked_at is not None:  # an incident from before the record keeps its own
+            fields |= _verdict(incident, settings, bool(target_met(incident, settings)))
+        elif incident.breached_at or now >= ack_deadline(incident, settings):
+            fields |= _verdict(incident, settings, False)  # missed while it was this severity
         text = f"Severity: {incident.severity} → {severity} ({label})"
-        after = Incident(**{**incident.__dict__, "severity": severity})
+        before = replace(incident, **{k: v for k, v in fields.items() if k != "severity"})
+        if target_met(before, settings) is not None:
+            level, result = judged(before, settings), target_met(before, settings)
+            text += (
+                f"; the response target stays judged at {level.severity} "
+                f"({span(level.target)}: {'met' if result else 'missed'})"
+            )
+        after = replace(incident, **fields)
         return Change(
-            {"severity": severity},
+            fields,
             (Entry(now, actor, "severity", text),),
             timers.after_severity(after, settings, now),
         )
@@ -358,7 +407,8 @@ def breach(store: Store, settings: Settings, number: int, *, now: datetime) -> C
         if settings.oncall.escalation:  # the next link of the chain, if there is one
             delay = timedelta(minutes=settings.oncall.escalation_delay_minutes)
             off[timers.ESCALATE] = now + delay
-        return Change({"breached_at": now}, (Entry(now, None, "breach", text),), off)
+        fields = {"breached_at": now, **_verdict(incident, settings, False)}
+        return Change(fields, (Entry(now, None, "breach", text),), off)
 
     changed = store.change_incident(number, decide)
     return changed if outcome else None
