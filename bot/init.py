@@ -33,6 +33,7 @@ SCOPES = (
     "groups:history",
     "channels:read",
     "groups:read",
+    "users:read",
 )
 
 MANIFEST = """\
@@ -98,6 +99,7 @@ oauth_config:
       - groups:history    # the same, when #incidents is a private channel
       - channels:read     # conversations.list: the id of a channel configured as #name
       - groups:read       # the same, for a private channel
+      - users:read        # users.info: people's names in the post-mortem file
 settings:
   event_subscriptions:
     request_url: {url}

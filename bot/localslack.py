@@ -547,9 +547,11 @@ class LocalSlack:
         user = body.get("user", "")
         if user not in self.users:
             return {"ok": False, "error": "user_not_found"}
+        name = self.users[user]
+        profile = {"display_name": name, "real_name": name.title()}
         return {
             "ok": True,
-            "user": {"id": user, "name": self.users[user], "real_name": self.users[user].title()},
+            "user": {"id": user, "name": name, "real_name": name.title(), "profile": profile},
         }
 
     def respond(self, payload: dict[str, Any]) -> None:

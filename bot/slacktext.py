@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 
 _REFERENCE = re.compile(r"<([@#!])?([^<>|]*)(?:\|([^<>]*))?>")
 
 
-def plain(text: str, *, public: bool = False) -> str:
+def plain(text: str, *, public: bool = False, names: Mapping[str, str] | None = None) -> str:
     """`public`: user and channel references are removed (the status page, notices);
-    otherwise they are shown by name where Slack gave one (the post-mortem)."""
+    otherwise they are shown by name: the display name in `names` (bot/people.py), else the
+    one Slack wrote in the reference, else the id (the post-mortem)."""
 
     def readable(match: re.Match[str]) -> str:
         kind, target, label = match.group(1), match.group(2), match.group(3)
         if kind == "@":
-            return "" if public else "@" + (label or target)
+            return "" if public else "@" + ((names or {}).get(target) or label or target)
         if kind == "#":
             return "" if public else "#" + (label or target)
         if kind == "!":

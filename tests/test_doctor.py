@@ -73,12 +73,12 @@ def test_a_token_slack_rejects(slack: LocalSlack, tmp_path: Path) -> None:
 
 
 def test_a_missing_scope_is_named(tmp_path: Path) -> None:
-    granted = tuple(s for s in SCOPES if s != "reactions:read") + ("users:read",)
+    granted = tuple(s for s in SCOPES if s != "reactions:read") + ("users:read.email",)
     with LocalSlack(token_prefix="xoxb-good", scopes=granted) as slack:
         slack.channel_id("#incidents")
         code, results, _ = doctor(slack, tmp_path)
     assert code == 1 and failed(results) == {"scopes"}
-    assert results["scopes"]["detail"] == "missing reactions:read; extra users:read"
+    assert results["scopes"]["detail"] == "missing reactions:read; extra users:read.email"
     assert "reinstall" in results["scopes"]["fix"]
 
 

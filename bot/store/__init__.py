@@ -7,7 +7,8 @@ a commit the user has been told about survives a crash.
 
 A newcomer's map: base.py (connections, transactions, small state), schema.py (migrations),
 incidents.py, oncall.py, operations.py (health, backups, rollbacks, jobs, digests, audits),
-outbox.py (effects owed to Slack and third parties, and the inbox of Slack events).
+outbox.py (effects owed to Slack and third parties, and the inbox of Slack events),
+people.py (display names).
 """
 
 from __future__ import annotations
@@ -36,10 +37,11 @@ from bot.store.incidents import (
 from bot.store.oncall import OnCallStore
 from bot.store.operations import OperationsStore
 from bot.store.outbox import Effect, InboxEvent, OutboxStore
+from bot.store.people import PeopleStore
 from bot.store.schema import migrations
 
 
-class Store(IncidentStore, OnCallStore, OperationsStore, OutboxStore, AlertStore):
+class Store(IncidentStore, OnCallStore, OperationsStore, OutboxStore, AlertStore, PeopleStore):
     """Everything opsbot keeps, in one SQLite file."""
 
 

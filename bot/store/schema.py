@@ -398,3 +398,16 @@ def m015_response_target_record(db: Database) -> None:
     incidents.add_column("target_severity", str)
     incidents.add_column("target_minutes", int)
     incidents.add_column("target_met", int)
+
+
+@migrations()
+def m016_people(db: Database) -> None:
+    # Display names from users.info, so files that leave Slack (the post-mortem) name people:
+    # looked up once each; name NULL when Slack could not say, asked again a day later.
+    db.execute(
+        """CREATE TABLE people (
+            user_id TEXT PRIMARY KEY,
+            name TEXT,
+            looked_up_at TEXT NOT NULL
+        )"""
+    )

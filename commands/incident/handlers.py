@@ -15,9 +15,10 @@ from typing import Any
 
 from slack_bolt import Ack, Respond
 
+from bot import people
 from bot.deps import Deps
 from bot.replies import Reply, UserError, hhmm, mention, when
-from bot.store import Changed, Entry, Incident
+from bot.store import ActionItem, Changed, Entry, Incident
 from commands.incident import effects, render, service
 from commands.incident import parse as p
 from commands.oncall.service import who
@@ -43,6 +44,8 @@ def handle(ack: Ack, command: dict[str, Any], respond: Respond, context: dict[st
     deps: Deps = context["deps"]
     today = deps.clock().astimezone(deps.settings.tz).date()
     args = p.parse(command.get("text", ""), deps.settings.severities, today)
+    if isinstance(args, WRITES_POSTMORTEM):
+        _learn_names(deps, args.ref, [command["user_id"], getattr(args, "owner", "")])
     with deps.store.atomic(once=context.get("replay_key")):
         outcome = execute(args, deps, actor=command["user_id"])
         publish(outcome, deps)
@@ -57,6 +60,8 @@ def on_button(
     context: dict[str, Any],
 ) -> None:
     deps: Deps = context["deps"]
+    if action["action_id"] in POSTMORTEM_BUTTONS:
+        _learn_names(deps, int(action["value"]), [body["user"]["id"]])
     with deps.store.atomic(once=context.get("replay_key")):
         outcome = BUTTONS[action["action_id"]](deps, int(action["value"]), body["user"]["id"])
         publish(outcome, deps)
@@ -265,7 +270,38 @@ def write_postmortem(deps: Deps, incident: Incident, now: datetime) -> tuple[str
 def _postmortem_text(deps: Deps, incident: Incident) -> str:
     entries = deps.store.timeline(incident.number)
     actions = deps.store.actions(incident.number)
-    return render.postmortem_markdown(incident, entries, actions, deps.settings)
+    names = deps.store.names(_people(incident, entries, actions))
+    return render.postmortem_markdown(incident, entries, actions, deps.settings, names)
+
+
+# What writes or shows a post-mortem, which names people: their names are asked of Slack
+# first, outside the transaction (bot/people.py); inside, only the kept names are used.
+WRITES_POSTMORTEM = (p.Resolve, p.Postmortem, p.Action, p.Done)
+POSTMORTEM_BUTTONS = {render.STEP_ACTIONS["Resolve"], render.STEP_ACTIONS["Post-mortem"]}
+
+
+def _people(incident: Incident, entries: list[Entry], actions: list[ActionItem]) -> list[str]:
+    return people.mentioned(
+        [
+            incident.commander,
+            incident.comms_lead,
+            incident.opened_by,
+            incident.acked_by,
+            incident.resolved_by,
+            incident.summary,
+            *(text for e in entries for text in (e.actor, e.text)),
+            *(text for a in actions for text in (a.owner, a.text)),
+        ]
+    )
+
+
+def _learn_names(deps: Deps, ref: int | None, more: list[str]) -> None:
+    try:
+        incident = service.find_incident(deps.store, ref)
+    except UserError:
+        return  # the command itself says what is wrong
+    entries, actions = deps.store.timeline(incident.number), deps.store.actions(incident.number)
+    people.learn(deps, [*more, *_people(incident, entries, actions)])
 
 
 def _show(deps: Deps, number: int, args: Any, actor: str) -> Outcome:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from bot.config import Settings
@@ -309,9 +310,14 @@ def render_markdown(title: str, document: str) -> Reply:
 
 
 def postmortem_markdown(
-    incident: Incident, entries: list[Entry], actions: list[ActionItem], settings: Settings
+    incident: Incident,
+    entries: list[Entry],
+    actions: list[ActionItem],
+    settings: Settings,
+    names: Mapping[str, str] | None = None,
 ) -> str:
-    """The draft organised by the plan's six response steps, prefilled from the timeline."""
+    """The draft organised by the plan's six response steps, prefilled from the timeline;
+    people by their display name in `names` (a file is read outside Slack), else by id."""
     tz, level = settings.tz, settings.severities[incident.severity]
     target = span(response_target(incident, settings))
     result = judged(incident, settings)
@@ -371,7 +377,7 @@ def postmortem_markdown(
     ] or ["- [ ] _Action, owner, due date_ (add with `/incident action`)"]
     lines.append("- [ ] Update the runbooks with what was learned")
     # A file, read outside Slack: its markup becomes plain text (entities, links, names).
-    return plain("\n".join(lines))
+    return plain("\n".join(lines), names=names)
 
 
 def told_as(incident: Incident) -> str:

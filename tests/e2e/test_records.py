@@ -3,12 +3,15 @@ the severity it was judged at, people are named."""
 
 from __future__ import annotations
 
+import time
+
 from bot.localslack import Message
 from commands.incident import render
-from tests.e2e.stack import Stack
+from tests.e2e.stack import ALICE, Stack
 from tests.e2e.test_serve import wait_until
 
-BOB = "<@U0BOB0001|bob>"
+BOB_ID = "U0BOB0001"
+BOB = f"<@{BOB_ID}|bob>"
 
 
 def card_of(stack: Stack, number: int) -> Message:
@@ -77,3 +80,41 @@ def test_any_work_on_an_incident_acknowledges_it_and_stops_the_page(stack: Stack
     assert len(pages) == 1 and "INC-8 (P1)" in pages[0]
     assert stack.deps.store.incident(8).breached_at is not None
     assert all(stack.deps.store.incident(n).breached_at is None for n in said)
+
+
+def test_the_postmortem_names_people_looked_up_once(stack: Stack) -> None:
+    """The post-mortem shows display names from users.info, asked once per person and kept;
+    someone Slack cannot name is shown by id, and asked about once too."""
+    stack.slack.add_user(ALICE, "alice")
+    stack.slack.add_user(BOB_ID, "bob")
+    for number in (1, 2):
+        stack.command(f"open P1 Login broken {number}")
+        stack.command(f"role INC-{number} comms {BOB}")
+        stack.command(f"update INC-{number} Rolled back", user=BOB_ID)
+        stack.command(f"action INC-{number} <@U0GHOST01> Add a login canary")
+        stack.command(f"resolve INC-{number} Reverted v1.4.2")
+        stack.settle()
+        markdown = stack.deps.store.postmortem(number).markdown
+        assert "**Commander:** @alice · **Communications:** @bob" in markdown
+        assert "**Participants:** @alice, @bob" in markdown
+        assert "owner @U0GHOST01" in markdown  # Slack has no such user: the id, not a guess
+        assert ALICE not in markdown and BOB_ID not in markdown
+    uploaded = stack.slack.methods("files.completeUploadExternal")
+    assert len(uploaded) == 2
+    asked = [call["user"] for call in stack.slack.methods("users.info")]
+    assert sorted(asked) == sorted([ALICE, BOB_ID, "U0GHOST01"])
+
+
+def test_a_slow_slack_costs_the_answer_a_second_at_most(stack: Stack) -> None:
+    """users.info answering late delays `resolve` by the look-up budget only: the draft shows
+    the id, and the name is kept when Slack's answer comes, for the next draft."""
+    stack.slack.add_user(ALICE, "alice")
+    stack.slack.fault(method="users.info", delay=2.5)
+    stack.command("open P1 Login broken")
+    started = time.monotonic()
+    answer = stack.command("resolve Reverted v1.4.2")
+    assert answer.status_code == 200 and time.monotonic() - started < 2.0
+    assert "**Commander:** @U0ALICE01" in stack.deps.store.postmortem(1).markdown
+    wait_until(lambda: stack.deps.store.names([ALICE]), timeout=5)
+    stack.command("action INC-1 <@U0ALICE01> Add a login canary")
+    assert "**Commander:** @alice" in stack.deps.store.postmortem(1).markdown
