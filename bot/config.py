@@ -174,6 +174,9 @@ class Reminders(BaseModel):
     status_update_severities: list[str] = ["P0", "P1"]
     still_open_severities: list[str] = ["P2", "P3"]
     snooze_minutes: list[int] = [30, 60, 90]
+    # P0/P1 reminders: at most one per incident per status_update_minutes (it carries all
+    # that is due), and one per person per per_person_minutes over all their incidents.
+    per_person_minutes: int = Field(default=10, gt=0)
     working_days: list[int] = [0, 1, 2, 3, 4]  # Monday is 0
     working_hours: tuple[int, int] = (9, 18)
 

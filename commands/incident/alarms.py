@@ -87,11 +87,62 @@ def _refresh(deps: Deps, incident: Incident, now: datetime) -> str:
     return f"{incident.ref}: card refreshed"
 
 
-def _status_reminder(deps: Deps, incident: Incident, now: datetime) -> str:
-    effects.remind(deps, incident, render.render_reminder(incident, deps.settings, now))
-    every = timedelta(minutes=deps.settings.reminders.status_update_minutes)
-    service.rearm(deps.store, incident.number, timers.STATUS_REMINDER, now + every)
-    return f"{incident.ref}: status update reminder sent to the commander"
+REMINDED = "reminder.last.{user}"  # bot_state: when a commander was last reminded
+# The two things a P0/P1 commander is reminded of, each with its own due time (timer).
+REMINDED_KINDS = (timers.STATUS_REMINDER, timers.PUBLIC_UPDATE)
+NAMES = {timers.STATUS_REMINDER: "status update", timers.PUBLIC_UPDATE: "public update"}
+
+
+def _remind(deps: Deps, incident: Incident, now: datetime) -> str:
+    """P0/P1: one reminder to the commander carrying everything due (a status update for the
+    team, a public update, or both), whichever timer came due. At most one per incident per
+    `reminders.status_update_minutes`, and one per person per `reminders.per_person_minutes`
+    over all their incidents; what is due in between waits and comes in the next one."""
+    armed = deps.store.timers(incident.number)
+    due = [kind for kind in REMINDED_KINDS if kind in armed and armed[kind] <= now]
+    if not due:
+        return f"{incident.ref}: nothing due (the other reminder timer covered it)"
+    policy = deps.settings.reminders
+    key = REMINDED.format(user=incident.commander)
+    last = deps.store.state(key)
+    person_free = (
+        datetime.fromisoformat(last) + timedelta(minutes=policy.per_person_minutes) if last else now
+    )
+    if now < person_free:
+        for kind in due:
+            service.rearm(deps.store, incident.number, kind, person_free)
+        return f"{incident.ref}: reminder held until {person_free:%H:%M} (the commander's cap)"
+    effects.remind(deps, incident, _reminder(deps, incident, now, due))
+    deps.store.set_state(key, now.isoformat())
+    gap = timedelta(minutes=policy.status_update_minutes)
+    for kind, at in armed.items():
+        if kind in REMINDED_KINDS:
+            again = now + max(gap, _every(deps, kind)) if kind in due else max(at, now + gap)
+            service.rearm(deps.store, incident.number, kind, again)
+    return f"{incident.ref}: reminder sent to the commander ({' and '.join(NAMES[k] for k in due)})"
+
+
+def _every(deps: Deps, kind: str) -> timedelta:
+    minutes = (
+        deps.settings.reminders.status_update_minutes
+        if kind == timers.STATUS_REMINDER
+        else deps.settings.status_page.update_every_minutes
+    )
+    return timedelta(minutes=minutes)
+
+
+def _reminder(deps: Deps, incident: Incident, now: datetime, due: list[str]) -> Reply:
+    updates = [e.at for e in deps.store.timeline(incident.number) if e.kind == "update"]
+    public = [u["at"] for u in deps.store.public_updates(incident.number)]
+    return render.render_reminder(
+        incident,
+        deps.settings,
+        now,
+        status_due=timers.STATUS_REMINDER in due,
+        public_due=timers.PUBLIC_UPDATE in due,
+        last_update=updates[-1] if updates else None,
+        last_public=public[-1] if public else None,
+    )
 
 
 def _still_open(deps: Deps, incident: Incident, now: datetime) -> str:
@@ -99,20 +150,6 @@ def _still_open(deps: Deps, incident: Incident, now: datetime) -> str:
     due = timers.next_working_slot(now + timedelta(days=1), deps.settings)
     service.rearm(deps.store, incident.number, timers.STILL_OPEN, due)
     return f"{incident.ref}: still-open nudge posted"
-
-
-def _public_update_due(deps: Deps, incident: Incident, now: datetime) -> str:
-    """P0/P1: the plan wants a public update within 15 minutes, then every 30."""
-    last = deps.store.public_updates(incident.number)
-    since = f"the last one was {span(now - last[-1]['at'])} ago" if last else "none yet"
-    reminder = Reply(
-        f":loudspeaker: {incident.ref} ({incident.severity}): a public status update "
-        f"is due ({since}). `/incident public {incident.ref} <text>`"
-    )
-    effects.remind(deps, incident, reminder)
-    every = timedelta(minutes=deps.settings.status_page.update_every_minutes)
-    service.rearm(deps.store, incident.number, timers.PUBLIC_UPDATE, now + every)
-    return f"{incident.ref}: public update reminder sent"
 
 
 def _auto_notice(deps: Deps, incident: Incident, now: datetime) -> str:
@@ -125,9 +162,9 @@ def _auto_notice(deps: Deps, incident: Incident, now: datetime) -> str:
 ALARMS: dict[str, Callable[[Deps, Incident, datetime], str]] = {
     timers.ACK_DEADLINE: _breach,
     timers.CARD_REFRESH: _refresh,
-    timers.STATUS_REMINDER: _status_reminder,
+    timers.STATUS_REMINDER: _remind,
     timers.STILL_OPEN: _still_open,
     timers.ESCALATE: _escalate,
-    timers.PUBLIC_UPDATE: _public_update_due,
+    timers.PUBLIC_UPDATE: _remind,
     timers.AUTO_NOTICE: _auto_notice,
 }

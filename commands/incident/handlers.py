@@ -83,7 +83,8 @@ def on_snooze(
     ack()
     until = hhmm(now + timedelta(minutes=minutes), deps.settings.tz)
     respond(
-        text=f":zzz: Snoozed: the next status reminder comes at {until}.", replace_original=True
+        text=f":zzz: Snoozed: no reminder (status or public update) before {until}.",
+        replace_original=True,
     )
 
 

@@ -478,21 +478,47 @@ def render_comms(incident: Incident, settings: Settings, now: datetime) -> Reply
     )
 
 
-def render_reminder(incident: Incident, settings: Settings, now: datetime) -> Reply:
-    """The status-update reminder to the commander, with snooze buttons."""
-    last = span(now - incident.opened_at)
+def render_reminder(
+    incident: Incident,
+    settings: Settings,
+    now: datetime,
+    *,
+    status_due: bool,
+    public_due: bool,
+    last_update: datetime | None = None,
+    last_public: datetime | None = None,
+) -> Reply:
+    """The one reminder to the commander: what is due (a status update for the team, a public
+    status update, or both), with snooze buttons that hold off both."""
+
+    def since(moment: datetime | None) -> str:
+        return f"the last one was {span(now - moment)} ago" if moment else "none yet"
+
+    due = []
+    if status_due:
+        due.append(
+            f"a status update for the team (`/incident update {incident.ref} <text>`; "
+            f"{since(last_update)})"
+        )
+    if public_due:
+        due.append(
+            f"a public status update (`/incident public {incident.ref} <text>`; "
+            f"{since(last_public)})"
+        )
     choices = [
         (f"{SNOOZE}.{m}", f"Snooze {m} min", str(incident.number), None)
         for m in settings.reminders.snooze_minutes
     ]
     text = (
         f":alarm_clock: {incident.ref} ({incident.severity}) is still {incident.status} after "
-        f"{last}: time for a status update (`/incident update {incident.ref} <text>`)."
+        f"{span(now - incident.opened_at)}. Due: {' and '.join(due)}."
     )
     return Reply(
         text=text,
         blocks=blocks(
-            section(text), buttons(choices, block_id=f"incident.reminder.{incident.number}")
+            section(text),
+            buttons(choices, block_id=f"incident.reminder.{incident.number}"),
+            context("Snooze holds off status and public update reminders alike."),
         ),
     )
 

@@ -415,10 +415,18 @@ def breach(store: Store, settings: Settings, number: int, *, now: datetime) -> C
 
 
 def snooze(store: Store, number: int, minutes: int, *, actor: str, now: datetime) -> Changed:
+    """No reminder of either kind (status update, public update) for `minutes`."""
+    until = now + timedelta(minutes=minutes)
+    armed = store.timers(number)
+    held: timers.Timers = {
+        kind: max(armed[kind], until)
+        for kind in (timers.STATUS_REMINDER, timers.PUBLIC_UPDATE)
+        if kind in armed
+    }
+
     def decide(incident: Incident) -> Change:
         _require_open(incident)
-        due = now + timedelta(minutes=minutes)
-        return Change(timers={timers.STATUS_REMINDER: due})
+        return Change(timers=held)
 
     return store.change_incident(number, decide)
 

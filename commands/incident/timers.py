@@ -13,10 +13,10 @@ from bot.store import Incident
 
 ACK_DEADLINE = "ack_deadline"  # the response target: breach and escalate when it passes
 CARD_REFRESH = "card_refresh"  # refresh "N min left" on the card while unacknowledged
-STATUS_REMINDER = "status_reminder"  # ask the commander for a status update (P0/P1)
+STATUS_REMINDER = "status_reminder"  # P0/P1: a status update is due (alarms._remind)
 STILL_OPEN = "still_open"  # once a working day: "still open?" (P2/P3)
 ESCALATE = "escalate"  # paged on-call has not acknowledged: page the escalation contact
-PUBLIC_UPDATE = "public_update"  # P0/P1: the status page needs an update
+PUBLIC_UPDATE = "public_update"  # P0/P1: a public update is due (the same one reminder)
 AUTO_NOTICE = "auto_notice"  # a long outage: send the ongoing notice
 KINDS = (
     ACK_DEADLINE,

@@ -99,14 +99,14 @@ def test_etag_makes_repeat_readers_cheap(stack: Stack) -> None:
 def test_public_update_reminder_at_15_then_30_minutes(stack: Stack) -> None:
     """P0: reminded when no public update by 15 min, then 30 min after each update."""
     open_p0(stack)
-    assert "public update reminder" in stack.tick(minutes=15)
+    assert "reminder sent to the commander (public update)" in stack.tick(minutes=15)
     stack.command(f"public INC-1 {PUBLIC}")
-    assert "public update reminder" not in stack.tick(minutes=29)
-    assert "public update reminder" in stack.tick(minutes=2)
+    assert "reminder sent" not in stack.tick(minutes=29)
+    assert "and public update)" in stack.tick(minutes=2)
     reminders = [
         m
         for m in stack.slack.methods("chat.postEphemeral")
-        if "public status update is due" in m["text"]
+        if "a public status update (`/incident public INC-1" in m["text"]
     ]
     assert len(reminders) == 2 and "the last one was 31 min ago" in reminders[1]["text"]
 

@@ -63,13 +63,13 @@ def test_reminders_survive_a_restart_and_can_be_snoozed(stack: Stack) -> None:
 
     stack.restart()
     assert stack.deps.store.timers(1)["status_reminder"] == armed
-    assert "status update reminder sent" in stack.tick(minutes=31)
+    assert "reminder sent to the commander (status update" in stack.tick(minutes=31)
     [reminder] = [
         m
         for m in stack.slack.methods("chat.postEphemeral")
-        if "time for a status update" in m["text"]
+        if "a status update for the team" in m["text"]
     ]
-    assert reminder["user"] == ALICE and "time for a status update" in reminder["text"]
+    assert reminder["user"] == ALICE
 
     snooze = [e for b in reminder["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert [e["text"]["text"] for e in snooze] == [
@@ -85,7 +85,7 @@ def test_reminders_survive_a_restart_and_can_be_snoozed(stack: Stack) -> None:
         "true",
     )
     assert stack.deps.store.timers(1)["status_reminder"] == stack.clock() + timedelta(minutes=60)
-    assert "status update reminder" not in stack.tick(minutes=59)  # snoozed
+    assert "reminder sent" not in stack.tick(minutes=59)  # snoozed
 
 
 def test_an_update_resets_the_reminder_and_resolve_disarms_all(stack: Stack) -> None:
