@@ -261,9 +261,9 @@ def test_the_console_touches_no_real_target_unless_asked(
             "/rollback v1.1.0",
             "press 1",
             "/incident open P0 Checkout down",
+            "wait 20m",
             "/incident public Checkout is down",
             "/incident notify",
-            "wait 20m",
             "quit",
             "",
         ]
