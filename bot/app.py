@@ -10,6 +10,7 @@ from concurrent.futures import Executor
 from typing import Any
 
 from slack_bolt import App, BoltResponse
+from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.listener.custom_listener import CustomListener
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
@@ -20,8 +21,11 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 import commands
 from bot.deps import Deps, tell
+from bot.inbox import TRANSIENT
+from bot.outbox import failure_text, transient
 from bot.redact import RedactingClient
 from bot.replies import describe
+from bot.store import StoreBusy, StoreUnwritable
 from bot.store.base import REPLAY_KEYS_KEPT
 
 log = logging.getLogger(__name__)
@@ -61,16 +65,19 @@ def create_app(
     listener_executor: Executor,
     verify_token: bool = True,
     for_inbox: bool = False,
+    authorize: Callable[..., AuthorizeResult] | None = None,
 ) -> App:
     """The app Slack's requests reach, or (`for_inbox`) the one the inbox runs stored events
     through: it runs listeners before it answers, so a stored event is done only when they
-    are, and it reports a listener's failure so the event is tried again."""
+    are, and it reports a listener's failure so the event is tried again. With `authorize`
+    (bot/identity.py) Bolt never calls Slack to authorize a request."""
     app = App(
         client=deps.slack,
         signing_secret=signing_secret,
         listener_executor=listener_executor,
-        token_verification_enabled=verify_token,
+        token_verification_enabled=verify_token and authorize is None,
         process_before_response=for_inbox,
+        authorize=authorize,
     )
 
     @app.middleware
@@ -83,8 +90,17 @@ def create_app(
             next()
             return None
         if body.get("type") == "event_callback" and body.get("event_id"):
-            # Stored before the 200; a retry of the same event_id is stored once.
-            deps.store.receive(str(body["event_id"]), json.dumps(body), deps.clock())
+            # Stored before the 200; a retry of the same event_id is stored once. Not stored
+            # within the write budget: 503, and Slack sends it again (a 200 it never repeats).
+            try:
+                deps.store.receive(str(body["event_id"]), json.dumps(body), deps.outbox.clock())
+            except (StoreBusy, StoreUnwritable) as exc:
+                log.warning(
+                    "event %s not stored (%s): Slack will send it again",
+                    body["event_id"],
+                    type(exc).__name__,
+                )
+                return BoltResponse(status=503, body="")
             return BoltResponse(status=200, body="")
         key = replay_key(body)
         if key and in_own_transaction(body):
@@ -162,15 +178,20 @@ def replay_key(body: dict[str, Any]) -> str | None:
 
 
 def on_inbox_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+    """A stored event's listener failed: the inbox tries it again, for longer when the
+    failure may pass (Slack down) than when it is a fault of ours."""
     describe(error, log)  # logs it with a reference
-    return BoltResponse(status=500, body="")
+    return BoltResponse(status=TRANSIENT if transient(error) else 500, body=failure_text(error))
 
 
 def on_error(
     error: Exception, body: dict[str, Any], response: BoltResponse | None, respond: Any
 ) -> BoltResponse | None:
-    """The one place listener errors become words for the person who asked."""
+    """The one place listener errors become words for the person who asked. An event has
+    nobody to tell: it is answered 503, so Slack sends it again."""
     text = describe(error, log)
+    if body.get("type") == "event_callback":
+        return BoltResponse(status=503, body="")
     if response is not None and body.get("type") != "block_actions":
         # Not acknowledged yet: the answer to the command itself carries the message.
         payload = json.dumps({"response_type": "ephemeral", "text": text})

@@ -3,13 +3,18 @@ builds clients, creates the app and starts the scheduler."""
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import fcntl
+import json
 import logging
 import os
 import signal
 import socket
+import sqlite3
 import sys
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
@@ -19,19 +24,21 @@ from typing import IO, Any
 
 from pymongo import MongoClient
 from slack_bolt import App
-from slack_bolt.error import BoltError
+from slack_sdk.errors import SlackApiError
 
 import bot
 from bot.app import create_app, make_client
 from bot.config import ConfigError, Settings, load_settings
 from bot.deps import Deps
+from bot.identity import SlackIdentity, TokenRejected
 from bot.inbox import Inbox
-from bot.outbox import Outbox
+from bot.outbox import Outbox, failure_text
 from bot.pools import Pools
 from bot.redact import install_log_filter, remember_settings
 from bot.server import make_server, wsgi_app
 from bot.steady import SteadyClock
-from bot.store import NewerDatabase, Store, now_utc, serve_lock
+from bot.store import CannotUpgrade, NewerDatabase, Store, now_utc, serve_lock
+from bot.store.base import unwritable
 from commands.backup import service as backups
 from commands.rollback import service as rollbacks
 from jobs import JOBS, describe_jobs, run_by_hand
@@ -63,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         remember_settings(settings)
         result: int = args.run(args, settings)
         return result
-    except (ConfigError, NewerDatabase) as exc:
+    except (ConfigError, NewerDatabase, CannotUpgrade) as exc:
         print(f"opsbot: {exc}", file=sys.stderr)
         return 2
 
@@ -128,6 +135,12 @@ def _parser() -> argparse.ArgumentParser:
     owed.add_argument("action", nargs="?", choices=["list", "retry", "drop"], default="list")
     owed.add_argument("id", nargs="?", type=int, help="the row, for retry and drop")
     owed.set_defaults(run=_outbox)
+    events = sub.add_parser(
+        "inbox", help="list Slack events waiting or given up on; retry or drop one"
+    )
+    events.add_argument("action", nargs="?", choices=["list", "retry", "drop"], default="list")
+    events.add_argument("id", nargs="?", type=int, help="the row, for retry and drop")
+    events.set_defaults(run=_inbox)
     return parser
 
 
@@ -224,39 +237,56 @@ def _mongo(settings: Settings) -> Callable[[], MongoClient[Any]] | None:
 
 
 def http_server(
-    deps: Deps, secret: str, host: str, port: int, scheduler_running: Callable[[], bool]
+    deps: Deps,
+    secret: str,
+    host: str,
+    port: int,
+    scheduler_running: Callable[[], bool],
+    identity: SlackIdentity,
 ) -> tuple[Any, Inbox]:
     """The HTTP edge of `opsbot serve`: Bolt on /slack/events and /healthz, under waitress,
     and the inbox that processes the events it stores."""
-    app, inbox = apps(deps, secret)
-    return make_server(wsgi_app(app, deps, scheduler_running, secret), host, port), inbox
+    app, inbox = apps(deps, secret, identity)
+    application = wsgi_app(app, deps, scheduler_running, secret, identity.status)
+    return make_server(application, host, port), inbox
 
 
-def apps(deps: Deps, secret: str) -> tuple[App, Inbox]:
-    """The app Slack's requests reach, and the inbox with its own app for stored events."""
+def apps(deps: Deps, secret: str, identity: SlackIdentity) -> tuple[App, Inbox]:
+    """The app Slack's requests reach, and the inbox with its own app for stored events;
+    both authorized by `identity`, without asking Slack (bot/identity.py)."""
     listeners = ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="opsbot-listener")
-    sdk_log = logging.getLogger("slack_sdk.web.base_client")
-    sdk_log.setLevel(logging.CRITICAL)  # each retry of an unreachable Slack: one line below
-    try:
-        app = create_app(deps, signing_secret=secret, listener_executor=listeners)
-        stored = create_app(
-            deps,
-            signing_secret=secret,
-            listener_executor=listeners,
-            verify_token=False,
-            for_inbox=True,
-        )
-    except BoltError as exc:  # auth.test refused the token
-        raise ConfigError(f"SLACK_BOT_TOKEN: Slack did not accept it ({exc})") from None
-    except OSError as exc:  # no route, refused, DNS, TLS: the first call is Bolt's auth.test
-        reason = getattr(exc, "reason", None) or exc
-        raise ConfigError(
-            f"cannot reach Slack at {deps.settings.slack_api_url} ({reason}): check the "
-            "network, a proxy, or SLACK_API_URL"
-        ) from None
-    finally:
-        sdk_log.setLevel(logging.NOTSET)
+    authorize = identity.authorizer()
+    app = create_app(deps, signing_secret=secret, listener_executor=listeners, authorize=authorize)
+    stored = create_app(
+        deps,
+        signing_secret=secret,
+        listener_executor=listeners,
+        for_inbox=True,
+        authorize=authorize,
+    )
     return app, Inbox(stored, deps)
+
+
+def check_token(deps: Deps, token: str) -> SlackIdentity:
+    """Who the token is in Slack. A token Slack rejects is a clear stop; a Slack that does
+    not answer is not: opsbot serves without it and checks again in the background."""
+    identity = SlackIdentity(deps.store, token, deps.settings.slack_api_url)
+    try:
+        reachable = identity.check()
+    except TokenRejected as exc:
+        raise ConfigError(
+            f"SLACK_BOT_TOKEN: Slack rejected it ({exc}); copy the Bot User OAuth Token "
+            "(xoxb-…) from your app's OAuth & Permissions page, or reinstall the app"
+        ) from None
+    if not reachable:
+        print(
+            f"opsbot: Slack at {deps.settings.slack_api_url} did not answer "
+            f"({identity.problem}); serving anyway: alerts, the status page, /healthz, timers "
+            "and PagerDuty work, Slack's messages wait in the outbox until it answers.",
+            file=sys.stderr,
+            flush=True,
+        )
+    return identity
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -269,23 +299,28 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     _stop_on_sigterm()  # from the first moment: SIGTERM always ends the bot
     owned = own_database(settings.opsbot_db)  # noqa: F841  (held until the process ends)
     deps = assemble(settings, token)
+    identity = check_token(deps, token)
     recover(deps)
     _check_setup(deps, args.socket)
     if args.socket:
-        app, inbox = apps(deps, "")
+        app, inbox = apps(deps, "", identity)
     else:
         server, inbox = http_server(
-            deps, second, args.host, settings.port, lambda: scheduler.running
+            deps, second, args.host, settings.port, lambda: scheduler.running, identity
         )
+    rejected: list[str] = []
+
+    def stop_rejected(code: str) -> None:  # a token revoked while serving: a clear stop
+        rejected.append(code)
+        _thread.interrupt_main()
+
+    identity.watch(stop_rejected)
     deps.outbox.start()
     inbox.start()
     scheduler = Scheduler(deps).start()
     try:
         if args.socket:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-            handler = SocketModeHandler(app, app_token=second, web_client=deps.slack)
-            handler.start()  # type: ignore[no-untyped-call]
+            socket_mode(app, second, deps)
         else:
             serving = (
                 f"opsbot {bot.__version__} serving /slack/events and /healthz "
@@ -297,10 +332,36 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        scheduler.stop()
+        scheduler.stop(SHUTDOWN_GRACE_SECONDS)
     inbox.stop()
-    _drain(deps)
-    return 0
+    if rejected:
+        print(
+            f"opsbot: SLACK_BOT_TOKEN: Slack now rejects it ({rejected[0]}); stopping.",
+            file=sys.stderr,
+            flush=True,
+        )
+    _drain(deps, 2 if rejected else 0)
+    return 2 if rejected else 0
+
+
+def socket_mode(app: App, app_token: str, deps: Deps) -> None:
+    """Connect to Slack's Socket Mode and stay: while Slack does not answer, keep trying
+    (with backoff), as everything else serves on."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    handler = SocketModeHandler(app, app_token=app_token, web_client=deps.slack)
+    wait = 1.0
+    while True:
+        try:
+            handler.connect()  # type: ignore[no-untyped-call]
+            break
+        except (SlackApiError, OSError) as exc:
+            log.warning(
+                "Socket Mode: cannot connect (%s); trying again in %.0f s", failure_text(exc), wait
+            )
+            time.sleep(wait)
+            wait = min(wait * 2, 60.0)
+    threading.Event().wait()
 
 
 def _check_setup(deps: Deps, socket_mode: bool) -> None:
@@ -315,14 +376,14 @@ def _check_setup(deps: Deps, socket_mode: bool) -> None:
     deps.store.set_state(doctor.STATE_KEY, doctor.report(results, as_json=True))
 
 
-def _drain(deps: Deps) -> None:
+def _drain(deps: Deps, code: int = 0) -> None:
     """Give deliveries in flight a few seconds, then go: a Slack outage must not hold up a
     restart. Every owed effect is an outbox row in SQLite, delivered at the next start."""
     rollbacks.stop_steps(deps)  # a step still running must not outlive the bot
     deps.outbox.stop(SHUTDOWN_GRACE_SECONDS)
     deps.pools.shutdown(wait=False)
     logging.shutdown()
-    os._exit(0)  # threads still waiting on a hung probe or Slack must not hold the exit
+    os._exit(code)  # threads still waiting on a hung probe or Slack must not hold the exit
 
 
 def _stop_on_sigterm() -> None:
@@ -365,38 +426,70 @@ def _jobs(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _outbox(args: argparse.Namespace, settings: Settings) -> int:
-    """What the bot still owes Slack and third parties. `retry` puts a dead row back in line
-    (a running `opsbot serve` delivers it); `drop` gives up on one for good."""
+def _store(settings: Settings) -> Store:
     store = Store(settings.opsbot_db)
     copy = store.migrate()
     if copy is not None:
         log.warning("Upgrading %s: a copy from before the upgrade is at %s", store.path, copy)
-    now = now_utc()
+    return store
+
+
+def _retry_or_drop(
+    args: argparse.Namespace,
+    retry: Callable[[int, datetime], bool],
+    drop: Callable[[int, datetime], bool],
+) -> int:
+    """`retry` puts a given-up row back in line (a running `opsbot serve` takes it);
+    `drop` gives up on one for good."""
+    if args.id is None:
+        print(f"opsbot {args.run.__name__[1:]} {args.action}: which row? (a number from the list)")
+        return 2
+    done = (retry if args.action == "retry" else drop)(args.id, now_utc())
+    verb = "back in line" if args.action == "retry" else "dropped"
+    print(f"#{args.id} {verb}." if done else f"#{args.id} is not waiting or dead; nothing changed.")
+    return 0 if done else 1
+
+
+def _outbox(args: argparse.Namespace, settings: Settings) -> int:
+    """What the bot still owes Slack and third parties, and what it gave up on."""
+    store = _store(settings)
     if args.action != "list":
-        if args.id is None:
-            print(f"opsbot outbox {args.action}: which row? (a number from `opsbot outbox`)")
-            return 2
-        done = (store.retry_effect if args.action == "retry" else store.drop_effect)(args.id, now)
-        verb = "back in line" if args.action == "retry" else "dropped"
-        print(
-            f"#{args.id} {verb}."
-            if done
-            else f"#{args.id} is not waiting or dead; nothing changed."
-        )
-        return 0 if done else 1
+        return _retry_or_drop(args, store.retry_effect, store.drop_effect)
+    now = now_utc()
     summary = store.outbox_summary(now)
     print(
         f"{summary['pending']} waiting (oldest {summary['oldest_seconds']:.0f} s), "
-        f"{summary['dead']} dead"
+        f"{summary['dead']} dead or refused"
     )
-    for effect in store.effects(("pending", "dead")):
+    for effect in store.effects(("pending", "dead", "refused")):
         age = (now - effect.created_at).total_seconds()
         where = f"INC-{effect.incident}" if effect.incident else effect.lane
         error = f"  last error: {effect.last_error}" if effect.last_error else ""
         print(
             f"#{effect.id:<6} {effect.state:8} {effect.kind:16} {where:20} "
             f"{effect.attempts} tries, {age:.0f} s old{error}"
+        )
+    return 0
+
+
+def _inbox(args: argparse.Namespace, settings: Settings) -> int:
+    """Slack events stored and not yet processed, and those given up on."""
+    store = _store(settings)
+    if args.action != "list":
+        return _retry_or_drop(args, store.retry_inbox, store.drop_inbox)
+    now = now_utc()
+    summary = store.inbox_summary(now)
+    print(
+        f"{summary['pending']} waiting (oldest {summary['oldest_seconds']:.0f} s), "
+        f"{summary['dead']} dead"
+    )
+    for event in store.inbox_events(("pending", "dead")):
+        age = (now - event.received_at).total_seconds() if event.received_at else 0
+        kind = str((json.loads(event.body).get("event") or {}).get("type", "?"))
+        error = f"  last error: {event.last_error}" if event.last_error else ""
+        print(
+            f"#{event.id:<6} {event.state:8} {kind:20} {event.attempts} tries, "
+            f"{age:.0f} s old{error}"
         )
     return 0
 
@@ -462,7 +555,11 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
         target = target / f"opsbot-{now_utc():%Y%m%d-%H%M%S}.db"
     if target.exists():
         raise ConfigError(f"{target} exists; name a new file or a directory")
-    Store(settings.opsbot_db).backup_to(target)
+    try:
+        Store(settings.opsbot_db).backup_to(target)
+    except (OSError, sqlite3.Error) as exc:
+        why = unwritable(exc) or getattr(exc, "strerror", None) or type(exc).__name__
+        raise ConfigError(f"could not write {target} ({why}); nothing was left behind") from None
     print(f"Copied {settings.opsbot_db} to {target}.")
     return 0
 

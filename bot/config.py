@@ -207,7 +207,7 @@ class Outbox(BaseModel):
 
     workers: int = Field(default=4, ge=1, le=32)
     timeout_seconds: float = Field(default=10, gt=0)  # one Slack or third-party call
-    backoff_cap_seconds: float = Field(default=60, gt=0)
+    backoff_cap_seconds: float = Field(default=60, gt=0)  # outbox rows and inbox events
     give_up_minutes: float = Field(default=60, gt=0)  # then the row is dead, and said so
     page_fallback_minutes: float = Field(default=3, gt=0)  # a page still refused: post it
     slack_posts_per_second: float = Field(default=1, gt=0)  # per channel (Slack's pace)

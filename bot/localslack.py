@@ -85,11 +85,14 @@ class Fault:
     delay: float = 0.0
     times: int | None = None
     hits: int = 0
+    with_blocks: bool | None = None  # only calls that carry blocks (True) or none (False)
 
-    def matches(self, method: str, channel: str | None) -> bool:
+    def matches(self, method: str, channel: str | None, body: dict[str, Any]) -> bool:
         if self.times is not None and self.hits >= self.times:
             return False
         if self.method is not None and self.method != method:
+            return False
+        if self.with_blocks is not None and self.with_blocks != bool(_blocks(body)):
             return False
         return self.channel is None or self.channel == channel
 
@@ -115,6 +118,7 @@ class LocalSlack:
         self.token_prefix = token_prefix
         self.scopes = set(scopes)
         self.outside: set[str] = set()  # channel ids the bot is not a member of
+        self.archived: set[str] = set()  # channel ids archived: nothing can be posted there
         self.on_event = on_event
         self.calls: list[Call] = []
         self.responses: list[dict[str, Any]] = []
@@ -216,7 +220,7 @@ class LocalSlack:
         channel = self.channel_id(channel) if isinstance(channel, str) and channel else None
         with self._lock:
             for found in self.faults:
-                if found.matches(method, channel):
+                if found.matches(method, channel, body):
                     found.hits += 1
                     return found
         return None
@@ -262,6 +266,11 @@ class LocalSlack:
         """The bot is removed from (or was never invited to) a channel."""
         with self._lock:
             self.outside.add(self.channel_id(channel))
+
+    def archive(self, channel: str) -> None:
+        """The channel is archived: posts and updates in it are refused (`is_archived`)."""
+        with self._lock:
+            self.archived.add(self.channel_id(channel))
 
     def is_member(self, channel: str) -> bool:
         """Slack sends an app events (reactions too) only from conversations it is in (Events
@@ -377,6 +386,9 @@ class LocalSlack:
             return {"ok": False, "error": "channel_not_found"}
         if not body.get("text") and not body.get("blocks"):
             return {"ok": False, "error": "no_text"}
+        refused = self._refusal(body)
+        if refused:
+            return {"ok": False, "error": refused}
         # chat.postMessage reference: `not_in_channel` unless the app has chat:write.public
         if not self.is_member(body["channel"]) and "chat:write.public" not in self.scopes:
             return {"ok": False, "error": "not_in_channel"}
@@ -404,6 +416,9 @@ class LocalSlack:
             return {"ok": False, "error": "message_not_found"}
         if message.user != BOT_USER:
             return {"ok": False, "error": "cant_update_message"}
+        refused = self._refusal(body)
+        if refused:
+            return {"ok": False, "error": refused}
         with self._lock:
             message.text = body.get("text", message.text)
             # chat.update reference: "If you don't include this field, the message's previous
@@ -414,6 +429,19 @@ class LocalSlack:
                 message.metadata = _metadata(body)
         self._emit("update", {"message": message})
         return {"ok": True, "channel": message.channel, "ts": message.ts, "text": message.text}
+
+    def _refusal(self, body: dict[str, Any]) -> str | None:
+        """What Slack says no to in a post or an update: an archived channel, text over
+        40,000 characters, blocks over Block Kit's limits (chat.postMessage reference;
+        Block Kit reference: 50 blocks, section text 3,000, header 150, button 75, ...)."""
+        if self.channel_id(str(body.get("channel", ""))) in self.archived:
+            return "is_archived"
+        if len(str(body.get("text") or "")) > 40_000:
+            return "msg_too_long"
+        blocks = _blocks(body)
+        if len(blocks) > 50 or not all(_valid_block(block) for block in blocks):
+            return "invalid_blocks"
+        return None
 
     def _chat_postEphemeral(self, body: dict[str, Any]) -> dict[str, Any]:
         self._emit(
@@ -565,6 +593,34 @@ def _metadata(body: dict[str, Any]) -> dict[str, Any] | None:
     if isinstance(metadata, str):
         metadata = json.loads(metadata or "null")
     return metadata if isinstance(metadata, dict) else None
+
+
+def _text_within(item: Any, limit: int) -> bool:
+    return isinstance(item, dict) and 0 < len(str(item.get("text", ""))) <= limit
+
+
+def _valid_block(block: dict[str, Any]) -> bool:
+    """Block Kit's limits for the blocks opsbot sends (slack_sdk's validators agree)."""
+    kind = block.get("type")
+    if kind == "section":
+        fields = block.get("fields") or []
+        text_ok = "text" not in block or _text_within(block["text"], 3000)
+        fields_ok = len(fields) <= 10 and all(_text_within(f, 2000) for f in fields)
+        return text_ok and fields_ok and ("text" in block or bool(fields))
+    if kind == "header":
+        return _text_within(block.get("text"), 150)
+    if kind == "context":
+        return 0 < len(block.get("elements") or []) <= 10
+    if kind == "actions":
+        elements = block.get("elements") or []
+        return 0 < len(elements) <= 25 and all(
+            _text_within(e.get("text"), 75) and len(str(e.get("value", ""))) <= 2000
+            for e in elements
+            if e.get("type") == "button"
+        )
+    if kind == "markdown":
+        return 0 < len(str(block.get("text", ""))) <= 12_000
+    return kind in {"divider", "image", "rich_text", "input", "file", "video", "table"}
 
 
 def _blocks(body: dict[str, Any]) -> list[dict[str, Any]]:

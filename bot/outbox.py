@@ -1,29 +1,41 @@
 """Delivery of the outbox: every effect opsbot owes Slack or a third party, from SQLite.
 
 A command writes its effects as outbox rows in the transaction of its change (Store.enqueue);
-this module delivers them. Rows are grouped in lanes (one Slack channel, one third party) and
-a lane delivers one row at a time in commit order, so a card is posted before its thread
-lines and two updates of one card never cross. Lanes never wait for each other: a Statuspage
-outage delays no card, a 429 on the digest channel delays no page in #incidents.
+this module delivers them. Rows are grouped in lanes (one incident in a Slack channel, one
+other channel, one person's DMs, one third party) and a lane delivers one row at a time in
+commit order, so a card is posted before its thread lines and two updates of one card never
+cross. Lanes never wait for each other: a Statuspage outage delays no card, a 429 on the
+digest channel delays no page in #incidents, a card Slack is slow to take holds up no other
+incident. Slack's pace (about one post a second per channel) is kept per channel, and pages
+go first.
 
-A failed row is retried with capped exponential backoff and jitter (a 429's Retry-After is
-honoured) until `outbox.give_up_minutes`, then it is dead: `opsbot outbox` lists it, /healthz
-counts it, and its kind's `on_failure` hears of it (an incident's third-party effects tell the
-commander). A kind may have a fallback instead (pages: a top-level post in the incidents
-channel).
+Failures are classified (`refusal`). An answer that will not change by trying again (Slack's
+`invalid_blocks`, `channel_not_found`, `message_not_found`, an HTTP 4xx) ends the row at once:
+a message whose layout Slack refuses is posted as plain text and says so, an update of a
+deleted message is dropped, a page falls back, anything else is `refused`. Only what may pass
+(5xx, 429, timeouts, a dropped connection) is retried, with capped exponential backoff and
+jitter (a 429's Retry-After is honoured) until `outbox.give_up_minutes`, then it is dead.
+`opsbot outbox` lists dead and refused rows, /healthz counts them, and the kind's
+`on_failure` hears of it (an incident's third-party effects tell the commander). A page not
+delivered `page_fallback_minutes` after it was owed falls back (a top-level post in the
+incidents channel), wherever it stands in its lane.
 
 Rows are claimed with an owner and a lease, so a process that dies mid-delivery leaves the
-row to be claimed again, by itself after a restart or by a standby. A post is tagged with
-Slack message metadata naming its row; a row tried before is first looked up in the channel,
-so a post that reached Slack just before a crash is adopted instead of posted twice.
+row to be claimed again, by itself after a restart or by a standby; a request the dead process
+may still have in flight is given the call's timeout to land first. A post is tagged with
+Slack message metadata naming its row and this database; a row tried before is first looked
+up in the channel, so a post that reached Slack just before a crash is adopted instead of
+posted twice.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
 import socket
+import sqlite3
 import threading
 import time
 import uuid
@@ -39,7 +51,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.redact import RedactingClient
-from bot.store import Effect, Store, now_utc
+from bot.replies import clip
+from bot.store import Effect, Store, StoreBusy, now_utc
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -50,20 +63,64 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=30)  # longer than any one delivery: Slack calls time out at 10 s
 IDLE_POLL_SECONDS = 0.5  # rows of other processes and retries falling due are seen this fast
 BACKOFF_BASE_SECONDS = 1.0
+LANDING_MARGIN = timedelta(seconds=2)  # beyond the call's timeout, for a request to land
+PAGE_PRIORITY = 10  # pages go before everything else owed in their channel
 METADATA_TYPE = "opsbot_outbox"
 CHANNEL_ID_KEY = "slack.channel.{}"  # a configured #name's id, learned once
 INCIDENT_METADATA_TYPE = "opsbot_incident"
+
+# Slack answers that may pass if the same request is sent again.
+SLACK_TRANSIENT = {
+    "ratelimited",
+    "rate_limited",
+    "service_unavailable",
+    "fatal_error",
+    "internal_error",
+    "request_timeout",
+    "timeout",
+}
+# Not this row's fault: the token or the app's installation. Retried until the give-up time,
+# since an operator fixing the setup makes every row deliverable again.
+SLACK_SETUP = {
+    "invalid_auth",
+    "not_authed",
+    "account_inactive",
+    "token_revoked",
+    "token_expired",
+    "no_permission",
+    "missing_scope",
+    "not_allowed_token_type",
+    "team_access_not_granted",
+    "ekm_access_denied",
+}
+# Slack refused the message's layout or size: the same words as plain text go through.
+LAYOUT_REFUSED = {
+    "invalid_blocks",
+    "invalid_blocks_format",
+    "msg_too_long",
+    "msg_blocks_too_long",
+    "too_many_blocks",
+    "invalid_attachments",
+}
+# An update of a message that is gone (deleted, its channel archived or gone).
+MESSAGE_GONE = {"message_not_found", "cant_update_message", "channel_not_found", "is_archived"}
+PLAIN_LIMIT = 12_000  # characters of a plain-text stand-in: well inside Slack's 40,000
 
 
 class OutboxGaveUp(Exception):
     """A row waited on (post_and_wait) was given up on; nothing reached Slack."""
 
 
+class Dropped(Exception):
+    """Nothing is left to deliver (the message to update was deleted): the row is dropped."""
+
+
 @dataclass(frozen=True)
 class Kind:
     """How one kind of row is delivered. `deliver` returns what to remember (a message's
-    channel and ts); `fallback` replaces retries once `fallback_after` has passed; `on_failure`
-    hears every failure (final=True when the row is dead)."""
+    channel and ts); `fallback` replaces a row that is refused, or not delivered within
+    `page_fallback_minutes` of being owed; `on_failure` hears every failure (final=True when
+    the row is given up on)."""
 
     deliver: Callable[[Deps, Effect, WebClient], dict[str, Any] | None]
     label: str
@@ -90,22 +147,39 @@ def kind(
     return register
 
 
-def slack_lane(channel: str) -> str:
-    return f"slack:{channel}"
+def slack_lane(channel: str, topic: str | None = None) -> str:
+    """A channel's lane, or (with a topic, such as one incident) a lane of its own within
+    the channel: its rows keep their order, and wait for no other topic's."""
+    return f"slack:{channel}" + (f"/{topic}" if topic else "")
+
+
+def pace_key(lane: str) -> str:
+    """What Slack's pace is counted on: the channel, for every lane in it."""
+    return lane.split("/", 1)[0]
 
 
 def failure_text(exc: BaseException) -> str:
     """Short and safe: Slack's error code, an HTTP status, or the exception's type. Never the
     exception's text, which may carry a URL with a secret in it."""
     if isinstance(exc, SlackApiError):
-        status = exc.response.status_code if exc.response is not None else 0
-        code = exc.response.get("error", "unknown") if exc.response is not None else "unknown"
-        return f"Slack {code}" + (f" (HTTP {status})" if status and status != 200 else "")
+        return f"Slack {slack_error(exc)}" + (
+            f" (HTTP {_status(exc)})" if _status(exc) not in (0, 200) else ""
+        )
     if isinstance(exc, httpx.HTTPStatusError):
         return f"HTTP {exc.response.status_code}"
+    if isinstance(exc, Dropped):
+        return str(exc)
     if timed_out(exc):
         return "timed out"
     return type(exc).__name__
+
+
+def slack_error(exc: SlackApiError) -> str:
+    return str(exc.response.get("error", "unknown")) if exc.response is not None else "unknown"
+
+
+def _status(exc: SlackApiError) -> int:
+    return exc.response.status_code if exc.response is not None else 0
 
 
 def timed_out(exc: BaseException) -> bool:
@@ -113,6 +187,24 @@ def timed_out(exc: BaseException) -> bool:
     return isinstance(exc, TimeoutError | httpx.TimeoutException) or (
         isinstance(exc, URLError) and isinstance(exc.reason, TimeoutError)
     )
+
+
+def transient(exc: BaseException) -> bool:
+    """May the same request pass if it is sent again later?"""
+    if isinstance(exc, SlackApiError):
+        code = slack_error(exc)
+        return _status(exc) >= 500 or _status(exc) == 429 or code in SLACK_TRANSIENT | SLACK_SETUP
+    if isinstance(exc, httpx.HTTPStatusError):
+        status = exc.response.status_code
+        return status >= 500 or status in (408, 409, 425, 429)
+    return isinstance(exc, OSError | httpx.TransportError | StoreBusy | sqlite3.OperationalError)
+
+
+def refused(exc: BaseException) -> bool:
+    """Did the other side say no to this request for good?"""
+    if isinstance(exc, SlackApiError | httpx.HTTPStatusError):
+        return not transient(exc)
+    return False
 
 
 def retry_after(exc: BaseException) -> float | None:
@@ -133,7 +225,7 @@ def retry_after(exc: BaseException) -> float | None:
 
 class _Pace:
     """Slack allows about one post per second per channel, with short bursts: a token bucket
-    per lane, in this process."""
+    per channel, in this process."""
 
     def __init__(self, per_second: float, burst: int) -> None:
         self.per_second, self.burst = per_second, burst
@@ -142,18 +234,30 @@ class _Pace:
 
     def take(self, lane: str) -> bool:
         now = time.monotonic()
+        key = pace_key(lane)
         with self._lock:
-            tokens, since = self._buckets.get(lane, (float(self.burst), now))
+            tokens, since = self._buckets.get(key, (float(self.burst), now))
             tokens = min(float(self.burst), tokens + (now - since) * self.per_second)
             if tokens < 1:
-                self._buckets[lane] = (tokens, now)
+                self._buckets[key] = (tokens, now)
                 return False
-            self._buckets[lane] = (tokens - 1, now)
+            self._buckets[key] = (tokens - 1, now)
             return True
 
 
-def _owner_id() -> str:
+def owner_id() -> str:
+    """Who claims rows: this host and process, and a nonce (a pid is reused)."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def owner_gone(owner: str, me: str) -> bool:
+    """An owner that was a process on this host which is no longer running (or an earlier
+    life of this very process id). Owners on other hosts are left to their leases."""
+    parts = owner.split(":")
+    if len(parts) != 3 or parts[0] != socket.gethostname() or owner == me:
+        return False
+    pid = int(parts[1]) if parts[1].isdigit() else -1
+    return pid == os.getpid() or not psutil.pid_exists(pid)
 
 
 class Outbox:
@@ -170,12 +274,14 @@ class Outbox:
         # rows are matched against Slack's message times.
         self.store, self.settings, self.clock = store, settings, clock
         policy = settings.outbox
-        self.owner = _owner_id()
+        self.owner = owner_id()
         self.slack = RedactingClient(
             token=token,
             base_url=settings.slack_api_url,
             timeout=int(policy.timeout_seconds),
         )
+        # A request a claim makes may land at Slack up to the call's timeout after it.
+        self.inflight = timedelta(seconds=policy.timeout_seconds) + LANDING_MARGIN
         self._pace = _Pace(policy.slack_posts_per_second, policy.slack_burst)
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -193,6 +299,7 @@ class Outbox:
     def start(self, workers: int | None = None) -> None:
         """Deliver in the background from now on (serve and the console do; run-job
         delivers its own rows in the foreground)."""
+        self._stop.clear()
         self.store.on_enqueue = self.wake
         self.release_dead_owners()
         for number in range(workers or self.settings.outbox.workers):
@@ -217,15 +324,11 @@ class Outbox:
 
     def release_dead_owners(self) -> int:
         """Rows leased by a process on this host that is gone are claimable at once instead
-        of when their lease runs out (a restart after kill -9 must not wait 30 s to page)."""
-        host = socket.gethostname()
+        of when their lease runs out (a restart after kill -9 must not wait 30 s to page),
+        but no sooner than a request it had in flight could have landed."""
         released = 0
         for owner in self.store.lease_owners():
-            parts = owner.split(":")
-            if len(parts) != 3 or parts[0] != host or owner == self.owner:
-                continue
-            pid = int(parts[1]) if parts[1].isdigit() else -1
-            if pid == os.getpid() or not psutil.pid_exists(pid):
+            if owner_gone(owner, self.owner):
                 released += self.store.release_owner(owner)
         return released
 
@@ -243,25 +346,62 @@ class Outbox:
                 self._wake.clear()
 
     def deliver_one(self, *, paced: bool = True) -> bool:
-        """Claim and deliver one due row; False when there was none to take now."""
+        """Claim and deliver one due row (or fall back on one overdue); False when there
+        was none to take now."""
         now = self.clock()
+        if self._fall_back_overdue(now):
+            return True
+        urgent = self.store.urgent_lanes()
+        # A channel's pace is kept for its urgent lanes while they wait: no other post in that
+        # channel takes a turn before the page has gone.
+        reserved = {pace_key(lane) for lane in urgent}
         for effect in self.store.claimable(now):
             spec = KINDS.get(effect.kind)
-            if paced and spec is not None and spec.paced and not self._pace.take(effect.lane):
-                continue
-            claimed = self.store.claim(effect.id, self.owner, now, LEASE)
+            if paced and spec is not None and spec.paced:
+                waits = pace_key(effect.lane) in reserved and effect.lane not in urgent
+                if waits or not self._pace.take(effect.lane):
+                    continue
+            claimed = self.store.claim(effect.id, self.owner, now, LEASE, self.inflight)
             if claimed is None:
                 continue
-            with self._done:
-                self._inflight += 1
-            try:
-                self._deliver(claimed)
-            finally:
-                with self._done:
-                    self._inflight -= 1
-                    self._done.notify_all()
+            self._counted(functools.partial(self._deliver, claimed))
             return True
         return False
+
+    def _counted(self, work: Callable[[], None]) -> None:
+        with self._done:
+            self._inflight += 1
+        try:
+            work()
+        finally:
+            with self._done:
+                self._inflight -= 1
+                self._done.notify_all()
+
+    def _fall_back_overdue(self, now: datetime) -> bool:
+        """A row with a fallback (a page) still owed `page_fallback_minutes` after it was
+        owed, whatever holds it up: its fallback now."""
+        minutes = self.settings.outbox.page_fallback_minutes
+        kinds = tuple(name for name, spec in KINDS.items() if spec.fallback)
+        for effect in self.store.overdue(kinds, now - timedelta(minutes=minutes), now):
+            claimed = self.store.claim(
+                effect.id, self.owner, now, LEASE, self.inflight, due_only=False
+            )
+            if claimed is None:
+                continue
+            why = f"not delivered within {minutes:g} min" + (
+                f"; last error: {claimed.last_error}" if claimed.last_error else ""
+            )
+            self._counted(functools.partial(self._fall_back, claimed, KINDS[claimed.kind], why))
+            return True
+        return False
+
+    def _fall_back(self, effect: Effect, spec: Kind, error: str) -> None:
+        assert self.deps is not None and spec.fallback is not None
+        log.warning("outbox: #%s %s falls back (%s)", effect.id, effect.kind, error)
+        with self.store.atomic():
+            self.store.bury(effect.id, self.owner, error, self.clock(), state="fell_back")
+            spec.fallback(self.deps, effect, error)
 
     def _deliver(self, effect: Effect) -> None:
         assert self.deps is not None, "start() first"
@@ -283,34 +423,21 @@ class Outbox:
         policy = self.settings.outbox
         now = self.clock()
         error = failure_text(exc)
-        if not isinstance(exc, SlackApiError | httpx.HTTPError | OSError | TimeoutError):
-            log.error("outbox: #%s %s failed", effect.id, effect.kind, exc_info=exc)
-        first = effect.first_failed_at or now
-        waited = now - first
-        assert self.deps is not None
-        if (
-            spec is not None
-            and spec.fallback
-            and waited >= timedelta(minutes=policy.page_fallback_minutes)
-        ):
-            log.warning("outbox: #%s %s falls back after %s", effect.id, effect.kind, error)
-            with self.store.atomic():
-                self.store.bury(effect.id, self.owner, error, now, state="fell_back")
-                spec.fallback(self.deps, effect, error)
+        deps = self.deps
+        assert deps is not None
+        if isinstance(exc, Dropped):
+            log.warning("outbox: #%s %s dropped: %s", effect.id, effect.kind, error)
+            self.store.bury(effect.id, self.owner, error, now, state="dropped")
             return
-        final = spec is None or waited >= timedelta(minutes=policy.give_up_minutes)
-        if final:
-            log.error(
-                "outbox: #%s %s is dead after %s attempts: %s",
-                effect.id,
-                effect.kind,
-                effect.attempts,
-                error,
-            )
-            with self.store.atomic():
-                self.store.bury(effect.id, self.owner, error, now)
-                if spec is not None and spec.on_failure:
-                    spec.on_failure(self.deps, effect, error, True)
+        passing = transient(exc)
+        if not passing and not refused(exc):  # a fault of ours, not the other side's
+            log.error("outbox: #%s %s failed", effect.id, effect.kind, exc_info=exc)
+        if spec is not None and spec.fallback and not passing:
+            self._fall_back(effect, spec, error)
+            return
+        waited = now - (effect.first_failed_at or now)
+        if not passing or spec is None or waited >= timedelta(minutes=policy.give_up_minutes):
+            self._give_up(effect, spec, error, "refused" if refused(exc) else "dead", now)
             return
         wait = retry_after(exc)
         if wait is None:
@@ -328,7 +455,24 @@ class Outbox:
         with self.store.atomic():
             self.store.retry_at(effect.id, self.owner, now + timedelta(seconds=wait), error, now)
             if spec is not None and spec.on_failure:
-                spec.on_failure(self.deps, effect, error, False)
+                spec.on_failure(deps, effect, error, False)
+
+    def _give_up(
+        self, effect: Effect, spec: Kind | None, error: str, state: str, now: datetime
+    ) -> None:
+        log.error(
+            "outbox: #%s %s is %s after %s attempts: %s",
+            effect.id,
+            effect.kind,
+            state,
+            effect.attempts,
+            error,
+        )
+        assert self.deps is not None
+        with self.store.atomic():
+            self.store.bury(effect.id, self.owner, error, now, state=state)
+            if spec is not None and spec.on_failure:
+                spec.on_failure(self.deps, effect, error, True)
 
     def drain(self, timeout: float = 10.0) -> None:
         """Deliver everything that is due now, in this thread too, and wait for rows other
@@ -351,7 +495,7 @@ class Outbox:
         deadline = time.monotonic() + timeout
         while True:
             effect = self.store.effect(effect_id)
-            if effect is None or effect.state in ("dead", "dropped", "fell_back"):
+            if effect is None or effect.state not in ("pending", "done"):
                 raise OutboxGaveUp(effect.last_error if effect else "row gone")
             if effect.state == "done":
                 return effect.result or {}
@@ -366,8 +510,10 @@ class Outbox:
 # Generic Slack kinds ------------------------------------------------------------------------
 
 
-def metadata(effect: Effect) -> dict[str, Any]:
-    payload: dict[str, Any] = {"row": effect.id}
+def metadata(deps: Deps, effect: Effect) -> dict[str, Any]:
+    """What a post carries to be found again: its row, and whose row (this database's
+    instance), so two opsbots posting in one channel never take each other's messages."""
+    payload: dict[str, Any] = {"row": effect.id, "opsbot": deps.store.instance()}
     if effect.incident is not None:
         payload["incident"] = effect.incident
     event_type = INCIDENT_METADATA_TYPE if effect.incident is not None else METADATA_TYPE
@@ -398,11 +544,12 @@ def find_posted(
     except SlackApiError as exc:
         log.warning("outbox: cannot look for #%s in %s (%s)", effect.id, channel, failure_text(exc))
         return None
+    mine = metadata(deps, effect)["event_payload"]
     for message in found.get("messages") or []:
         if thread_ts and message.get("ts") == thread_ts:
             continue  # the thread's parent, listed first by conversations.replies
         payload = (message.get("metadata") or {}).get("event_payload") or {}
-        if payload.get("row") == effect.id:
+        if payload.get("row") == mine["row"] and payload.get("opsbot") == mine["opsbot"]:
             log.info(
                 "outbox: #%s was posted before a restart; adopting %s", effect.id, message["ts"]
             )
@@ -442,6 +589,18 @@ def channel_id(deps: Deps, slack: WebClient, channel: str) -> str | None:
     return None
 
 
+def as_plain(message: dict[str, Any], exc: SlackApiError) -> dict[str, Any] | None:
+    """The message as plain text, when Slack refused its layout or size; None when the
+    refusal was about something else (or it was plain already)."""
+    code = slack_error(exc)
+    text = str(message.get("text", ""))
+    if code not in LAYOUT_REFUSED or (not message.get("blocks") and len(text) <= PLAIN_LIMIT):
+        return None
+    log.warning("outbox: Slack refused a message's layout (%s); posting it as plain text", code)
+    note = f"\n_(Posted as plain text: Slack refused its layout ({code}).)_"
+    return {"text": clip(text, PLAIN_LIMIT) + note}
+
+
 def post(
     deps: Deps,
     effect: Effect,
@@ -450,18 +609,47 @@ def post(
     message: dict[str, Any],
     thread_ts: str | None = None,
 ) -> dict[str, Any]:
-    """chat.postMessage exactly once: adopt an earlier try's message, else post."""
+    """chat.postMessage exactly once: adopt an earlier try's message, else post (as plain
+    text when Slack refuses the layout)."""
     found = find_posted(deps, effect, slack, channel, thread_ts)
     if found:
         return found
-    posted = slack.chat_postMessage(
-        channel=channel, thread_ts=thread_ts, metadata=metadata(effect), **message
-    )
+    posted = send(slack, channel, message, thread_ts, metadata(deps, effect))
     if channel.startswith("#") and posted.get("channel"):  # learn the id for later look-ups
         key = CHANNEL_ID_KEY.format(channel)
         if deps.store.state(key) != posted["channel"]:
             deps.store.set_state(key, str(posted["channel"]))
     return {"channel": posted["channel"], "ts": posted["ts"]}
+
+
+def send(
+    slack: WebClient,
+    channel: str,
+    message: dict[str, Any],
+    thread_ts: str | None = None,
+    tag: dict[str, Any] | None = None,
+) -> Any:
+    """chat.postMessage, as plain text when Slack refuses the layout."""
+    try:
+        return slack.chat_postMessage(channel=channel, thread_ts=thread_ts, metadata=tag, **message)
+    except SlackApiError as exc:
+        plain = as_plain(message, exc)
+        if plain is None:
+            raise
+        return slack.chat_postMessage(channel=channel, thread_ts=thread_ts, metadata=tag, **plain)
+
+
+def update(slack: WebClient, channel: str, ts: str, message: dict[str, Any]) -> None:
+    """chat.update, always with blocks (Slack keeps a message's old blocks when they are left
+    out: [] clears them), as plain text when Slack refuses the layout."""
+    full = {"text": message.get("text", ""), "blocks": message.get("blocks") or []}
+    try:
+        slack.chat_update(channel=channel, ts=ts, **full)
+    except SlackApiError as exc:
+        plain = as_plain(full, exc)
+        if plain is None:
+            raise
+        slack.chat_update(channel=channel, ts=ts, blocks=[], **plain)
 
 
 def as_message(payload: dict[str, Any]) -> dict[str, Any]:
@@ -480,13 +668,12 @@ def _post(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
 @kind("slack.update", "A Slack message update")
 def _update(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
     data = effect.payload
-    # Slack keeps a message's blocks when `blocks` is left out: send [] to clear them.
-    slack.chat_update(
-        channel=data["channel"],
-        ts=data["ts"],
-        text=data.get("text", ""),
-        blocks=data.get("blocks") or [],
-    )
+    try:
+        update(slack, data["channel"], data["ts"], data)
+    except SlackApiError as exc:
+        if slack_error(exc) in MESSAGE_GONE:  # someone deleted it: nothing left to update
+            raise Dropped(f"the message is gone (Slack {slack_error(exc)})") from exc
+        raise
     return {"channel": data["channel"], "ts": data["ts"]}
 
 
@@ -498,10 +685,18 @@ def _usergroup(deps: Deps, effect: Effect, slack: WebClient) -> None:
 
 
 def enqueue_post(
-    deps: Deps, channel: str, message: dict[str, Any], thread_ts: str | None = None
+    deps: Deps,
+    channel: str,
+    message: dict[str, Any],
+    thread_ts: str | None = None,
+    *,
+    priority: int = 0,
 ) -> int | None:
     return deps.store.enqueue(
-        "slack.post", slack_lane(channel), {"channel": channel, "thread_ts": thread_ts, **message}
+        "slack.post",
+        slack_lane(channel),
+        {"channel": channel, "thread_ts": thread_ts, **message},
+        priority=priority,
     )
 
 

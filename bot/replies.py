@@ -18,7 +18,7 @@ from typing import Any
 from pymongo.errors import ConnectionFailure
 from slack_sdk.errors import SlackApiError
 
-from bot.store import Replayed, StoreBusy
+from bot.store import Replayed, StoreBusy, StoreUnwritable
 
 SECTION_LIMIT = 3000
 Block = dict[str, Any]
@@ -47,6 +47,12 @@ def describe(error: Exception, log: logging.Logger) -> str:
     if isinstance(error, StoreBusy):
         log.warning("store busy past its timeout")
         return ":hourglass: opsbot's database is busy; nothing was changed. Try again."
+    if isinstance(error, StoreUnwritable):
+        log.error("store cannot be written: %s", error.reason)
+        return (
+            f":x: opsbot cannot write its database ({error.reason}: disk full?); "
+            "nothing was changed. `/healthz` says why until it can write again."
+        )
     if isinstance(error, ConnectionFailure):
         log.warning("MongoDB unreachable: %s", type(error).__name__)
         return (

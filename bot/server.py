@@ -37,16 +37,21 @@ MONITOR_STALE = timedelta(minutes=5)
 
 
 def status(
-    deps: Deps, scheduler_running: Callable[[], bool], started: datetime | None = None
+    deps: Deps,
+    scheduler_running: Callable[[], bool],
+    started: datetime | None = None,
+    slack: Callable[[], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The bot's own health: what /healthz answers and the Dockerfile's HEALTHCHECK reads.
-    A health monitor that has not run for 5 minutes, or an outbox row waiting longer than
-    `outbox.degraded_after_seconds`, makes the bot itself degraded."""
+    It is degraded when its database cannot be read or written (disk full, read-only), when
+    Slack does not answer, when the health monitor has not run for 5 minutes, or when an
+    outbox row or stored event has waited longer than `outbox.degraded_after_seconds`."""
     try:
         store_ok = deps.store.ping()
     except Exception:  # any failure to read the file is "unreachable" here, not a 500
         log.exception("store ping failed")
         store_ok = False
+    problem = deps.store.write_problem
     running = scheduler_running()
     last_run = deps.store.state("health.monitor.last_run") if store_ok else None
     since = max(
@@ -54,25 +59,46 @@ def status(
         default=None,
     )
     monitor_ok = since is None or deps.clock() - since < MONITOR_STALE
-    delivery = deps.store.outbox_summary(deps.outbox.clock()) if store_ok else {}
-    delivery_ok = store_ok and delivery["oldest_seconds"] <= (
-        deps.settings.outbox.degraded_after_seconds
+    now = deps.outbox.clock()
+    patience = deps.settings.outbox.degraded_after_seconds
+    delivery = deps.store.outbox_summary(now) if store_ok else {}
+    delivery_ok = store_ok and delivery["oldest_seconds"] <= patience
+    events = deps.store.inbox_summary(now) if store_ok else {}
+    events_ok = store_ok and events["oldest_seconds"] <= patience
+    reached = slack() if slack is not None else {"state": "ok"}
+    healthy = (
+        store_ok
+        and problem is None
+        and running
+        and monitor_ok
+        and delivery_ok
+        and events_ok
+        and reached["state"] == "ok"
     )
-    healthy = store_ok and running and monitor_ok and delivery_ok
-    return {
+    body: dict[str, Any] = {
         "status": "ok" if healthy else "degraded",
         "version": bot.__version__,
-        "store": "ok" if store_ok else "unreachable",
+        "store": "unreachable" if not store_ok else "unwritable" if problem else "ok",
         "scheduler": "running" if running else "stopped",
+        "slack": reached,
         "monitor": {"last_run": last_run, "ok": monitor_ok},
         # Effects owed to Slack and third parties: how many wait, the oldest's age, and how
         # many were given up on (`opsbot outbox` lists them).
         "outbox": {**delivery, "ok": delivery_ok},
+        # Slack events stored and not yet processed, and those given up on (`opsbot inbox`).
+        "inbox": {**events, "ok": events_ok},
     }
+    if problem:
+        body["store_problem"] = f"opsbot cannot write its database: {problem}"
+    return body
 
 
 def wsgi_app(
-    app: App, deps: Deps, scheduler_running: Callable[[], bool], secret: str
+    app: App,
+    deps: Deps,
+    scheduler_running: Callable[[], bool],
+    secret: str,
+    slack: Callable[[], dict[str, Any]] | None = None,
 ) -> Callable[..., Any]:
     started = deps.clock()
 
@@ -81,7 +107,7 @@ def wsgi_app(
         if path in ("/status", "/status.json") and method in ("GET", "HEAD"):
             return status_page(deps, path, environ, start_response)
         if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") == "GET":
-            body = status(deps, scheduler_running, started)
+            body = status(deps, scheduler_running, started, slack)
             code = "200 OK" if body["status"] == "ok" else "503 Service Unavailable"
             start_response(code, [("Content-Type", "application/json")])
             return [json.dumps(body).encode()]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,7 +15,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import outbox
 from bot.deps import Deps
+from bot.outbox import owner_gone
 from bot.replies import describe
+from bot.store.operations import RUN_LEASE, RUN_RENEW, JobRun
 from commands.alerts.service import beat
 from jobs import (
     alerts,
@@ -165,9 +169,10 @@ def run_by_hand(name: str, deps: Deps, *, dry_run: bool = False, **extra: Any) -
         return run_job(name, deps, now=now, dry_run=True, **extra) + (
             "\n(dry run: nothing was posted or changed)"
         )
-    deps.store.claim_run(name, now, now)
+    deps.store.claim_run(name, now, now, deps.outbox.owner)
     try:
-        summary = run_job(name, deps, now=now, **extra)
+        with held(deps, name, now):
+            summary = run_job(name, deps, now=now, **extra)
     except Exception as exc:
         deps.store.finish_run(name, now, "failed by hand", type(exc).__name__, deps.clock())
         raise
@@ -247,6 +252,8 @@ def due_runs(deps: Deps, now: datetime) -> list[tuple[datetime, str]]:
     jobs, so a digest runs before its nudge) or recorded as missed and said in the digest
     channel once. Nothing due after the install is skipped silently."""
     since_install = installed_at(deps, now)
+    me = deps.outbox.owner
+    cut = deps.store.cut_short(now, lambda owner: owner_gone(owner, me))
     owed: list[tuple[datetime, str]] = []
     missed: list[tuple[str, datetime]] = []
     for name, job in JOBS.items():
@@ -262,9 +269,37 @@ def due_runs(deps: Deps, now: datetime) -> list[tuple[datetime, str]]:
             owed.append((due[-1], name))
             due = due[:-1]
         missed += [(name, moment) for moment in due]
+    again = {(run.job, run.scheduled_for) for run in cut}
+    missed = [(name, moment) for name, moment in missed if (name, moment) not in again]
     if missed:
         _report_missed(deps, missed, now)
+    if cut:
+        _report_cut_short(deps, cut, {(name, due) for due, name in owed}, now)
     return sorted(owed)
+
+
+def _report_cut_short(
+    deps: Deps, cut: list[JobRun], owed: set[tuple[str, datetime]], now: datetime
+) -> None:
+    """Runs cut short (opsbot stopped or died while they ran): said in the digest channel;
+    one still owed runs again now, any other is settled as cut short."""
+    tz = deps.settings.tz
+    lines = []
+    with deps.store.atomic():
+        for run in cut:
+            when = f"{run.scheduled_for.astimezone(tz):%a %d %b %H:%M %Z}"
+            if (run.job, run.scheduled_for) in owed:
+                lines.append(f"• `{run.job}` due {when}: running it again now")
+                continue
+            deps.store.finish_run(run.job, run.scheduled_for, "cut short", "opsbot stopped", now)
+            lines.append(
+                f"• `{run.job}` of {when}: not run again (a later run is due, or it is too "
+                f"old); `opsbot run-job {run.job}` runs it now"
+            )
+        text = ":warning: opsbot stopped while these jobs ran, so they did not finish:\n" + (
+            "\n".join(lines)
+        )
+        outbox.enqueue_post(deps, deps.settings.digest_target, {"text": text})
 
 
 def _report_missed(deps: Deps, missed: list[tuple[str, datetime]], now: datetime) -> None:
@@ -294,10 +329,11 @@ def _report_missed(deps: Deps, missed: list[tuple[str, datetime]], now: datetime
 def run_occurrence(name: str, deps: Deps, due: datetime) -> str | None:
     """Run the occurrence due at `due`, exactly once (a claim in the store), as of `due`:
     a digest caught up on Friday for Thursday is Thursday's digest."""
-    if not deps.store.claim_run(name, due, deps.clock()):
+    if not deps.store.claim_run(name, due, deps.clock(), deps.outbox.owner):
         return None
     try:
-        summary = JOBS[name].run(deps, now=due)
+        with held(deps, name, due):
+            summary = JOBS[name].run(deps, now=due)
     except Exception as exc:
         deps.store.finish_run(name, due, "failed", type(exc).__name__, deps.clock())
         report_failure(name, deps, exc)
@@ -306,6 +342,28 @@ def run_occurrence(name: str, deps: Deps, due: datetime) -> str | None:
     deps.store.set_state(f"job.failing.{name}", "")
     beat(deps, f"job:{name}", deps.clock())  # heartbeats may watch opsbot's own jobs
     return summary
+
+
+@contextmanager
+def held(deps: Deps, name: str, due: datetime) -> Iterator[None]:
+    """While a run goes on, its claim is renewed: another process (or this one after a
+    restart) takes it for cut short only once its owner is gone or stops renewing."""
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(RUN_RENEW.total_seconds()):
+            until = deps.clock() + RUN_LEASE
+            try:
+                deps.store.renew_run(name, due, deps.outbox.owner, until)
+            except Exception:  # a busy file now and then: the lease has room for it
+                log.warning("could not renew the claim on %s", name, exc_info=True)
+
+    thread = threading.Thread(target=renew, name=f"opsbot-renew-{name}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
 
 
 def scheduled_run(name: str, deps: Deps, now: datetime) -> str | None:

@@ -2,7 +2,9 @@
 
 An incident's card is an outbox row committed with the incident, so it is never lost; this
 job covers what the outbox cannot know: a database from before the outbox, or a card row
-given up on after Slack refused it for too long. Runs at start-up and every minute.
+given up on after Slack failed for too long. A card Slack refused for good (its channel is
+archived or gone) is not queued again: it would be refused again, every minute; `opsbot
+outbox retry` sends it once the channel is fixed. Runs at start-up and every minute.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ def run(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
     missing = [
         incident
         for incident in deps.store.incidents_without_card()
-        if not deps.store.has_pending(incident.number, "incident.card")
+        if not _owed_or_refused(deps, incident.number)
     ]
     if not missing:
         return "Every open incident has its card."
@@ -28,3 +30,8 @@ def run(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
         for incident in missing:
             effects.card(deps, incident.number)
     return f"Card of {refs} queued for posting."
+
+
+def _owed_or_refused(deps: Deps, number: int) -> bool:
+    latest = deps.store.latest_effect(number, "incident.card")
+    return latest is not None and latest.state in ("pending", "refused")

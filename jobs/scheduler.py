@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime
 
 from apscheduler.triggers.interval import IntervalTrigger
@@ -61,9 +61,17 @@ class Scheduler:
         recent = self.last_tick is not None and time.monotonic() - self.last_tick < STALE_SECONDS
         return alive and recent
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 0.0) -> None:
+        """Start nothing more; give what runs `grace` seconds to finish. A scheduled run
+        still going then is marked interrupted: the next start says so and runs it again."""
         self._stop.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        running = [future for future in self._busy.values() if not future.done()]
+        if running:
+            wait(running, timeout=grace)
+        if self._running("@scheduled"):
+            left = self.deps.store.interrupt_runs(self.deps.outbox.owner)
+            log.warning("stopping: %s scheduled run(s) did not finish; marked interrupted", left)
 
     # One tick -----------------------------------------------------------------------------
 

@@ -71,23 +71,8 @@ def test_rejected_token_is_reported_not_traced(tmp_path: Path) -> None:
         }
         result = opsbot("serve", "--host", "127.0.0.1", env=env, cwd=tmp_path)
     assert result.returncode == 2
-    assert "SLACK_BOT_TOKEN: Slack did not accept it" in result.stderr
+    assert "SLACK_BOT_TOKEN: Slack rejected it (invalid_auth)" in result.stderr
     assert "xoxb-revoked" not in result.stderr and "Traceback" not in result.stderr
-
-
-def test_unreachable_slack_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    """Slack unreachable at start: one line naming the address and the cause, no traceback."""
-    env = {
-        "SLACK_BOT_TOKEN": "xoxb-x",
-        "SLACK_SIGNING_SECRET": "s",
-        "SLACK_API_URL": "http://127.0.0.1:9/api/",
-    }
-    result = opsbot("serve", "--host", "127.0.0.1", env=env, cwd=tmp_path)
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
-        "opsbot: cannot reach Slack at http://127.0.0.1:9/api/ ([Errno 111] Connection refused): "
-        "check the network, a proxy, or SLACK_API_URL"
-    ]
 
 
 def test_run_job_by_hand_is_recorded_dry_runs_say_so_and_a_month_can_be_chosen(

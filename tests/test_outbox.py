@@ -150,11 +150,11 @@ def test_callers_share_one_run_in_flight() -> None:
     pool.shutdown()
 
 
-def opsbot(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
+def opsbot(*args: str, db: Path, table: str = "outbox") -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPSBOT_"))}
     env["OPSBOT_DB"] = str(db)
     return subprocess.run(
-        [sys.executable, "-m", "bot", "outbox", *args],
+        [sys.executable, "-m", "bot", table, *args],
         env=env,
         capture_output=True,
         text=True,
@@ -183,6 +183,34 @@ def test_opsbot_outbox_lists_retries_and_drops(tmp_path: Path) -> None:
     refused = opsbot("drop", str(row), db=db)
     assert refused.returncode == 1 and "nothing changed" in refused.stdout
     assert opsbot("retry", db=db).returncode == 2
+
+
+def test_opsbot_inbox_lists_dead_events_and_retries_or_drops_them(tmp_path: Path) -> None:
+    """An event given up on is listed with its last error; retry puts it back in line, due
+    now; drop ends it."""
+    db = tmp_path / "opsbot.db"
+    store = Store(db)
+    store.migrate()
+    now = datetime.now(UTC)
+    store.receive("Ev1", '{"event": {"type": "reaction_added"}}', now)
+    claimed = store.claim_inbox("h:1:x", now, timedelta(seconds=30))
+    assert claimed is not None
+    store.inbox_bury(claimed.id, "h:1:x", "Slack service_unavailable", now)
+    listed = opsbot(db=db, table="inbox")
+    assert "0 waiting" in listed.stdout and "1 dead" in listed.stdout
+    assert "reaction_added" in listed.stdout and "service_unavailable" in listed.stdout
+    assert opsbot("retry", str(claimed.id), db=db, table="inbox").stdout.strip() == (
+        f"#{claimed.id} back in line."
+    )
+    again = store.claim_inbox("h:2:y", datetime.now(UTC), timedelta(seconds=30))
+    assert again is not None and again.attempts == 2
+    store.inbox_bury(again.id, "h:2:y", "Slack service_unavailable", datetime.now(UTC))
+    assert opsbot("drop", str(again.id), db=db, table="inbox").returncode == 0
+    assert store.inbox_summary(datetime.now(UTC)) == {
+        "pending": 0,
+        "oldest_seconds": 0.0,
+        "dead": 0,
+    }
 
 
 def test_an_error_after_ack_keeps_the_answer(app, slack: LocalSlack) -> None:  # type: ignore[no-untyped-def]

@@ -4,7 +4,12 @@ written by a newer opsbot is refused untouched."""
 
 from __future__ import annotations
 
+import os
+import re
+import resource
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -125,3 +130,42 @@ def test_only_the_last_copies_are_kept(tmp_path: Path) -> None:
     copies = sorted(tmp_path.glob("opsbot.db.before-*"))
     assert len(copies) == UPGRADE_COPIES
     assert copies[-1].name.startswith("opsbot.db.before-m013_timeline_numbers-")
+
+
+def test_an_upgrade_that_cannot_copy_the_file_first_says_so_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    """The copy taken before an upgrade cannot be written (the file system takes no more:
+    here a file size limit, as a full disk would): opsbot says so in one line, exit 2, and
+    leaves the database as it was, with no half-written copy beside it."""
+    path = tmp_path / "opsbot.db"
+    old_database(path, "m012_outbox_inbox")
+    before = path.read_bytes()
+    limit = len(before) // 2
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPSBOT_"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "outbox"],
+        env={**env, "OPSBOT_DB": str(path)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        preexec_fn=small_files,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "could not copy it before upgrading" in done.stderr
+    assert "nothing was changed" in done.stderr and "Traceback" not in done.stderr
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["opsbot.db"]
+
+
+def test_every_migration_in_the_schema_is_registered_in_order() -> None:
+    """A migration function without its decorator would never run: every `m0NN_` function
+    of bot/store/schema.py is a registered migration, in the order of its number."""
+    from bot.store import schema
+
+    defined = sorted(name for name in vars(schema) if re.fullmatch(r"m\d{3}_\w+", name))
+    assert [m.name for m in migrations._migrations] == defined

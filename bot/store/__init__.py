@@ -17,10 +17,12 @@ from bot.store.alerts import Alert, AlertStore
 from bot.store.base import (
     BUSY_TIMEOUT_MS,
     WRITE_BUDGET_SECONDS,
+    CannotUpgrade,
     NewerDatabase,
     Replayed,
     StoreBase,
     StoreBusy,
+    StoreUnwritable,
     now_utc,
     serve_lock,
 )
@@ -47,6 +49,7 @@ class Store(IncidentStore, OnCallStore, OperationsStore, OutboxStore, AlertStore
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
+    "CannotUpgrade",
     "ActionItem",
     "Change",
     "Effect",
@@ -59,6 +62,7 @@ __all__ = [
     "Store",
     "StoreBase",
     "StoreBusy",
+    "StoreUnwritable",
     "Alert",
     "NewerDatabase",
     "serve_lock",

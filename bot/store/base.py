@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import random
+import shutil
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -26,7 +28,13 @@ WRITE_BUDGET_SECONDS = 2.2
 BUSY_TIMEOUT_MS = int(WRITE_BUDGET_SECONDS * 1000)
 
 
+INSTANCE_KEY = "opsbot.instance"
 UPGRADE_COPIES = 5  # copies of the file taken before upgrades, kept beside it
+MIN_FREE_BYTES = 1 << 20  # less free space than this after a "disk full" is still full
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1 << 20):.1f} MB"
 
 
 def serve_lock(path: Path | str) -> Path:
@@ -38,8 +46,39 @@ class NewerDatabase(Exception):
     """The file's schema has migrations this opsbot does not know: it is left untouched."""
 
 
+class CannotUpgrade(Exception):
+    """The copy taken before an upgrade could not be written (disk full, read-only): the file
+    was not touched and the upgrade did not start."""
+
+
 class StoreBusy(Exception):
     """Another writer held the database past BUSY_TIMEOUT_MS; nothing was written."""
+
+
+class StoreUnwritable(Exception):
+    """The database cannot be written (disk full, a read-only file or mount, an I/O error);
+    nothing was written. The reason is short and safe to show."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# What SQLite says when the file cannot take a write, and how opsbot says it.
+_UNWRITABLE = {
+    "database or disk is full": "the disk is full",
+    "readonly database": "the database is read-only",
+    "disk i/o error": "a disk I/O error",
+    "unable to open database file": "the file cannot be opened",
+}
+
+
+def unwritable(exc: BaseException) -> str | None:
+    """Why SQLite could not write, when `exc` says the file cannot take writes."""
+    if not isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError):
+        return None
+    text = str(exc).lower()
+    return next((why for found, why in _UNWRITABLE.items() if found in text), None)
 
 
 # A signed request can be replayed within Slack's 5-minute window; its key is kept longer.
@@ -101,6 +140,9 @@ class StoreBase:
         self.on_enqueue: Callable[[], None] | None = None
         # Called after an Events API delivery is stored in the inbox.
         self.on_receive: Callable[[], None] | None = None
+        # Why the last write failed, when the file could not take it (disk full, read-only);
+        # None once a write succeeds.
+        self.write_problem: str | None = None
 
     def migrate(self) -> Path | None:
         """Create or upgrade the schema; called once at start-up. Before an upgrade the file is
@@ -129,7 +171,21 @@ class StoreBase:
         here = Path(self.path)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         copy = here.with_name(f"{here.name}.before-{migration}-{stamp}")
-        self.backup_to(copy)
+        size = sum(p.stat().st_size for p in (here, Path(f"{here}-wal")) if p.exists())
+        free = shutil.disk_usage(here.parent).free
+        unchanged = "nothing was changed; free some space (or copy it elsewhere) and start again"
+        if free < size + MIN_FREE_BYTES:
+            raise CannotUpgrade(
+                f"{here}: not enough room to copy it before upgrading ({_mb(free)} free, "
+                f"{_mb(size + MIN_FREE_BYTES)} needed); {unchanged}"
+            )
+        try:
+            self.backup_to(copy)
+        except (OSError, sqlite3.Error) as exc:
+            why = unwritable(exc) or getattr(exc, "strerror", None) or type(exc).__name__
+            raise CannotUpgrade(
+                f"{here}: could not copy it before upgrading ({why}); {unchanged}"
+            ) from None
         for old in sorted(here.parent.glob(f"{here.name}.before-*"))[:-UPGRADE_COPIES]:
             old.unlink()
         return copy
@@ -144,6 +200,9 @@ class StoreBase:
         try:
             with contextlib.closing(sqlite3.connect(part)) as copy:
                 source.backup(copy)
+        except BaseException:
+            part.unlink(missing_ok=True)  # a half copy is no copy: never left behind
+            raise
         finally:
             source.close()
         part.replace(target)
@@ -194,20 +253,43 @@ class StoreBase:
                 try:
                     db.conn.execute("BEGIN IMMEDIATE")
                 except sqlite3.OperationalError as exc:  # another process holds the file
-                    raise StoreBusy from exc
+                    raise self._failure(exc) or StoreBusy() from exc
                 self._local.depth, self._local.enqueued = 1, False
                 try:
                     yield db
                     db.conn.execute("COMMIT")
-                except BaseException:
-                    db.conn.execute("ROLLBACK")
+                except BaseException as exc:
+                    with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back
+                        db.conn.execute("ROLLBACK")
+                    failure = self._failure(exc)
+                    if failure is not None:
+                        raise failure from exc
                     raise
                 finally:
                     self._local.depth = 0
+            if self.write_problem is not None and self._has_room():
+                self.write_problem = None
             if self._local.enqueued and self.on_enqueue is not None:
                 self.on_enqueue()
         finally:
             self._write_lock.release()
+
+    def _has_room(self) -> bool:
+        """A write that succeeds on a full disk (SQLite reuses its WAL's space) does not mean
+        the disk has room again: that takes free space."""
+        try:
+            return shutil.disk_usage(Path(self.path).parent).free >= MIN_FREE_BYTES
+        except OSError:
+            return False
+
+    def _failure(self, exc: BaseException) -> StoreUnwritable | None:
+        """A write that failed because the file cannot take writes: remembered (/healthz
+        says it until a write succeeds) and raised as StoreUnwritable."""
+        reason = unwritable(exc)
+        if reason is None:
+            return None
+        self.write_problem = reason
+        return StoreUnwritable(reason)
 
     def _savepoint(self, depth: int) -> Iterator[Database]:
         db: Database = self._local.db
@@ -228,6 +310,21 @@ class StoreBase:
             return db.execute("SELECT count(*) FROM incidents").fetchone() is not None
 
     # Small facts kept across restarts ---------------------------------------------------
+
+    def instance(self) -> str:
+        """This database's own id, made once: what opsbot's Slack messages carry to tell its
+        own from another opsbot's in the same channel."""
+        known: str | None = getattr(self, "_instance", None)
+        if known is None:
+            with self._write() as db:
+                db.execute(
+                    "INSERT OR IGNORE INTO bot_state VALUES (?, ?)",
+                    [INSTANCE_KEY, uuid.uuid4().hex[:12]],
+                )
+            known = self.state(INSTANCE_KEY)
+            assert known is not None
+            self._instance = known
+        return known
 
     def state(self, key: str) -> str | None:
         with self._connect() as db:

@@ -1,8 +1,14 @@
 """The outbox (effects owed to the outside world) and the inbox (Slack events to process).
 
-Both are tables of rows that a process *claims*: it sets itself as owner with a lease, does
-the work, and marks the row. A process that dies mid-way leaves a lease that runs out, and
-the row is claimed again, by this process after a restart or by another one.
+Both are tables of rows that a process *claims*: one statement sets it as owner with a lease,
+so two processes on one database never take the same row. It does the work and marks the
+row. A process that dies mid-way leaves a lease that runs out, and the row is claimed again,
+by this process after a restart or by another one.
+
+A row ends `done`; `dead` when it kept failing past the give-up time; `refused` when the
+other side said no for good (Slack's `invalid_blocks`, `channel_not_found`, an HTTP 4xx);
+`fell_back` when its kind's fallback replaced it; `dropped` when there was nothing left to do
+(an update of a message someone deleted) or an operator gave up on it.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from bot.redact import redact_all
 from bot.store.base import PRUNE_ODDS, StoreBase, _iso, _parse, _query, now_utc
 
 KEEP_FINISHED = timedelta(days=7)  # delivered rows, for `opsbot outbox` and de-duplication
+GIVEN_UP = ("dead", "refused")  # rows nobody got, that an operator may send again
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,7 @@ class Effect:
     first_failed_at: datetime | None  # is unknown or it failed
     last_error: str | None
     result: dict[str, Any] | None
+    priority: int = 0
 
 
 def _effect(row: dict[str, Any]) -> Effect:
@@ -51,6 +59,7 @@ def _effect(row: dict[str, Any]) -> Effect:
         first_failed_at=_parse(row["first_failed_at"]),
         last_error=row["last_error"],
         result=json.loads(row["result"]) if row["result"] else None,
+        priority=row["priority"],
     )
 
 
@@ -60,6 +69,36 @@ class InboxEvent:
     event_id: str
     body: str
     attempts: int
+    state: str = "pending"
+    received_at: datetime | None = None
+    first_failed_at: datetime | None = None
+    last_error: str | None = None
+
+
+def _event(row: dict[str, Any]) -> InboxEvent:
+    return InboxEvent(
+        id=row["id"],
+        event_id=row["event_id"],
+        body=row["body"],
+        attempts=row["attempts"],
+        state=row["state"],
+        received_at=_parse(row["received_at"]),
+        first_failed_at=_parse(row["first_failed_at"]),
+        last_error=row["last_error"],
+    )
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What waits in a table: how many rows, the oldest's age in seconds, how many were given
+    up on."""
+
+    pending: int
+    oldest_seconds: float
+    dead: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"pending": self.pending, "oldest_seconds": self.oldest_seconds, "dead": self.dead}
 
 
 class OutboxStore(StoreBase):
@@ -73,12 +112,14 @@ class OutboxStore(StoreBase):
         *,
         incident: int | None = None,
         coalesce: bool = False,
+        priority: int = 0,
     ) -> int | None:
         """Owe one effect; call it inside the transaction of the change that owes it. Its
         times are wall-clock times (Slack's message times are), whatever the bot's clock.
         With `coalesce`, a row of the same kind for the same incident (or, without one, on the
         same lane) that is waiting and not yet claimed already covers it (it renders the state
-        at delivery): None is returned."""
+        at delivery): None is returned. A higher `priority` goes before other rows of its
+        channel (pages)."""
         with self._write() as db:
             if coalesce:
                 same = "incident_id = ?" if incident is not None else "lane = ?"
@@ -91,9 +132,17 @@ class OutboxStore(StoreBase):
                     return None
             now = now_utc()
             cursor = db.execute(
-                "INSERT INTO outbox (kind, lane, payload, incident_id, created_at, due_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [kind, lane, json.dumps(redact_all(payload)), incident, _iso(now), _iso(now)],
+                "INSERT INTO outbox (kind, lane, payload, incident_id, created_at, due_at, "
+                "priority) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    kind,
+                    lane,
+                    json.dumps(redact_all(payload)),
+                    incident,
+                    _iso(now),
+                    _iso(now),
+                    priority,
+                ],
             )
             self._local.enqueued = True
             return cursor.lastrowid
@@ -101,32 +150,71 @@ class OutboxStore(StoreBase):
     # Delivering them ---------------------------------------------------------------------
 
     def claimable(self, now: datetime, limit: int = 50) -> list[Effect]:
-        """The head row of every lane, when it is due and nobody holds a live lease on it."""
+        """The head row of every lane, when it is due and nobody holds a live lease on it;
+        first the lanes holding an urgent row (a page: what is ahead of it in its lane goes
+        first too, keeping the lane's order), then in commit order."""
         sql = """
             SELECT o.* FROM outbox o
-            JOIN (SELECT lane, min(id) AS head FROM outbox WHERE state = 'pending'
-                  GROUP BY lane) h ON o.id = h.head
+            JOIN (SELECT lane, min(id) AS head, max(priority) AS urgency FROM outbox
+                  WHERE state = 'pending' GROUP BY lane) h ON o.id = h.head
             WHERE o.due_at <= ? AND (o.lease_until IS NULL OR o.lease_until < ?)
-            ORDER BY o.id LIMIT ?"""
+            ORDER BY h.urgency DESC, o.id LIMIT ?"""
         moment = _iso(now)
         with self._connect() as db:
             return [_effect(row) for row in _query(db, sql, [moment, moment, limit])]
 
-    def claim(self, effect_id: int, owner: str, now: datetime, lease: timedelta) -> Effect | None:
-        """Take one row for `lease`; None when another process took it first."""
+    def urgent_lanes(self) -> set[str]:
+        """Lanes holding a waiting urgent row (a page)."""
+        sql = "SELECT DISTINCT lane FROM outbox WHERE state = 'pending' AND priority > 0"
+        with self._connect() as db:
+            return {row[0] for row in db.execute(sql).fetchall()}
+
+    def overdue(self, kinds: tuple[str, ...], owed_before: datetime, now: datetime) -> list[Effect]:
+        """Rows of `kinds` still waiting though they were owed before `owed_before`, wherever
+        they stand in their lane and whatever their retry time: pages late enough to fall
+        back."""
+        if not kinds:
+            return []
+        marks = ", ".join("?" for _ in kinds)
+        sql = (
+            f"SELECT * FROM outbox WHERE state = 'pending' AND kind IN ({marks}) "
+            "AND created_at < ? AND (lease_until IS NULL OR lease_until < ?) ORDER BY id LIMIT 20"
+        )
+        with self._connect() as db:
+            rows = _query(db, sql, [*kinds, _iso(owed_before), _iso(now)])
+        return [_effect(row) for row in rows]
+
+    def claim(
+        self,
+        effect_id: int,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        inflight: timedelta = timedelta(0),
+        *,
+        due_only: bool = True,
+    ) -> Effect | None:
+        """Take one row for `lease`; None when another process took it first. A request
+        this claim makes may still land at Slack `inflight` after it (the call's timeout)."""
+        due = "AND due_at <= ? " if due_only else ""
         with self._write() as db:
             # Due, pending and free now, not merely when it was listed: another worker may
             # have tried it in between and put it back with a later due time.
-            cursor = db.execute(
-                "UPDATE outbox SET owner = ?, lease_until = ?, attempts = attempts + 1 "
-                "WHERE id = ? AND state = 'pending' AND due_at <= ? "
-                "AND (lease_until IS NULL OR lease_until < ?)",
-                [owner, _iso(now + lease), effect_id, _iso(now), _iso(now)],
+            rows = _query(
+                db,
+                "UPDATE outbox SET owner = ?, lease_until = ?, inflight_until = ?, "
+                "attempts = attempts + 1 WHERE id = ? AND state = 'pending' "
+                f"{due}AND (lease_until IS NULL OR lease_until < ?) RETURNING *",
+                [
+                    owner,
+                    _iso(now + lease),
+                    _iso(now + inflight),
+                    effect_id,
+                    *([_iso(now)] if due_only else []),
+                    _iso(now),
+                ],
             )
-            if cursor.rowcount != 1:
-                return None
-            rows = _query(db, "SELECT * FROM outbox WHERE id = ?", [effect_id])
-        return _effect(rows[0])
+        return _effect(rows[0]) if rows else None
 
     def delivered(
         self, effect_id: int, owner: str, now: datetime, result: dict[str, Any] | None = None
@@ -156,7 +244,7 @@ class OutboxStore(StoreBase):
     def bury(
         self, effect_id: int, owner: str, error: str, now: datetime, state: str = "dead"
     ) -> None:
-        """Give up on a row: `dead` (nobody got it; someone is told) or `fell_back`."""
+        """Finish a row that was not delivered: `dead`, `refused`, `fell_back` or `dropped`."""
         with self._write() as db:
             db.execute(
                 "UPDATE outbox SET state = ?, last_error = ?, finished_at = ?, owner = NULL, "
@@ -186,24 +274,38 @@ class OutboxStore(StoreBase):
             ).fetchone()
         return row is not None
 
+    def latest_effect(self, incident: int, kind: str) -> Effect | None:
+        """The newest row of `kind` owed for `incident`, whatever became of it."""
+        sql = "SELECT * FROM outbox WHERE incident_id = ? AND kind = ? ORDER BY id DESC LIMIT 1"
+        with self._connect() as db:
+            rows = _query(db, sql, [incident, kind])
+        return _effect(rows[0]) if rows else None
+
     def outbox_summary(self, now: datetime) -> dict[str, Any]:
-        """Backlog, the oldest waiting row's age in seconds, and how many rows are dead."""
+        """Backlog, the oldest waiting row's age in seconds, and how many rows were given up
+        on (dead or refused)."""
+        return self._backlog("outbox", "created_at", now).as_dict()
+
+    def _backlog(self, table: str, born: str, now: datetime) -> Backlog:
+        marks = ", ".join("?" for _ in GIVEN_UP)
         with self._connect() as db:
             pending, oldest = db.execute(
-                "SELECT count(*), min(created_at) FROM outbox WHERE state = 'pending'"
+                f"SELECT count(*), min({born}) FROM {table} WHERE state = 'pending'"
             ).fetchone()
-            (dead,) = db.execute("SELECT count(*) FROM outbox WHERE state = 'dead'").fetchone()
+            (dead,) = db.execute(
+                f"SELECT count(*) FROM {table} WHERE state IN ({marks})", GIVEN_UP
+            ).fetchone()
         since = _parse(oldest)
         age = round((now - since).total_seconds(), 1) if since else 0.0
-        return {"pending": pending, "oldest_seconds": max(age, 0.0), "dead": dead}
+        return Backlog(pending, max(age, 0.0), dead)
 
     def retry_effect(self, effect_id: int, now: datetime) -> bool:
-        """Put a dead (or waiting) row back in line, due now."""
+        """Put a given-up (or waiting) row back in line, due now."""
         with self._write() as db:
             cursor = db.execute(
                 "UPDATE outbox SET state = 'pending', due_at = ?, first_failed_at = NULL, "
                 "finished_at = NULL, owner = NULL, lease_until = NULL "
-                "WHERE id = ? AND state IN ('pending', 'dead')",
+                "WHERE id = ? AND state IN ('pending', 'dead', 'refused')",
                 [_iso(now), effect_id],
             )
             if cursor.rowcount == 1:
@@ -214,29 +316,34 @@ class OutboxStore(StoreBase):
         with self._write() as db:
             cursor = db.execute(
                 "UPDATE outbox SET state = 'dropped', finished_at = ?, owner = NULL, "
-                "lease_until = NULL WHERE id = ? AND state IN ('pending', 'dead')",
+                "lease_until = NULL WHERE id = ? AND state IN ('pending', 'dead', 'refused')",
                 [_iso(now), effect_id],
             )
             return cursor.rowcount == 1
 
     def lease_owners(self) -> list[str]:
-        """Owners holding a lease on an outbox or inbox row."""
+        """Owners holding a lease on an outbox or inbox row, or running a job."""
         sql = (
             "SELECT owner FROM outbox WHERE owner IS NOT NULL UNION "
-            "SELECT owner FROM inbox WHERE owner IS NOT NULL"
+            "SELECT owner FROM inbox WHERE owner IS NOT NULL UNION "
+            "SELECT owner FROM job_runs WHERE owner IS NOT NULL AND status = 'running'"
         )
         with self._connect() as db:
             return [row[0] for row in db.execute(sql).fetchall()]
 
     def release_owner(self, owner: str) -> int:
-        """Free the rows of an owner known to be gone."""
+        """Free the rows of an owner known to be gone. A request its last claim made may
+        still land at Slack: the row is tried again once it would have landed, so the next
+        try finds it instead of posting twice (as after a timeout)."""
         with self._write() as db:
-            released = 0
-            for table in ("outbox", "inbox"):
-                cursor = db.execute(
-                    f"UPDATE {table} SET owner = NULL, lease_until = NULL WHERE owner = ?", [owner]
-                )
-                released += cursor.rowcount
+            released = db.execute(
+                "UPDATE outbox SET owner = NULL, lease_until = NULL, "
+                "due_at = max(due_at, coalesce(inflight_until, due_at)) WHERE owner = ?",
+                [owner],
+            ).rowcount
+            released += db.execute(
+                "UPDATE inbox SET owner = NULL, lease_until = NULL WHERE owner = ?", [owner]
+            ).rowcount
             if released:  # never clears a flag set earlier in the same transaction
                 self._local.enqueued = True
             return released
@@ -252,8 +359,9 @@ class OutboxStore(StoreBase):
                     [_iso(now - timedelta(days=1))],
                 )
             cursor = db.execute(
-                "INSERT OR IGNORE INTO inbox (event_id, body, received_at) VALUES (?, ?, ?)",
-                [event_id, body, _iso(now)],
+                "INSERT OR IGNORE INTO inbox (event_id, body, received_at, due_at) "
+                "VALUES (?, ?, ?, ?)",
+                [event_id, body, _iso(now), _iso(now)],
             )
             stored = cursor.rowcount == 1
         if stored and self.on_receive is not None:
@@ -261,30 +369,78 @@ class OutboxStore(StoreBase):
         return stored
 
     def claim_inbox(self, owner: str, now: datetime, lease: timedelta) -> InboxEvent | None:
+        """The oldest stored event that is due and free, taken for `lease`."""
+        moment = _iso(now)
         with self._write() as db:
             rows = _query(
                 db,
-                "SELECT id, event_id, body, attempts FROM inbox WHERE state = 'pending' "
-                "AND (lease_until IS NULL OR lease_until < ?) ORDER BY id LIMIT 1",
-                [_iso(now)],
+                "UPDATE inbox SET owner = ?, lease_until = ?, attempts = attempts + 1 "
+                "WHERE id = (SELECT id FROM inbox WHERE state = 'pending' "
+                "AND (due_at IS NULL OR due_at <= ?) "
+                "AND (lease_until IS NULL OR lease_until < ?) ORDER BY id LIMIT 1) "
+                "AND state = 'pending' RETURNING *",
+                [owner, _iso(now + lease), moment, moment],
             )
-            if not rows:
-                return None
-            db.execute(
-                "UPDATE inbox SET owner = ?, lease_until = ?, attempts = attempts + 1 WHERE id = ?",
-                [owner, _iso(now + lease), rows[0]["id"]],
-            )
-        row = rows[0]
-        return InboxEvent(row["id"], row["event_id"], row["body"], row["attempts"] + 1)
+        return _event(rows[0]) if rows else None
 
-    def inbox_done(self, row_id: int, owner: str, error: str | None = None) -> None:
-        """Processed (or, with an error, given up on after too many tries)."""
+    def inbox_done(self, row_id: int, owner: str, now: datetime | None = None) -> None:
         with self._write() as db:
             db.execute(
-                "UPDATE inbox SET state = ?, last_error = ?, owner = NULL, lease_until = NULL "
-                "WHERE id = ? AND owner = ?",
-                ["failed" if error else "done", error, row_id, owner],
+                "UPDATE inbox SET state = 'done', owner = NULL, lease_until = NULL, "
+                "finished_at = ? WHERE id = ? AND owner = ?",
+                [_iso(now or now_utc()), row_id, owner],
             )
+
+    def inbox_retry(
+        self, row_id: int, owner: str, due: datetime, error: str, now: datetime
+    ) -> None:
+        with self._write() as db:
+            db.execute(
+                "UPDATE inbox SET due_at = ?, last_error = ?, owner = NULL, lease_until = NULL, "
+                "first_failed_at = coalesce(first_failed_at, ?) WHERE id = ? AND owner = ?",
+                [_iso(due), error, _iso(now), row_id, owner],
+            )
+
+    def inbox_bury(self, row_id: int, owner: str, error: str, now: datetime) -> None:
+        """Give up on an event: it is dead, listed by `opsbot inbox`, and can be retried."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE inbox SET state = 'dead', last_error = ?, finished_at = ?, owner = NULL, "
+                "lease_until = NULL, first_failed_at = coalesce(first_failed_at, ?) "
+                "WHERE id = ? AND owner = ?",
+                [error, _iso(now), _iso(now), row_id, owner],
+            )
+
+    def inbox_events(self, states: tuple[str, ...], limit: int = 100) -> list[InboxEvent]:
+        marks = ", ".join("?" for _ in states)
+        sql = f"SELECT * FROM inbox WHERE state IN ({marks}) ORDER BY id LIMIT ?"
+        with self._connect() as db:
+            return [_event(row) for row in _query(db, sql, [*states, limit])]
+
+    def inbox_summary(self, now: datetime) -> dict[str, Any]:
+        return self._backlog("inbox", "received_at", now).as_dict()
+
+    def retry_inbox(self, row_id: int, now: datetime) -> bool:
+        """Put a dead (or waiting) event back in line, due now."""
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE inbox SET state = 'pending', due_at = ?, first_failed_at = NULL, "
+                "finished_at = NULL, owner = NULL, lease_until = NULL "
+                "WHERE id = ? AND state IN ('pending', 'dead')",
+                [_iso(now), row_id],
+            )
+        if cursor.rowcount == 1 and self.on_receive is not None:
+            self.on_receive()
+        return cursor.rowcount == 1
+
+    def drop_inbox(self, row_id: int, now: datetime) -> bool:
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE inbox SET state = 'dropped', finished_at = ?, owner = NULL, "
+                "lease_until = NULL WHERE id = ? AND state IN ('pending', 'dead')",
+                [_iso(now), row_id],
+            )
+            return cursor.rowcount == 1
 
     def inbox_pending(self) -> int:
         with self._connect() as db:

@@ -411,3 +411,26 @@ def m016_people(db: Database) -> None:
             looked_up_at TEXT NOT NULL
         )"""
     )
+
+
+@migrations()
+def m017_claims_that_survive(db: Database) -> None:
+    # Outbox: pages go before other rows of their channel (priority); a row's last claim
+    # says how long a request it made may still land at Slack (inflight_until), so a
+    # restart after a crash looks for it only once it would have landed.
+    db.execute("ALTER TABLE outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE outbox ADD COLUMN inflight_until TEXT")
+    db.execute(
+        "CREATE INDEX outbox_urgent ON outbox (lane) WHERE state = 'pending' AND priority > 0"
+    )
+    # Inbox: a failed event is tried again with backoff (due_at) until it works or is given
+    # up on (dead), like an outbox row; first_failed_at measures how long it has failed.
+    db.execute("ALTER TABLE inbox ADD COLUMN due_at TEXT")
+    db.execute("ALTER TABLE inbox ADD COLUMN first_failed_at TEXT")
+    db.execute("ALTER TABLE inbox ADD COLUMN finished_at TEXT")
+    db.execute("UPDATE inbox SET state = 'dead' WHERE state = 'failed'")
+    # Job runs: who runs an occurrence, and until when that claim holds unless renewed, so
+    # a run cut short (kill -9, a lost host) is found and run again.
+    db.execute("ALTER TABLE job_runs ADD COLUMN owner TEXT")
+    db.execute("ALTER TABLE job_runs ADD COLUMN lease_until TEXT")
+    db.execute("CREATE INDEX job_runs_running ON job_runs (status) WHERE status = 'running'")

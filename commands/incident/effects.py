@@ -4,9 +4,10 @@ The enqueue functions are called inside the transaction of the change that owes 
 (a command, a button, a timer), so the change and its effects commit together. Delivery
 (bot/outbox.py) runs them later, from committed state, and retries what fails.
 
-Lanes: everything about an incident in Slack shares the incidents channel's lane, so the card
-is posted before its thread lines and two updates never cross; a DM goes in the person's
-lane; PagerDuty, Statuspage and the notice webhook each have their own.
+Lanes: everything about one incident in Slack shares that incident's lane in the incidents
+channel, so the card is posted before its thread lines and two updates never cross, and no
+incident waits for another's; a DM goes in the person's lane; PagerDuty, Statuspage and the
+notice webhook each have their own. Pages go before every other row of their channel.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ CARD_GONE = {"message_not_found", "channel_not_found", "is_archived", "cant_upda
 THREAD_GONE = {"thread_not_found", "message_not_found", "channel_not_found", "is_archived"}
 
 
-def _lane(deps: Deps) -> str:
-    return outbox.slack_lane(deps.settings.incidents_channel)
+def _lane(deps: Deps, number: int) -> str:
+    return outbox.slack_lane(deps.settings.incidents_channel, f"INC-{number}")
 
 
 def _enqueue(
@@ -48,16 +49,16 @@ def _enqueue(
 
 def card(deps: Deps, number: int) -> None:
     """Post or refresh the card. A refresh already waiting covers this one."""
-    _enqueue(deps, "incident.card", _lane(deps), {}, number, coalesce=True)
+    _enqueue(deps, "incident.card", _lane(deps, number), {}, number, coalesce=True)
 
 
 def thread(deps: Deps, number: int, reply: Reply) -> None:
-    _enqueue(deps, "incident.thread", _lane(deps), reply.as_message(), number)
+    _enqueue(deps, "incident.thread", _lane(deps, number), reply.as_message(), number)
 
 
 def file(deps: Deps, number: int, filename: str, title: str, content: str) -> None:
     payload = {"filename": filename, "title": title, "content": content}
-    _enqueue(deps, "incident.file", _lane(deps), payload, number)
+    _enqueue(deps, "incident.file", _lane(deps, number), payload, number)
 
 
 def page(deps: Deps, incident: Incident, person: str, text: str) -> None:
@@ -66,10 +67,14 @@ def page(deps: Deps, incident: Incident, person: str, text: str) -> None:
     post in the incidents channel if Slack keeps refusing it."""
     fallback = [p for p in (person, deps.settings.oncall.escalation) if p]
     base = {"person": person, "text": text, "fallback": fallback}
-    _enqueue(deps, "incident.page", _lane(deps), {**base, "via": "thread"}, incident.number)
+    urgent = outbox.PAGE_PRIORITY
+    lane = _lane(deps, incident.number)
+    _enqueue(
+        deps, "incident.page", lane, {**base, "via": "thread"}, incident.number, priority=urgent
+    )
     if person.startswith(("U", "W")):
-        lane = outbox.slack_lane(person)
-        _enqueue(deps, "incident.page", lane, {**base, "via": "dm"}, incident.number)
+        dm = outbox.slack_lane(person)
+        _enqueue(deps, "incident.page", dm, {**base, "via": "dm"}, incident.number, priority=urgent)
 
 
 def pager(deps: Deps, incident: Incident, action: str, summary: str = "") -> None:
@@ -115,7 +120,7 @@ def remind(deps: Deps, incident: Incident, reminder: Reply) -> None:
     """Only the commander sees it; if Slack cannot show it to them there, it goes in the
     thread with a mention, so a reminder is never silently lost."""
     payload = {**reminder.as_message(), "user": incident.commander}
-    _enqueue(deps, "incident.remind", _lane(deps), payload, incident.number)
+    _enqueue(deps, "incident.remind", _lane(deps, incident.number), payload, incident.number)
 
 
 # Delivering them ------------------------------------------------------------------------------
@@ -141,14 +146,16 @@ def _record_card(deps: Deps, effect: Effect, result: dict[str, Any]) -> None:
         deps.store.set_card(effect.incident, result["channel"], result["ts"], entry)
 
 
-@outbox.kind("incident.card", "The incident's card", record=_record_card)
+# Paced: a card's first post counts against Slack's pace in its channel like any post (an
+# update does not, but telling them apart would cost a read per row; updates are few).
+@outbox.kind("incident.card", "The incident's card", paced=True, record=_record_card)
 def _card(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
     incident = _incident(deps, effect)
     message = _card_message(deps, incident)
     channel = deps.settings.incidents_channel
     if incident.card_ts and incident.card_channel:
         try:
-            slack.chat_update(channel=incident.card_channel, ts=incident.card_ts, **message)
+            outbox.update(slack, incident.card_channel, incident.card_ts, message)
             return {"channel": incident.card_channel, "ts": incident.card_ts}
         except SlackApiError as exc:
             if _error(exc) not in CARD_GONE:
@@ -179,7 +186,7 @@ def _card_place(
     if incident.card_channel and incident.card_ts and gone is None:
         return incident.card_channel, incident.card_ts
     message = _card_message(deps, incident)
-    posted = slack.chat_postMessage(channel=deps.settings.incidents_channel, **message)
+    posted = outbox.send(slack, deps.settings.incidents_channel, message)
     text = f"Card posted again in {deps.settings.incidents_channel}" + (
         f" ({gone})" if gone else ""
     )
@@ -245,7 +252,9 @@ def _page_fallback(deps: Deps, effect: Effect, error: str) -> None:
         f":rotating_light: {who_to} {data['text']} (the page by "
         f"{'DM' if data['via'] == 'dm' else 'thread mention'} failed: {error})"
     )
-    outbox.enqueue_post(deps, deps.settings.incidents_channel, {"text": text})
+    outbox.enqueue_post(
+        deps, deps.settings.incidents_channel, {"text": text}, priority=outbox.PAGE_PRIORITY
+    )
     assert effect.incident is not None
     deps.store.add_entry(
         effect.incident,

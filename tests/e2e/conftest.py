@@ -44,7 +44,9 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> Server:
+    def start(self, healthy: bool = True) -> Server:
+        """Start `opsbot serve` and wait until /healthz answers (200, or with `healthy=False`
+        any answer: a bot that starts while Slack is down is up and degraded)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPSBOT_"))}
         env.update(
             SLACK_BOT_TOKEN=TOKEN,
@@ -74,7 +76,9 @@ class Server:
             if self.proc.poll() is not None:
                 raise AssertionError(f"opsbot serve exited: {self.log.read_text()}")
             try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code in (
+                    (200,) if healthy else (200, 503)
+                ):
                     return self
             except httpx.TransportError:
                 time.sleep(0.05)

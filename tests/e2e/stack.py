@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from bot.cli import assemble, http_server, recover
+from bot.cli import assemble, check_token, http_server, recover
 from bot.config import Settings
 from bot.deps import Deps
 from bot.localslack import LocalSlack, Message, block_action, signed_headers, slash_command
@@ -33,8 +33,11 @@ class Stack:
     def start(self) -> None:
         settings = Settings(opsbot_db=self.db, slack_api_url=self.slack.api_base, **self.config)
         self.deps: Deps = assemble(settings, "xoxb-timers", clock=self.clock, mongo=self.mongo)
+        self.identity = check_token(self.deps, "xoxb-timers")
         recover(self.deps)  # as `opsbot serve` does at start
-        self.server, self.inbox = http_server(self.deps, SECRET, "127.0.0.1", 0, lambda: True)
+        self.server, self.inbox = http_server(
+            self.deps, SECRET, "127.0.0.1", 0, lambda: True, self.identity
+        )
         self.url = f"http://127.0.0.1:{self.server.effective_port}/slack/events"
         self.deps.outbox.start()
         self.inbox.start()

@@ -185,7 +185,8 @@ def test_hard_kill_right_after_open_loses_nothing(server: Server) -> None:
 
     workspace.clear_faults()  # Slack is back; the bot restarts
     server.start()
-    wait_until(lambda: Store(server.db).incident(1).card_ts)
+    # A post the killed process had in flight is given the call's timeout to land first.
+    wait_until(lambda: Store(server.db).incident(1).card_ts, timeout=20)
     assert "INC-1 P0 Critical: Checkout down" in card(workspace).text
 
 
