@@ -25,6 +25,17 @@ ALICE, BOB = "U0ALICE01", "U0BOB0001"
 ROUNDS = int(os.environ.get("CRASH_RUNS", "4"))
 
 
+def serve(workspace: LocalSlack, tmp_path: Path, db: Path | None = None) -> Server:
+    """`opsbot serve` whose Slack calls time out after 2 s: a kill's in-flight window (how long
+    a restart waits before looking for a post the dead process had on its way) is then 4 s,
+    not 12; the local Slack answers in milliseconds."""
+    config = tmp_path / "crash.toml"
+    config.write_text("[outbox]\ntimeout_seconds = 2\n")
+    env = {"OPSBOT_CONFIG": str(config)}
+    log = tmp_path / "serve.log"
+    return Server(workspace, db or tmp_path / "opsbot.db", log, env=env).start()
+
+
 def command(server: Server, text: str) -> str:
     body = slash_command(
         "/incident",
@@ -66,7 +77,7 @@ def test_kill_right_after_open_never_doubles_or_loses_a_card(
     seed = random.randrange(1_000_000)
     rng = random.Random(seed)
     workspace.latency = latency
-    server = Server(workspace, tmp_path / "opsbot.db", tmp_path / "serve.log").start()
+    server = serve(workspace, tmp_path)
     try:
         for number in range(1, ROUNDS + 1):
             assert f"INC-{number} opened" in command(server, f"open P1 Crash round {number}")
@@ -90,7 +101,7 @@ def test_effects_owed_while_slack_is_down_survive_a_kill(
     acknowledged), then the process is killed. After the restart, with Slack back, the card
     and both thread lines arrive, once each and in order."""
     down = workspace.fault(method="chat.postMessage", status=503)
-    server = Server(workspace, tmp_path / "opsbot.db", tmp_path / "serve.log").start()
+    server = serve(workspace, tmp_path)
     try:
         command(server, "open P1 Login broken")
         command(server, "update INC-1 first finding")
@@ -115,7 +126,7 @@ def test_an_event_stored_before_a_kill_is_processed_after_it(
     """A :pushpin: arrives while Slack cannot be read (its processing fails); the process is
     killed. Slack got its 200 and will not send it again; after the restart the stored event
     is processed and the message is on the timeline."""
-    server = Server(workspace, tmp_path / "opsbot.db", tmp_path / "serve.log").start()
+    server = serve(workspace, tmp_path)
     try:
         command(server, "open P1 Login broken")
         wait_until(lambda: Store(server.db).incident(1).card_ts)
@@ -144,7 +155,7 @@ def test_ack_and_resolve_each_followed_by_a_kill_arrive_once(
     seed = random.randrange(1_000_000)
     rng = random.Random(seed)
     workspace.latency = 0.03
-    server = Server(workspace, tmp_path / "opsbot.db", tmp_path / "serve.log").start()
+    server = serve(workspace, tmp_path)
     try:
         for text in ("open P1 Login broken", "ack INC-1", "resolve INC-1 Reverted v1.4.2"):
             command(server, text)
@@ -182,7 +193,7 @@ def test_a_breach_pages_once_however_the_start_is_cut_short(
         store, Settings(opsbot_db=db), title="Checkout down", severity="P0", actor=ALICE, now=past
     )
     workspace.latency = 0.03
-    server = Server(workspace, db, tmp_path / "serve.log").start()
+    server = serve(workspace, tmp_path, db)
     try:
         time.sleep(rng.uniform(0, 0.3))
         server.kill()
