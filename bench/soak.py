@@ -1,24 +1,37 @@
-"""Soak: mixed load on a real `opsbot serve` while Slack and PagerDuty fail and the process is
-killed twice; then count what was owed, delivered, duplicated and lost.
+"""Soak: mixed load on a real `opsbot serve` while Slack, PagerDuty and the database fail and
+the process is killed; then count what was owed, delivered, duplicated and lost.
 
 20 clients send /incident open and update, button clicks, :pushpin: events and /health for
-DURATION seconds, against the local Slack stand-in (10 ms per call). Faults come and go:
-Slack 503s, 429s on #incidents, slow answers, PagerDuty 500s. At one third and two thirds of
-the run the server is killed with SIGKILL and started again. Afterwards, with the faults off,
-every acknowledged open must have exactly one card, every acknowledged update exactly one
-thread line, every acknowledged pin one timeline entry.
+DURATION seconds, against the local Slack stand-in (10 ms per call). An event Slack gets no
+2xx for is sent again, as Slack does (here after 1, 2 and 4 s). Short faults come and go all
+the time: Slack 503s, 429s on #incidents, slow answers, layouts Slack refuses for good
+(`invalid_blocks` on anything with blocks), another process holding the database's write
+lock for 3-5 s, PagerDuty 500s. On top, at set points of the run:
+
+- 1/6: Slack takes 0.5-3 s per post for 20 s, and the process is killed (kill -9) inside it;
+- 2/6: Slack answers 503 to everything for 45 s, longer than the five tries the inbox once
+  gave an event, and the process is killed and started again during the outage;
+- 4/6: a P0 is opened (1-minute target) and, 30 s later, 200 distinct critical alerts flood
+  in from one source, so the P0 breaches with the flood's incidents in line;
+- 5/6: a plain kill -9.
+
+Afterwards, with the faults off, every acknowledged open must have exactly one card, every
+acknowledged update exactly one thread line, every acknowledged pin one timeline entry, and
+the P0's pages (thread mention and DM) must have gone out within 10 s of the breach.
 
     python bench/soak.py [--duration 180] [--clients 20] [--seed N]
 
-Loopback only; bounded (about DURATION + 60 s).
+Loopback only; bounded (DURATION, then up to 10 minutes to deliver what is owed).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -47,7 +60,10 @@ from bot.store import Store  # noqa: E402
 from tests.e2e.fakes import ThirdParty  # noqa: E402
 
 SECRET = "soak-signing-secret"
+ALERT_SECRET = "soak-alert-secret-0123"
 USERS = ["U0ALICE01", "U0BOB0001", "U0CAROL01", "U0DAVE001"]
+ONCALL = "U0BOB0001"
+PAGE_TARGET_SECONDS = 10  # from the breach to the page in Slack
 FORM = "application/x-www-form-urlencoded"
 
 
@@ -114,6 +130,18 @@ class Soak:
                 self.late.append(took)
         return answer if answer.status_code == 200 else None
 
+    def event(self, body: str) -> bool:
+        """An Events API delivery, sent again as Slack does when it gets no 2xx in time: here
+        after 1, 2 and 4 s (Slack waits about a minute and five). True when one got a 200."""
+        for wait in (1, 2, 4, 0):
+            if self.post(body, "application/json") is not None:
+                return True
+            with self.lock:
+                self.sent["event retry"] += 1 if wait else 0
+            if wait:
+                time.sleep(wait)
+        return False
+
     def command(self, name: str, text: str, user: str) -> httpx.Response | None:
         body = slash_command(
             name,
@@ -126,7 +154,12 @@ class Soak:
         return self.post(body, FORM)
 
     def cards(self) -> list[Message]:
-        return [m for m in self.slack.history("#incidents") if not m.thread_ts and m.blocks]
+        """The soak's own incidents' cards (plain-text ones included)."""
+        return [
+            m
+            for m in self.slack.history("#incidents")
+            if not m.thread_ts and "soak-" in m.text and "P2" in m.text
+        ]
 
     def one(self, client: int) -> None:
         user = self.rng.choice(USERS)
@@ -168,10 +201,7 @@ class Soak:
             said = self.slack.post(card.channel, user, text, thread_ts=card.ts)
             self.slack.react(said, user, "pushpin")
             self.sent["pin"] += 1
-            answer = self.post(
-                reaction_event(said, user=user, name="pushpin", added=True), "application/json"
-            )
-            if answer is not None:
+            if self.event(reaction_event(said, user=user, name="pushpin", added=True)):
                 with self.lock:
                     self.acked_pins.append(text)
         else:
@@ -187,23 +217,89 @@ class Soak:
             time.sleep(self.rng.uniform(0.05, 0.3))
 
 
-def faults(slack: LocalSlack, pager: ThirdParty, rng: random.Random, stop: threading.Event) -> None:
-    """Every few seconds, one fault on for a few seconds, then off."""
-    kinds = ["slack-503", "slack-429", "slack-slow", "pagerduty-500", "none"]
+def faults(
+    slack: LocalSlack,
+    pager: ThirdParty,
+    db: Path,
+    rng: random.Random,
+    stop: threading.Event,
+    scripted: threading.Event,
+) -> None:
+    """Every few seconds, one short fault on for a few seconds, then off (none while a
+    scripted fault runs)."""
+    kinds = ["slack-503", "slack-429", "slack-slow", "refused", "db-lock", "pagerduty-500", "none"]
     while not stop.wait(rng.uniform(4, 8)):
+        if scripted.is_set():
+            continue
         kind = rng.choice(kinds)
+        held: sqlite3.Connection | None = None
         if kind == "slack-503":
             slack.fault(method="chat.postMessage", status=503)
         elif kind == "slack-429":
             slack.fault(method="chat.postMessage", channel="#incidents", retry_after=2)
         elif kind == "slack-slow":
             slack.latency = 0.5
+        elif kind == "refused":  # Slack refuses every layout, for good
+            slack.fault(method="chat.postMessage", error="invalid_blocks", with_blocks=True)
+            slack.fault(method="chat.update", error="invalid_blocks", with_blocks=True)
+        elif kind == "db-lock":  # another process holds the write lock past the budget
+            held = sqlite3.connect(db, timeout=10)
+            held.execute("BEGIN IMMEDIATE")
         elif kind == "pagerduty-500":
             pager.always = 500
-        stop.wait(rng.uniform(2, 5))
+        stop.wait(rng.uniform(3, 5) if held else rng.uniform(2, 5))
+        if held is not None:
+            held.rollback()
+            held.close()
         slack.clear_faults()
         slack.latency = 0.01
         pager.always = None
+
+
+def flood(url: str, count: int) -> int:
+    """`count` distinct critical alerts from one Alertmanager, one body each; how many the
+    intake took."""
+    taken = 0
+    for n in range(count):
+        alert = {
+            "status": "firing",
+            "labels": {"alertname": f"Flood{n}", "severity": "critical", "instance": f"web-{n}"},
+            "annotations": {"summary": f"Flood alert {n}"},
+            "startsAt": "2026-12-07T09:58:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "fingerprint": f"flood-{n}",
+        }
+        body = {"version": "4", "groupKey": f"flood-{n}", "status": "firing", "alerts": [alert]}
+        try:
+            answer = httpx.post(
+                url,
+                content=json.dumps(body).encode(),
+                headers={"Authorization": f"Bearer {ALERT_SECRET}"},
+                timeout=10,
+            )
+            taken += answer.status_code == 202
+        except httpx.TransportError:
+            pass
+    return taken
+
+
+def page_delays(slack: LocalSlack, store: Store, number: int) -> dict[str, float | None]:
+    """Seconds from the P0's breach (its first page on the timeline) to each page in Slack."""
+    pages = [e for e in store.timeline(number) if e.kind == "page"]
+    if not pages:
+        return {"thread": None, "dm": None}
+    owed = pages[0].at.timestamp()
+    mention = f"<@{ONCALL}>"
+    found: dict[str, float | None] = {"thread": None, "dm": None}
+    for message in slack.history("#incidents"):
+        if message.thread_ts and mention in message.text and f"INC-{number}" in message.text:
+            found["thread"] = float(message.ts) - owed
+            break
+    for message in slack.history(ONCALL):
+        if f"INC-{number}" in message.text:
+            found["dm"] = float(message.ts) - owed
+            break
+    return found
 
 
 def main() -> int:
@@ -222,9 +318,12 @@ def main() -> int:
         config.write_text(
             f"""
 [oncall]
-rotation = ["U0BOB0001"]
+rotation = ["{ONCALL}"]
 pagerduty_routing_key = "soak-key"
 pagerduty_url = "{pager.url}"
+
+[severities.P0]
+response_minutes = 1
 
 [severities.P2]
 response_minutes = 1
@@ -232,33 +331,78 @@ response_minutes = 1
 [outbox]
 slack_posts_per_second = 20
 slack_burst = 20
+
+[[alerts.sources]]
+name = "prom"
+kind = "alertmanager"
+secret = "{ALERT_SECRET}"
 """
         )
+        db = Path(tmp) / "soak.db"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPSBOT_"))}
         env.update(
             SLACK_BOT_TOKEN="xoxb-soak",
             SLACK_SIGNING_SECRET=SECRET,
             SLACK_API_URL=slack.api_base,
-            OPSBOT_DB=str(Path(tmp) / "soak.db"),
+            OPSBOT_DB=str(db),
             OPSBOT_CONFIG=str(config),
             PYTHONPATH=str(ROOT),
         )
         bot = Bot(env, free_port(), Path(tmp) / "serve.log")
         bot.start()
         soak = Soak(bot, slack, rng)
+        scripted = threading.Event()  # the short faults pause while a scripted one runs
         stop_faults = threading.Event()
         threads = [threading.Thread(target=soak.client, args=(n,)) for n in range(args.clients)]
-        threads.append(threading.Thread(target=faults, args=(slack, pager, rng, stop_faults)))
+        threads.append(
+            threading.Thread(target=faults, args=(slack, pager, db, rng, stop_faults, scripted))
+        )
         began = time.monotonic()
         for thread in threads:
             thread.start()
-        kills = 0
-        for at in (args.duration / 3, 2 * args.duration / 3):
-            time.sleep(max(0.0, began + at - time.monotonic()))
+        kills, p0, flooded = 0, None, 0
+        step = args.duration / 6
+
+        def at(moment: float) -> None:
+            time.sleep(max(0.0, began + moment - time.monotonic()))
+
+        def kill() -> None:
+            nonlocal kills
             bot.kill()
             kills += 1
             bot.start()
-        time.sleep(max(0.0, began + args.duration - time.monotonic()))
+
+        at(step)  # slow Slack (0.5-3 s a post), killed while posts are on their way
+        scripted.set()
+        time.sleep(6)
+        slack.fault(method="chat.postMessage", delay=(0.5, 3.0))
+        time.sleep(5)
+        kill()
+        time.sleep(15)
+        slack.clear_faults()
+        scripted.clear()
+
+        at(2 * step)  # a Slack outage longer than the inbox's old five tries, and a restart
+        scripted.set()
+        time.sleep(6)
+        slack.fault(status=503)
+        time.sleep(15)
+        kill()
+        time.sleep(30)
+        slack.clear_faults()
+        scripted.clear()
+
+        at(4 * step)  # a P0, then an alert flood while it waits to breach
+        answer = soak.command("/incident", "open P0 soak-p0 Checkout down", USERS[0])
+        if answer is not None and "opened as P0" in answer.text:
+            p0 = int(answer.text.split("INC-", 1)[1].split(" ", 1)[0])
+        time.sleep(30)
+        flooded = flood(bot.url.replace("/slack/events", "/alerts/alertmanager/prom"), 200)
+
+        at(5 * step)
+        kill()
+
+        at(args.duration)
         soak.stop.set()
         stop_faults.set()
         for thread in threads:
@@ -267,15 +411,20 @@ slack_burst = 20
         slack.latency = 0.01
         pager.always = None
 
-        store = Store(Path(tmp) / "soak.db")
-        deadline = time.monotonic() + 180
+        store = Store(db)
+        settling = time.monotonic()
+        deadline = settling + 600
         while time.monotonic() < deadline:
-            owed = store.outbox_summary(datetime.now(UTC))["pending"] + store.inbox_pending()
-            if owed == 0:
+            waiting = store.outbox_summary(datetime.now(UTC))["pending"] + store.inbox_pending()
+            if waiting == 0:
                 break
             time.sleep(0.5)
-        dead = store.outbox_summary(datetime.now(UTC))["dead"]
+        settled_in = time.monotonic() - settling
+        given_up = store.outbox_summary(datetime.now(UTC))["dead"]
+        events_dead = store.inbox_summary(datetime.now(UTC))["dead"]
         report = count(soak, slack, store)
+        delays = page_delays(slack, store, p0) if p0 else {"thread": None, "dm": None}
+        opened = len(store.incidents(open_only=False, limit=100_000))
         bot.stop()
         pager.close()
 
@@ -287,8 +436,16 @@ slack_burst = 20
             f"{name:8} owed {owed:5}  delivered {delivered:5}  duplicated {duplicated:3}  "
             f"lost {lost:3}"
         )
-    print(f"dead rows: {dead}")
-    bad = len(soak.late) + sum(d + lost for _, _, d, lost in report.values())
+    print(f"settled in {settled_in:.0f} s after the load stopped; still owed: {waiting}")
+    print(
+        f"outbox rows given up on (refused or dead): {given_up}; inbox events dead: {events_dead}"
+    )
+    print(f"alert flood: {flooded} of 200 alerts taken in; {opened} incidents in all")
+    shown = {k: ("never" if v is None else f"{v:.1f} s") for k, v in delays.items()}
+    print(f"P0 INC-{p0} pages after its breach: thread {shown['thread']}, DM {shown['dm']}")
+    late_pages = [v for v in delays.values() if v is None or v > PAGE_TARGET_SECONDS]
+    bad = len(soak.late) + sum(d + lost for _, _, d, lost in report.values()) + len(late_pages)
+    bad += events_dead + waiting
     return 1 if bad else 0
 
 

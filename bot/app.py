@@ -34,11 +34,12 @@ ALREADY_DONE = ":information_source: That request was already handled; nothing m
 
 
 class _TokenFromClient(logging.Filter):
-    """Bolt warns that SLACK_BOT_TOKEN from the environment is unused when it is given a client;
-    the client was built from that very token, so the warning only misleads."""
+    """Bolt warns that SLACK_BOT_TOKEN from the environment is unused (or ignored) when it is
+    given a client and an authorize; both carry that very token, so the warning misleads."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "will be unused" not in record.getMessage()
+        message = record.getMessage()
+        return "will be unused" not in message and "will be ignored" not in message
 
 
 logging.getLogger("slack_bolt.App").addFilter(_TokenFromClient())

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -82,7 +83,7 @@ class Fault:
     status: int = 0
     error: str | None = None
     retry_after: float | None = None
-    delay: float = 0.0
+    delay: float | tuple[float, float] = 0.0  # seconds, or a range to draw each answer's from
     times: int | None = None
     hits: int = 0
     with_blocks: bool | None = None  # only calls that carry blocks (True) or none (False)
@@ -483,15 +484,19 @@ class LocalSlack:
         if not channel or channel.startswith("#"):
             return {"ok": False, "error": "channel_not_found"}
         oldest = float(body.get("oldest") or 0)
-        limit = int(body.get("limit") or 100)
+        latest = float(body.get("latest") or "inf")
+        inclusive = str(body.get("inclusive", "")).lower() in ("1", "true")
         with_metadata = str(body.get("include_all_metadata", "")).lower() in ("1", "true")
         with self._lock:
             found = [
                 m.as_api(with_metadata)
                 for m in self.messages
-                if m.channel == channel and not m.thread_ts and float(m.ts) > oldest
+                if m.channel == channel
+                and not m.thread_ts
+                and (oldest < float(m.ts) or (inclusive and float(m.ts) == oldest))
+                and (float(m.ts) < latest or (inclusive and float(m.ts) == latest))
             ]
-        return {"ok": True, "messages": list(reversed(found))[:limit], "has_more": False}
+        return _page(list(reversed(found)), body, default_limit=100)
 
     def _conversations_replies(self, body: dict[str, Any]) -> dict[str, Any]:
         """A thread: its parent first, then the replies, oldest first."""
@@ -501,13 +506,15 @@ class LocalSlack:
         if self.find(channel, ts) is None:
             return {"ok": False, "error": "thread_not_found"}
         with_metadata = str(body.get("include_all_metadata", "")).lower() in ("1", "true")
+        oldest = float(body.get("oldest") or 0)
         with self._lock:
             found = [
                 m.as_api(with_metadata)
                 for m in self.messages
-                if m.channel == channel and (m.ts == ts or m.thread_ts == ts)
+                if m.channel == channel
+                and (m.ts == ts or (m.thread_ts == ts and float(m.ts) > oldest))
             ]
-        return {"ok": True, "messages": found[: int(body.get("limit") or 1000)]}
+        return _page(found, body, default_limit=1000)
 
     def _conversations_list(self, body: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
@@ -588,6 +595,23 @@ class LocalSlack:
         self._emit("response", payload)
 
 
+def _page(
+    messages: list[dict[str, Any]], body: dict[str, Any], default_limit: int
+) -> dict[str, Any]:
+    """One page of a history, as Slack pages them: `limit` messages (at most 999) from the
+    `cursor`, `has_more`, and the cursor of the next page."""
+    limit = min(int(body.get("limit") or default_limit), 999)
+    start = int(body.get("cursor") or 0)
+    page = messages[start : start + limit]
+    more = start + limit < len(messages)
+    return {
+        "ok": True,
+        "messages": page,
+        "has_more": more,
+        "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+    }
+
+
 def _metadata(body: dict[str, Any]) -> dict[str, Any] | None:
     metadata = body.get("metadata")
     if isinstance(metadata, str):
@@ -660,7 +684,10 @@ def _handler_for(slack: LocalSlack) -> type[BaseHTTPRequestHandler]:
             fault = slack._fault_for(method, body)
             if fault is not None:
                 if fault.delay:
-                    time.sleep(fault.delay)
+                    low, high = (
+                        fault.delay if isinstance(fault.delay, tuple) else (fault.delay,) * 2
+                    )
+                    time.sleep(random.uniform(low, high))
                 if fault.retry_after is not None:
                     wait = {"Retry-After": str(int(fault.retry_after))}
                     return self._json(429, {"ok": False, "error": "ratelimited"}, wait)

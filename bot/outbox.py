@@ -65,6 +65,9 @@ IDLE_POLL_SECONDS = 0.5  # rows of other processes and retries falling due are s
 BACKOFF_BASE_SECONDS = 1.0
 LANDING_MARGIN = timedelta(seconds=2)  # beyond the call's timeout, for a request to land
 PAGE_PRIORITY = 10  # pages go before everything else owed in their channel
+LOOKUP_PAGES = 5  # of conversations.history, looking for an earlier try's post
+LOOKUP_PAGE_SIZE = 200
+CLOCK_SKEW_SECONDS = 10  # between this host's clock and Slack's message times
 METADATA_TYPE = "opsbot_outbox"
 CHANNEL_ID_KEY = "slack.channel.{}"  # a configured #name's id, learned once
 INCIDENT_METADATA_TYPE = "opsbot_incident"
@@ -524,36 +527,57 @@ def find_posted(
     deps: Deps, effect: Effect, slack: WebClient, channel: str, thread_ts: str | None = None
 ) -> dict[str, Any] | None:
     """The message this row already posted, when an earlier try may have reached Slack
-    (it was claimed before and did not finish). None when there is none, or no way to look."""
+    (it was claimed before and did not finish). None when there is none, or no way to look.
+    It is looked for among the messages posted since the row was first tried (a busy channel
+    has many), a few pages at most."""
     if effect.attempts <= 1:
         return None
     found_id = channel_id(deps, slack, channel)
     if found_id is None:
         return None
-    channel = found_id
-    oldest = f"{effect.created_at.timestamp() - 60:.6f}"
-    try:
-        if thread_ts:
-            found = slack.conversations_replies(
-                channel=channel, ts=thread_ts, oldest=oldest, include_all_metadata=True, limit=200
-            )
-        else:
-            found = slack.conversations_history(
-                channel=channel, oldest=oldest, include_all_metadata=True, limit=200
-            )
-    except SlackApiError as exc:
-        log.warning("outbox: cannot look for #%s in %s (%s)", effect.id, channel, failure_text(exc))
-        return None
+    since = effect.first_claimed_at or effect.created_at
+    oldest = f"{since.timestamp() - CLOCK_SKEW_SECONDS:.6f}"
     mine = metadata(deps, effect)["event_payload"]
-    for message in found.get("messages") or []:
-        if thread_ts and message.get("ts") == thread_ts:
-            continue  # the thread's parent, listed first by conversations.replies
-        payload = (message.get("metadata") or {}).get("event_payload") or {}
-        if payload.get("row") == mine["row"] and payload.get("opsbot") == mine["opsbot"]:
-            log.info(
-                "outbox: #%s was posted before a restart; adopting %s", effect.id, message["ts"]
+    cursor: str | None = None
+    for _ in range(LOOKUP_PAGES):
+        try:
+            if thread_ts:
+                found = slack.conversations_replies(
+                    channel=found_id,
+                    ts=thread_ts,
+                    oldest=oldest,
+                    include_all_metadata=True,
+                    limit=LOOKUP_PAGE_SIZE,
+                    cursor=cursor,
+                )
+            else:
+                found = slack.conversations_history(
+                    channel=found_id,
+                    oldest=oldest,
+                    include_all_metadata=True,
+                    limit=LOOKUP_PAGE_SIZE,
+                    cursor=cursor,
+                )
+        except SlackApiError as exc:
+            log.warning(
+                "outbox: cannot look for #%s in %s (%s)", effect.id, found_id, failure_text(exc)
             )
-            return {"channel": channel, "ts": message["ts"]}
+            return None
+        for message in found.get("messages") or []:
+            if thread_ts and message.get("ts") == thread_ts:
+                continue  # the thread's parent, listed first by conversations.replies
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("row") == mine["row"] and payload.get("opsbot") == mine["opsbot"]:
+                log.info(
+                    "outbox: #%s was posted before a restart; adopting %s", effect.id, message["ts"]
+                )
+                return {"channel": found_id, "ts": message["ts"]}
+        cursor = (found.get("response_metadata") or {}).get("next_cursor") or None
+        if not found.get("has_more") or not cursor:
+            return None
+    log.warning(
+        "outbox: #%s not found in %s pages of %s; posting it", effect.id, LOOKUP_PAGES, found_id
+    )
     return None
 
 

@@ -41,6 +41,7 @@ class Effect:
     last_error: str | None
     result: dict[str, Any] | None
     priority: int = 0
+    first_claimed_at: datetime | None = None  # no earlier try can have reached Slack before
 
 
 def _effect(row: dict[str, Any]) -> Effect:
@@ -60,6 +61,7 @@ def _effect(row: dict[str, Any]) -> Effect:
         last_error=row["last_error"],
         result=json.loads(row["result"]) if row["result"] else None,
         priority=row["priority"],
+        first_claimed_at=_parse(row["first_claimed_at"]),
     )
 
 
@@ -203,12 +205,14 @@ class OutboxStore(StoreBase):
             rows = _query(
                 db,
                 "UPDATE outbox SET owner = ?, lease_until = ?, inflight_until = ?, "
+                "first_claimed_at = coalesce(first_claimed_at, ?), "
                 "attempts = attempts + 1 WHERE id = ? AND state = 'pending' "
                 f"{due}AND (lease_until IS NULL OR lease_until < ?) RETURNING *",
                 [
                     owner,
                     _iso(now + lease),
                     _iso(now + inflight),
+                    _iso(now),
                     effect_id,
                     *([_iso(now)] if due_only else []),
                     _iso(now),

@@ -420,6 +420,8 @@ def m017_claims_that_survive(db: Database) -> None:
     # restart after a crash looks for it only once it would have landed.
     db.execute("ALTER TABLE outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 0")
     db.execute("ALTER TABLE outbox ADD COLUMN inflight_until TEXT")
+    # ... and when it was first tried: an earlier try's post is looked for from then on.
+    db.execute("ALTER TABLE outbox ADD COLUMN first_claimed_at TEXT")
     db.execute(
         "CREATE INDEX outbox_urgent ON outbox (lane) WHERE state = 'pending' AND priority > 0"
     )

@@ -64,17 +64,26 @@ def file(deps: Deps, number: int, filename: str, title: str, content: str) -> No
 def page(deps: Deps, incident: Incident, person: str, text: str) -> None:
     """A page is two rows of its own, independent of the card: a mention in the war-room
     thread (everyone sees who was paged) and a DM (it buzzes). Each falls back to a top-level
-    post in the incidents channel if Slack keeps refusing it."""
+    post in the incidents channel if Slack refuses it, or has not taken it in time. Pages go
+    before anything else owed in their channel, the most severe incident's first; each
+    incident's DMs have a lane of their own, so a P0's page never waits behind a P2's."""
     fallback = [p for p in (person, deps.settings.oncall.escalation) if p]
     base = {"person": person, "text": text, "fallback": fallback}
-    urgent = outbox.PAGE_PRIORITY
+    urgent = page_priority(deps, incident)
     lane = _lane(deps, incident.number)
     _enqueue(
         deps, "incident.page", lane, {**base, "via": "thread"}, incident.number, priority=urgent
     )
     if person.startswith(("U", "W")):
-        dm = outbox.slack_lane(person)
+        dm = outbox.slack_lane(person, f"INC-{incident.number}")
         _enqueue(deps, "incident.page", dm, {**base, "via": "dm"}, incident.number, priority=urgent)
+
+
+def page_priority(deps: Deps, incident: Incident) -> int:
+    """Above every other row; the plan's first severity (P0) highest."""
+    order = list(deps.settings.severities)
+    below = order.index(incident.severity) if incident.severity in order else len(order)
+    return outbox.PAGE_PRIORITY + len(order) - below
 
 
 def pager(deps: Deps, incident: Incident, action: str, summary: str = "") -> None:

@@ -23,7 +23,7 @@ def on_reaction(event: dict[str, Any], client: WebClient, context: dict[str, Any
     deps: Deps = context["deps"]
     channel, ts = event["item"]["channel"], event["item"]["ts"]
     message = _message(client, channel, ts)
-    incident = _incident_of(deps, channel, message)
+    incident = _incident_of(deps, client, channel, message)
     if incident is None or message.get("user") == context.get("bot_user_id"):
         return  # not an incident's thread, or the bot's own post: already on the timeline
     # One entry per message, however often it is pinned or the event delivered.
@@ -51,11 +51,29 @@ def _still_pinned(message: dict[str, Any]) -> bool:
     )
 
 
-def _incident_of(deps: Deps, channel: str, message: dict[str, Any]) -> Incident | None:
+def _incident_of(
+    deps: Deps, client: WebClient, channel: str, message: dict[str, Any]
+) -> Incident | None:
     root = message.get("thread_ts")
     if not root or root == message.get("ts"):  # not a reply in a thread (the card itself)
         return None
-    return deps.store.incident_by_card(channel, root)
+    return deps.store.incident_by_card(channel, root) or _card_not_recorded(
+        deps, client, channel, root
+    )
+
+
+def _card_not_recorded(deps: Deps, client: WebClient, channel: str, ts: str) -> Incident | None:
+    """A card whose post the store has not recorded yet (posted a moment ago, or just before
+    a crash and not adopted yet): the card's own metadata names its incident."""
+    found = client.conversations_history(
+        channel=channel, latest=ts, inclusive=True, limit=1, include_all_metadata=True
+    )
+    for root in found.get("messages") or []:
+        payload = (root.get("metadata") or {}).get("event_payload") or {}
+        ours = payload.get("opsbot") == deps.store.instance()
+        if root.get("ts") == ts and ours and isinstance(payload.get("incident"), int):
+            return deps.store.incident(payload["incident"])
+    return None
 
 
 def _unconfirm(client: WebClient, channel: str, ts: str) -> None:

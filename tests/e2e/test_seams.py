@@ -271,3 +271,51 @@ def test_two_opsbots_in_one_channel_never_take_each_others_posts(
         assert [m.text for m in slack.history("#digest")] == ["theirs", "ours"]
     finally:
         stack.stop()
+
+
+def test_a_post_made_before_a_crash_is_found_in_a_busy_channel(
+    tmp_path: Path, slack: LocalSlack
+) -> None:
+    """An earlier try of a row posted it, and 450 messages went into the channel since: the
+    next try pages through the history, finds its post and adopts it (not a second one)."""
+    stack = make(tmp_path, slack)
+    try:
+        with stack.deps.store.atomic():
+            row = outbox.enqueue_post(stack.deps, "#busy", {"text": "ours"})
+        assert row is not None
+        first = stack.deps.store.claim(row, "gone:1:x", datetime.now(UTC), outbox.LEASE)
+        assert first is not None
+        tag = outbox.metadata(stack.deps, first)
+        slack.post("#busy", "U0OPSBOT", "ours", metadata=tag)  # the try reached Slack ...
+        for n in range(450):  # ... and the channel went on
+            slack.post("#busy", BOB, f"chatter {n}")
+        stack.deps.store.release_owner("gone:1:x")  # ... then its process died
+        stack.settle()
+        assert [m.text for m in slack.history("#busy")].count("ours") == 1
+        assert stack.deps.store.effect(row).state == "done"  # type: ignore[union-attr]
+    finally:
+        stack.stop()
+
+
+def test_a_pin_in_the_thread_of_a_card_not_yet_recorded_is_kept(
+    tmp_path: Path, slack: LocalSlack
+) -> None:
+    """The card reached Slack but its process died before recording it (the next try would
+    adopt it): a :pushpin: in its thread meanwhile still lands on the incident's timeline,
+    found by the card's own metadata."""
+    stack = make(tmp_path, slack)
+    try:
+        stack.deps.outbox.stop()  # the card is not delivered by this process
+        stack.command("open P1 Login broken")
+        [row] = stack.deps.store.effects(("pending",))
+        tag = outbox.metadata(stack.deps, row)
+        card = slack.post("#incidents", "U0OPSBOT", "INC-1 P1 High: Login broken", metadata=tag)
+        assert stack.deps.store.incident(1).card_ts is None  # type: ignore[union-attr]
+        said = slack.post(card.channel, BOB, "Auth pods restarted", thread_ts=card.ts)
+        slack.react(said, ALICE, "pushpin")
+        body = reaction_event(said, user=ALICE, name="pushpin", added=True)
+        assert send_event(stack, body).status_code == 200
+        stack.inbox.drain()
+        assert pinned(stack) == ["Auth pods restarted"]
+    finally:
+        stack.stop()
