@@ -142,7 +142,7 @@ def test_an_event_stored_before_a_kill_is_processed_after_it(
         workspace.clear_faults()
         server.start()
         wait_until(lambda: [e for e in Store(server.db).timeline(1) if e.kind == "pin"], 30)
-        assert Store(server.db).inbox_pending() == 0
+        wait_until(lambda: Store(server.db).inbox_pending() == 0)  # done once it has confirmed
     finally:
         server.stop()
 
