@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot import outbox
 from bot.config import AlertRule, Heartbeat, Settings
@@ -389,11 +390,16 @@ def _summary(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
     if stored:
         known = json.loads(stored)
         if now - datetime.fromisoformat(known["at"]) < SUMMARY_QUIET:
-            slack.chat_update(channel=known["channel"], ts=known["ts"], **message)
-            deps.store.set_state(
-                SUMMARY_KEY.format(channel), json.dumps({**known, "at": now.isoformat()})
-            )
-            return {"channel": known["channel"], "ts": known["ts"]}
+            try:
+                outbox.update(slack, known["channel"], known["ts"], message)
+            except SlackApiError as exc:  # someone deleted it: a new summary takes its place
+                if outbox.slack_error(exc) not in outbox.MESSAGE_GONE:
+                    raise
+            else:
+                deps.store.set_state(
+                    SUMMARY_KEY.format(channel), json.dumps({**known, "at": now.isoformat()})
+                )
+                return {"channel": known["channel"], "ts": known["ts"]}
     posted = outbox.post(deps, effect, slack, channel, message)
     deps.store.set_state(
         SUMMARY_KEY.format(channel),

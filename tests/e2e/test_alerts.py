@@ -303,6 +303,22 @@ def test_a_storm_is_folded_into_one_summary_updated_in_place(stack: Stack) -> No
     assert len(stack.deps.store.alerts()) == 45  # every alert recorded
 
 
+def test_a_deleted_storm_summary_is_posted_anew(stack: Stack) -> None:
+    """Someone deleted the storm's summary: its next update posts a new one instead of
+    being given up on."""
+    for n in range(35):
+        body = alertmanager("firing", {"instance": f"n-{n}", "severity": "warning"}, group=f"g{n}")
+        send(stack, "/alerts/alertmanager/prometheus", body)
+    [summary] = [m for m in stack.slack.history("#incidents") if "Alert storm" in m.text]
+    stack.slack.delete(summary)
+    body = alertmanager("firing", {"instance": "n-99", "severity": "warning"}, group="g99")
+    send(stack, "/alerts/alertmanager/prometheus", body)
+    stack.settle()
+    [again] = [m for m in stack.slack.history("#incidents") if "Alert storm" in m.text]
+    assert again.ts != summary.ts and "36 alerts" in again.text
+    assert stack.deps.store.outbox_summary(datetime.now(UTC))["dead"] == 0
+
+
 def flood(stack: Stack, first: int, count: int) -> None:
     """`count` critical alerts from prometheus, each in a group of its own."""
     for n in range(first, first + count):
