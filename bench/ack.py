@@ -36,7 +36,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.localslack import LocalSlack, signed_headers, slash_command  # noqa: E402
+from bot.tools.localslack import LocalSlack, signed_headers, slash_command  # noqa: E402
 
 SECRET = "bench-signing-secret"
 TOKEN = "xoxb-bench"

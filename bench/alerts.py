@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.ack import free_port  # noqa: E402
 from bench.soak import Bot  # noqa: E402
-from bot.localslack import LocalSlack  # noqa: E402
 from bot.store import Store  # noqa: E402
+from bot.tools.localslack import LocalSlack  # noqa: E402
 
 SECRET = "bench-alerts-secret"
 SOURCES = [f"prom{n}" for n in range(5)]

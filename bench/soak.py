@@ -48,7 +48,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.ack import free_port  # noqa: E402
-from bot.localslack import (  # noqa: E402
+from bot.store import Store  # noqa: E402
+from bot.tools.localslack import (  # noqa: E402
     LocalSlack,
     Message,
     block_action,
@@ -56,7 +57,6 @@ from bot.localslack import (  # noqa: E402
     signed_headers,
     slash_command,
 )
-from bot.store import Store  # noqa: E402
 from tests.e2e.fakes import ThirdParty  # noqa: E402
 
 SECRET = "soak-signing-secret"

@@ -367,7 +367,7 @@ def socket_mode(app: App, app_token: str, deps: Deps) -> None:
 def _check_setup(deps: Deps, socket_mode: bool) -> None:
     """The doctor's quick checks (no network), each problem one log line; the App Home
     shows the outcome."""
-    from bot import doctor
+    from bot.tools import doctor
 
     results = doctor.run(deps.settings, socket=socket_mode, fast=True, serving=True)
     for result in results:
@@ -395,7 +395,7 @@ def _stop_on_sigterm() -> None:
 
 
 def _shell(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.console import Console, console_settings
+    from bot.tools.console import Console, console_settings
 
     # Its own database: trying the shell never touches a real bot's data. Its log goes to a
     # file beside it, so a delivery retried in the background prints no traceback here.
@@ -495,7 +495,7 @@ def _inbox(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _init(args: argparse.Namespace, settings: Settings) -> int:
-    from bot import init
+    from bot.tools import init
 
     asking = sys.stdin.isatty()
 
@@ -539,7 +539,7 @@ def _init(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _doctor(args: argparse.Namespace, settings: Settings) -> int:
-    from bot import doctor
+    from bot.tools import doctor
 
     results = doctor.run(settings, socket=args.socket)
     print(doctor.report(results, args.json))

@@ -9,9 +9,9 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot import doctor
 from bot.deps import Deps
 from bot.replies import blocks, divider, header, mention, section, when
+from bot.tools import doctor
 from commands.health.checks import CHECKS
 from commands.health.render import ICON
 from commands.incident.render import incident_summary
@@ -42,7 +42,7 @@ def _delivery(deps: Deps) -> str:
 
 
 def _setup(deps: Deps) -> str | None:
-    """What `opsbot serve` found wrong with its setup at start (bot/doctor.py)."""
+    """What `opsbot serve` found wrong with its setup at start (bot/tools/doctor.py)."""
     stored = deps.store.state(doctor.STATE_KEY)
     if not stored:
         return None

@@ -13,10 +13,10 @@ import pytest
 from bot.app import create_app, make_client
 from bot.config import Settings
 from bot.deps import Deps
-from bot.localslack import LocalSlack
 from bot.outbox import Outbox
 from bot.pools import Pools
 from bot.store import Store
+from bot.tools.localslack import LocalSlack
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)  # a Friday morning
 

@@ -5,8 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.localslack import LocalSlack
 from bot.store import Change, Entry, Incident, Store
+from bot.tools.localslack import LocalSlack
 from tests.conftest import T0
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot import init
+from bot.tools import init
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = (ROOT / "Dockerfile").read_text()

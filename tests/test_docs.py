@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from bot import init
 from bot.config import Settings
 from bot.deps import Deps
 from bot.replies import UserError
+from bot.tools import init
 from commands import alerts
 from commands.backup import handlers as backup
 from commands.health import handlers as health

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from bot.cli import own_database
-from bot.localslack import SCOPES, LocalSlack
 from bot.store import Store
+from bot.tools.localslack import SCOPES, LocalSlack
 
 ROOT = Path(__file__).resolve().parent.parent
 

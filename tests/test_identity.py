@@ -7,8 +7,8 @@ import threading
 from pathlib import Path
 
 from bot.identity import SlackIdentity
-from bot.localslack import BOT_USER, LocalSlack
 from bot.store import Store
+from bot.tools.localslack import BOT_USER, LocalSlack
 
 
 def store(tmp_path: Path) -> Store:

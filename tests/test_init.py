@@ -18,8 +18,8 @@ import yaml
 from pydantic import BaseModel
 
 import commands
-from bot import init
 from bot.config import Settings
+from bot.tools import init
 from tests.test_wiring import (
     ROOT,
     SCHEMA,

@@ -15,11 +15,11 @@ import pytest
 
 from bot.config import Settings
 from bot.deps import Deps
-from bot.localslack import LocalSlack
 from bot.outbox import _Pace, enqueue_post
 from bot.pools import Busy, Pool, Shared
 from bot.server import status
 from bot.store import Store
+from bot.tools.localslack import LocalSlack
 from tests.conftest import Clock, make_deps
 
 
@@ -219,8 +219,8 @@ def test_an_error_after_ack_keeps_the_answer(app, slack: LocalSlack) -> None:  #
     from slack_bolt import BoltRequest
 
     from bot.app import keep_ack
-    from bot.localslack import signed_headers, slash_command
     from bot.pools import Busy
+    from bot.tools.localslack import signed_headers, slash_command
     from tests.conftest import SECRET
 
     def acks_then_fails(ack, respond) -> None:  # type: ignore[no-untyped-def]

@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import redact as r
-from bot.localslack import LocalSlack
 from bot.store import Change, Entry, Incident, Store
+from bot.tools.localslack import LocalSlack
 
 SIGNING = "8f742231b10e8888abcd99yyyzzz85a5"
 SECRETS = {

@@ -17,8 +17,8 @@ from apscheduler.triggers.cron import CronTrigger
 import jobs
 from bot.config import Settings
 from bot.deps import Deps
-from bot.localslack import LocalSlack
 from bot.store import Store
+from bot.tools.localslack import LocalSlack
 from jobs import CATCH_UP, JOBS, due_runs, last_due, occurrences, run_occurrence
 from tests.conftest import Clock, make_deps
 

@@ -106,7 +106,7 @@ def test_scopes_cover_what_the_code_calls() -> None:
 
 
 def test_the_local_slack_grants_the_scopes_the_manifest_asks_for() -> None:
-    from bot.localslack import SCOPES
+    from bot.tools.localslack import SCOPES
 
     assert set(SCOPES) == set(manifest()["oauth_config"]["scopes"]["bot"])
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.localslack import LocalSlack, signed_headers
+from bot.tools.localslack import LocalSlack, signed_headers
 from tests.conftest import Clock
 from tests.e2e.stack import Stack
 

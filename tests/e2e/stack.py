@@ -11,7 +11,7 @@ import httpx
 from bot.cli import assemble, check_token, http_server, recover
 from bot.config import Settings
 from bot.deps import Deps
-from bot.localslack import LocalSlack, Message, block_action, signed_headers, slash_command
+from bot.tools.localslack import LocalSlack, Message, block_action, signed_headers, slash_command
 from jobs import run_job
 from tests.conftest import Clock
 

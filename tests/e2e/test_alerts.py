@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.localslack import LocalSlack
+from bot.tools.localslack import LocalSlack
 from tests.conftest import Clock
 from tests.e2e.stack import Stack
 

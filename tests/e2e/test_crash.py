@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.localslack import LocalSlack, Message, reaction_event, slash_command
 from bot.store import Store
+from bot.tools.localslack import LocalSlack, Message, reaction_event, slash_command
 from tests.e2e.conftest import Server
 from tests.e2e.test_serve import wait_until
 

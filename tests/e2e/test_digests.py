@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.localslack import LocalSlack, Message, reaction_event, signed_headers
+from bot.tools.localslack import LocalSlack, Message, reaction_event, signed_headers
 from jobs import scheduled_run
 from tests.conftest import Clock
 from tests.e2e.stack import SECRET, Stack

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.localslack import LocalSlack, slash_command
 from bot.store import Store
+from bot.tools.localslack import LocalSlack, slash_command
 from tests.e2e.conftest import SECRET, Server
 
 FORM = "application/x-www-form-urlencoded"

@@ -17,7 +17,7 @@ import httpx
 import mongomock
 import pytest
 
-from bot.localslack import LocalSlack
+from bot.tools.localslack import LocalSlack
 from tests.conftest import Clock
 from tests.e2e.stack import Stack
 
@@ -167,7 +167,7 @@ def test_app_home_shows_health_oncall_incidents_jobs(
     tmp_path: Path, promptbase: FakePromptBase
 ) -> None:
     """Opening the Home tab publishes a view with the four sections."""
-    from bot.localslack import signed_headers
+    from bot.tools.localslack import signed_headers
     from tests.e2e.stack import SECRET
 
     with LocalSlack() as slack:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.localslack import LocalSlack
+from bot.tools.localslack import LocalSlack
 from tests.conftest import Clock
 from tests.e2e.stack import Stack
 

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.localslack import LocalSlack, signed_headers, slash_command
+from bot.tools.localslack import LocalSlack, signed_headers, slash_command
 from tests.conftest import Clock
 from tests.e2e.fakes import ThirdParty
 from tests.e2e.stack import ALICE, FORM, SECRET, Stack

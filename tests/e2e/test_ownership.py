@@ -9,8 +9,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.localslack import LocalSlack
 from bot.store import Store
+from bot.tools.localslack import LocalSlack
 from tests.conftest import Clock
 from tests.e2e.conftest import Server
 from tests.e2e.stack import Stack

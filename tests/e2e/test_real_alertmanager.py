@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.localslack import LocalSlack
+from bot.tools.localslack import LocalSlack
 from tests.conftest import Clock
 from tests.e2e.conftest import free_port
 from tests.e2e.stack import Stack

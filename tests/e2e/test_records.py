@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from bot.localslack import Message
+from bot.tools.localslack import Message
 from commands.incident import render
 from tests.e2e.stack import ALICE, Stack
 from tests.e2e.test_serve import wait_until

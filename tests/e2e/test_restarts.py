@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.localslack import LocalSlack, Message
 from bot.store import Store
+from bot.tools.localslack import LocalSlack, Message
 from jobs import INSTALLED_KEY
 from tests.e2e.conftest import SECRET, TOKEN, Server, free_port
 from tests.e2e.fakes import ThirdParty

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.localslack import LocalSlack, Message
+from bot.tools.localslack import LocalSlack, Message
 from commands.rollback.releases import releases
 from tests.conftest import Clock
 from tests.e2e.stack import Stack

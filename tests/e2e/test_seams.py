@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from bot import outbox
-from bot.localslack import LocalSlack, Message, reaction_event, signed_headers
 from bot.store import Store
+from bot.tools.localslack import LocalSlack, Message, reaction_event, signed_headers
 from tests.conftest import Clock
 from tests.e2e.stack import ALICE, SECRET, Stack
 from tests.e2e.test_serve import wait_until

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from bot.localslack import LocalSlack, Message
+from bot.tools.localslack import LocalSlack, Message
 from tests.conftest import Clock
 from tests.e2e.stack import Stack
 from tests.e2e.test_serve import wait_until

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import httpx
 
-from bot.localslack import (
+from bot.store import Store
+from bot.tools.localslack import (
     LocalSlack,
     block_action,
     reaction_event,
     signed_headers,
     slash_command,
 )
-from bot.store import Store
 from tests.e2e.conftest import SECRET, Server
 
 FORM = "application/x-www-form-urlencoded"

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.localslack import LocalSlack
+from bot.tools.localslack import LocalSlack
 from tests.e2e.fakes import ThirdParty
 from tests.e2e.stack import Stack
 from tests.e2e.test_serve import wait_until
@@ -89,7 +89,7 @@ def test_public_text_leaves_slack_as_plain_text(tmp_path, third) -> None:  # typ
 def test_typed_text_reaches_the_card_escaped_once(stack: Stack) -> None:
     """Slack delivers `<`, `>` and `&` as entities; the card must show them as typed, so the
     bot must post them as it got them, not escape them a second time."""
-    from bot.localslack import escape
+    from bot.tools.localslack import escape
 
     stack.command(escape("open P2 Checkout < 5% & errors > 2x"))
     stack.settle()

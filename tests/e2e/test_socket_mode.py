@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from websockets.sync.server import Server, ServerConnection, serve
 
-from bot.localslack import LocalSlack
 from bot.store import Store
+from bot.tools.localslack import LocalSlack
 
 
 class SocketEndpoint:

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.localslack import LocalSlack
+from bot.tools.localslack import LocalSlack
 from tests.conftest import Clock
 from tests.e2e.fakes import ThirdParty
 from tests.e2e.stack import Stack

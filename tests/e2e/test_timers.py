@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.localslack import Message
+from bot.tools.localslack import Message
 from tests.e2e.stack import ALICE, Stack
 from tests.e2e.test_serve import wait_until
 

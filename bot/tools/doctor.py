@@ -23,9 +23,9 @@ from typing import Any
 import httpx
 
 from bot.config import Settings
-from bot.init import SCOPES
 from bot.redact import clean_env
 from bot.store import migrations, serve_lock
+from bot.tools.init import SCOPES
 
 OK, FAIL, OFF = "ok", "fail", "off"
 STATE_KEY = "doctor.at_start"  # the checks `opsbot serve` ran, for the App Home

@@ -25,15 +25,16 @@ from typing import Any, TextIO
 
 from slack_bolt import App
 
-from bot import edge, localslack
+from bot import edge
 from bot.app import create_app
 from bot.cli import assemble
 from bot.config import RollbackStep, Settings
 from bot.deps import Deps
 from bot.inbox import Inbox
-from bot.localslack import LocalSlack, Message
 from bot.redact import clean_env
 from bot.store import now_utc
+from bot.tools import localslack
+from bot.tools.localslack import LocalSlack, Message
 from commands import COMMANDS
 from jobs import JOBS, run_by_hand
 from jobs.scheduler import Scheduler

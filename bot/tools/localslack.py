@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from bot import init
+from bot.tools import init
 
 BOT_USER = "U0OPSBOT"
 TEAM = "T0LOCAL"
