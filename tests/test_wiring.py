@@ -45,7 +45,7 @@ def source_files() -> list[Path]:
         p
         for d in ("bot", "commands", "jobs")
         for p in (ROOT / d).rglob("*.py")
-        if p.name != "localslack.py"
+        if "localslack" not in p.parts  # the stand-in answers methods; it calls none
     ]
 
 

@@ -1,0 +1,42 @@
+"""Files in the local Slack: files.getUploadURLExternal hands out an upload URL on the server
+(server.py keeps what is POSTed to it), files.completeUploadExternal shares the file in a
+channel or a thread."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.tools.localslack.server import Server
+from bot.tools.localslack.workspace import BOT_USER
+
+
+class Files(Server):
+    def _files_getUploadURLExternal(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not body.get("filename") or not str(body.get("length", "")).isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{next(self._clock):08d}"
+        with self._lock:
+            self.uploads[file_id] = {"id": file_id, "name": body["filename"], "content": None}
+        return {"ok": True, "file_id": file_id, "upload_url": f"{self.base}/upload/{file_id}"}
+
+    def _files_completeUploadExternal(self, body: dict[str, Any]) -> dict[str, Any]:
+        wanted = json.loads(body.get("files") or "[]")
+        with self._lock:
+            stored = [self.uploads.get(f.get("id", "")) for f in wanted]
+        files = [
+            {**f, "title": w.get("title") or f["name"]}
+            for f, w in zip(stored, wanted, strict=True)
+            if f is not None and f["content"] is not None
+        ]
+        if not wanted or len(files) != len(wanted):
+            return {"ok": False, "error": "file_not_found"}
+        if body.get("channel_id"):
+            self.post(
+                body["channel_id"],
+                BOT_USER,
+                body.get("initial_comment", ""),
+                thread_ts=body.get("thread_ts") or None,
+                files=files,
+            )
+        return {"ok": True, "files": [{"id": f["id"], "title": f["title"]} for f in files]}
