@@ -42,7 +42,7 @@ def _delivery(deps: Deps) -> str:
 
 
 def _setup(deps: Deps) -> str | None:
-    """What `opsbot serve` found wrong with its setup at start (bot/tools/doctor.py)."""
+    """What `opsbot serve` found wrong with its setup at start (bot/tools/doctor/)."""
     stored = deps.store.state(doctor.STATE_KEY)
     if not stored:
         return None
