@@ -50,7 +50,7 @@ def bare_bolt(port: int, api_base: str, inline: bool = False) -> None:
     from slack_bolt.adapter.wsgi import SlackRequestHandler
     from slack_sdk import WebClient
 
-    from bot.cli import LISTENER_THREADS
+    from bot.pools import LISTENER_THREADS
     from bot.server import make_server
 
     app = App(

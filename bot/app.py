@@ -21,8 +21,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 import commands
 from bot.deps import Deps, tell
+from bot.failures import failure_text, transient
 from bot.inbox import TRANSIENT
-from bot.outbox import failure_text, transient
 from bot.redact import RedactingClient
 from bot.replies import describe
 from bot.store import StoreBusy, StoreUnwritable

@@ -3,53 +3,25 @@ builds clients, creates the app and starts the scheduler."""
 
 from __future__ import annotations
 
-import _thread
 import argparse
-import fcntl
 import json
 import logging
-import os
-import signal
-import socket
 import sqlite3
 import sys
-import threading
-import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from pathlib import Path
-from types import FrameType
-from typing import IO, Any
-
-from pymongo import MongoClient
-from slack_bolt import App
-from slack_sdk.errors import SlackApiError
 
 import bot
-from bot.app import create_app, make_client
 from bot.config import ConfigError, Settings, load_settings
-from bot.deps import Deps
-from bot.identity import SlackIdentity, TokenRejected
-from bot.inbox import Inbox
-from bot.outbox import Outbox, failure_text
-from bot.pools import Pools
 from bot.redact import install_log_filter, remember_settings
-from bot.server import make_server, wsgi_app
-from bot.steady import SteadyClock
-from bot.store import CannotUpgrade, NewerDatabase, Store, now_utc, serve_lock
+from bot.serve import serve
+from bot.store import CannotUpgrade, NewerDatabase, Store, now_utc
 from bot.store.base import unwritable
-from commands.backup import service as backups
-from commands.rollback import service as rollbacks
+from bot.wiring import assemble
 from jobs import JOBS, describe_jobs, run_by_hand
-from jobs.scheduler import Scheduler
 
 log = logging.getLogger("opsbot")
-
-# Bolt runs every listener on this pool; its default of 5 lets five slow listeners starve
-# the sixth request's ack past Slack's 3 seconds.
-LISTENER_THREADS = 32
-SHUTDOWN_GRACE_SECONDS = 5
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,133 +134,6 @@ def _require(settings: Settings, *names: str) -> list[str]:
     return [getattr(settings, name).get_secret_value() for name in names]
 
 
-def assemble(
-    settings: Settings,
-    token: str,
-    *,
-    clock: Callable[[], datetime] | None = None,
-    mongo: Callable[[], MongoClient[Any]] | None = None,
-) -> Deps:
-    """Everything the bot runs on, from settings: migrated store, Slack client, thread pools."""
-    store = Store(settings.opsbot_db)
-    copy = store.migrate()
-    if copy is not None:
-        log.warning("Upgrading %s: a copy from before the upgrade is at %s", store.path, copy)
-    outbox = Outbox(store, settings, token)
-    deps = Deps(
-        settings=settings,
-        store=store,
-        outbox=outbox,
-        pools=Pools.from_settings(settings),
-        slack=make_client(token, settings.slack_api_url),
-        clock=clock or SteadyClock(),  # never runs backwards (bot/steady.py)
-        mongo=mongo or _mongo(settings),
-    )
-    outbox.bind(deps)
-    return deps
-
-
-def recover(deps: Deps) -> None:
-    """What a crash cut short, put right: only by the process that owns the database (the
-    one `opsbot serve`), never by `opsbot jobs` or `run-job` beside a running bot."""
-    backups.recover(deps)  # a backup cut short by a crash is marked failed, its files removed
-    rollbacks.recover(deps)  # a rollback cut short is marked interrupted and said in its thread
-
-
-class AlreadyServing(ConfigError):
-    """Another `opsbot serve` holds the database."""
-
-
-def own_database(path: Path) -> IO[str]:
-    """The one `opsbot serve` per database: an exclusive lock on a file beside it, held for
-    the process's life and released by the system when it dies, even by kill -9."""
-    lock = serve_lock(path)
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    handle = lock.open("a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "another process"
-        handle.close()
-        raise AlreadyServing(
-            f"OPSBOT_DB: {path} is served by {holder}; one `opsbot serve` per database "
-            "(stop the other, or give this one its own OPSBOT_DB)"
-        ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
-    handle.flush()
-    return handle
-
-
-def _mongo(settings: Settings) -> Callable[[], MongoClient[Any]] | None:
-    """One client for the process; pymongo connects lazily, in the background."""
-    if settings.mongodb_uri is None:
-        return None
-    wait_ms = settings.health.timeout_seconds * 1000
-    client: MongoClient[Any] = MongoClient(
-        settings.mongodb_uri.get_secret_value(),
-        serverSelectionTimeoutMS=wait_ms,
-        connectTimeoutMS=wait_ms,
-        socketTimeoutMS=wait_ms,
-    )
-    return lambda: client
-
-
-def http_server(
-    deps: Deps,
-    secret: str,
-    host: str,
-    port: int,
-    scheduler_running: Callable[[], bool],
-    identity: SlackIdentity,
-) -> tuple[Any, Inbox]:
-    """The HTTP edge of `opsbot serve`: Bolt on /slack/events and /healthz, under waitress,
-    and the inbox that processes the events it stores."""
-    app, inbox = apps(deps, secret, identity)
-    application = wsgi_app(app, deps, scheduler_running, secret, identity.status)
-    return make_server(application, host, port), inbox
-
-
-def apps(deps: Deps, secret: str, identity: SlackIdentity) -> tuple[App, Inbox]:
-    """The app Slack's requests reach, and the inbox with its own app for stored events;
-    both authorized by `identity`, without asking Slack (bot/identity.py)."""
-    listeners = ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="opsbot-listener")
-    authorize = identity.authorizer()
-    app = create_app(deps, signing_secret=secret, listener_executor=listeners, authorize=authorize)
-    stored = create_app(
-        deps,
-        signing_secret=secret,
-        listener_executor=listeners,
-        for_inbox=True,
-        authorize=authorize,
-    )
-    return app, Inbox(stored, deps)
-
-
-def check_token(deps: Deps, token: str) -> SlackIdentity:
-    """Who the token is in Slack. A token Slack rejects is a clear stop; a Slack that does
-    not answer is not: opsbot serves without it and checks again in the background."""
-    identity = SlackIdentity(deps.store, token, deps.settings.slack_api_url)
-    try:
-        reachable = identity.check()
-    except TokenRejected as exc:
-        raise ConfigError(
-            f"SLACK_BOT_TOKEN: Slack rejected it ({exc}); copy the Bot User OAuth Token "
-            "(xoxb-…) from your app's OAuth & Permissions page, or reinstall the app"
-        ) from None
-    if not reachable:
-        print(
-            f"opsbot: Slack at {deps.settings.slack_api_url} did not answer "
-            f"({identity.problem}); serving anyway: alerts, the status page, /healthz, timers "
-            "and PagerDuty work, Slack's messages wait in the outbox until it answers.",
-            file=sys.stderr,
-            flush=True,
-        )
-    return identity
-
-
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     names = (
         ("slack_bot_token", "slack_app_token")
@@ -296,102 +141,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         else ("slack_bot_token", "slack_signing_secret")
     )
     token, second = _require(settings, *names)
-    _stop_on_sigterm()  # from the first moment: SIGTERM always ends the bot
-    owned = own_database(settings.opsbot_db)  # noqa: F841  (held until the process ends)
-    deps = assemble(settings, token)
-    identity = check_token(deps, token)
-    recover(deps)
-    _check_setup(deps, args.socket)
-    if args.socket:
-        app, inbox = apps(deps, "", identity)
-    else:
-        server, inbox = http_server(
-            deps, second, args.host, settings.port, lambda: scheduler.running, identity
-        )
-    rejected: list[str] = []
-
-    def stop_rejected(code: str) -> None:  # a token revoked while serving: a clear stop
-        rejected.append(code)
-        _thread.interrupt_main()
-
-    identity.watch(stop_rejected)
-    deps.outbox.start()
-    inbox.start()
-    scheduler = Scheduler(deps).start()
-    try:
-        if args.socket:
-            socket_mode(app, second, deps)
-        else:
-            serving = (
-                f"opsbot {bot.__version__} serving /slack/events and /healthz "
-                f"on {args.host}:{settings.port}"
-            )
-            log.info("%s", serving)
-            print(serving, flush=True)
-            server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        scheduler.stop(SHUTDOWN_GRACE_SECONDS)
-    inbox.stop()
-    if rejected:
-        print(
-            f"opsbot: SLACK_BOT_TOKEN: Slack now rejects it ({rejected[0]}); stopping.",
-            file=sys.stderr,
-            flush=True,
-        )
-    _drain(deps, 2 if rejected else 0)
-    return 2 if rejected else 0
-
-
-def socket_mode(app: App, app_token: str, deps: Deps) -> None:
-    """Connect to Slack's Socket Mode and stay: while Slack does not answer, keep trying
-    (with backoff), as everything else serves on."""
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-    handler = SocketModeHandler(app, app_token=app_token, web_client=deps.slack)
-    wait = 1.0
-    while True:
-        try:
-            handler.connect()  # type: ignore[no-untyped-call]
-            break
-        except (SlackApiError, OSError) as exc:
-            log.warning(
-                "Socket Mode: cannot connect (%s); trying again in %.0f s", failure_text(exc), wait
-            )
-            time.sleep(wait)
-            wait = min(wait * 2, 60.0)
-    threading.Event().wait()
-
-
-def _check_setup(deps: Deps, socket_mode: bool) -> None:
-    """The doctor's quick checks (no network), each problem one log line; the App Home
-    shows the outcome."""
-    from bot.tools import doctor
-
-    results = doctor.run(deps.settings, socket=socket_mode, fast=True, serving=True)
-    for result in results:
-        if result.state == doctor.FAIL:
-            log.warning("setup: %s: %s (fix: %s)", result.check, result.detail, result.fix)
-    deps.store.set_state(doctor.STATE_KEY, doctor.report(results, as_json=True))
-
-
-def _drain(deps: Deps, code: int = 0) -> None:
-    """Give deliveries in flight a few seconds, then go: a Slack outage must not hold up a
-    restart. Every owed effect is an outbox row in SQLite, delivered at the next start."""
-    rollbacks.stop_steps(deps)  # a step still running must not outlive the bot
-    deps.outbox.stop(SHUTDOWN_GRACE_SECONDS)
-    deps.pools.shutdown(wait=False)
-    logging.shutdown()
-    os._exit(code)  # threads still waiting on a hung probe or Slack must not hold the exit
-
-
-def _stop_on_sigterm() -> None:
-    # docker stop sends SIGTERM: leave the serve loop the same way Ctrl-C does.
-    def stop(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
+    return serve(settings, token, second, socket=args.socket, host=args.host)
 
 
 def _shell(args: argparse.Namespace, settings: Settings) -> int:

@@ -44,7 +44,7 @@ class Deps:
     def post_now(self, channel: str, reply: Reply, thread_ts: str | None = None) -> dict[str, str]:
         """Post through the outbox and wait until Slack has it: for jobs and alarms that
         record the message's ts. The row is durable: a crash while waiting still posts it."""
-        from bot.outbox import enqueue_post
+        from bot.posting import enqueue_post
 
         row = enqueue_post(self, channel, reply.as_message(), thread_ts)
         assert row is not None

@@ -23,7 +23,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.outbox import failure_text
+from bot.failures import failure_text
 from bot.redact import RedactingClient
 from bot.store import Store
 

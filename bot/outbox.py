@@ -35,24 +35,20 @@ import logging
 import os
 import random
 import socket
-import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.error import URLError
 
-import httpx
 import psutil
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
+from bot.failures import Dropped, failure_text, refused, retry_after, timed_out, transient
 from bot.redact import RedactingClient
-from bot.replies import clip
-from bot.store import Effect, Store, StoreBusy, now_utc
+from bot.store import Effect, Store, now_utc
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -65,57 +61,10 @@ IDLE_POLL_SECONDS = 0.5  # rows of other processes and retries falling due are s
 BACKOFF_BASE_SECONDS = 1.0
 LANDING_MARGIN = timedelta(seconds=2)  # beyond the call's timeout, for a request to land
 PAGE_PRIORITY = 10  # pages go before everything else owed in their channel
-LOOKUP_PAGES = 5  # of conversations.history, looking for an earlier try's post
-LOOKUP_PAGE_SIZE = 200
-CLOCK_SKEW_SECONDS = 10  # between this host's clock and Slack's message times
-METADATA_TYPE = "opsbot_outbox"
-CHANNEL_ID_KEY = "slack.channel.{}"  # a configured #name's id, learned once
-INCIDENT_METADATA_TYPE = "opsbot_incident"
-
-# Slack answers that may pass if the same request is sent again.
-SLACK_TRANSIENT = {
-    "ratelimited",
-    "rate_limited",
-    "service_unavailable",
-    "fatal_error",
-    "internal_error",
-    "request_timeout",
-    "timeout",
-}
-# Not this row's fault: the token or the app's installation. Retried until the give-up time,
-# since an operator fixing the setup makes every row deliverable again.
-SLACK_SETUP = {
-    "invalid_auth",
-    "not_authed",
-    "account_inactive",
-    "token_revoked",
-    "token_expired",
-    "no_permission",
-    "missing_scope",
-    "not_allowed_token_type",
-    "team_access_not_granted",
-    "ekm_access_denied",
-}
-# Slack refused the message's layout or size: the same words as plain text go through.
-LAYOUT_REFUSED = {
-    "invalid_blocks",
-    "invalid_blocks_format",
-    "msg_too_long",
-    "msg_blocks_too_long",
-    "too_many_blocks",
-    "invalid_attachments",
-}
-# An update of a message that is gone (deleted, its channel archived or gone).
-MESSAGE_GONE = {"message_not_found", "cant_update_message", "channel_not_found", "is_archived"}
-PLAIN_LIMIT = 12_000  # characters of a plain-text stand-in: well inside Slack's 40,000
 
 
 class OutboxGaveUp(Exception):
     """A row waited on (post_and_wait) was given up on; nothing reached Slack."""
-
-
-class Dropped(Exception):
-    """Nothing is left to deliver (the message to update was deleted): the row is dropped."""
 
 
 @dataclass(frozen=True)
@@ -135,21 +84,6 @@ class Kind:
     on_failure: Callable[[Deps, Effect, str, bool], None] | None = None
 
 
-KINDS: dict[str, Kind] = {}
-
-
-def kind(
-    name: str, label: str, **options: Any
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a delivery function for rows of kind `name`."""
-
-    def register(deliver: Callable[..., Any]) -> Callable[..., Any]:
-        KINDS[name] = Kind(deliver, label, **options)
-        return deliver
-
-    return register
-
-
 def slack_lane(channel: str, topic: str | None = None) -> str:
     """A channel's lane, or (with a topic, such as one incident) a lane of its own within
     the channel: its rows keep their order, and wait for no other topic's."""
@@ -159,71 +93,6 @@ def slack_lane(channel: str, topic: str | None = None) -> str:
 def pace_key(lane: str) -> str:
     """What Slack's pace is counted on: the channel, for every lane in it."""
     return lane.split("/", 1)[0]
-
-
-def failure_text(exc: BaseException) -> str:
-    """Short and safe: Slack's error code, an HTTP status, or the exception's type. Never the
-    exception's text, which may carry a URL with a secret in it."""
-    if isinstance(exc, SlackApiError):
-        return f"Slack {slack_error(exc)}" + (
-            f" (HTTP {_status(exc)})" if _status(exc) not in (0, 200) else ""
-        )
-    if isinstance(exc, httpx.HTTPStatusError):
-        return f"HTTP {exc.response.status_code}"
-    if isinstance(exc, Dropped):
-        return str(exc)
-    if timed_out(exc):
-        return "timed out"
-    return type(exc).__name__
-
-
-def slack_error(exc: SlackApiError) -> str:
-    return str(exc.response.get("error", "unknown")) if exc.response is not None else "unknown"
-
-
-def _status(exc: SlackApiError) -> int:
-    return exc.response.status_code if exc.response is not None else 0
-
-
-def timed_out(exc: BaseException) -> bool:
-    """No answer in time: the request may still have reached the other side."""
-    return isinstance(exc, TimeoutError | httpx.TimeoutException) or (
-        isinstance(exc, URLError) and isinstance(exc.reason, TimeoutError)
-    )
-
-
-def transient(exc: BaseException) -> bool:
-    """May the same request pass if it is sent again later?"""
-    if isinstance(exc, SlackApiError):
-        code = slack_error(exc)
-        return _status(exc) >= 500 or _status(exc) == 429 or code in SLACK_TRANSIENT | SLACK_SETUP
-    if isinstance(exc, httpx.HTTPStatusError):
-        status = exc.response.status_code
-        return status >= 500 or status in (408, 409, 425, 429)
-    return isinstance(exc, OSError | httpx.TransportError | StoreBusy | sqlite3.OperationalError)
-
-
-def refused(exc: BaseException) -> bool:
-    """Did the other side say no to this request for good?"""
-    if isinstance(exc, SlackApiError | httpx.HTTPStatusError):
-        return not transient(exc)
-    return False
-
-
-def retry_after(exc: BaseException) -> float | None:
-    """Seconds a 429 asks us to wait, if it was one."""
-    response: Any = None
-    if isinstance(exc, SlackApiError | httpx.HTTPStatusError):
-        response = exc.response
-    if response is None or getattr(response, "status_code", 0) != 429:
-        return None
-    headers = {str(k).lower(): v for k, v in dict(response.headers or {}).items()}
-    value = headers.get("retry-after", "1")
-    value = value[0] if isinstance(value, list) else value
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return 1.0
 
 
 class _Pace:
@@ -271,11 +140,13 @@ class Outbox:
         store: Store,
         settings: Settings,
         token: str,
+        kinds: Mapping[str, Kind],
         clock: Callable[[], datetime] = now_utc,
     ) -> None:
         # Wall-clock time, whatever the bot's clock: retries and leases are real waits, and
         # rows are matched against Slack's message times.
-        self.store, self.settings, self.clock = store, settings, clock
+        # How each kind of row is delivered: a table the composition root assembles.
+        self.store, self.settings, self.kinds, self.clock = store, settings, dict(kinds), clock
         policy = settings.outbox
         self.owner = owner_id()
         self.slack = RedactingClient(
@@ -359,7 +230,7 @@ class Outbox:
         # channel takes a turn before the page has gone.
         reserved = {pace_key(lane) for lane in urgent}
         for effect in self.store.claimable(now):
-            spec = KINDS.get(effect.kind)
+            spec = self.kinds.get(effect.kind)
             if paced and spec is not None and spec.paced:
                 waits = pace_key(effect.lane) in reserved and effect.lane not in urgent
                 if waits or not self._pace.take(effect.lane):
@@ -385,7 +256,7 @@ class Outbox:
         """A row with a fallback (a page) still owed `page_fallback_minutes` after it was
         owed, whatever holds it up: its fallback now."""
         minutes = self.settings.outbox.page_fallback_minutes
-        kinds = tuple(name for name, spec in KINDS.items() if spec.fallback)
+        kinds = tuple(name for name, spec in self.kinds.items() if spec.fallback)
         for effect in self.store.overdue(kinds, now - timedelta(minutes=minutes), now):
             claimed = self.store.claim(
                 effect.id, self.owner, now, LEASE, self.inflight, due_only=False
@@ -395,7 +266,9 @@ class Outbox:
             why = f"not delivered within {minutes:g} min" + (
                 f"; last error: {claimed.last_error}" if claimed.last_error else ""
             )
-            self._counted(functools.partial(self._fall_back, claimed, KINDS[claimed.kind], why))
+            self._counted(
+                functools.partial(self._fall_back, claimed, self.kinds[claimed.kind], why)
+            )
             return True
         return False
 
@@ -408,7 +281,7 @@ class Outbox:
 
     def _deliver(self, effect: Effect) -> None:
         assert self.deps is not None, "start() first"
-        spec = KINDS.get(effect.kind)
+        spec = self.kinds.get(effect.kind)
         try:
             if spec is None:
                 raise LookupError(f"no delivery for kind {effect.kind!r}")
@@ -508,223 +381,3 @@ class Outbox:
                 self.deliver_one(paced=False)
             with self._done:
                 self._done.wait(0.05)
-
-
-# Generic Slack kinds ------------------------------------------------------------------------
-
-
-def metadata(deps: Deps, effect: Effect) -> dict[str, Any]:
-    """What a post carries to be found again: its row, and whose row (this database's
-    instance), so two opsbots posting in one channel never take each other's messages."""
-    payload: dict[str, Any] = {"row": effect.id, "opsbot": deps.store.instance()}
-    if effect.incident is not None:
-        payload["incident"] = effect.incident
-    event_type = INCIDENT_METADATA_TYPE if effect.incident is not None else METADATA_TYPE
-    return {"event_type": event_type, "event_payload": payload}
-
-
-def find_posted(
-    deps: Deps, effect: Effect, slack: WebClient, channel: str, thread_ts: str | None = None
-) -> dict[str, Any] | None:
-    """The message this row already posted, when an earlier try may have reached Slack
-    (it was claimed before and did not finish). None when there is none, or no way to look.
-    It is looked for among the messages posted since the row was first tried (a busy channel
-    has many), a few pages at most."""
-    if effect.attempts <= 1:
-        return None
-    found_id = channel_id(deps, slack, channel)
-    if found_id is None:
-        return None
-    since = effect.first_claimed_at or effect.created_at
-    oldest = f"{since.timestamp() - CLOCK_SKEW_SECONDS:.6f}"
-    mine = metadata(deps, effect)["event_payload"]
-    cursor: str | None = None
-    for _ in range(LOOKUP_PAGES):
-        try:
-            if thread_ts:
-                found = slack.conversations_replies(
-                    channel=found_id,
-                    ts=thread_ts,
-                    oldest=oldest,
-                    include_all_metadata=True,
-                    limit=LOOKUP_PAGE_SIZE,
-                    cursor=cursor,
-                )
-            else:
-                found = slack.conversations_history(
-                    channel=found_id,
-                    oldest=oldest,
-                    include_all_metadata=True,
-                    limit=LOOKUP_PAGE_SIZE,
-                    cursor=cursor,
-                )
-        except SlackApiError as exc:
-            log.warning(
-                "outbox: cannot look for #%s in %s (%s)", effect.id, found_id, failure_text(exc)
-            )
-            return None
-        for message in found.get("messages") or []:
-            if thread_ts and message.get("ts") == thread_ts:
-                continue  # the thread's parent, listed first by conversations.replies
-            payload = (message.get("metadata") or {}).get("event_payload") or {}
-            if payload.get("row") == mine["row"] and payload.get("opsbot") == mine["opsbot"]:
-                log.info(
-                    "outbox: #%s was posted before a restart; adopting %s", effect.id, message["ts"]
-                )
-                return {"channel": found_id, "ts": message["ts"]}
-        cursor = (found.get("response_metadata") or {}).get("next_cursor") or None
-        if not found.get("has_more") or not cursor:
-            return None
-    log.warning(
-        "outbox: #%s not found in %s pages of %s; posting it", effect.id, LOOKUP_PAGES, found_id
-    )
-    return None
-
-
-def channel_id(deps: Deps, slack: WebClient, channel: str) -> str | None:
-    """The id Slack's history methods need for a configured `#name` (learned from a post, or
-    looked up once); None for a DM, whose history a bot cannot read without opening it."""
-    if channel.startswith(("U", "W")):
-        return None
-    if not channel.startswith("#"):
-        return channel
-    key = CHANNEL_ID_KEY.format(channel)
-    known = deps.store.state(key)
-    if known:
-        return known
-    cursor = None
-    try:
-        for _ in range(10):  # 10 pages of 1,000 channels
-            page = slack.conversations_list(
-                types="public_channel,private_channel",
-                limit=1000,
-                cursor=cursor,
-                exclude_archived=True,
-            )
-            for found in page.get("channels") or []:
-                if found.get("name") == channel[1:]:
-                    deps.store.set_state(key, str(found["id"]))
-                    return str(found["id"])
-            cursor = (page.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                break
-    except SlackApiError as exc:
-        log.warning("outbox: cannot look up %s (%s)", channel, failure_text(exc))
-    return None
-
-
-def as_plain(message: dict[str, Any], exc: SlackApiError) -> dict[str, Any] | None:
-    """The message as plain text, when Slack refused its layout or size; None when the
-    refusal was about something else (or it was plain already)."""
-    code = slack_error(exc)
-    text = str(message.get("text", ""))
-    if code not in LAYOUT_REFUSED or (not message.get("blocks") and len(text) <= PLAIN_LIMIT):
-        return None
-    log.warning("outbox: Slack refused a message's layout (%s); posting it as plain text", code)
-    note = f"\n_(Posted as plain text: Slack refused its layout ({code}).)_"
-    return {"text": clip(text, PLAIN_LIMIT) + note}
-
-
-def post(
-    deps: Deps,
-    effect: Effect,
-    slack: WebClient,
-    channel: str,
-    message: dict[str, Any],
-    thread_ts: str | None = None,
-) -> dict[str, Any]:
-    """chat.postMessage exactly once: adopt an earlier try's message, else post (as plain
-    text when Slack refuses the layout)."""
-    found = find_posted(deps, effect, slack, channel, thread_ts)
-    if found:
-        return found
-    posted = send(slack, channel, message, thread_ts, metadata(deps, effect))
-    if channel.startswith("#") and posted.get("channel"):  # learn the id for later look-ups
-        key = CHANNEL_ID_KEY.format(channel)
-        if deps.store.state(key) != posted["channel"]:
-            deps.store.set_state(key, str(posted["channel"]))
-    return {"channel": posted["channel"], "ts": posted["ts"]}
-
-
-def send(
-    slack: WebClient,
-    channel: str,
-    message: dict[str, Any],
-    thread_ts: str | None = None,
-    tag: dict[str, Any] | None = None,
-) -> Any:
-    """chat.postMessage, as plain text when Slack refuses the layout."""
-    try:
-        return slack.chat_postMessage(channel=channel, thread_ts=thread_ts, metadata=tag, **message)
-    except SlackApiError as exc:
-        plain = as_plain(message, exc)
-        if plain is None:
-            raise
-        return slack.chat_postMessage(channel=channel, thread_ts=thread_ts, metadata=tag, **plain)
-
-
-def update(slack: WebClient, channel: str, ts: str, message: dict[str, Any]) -> None:
-    """chat.update, always with blocks (Slack keeps a message's old blocks when they are left
-    out: [] clears them), as plain text when Slack refuses the layout."""
-    full = {"text": message.get("text", ""), "blocks": message.get("blocks") or []}
-    try:
-        slack.chat_update(channel=channel, ts=ts, **full)
-    except SlackApiError as exc:
-        plain = as_plain(full, exc)
-        if plain is None:
-            raise
-        slack.chat_update(channel=channel, ts=ts, blocks=[], **plain)
-
-
-def as_message(payload: dict[str, Any]) -> dict[str, Any]:
-    message: dict[str, Any] = {"text": payload.get("text", "")}
-    if payload.get("blocks"):
-        message["blocks"] = payload["blocks"]
-    return message
-
-
-@kind("slack.post", "A Slack post", paced=True)
-def _post(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
-    data = effect.payload
-    return post(deps, effect, slack, data["channel"], as_message(data), data.get("thread_ts"))
-
-
-@kind("slack.update", "A Slack message update")
-def _update(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
-    data = effect.payload
-    try:
-        update(slack, data["channel"], data["ts"], data)
-    except SlackApiError as exc:
-        if slack_error(exc) in MESSAGE_GONE:  # someone deleted it: nothing left to update
-            raise Dropped(f"the message is gone (Slack {slack_error(exc)})") from exc
-        raise
-    return {"channel": data["channel"], "ts": data["ts"]}
-
-
-@kind("slack.usergroup", "A user group update")
-def _usergroup(deps: Deps, effect: Effect, slack: WebClient) -> None:
-    slack.usergroups_users_update(
-        usergroup=effect.payload["usergroup"], users=effect.payload["users"]
-    )
-
-
-def enqueue_post(
-    deps: Deps,
-    channel: str,
-    message: dict[str, Any],
-    thread_ts: str | None = None,
-    *,
-    priority: int = 0,
-) -> int | None:
-    return deps.store.enqueue(
-        "slack.post",
-        slack_lane(channel),
-        {"channel": channel, "thread_ts": thread_ts, **message},
-        priority=priority,
-    )
-
-
-def enqueue_update(deps: Deps, channel: str, ts: str, message: dict[str, Any]) -> None:
-    deps.store.enqueue(
-        "slack.update", slack_lane(channel), {"channel": channel, "ts": ts, **message}
-    )

@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.replies import UserError
 
 T = TypeVar("T")
+LISTENER_THREADS = 32
 
 
 class Busy(UserError):
@@ -136,6 +137,11 @@ class Pools:
     backups: Pool
     rollbacks: Pool
     reuse_seconds: float = 5.0
+    # Bolt runs every listener on this pool; its default of 5 lets five slow listeners starve
+    # the sixth request's ack past Slack's 3 seconds.
+    listeners: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(LISTENER_THREADS, "opsbot-listener")
+    )
     _shared: dict[str, Shared[Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -162,3 +168,4 @@ class Pools:
     def shutdown(self, wait: bool = True) -> None:
         for pool in self.all():
             pool.shutdown(wait)
+        self.listeners.shutdown(wait=wait, cancel_futures=not wait)

@@ -13,7 +13,7 @@ from typing import Any
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot import outbox
+from bot import posting
 from bot.deps import Deps
 from bot.outbox import owner_gone
 from bot.replies import describe
@@ -299,7 +299,7 @@ def _report_cut_short(
         text = ":warning: opsbot stopped while these jobs ran, so they did not finish:\n" + (
             "\n".join(lines)
         )
-        outbox.enqueue_post(deps, deps.settings.digest_target, {"text": text})
+        posting.enqueue_post(deps, deps.settings.digest_target, {"text": text})
 
 
 def _report_missed(deps: Deps, missed: list[tuple[str, datetime]], now: datetime) -> None:
@@ -323,7 +323,7 @@ def _report_missed(deps: Deps, missed: list[tuple[str, datetime]], now: datetime
         for name, moment in missed:
             if deps.store.claim_run(name, moment, now):
                 deps.store.finish_run(name, moment, "missed", "the bot was not running", now)
-        outbox.enqueue_post(deps, deps.settings.digest_target, {"text": text})
+        posting.enqueue_post(deps, deps.settings.digest_target, {"text": text})
 
 
 def run_occurrence(name: str, deps: Deps, due: datetime) -> str | None:
@@ -388,7 +388,7 @@ def report_failure(name: str, deps: Deps, exc: Exception) -> None:
     message = f":warning: The scheduled job `{name}` failed: {text} It will try again."
     with deps.store.atomic():
         deps.store.set_state(f"job.failing.{name}", "yes")
-        outbox.enqueue_post(deps, deps.settings.digest_target, {"text": message})
+        posting.enqueue_post(deps, deps.settings.digest_target, {"text": message})
 
 
 def describe_jobs(deps: Deps, now: datetime) -> list[tuple[str, str, str, str]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
-from bot import outbox
+from bot import posting
 from bot.deps import Deps
 from commands.oncall import render, service
 from commands.oncall.schedule import shift_at
@@ -47,7 +47,7 @@ def run(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
     )
     # The post, the user group and the record commit together: announced exactly once.
     with deps.store.atomic():
-        outbox.enqueue_post(deps, deps.settings.incidents_channel, reply.as_message())
+        posting.enqueue_post(deps, deps.settings.incidents_channel, reply.as_message())
         _sync_group(deps, shift.user)
         deps.store.set_state(STATE_KEY, _record(shift.user, shift.start))
     return f"Handed over to {shift.user}."

@@ -17,6 +17,7 @@ from bot.outbox import Outbox
 from bot.pools import Pools
 from bot.store import Store
 from bot.tools.localslack import LocalSlack
+from bot.wiring import delivery_kinds
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)  # a Friday morning
 
@@ -77,7 +78,7 @@ SECRET = "test-signing-secret"
 def make_deps(settings: Settings, store: Store, slack: LocalSlack, clock: Clock) -> Deps:
     """Deps without background delivery: a test calls deps.outbox.drain() to deliver."""
     local = settings.model_copy(update={"slack_api_url": slack.api_base})
-    outbox = Outbox(store, local, "xoxb-test")
+    outbox = Outbox(store, local, "xoxb-test", delivery_kinds())
     built = Deps(
         settings=local,
         store=store,

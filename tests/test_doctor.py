@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from bot.cli import own_database
 from bot.store import Store
 from bot.tools.localslack import SCOPES, LocalSlack
+from bot.wiring import own_database
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -15,8 +15,9 @@ import pytest
 
 from bot.config import Settings
 from bot.deps import Deps
-from bot.outbox import _Pace, enqueue_post
+from bot.outbox import _Pace
 from bot.pools import Busy, Pool, Shared
+from bot.posting import enqueue_post
 from bot.server import status
 from bot.store import Store
 from bot.tools.localslack import LocalSlack

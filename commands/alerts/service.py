@@ -23,9 +23,10 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import outbox
+from bot import outbox, posting
 from bot.config import AlertRule, Heartbeat, Settings
 from bot.deps import Deps
+from bot.failures import slack_error
 from bot.replies import Reply, blocks, buttons, clip, section
 from bot.store import Alert, Entry
 from bot.store.outbox import Effect
@@ -360,10 +361,9 @@ def _post(deps: Deps, rule: AlertRule, source: str, row: dict[str, Any], stormin
     )
     link = f" <{row['url']}|source>" if row.get("url") else ""
     text = f"{icon} *{row['status']}* ({source}) {row['summary']}{link}"
-    outbox.enqueue_post(deps, channel, {"text": text})
+    posting.enqueue_post(deps, channel, {"text": text})
 
 
-@outbox.kind("alerts.summary", "An alert storm's summary", paced=True)
 def _summary(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
     """One message per channel for the storm, posted once and updated in place."""
     channel = effect.payload["channel"]
@@ -391,16 +391,16 @@ def _summary(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
         known = json.loads(stored)
         if now - datetime.fromisoformat(known["at"]) < SUMMARY_QUIET:
             try:
-                outbox.update(slack, known["channel"], known["ts"], message)
+                posting.update(slack, known["channel"], known["ts"], message)
             except SlackApiError as exc:  # someone deleted it: a new summary takes its place
-                if outbox.slack_error(exc) not in outbox.MESSAGE_GONE:
+                if slack_error(exc) not in posting.MESSAGE_GONE:
                     raise
             else:
                 deps.store.set_state(
                     SUMMARY_KEY.format(channel), json.dumps({**known, "at": now.isoformat()})
                 )
                 return {"channel": known["channel"], "ts": known["ts"]}
-    posted = outbox.post(deps, effect, slack, channel, message)
+    posted = posting.post(deps, effect, slack, channel, message)
     deps.store.set_state(
         SUMMARY_KEY.format(channel),
         json.dumps({"channel": posted["channel"], "ts": posted["ts"], "at": now.isoformat()}),
@@ -444,3 +444,7 @@ def _missed(heartbeat: Heartbeat, last: datetime) -> AlertEvent:
         labels={"severity": heartbeat.severity, "heartbeat": heartbeat.name},
         group_key=heartbeat.name,
     )
+
+
+# How the rows this module owes are delivered, for the composition root's table.
+KINDS = {"alerts.summary": outbox.Kind(_summary, "An alert storm's summary", paced=True)}

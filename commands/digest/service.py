@@ -7,7 +7,7 @@ import calendar
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot import outbox
+from bot import posting
 from bot.deps import Deps
 from bot.replies import Reply, mention
 from bot.store import Entry
@@ -81,7 +81,7 @@ def _refresh(deps: Deps, digest_id: int) -> None:
             marks,
             digest["sections"],
         )
-    outbox.enqueue_update(deps, digest["channel"], digest["ts"], reply.as_message())
+    posting.enqueue_update(deps, digest["channel"], digest["ts"], reply.as_message())
 
 
 def on_reaction(deps: Deps, event: dict[str, Any]) -> bool:
@@ -122,7 +122,7 @@ def _follow_up(deps: Deps, digest: dict[str, Any], user: str, now: datetime) -> 
         )
     publish(Outcome(Reply(""), opened), deps)
     text = f"{mention(user)} opened {opened.ref} (P3) to follow this up."
-    outbox.enqueue_post(deps, digest["channel"], {"text": text}, thread_ts=digest["ts"])
+    posting.enqueue_post(deps, digest["channel"], {"text": text}, thread_ts=digest["ts"])
 
 
 def mark_item(deps: Deps, digest_id: int, item: str, user: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot import outbox
+from bot import posting
 from bot.deps import Deps
 from bot.replies import Reply, span
 from bot.store import Entry
@@ -105,7 +105,7 @@ def _recovering(deps: Deps, reading: Reading, episode: dict[str, object], now: d
 
 
 def _update(deps: Deps, episode: dict[str, object], reply: Reply) -> None:
-    outbox.enqueue_update(deps, str(episode["channel"]), str(episode["ts"]), reply.as_message())
+    posting.enqueue_update(deps, str(episode["channel"]), str(episode["ts"]), reply.as_message())
 
 
 def _service_down(deps: Deps, reading: Reading, now: datetime) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import outbox
+from bot import outbox, posting
 from bot.deps import Deps
 from bot.replies import Reply, blocks, mention, section
 from bot.store import Effect, Entry, Incident
@@ -157,22 +157,21 @@ def _record_card(deps: Deps, effect: Effect, result: dict[str, Any]) -> None:
 
 # Paced: a card's first post counts against Slack's pace in its channel like any post (an
 # update does not, but telling them apart would cost a read per row; updates are few).
-@outbox.kind("incident.card", "The incident's card", paced=True, record=_record_card)
 def _card(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
     incident = _incident(deps, effect)
     message = _card_message(deps, incident)
     channel = deps.settings.incidents_channel
     if incident.card_ts and incident.card_channel:
         try:
-            outbox.update(slack, incident.card_channel, incident.card_ts, message)
+            posting.update(slack, incident.card_channel, incident.card_ts, message)
             return {"channel": incident.card_channel, "ts": incident.card_ts}
         except SlackApiError as exc:
             if _error(exc) not in CARD_GONE:
                 raise
-            posted = outbox.post(deps, effect, slack, channel, message)
+            posted = posting.post(deps, effect, slack, channel, message)
             gone = f"Card posted again in {channel}: the old one could not be updated"
             return {**posted, "announce": f"{gone} ({_error(exc)})"}
-    posted = outbox.post(deps, effect, slack, channel, message)
+    posted = posting.post(deps, effect, slack, channel, message)
     return {**posted, "announce": f"Announced in {channel}"}
 
 
@@ -195,7 +194,7 @@ def _card_place(
     if incident.card_channel and incident.card_ts and gone is None:
         return incident.card_channel, incident.card_ts
     message = _card_message(deps, incident)
-    posted = outbox.send(slack, deps.settings.incidents_channel, message)
+    posted = posting.send(slack, deps.settings.incidents_channel, message)
     text = f"Card posted again in {deps.settings.incidents_channel}" + (
         f" ({gone})" if gone else ""
     )
@@ -208,20 +207,18 @@ def _in_thread(
 ) -> dict[str, Any]:
     channel, ts = _card_place(deps, effect, slack)
     try:
-        return outbox.post(deps, effect, slack, channel, message, thread_ts=ts)
+        return posting.post(deps, effect, slack, channel, message, thread_ts=ts)
     except SlackApiError as exc:
         if _error(exc) not in THREAD_GONE:
             raise
         channel, ts = _card_place(deps, effect, slack, gone=_error(exc))
-        return outbox.post(deps, effect, slack, channel, message, thread_ts=ts)
+        return posting.post(deps, effect, slack, channel, message, thread_ts=ts)
 
 
-@outbox.kind("incident.thread", "A line in the incident's thread", paced=True)
 def _thread(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
-    return _in_thread(deps, effect, slack, outbox.as_message(effect.payload))
+    return _in_thread(deps, effect, slack, posting.as_message(effect.payload))
 
 
-@outbox.kind("incident.file", "A file in the incident's thread", paced=True)
 def _file(deps: Deps, effect: Effect, slack: WebClient) -> None:
     channel, ts = _card_place(deps, effect, slack)
     data = effect.payload
@@ -261,7 +258,7 @@ def _page_fallback(deps: Deps, effect: Effect, error: str) -> None:
         f":rotating_light: {who_to} {data['text']} (the page by "
         f"{'DM' if data['via'] == 'dm' else 'thread mention'} failed: {error})"
     )
-    outbox.enqueue_post(
+    posting.enqueue_post(
         deps, deps.settings.incidents_channel, {"text": text}, priority=outbox.PAGE_PRIORITY
     )
     assert effect.incident is not None
@@ -278,28 +275,26 @@ def _page_fallback(deps: Deps, effect: Effect, error: str) -> None:
     )
 
 
-@outbox.kind("incident.page", "A page", paced=True, fallback=_page_fallback)
 def _page(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
     data = effect.payload
     if data["via"] == "dm":
-        return outbox.post(deps, effect, slack, data["person"], {"text": data["text"]})
+        return posting.post(deps, effect, slack, data["person"], {"text": data["text"]})
     return _in_thread(deps, effect, slack, {"text": f"{mention(data['person'])} {data['text']}"})
 
 
-@outbox.kind("incident.remind", "A reminder to the commander")
 def _remind(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any] | None:
     channel, ts = _card_place(deps, effect, slack)
     data = effect.payload
     try:
         slack.chat_postEphemeral(
-            channel=channel, user=data["user"], thread_ts=ts, **outbox.as_message(data)
+            channel=channel, user=data["user"], thread_ts=ts, **posting.as_message(data)
         )
         return None
     except SlackApiError:
         text = f"{mention(data['user'])} {data['text']}"
         buttons = (data.get("blocks") or [])[1:]
         message = {"text": text, "blocks": [*blocks(section(text)), *buttons]}
-        return outbox.post(deps, effect, slack, channel, message, thread_ts=ts)
+        return posting.post(deps, effect, slack, channel, message, thread_ts=ts)
 
 
 def _pager_failed(deps: Deps, effect: Effect, error: str, final: bool) -> None:
@@ -321,7 +316,7 @@ def _tell_commander(deps: Deps, effect: Effect, error: str, final: bool) -> None
     if incident is None:
         return
     text = (
-        f":warning: <@{incident.commander}> {outbox.KINDS[effect.kind].label} for "
+        f":warning: <@{incident.commander}> {deps.outbox.kinds[effect.kind].label} for "
         f"{incident.ref} could not be delivered ({error}); opsbot gave up after "
         f"{effect.attempts} attempts. `opsbot outbox retry {effect.id}` sends it again."
     )
@@ -333,7 +328,6 @@ def _pager_or_commander(deps: Deps, effect: Effect, error: str, final: bool) -> 
     _tell_commander(deps, effect, error, final)
 
 
-@outbox.kind("pagerduty", "The PagerDuty event", on_failure=_pager_or_commander)
 def _pager(deps: Deps, effect: Effect, slack: WebClient) -> None:
     incident = _incident(deps, effect)
     action = effect.payload["action"]
@@ -345,14 +339,12 @@ def _pager(deps: Deps, effect: Effect, slack: WebClient) -> None:
     deps.store.add_entry(incident.number, entry)
 
 
-@outbox.kind("statuspage", "The Statuspage update", on_failure=_tell_commander)
 def _statuspage(deps: Deps, effect: Effect, slack: WebClient) -> None:
     statuspage.deliver(
         deps, _incident(deps, effect), effect.payload["body"], effect.payload["only_if_created"]
     )
 
 
-@outbox.kind("notice", "The user notice", on_failure=_tell_commander)
 def _notice(deps: Deps, effect: Effect, slack: WebClient) -> None:
     incident = _incident(deps, effect)
     data = effect.payload
@@ -373,3 +365,16 @@ def resolved_everywhere(deps: Deps, incident: Incident) -> None:
         deps, incident, incident.summary or "This incident has been resolved.", only_if_created=True
     )
     notice(deps, incident, only_if_sent=True)
+
+
+# How each kind of row this module owes is delivered, for the composition root's table.
+KINDS = {
+    "incident.card": outbox.Kind(_card, "The incident's card", paced=True, record=_record_card),
+    "incident.thread": outbox.Kind(_thread, "A line in the incident's thread", paced=True),
+    "incident.file": outbox.Kind(_file, "A file in the incident's thread", paced=True),
+    "incident.page": outbox.Kind(_page, "A page", paced=True, fallback=_page_fallback),
+    "incident.remind": outbox.Kind(_remind, "A reminder to the commander"),
+    "pagerduty": outbox.Kind(_pager, "The PagerDuty event", on_failure=_pager_or_commander),
+    "statuspage": outbox.Kind(_statuspage, "The Statuspage update", on_failure=_tell_commander),
+    "notice": outbox.Kind(_notice, "The user notice", on_failure=_tell_commander),
+}

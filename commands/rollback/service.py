@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot import outbox
+from bot import posting
 from bot.config import RollbackStep, Settings
 from bot.deps import Deps
 from bot.redact import clean_env, redact
@@ -185,7 +185,7 @@ def recover(deps: Deps) -> list[int]:
             deps.store.update_rollback(row["id"], status="interrupted", finished_at=deps.clock())
             if row.get("channel"):
                 thread = row.get("thread_ts") or row.get("ts")
-                outbox.enqueue_post(deps, row["channel"], {"text": text}, thread_ts=thread)
+                posting.enqueue_post(deps, row["channel"], {"text": text}, thread_ts=thread)
         cut.append(row["id"])
     return cut
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 
-from bot.cli import assemble, check_token, http_server, recover
 from bot.config import Settings
 from bot.deps import Deps
 from bot.tools.localslack import LocalSlack, Message, block_action, signed_headers, slash_command
+from bot.wiring import assemble, check_token, http_server, recover
 from jobs import run_job
 from tests.conftest import Clock
 
@@ -54,6 +54,9 @@ class Stack:
     def stop(self) -> None:
         self._stopping = True
         self.server.close()
+        # waitress's request threads outlive close(); each holds its SQLite connection, and a
+        # worker running hundreds of stacks runs out of file descriptors.
+        self.server.task_dispatcher.shutdown()
         self.inbox.stop()
         self.deps.outbox.stop()
         self.deps.pools.shutdown(wait=True)

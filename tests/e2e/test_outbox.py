@@ -181,7 +181,7 @@ def test_a_slack_429_in_one_channel_delays_no_page_in_another(
     stack = make(tmp_path, slack, digest_channel="#ops-digest")
     try:
         limited = slack.fault(method="chat.postMessage", channel="#ops-digest", retry_after=30)
-        from bot.outbox import enqueue_post
+        from bot.posting import enqueue_post
 
         with stack.deps.store.atomic():
             enqueue_post(stack.deps, "#ops-digest", {"text": "Daily check"})

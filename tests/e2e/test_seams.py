@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot import outbox
+from bot import outbox, posting
 from bot.store import Store
 from bot.tools.localslack import LocalSlack, Message, reaction_event, signed_headers
 from tests.conftest import Clock
@@ -172,8 +172,8 @@ def test_an_update_of_a_deleted_message_is_dropped_and_holds_up_nothing(
         posted = stack.deps.post_now("#digest", outbox_reply("Daily check"))
         slack.delete(slack.find(posted["channel"], posted["ts"]))  # type: ignore[arg-type]
         with stack.deps.store.atomic():
-            outbox.enqueue_update(stack.deps, "#digest", posted["ts"], {"text": "Reviewed"})
-            outbox.enqueue_post(stack.deps, "#digest", {"text": "Next digest"})
+            posting.enqueue_update(stack.deps, "#digest", posted["ts"], {"text": "Reviewed"})
+            posting.enqueue_post(stack.deps, "#digest", {"text": "Next digest"})
         stack.settle()
         [dropped] = stack.deps.store.effects(("dropped",))
         assert dropped.kind == "slack.update" and "message_not_found" in str(dropped.last_error)
@@ -262,7 +262,7 @@ def test_two_opsbots_in_one_channel_never_take_each_others_posts(
             "#digest", "U0OPSBOT", "theirs", metadata={"event_type": "x", "event_payload": stamp}
         )
         with stack.deps.store.atomic():
-            row = outbox.enqueue_post(stack.deps, "#digest", {"text": "ours"})
+            row = posting.enqueue_post(stack.deps, "#digest", {"text": "ours"})
         assert row == 1
         # An earlier try of row #1 was cut short: this try is its second, and looks first.
         stack.deps.store.claim(1, "gone:1:x", datetime.now(UTC), outbox.LEASE)
@@ -281,11 +281,11 @@ def test_a_post_made_before_a_crash_is_found_in_a_busy_channel(
     stack = make(tmp_path, slack)
     try:
         with stack.deps.store.atomic():
-            row = outbox.enqueue_post(stack.deps, "#busy", {"text": "ours"})
+            row = posting.enqueue_post(stack.deps, "#busy", {"text": "ours"})
         assert row is not None
         first = stack.deps.store.claim(row, "gone:1:x", datetime.now(UTC), outbox.LEASE)
         assert first is not None
-        tag = outbox.metadata(stack.deps, first)
+        tag = posting.metadata(stack.deps, first)
         slack.post("#busy", "U0OPSBOT", "ours", metadata=tag)  # the try reached Slack ...
         for n in range(450):  # ... and the channel went on
             slack.post("#busy", BOB, f"chatter {n}")
@@ -308,7 +308,7 @@ def test_a_pin_in_the_thread_of_a_card_not_yet_recorded_is_kept(
         stack.deps.outbox.stop()  # the card is not delivered by this process
         stack.command("open P1 Login broken")
         [row] = stack.deps.store.effects(("pending",))
-        tag = outbox.metadata(stack.deps, row)
+        tag = posting.metadata(stack.deps, row)
         card = slack.post("#incidents", "U0OPSBOT", "INC-1 P1 High: Login broken", metadata=tag)
         assert stack.deps.store.incident(1).card_ts is None  # type: ignore[union-attr]
         said = slack.post(card.channel, BOB, "Auth pods restarted", thread_ts=card.ts)

@@ -1,6 +1,6 @@
 """Response targets, escalation and reminders through the serve stack, on a controllable clock.
 
-The HTTP edge is the one `opsbot serve` runs (bot.cli.http_server: Bolt + /healthz under
+The HTTP edge is the one `opsbot serve` runs (bot.wiring.http_server: Bolt + /healthz under
 waitress), built in-process so the test owns the clock; timers fire through the same job the
 scheduler runs every 30 seconds.
 """

@@ -15,7 +15,6 @@ from typing import Any, TextIO
 from slack_bolt import App
 
 from bot.app import create_app
-from bot.cli import assemble
 from bot.config import Settings
 from bot.deps import Deps
 from bot.inbox import Inbox
@@ -30,6 +29,7 @@ from bot.tools.console.stand_ins import (
     configured_targets,
 )
 from bot.tools.localslack import LocalSlack, Message
+from bot.wiring import assemble
 from jobs.scheduler import Scheduler
 
 TICK_SECONDS = 30  # how often the shell runs its jobs, as the server's timers do

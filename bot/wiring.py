@@ -1,0 +1,173 @@
+"""The composition root: what opsbot is made of, assembled in one place.
+
+The core (bot/) knows no command, job or delivery kind by name: this module builds the bot
+from settings (the store, the outbox with the table of every delivery kind, the Slack
+client, the pools, the apps with the table of every command) and hands the tables to the
+core. It and bot/cli.py, which reads the environment and runs what is asked, are the only
+core modules that import commands/ and jobs/.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import socket
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from pymongo import MongoClient
+from slack_bolt import App
+
+from bot import posting
+from bot.app import create_app, make_client
+from bot.config import ConfigError, Settings
+from bot.deps import Deps
+from bot.identity import SlackIdentity, TokenRejected
+from bot.inbox import Inbox
+from bot.outbox import Kind, Outbox
+from bot.pools import Pools
+from bot.server import make_server, wsgi_app
+from bot.steady import SteadyClock
+from bot.store import Store, serve_lock
+from commands.alerts import service as alerts
+from commands.backup import service as backups
+from commands.incident import effects as incidents
+from commands.rollback import service as rollbacks
+
+log = logging.getLogger("opsbot")
+
+
+def delivery_kinds() -> dict[str, Kind]:
+    """Every kind of outbox row and how it is delivered."""
+    return {**posting.KINDS, **incidents.KINDS, **alerts.KINDS}
+
+
+def assemble(
+    settings: Settings,
+    token: str,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    mongo: Callable[[], MongoClient[Any]] | None = None,
+) -> Deps:
+    """Everything the bot runs on, from settings: migrated store, Slack client, thread pools."""
+    store = Store(settings.opsbot_db)
+    copy = store.migrate()
+    if copy is not None:
+        log.warning("Upgrading %s: a copy from before the upgrade is at %s", store.path, copy)
+    outbox = Outbox(store, settings, token, delivery_kinds())
+    deps = Deps(
+        settings=settings,
+        store=store,
+        outbox=outbox,
+        pools=Pools.from_settings(settings),
+        slack=make_client(token, settings.slack_api_url),
+        clock=clock or SteadyClock(),  # never runs backwards (bot/steady.py)
+        mongo=mongo or _mongo(settings),
+    )
+    outbox.bind(deps)
+    return deps
+
+
+def recover(deps: Deps) -> None:
+    """What a crash cut short, put right: only by the process that owns the database (the
+    one `opsbot serve`), never by `opsbot jobs` or `run-job` beside a running bot."""
+    backups.recover(deps)  # a backup cut short by a crash is marked failed, its files removed
+    rollbacks.recover(deps)  # a rollback cut short is marked interrupted and said in its thread
+
+
+class AlreadyServing(ConfigError):
+    """Another `opsbot serve` holds the database."""
+
+
+def own_database(path: Path) -> IO[str]:
+    """The one `opsbot serve` per database: an exclusive lock on a file beside it, held for
+    the process's life and released by the system when it dies, even by kill -9."""
+    lock = serve_lock(path)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    handle = lock.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise AlreadyServing(
+            f"OPSBOT_DB: {path} is served by {holder}; one `opsbot serve` per database "
+            "(stop the other, or give this one its own OPSBOT_DB)"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+    handle.flush()
+    return handle
+
+
+def _mongo(settings: Settings) -> Callable[[], MongoClient[Any]] | None:
+    """One client for the process; pymongo connects lazily, in the background."""
+    if settings.mongodb_uri is None:
+        return None
+    wait_ms = settings.health.timeout_seconds * 1000
+    client: MongoClient[Any] = MongoClient(
+        settings.mongodb_uri.get_secret_value(),
+        serverSelectionTimeoutMS=wait_ms,
+        connectTimeoutMS=wait_ms,
+        socketTimeoutMS=wait_ms,
+    )
+    return lambda: client
+
+
+def http_server(
+    deps: Deps,
+    secret: str,
+    host: str,
+    port: int,
+    scheduler_running: Callable[[], bool],
+    identity: SlackIdentity,
+) -> tuple[Any, Inbox]:
+    """The HTTP edge of `opsbot serve`: Bolt on /slack/events and /healthz, under waitress,
+    and the inbox that processes the events it stores."""
+    app, inbox = apps(deps, secret, identity)
+    application = wsgi_app(app, deps, scheduler_running, secret, identity.status)
+    return make_server(application, host, port), inbox
+
+
+def apps(deps: Deps, secret: str, identity: SlackIdentity) -> tuple[App, Inbox]:
+    """The app Slack's requests reach, and the inbox with its own app for stored events;
+    both authorized by `identity`, without asking Slack (bot/identity.py)."""
+    listeners = deps.pools.listeners
+    authorize = identity.authorizer()
+    app = create_app(deps, signing_secret=secret, listener_executor=listeners, authorize=authorize)
+    stored = create_app(
+        deps,
+        signing_secret=secret,
+        listener_executor=listeners,
+        for_inbox=True,
+        authorize=authorize,
+    )
+    return app, Inbox(stored, deps)
+
+
+def check_token(deps: Deps, token: str) -> SlackIdentity:
+    """Who the token is in Slack. A token Slack rejects is a clear stop; a Slack that does
+    not answer is not: opsbot serves without it and checks again in the background."""
+    identity = SlackIdentity(deps.store, token, deps.settings.slack_api_url)
+    try:
+        reachable = identity.check()
+    except TokenRejected as exc:
+        raise ConfigError(
+            f"SLACK_BOT_TOKEN: Slack rejected it ({exc}); copy the Bot User OAuth Token "
+            "(xoxb-…) from your app's OAuth & Permissions page, or reinstall the app"
+        ) from None
+    if not reachable:
+        print(
+            f"opsbot: Slack at {deps.settings.slack_api_url} did not answer "
+            f"({identity.problem}); serving anyway: alerts, the status page, /healthz, timers "
+            "and PagerDuty work, Slack's messages wait in the outbox until it answers.",
+            file=sys.stderr,
+            flush=True,
+        )
+    return identity
