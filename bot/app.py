@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import App, BoltResponse
@@ -19,7 +20,6 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-import commands
 from bot.deps import Deps, tell
 from bot.failures import failure_text, transient
 from bot.inbox import TRANSIENT
@@ -27,6 +27,7 @@ from bot.redact import RedactingClient
 from bot.replies import describe
 from bot.store import StoreBusy, StoreUnwritable
 from bot.store.base import REPLAY_KEYS_KEPT
+from bot.surface import Surface
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +65,17 @@ def create_app(
     *,
     signing_secret: str,
     listener_executor: Executor,
+    surfaces: Sequence[Surface],
     verify_token: bool = True,
     for_inbox: bool = False,
     authorize: Callable[..., AuthorizeResult] | None = None,
 ) -> App:
     """The app Slack's requests reach, or (`for_inbox`) the one the inbox runs stored events
     through: it runs listeners before it answers, so a stored event is done only when they
-    are, and it reports a listener's failure so the event is tried again. With `authorize`
-    (bot/identity.py) Bolt never calls Slack to authorize a request."""
+    are, and it reports a listener's failure so the event is tried again. Its listeners are
+    the `surfaces`' (commands.SURFACES, handed over by the composition root). With
+    `authorize` (bot/identity.py) Bolt never calls Slack to authorize a request."""
+    replays = Replays.of(surfaces)
     app = App(
         client=deps.slack,
         signing_secret=signing_secret,
@@ -103,8 +107,8 @@ def create_app(
                 )
                 return BoltResponse(status=503, body="")
             return BoltResponse(status=200, body="")
-        key = replay_key(body)
-        if key and in_own_transaction(body):
+        key = replays.key(body)
+        if key and replays.in_own_transaction(body):
             context["replay_key"] = key  # the listener records it with its change
         elif key and not deps.store.first_sighting(key, deps.clock(), REPLAY_KEYS_KEPT):
             log.warning("replayed request ignored")
@@ -115,7 +119,9 @@ def create_app(
         return None
 
     app.error(on_inbox_error if for_inbox else on_error)
-    commands.register(app)
+    for surface in surfaces:
+        surface.register(app)
+    route_reactions(app, surfaces)
     for listener in app._listeners:  # Bolt's own list: see keep_ack
         if isinstance(listener, CustomListener):
             listener.ack_function = keep_ack(listener.ack_function)
@@ -142,40 +148,59 @@ def keep_ack(listener: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-# Subcommands that only read: a replay of them has no effect to repeat, so they cost no
-# write (a hundred /health during an outage must not queue on the database).
-READ_ONLY = {
-    "/health": None,  # every /health subcommand only reads (the audit records, harmlessly)
-    "/incident": {"", "help", "list", "show", "timeline", "postmortem", "comms", "actions"},
-    "/oncall": {"", "help", "schedule", "contacts", "mine", "next"},
-    "/backup": {"help", "list", "indexes", "slow"},
-    "/rollback": {"help", "list"},
-}
+@dataclass(frozen=True)
+class Replays:
+    """Which requests can be replayed with an effect, from the surfaces' declarations."""
+
+    read_only: Mapping[str, frozenset[str] | None]  # by command: subcommands that only read
+    in_change: frozenset[str]  # commands that record their replay key with their change
+    action_prefixes: tuple[str, ...]  # buttons that do the same
+
+    @classmethod
+    def of(cls, surfaces: Sequence[Surface]) -> Replays:
+        return cls(
+            read_only={s.command: s.read_only for s in surfaces if s.command},
+            in_change=frozenset(s.command for s in surfaces if s.command and s.replay_in_change),
+            action_prefixes=tuple(s.action_prefix for s in surfaces if s.action_prefix),
+        )
+
+    def in_own_transaction(self, body: dict[str, Any]) -> bool:
+        """Commands (and buttons) that record the replay key in the transaction of their
+        change (Store.atomic(once=...)): one write on the busiest path, not two."""
+        if body.get("command") in self.in_change:
+            return True
+        actions = body.get("actions") or []
+        action_id = str(actions[0].get("action_id", "")) if actions else ""
+        return bool(action_id) and action_id.startswith(self.action_prefixes)
+
+    def key(self, body: dict[str, Any]) -> str | None:
+        """What makes a slash command or a click one of a kind: a replay carries the same.
+        None where a replay could change nothing."""
+        command = body.get("command")
+        if command and body.get("trigger_id"):
+            verbs = self.read_only.get(command, frozenset())
+            verb = (str(body.get("text") or "").split() or [""])[0].lower()
+            if verbs is None or verb in verbs:
+                return None
+            return f"command:{body['trigger_id']}"
+        actions = body.get("actions") or []
+        if body.get("type") == "block_actions" and actions and body.get("trigger_id"):
+            return f"click:{body['trigger_id']}:{actions[0].get('action_ts', '')}"
+        return None
 
 
-def in_own_transaction(body: dict[str, Any]) -> bool:
-    """/incident and its buttons record the replay key in the transaction of their change
-    (Store.atomic(once=...)): one write per command on the busiest path, not two."""
-    if body.get("command") == "/incident":
-        return True
-    actions = body.get("actions") or []
-    return bool(actions) and str(actions[0].get("action_id", "")).startswith("incident.")
+def route_reactions(app: App, surfaces: Sequence[Surface]) -> None:
+    """One listener for reaction events (Bolt runs only the first that matches), routing each
+    emoji to the surface that declared it."""
+    handlers = {name: handle for s in surfaces for name, handle in s.reactions.items()}
 
+    def on_reaction(event: dict[str, Any], client: WebClient, context: dict[str, Any]) -> None:
+        handle = handlers.get(str(event.get("reaction", "")))
+        if handle is not None:
+            handle(event, client, context)
 
-def replay_key(body: dict[str, Any]) -> str | None:
-    """What makes a slash command or a click one of a kind: a replay carries the same.
-    None where a replay could change nothing."""
-    command = body.get("command")
-    if command and body.get("trigger_id"):
-        verbs = READ_ONLY.get(command, set())
-        verb = (str(body.get("text") or "").split() or [""])[0].lower()
-        if verbs is None or verb in verbs:
-            return None
-        return f"command:{body['trigger_id']}"
-    actions = body.get("actions") or []
-    if body.get("type") == "block_actions" and actions and body.get("trigger_id"):
-        return f"click:{body['trigger_id']}:{actions[0].get('action_ts', '')}"
-    return None
+    app.event("reaction_added")(on_reaction)
+    app.event("reaction_removed")(on_reaction)
 
 
 def on_inbox_error(error: Exception, body: dict[str, Any]) -> BoltResponse:

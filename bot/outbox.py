@@ -30,7 +30,6 @@ posted twice.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import random
@@ -221,7 +220,18 @@ class Outbox:
 
     def deliver_one(self, *, paced: bool = True) -> bool:
         """Claim and deliver one due row (or fall back on one overdue); False when there
-        was none to take now."""
+        was none to take now. Counted in flight from before its claim, so drain() never
+        sees a row claimed and not yet counted as nothing left to wait for."""
+        with self._done:
+            self._inflight += 1
+        try:
+            return self._deliver_one(paced)
+        finally:
+            with self._done:
+                self._inflight -= 1
+                self._done.notify_all()
+
+    def _deliver_one(self, paced: bool) -> bool:
         now = self.clock()
         if self._fall_back_overdue(now):
             return True
@@ -238,19 +248,9 @@ class Outbox:
             claimed = self.store.claim(effect.id, self.owner, now, LEASE, self.inflight)
             if claimed is None:
                 continue
-            self._counted(functools.partial(self._deliver, claimed))
+            self._deliver(claimed)
             return True
         return False
-
-    def _counted(self, work: Callable[[], None]) -> None:
-        with self._done:
-            self._inflight += 1
-        try:
-            work()
-        finally:
-            with self._done:
-                self._inflight -= 1
-                self._done.notify_all()
 
     def _fall_back_overdue(self, now: datetime) -> bool:
         """A row with a fallback (a page) still owed `page_fallback_minutes` after it was
@@ -266,9 +266,7 @@ class Outbox:
             why = f"not delivered within {minutes:g} min" + (
                 f"; last error: {claimed.last_error}" if claimed.last_error else ""
             )
-            self._counted(
-                functools.partial(self._fall_back, claimed, self.kinds[claimed.kind], why)
-            )
+            self._fall_back(claimed, self.kinds[claimed.kind], why)
             return True
         return False
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from http import HTTPStatus
@@ -20,6 +19,7 @@ from waitress import create_server
 import bot
 from bot import edge
 from bot.deps import Deps
+from bot.surface import Route
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
@@ -99,22 +99,24 @@ def wsgi_app(
     scheduler_running: Callable[[], bool],
     secret: str,
     slack: Callable[[], dict[str, Any]] | None = None,
+    routes: Sequence[Route] = (),
 ) -> Callable[..., Any]:
+    """/slack/events and /healthz, and the `routes` the surfaces declare (the alert intake,
+    the status page), handed over by the composition root."""
     started = deps.clock()
 
     def application(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
-        if path in ("/status", "/status.json") and method in ("GET", "HEAD"):
-            return status_page(deps, path, environ, start_response)
-        if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") == "GET":
+        path, method = str(environ.get("PATH_INFO", "")), str(environ.get("REQUEST_METHOD", ""))
+        if path == "/healthz" and method == "GET":
             body = status(deps, scheduler_running, started, slack)
             code = "200 OK" if body["status"] == "ok" else "503 Service Unavailable"
             start_response(code, [("Content-Type", "application/json")])
             return [json.dumps(body).encode()]
         if path == "/slack/events" and method == "POST":
             return slack_events(app, secret, environ, start_response)
-        if path and path.startswith(("/alerts/", "/heartbeat/")) and method == "POST":
-            return intake(deps, path, environ, start_response)
+        for route in routes:
+            if route.matches(path, method):
+                return route.handle(deps, environ, start_response)
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"not found"]
 
@@ -152,62 +154,6 @@ def slack_events(
         [*answer.headers.items(), ("Content-Length", str(len(body)))],
     )
     return [body]
-
-
-def intake(
-    deps: Deps, path: str, environ: WSGIEnvironment, start_response: StartResponse
-) -> Iterable[bytes]:
-    """Alerts and heartbeats from outside (commands/alerts/http.py)."""
-    from commands.alerts import http
-
-    headers = request_headers(environ)
-    parts = [p for p in path.split("/") if p]
-    limit = deps.settings.alerts.max_body_kb * 1024
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = -1
-    try:
-        if parts[0] == "heartbeat":
-            answer = http.heartbeat(deps, parts, headers)
-        elif length < 0 or length > limit:
-            answer = http.Answer(413, {"error": f"the body is over {limit // 1024} KB"})
-        else:
-            answer = http.alerts(deps, parts, headers, environ["wsgi.input"].read(length))
-    except Exception:  # ours to answer: waitress would log the path, and its secret with it
-        ref = secrets.token_hex(2)
-        where = "/" + "/".join(parts[:3] if parts[0] == "alerts" else parts[:2])
-        log.error("POST %r failed (ref %s)", where, ref, exc_info=True)
-        answer = http.Answer(500, {"error": f"opsbot failed (ref {ref}); send it again"})
-    body = json.dumps(answer.body).encode()
-    start_response(
-        f"{answer.status} {HTTPStatus(answer.status).phrase}",
-        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
-    )
-    return [body]
-
-
-def status_page(
-    deps: Deps, path: str, environ: WSGIEnvironment, start_response: StartResponse
-) -> Iterable[bytes]:
-    """The public page: built from public data only; an ETag makes repeat readers cheap."""
-    from commands.status import model, page
-
-    built = model.build(deps, deps.clock())
-    body = page.as_json(built) if path.endswith(".json") else page.as_html(built)
-    kind = "application/json" if path.endswith(".json") else "text/html; charset=utf-8"
-    tag = page.etag(body)
-    headers = [
-        ("Content-Type", kind),
-        ("ETag", tag),
-        ("Cache-Control", "public, max-age=30"),
-        ("X-Content-Type-Options", "nosniff"),
-    ]
-    if environ.get("HTTP_IF_NONE_MATCH") == tag:
-        start_response("304 Not Modified", headers)
-        return [b""]
-    start_response("200 OK", [*headers, ("Content-Length", str(len(body)))])
-    return [body] if environ.get("REQUEST_METHOD") == "GET" else [b""]
 
 
 def make_server(application: Callable[..., Any], host: str, port: int) -> Any:

@@ -15,6 +15,7 @@ import os
 import socket
 import sys
 from collections.abc import Callable
+from concurrent.futures import Executor
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -33,9 +34,9 @@ from bot.pools import Pools
 from bot.server import make_server, wsgi_app
 from bot.steady import SteadyClock
 from bot.store import Store, serve_lock
-from commands.alerts import service as alerts
+from bot.surface import Route
+from commands import SURFACES
 from commands.backup import service as backups
-from commands.incident import effects as incidents
 from commands.rollback import service as rollbacks
 
 log = logging.getLogger("opsbot")
@@ -43,7 +44,15 @@ log = logging.getLogger("opsbot")
 
 def delivery_kinds() -> dict[str, Kind]:
     """Every kind of outbox row and how it is delivered."""
-    return {**posting.KINDS, **incidents.KINDS, **alerts.KINDS}
+    kinds = dict(posting.KINDS)
+    for surface in SURFACES:
+        kinds.update(surface.kinds)
+    return kinds
+
+
+def routes() -> tuple[Route, ...]:
+    """The HTTP routes the surfaces serve besides Slack's (alert intake, the status page)."""
+    return tuple(route for surface in SURFACES for route in surface.routes)
 
 
 def assemble(
@@ -131,24 +140,32 @@ def http_server(
     """The HTTP edge of `opsbot serve`: Bolt on /slack/events and /healthz, under waitress,
     and the inbox that processes the events it stores."""
     app, inbox = apps(deps, secret, identity)
-    application = wsgi_app(app, deps, scheduler_running, secret, identity.status)
+    application = wsgi_app(app, deps, scheduler_running, secret, identity.status, routes())
     return make_server(application, host, port), inbox
 
 
-def apps(deps: Deps, secret: str, identity: SlackIdentity) -> tuple[App, Inbox]:
-    """The app Slack's requests reach, and the inbox with its own app for stored events;
-    both authorized by `identity`, without asking Slack (bot/identity.py)."""
-    listeners = deps.pools.listeners
-    authorize = identity.authorizer()
-    app = create_app(deps, signing_secret=secret, listener_executor=listeners, authorize=authorize)
-    stored = create_app(
-        deps,
-        signing_secret=secret,
-        listener_executor=listeners,
-        for_inbox=True,
-        authorize=authorize,
-    )
-    return app, Inbox(stored, deps)
+def apps(
+    deps: Deps,
+    secret: str,
+    identity: SlackIdentity | None = None,
+    listeners: Executor | None = None,
+) -> tuple[App, Inbox]:
+    """The app Slack's requests reach, and the inbox with its own app for stored events, with
+    every surface's listeners; both authorized by `identity` without asking Slack
+    (bot/identity.py), or by Bolt when there is none (the console's local Slack)."""
+    authorize = identity.authorizer() if identity is not None else None
+
+    def app(for_inbox: bool) -> App:
+        return create_app(
+            deps,
+            signing_secret=secret,
+            listener_executor=listeners or deps.pools.listeners,
+            surfaces=SURFACES,
+            for_inbox=for_inbox,
+            authorize=authorize,
+        )
+
+    return app(for_inbox=False), Inbox(app(for_inbox=True), deps)
 
 
 def check_token(deps: Deps, token: str) -> SlackIdentity:

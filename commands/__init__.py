@@ -1,14 +1,13 @@
-"""Slash commands: one package or module per command, listed in COMMANDS.
+"""Slack-facing parts: one package per slash command, and the App Home, the digests'
+buttons, the security audit's button and the status page. Each declares what the core must
+know about it as a Surface; SURFACES is the table the composition root hands to the core.
 
-COMMANDS is the one list the manifest, the README and the tests are checked against.
+SURFACES is the one list the manifest, the docs and the tests are checked against.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from slack_bolt import App
-
+from bot.surface import Surface
 from commands import (
     alerts,
     backup,
@@ -17,26 +16,23 @@ from commands import (
     home,
     incident,
     oncall,
-    reactions,
     rollback,
     security,
+    status,
 )
 
-COMMANDS: dict[str, Callable[[App], None]] = {
-    "/incident": incident.register,
-    "/oncall": oncall.register,
-    "/health": health.register,
-    "/backup": backup.register,
-    "/rollback": rollback.register,
-    "/alerts": alerts.register,
-}
+SURFACES: tuple[Surface, ...] = (
+    incident.SURFACE,
+    oncall.SURFACE,
+    health.SURFACE,
+    backup.SURFACE,
+    rollback.SURFACE,
+    alerts.SURFACE,
+    home.SURFACE,
+    digest.SURFACE,
+    security.SURFACE,
+    status.SURFACE,
+)
 
-
-def register(app: App) -> None:
-    for register_command in COMMANDS.values():
-        register_command(app)
-    # Not commands: the App Home tab, the digests' buttons, reactions (pins and reviews).
-    home.register(app)
-    digest.register(app)
-    security.register(app)
-    reactions.register(app)
+# The slash commands, by name.
+COMMANDS = {surface.command: surface for surface in SURFACES if surface.command}

@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 
 from bot.deps import Deps
 from bot.replies import blocks, divider, header, mention, section, when
+from bot.surface import Surface
 from bot.tools import doctor
 from commands.health.checks import CHECKS
 from commands.health.render import ICON
@@ -102,3 +103,6 @@ def home_view(deps: Deps, user: str) -> dict[str, Any]:
             ),
         ),
     }
+
+
+SURFACE = Surface(register=register)

@@ -18,6 +18,7 @@ from bot.pools import Pools
 from bot.store import Store
 from bot.tools.localslack import LocalSlack
 from bot.wiring import delivery_kinds
+from commands import SURFACES
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)  # a Friday morning
 
@@ -101,5 +102,5 @@ def deps(settings: Settings, store: Store, slack: LocalSlack, clock: Clock) -> I
 @pytest.fixture
 def app(deps: Deps):  # type: ignore[no-untyped-def]
     listeners = ThreadPoolExecutor(8)
-    yield create_app(deps, signing_secret=SECRET, listener_executor=listeners)
+    yield create_app(deps, signing_secret=SECRET, listener_executor=listeners, surfaces=SURFACES)
     listeners.shutdown(wait=True)

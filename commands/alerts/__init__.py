@@ -11,6 +11,8 @@ from slack_bolt import Ack, App
 
 from bot.deps import Deps
 from bot.replies import Reply, UserError, clip, mention, span
+from bot.surface import Route, Surface
+from commands.alerts import http, service
 
 USAGE = (
     "*Usage:* `/alerts` (firing, by source) · `/alerts silence <key=value>… <2h|until "
@@ -152,3 +154,14 @@ def _until(text: str, now: datetime, deps: Deps) -> tuple[datetime, list[str]]:
             raise UserError("That time has passed.")
         return ends, text[found.end() :].split()
     raise UserError("Say for how long: `2h`, `30m`, `1d` or `until 2026-12-03 18:00`.", USAGE)
+
+
+SURFACE = Surface(
+    register=register,
+    command="/alerts",
+    routes=(
+        Route("/alerts/", ("POST",), http.serve),
+        Route("/heartbeat/", ("POST",), http.serve),
+    ),
+    kinds=service.KINDS,
+)

@@ -9,13 +9,21 @@ reason; never a 5xx for what was sent.
 from __future__ import annotations
 
 import hmac
+import json
 import logging
+import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
 
 from bot.deps import Deps
+from bot.server import request_headers
 from bot.store import StoreBusy
 from commands.alerts import intake, service
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIEnvironment
 
 log = logging.getLogger(__name__)
 
@@ -80,3 +88,33 @@ def heartbeat(deps: Deps, parts: list[str], headers: dict[str, str]) -> Answer:
     except StoreBusy:
         return Answer(503, {"error": "busy; send it again"})
     return Answer(200, {"status": "ok"})
+
+
+def serve(deps: Deps, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    """POST /alerts/... and /heartbeat/...: the routes this package declares."""
+    path = str(environ.get("PATH_INFO", ""))
+    headers = request_headers(environ)
+    parts = [p for p in path.split("/") if p]
+    limit = deps.settings.alerts.max_body_kb * 1024
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = -1
+    try:
+        if parts[0] == "heartbeat":
+            answer = heartbeat(deps, parts, headers)
+        elif length < 0 or length > limit:
+            answer = Answer(413, {"error": f"the body is over {limit // 1024} KB"})
+        else:
+            answer = alerts(deps, parts, headers, environ["wsgi.input"].read(length))
+    except Exception:  # ours to answer: waitress would log the path, and its secret with it
+        ref = secrets.token_hex(2)
+        where = "/" + "/".join(parts[:3] if parts[0] == "alerts" else parts[:2])
+        log.error("POST %r failed (ref %s)", where, ref, exc_info=True)
+        answer = Answer(500, {"error": f"opsbot failed (ref {ref}); send it again"})
+    body = json.dumps(answer.body).encode()
+    start_response(
+        f"{answer.status} {HTTPStatus(answer.status).phrase}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+    )
+    return [body]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
+from bot.surface import Surface
 from commands.backup.handlers import handle, on_care_answer, on_restore_answer
 from commands.backup.render import (
     ARCHIVE_REMOVE,
@@ -22,3 +23,8 @@ def register(app: App) -> None:
     app.action(RESTORE_CANCEL)(on_restore_answer)
     for action_id in (CLEANUP_CONFIRM, ARCHIVE_REMOVE, CARE_CANCEL):
         app.action(action_id)(on_care_answer)
+
+
+SURFACE = Surface(
+    register=register, command="/backup", read_only=frozenset({"help", "list", "indexes", "slow"})
+)

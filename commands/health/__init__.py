@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
+from bot.surface import Surface
 from commands.health.handlers import handle
 
 __all__ = ["handle", "register"]
@@ -11,3 +12,8 @@ __all__ = ["handle", "register"]
 
 def register(app: App) -> None:
     app.command("/health")(handle)
+
+
+# Every /health subcommand only reads (the audit records, harmlessly): a hundred /health
+# during an outage must not queue on the database.
+SURFACE = Surface(register=register, command="/health", read_only=None)

@@ -6,6 +6,8 @@ import re
 
 from slack_bolt import App
 
+from bot.surface import Surface
+from commands.incident import effects, pins
 from commands.incident.handlers import BUTTONS, handle, on_button, on_snooze
 from commands.incident.render import SNOOZE
 
@@ -16,3 +18,14 @@ def register(app: App) -> None:
     app.command("/incident")(handle)
     app.action(re.compile("^(" + "|".join(map(re.escape, BUTTONS)) + ")$"))(on_button)
     app.action(re.compile("^" + re.escape(SNOOZE) + r"\.\d+$"))(on_snooze)
+
+
+SURFACE = Surface(
+    register=register,
+    command="/incident",
+    read_only=frozenset({"", "help", "list", "show", "timeline", "postmortem", "comms", "actions"}),
+    replay_in_change=True,  # its handlers record the replay key in the change's transaction
+    action_prefix="incident.",
+    reactions={pins.PIN: pins.on_reaction},
+    kinds=effects.KINDS,
+)

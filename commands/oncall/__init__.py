@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
+from bot.surface import Surface
 from commands.oncall.handlers import handle, on_swap_answer
 from commands.oncall.render import SWAP_ACCEPT, SWAP_DECLINE
 
@@ -14,3 +15,10 @@ def register(app: App) -> None:
     app.command("/oncall")(handle)
     app.action(SWAP_ACCEPT)(on_swap_answer)
     app.action(SWAP_DECLINE)(on_swap_answer)
+
+
+SURFACE = Surface(
+    register=register,
+    command="/oncall",
+    read_only=frozenset({"", "help", "schedule", "contacts", "mine", "next"}),
+)

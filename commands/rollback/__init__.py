@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
+from bot.surface import Surface
 from commands.rollback.handlers import handle, on_answer
 from commands.rollback.render import CANCEL, CONFIRM
 
@@ -14,3 +15,6 @@ def register(app: App) -> None:
     app.command("/rollback")(handle)
     app.action(CONFIRM)(on_answer)
     app.action(CANCEL)(on_answer)
+
+
+SURFACE = Surface(register=register, command="/rollback", read_only=frozenset({"help", "list"}))

@@ -6,9 +6,13 @@ import re
 
 from slack_bolt import App
 
+from bot.surface import Surface
 from commands.security.handlers import on_open_p3
 from commands.security.render import OPEN_P3
 
 
 def register(app: App) -> None:
     app.action(re.compile(rf"^{re.escape(OPEN_P3)}\.\d+$"))(on_open_p3)
+
+
+SURFACE = Surface(register=register)

@@ -5,8 +5,15 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from bot.deps import Deps
+from commands.status import model
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIEnvironment
 
 COLOR = {
     "operational": "#2e7d32",
@@ -83,3 +90,24 @@ article{{border-left:4px solid #ef6c00;padding-left:.75rem;margin:1rem 0}}
 
 def etag(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def serve(deps: Deps, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    """GET /status and /status.json, the public page: built from public data only; an ETag
+    makes repeat readers cheap."""
+    path = str(environ.get("PATH_INFO", ""))
+    built = model.build(deps, deps.clock())
+    body = as_json(built) if path.endswith(".json") else as_html(built)
+    kind = "application/json" if path.endswith(".json") else "text/html; charset=utf-8"
+    tag = etag(body)
+    headers = [
+        ("Content-Type", kind),
+        ("ETag", tag),
+        ("Cache-Control", "public, max-age=30"),
+        ("X-Content-Type-Options", "nosniff"),
+    ]
+    if environ.get("HTTP_IF_NONE_MATCH") == tag:
+        start_response("304 Not Modified", headers)
+        return [b""]
+    start_response("200 OK", [*headers, ("Content-Length", str(len(body)))])
+    return [body] if environ.get("REQUEST_METHOD") == "GET" else [b""]

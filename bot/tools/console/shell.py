@@ -12,12 +12,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from slack_bolt import App
-
-from bot.app import create_app
 from bot.config import Settings
 from bot.deps import Deps
-from bot.inbox import Inbox
 from bot.store import now_utc
 from bot.tools.console.clock import load_ahead, save_ahead
 from bot.tools.console.input import Input, did_you_mean
@@ -29,7 +25,7 @@ from bot.tools.console.stand_ins import (
     configured_targets,
 )
 from bot.tools.localslack import LocalSlack, Message
-from bot.wiring import assemble
+from bot.wiring import apps, assemble
 from jobs.scheduler import Scheduler
 
 TICK_SECONDS = 30  # how often the shell runs its jobs, as the server's timers do
@@ -101,16 +97,7 @@ class Console(Input):
         self._stopped = threading.Event()
         local = settings.model_copy(update={"slack_api_url": self.slack.api_base})
         self.deps: Deps = assemble(local, "xoxb-local-console", clock=self.now)
-        self.app: App = create_app(
-            self.deps, signing_secret=self.secret, listener_executor=self.listeners
-        )
-        stored = create_app(
-            self.deps,
-            signing_secret=self.secret,
-            listener_executor=self.listeners,
-            for_inbox=True,
-        )
-        self.inbox = Inbox(stored, self.deps)
+        self.app, self.inbox = apps(self.deps, self.secret, listeners=self.listeners)
         self.channel = self.slack.channel_id(settings.incidents_channel)
         self.scheduler = Scheduler(self.deps)  # ticked here, in the foreground, in order
         self._ticker = threading.Thread(target=self._tick_forever, daemon=True)
