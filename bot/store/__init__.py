@@ -7,7 +7,8 @@ a commit the user has been told about survives a crash.
 
 A newcomer's map: base.py (connections, transactions, small state), schema.py (migrations),
 incidents.py, oncall.py, operations.py (health, backups, rollbacks, jobs, digests, audits),
-outbox.py (effects owed to Slack and third parties, and the inbox of Slack events),
+queues.py (what the outbox and inbox share: claims, the backlog), outbox.py (effects owed
+to Slack and third parties), inbox.py (Slack events to process),
 people.py (display names).
 """
 
@@ -26,6 +27,7 @@ from bot.store.base import (
     now_utc,
     serve_lock,
 )
+from bot.store.inbox import InboxEvent, InboxStore
 from bot.store.incidents import (
     ActionItem,
     Change,
@@ -38,12 +40,20 @@ from bot.store.incidents import (
 )
 from bot.store.oncall import OnCallStore
 from bot.store.operations import OperationsStore
-from bot.store.outbox import Effect, InboxEvent, OutboxStore
+from bot.store.outbox import Effect, OutboxStore
 from bot.store.people import PeopleStore
 from bot.store.schema import migrations
 
 
-class Store(IncidentStore, OnCallStore, OperationsStore, OutboxStore, AlertStore, PeopleStore):
+class Store(
+    IncidentStore,
+    OnCallStore,
+    OperationsStore,
+    OutboxStore,
+    InboxStore,
+    AlertStore,
+    PeopleStore,
+):
     """Everything opsbot keeps, in one SQLite file."""
 
 
