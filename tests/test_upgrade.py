@@ -4,7 +4,9 @@ written by a newer opsbot is refused untouched."""
 
 from __future__ import annotations
 
+import importlib
 import os
+import pkgutil
 import re
 import resource
 import sqlite3
@@ -163,9 +165,18 @@ def test_an_upgrade_that_cannot_copy_the_file_first_says_so_and_changes_nothing(
 
 
 def test_every_migration_in_the_schema_is_registered_in_order() -> None:
-    """A migration function without its decorator would never run: every `m0NN_` function
-    of bot/store/schema.py is a registered migration, in the order of its number."""
+    """A migration function without its decorator, or in a module the schema does not
+    import, would never run: every `m0NN_` function of every module of bot/store/schema/ is
+    a registered migration, in the order of its number."""
     from bot.store import schema
 
-    defined = sorted(name for name in vars(schema) if re.fullmatch(r"m\d{3}_\w+", name))
-    assert [m.name for m in migrations._migrations] == defined
+    registered = [m.name for m in migrations._migrations]  # before this test imports any
+    defined = []
+    for found in pkgutil.iter_modules(schema.__path__, f"{schema.__name__}."):
+        module = importlib.import_module(found.name)
+        defined += [
+            name
+            for name, value in vars(module).items()
+            if re.fullmatch(r"m\d{3}_\w+", name) and value.__module__ == module.__name__
+        ]
+    assert registered == sorted(defined)

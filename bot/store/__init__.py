@@ -5,7 +5,7 @@ is bound to its thread). WAL lets readers run beside the one writer; every write
 BEGIN IMMEDIATE so two writers queue instead of failing half-way, and synchronous=FULL means
 a commit the user has been told about survives a crash.
 
-A newcomer's map: base.py (connections, transactions, small state), schema.py (migrations),
+A newcomer's map: base.py (connections, transactions, small state), schema/ (migrations),
 incidents.py, oncall.py, operations.py (health, backups, rollbacks, jobs, digests, audits),
 queues.py (what the outbox and inbox share: claims, the backlog), outbox.py (effects owed
 to Slack and third parties), inbox.py (Slack events to process),
