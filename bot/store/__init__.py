@@ -5,16 +5,20 @@ is bound to its thread). WAL lets readers run beside the one writer; every write
 BEGIN IMMEDIATE so two writers queue instead of failing half-way, and synchronous=FULL means
 a commit the user has been told about survives a crash.
 
-A newcomer's map: base.py (connections, transactions, small state), schema/ (migrations),
-incidents.py, oncall.py, operations.py (health, backups, rollbacks, jobs, digests, audits),
-queues.py (what the outbox and inbox share: claims, the backlog), outbox.py (effects owed
-to Slack and third parties), inbox.py (Slack events to process),
+A newcomer's map, one mixin of Store per module: base.py (connections, transactions, small
+state), schema/ (migrations), incidents.py (incidents, timelines, timers, public updates),
+followup.py (action items, post-mortems), oncall.py, health.py (readings, alert episodes),
+backups.py (backups, the care log), rollbacks.py, job_runs.py (scheduled runs and their
+claims), digests.py (digests and review marks), security.py (audits), queues.py (what the
+outbox and inbox share: claims, the backlog), outbox.py (effects owed to Slack and third
+parties), inbox.py (Slack events to process), alerts.py (alerts, silences, heartbeats),
 people.py (display names).
 """
 
 from __future__ import annotations
 
 from bot.store.alerts import Alert, AlertStore
+from bot.store.backups import BackupStore
 from bot.store.base import (
     BUSY_TIMEOUT_MS,
     WRITE_BUDGET_SECONDS,
@@ -27,28 +31,30 @@ from bot.store.base import (
     now_utc,
     serve_lock,
 )
+from bot.store.digests import DigestStore
+from bot.store.followup import ActionItem, FollowUpStore, Postmortem
+from bot.store.health import HealthStore
 from bot.store.inbox import InboxEvent, InboxStore
-from bot.store.incidents import (
-    ActionItem,
-    Change,
-    Changed,
-    Entry,
-    Incident,
-    IncidentStore,
-    Postmortem,
-    Timer,
-)
+from bot.store.incidents import Change, Changed, Entry, Incident, IncidentStore, Timer
+from bot.store.job_runs import JobRun, JobRunStore
 from bot.store.oncall import OnCallStore
-from bot.store.operations import OperationsStore
 from bot.store.outbox import Effect, OutboxStore
 from bot.store.people import PeopleStore
+from bot.store.rollbacks import RollbackStore
 from bot.store.schema import migrations
+from bot.store.security import SecurityStore
 
 
 class Store(
     IncidentStore,
+    FollowUpStore,
     OnCallStore,
-    OperationsStore,
+    HealthStore,
+    BackupStore,
+    RollbackStore,
+    JobRunStore,
+    DigestStore,
+    SecurityStore,
     OutboxStore,
     InboxStore,
     AlertStore,
@@ -64,6 +70,7 @@ __all__ = [
     "Change",
     "Effect",
     "InboxEvent",
+    "JobRun",
     "Changed",
     "Entry",
     "Incident",

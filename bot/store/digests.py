@@ -1,0 +1,74 @@
+"""Digests as posted, and the marks of who reviewed what and which checklist items are
+done."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from bot.store.base import StoreBase, _insert, _iso, _query
+
+
+class DigestStore(StoreBase):
+    def add_digest(
+        self,
+        kind: str,
+        day: str,
+        channel: str,
+        ts: str,
+        now: datetime,
+        sections: list[dict[str, str]],
+    ) -> int:
+        row = {
+            "kind": kind,
+            "day": day,
+            "channel": channel,
+            "ts": ts,
+            "posted_at": _iso(now),
+            "sections": sections,
+        }
+        with self._write() as db:
+            digest_id = _insert(db, "digests", row).lastrowid
+        assert digest_id is not None
+        return digest_id
+
+    def set_digest_message(self, digest_id: int, channel: str, ts: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "UPDATE digests SET channel = ?, ts = ? WHERE id = ?", [channel, ts, digest_id]
+            )
+
+    def digests(self, where: str = "", args: list[Any] | None = None) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            rows = _query(db, f"SELECT * FROM digests {where} ORDER BY id", args or [])
+        for row in rows:
+            row["sections"] = json.loads(row["sections"] or "[]")
+        return rows
+
+    def mark(
+        self, digest_id: int, item: str, user: str, now: datetime, *, add: bool = True
+    ) -> bool:
+        """Record (or with add=False remove) that `user` did `item`; False if nothing changed."""
+        with self._write() as db:
+            if add:
+                return (
+                    db.execute(
+                        "INSERT OR IGNORE INTO digest_marks VALUES (?, ?, ?, ?)",
+                        [digest_id, item, user, _iso(now)],
+                    ).rowcount
+                    == 1
+                )
+            return (
+                db.execute(
+                    "DELETE FROM digest_marks WHERE digest_id = ? AND item = ? AND user = ?",
+                    [digest_id, item, user],
+                ).rowcount
+                == 1
+            )
+
+    def marks(self, digest_id: int) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            return _query(
+                db, "SELECT * FROM digest_marks WHERE digest_id = ? ORDER BY at", [digest_id]
+            )

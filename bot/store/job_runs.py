@@ -1,0 +1,144 @@
+"""Scheduled job runs: one row per occurrence, claimed before it runs, so each runs once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.store.base import StoreBase, _iso, _parse, _query
+
+RUN_LEASE = timedelta(minutes=2)  # a run renews its claim every RUN_RENEW while it goes on
+RUN_RENEW = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class JobRun:
+    job: str
+    scheduled_for: datetime
+    started_at: datetime | None
+    status: str
+
+
+def _job_run(row: dict[str, Any]) -> JobRun:
+    scheduled = _parse(row["scheduled_for"])
+    assert scheduled is not None
+    return JobRun(row["job"], scheduled, _parse(row["started_at"]), row["status"])
+
+
+class JobRunStore(StoreBase):
+    def claim_run(
+        self,
+        job: str,
+        scheduled_for: datetime,
+        now: datetime,
+        owner: str | None = None,
+        lease: timedelta = RUN_LEASE,
+    ) -> bool:
+        """True if this occurrence has not run (or was cut short): it is now running, held by
+        `owner` until `now + lease` (renewed while it runs). One statement, so two processes
+        on one database never both run it."""
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT INTO job_runs (job, scheduled_for, started_at, status, owner, lease_until) "
+                "VALUES (?, ?, ?, 'running', ?, ?) ON CONFLICT (job, scheduled_for) DO UPDATE "
+                "SET started_at = excluded.started_at, status = 'running', "
+                "owner = excluded.owner, lease_until = excluded.lease_until, finished_at = NULL "
+                "WHERE job_runs.status = 'interrupted'",
+                [job, _iso(scheduled_for), _iso(now), owner, _iso(now + lease)],
+            )
+            return cursor.rowcount == 1
+
+    def renew_run(
+        self, job: str, scheduled_for: datetime, owner: str | None, until: datetime
+    ) -> bool:
+        """Keep holding a run that is still going; False when it is no longer ours."""
+        with self._write() as db:
+            return (
+                db.execute(
+                    "UPDATE job_runs SET lease_until = ? WHERE job = ? AND scheduled_for = ? "
+                    "AND status = 'running' AND owner IS ?",
+                    [_iso(until), job, _iso(scheduled_for), owner],
+                ).rowcount
+                == 1
+            )
+
+    def finish_run(
+        self, job: str, scheduled_for: datetime, status: str, summary: str, now: datetime
+    ) -> None:
+        with self._write() as db:
+            db.execute(
+                "UPDATE job_runs SET status = ?, summary = ?, finished_at = ?, owner = NULL, "
+                "lease_until = NULL WHERE job = ? AND scheduled_for = ?",
+                [status, summary[:2000], _iso(now), job, _iso(scheduled_for)],
+            )
+
+    def interrupt_runs(self, owner: str) -> int:
+        """At a clean stop: the runs `owner` did not finish in time are interrupted (the
+        next start says so and runs them again)."""
+        with self._write() as db:
+            return db.execute(
+                "UPDATE job_runs SET status = 'interrupted', lease_until = NULL "
+                "WHERE status = 'running' AND owner = ?",
+                [owner],
+            ).rowcount
+
+    def cut_short(self, now: datetime, gone: Callable[[str], bool]) -> list[JobRun]:
+        """Runs cut short, each returned once: left running by an owner that is `gone` (a
+        process on this host that died) or whose lease ran out (a host that died), or
+        interrupted at a stop and not yet said. They are marked interrupted: free to run
+        again."""
+        with self._connect() as db:
+            rows = _query(
+                db,
+                "SELECT * FROM job_runs WHERE (status = 'running' OR "
+                "(status = 'interrupted' AND owner IS NOT NULL))",
+            )
+        found = []
+        for row in rows:
+            held = row["status"] == "running" and row["owner"] is not None
+            if held and not gone(row["owner"]) and (row["lease_until"] or "") >= str(_iso(now)):
+                continue
+            with self._write() as db:
+                cursor = db.execute(
+                    "UPDATE job_runs SET status = 'interrupted', owner = NULL, lease_until = NULL "
+                    "WHERE job = ? AND scheduled_for = ? AND status = ? AND owner IS ?",
+                    [row["job"], row["scheduled_for"], row["status"], row["owner"]],
+                )
+            if cursor.rowcount == 1:
+                found.append(_job_run(row))
+        return found
+
+    def last_settled_run(self, job: str) -> datetime | None:
+        """The latest scheduled occurrence that is done with: run (ok or failed), missed or
+        skipped. Runs by hand, and runs cut short by a crash, do not count."""
+        sql = (
+            "SELECT MAX(scheduled_for) FROM job_runs WHERE job = ? "
+            "AND status IN ('ok', 'failed', 'missed', 'skipped', 'cut short')"
+        )
+        with self._connect() as db:
+            found = db.execute(sql, [job]).fetchone()[0]
+        return datetime.fromisoformat(found) if found else None
+
+    def first_run_at(self) -> datetime | None:
+        """When any job first ran on this database (an install from before the install time
+        was recorded)."""
+        with self._connect() as db:
+            found = db.execute("SELECT MIN(started_at) FROM job_runs").fetchone()[0]
+        return datetime.fromisoformat(found) if found else None
+
+    def job_runs(self, job: str, limit: int = 50) -> list[dict[str, Any]]:
+        """A job's recorded occurrences, the latest first."""
+        sql = "SELECT * FROM job_runs WHERE job = ? ORDER BY scheduled_for DESC LIMIT ?"
+        with self._connect() as db:
+            return _query(db, sql, [job, limit])
+
+    def last_run(self, job: str) -> dict[str, Any] | None:
+        with self._connect() as db:
+            rows = _query(
+                db,
+                "SELECT * FROM job_runs WHERE job = ? ORDER BY scheduled_for DESC LIMIT 1",
+                [job],
+            )
+        return rows[0] if rows else None
