@@ -2,7 +2,7 @@
 
 One thread wakes every TICK_SECONDS on the monotonic clock, so a wall clock stepped back
 never freezes it: interval jobs (timers, the monitor) run every N seconds of elapsed time
-and compare wall times afresh each run. At each tick the one rule in jobs.due_runs says
+and compare wall times afresh each run. At each tick the one rule in jobs/rules.py says
 which scheduled occurrences are owed, at start as at any other time: caught up, run on
 time, or reported missed. Claims in the store make each occurrence run once.
 """
@@ -20,7 +20,8 @@ from datetime import datetime
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.deps import Deps
-from jobs import JOBS, due_runs, run_interval_job, run_occurrence
+from jobs import JOBS, run_interval_job
+from jobs.rules import due_runs, run_occurrence
 
 log = logging.getLogger(__name__)
 
