@@ -184,3 +184,17 @@ def span(delta: timedelta) -> str:
         return f"{hours} h" + (f" {minutes} min" if minutes else "")
     days, hours = divmod(hours, 24)
     return f"{days} d" + (f" {hours} h" if hours else "")
+
+
+BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float | None]) -> str:
+    numbers = [v for v in values if v is not None]
+    if len(numbers) < 2:
+        return ""
+    low, high = min(numbers), max(numbers)
+    scale = (high - low) or 1
+    return "".join(
+        " " if v is None else BARS[int((v - low) / scale * (len(BARS) - 1))] for v in values
+    )

@@ -10,13 +10,12 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.deps import Deps
+from bot.domain.health import CHECKS, ICON
+from bot.domain.oncall import status
 from bot.replies import blocks, divider, header, mention, section, when
 from bot.surface import Surface
 from bot.tools import doctor
-from commands.health.checks import CHECKS
-from commands.health.render import ICON
 from commands.incident.render import incident_summary
-from commands.oncall.service import status
 
 
 def register(app: App) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from bot.deps import Deps
+from bot.domain import maintenance
 from bot.replies import Reply
 from commands.backup import care
 from commands.digest import sections, service
@@ -99,13 +100,13 @@ def maintenance_log(
     """Posted on the last day of the month (the trigger fires daily; only month end posts),
     or for `month` (its first day) when asked for by hand."""
     local = now.astimezone(deps.settings.tz)
-    if month is None and not service.month_end(local):
+    if month is None and not maintenance.month_end(local):
         return (
             "Not the last day of the month; "
             f"`opsbot run-job maintenance-log --month {local:%Y-%m}` posts a month's log now."
         )
     year, number = (month.year, month.month) if month else (local.year, local.month)
-    text = service.maintenance_log(deps, year, number)
+    text = maintenance.maintenance_log(deps, year, number)
     if dry_run:
         return text
     deps.post_now(deps.settings.digest_target, Reply(f"```\n{text}\n```"))

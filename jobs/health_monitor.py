@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.deps import Deps
-from commands.health.checks import run_all
+from bot.domain.health import run_all
 from commands.health.monitor import step
 
 

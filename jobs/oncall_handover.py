@@ -13,15 +13,16 @@ from datetime import date, datetime
 
 from bot import posting
 from bot.deps import Deps
-from commands.oncall import render, service
-from commands.oncall.schedule import shift_at
+from bot.domain import oncall
+from bot.domain.oncall.schedule import shift_at
+from commands.oncall import render
 
 STATE_KEY = "oncall.announced"
 
 
 def run(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
-    rotation = service.rotation(deps.store, deps.settings)
-    shift = shift_at(rotation, service.overrides(deps.store, now), now)
+    rotation = oncall.rotation(deps.store, deps.settings)
+    shift = shift_at(rotation, oncall.overrides(deps.store, now), now)
     if shift is None:
         return "No rotation is set."
     previous, since = _announced(deps)

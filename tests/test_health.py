@@ -8,9 +8,10 @@ import pytest
 from pymongo import MongoClient
 
 from bot.config import Thresholds
-from commands.health import checks, monitor
-from commands.health.checks import CRITICAL, NOT_CONFIGURED, OK, WARNING, Reading
-from commands.health.render import sparkline
+from bot.domain import health as checks
+from bot.domain.health import CRITICAL, NOT_CONFIGURED, OK, WARNING, Reading
+from bot.replies import sparkline
+from commands.health import monitor
 
 
 def test_redact_hides_credentials_anywhere() -> None:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from commands.oncall.schedule import (
+from bot.domain.oncall.schedule import (
     WEEK,
     Override,
     Rotation,
@@ -124,8 +124,8 @@ def test_paging_and_oncall_agree_through_the_dst_hours(tmp_path, zone: str) -> N
     changes, the paging lookup, `/oncall`'s current shift and the handover's shift name the
     same person, and each week is one handover long."""
     from bot.config import Settings
+    from bot.domain import oncall
     from bot.store import Store
-    from commands.oncall import service
 
     settings = Settings(
         opsbot_db=tmp_path / "o.db",
@@ -139,8 +139,8 @@ def test_paging_and_oncall_agree_through_the_dst_hours(tmp_path, zone: str) -> N
     )
     store = Store(settings.opsbot_db)
     store.migrate()
-    rot = service.rotation(store, settings)
-    extra = service.overrides(store, datetime(2026, 10, 1, tzinfo=UTC))
+    rot = oncall.rotation(store, settings)
+    extra = oncall.overrides(store, datetime(2026, 10, 1, tzinfo=UTC))
     for night in (
         datetime(2026, 10, 24, 22, tzinfo=UTC),
         datetime(2027, 3, 27, 22, tzinfo=UTC),
@@ -149,17 +149,17 @@ def test_paging_and_oncall_agree_through_the_dst_hours(tmp_path, zone: str) -> N
     ):
         for step in range(0, 12 * 60, 20):
             moment = night + timedelta(minutes=step)
-            paged = service.who(store, settings, moment)
+            paged = oncall.who(store, settings, moment)
             shift = shift_at(rot, extra, moment)
             assert shift is not None and paged == shift.user, moment
-            assert service.status(store, settings, moment, "U0X").now == shift
+            assert oncall.status(store, settings, moment, "U0X").now == shift
 
 
 def test_the_config_rotation_turns_at_the_handover_weekday_and_time(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """start = "2026-01-05" (a Monday) with the default Monday 09:00 handover turns at 09:00,
     not midnight; a start on a Wednesday waits for the next handover weekday."""
     from bot.config import Settings
-    from commands.oncall.service import config_anchor
+    from bot.domain.oncall import config_anchor
 
     monday = Settings(oncall={"start": "2026-01-05"})
     assert config_anchor(monday) == datetime(2026, 1, 5, 9, 0)

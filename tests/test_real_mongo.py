@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from bot.domain import health as checks
 from commands.backup import care, engine
-from commands.health import checks
 from tests.test_backup import seed
 
 URI = os.environ.get("MONGODB_TEST_URI")

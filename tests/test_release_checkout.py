@@ -12,6 +12,7 @@ import pytest
 
 from bot.config import Rollback, RollbackStep, Settings
 from bot.deps import Deps
+from bot.programs import git_env
 from commands.rollback import releases, service
 from tests.test_doctor import doctor, failed
 from tests.test_doctor import slack as slack  # noqa: F401  (the fixture)
@@ -77,7 +78,7 @@ def test_a_checkout_owned_by_another_user_is_read_and_rolled_back(
 
 def test_a_steps_own_git_config_is_kept() -> None:
     """The trust is added after the GIT_CONFIG_* entries a step was given, not over them."""
-    env = releases.git_env(
+    env = git_env(
         Path("/srv/pb"),
         {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "core.x", "GIT_CONFIG_VALUE_0": "y"},
     )

@@ -26,6 +26,7 @@ from slack_sdk.errors import SlackApiError
 from bot import outbox, posting
 from bot.config import AlertRule, Heartbeat, Settings
 from bot.deps import Deps
+from bot.domain.oncall import who
 from bot.failures import slack_error
 from bot.replies import Reply, blocks, buttons, clip, section
 from bot.store import Alert, Entry
@@ -36,7 +37,6 @@ from commands.incident import service as incidents
 from commands.incident.handlers import Outcome, execute, publish
 from commands.incident.parse import Resolve
 from commands.incident.render import STEP_ACTIONS
-from commands.oncall.service import who
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from bot.config import Settings
-from bot.replies import Reply, blocks, buttons, context, section, span, when
+from bot.replies import Reply, blocks, buttons, context, section, span, sparkline, when
 from commands.backup.care import IndexReview
 from commands.backup.service import Outcome, growth
-from commands.health.render import sparkline
 
 RESTORE_CONFIRM = "backup.restore.confirm"
 RESTORE_CANCEL = "backup.restore.cancel"

@@ -7,8 +7,9 @@ from typing import Any
 from slack_bolt import Ack, Respond
 
 from bot.deps import Deps
-from commands.digest import checklists, render, service
-from commands.digest.sections import REVIEWABLE
+from bot.domain import checklists
+from bot.domain.maintenance import REVIEWABLE
+from commands.digest import render, service
 
 
 def on_button(

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import calendar
 from datetime import date
 from typing import Any
 
+from bot.domain.maintenance import REVIEWABLE
 from bot.replies import Reply, blocks, buttons, context, header, mention, section
-from commands.digest.sections import REVIEWABLE
 
 CHECK = "digest.check"  # + ".<key>" on daily digests
 DONE = "digest.done"  # + ".<n>" on checklists
@@ -90,35 +89,3 @@ def render_checklist(
             else None,
         ),
     )
-
-
-def maintenance_log(
-    year: int,
-    month: int,
-    dailies: list[tuple[date, set[str]]],
-    lists: dict[str, set[str]],
-    notes: list[str],
-) -> str:
-    """The plan's "Maintenance Log - [Month Year]" template, filled from what was recorded."""
-    name = f"{calendar.month_name[month]} {year}"
-    lines = [f"# Maintenance Log - {name}", "", "## Daily Checks", ""]
-    for day, marks in dailies:
-        all_done = "all" in marks
-        cells = [
-            f"{label} {'✓' if all_done or key in marks else '✗'}"
-            for key, label in REVIEWABLE.items()
-        ]
-        box = "x" if all_done or set(REVIEWABLE) <= marks else " "
-        lines.append(f"- [{box}] {day:%a %d}: " + " | ".join(cells))
-    if not dailies:
-        lines.append("- no daily digest was posted this month")
-    for kind in ("weekly", "monthly"):
-        from commands.digest.checklists import CHECKLISTS
-
-        lines += ["", f"## {kind.capitalize()} Tasks", ""]
-        lines += [
-            f"- [{'x' if item in lists.get(kind, set()) else ' '}] {item}"
-            for item in CHECKLISTS[kind]
-        ]
-    lines += ["", "## Notes", ""] + ([f"- {note}" for note in notes] or ["- none"])
-    return "\n".join(lines)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -14,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.deps import Deps
-from bot.redact import clean_env, redact
+from bot.domain.health import NOT_CONFIGURED, OK, run_all, worst
+from bot.programs import npm_json
+from bot.redact import redact
 from bot.replies import mention, span
-from commands.health.checks import NOT_CONFIGURED, OK, run_all, worst
 from commands.incident.render import incident_summary
 
 PRIORITY = {"critical": 0, "high": 1, "medium": 2, "low": 3}
@@ -133,7 +133,7 @@ def feedback(deps: Deps, now: datetime) -> Section:
 
 
 def oncall(deps: Deps, now: datetime) -> Section:
-    from commands.oncall.service import who
+    from bot.domain.oncall import who
 
     person = who(deps.store, deps.settings, now)
     return Section(
@@ -174,7 +174,6 @@ DAILY: list[tuple[str, str, Callable[[Deps, datetime], Section]]] = [
     ("incidents", "Open incidents", incidents),
     ("backups", "Last backup", backups),
 ]
-REVIEWABLE = {"errors": "Error logs", "health": "Health", "feedback": "Feedback"}
 
 
 def _all(
@@ -191,22 +190,6 @@ def daily(deps: Deps, now: datetime) -> list[Section]:
 
 
 # Weekly --------------------------------------------------------------------------------------
-
-
-def npm_json(directory: Path, *args: str) -> Any:
-    done = subprocess.run(
-        ["npm", *args, "--json"],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        stdin=subprocess.DEVNULL,
-        env=clean_env(),
-    )
-    # npm outdated and npm audit exit 1 when they find something: that is an answer.
-    if done.returncode not in (0, 1) or not done.stdout.strip():
-        raise RuntimeError(f"npm {args[0]} exited {done.returncode}")
-    return json.loads(done.stdout)
 
 
 def _bump(current: str, latest: str) -> str:

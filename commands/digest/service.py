@@ -3,18 +3,18 @@ nudge, and fill the plan's monthly maintenance log."""
 
 from __future__ import annotations
 
-import calendar
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from bot import posting
 from bot.deps import Deps
+from bot.domain import checklists
+from bot.domain.oncall import who
 from bot.replies import Reply, mention
 from bot.store import Entry
-from commands.digest import checklists, render, sections
+from commands.digest import render, sections
 from commands.incident import service as incidents
 from commands.incident.handlers import Outcome, publish
-from commands.oncall.service import who
 
 REVIEWED, FOLLOW_UP = "white_check_mark", "warning"
 
@@ -149,31 +149,3 @@ def nudge(deps: Deps, now: datetime) -> str:
     )
     deps.post_now(digest["channel"], Reply(text), thread_ts=digest["ts"])
     return f"Nudged about D{digest['id']}."
-
-
-def maintenance_log(deps: Deps, year: int, month: int) -> str:
-    first = date(year, month, 1)
-    last = date(year, month, calendar.monthrange(year, month)[1])
-    found = deps.store.digests("WHERE day >= ? AND day <= ?", [first.isoformat(), last.isoformat()])
-    dailies = [
-        (date.fromisoformat(d["day"]), {m["item"] for m in deps.store.marks(d["id"])})
-        for d in found
-        if d["kind"] == "daily"
-    ]
-    lists: dict[str, set[str]] = {}
-    for digest in found:
-        if digest["kind"] != "daily":
-            lists.setdefault(digest["kind"], set()).update(
-                m["item"] for m in deps.store.marks(digest["id"])
-            )
-    opened = [
-        i
-        for i in deps.store.incidents(open_only=False, limit=500)
-        if first <= i.opened_at.astimezone(deps.settings.tz).date() <= last
-    ]
-    notes = [f"{i.ref} {i.severity} {i.title} ({i.status})" for i in reversed(opened)]
-    return render.maintenance_log(year, month, dailies, lists, notes)
-
-
-def month_end(now: datetime) -> bool:
-    return (now + timedelta(days=1)).month != now.month

@@ -9,10 +9,10 @@ from typing import Any
 from slack_bolt import Ack, Respond
 
 from bot.deps import Deps, tell
+from bot.domain import maintenance
+from bot.domain.health import CHECKS, Reading, run_all
 from bot.replies import Reply, UserError
-from commands.digest import service as digest_service
 from commands.health import render
-from commands.health.checks import CHECKS, Reading, run_all
 from commands.security import render as security_render
 from commands.security import service as security_service
 
@@ -100,7 +100,7 @@ def log_reply(deps: Deps, month: re.Match[str]) -> Reply:
     )
     if not 1 <= number <= 12:
         raise UserError(f"There is no month {number}.", USAGE)
-    return Reply(f"```\n{digest_service.maintenance_log(deps, year, number)}\n```")
+    return Reply(f"```\n{maintenance.maintenance_log(deps, year, number)}\n```")
 
 
 def audit(deps: Deps) -> Reply:

@@ -7,10 +7,7 @@ from datetime import datetime, timedelta
 
 from bot import posting
 from bot.deps import Deps
-from bot.replies import Reply, span
-from bot.store import Entry
-from commands.health import render
-from commands.health.checks import (
+from bot.domain.health import (
     CRITICAL,
     NOT_CONFIGURED,
     OK,
@@ -19,9 +16,12 @@ from commands.health.checks import (
     Reading,
     service_monitored,
 )
+from bot.domain.oncall import who
+from bot.replies import Reply, span
+from bot.store import Entry
+from commands.health import render
 from commands.incident import service as incidents
 from commands.incident.handlers import Outcome, publish
-from commands.oncall.service import who
 
 INCIDENT_KEY = "health.incident.api"  # the open incident the API-down alerts feed
 LAST_RUN_KEY = "health.monitor.last_run"

@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from bot.config import Settings
-from bot.replies import Reply, blocks, context, header, hhmm, section
-from commands.health.checks import (
+from bot.domain.health import (
     CRITICAL,
+    ICON,
     NOT_CONFIGURED,
     OK,
     WARNING,
@@ -16,25 +16,7 @@ from commands.health.checks import (
     service_monitored,
     worst,
 )
-
-ICON = {
-    OK: ":large_green_circle:",
-    WARNING: ":large_yellow_circle:",
-    CRITICAL: ":red_circle:",
-    NOT_CONFIGURED: ":white_circle:",
-}
-BARS = "▁▂▃▄▅▆▇█"
-
-
-def sparkline(values: list[float | None]) -> str:
-    numbers = [v for v in values if v is not None]
-    if len(numbers) < 2:
-        return ""
-    low, high = min(numbers), max(numbers)
-    scale = (high - low) or 1
-    return "".join(
-        " " if v is None else BARS[int((v - low) / scale * (len(BARS) - 1))] for v in values
-    )
+from bot.replies import Reply, blocks, context, header, hhmm, section, sparkline
 
 
 def _line(reading: Reading, history: list[float | None]) -> str:

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.deps import Deps
+from bot.domain.oncall import who
 from bot.replies import Reply, mention, span
 from bot.store import Entry, Incident, Timer
 from commands.incident import effects, render, service, timers
-from commands.oncall.service import who
 
 
 def fire(deps: Deps, timer: Timer, now: datetime) -> str:

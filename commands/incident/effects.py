@@ -20,11 +20,10 @@ from slack_sdk.errors import SlackApiError
 
 from bot import outbox, posting
 from bot.deps import Deps
+from bot.domain.oncall import paging, who
 from bot.replies import Reply, blocks, mention, section
 from bot.store import Effect, Entry, Incident
 from commands.incident import render
-from commands.oncall import paging
-from commands.oncall.service import who
 from commands.status import notices, statuspage
 
 log = logging.getLogger(__name__)

@@ -17,11 +17,11 @@ from slack_bolt import Ack, Respond
 
 from bot import people
 from bot.deps import Deps
+from bot.domain.oncall import who
 from bot.replies import Reply, UserError, hhmm, mention, when
 from bot.store import ActionItem, Changed, Entry, Incident
 from commands.incident import effects, render, service
 from commands.incident import parse as p
-from commands.oncall.service import who
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt import Ack, Respond
 
 from bot.deps import Deps
+from bot.domain import oncall
 from bot.replies import Reply, mention, when
 from commands.oncall import parse as p
 from commands.oncall import render, service
@@ -24,10 +25,10 @@ def execute(args: p.Args, deps: Deps, *, actor: str) -> Reply:
         return Reply(p.USAGE)
     if isinstance(args, p.Now):
         return render.render_status(
-            service.status(store, settings, now, actor), settings, now, actor
+            oncall.status(store, settings, now, actor), settings, now, actor
         )
     if isinstance(args, p.Schedule):
-        shifts = service.upcoming(store, settings, now, args.weeks)
+        shifts = oncall.upcoming(store, settings, now, args.weeks)
         return render.render_schedule(shifts, settings, args.weeks)
     if isinstance(args, p.Contacts):
         return render.render_contacts(settings)

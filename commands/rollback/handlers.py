@@ -9,8 +9,8 @@ from typing import Any
 from slack_bolt import Ack, Respond
 
 from bot.deps import Deps
+from bot.domain.health import CRITICAL, run_all, worst
 from bot.replies import Reply, UserError, mention
-from commands.health.checks import CRITICAL, run_all, worst
 from commands.incident import service as incidents
 from commands.rollback import releases, render, service
 

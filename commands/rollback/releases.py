@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.redact import clean_env
+from bot.programs import git
 from bot.replies import UserError
 
 _SEMVER = re.compile(r"^v(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
-GIT_TIMEOUT = 20
 
 
 @dataclass(frozen=True)
@@ -19,47 +17,6 @@ class Commit:
     sha: str
     date: str
     subject: str
-
-
-def trusted(repo: Path) -> str:
-    """git (2.35.2 on) refuses a checkout owned by another user ("detected dubious
-    ownership"), as a release checkout mounted into the container or owned by the deploy user
-    is. opsbot trusts the one checkout it is configured with, and only that one."""
-    return str(Path(repo).resolve())
-
-
-def git_argv(repo: Path, *args: str) -> list[str]:
-    """Every git call opsbot makes on ROLLBACK_REPO: `-c safe.directory=` that checkout."""
-    return ["git", "-c", f"safe.directory={trusted(repo)}", "-C", str(repo), *args]
-
-
-def git_env(repo: Path, env: dict[str, str]) -> dict[str, str]:
-    """`env` with the same trust for the git a rollback step runs (GIT_CONFIG_* entries,
-    added after any the step was given)."""
-    count = int(env["GIT_CONFIG_COUNT"]) if env.get("GIT_CONFIG_COUNT", "").isdigit() else 0
-    return {
-        **env,
-        "GIT_CONFIG_COUNT": str(count + 1),
-        f"GIT_CONFIG_KEY_{count}": "safe.directory",
-        f"GIT_CONFIG_VALUE_{count}": trusted(repo),
-    }
-
-
-def git(repo: Path, *args: str) -> str:
-    argv = git_argv(repo, *args)
-    done = subprocess.run(
-        argv,
-        capture_output=True,
-        text=True,
-        timeout=GIT_TIMEOUT,
-        stdin=subprocess.DEVNULL,
-        env=clean_env(),
-    )
-    if done.returncode != 0:
-        raise UserError(
-            f"git {args[0]} failed in the release checkout: {done.stderr.strip()[:200]}"
-        )
-    return done.stdout
 
 
 def semver_key(tag: str) -> tuple[int, int, int, int, tuple[tuple[int, int | str], ...]]:

@@ -17,6 +17,7 @@ from typing import Any
 from bot import posting
 from bot.config import RollbackStep, Settings
 from bot.deps import Deps
+from bot.programs import git_env
 from bot.redact import clean_env, redact
 from bot.replies import UserError, describe, mention
 from bot.store import Entry, Incident
@@ -274,7 +275,7 @@ def _run_step(
                 stderr=subprocess.STDOUT,
                 # none of opsbot's settings or secrets: only what the step's config names,
                 # and git's trust in the release checkout (safe.directory)
-                env=releases.git_env(checkout, clean_env(step.env)),
+                env=git_env(checkout, clean_env(step.env)),
                 start_new_session=True,
             )
         except OSError as exc:

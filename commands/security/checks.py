@@ -16,9 +16,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from bot.config import Settings
+from bot.programs import git_argv, npm_json
 from bot.redact import clean_env
-from commands.digest.sections import npm_json
-from commands.rollback.releases import git_argv
 
 SEVERITIES = ("critical", "high", "medium", "low")
 

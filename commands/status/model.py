@@ -8,9 +8,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.deps import Deps
+from bot.domain.health import NOT_CONFIGURED
 from bot.slacktext import plain
 from bot.store import Incident
-from commands.health.checks import NOT_CONFIGURED
 
 LEVEL = {"P0": "major outage", "P1": "partial outage"}
 NOT_MONITORED = "not monitored"  # no health check behind it, or its target is not configured

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from bot.programs import git_argv, git_env, trusted
 from bot.redact import clean_env
 from bot.tools.doctor.files import _writable
 from bot.tools.doctor.result import FAIL, OK, TIMEOUT, Context, Result
@@ -63,7 +64,6 @@ def repo(ctx: Context) -> Result | list[Result]:
     """The release checkout: a git checkout with release tags, that git accepts the way
     opsbot runs it (trusted with safe.directory, also in the steps' git), and that the
     steps can write to when one of them is git (`git checkout` changes the working tree)."""
-    from commands.rollback import releases
 
     if ctx.settings.rollback_repo is None:
         return []
@@ -73,12 +73,12 @@ def repo(ctx: Context) -> Result | list[Result]:
     if not shutil.which("git"):
         return []  # said by the git check
     owner, me = path.stat().st_uid, os.geteuid()
-    trust = releases.trusted(path)
-    listed = _git(releases.git_argv(path, "tag", "--list", "v*"), clean_env())
+    trust = trusted(path)
+    listed = _git(git_argv(path, "tag", "--list", "v*"), clean_env())
     # a rollback step's git is trusted through its environment (GIT_CONFIG_*), not -c
     in_step = _git(
         ["git", "-C", str(path), "rev-parse", "--git-dir"],
-        releases.git_env(path, clean_env()),
+        git_env(path, clean_env()),
     )
     for done in (listed, in_step):
         if done.returncode != 0:
@@ -168,7 +168,6 @@ def host_keys(ctx: Context) -> list[Result]:
     rollback step over ssh (or a fetch from an ssh remote) fail. The host and port are
     ssh's own resolution (`ssh -G`, with the step's options); the key is looked up in the
     known_hosts files ssh would read."""
-    from commands.rollback import releases
 
     s = ctx.settings
     if s.rollback_repo is None:
@@ -181,9 +180,7 @@ def host_keys(ctx: Context) -> list[Result]:
                 wanted.append((f"step {step.name!r}", step.argv[1 : at + 2]))
     if shutil.which("git") and Path(s.rollback_repo).exists():
         remotes = _git(
-            releases.git_argv(
-                Path(s.rollback_repo), "config", "--get-regexp", r"^remote\..*\.url$"
-            ),
+            git_argv(Path(s.rollback_repo), "config", "--get-regexp", r"^remote\..*\.url$"),
             clean_env(),
         )
         for line in remotes.stdout.splitlines():

@@ -248,3 +248,12 @@ def run_all(
     return concurrently.run_all(
         probes, timeout, lambda name, why: Reading(name, CRITICAL, why), "probe", grace=1
     )
+
+
+# How each state is shown, wherever readings are (the /health answer, the App Home).
+ICON = {
+    OK: ":large_green_circle:",
+    WARNING: ":large_yellow_circle:",
+    CRITICAL: ":red_circle:",
+    NOT_CONFIGURED: ":white_circle:",
+}
