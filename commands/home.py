@@ -11,11 +11,11 @@ from slack_sdk import WebClient
 
 from bot.deps import Deps
 from bot.domain.health import CHECKS, ICON
+from bot.domain.incidents.texts import incident_summary
 from bot.domain.oncall import status
 from bot.replies import blocks, divider, header, mention, section, when
 from bot.surface import Surface
 from bot.tools import doctor
-from commands.incident.render import incident_summary
 
 
 def register(app: App) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.deps import Deps
-from commands.incident import effects
+from bot.domain.incidents import effects
 
 
 def run(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:

@@ -11,7 +11,7 @@ import logging
 from datetime import datetime
 
 from bot.deps import Deps
-from commands.incident.alarms import fire
+from bot.domain.incidents.alarms import fire
 
 log = logging.getLogger(__name__)
 

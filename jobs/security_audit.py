@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.deps import Deps
-from commands.security import render, service
+from bot.domain.audit import render, service
 
 
 def run(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:

@@ -213,7 +213,7 @@ def test_a_lower_severity_later_does_not_rewrite_a_missed_target(deps, clock) ->
 def test_a_target_missed_unacknowledged_stays_missed_at_its_severity(deps, clock) -> None:
     """A P0 breached, then lowered to P3 and acknowledged, is judged "missed" at P0, not "met"
     against P3's 24 h; one acknowledged in time stays "met" when raised afterwards."""
-    from commands.incident import service
+    from bot.domain.incidents import service, targets
 
     run(deps, "open P0 Checkout down")
     run(deps, "open P2 Search slow")
@@ -226,7 +226,7 @@ def test_a_target_missed_unacknowledged_stays_missed_at_its_severity(deps, clock
     ack = [e.text for e in deps.store.timeline(1) if e.kind == "acknowledge"]
     assert ack == ["Acknowledged after 20 min (P0 target 15 min: missed)"]
     first, second = deps.store.incident(1), deps.store.incident(2)
-    assert service.target_met(first, deps.settings) is False
+    assert targets.target_met(first, deps.settings) is False
     assert (first.target_severity, first.target_minutes) == ("P0", 15)
-    assert service.target_met(second, deps.settings) is True
+    assert targets.target_met(second, deps.settings) is True
     assert "4 h as P2 · acked" in str(run(deps, "show INC-2").reply.blocks)

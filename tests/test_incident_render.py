@@ -1,6 +1,8 @@
 from datetime import timedelta
 
 from bot.config import Settings
+from bot.domain.incidents import card as cards
+from bot.domain.incidents import texts
 from bot.store import ActionItem, Entry, Incident
 from commands.incident import render
 from tests.conftest import T0
@@ -27,7 +29,7 @@ def actions(reply) -> list[dict]:  # type: ignore[no-untyped-def]
 def test_card_shows_what_the_plan_asks() -> None:
     """Id, severity label, target and deadline, status, commander, on-call, step buttons."""
     settings = Settings()
-    reply = render.render_card(
+    reply = cards.render_card(
         INCIDENT, settings, oncall="U0BOB0001", entries=[], now=T0 + timedelta(minutes=6)
     )
     text = card_text(reply)
@@ -35,7 +37,7 @@ def test_card_shows_what_the_plan_asks() -> None:
     assert "1 h · ack due 11:00 UTC (54 min left)" in text
     assert "<@U0ALICE01>" in text and "<@U0BOB0001>" in text
     assert [a["text"]["text"] for a in actions(reply)] == [
-        *render.STEP_ACTIONS,
+        *cards.STEP_ACTIONS,
         "Take command",
         "Take comms",
     ]
@@ -45,7 +47,7 @@ def test_card_shows_what_the_plan_asks() -> None:
 
 def test_card_says_when_the_target_passed() -> None:
     """Unacknowledged past the deadline, the card says the ack is overdue."""
-    reply = render.render_card(
+    reply = cards.render_card(
         INCIDENT, Settings(), oncall=None, entries=[], now=T0 + timedelta(hours=2)
     )
     assert "ack overdue since 11:00 UTC" in card_text(reply)
@@ -54,7 +56,7 @@ def test_card_says_when_the_target_passed() -> None:
 
 def test_card_times_in_configured_zone() -> None:
     """Times on the card are in the team's time zone."""
-    reply = render.render_card(
+    reply = cards.render_card(
         INCIDENT, Settings(timezone="Europe/Berlin"), oncall=None, entries=[], now=T0
     )
     assert "ack due 12:00 CET" in card_text(reply)
@@ -66,7 +68,7 @@ def test_resolved_card_keeps_only_postmortem_button() -> None:
         **{**INCIDENT.__dict__, "status": "resolved", "resolved_at": T0 + timedelta(hours=1)}
     )
     entries = [Entry(T0, "U1", "postmortem", "draft written")]
-    reply = render.render_card(resolved, Settings(), oncall=None, entries=entries, now=T0)
+    reply = cards.render_card(resolved, Settings(), oncall=None, entries=entries, now=T0)
     assert [a["text"]["text"] for a in actions(reply)] == ["✓ Post-mortem"]
     assert reply.blocks[0]["text"]["text"].startswith(":white_check_mark:")
 
@@ -88,7 +90,7 @@ def test_postmortem_has_every_section() -> None:
         Entry(T0 + timedelta(minutes=70), "U0BOB0001", "acknowledge", "Acked"),
     ]
     items = [ActionItem(3, 4, "U0BOB0001", "Add a login canary", "2026-12-05", None)]
-    markdown = render.postmortem_markdown(done, entries, items, Settings())
+    markdown = texts.postmortem_markdown(done, entries, items, Settings())
     for heading in (
         "## Times",
         "## Impact",
@@ -120,7 +122,7 @@ def test_postmortem_puts_each_entry_under_its_step() -> None:
         Entry(T0 + timedelta(minutes=25), "U2", "communicate", "Users notified", id=6, seq=6),
         Entry(T0 + timedelta(minutes=40), "U2", "resolve", "Resolved", id=7),
     ]
-    markdown = render.postmortem_markdown(INCIDENT, entries, [], Settings())
+    markdown = texts.postmortem_markdown(INCIDENT, entries, [], Settings())
     investigate = markdown.split("### 2.")[1].split("### 3.")[0]
     assert "#4 `2026-11-27 10:09 UTC` @U3 · Error rate 40% on /login" in investigate
     assert "### 3. [x] Mitigate" in markdown and "### 4. [x] Communicate" in markdown
@@ -137,7 +139,7 @@ def test_notice_fills_the_plans_template() -> None:
             "summary": "Reverted v1.4.2",
         }
     )
-    notice = render.resolution_notice(done, Settings())
+    notice = texts.resolution_notice(done, Settings())
     assert notice.splitlines()[0] == "Subject: [RESOLVED] Service Disruption - 2026-11-27"
     assert "affecting Login broken" in notice
     assert "from 2026-11-27 10:00 UTC to 2026-11-27 12:00 UTC." in notice
@@ -169,7 +171,7 @@ def test_postmortem_files_pinned_root_cause_and_leaves_internal_updates_alone() 
         Entry(T0 + timedelta(minutes=3), "U2", "pin", "Impact: EU logins failed for 20 min", seq=3),
         Entry(T0 + timedelta(minutes=4), "U2", "update", "Looking at the pool", seq=4),
     ]
-    markdown = render.postmortem_markdown(INCIDENT, entries, [], Settings())
+    markdown = texts.postmortem_markdown(INCIDENT, entries, [], Settings())
     root = markdown.split("## Root cause\n")[1].split("\n\n")[0]
     impact = markdown.split("## Impact\n")[1].split("\n\n")[0]
     assert root == "pool size 5 after deploy" and impact == "EU logins failed for 20 min"
@@ -188,13 +190,13 @@ def test_card_times_carry_their_date_when_not_today() -> None:
     p3 = replace(INCIDENT, severity="P3", status="open", acked_at=None, resolved_at=None)
     target = settings.severities["P3"].response_minutes
     deadline = p3.opened_at + timedelta(minutes=target)
-    line = render.target_line(p3, settings, now=p3.opened_at + timedelta(minutes=1))
+    line = cards.target_line(p3, settings, now=p3.opened_at + timedelta(minutes=1))
     assert "ack due Sat 28 Nov 10:00 UTC (23 h 59 min left)" in line  # T0 is Fri 27 Nov
-    same_day = render.target_line(p3, settings, now=deadline - timedelta(minutes=1))
+    same_day = cards.target_line(p3, settings, now=deadline - timedelta(minutes=1))
     assert f"ack due {deadline:%H:%M} UTC (1 min left)" in same_day
     public = [Entry(T0, "U1", "communicate", "Public update: fixed", seq=1)]
     resolved = replace(INCIDENT, status="resolved", resolved_at=T0 + timedelta(hours=1))
-    card = render.render_card(
+    card = cards.render_card(
         resolved, settings, oncall=None, entries=public, now=T0 + timedelta(days=2)
     )
     shown = str(card.blocks)

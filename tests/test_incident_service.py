@@ -4,9 +4,9 @@ from datetime import timedelta
 import pytest
 
 from bot.config import Settings
+from bot.domain.incidents import service, steps, targets
 from bot.replies import UserError
 from bot.store import Store
-from commands.incident import service
 from tests.conftest import Clock
 
 ALICE, BOB = "U0ALICE01", "U0BOB0001"
@@ -42,7 +42,7 @@ def test_ack_within_target_is_met(store, settings, clock) -> None:
     changed = service.acknowledge(store, settings, incident.number, actor=BOB, now=clock())
     assert changed.incident.acked_by == BOB
     assert changed.incident.acked_at == clock()
-    assert service.target_met(changed.incident, settings) is True
+    assert targets.target_met(changed.incident, settings) is True
     assert changed.entries[0].text == "Acknowledged after 7 min (P1 target 1 h: met)"
 
 
@@ -53,7 +53,7 @@ def test_ack_after_target_is_missed(store, settings, clock) -> None:
     )
     clock.advance(minutes=16)
     changed = service.acknowledge(store, settings, incident.number, actor=BOB, now=clock())
-    assert service.target_met(changed.incident, settings) is False
+    assert targets.target_met(changed.incident, settings) is False
     assert "target 15 min: missed" in changed.entries[0].text
 
 
@@ -64,10 +64,10 @@ def test_response_targets_follow_config(store, clock) -> None:
         default_severity="P1",
     )
     incident = open_p1(store, settings, clock)
-    assert service.ack_deadline(incident, settings) - incident.opened_at == service.response_target(
+    assert targets.ack_deadline(incident, settings) - incident.opened_at == targets.response_target(
         incident, settings
     )
-    assert service.response_target(incident, settings).total_seconds() == 300
+    assert targets.response_target(incident, settings).total_seconds() == 300
 
 
 def test_second_ack_is_refused_and_changes_nothing(store, settings, clock) -> None:
@@ -142,7 +142,7 @@ def test_mitigation_time_is_the_move_to_monitoring_that_held(store, settings, cl
     clock.advance(minutes=5)
     service.set_status(store, settings, 1, "investigating", actor=BOB, now=clock())
     assert store.incident(1).mitigated_at is None
-    assert service.steps_done(store.timeline(1))["Mitigate"] is None
+    assert steps.steps_done(store.timeline(1))["Mitigate"] is None
     clock.advance(minutes=5)
     service.set_status(store, settings, 1, "monitoring", actor=BOB, now=clock())
     clock.advance(minutes=5)
@@ -211,9 +211,9 @@ def test_steps_done_follow_the_timeline(store, settings, clock) -> None:
     open_p1(store, settings, clock)
     service.acknowledge(store, settings, 1, actor=BOB, now=clock())
     service.post_update(store, settings, 1, "Looking at the logs", actor=BOB, now=clock())
-    assert service.steps_done(store.timeline(1))["Communicate"] is None
+    assert steps.steps_done(store.timeline(1))["Communicate"] is None
     service.public_update(store, settings, 1, "We are on it", actor=BOB, now=clock())
-    done = service.steps_done(store.timeline(1))
+    done = steps.steps_done(store.timeline(1))
     assert done["Acknowledge"] is not None
     assert done["Communicate"].text == "Public update: We are on it"
     assert done["Investigate"] is None and done["Resolve"] is None

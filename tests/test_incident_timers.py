@@ -3,8 +3,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.config import Settings
+from bot.domain.incidents import service, timers
 from bot.store import Incident
-from commands.incident import service, timers
 from tests.conftest import T0
 
 FRIDAY_10 = T0  # 2026-11-27 10:00 UTC is a Friday

@@ -87,7 +87,7 @@ def test_slack_sqlite_and_log_never_see_them(
     store = Store(tmp_path / "opsbot.db")
     store.migrate()
     from bot.config import Settings
-    from commands.incident import service
+    from bot.domain.incidents import service
 
     opened = service.open_incident(
         store,
@@ -132,7 +132,7 @@ def test_files_and_configured_urls_are_masked_too(deps, slack: LocalSlack) -> No
     """A post-mortem file with secrets in its timeline is uploaded masked; a password in a
     configured public URL is masked wherever it shows up."""
     from bot.config import Settings
-    from commands.incident import effects, service
+    from bot.domain.incidents import effects, service
 
     r.remember_settings(
         Settings(

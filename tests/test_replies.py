@@ -5,8 +5,8 @@ from datetime import timedelta
 
 from slack_sdk.models.blocks import Block
 
+from bot.domain.incidents.card import render_card
 from bot.replies import ago, blocks, buttons, context, divider, header, markdown, section
-from commands.incident.render import render_card
 from tests.test_incident_render import INCIDENT
 
 

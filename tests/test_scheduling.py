@@ -225,9 +225,10 @@ def test_a_p0_page_fires_on_time_though_the_wall_clock_steps_back(
     """The scheduler's ticks are on the monotonic clock and the bot's time never runs back:
     a 4-minute step back just before a P0's 15-minute target delays its page by less than a
     minute of real time."""
+    from bot.domain.incidents.outcome import publish
     from bot.steady import SteadyClock
     from commands.incident import parse as p
-    from commands.incident.handlers import execute, publish
+    from commands.incident.handlers import execute
     from jobs import scheduler as scheduling
 
     wall, mono = [datetime(2026, 12, 7, 10, 0, tzinfo=UTC)], [1000.0]

@@ -34,7 +34,7 @@ class Incident:
     breached_at: datetime | None = None
     public_title: str | None = None
     # The response target's result once decided, with the severity and target it was judged
-    # at (service.judged); None until then, and on incidents older than the record.
+    # at (bot/domain/incidents/targets.py); None until then, and on incidents older than the record.
     target_severity: str | None = None
     target_minutes: int | None = None
     target_met: bool | None = None

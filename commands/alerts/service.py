@@ -26,17 +26,16 @@ from slack_sdk.errors import SlackApiError
 from bot import outbox, posting
 from bot.config import AlertRule, Heartbeat, Settings
 from bot.deps import Deps
+from bot.domain.incidents import effects
+from bot.domain.incidents import service as incidents
+from bot.domain.incidents.card import STEP_ACTIONS
+from bot.domain.incidents.outcome import Outcome, publish, resolve
 from bot.domain.oncall import who
 from bot.failures import slack_error
 from bot.replies import Reply, blocks, buttons, clip, section
 from bot.store import Alert, Entry
 from bot.store.outbox import Effect
 from commands.alerts.intake import AlertEvent
-from commands.incident import effects
-from commands.incident import service as incidents
-from commands.incident.handlers import Outcome, execute, publish
-from commands.incident.parse import Resolve
-from commands.incident.render import STEP_ACTIONS
 
 log = logging.getLogger(__name__)
 
@@ -326,7 +325,7 @@ def _all_resolved(deps: Deps, number: int) -> None:
         deps.store.set_state(OFFERED_KEY.format(number), "")
         return
     if opened == "auto":
-        outcome = execute(Resolve(number, "All alerts resolved"), deps, actor="opsbot")
+        outcome = resolve(deps, number, "All alerts resolved", actor="opsbot")
         publish(outcome, deps)
         return
     if deps.store.state(OFFERED_KEY.format(number)):

@@ -14,10 +14,10 @@ from typing import Any
 
 from bot.deps import Deps
 from bot.domain.health import NOT_CONFIGURED, OK, run_all, worst
+from bot.domain.incidents.texts import incident_summary
 from bot.programs import npm_json
 from bot.redact import redact
 from bot.replies import mention, span
-from commands.incident.render import incident_summary
 
 PRIORITY = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 

@@ -9,12 +9,12 @@ from typing import Any
 from bot import posting
 from bot.deps import Deps
 from bot.domain import checklists
+from bot.domain.incidents import service as incidents
+from bot.domain.incidents.outcome import Outcome, publish
 from bot.domain.oncall import who
 from bot.replies import Reply, mention
 from bot.store import Entry
 from commands.digest import render, sections
-from commands.incident import service as incidents
-from commands.incident.handlers import Outcome, publish
 
 REVIEWED, FOLLOW_UP = "white_check_mark", "warning"
 

@@ -10,11 +10,11 @@ from slack_bolt import Ack, Respond
 
 from bot.deps import Deps, tell
 from bot.domain import maintenance
+from bot.domain.audit import render as security_render
+from bot.domain.audit import service as security_service
 from bot.domain.health import CHECKS, Reading, run_all
 from bot.replies import Reply, UserError
 from commands.health import render
-from commands.security import render as security_render
-from commands.security import service as security_service
 
 USAGE = (
     "*Usage:* `/health` (every check) · `/health <check>` (one of "

@@ -16,12 +16,12 @@ from bot.domain.health import (
     Reading,
     service_monitored,
 )
+from bot.domain.incidents import service as incidents
+from bot.domain.incidents.outcome import Outcome, publish
 from bot.domain.oncall import who
 from bot.replies import Reply, span
 from bot.store import Entry
 from commands.health import render
-from commands.incident import service as incidents
-from commands.incident.handlers import Outcome, publish
 
 INCIDENT_KEY = "health.incident.api"  # the open incident the API-down alerts feed
 LAST_RUN_KEY = "health.monitor.last_run"

@@ -6,10 +6,11 @@ import re
 
 from slack_bolt import App
 
+from bot.domain.incidents import effects
+from bot.domain.incidents.card import SNOOZE
 from bot.surface import Surface
-from commands.incident import effects, pins
+from commands.incident import pins
 from commands.incident.handlers import BUTTONS, handle, on_button, on_snooze
-from commands.incident.render import SNOOZE
 
 __all__ = ["handle", "register"]
 

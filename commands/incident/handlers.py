@@ -9,35 +9,29 @@ the outbox delivers the effects after the ack (bot/outbox.py, effects.py).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from slack_bolt import Ack, Respond
 
-from bot import people
 from bot.deps import Deps
+from bot.domain.incidents import card, effects, service, texts
+from bot.domain.incidents.outcome import (
+    Document,
+    Outcome,
+    learn_names,
+    outcome_of,
+    postmortem_text,
+    publish,
+    resolve,
+    write_postmortem,
+)
 from bot.domain.oncall import who
 from bot.replies import Reply, UserError, hhmm, mention, when
-from bot.store import ActionItem, Changed, Entry, Incident
-from commands.incident import effects, render, service
+from bot.store import Entry, Incident
 from commands.incident import parse as p
-
-
-@dataclass(frozen=True)
-class Document:
-    filename: str
-    title: str
-    content: str
-
-
-@dataclass(frozen=True)
-class Outcome:
-    reply: Reply
-    incident: Incident | None = None  # whose card to post or refresh
-    thread: tuple[Reply, ...] = ()  # posts for the incident's war-room thread
-    files: tuple[Document, ...] = ()  # Markdown files uploaded into the thread
-    pager: str | None = None  # PagerDuty event for a paged incident: acknowledge or resolve
+from commands.incident import render
 
 
 def handle(ack: Ack, command: dict[str, Any], respond: Respond, context: dict[str, Any]) -> None:
@@ -45,7 +39,7 @@ def handle(ack: Ack, command: dict[str, Any], respond: Respond, context: dict[st
     today = deps.clock().astimezone(deps.settings.tz).date()
     args = p.parse(command.get("text", ""), deps.settings.severities, today)
     if isinstance(args, WRITES_POSTMORTEM):
-        _learn_names(deps, args.ref, [command["user_id"], getattr(args, "owner", "")])
+        learn_names(deps, args.ref, [command["user_id"], getattr(args, "owner", "")])
     with deps.store.atomic(once=context.get("replay_key")):
         outcome = execute(args, deps, actor=command["user_id"])
         publish(outcome, deps)
@@ -61,7 +55,7 @@ def on_button(
 ) -> None:
     deps: Deps = context["deps"]
     if action["action_id"] in POSTMORTEM_BUTTONS:
-        _learn_names(deps, int(action["value"]), [body["user"]["id"]])
+        learn_names(deps, int(action["value"]), [body["user"]["id"]])
     with deps.store.atomic(once=context.get("replay_key")):
         outcome = BUTTONS[action["action_id"]](deps, int(action["value"]), body["user"]["id"])
         publish(outcome, deps)
@@ -140,13 +134,6 @@ def _postmortem_follows(deps: Deps, incident: Incident) -> None:
         write_postmortem(deps, incident, deps.clock())
 
 
-def _changed(changed: Changed, what: str) -> Outcome:
-    lines = tuple(Reply(_thread_line(entry)) for entry in changed.entries)
-    kinds = {entry.kind for entry in changed.entries}
-    pager = "resolve" if "resolve" in kinds else "acknowledge" if "acknowledge" in kinds else None
-    return Outcome(render.render_done(changed.incident, what), changed.incident, lines, pager=pager)
-
-
 def _acknowledged_too(deps: Deps, number: int, actor: str, by: str, outcome: Outcome) -> Outcome:
     """Work recorded outside the incident's own change (an edit, an action item, the notice)
     still acknowledges an incident nobody has: the outcome gains that line, the card and
@@ -156,7 +143,7 @@ def _acknowledged_too(deps: Deps, number: int, actor: str, by: str, outcome: Out
     )
     if changed is None:
         return outcome
-    ack = _changed(changed, "acknowledged")
+    ack = outcome_of(changed, "acknowledged")
     return replace(
         outcome,
         incident=outcome.incident or ack.incident,
@@ -165,29 +152,23 @@ def _acknowledged_too(deps: Deps, number: int, actor: str, by: str, outcome: Out
     )
 
 
-def _thread_line(entry: Entry) -> str:
-    who = mention(entry.actor) if entry.actor else "opsbot"
-    at = f" (at {entry.at:%a %d %b %H:%M} UTC)" if entry.kind == "note" else ""
-    return f"{who} · {entry.text}{at}"
-
-
 def _ack(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
     changed = service.acknowledge(deps.store, deps.settings, number, actor=actor, now=deps.clock())
-    return _changed(changed, "acknowledged")
+    return outcome_of(changed, "acknowledged")
 
 
 def _status(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
     changed = service.set_status(
         deps.store, deps.settings, number, args.status, actor=actor, now=deps.clock()
     )
-    return _changed(changed, f"status is now {args.status}")
+    return outcome_of(changed, f"status is now {args.status}")
 
 
 def _sev(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
     changed = service.set_severity(
         deps.store, deps.settings, number, args.severity, actor=actor, now=deps.clock()
     )
-    return _changed(changed, f"severity is now {args.severity}")
+    return outcome_of(changed, f"severity is now {args.severity}")
 
 
 def _role(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
@@ -195,7 +176,7 @@ def _role(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
         deps.store, deps.settings, number, args.role, args.user, actor=actor, now=deps.clock()
     )
     name = service.ROLE_NAMES[args.role].lower()
-    return _changed(changed, f"{mention(args.user)} is now the {name}")
+    return outcome_of(changed, f"{mention(args.user)} is now the {name}")
 
 
 def _update(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
@@ -205,7 +186,7 @@ def _update(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
         deps.store, deps.settings, number, args.text, actor=actor, now=now, at=at
     )
     what = "update added to the timeline" + (f" at {when(at, deps.settings.tz)}" if at else "")
-    return _changed(changed, what)
+    return outcome_of(changed, what)
 
 
 def wall_clock(when: p.When, deps: Deps, now: datetime) -> datetime:
@@ -227,7 +208,7 @@ def _edit(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
     incident = deps.store.incident(number)
     note = Reply(
         f"{mention(actor)} · edited timeline entry #{entry.seq}: "
-        f"{render.timeline_line(entry, deps.settings)}"
+        f"{texts.timeline_line(entry, deps.settings)}"
     )
     outcome = Outcome(
         render.render_done(
@@ -244,65 +225,10 @@ def entry_incident(incident: Incident | None) -> Incident:
     return incident
 
 
-def _resolve(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
-    now = deps.clock()
-    changed = service.resolve(
-        deps.store, deps.settings, number, actor=actor, summary=args.summary, now=now
-    )
-    deps.store.add_entry(number, Entry(now, None, "postmortem", "Post-mortem draft written"))
-    markdown, notice = write_postmortem(deps, changed.incident, now)
-    outcome = _changed(
-        changed,
-        "resolved; the post-mortem draft and the resolution notice are in the incident's thread",
-    )
-    ref = changed.incident.ref
-    notice_post = render.render_markdown("Resolution notice", f"```\n{notice}\n```")
-    draft = Document(f"{ref}-postmortem.md", f"Post-mortem draft for {ref}", markdown)
-    return replace(outcome, thread=outcome.thread + (notice_post,), files=(draft,))
-
-
-def write_postmortem(deps: Deps, incident: Incident, now: datetime) -> tuple[str, str]:
-    markdown = _postmortem_text(deps, incident)
-    notice = render.resolution_notice(incident, deps.settings)
-    deps.store.save_postmortem(incident.number, markdown, notice, now)
-    return markdown, notice
-
-
-def _postmortem_text(deps: Deps, incident: Incident) -> str:
-    entries = deps.store.timeline(incident.number)
-    actions = deps.store.actions(incident.number)
-    names = deps.store.names(_people(incident, entries, actions))
-    return render.postmortem_markdown(incident, entries, actions, deps.settings, names)
-
-
 # What writes or shows a post-mortem, which names people: their names are asked of Slack
 # first, outside the transaction (bot/people.py); inside, only the kept names are used.
 WRITES_POSTMORTEM = (p.Resolve, p.Postmortem, p.Action, p.Done)
-POSTMORTEM_BUTTONS = {render.STEP_ACTIONS["Resolve"], render.STEP_ACTIONS["Post-mortem"]}
-
-
-def _people(incident: Incident, entries: list[Entry], actions: list[ActionItem]) -> list[str]:
-    return people.mentioned(
-        [
-            incident.commander,
-            incident.comms_lead,
-            incident.opened_by,
-            incident.acked_by,
-            incident.resolved_by,
-            incident.summary,
-            *(text for e in entries for text in (e.actor, e.text)),
-            *(text for a in actions for text in (a.owner, a.text)),
-        ]
-    )
-
-
-def _learn_names(deps: Deps, ref: int | None, more: list[str]) -> None:
-    try:
-        incident = service.find_incident(deps.store, ref)
-    except UserError:
-        return  # the command itself says what is wrong
-    entries, actions = deps.store.timeline(incident.number), deps.store.actions(incident.number)
-    people.learn(deps, [*more, *_people(incident, entries, actions)])
+POSTMORTEM_BUTTONS = {card.STEP_ACTIONS["Resolve"], card.STEP_ACTIONS["Post-mortem"]}
 
 
 def _show(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
@@ -321,8 +247,8 @@ def _postmortem(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
     """The stored draft once resolved; while open, the draft of what is known so far."""
     incident = entry_incident(deps.store.incident(number))
     stored = deps.store.postmortem(number)
-    markdown = stored.markdown if stored else _postmortem_text(deps, incident)
-    reply = render.render_markdown(f"Post-mortem draft for {incident.ref}", markdown)
+    markdown = stored.markdown if stored else postmortem_text(deps, incident)
+    reply = texts.render_markdown(f"Post-mortem draft for {incident.ref}", markdown)
     return Outcome(Reply(reply.text, reply.blocks))
 
 
@@ -362,7 +288,7 @@ def _done(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
 
 def _comms(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
     incident = entry_incident(deps.store.incident(number))
-    return Outcome(render.render_comms(incident, deps.settings, deps.clock()))
+    return Outcome(texts.render_comms(incident, deps.settings, deps.clock()))
 
 
 def _public(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
@@ -370,14 +296,14 @@ def _public(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
         deps.store, deps.settings, number, args.text, actor=actor, now=deps.clock()
     )
     effects.status_page(deps, changed.incident, args.text)
-    return _changed(changed, "public update posted to the status page")
+    return outcome_of(changed, "public update posted to the status page")
 
 
 def _public_title(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
     changed = service.set_public_title(
         deps.store, deps.settings, number, args.title, actor=actor, now=deps.clock()
     )
-    return _changed(changed, "public title set")
+    return outcome_of(changed, "public title set")
 
 
 def _notify(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
@@ -403,7 +329,7 @@ _ON_INCIDENT: dict[type, Callable[[Deps, int, Any, str], Outcome]] = {
     p.Role: _role,
     p.Update: _update,
     p.Edit: _edit,
-    p.Resolve: _resolve,
+    p.Resolve: lambda d, n, a, u: resolve(d, n, a.summary, u),
     p.Show: _show,
     p.Timeline: _timeline,
     p.Postmortem: _postmortem,
@@ -421,7 +347,7 @@ def _communicate(deps: Deps, number: int, actor: str) -> Outcome:
     changed = service.mark_communicated(
         deps.store, deps.settings, number, actor=actor, now=deps.clock()
     )
-    outcome = _changed(changed, "Communicate step started")
+    outcome = outcome_of(changed, "Communicate step started")
     checklist = Reply(
         ":mega: *Communicate* (the plan's step 4)\n• Update the status page\n"
         "• Notify affected users\n• Keep stakeholders informed\n"
@@ -434,7 +360,7 @@ def _communicate(deps: Deps, number: int, actor: str) -> Outcome:
 def _postmortem_button(deps: Deps, number: int, actor: str) -> Outcome:
     incident = entry_incident(deps.store.incident(number))
     stored = deps.store.postmortem(number)
-    markdown = stored.markdown if stored else _postmortem_text(deps, incident)
+    markdown = stored.markdown if stored else postmortem_text(deps, incident)
     draft = Document(
         f"{incident.ref}-postmortem.md", f"Post-mortem draft for {incident.ref}", markdown
     )
@@ -455,35 +381,17 @@ def _take(role: str) -> Callable[[Deps, int, str], Outcome]:
 
 
 BUTTONS: dict[str, Callable[[Deps, int, str], Outcome]] = {
-    render.STEP_ACTIONS["Acknowledge"]: lambda d, n, u: _ack(d, n, None, u),
-    render.STEP_ACTIONS["Investigate"]: lambda d, n, u: _status(d, n, p.Status("investigating"), u),
-    render.STEP_ACTIONS["Mitigate"]: lambda d, n, u: _status(d, n, p.Status("mitigating"), u),
-    render.STEP_ACTIONS["Communicate"]: _communicate,
-    render.STEP_ACTIONS["Resolve"]: lambda d, n, u: _resolve(d, n, p.Resolve(n), u),
-    render.STEP_ACTIONS["Post-mortem"]: _postmortem_button,
-    render.TAKE_COMMAND: _take("commander"),
-    render.TAKE_COMMS: _take("comms"),
+    card.STEP_ACTIONS["Acknowledge"]: lambda d, n, u: _ack(d, n, None, u),
+    card.STEP_ACTIONS["Investigate"]: lambda d, n, u: _status(d, n, p.Status("investigating"), u),
+    card.STEP_ACTIONS["Mitigate"]: lambda d, n, u: _status(d, n, p.Status("mitigating"), u),
+    card.STEP_ACTIONS["Communicate"]: _communicate,
+    card.STEP_ACTIONS["Resolve"]: lambda d, n, u: resolve(d, n, None, u),
+    card.STEP_ACTIONS["Post-mortem"]: _postmortem_button,
+    card.TAKE_COMMAND: _take("commander"),
+    card.TAKE_COMMS: _take("comms"),
     render.REMIND_OWNERS: _remind_owners,
 }
 
 
 def _oncall(deps: Deps) -> str | None:
     return who(deps.store, deps.settings, deps.clock())
-
-
-def publish(outcome: Outcome, deps: Deps) -> None:
-    """Owe the outcome's effects: the card (posted the first time, refreshed after), the
-    thread lines, PagerDuty, and files, as outbox rows. Call it inside the change's
-    transaction (Store.atomic), so the change and its effects commit together."""
-    if outcome.incident is None:
-        return
-    incident = outcome.incident
-    effects.card(deps, incident.number)
-    for reply in outcome.thread:
-        effects.thread(deps, incident.number, reply)
-    if outcome.pager and incident.breached_at:  # it was paged: tell PagerDuty too
-        effects.pager(deps, incident, outcome.pager)
-    if outcome.pager == "resolve":
-        effects.resolved_everywhere(deps, incident)
-    for document in outcome.files:
-        effects.file(deps, incident.number, document.filename, document.title, document.content)

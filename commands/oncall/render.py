@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.config import Settings
+from bot.domain.incidents.texts import incident_summary
 from bot.domain.oncall import Status
 from bot.domain.oncall.schedule import Shift
 from bot.replies import Reply, blocks, buttons, context, mention, section, span, when
 from bot.store import Incident
-from commands.incident.render import incident_summary
 
 SWAP_ACCEPT = "oncall.swap.accept"
 SWAP_DECLINE = "oncall.swap.decline"

@@ -10,8 +10,8 @@ from slack_bolt import Ack, Respond
 
 from bot.deps import Deps
 from bot.domain.health import CRITICAL, run_all, worst
+from bot.domain.incidents import service as incidents
 from bot.replies import Reply, UserError, mention
-from commands.incident import service as incidents
 from commands.rollback import releases, render, service
 
 USAGE = (

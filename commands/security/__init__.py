@@ -6,9 +6,9 @@ import re
 
 from slack_bolt import App
 
+from bot.domain.audit.render import OPEN_P3
 from bot.surface import Surface
 from commands.security.handlers import on_open_p3
-from commands.security.render import OPEN_P3
 
 
 def register(app: App) -> None:

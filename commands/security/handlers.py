@@ -7,10 +7,10 @@ from typing import Any
 from slack_bolt import Ack, Respond
 
 from bot.deps import Deps
+from bot.domain.audit import service
+from bot.domain.incidents import service as incidents
+from bot.domain.incidents.outcome import Outcome, publish
 from bot.replies import Reply, UserError
-from commands.incident import service as incidents
-from commands.incident.handlers import Outcome, publish
-from commands.security import service
 
 
 def on_open_p3(

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.deps import Deps
-from commands.status import model
+from bot.domain.status import model
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment

@@ -181,7 +181,7 @@ def test_a_breach_pages_once_however_the_start_is_cut_short(
     run at start) and is killed 0-300 ms later, then starts again: the breach is recorded
     once, the page is in the thread once and the DM went out."""
     from bot.config import Settings
-    from commands.incident import service
+    from bot.domain.incidents import service
 
     seed = random.randrange(1_000_000)
     rng = random.Random(seed)

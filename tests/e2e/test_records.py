@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
+from bot.domain.incidents import card as cards
 from bot.tools.localslack import Message
-from commands.incident import render
 from tests.e2e.stack import ALICE, Stack
 from tests.e2e.test_serve import wait_until
 
@@ -54,8 +54,8 @@ def test_any_work_on_an_incident_acknowledges_it_and_stops_the_page(stack: Stack
     for line in work:
         assert stack.command(line).status_code == 200
     bob = "U0BOB0001"
-    stack.press(button(card_of(stack, 6), render.TAKE_COMMAND), card_of(stack, 6), user=bob)
-    stack.press(button(card_of(stack, 7), render.TAKE_COMMS), card_of(stack, 7), user=bob)
+    stack.press(button(card_of(stack, 6), cards.TAKE_COMMAND), card_of(stack, 6), user=bob)
+    stack.press(button(card_of(stack, 7), cards.TAKE_COMMS), card_of(stack, 7), user=bob)
     stack.settle()
 
     said = {

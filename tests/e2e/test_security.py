@@ -211,7 +211,7 @@ def test_findings_that_persist_are_marked_and_open_a_p3(stack: Stack) -> None:
 
 def test_rate_limit_burst_only_goes_to_listed_hosts(stack: Stack, site: Site) -> None:
     """An endpoint whose host is not listed gets no request at all."""
-    from commands.security import checks
+    from bot.domain.audit import checks
 
     settings = stack.deps.settings.model_copy(
         update={
@@ -224,7 +224,7 @@ def test_rate_limit_burst_only_goes_to_listed_hosts(stack: Stack, site: Site) ->
 
 def test_open_endpoint_is_a_finding(stack: Stack, site: Site) -> None:
     """No 429 within the burst: a high finding."""
-    from commands.security import checks
+    from bot.domain.audit import checks
 
     policy = stack.deps.settings.security.model_copy(update={"rate_limit_url": f"{site.url}/open"})
     settings = stack.deps.settings.model_copy(update={"security": policy})

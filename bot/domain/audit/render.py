@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.domain.audit.checks import Result
 from bot.replies import Reply, blocks, buttons, context, header, section
-from commands.security.checks import Result
 
 OPEN_P3 = "security.p3"
 ICON = {

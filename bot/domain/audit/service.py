@@ -9,8 +9,8 @@ from typing import Any
 
 from bot import concurrently
 from bot.deps import Deps
-from commands.security import checks
-from commands.security.checks import Result
+from bot.domain.audit import checks
+from bot.domain.audit.checks import Result
 
 
 def run_audit(deps: Deps, now: datetime) -> tuple[list[Result], set[str]]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.deps import Deps
+from bot.domain.incidents.texts import render_comms, resolution_notice
 from bot.slacktext import plain
 from bot.store import Incident
-from commands.incident.render import render_comms, resolution_notice
 
 SENT = "notice.sent.{number}"
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from bot.deps import Deps
+from bot.domain.status.model import public_title
 from bot.slacktext import plain
 from bot.store import Incident
-from commands.status.model import public_title
 
 KEY = "statuspage.incident.{number}"
 

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.deps import Deps
+from bot.domain.incidents import effects, service, targets, texts, timers
 from bot.domain.oncall import who
 from bot.replies import Reply, mention, span
 from bot.store import Entry, Incident, Timer
-from commands.incident import effects, render, service, timers
 
 
 def fire(deps: Deps, timer: Timer, now: datetime) -> str:
@@ -34,7 +34,7 @@ def _breach(deps: Deps, incident: Incident, now: datetime) -> str:
     effects.card(deps, incident.number)
     oncall = who(deps.store, deps.settings, now)
     person, role = (oncall, "on call") if oncall else (incident.commander, "commander")
-    target = span(service.response_target(incident, deps.settings))
+    target = span(targets.response_target(incident, deps.settings))
     summary = (
         f"{incident.ref} ({incident.severity}) {incident.title}: not acknowledged "
         f"within its {target} response target"
@@ -134,7 +134,7 @@ def _every(deps: Deps, kind: str) -> timedelta:
 def _reminder(deps: Deps, incident: Incident, now: datetime, due: list[str]) -> Reply:
     updates = [e.at for e in deps.store.timeline(incident.number) if e.kind == "update"]
     public = [u["at"] for u in deps.store.public_updates(incident.number)]
-    return render.render_reminder(
+    return texts.render_reminder(
         incident,
         deps.settings,
         now,
@@ -146,7 +146,7 @@ def _reminder(deps: Deps, incident: Incident, now: datetime, due: list[str]) -> 
 
 
 def _still_open(deps: Deps, incident: Incident, now: datetime) -> str:
-    effects.thread(deps, incident.number, render.render_still_open(incident, now))
+    effects.thread(deps, incident.number, texts.render_still_open(incident, now))
     due = timers.next_working_slot(now + timedelta(days=1), deps.settings)
     service.rearm(deps.store, incident.number, timers.STILL_OPEN, due)
     return f"{incident.ref}: still-open nudge posted"

@@ -20,11 +20,11 @@ from slack_sdk.errors import SlackApiError
 
 from bot import outbox, posting
 from bot.deps import Deps
+from bot.domain.incidents.card import render_card
 from bot.domain.oncall import paging, who
+from bot.domain.status import notices, statuspage
 from bot.replies import Reply, blocks, mention, section
 from bot.store import Effect, Entry, Incident
-from commands.incident import render
-from commands.status import notices, statuspage
 
 log = logging.getLogger(__name__)
 
@@ -177,9 +177,7 @@ def _card(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
 def _card_message(deps: Deps, incident: Incident) -> dict[str, Any]:
     entries = deps.store.timeline(incident.number)
     oncall = who(deps.store, deps.settings, deps.clock())
-    shown = render.render_card(
-        incident, deps.settings, oncall=oncall, entries=entries, now=deps.clock()
-    )
+    shown = render_card(incident, deps.settings, oncall=oncall, entries=entries, now=deps.clock())
     # Always send blocks: Slack keeps a message's old blocks when they are left out.
     return {**shown.as_message(), "blocks": shown.blocks}
 

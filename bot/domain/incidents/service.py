@@ -6,43 +6,16 @@ state inside the same transaction that writes the result (and arms or disarms it
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.config import Settings
+from bot.domain.incidents import timers
+from bot.domain.incidents.targets import ack_deadline, judge, judged, response_target, target_met
 from bot.replies import UserError, mention, span
 from bot.store import Change, Changed, Entry, Incident, Store
-from commands.incident import timers
 
-# Timeline kinds that belong to one of the plan's six response steps.
-STEP_OF_KIND = {
-    "opened": "Acknowledge",
-    "acknowledge": "Acknowledge",
-    "breach": "Acknowledge",
-    "page": "Acknowledge",
-    "severity": "Acknowledge",  # "assess severity" is part of acknowledging
-    "investigate": "Investigate",
-    "mitigate": "Mitigate",
-    # an internal `/incident update` is war-room news, not the Communicate step (status page,
-    # users, stakeholders): it stays under the step the incident is in
-    "communicate": "Communicate",
-    "resolve": "Resolve",
-    "postmortem": "Post-mortem",
-    "action": "Post-mortem",
-}
-# The entry kinds that mean a step was actually done (not merely that time passed in it).
-DOING_KINDS = {
-    "acknowledge",
-    "investigate",
-    "mitigate",
-    "communicate",
-    "resolve",
-    "postmortem",
-}
-# A pinned message starting with one of these fills that section of the post-mortem.
-PINNED_SECTIONS = {"root cause": "Investigate", "impact": "Investigate"}
-STEPS = ("Acknowledge", "Investigate", "Mitigate", "Communicate", "Resolve", "Post-mortem")
 _KIND_OF_STATUS = {
     "investigating": "investigate",
     "identified": "investigate",
@@ -61,49 +34,6 @@ NEXT_STATUSES = {
 ROLES = {"commander": "commander", "comms": "comms_lead"}
 ROLE_NAMES = {"commander": "Commander", "comms": "Communications lead"}
 TAKES = {"commander": "command", "comms": "comms"}  # "taking command", as the buttons say
-
-
-def response_target(incident: Incident, settings: Settings) -> timedelta:
-    return timedelta(minutes=settings.severities[incident.severity].response_minutes)
-
-
-def ack_deadline(incident: Incident, settings: Settings) -> datetime:
-    return timers.deadline(incident, settings)
-
-
-@dataclass(frozen=True)
-class Judged:
-    """The severity and response target an incident's result is judged at: the ones in
-    force when the target was met or missed; until then, the current ones."""
-
-    severity: str
-    target: timedelta
-
-    def differs(self, incident: Incident) -> bool:
-        return self.severity != incident.severity
-
-
-def judged(incident: Incident, settings: Settings) -> Judged:
-    if incident.target_severity is not None and incident.target_minutes is not None:
-        return Judged(incident.target_severity, timedelta(minutes=incident.target_minutes))
-    return Judged(incident.severity, response_target(incident, settings))
-
-
-def target_met(incident: Incident, settings: Settings) -> bool | None:
-    """Met or missed as decided then; None while it is neither (unacknowledged, in time)."""
-    if incident.target_met is not None:
-        return incident.target_met
-    if incident.acked_at is None:
-        return False if incident.breached_at else None
-    return incident.acked_at <= ack_deadline(incident, settings)
-
-
-def _verdict(incident: Incident, settings: Settings, met: bool) -> dict[str, Any]:
-    """The target's result, decided once: with the severity and target in force now."""
-    if incident.target_met is not None:
-        return {}
-    minutes = settings.severities[incident.severity].response_minutes
-    return {"target_severity": incident.severity, "target_minutes": minutes, "target_met": met}
 
 
 def find_incident(store: Store, ref: int | None) -> Incident:
@@ -155,7 +85,7 @@ def _ack_change(
     if met is None:
         met = incident.breached_at is None and now <= ack_deadline(incident, settings)
     fields: dict[str, Any] = {"acked_at": now, "acked_by": actor}
-    fields |= _verdict(incident, settings, met)
+    fields |= judge(incident, settings, met)
     level = judged(replace(incident, **fields), settings)
     verdict = "met" if met else "missed"
     how = f" by {by}" if by else ""
@@ -255,9 +185,9 @@ def set_severity(
         label = settings.severities[severity].label
         fields: dict[str, Any] = {"severity": severity}
         if incident.acked_at is not None:  # an incident from before the record keeps its own
-            fields |= _verdict(incident, settings, bool(target_met(incident, settings)))
+            fields |= judge(incident, settings, bool(target_met(incident, settings)))
         elif incident.breached_at or now >= ack_deadline(incident, settings):
-            fields |= _verdict(incident, settings, False)  # missed while it was this severity
+            fields |= judge(incident, settings, False)  # missed while it was this severity
         text = f"Severity: {incident.severity} → {severity} ({label})"
         before = replace(incident, **{k: v for k, v in fields.items() if k != "severity"})
         if target_met(before, settings) is not None:
@@ -407,7 +337,7 @@ def breach(store: Store, settings: Settings, number: int, *, now: datetime) -> C
         if settings.oncall.escalation:  # the next link of the chain, if there is one
             delay = timedelta(minutes=settings.oncall.escalation_delay_minutes)
             off[timers.ESCALATE] = now + delay
-        fields = {"breached_at": now, **_verdict(incident, settings, False)}
+        fields = {"breached_at": now, **judge(incident, settings, False)}
         return Change(fields, (Entry(now, None, "breach", text),), off)
 
     changed = store.change_incident(number, decide)
@@ -472,49 +402,3 @@ def add_action(
     note = f"Action item A{item} for {mention(owner)}: {text}" + (f" (due {due})" if due else "")
     store.add_entry(number, Entry(now, actor, "action", note, f"action:{item}"))
     return item
-
-
-def phases(entries: list[Entry]) -> dict[str, list[Entry]]:
-    """The timeline cut into the plan's six response steps."""
-    grouped: dict[str, list[Entry]] = {step: [] for step in STEPS}
-    current = "Acknowledge"
-    for entry in entries:
-        current = STEP_OF_KIND.get(entry.kind, current)
-        heading = pinned_section(entry)
-        grouped[PINNED_SECTIONS[heading] if heading else current].append(entry)
-    return grouped
-
-
-def pinned_section(entry: Entry) -> str | None:
-    """ "root cause" for a pinned "Root cause: …" (the post-mortem section it fills), else None."""
-    if entry.kind != "pin":
-        return None
-    lowered = entry.text.lower()
-    return next((h for h in PINNED_SECTIONS if lowered.startswith(h + ":")), None)
-
-
-def pinned(entries: list[Entry], heading: str) -> list[str]:
-    """The text of every pin filed under `heading`, without the "Root cause:" prefix."""
-    return [e.text.split(":", 1)[1].strip() for e in entries if pinned_section(e) == heading]
-
-
-def steps_done(entries: list[Entry]) -> dict[str, Entry | None]:
-    """Each response step with the first entry that did it, or None."""
-    done: dict[str, Entry | None] = dict.fromkeys(STEPS)
-    for entry in entries:
-        step = STEP_OF_KIND.get(entry.kind)
-        if entry.kind == "investigate" and done["Mitigate"] is not None:
-            done["Mitigate"] = None  # back to investigating: the mitigation did not hold
-        if step and entry.kind in DOING_KINDS and done[step] is None:
-            done[step] = entry
-    return done
-
-
-def participants(incident: Incident, entries: list[Entry]) -> list[str]:
-    """Everyone who acted or spoke on the timeline, the commander first."""
-    people = [incident.commander, incident.comms_lead, *(e.actor for e in entries)]
-    seen: dict[str, None] = {}
-    for person in people:
-        if person:
-            seen.setdefault(person)
-    return list(seen)
