@@ -40,6 +40,9 @@ class Deps:
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10))
     # Prompt-Base's MongoDB, or None when MONGODB_URI is not set (checks say "not configured").
     mongo: Callable[[], MongoClient[Any]] | None = None
+    # The scheduled jobs' next runs, soonest first (the App Home shows them): handed in by the
+    # composition root, so no command imports the jobs.
+    next_jobs: Callable[[Deps, datetime], list[tuple[datetime, str]]] | None = None
 
     def post_now(self, channel: str, reply: Reply, thread_ts: str | None = None) -> dict[str, str]:
         """Post through the outbox and wait until Slack has it: for jobs and alarms that

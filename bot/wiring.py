@@ -23,6 +23,7 @@ from typing import IO, Any
 from pymongo import MongoClient
 from slack_bolt import App
 
+import jobs
 from bot import posting
 from bot.app import create_app, make_client
 from bot.config import ConfigError, Settings
@@ -76,6 +77,7 @@ def assemble(
         slack=make_client(token, settings.slack_api_url),
         clock=clock or SteadyClock(),  # never runs backwards (bot/steady.py)
         mongo=mongo or _mongo(settings),
+        next_jobs=jobs.next_runs,
     )
     outbox.bind(deps)
     return deps

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from slack_bolt import App
@@ -14,8 +14,8 @@ from bot.domain.health import CHECKS, ICON
 from bot.domain.incidents.texts import incident_summary
 from bot.domain.oncall import status
 from bot.replies import blocks, divider, header, mention, section, when
+from bot.store.base import SETUP_CHECKS_KEY
 from bot.surface import Surface
-from bot.tools import doctor
 
 
 def register(app: App) -> None:
@@ -42,8 +42,8 @@ def _delivery(deps: Deps) -> str:
 
 
 def _setup(deps: Deps) -> str | None:
-    """What `opsbot serve` found wrong with its setup at start (bot/tools/doctor/)."""
-    stored = deps.store.state(doctor.STATE_KEY)
+    """What `opsbot serve` found wrong with its setup at start (`opsbot doctor`'s quick checks)."""
+    stored = deps.store.state(SETUP_CHECKS_KEY)
     if not stored:
         return None
     failed = [r for r in json.loads(stored) if r["state"] == "fail"]
@@ -54,8 +54,6 @@ def _setup(deps: Deps) -> str | None:
 
 
 def home_view(deps: Deps, user: str) -> dict[str, Any]:
-    from jobs import JOBS  # jobs import commands; importing here keeps that one-way at load
-
     now, tz = deps.clock(), deps.settings.tz
     health = []
     for check in CHECKS:
@@ -71,11 +69,7 @@ def home_view(deps: Deps, user: str) -> dict[str, Any]:
     )
     incidents = deps.store.incidents(open_only=True, limit=10)
     open_count = deps.store.count_incidents(open_only=True)
-    upcoming = []
-    for name, job in JOBS.items():
-        fire: datetime | None = job.trigger(deps).get_next_fire_time(None, now)
-        if fire is not None:
-            upcoming.append((fire, name))
+    upcoming = deps.next_jobs(deps, now) if deps.next_jobs is not None else []
     return {
         "type": "home",
         "blocks": blocks(
@@ -98,7 +92,7 @@ def home_view(deps: Deps, user: str) -> dict[str, Any]:
             divider(),
             section(
                 "*Next scheduled jobs*\n"
-                + "\n".join(f"• {name}: {when(fire, tz)}" for fire, name in sorted(upcoming)[:8])
+                + "\n".join(f"• {name}: {when(fire, tz)}" for fire, name in upcoming[:8])
             ),
         ),
     }

@@ -220,6 +220,16 @@ def run_interval_job(name: str, deps: Deps) -> None:
         report_failure(name, deps, exc)
 
 
+def next_runs(deps: Deps, now: datetime) -> list[tuple[datetime, str]]:
+    """Each job's next run after `now`, soonest first."""
+    upcoming = []
+    for name, job in JOBS.items():
+        fire: datetime | None = job.trigger(deps).get_next_fire_time(None, now)
+        if fire is not None:
+            upcoming.append((fire, name))
+    return sorted(upcoming)
+
+
 def describe_jobs(deps: Deps, now: datetime) -> list[tuple[str, str, str, str]]:
     """Each job: name, description, last run, next run."""
     rows = []

@@ -10,7 +10,7 @@ from datetime import datetime
 import httpx
 
 from bot.deps import Deps
-from commands.alerts import service
+from commands.alerts import heartbeats
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ def check_heartbeats(deps: Deps, *, now: datetime, dry_run: bool = False) -> str
         return "No heartbeats are configured."
     if dry_run:
         return f"Would check {len(deps.settings.heartbeats)} heartbeats."
-    late = service.check_heartbeats(deps, now)
+    late = heartbeats.check_heartbeats(deps, now)
     if late:
         return f"Missed: {', '.join(late)}."
     still = [

@@ -20,7 +20,7 @@ from bot.deps import Deps
 from bot.outbox import owner_gone
 from bot.replies import describe
 from bot.store.job_runs import RUN_LEASE, RUN_RENEW, JobRun
-from commands.alerts.service import beat
+from commands.alerts.heartbeats import beat
 
 log = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ from bot.store import Store
 from bot.tools.localslack import LocalSlack
 from bot.wiring import delivery_kinds
 from commands import SURFACES
+from jobs import next_runs
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)  # a Friday morning
 
@@ -87,6 +88,7 @@ def make_deps(settings: Settings, store: Store, slack: LocalSlack, clock: Clock)
         pools=Pools.from_settings(local),
         clock=clock,
         slack=make_client("xoxb-test", slack.api_base),
+        next_jobs=next_runs,
     )
     outbox.bind(built)
     return built

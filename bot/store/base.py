@@ -29,6 +29,7 @@ BUSY_TIMEOUT_MS = int(WRITE_BUDGET_SECONDS * 1000)
 
 
 INSTANCE_KEY = "opsbot.instance"
+SETUP_CHECKS_KEY = "doctor.at_start"  # the checks `opsbot serve` ran at start, for the App Home
 UPGRADE_COPIES = 5  # copies of the file taken before upgrades, kept beside it
 MIN_FREE_BYTES = 1 << 20  # less free space than this after a "disk full" is still full
 

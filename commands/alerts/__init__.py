@@ -12,7 +12,7 @@ from slack_bolt import Ack, App
 from bot.deps import Deps
 from bot.replies import Reply, UserError, clip, mention, span
 from bot.surface import Route, Surface
-from commands.alerts import http, service
+from commands.alerts import http, storms
 
 USAGE = (
     "*Usage:* `/alerts` (firing, by source) · `/alerts silence <key=value>… <2h|until "
@@ -163,5 +163,5 @@ SURFACE = Surface(
         Route("/alerts/", ("POST",), http.serve),
         Route("/heartbeat/", ("POST",), http.serve),
     ),
-    kinds=service.KINDS,
+    kinds=storms.KINDS,
 )

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from bot.deps import Deps
 from bot.server import request_headers
 from bot.store import StoreBusy
-from commands.alerts import intake, service
+from commands.alerts import heartbeats, intake, service
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
@@ -84,7 +84,7 @@ def heartbeat(deps: Deps, parts: list[str], headers: dict[str, str]) -> Answer:
     if found is None or not wanted or not _secret_ok(_given(parts, headers, 2), wanted):
         return Answer(401, {"error": "unknown heartbeat or wrong secret"})
     try:
-        service.beat(deps, found.name, deps.clock())
+        heartbeats.beat(deps, found.name, deps.clock())
     except StoreBusy:
         return Answer(503, {"error": "busy; send it again"})
     return Answer(200, {"status": "ok"})

@@ -16,7 +16,7 @@ from typing import Any
 from slack_bolt import Ack, Respond
 
 from bot.deps import Deps
-from bot.domain.incidents import card, effects, service, texts
+from bot.domain.incidents import card, effects, followup, service, texts
 from bot.domain.incidents.outcome import (
     Document,
     Outcome,
@@ -202,7 +202,7 @@ def wall_clock(when: p.When, deps: Deps, now: datetime) -> datetime:
 def _edit(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
     now = deps.clock()
     at = wall_clock(args.at, deps, now) if args.at else None
-    entry = service.edit_entry(
+    entry = followup.edit_entry(
         deps.store, number, args.entry, text=args.text, at=at, actor=actor, now=now
     )
     incident = deps.store.incident(number)
@@ -253,7 +253,7 @@ def _postmortem(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
 
 
 def _action(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
-    item = service.add_action(
+    item = followup.add_action(
         deps.store,
         number,
         owner=args.owner,

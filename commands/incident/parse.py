@@ -5,10 +5,70 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
 from datetime import date, time, timedelta
 
 from bot.replies import UserError, clip
+from commands.incident.args import (
+    Ack,
+    Action,
+    Actions,
+    Args,
+    Comms,
+    Done,
+    Edit,
+    Help,
+    List,
+    Notify,
+    Open,
+    Postmortem,
+    Public,
+    PublicTitle,
+    Resolve,
+    Role,
+    Sev,
+    Show,
+    Status,
+    Timeline,
+    Update,
+    When,
+)
+from commands.incident.severity import (
+    QUOTED,
+    named,
+    severities_in,
+    severity_and_title,
+    severity_at,
+    severity_outside,
+)
+
+# What callers take from here: parse() and what it returns.
+__all__ = [
+    "USAGE",
+    "parse",
+    "usage_line",
+    "Ack",
+    "Action",
+    "Actions",
+    "Args",
+    "Comms",
+    "Done",
+    "Edit",
+    "Help",
+    "List",
+    "Notify",
+    "Open",
+    "Postmortem",
+    "Public",
+    "PublicTitle",
+    "Resolve",
+    "Role",
+    "Sev",
+    "Show",
+    "Status",
+    "Timeline",
+    "Update",
+    "When",
+]
 
 USAGE = """*Usage:* `/incident <subcommand>`
 • `open [P0|P1|P2|P3] <title>`: declare an incident (severity defaults to P2; `P1`, `sev1`,
@@ -54,12 +114,6 @@ def usage_line(verb: str) -> str:
 
 STATUSES = ("investigating", "identified", "mitigating", "monitoring")
 _REF = re.compile(r"^(?:INC-?)?(\d+)$", re.IGNORECASE)
-# How people write a severity: P1, p1, sev1, SEV-1, severity1; "sev 1" is two words.
-_SEVERITY_FORM = re.compile(r"^(?:p|sev-?|severity-?)(\d{1,3})$", re.IGNORECASE)
-_SEVERITY_WORDS = ("sev", "severity")
-_SEVERITY_NUMBER = re.compile(r"^p?(\d{1,3})$", re.IGNORECASE)
-_WRAPPING = "()[]{}:,;."  # "(P1)", "P1:" and "[sev 1]" name a severity too
-_QUOTED = re.compile(r'"([^"]*)"|“([^”]*)”')
 _USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 _AT = re.compile(r"^at\s+(?:(\d{4}-\d{2}-\d{2})\s+)?(\d{1,2}):(\d{2})(?:\s+|$)", re.IGNORECASE)
 _DUE = re.compile(r"\s+due\s+(\S+)$", re.IGNORECASE)
@@ -67,158 +121,6 @@ _IN_DAYS = re.compile(r"^\+(\d{1,3})d$", re.IGNORECASE)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _ENTRY = re.compile(r"^#(\d+)$")
 _ITEM = re.compile(r"^A(\d+)$", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class When:
-    """A wall-clock time someone typed ("at 10:02"), in the team's zone; a date if given."""
-
-    hour: int
-    minute: int
-    day: date | None = None
-
-
-@dataclass(frozen=True)
-class Open:
-    title: str
-    severity: str | None = None
-
-
-@dataclass(frozen=True)
-class Ack:
-    ref: int | None = None
-
-
-@dataclass(frozen=True)
-class Resolve:
-    ref: int | None = None
-    summary: str | None = None
-
-
-@dataclass(frozen=True)
-class Update:
-    text: str
-    ref: int | None = None
-    at: When | None = None
-
-
-@dataclass(frozen=True)
-class Edit:
-    entry: int
-    text: str | None = None
-    at: When | None = None
-    ref: int | None = None
-
-
-@dataclass(frozen=True)
-class Role:
-    role: str
-    user: str
-    ref: int | None = None
-
-
-@dataclass(frozen=True)
-class Action:
-    owner: str
-    text: str
-    due: str | None = None
-    ref: int | None = None
-
-
-@dataclass(frozen=True)
-class Actions:
-    ref: int | None = None
-
-
-@dataclass(frozen=True)
-class Done:
-    item: int
-    ref: int | None = None
-
-
-@dataclass(frozen=True)
-class Comms:
-    ref: int | None = None
-
-
-@dataclass(frozen=True)
-class Public:
-    text: str
-    ref: int | None = None
-
-
-@dataclass(frozen=True)
-class PublicTitle:
-    title: str
-    ref: int | None = None
-
-
-@dataclass(frozen=True)
-class Notify:
-    ref: int | None = None
-
-
-@dataclass(frozen=True)
-class Sev:
-    severity: str
-    ref: int | None = None
-
-
-@dataclass(frozen=True)
-class Status:
-    status: str
-    ref: int | None = None
-
-
-@dataclass(frozen=True)
-class List:
-    everything: bool = False
-    severity: str | None = None
-    page: int = 1
-
-
-@dataclass(frozen=True)
-class Show:
-    ref: int | None = None
-
-
-@dataclass(frozen=True)
-class Timeline:
-    ref: int | None = None
-
-
-@dataclass(frozen=True)
-class Postmortem:
-    ref: int | None = None
-
-
-@dataclass(frozen=True)
-class Help:
-    pass
-
-
-Args = (
-    Open
-    | Ack
-    | Resolve
-    | Update
-    | Sev
-    | Status
-    | Role
-    | List
-    | Show
-    | Timeline
-    | Postmortem
-    | Help
-    | Edit
-    | Action
-    | Actions
-    | Done
-    | Comms
-    | Public
-    | PublicTitle
-    | Notify
-)
 
 
 MAX_TEXT = 3000  # a command's text: what one Slack section shows
@@ -270,14 +172,12 @@ def _unknown(verb: str) -> UserError:
 
 
 def _open(rest: str, severities: Collection[str]) -> Open:
-    quoted = _QUOTED.search(rest)
+    quoted = QUOTED.search(rest)
     if quoted:
         title = quoted.group(1) if quoted.group(1) is not None else quoted.group(2)
-        severity = _severity_outside(
-            rest[: quoted.start()] + " " + rest[quoted.end() :], severities
-        )
+        severity = severity_outside(rest[: quoted.start()] + " " + rest[quoted.end() :], severities)
     else:
-        severity, title = _severity_and_title(rest.split(), severities)
+        severity, title = severity_and_title(rest.split(), severities)
     if not title.strip():
         raise UserError("An incident needs a title: `/incident open P1 Login broken`.")
     title = " ".join(title.split())
@@ -289,112 +189,13 @@ def _open(rest: str, severities: Collection[str]) -> Open:
     return Open(title=title, severity=severity)
 
 
-@dataclass(frozen=True)
-class Found:
-    """A severity written in a line: words[start:end], as typed, and the configured level
-    it names (None when it names none, like `P7`)."""
-
-    start: int
-    end: int
-    typed: str
-    name: str | None
-
-
-def severity_at(words: list[str], i: int, severities: Collection[str]) -> Found | None:
-    """The severity written at words[i] (`P1`, `sev1`, `SEV-1`, `sev 1`, a configured name)."""
-    word = words[i].strip(_WRAPPING)
-    if word.upper() in severities:
-        return Found(i, i + 1, words[i], word.upper())
-    if form := _SEVERITY_FORM.match(word):
-        return Found(i, i + 1, words[i], _numbered(form.group(1), severities))
-    if word.lower() in _SEVERITY_WORDS and i + 1 < len(words):
-        number = _SEVERITY_NUMBER.match(words[i + 1].strip(_WRAPPING))
-        if number:
-            typed = f"{words[i]} {words[i + 1]}"
-            return Found(i, i + 2, typed, _numbered(number.group(1), severities))
-    return None
-
-
-def _numbered(number: str, severities: Collection[str]) -> str | None:
-    """The level numbered `number`: P1, or a team's own SEV1."""
-    wanted = int(number)
-    named = [s for s in severities if (m := re.search(r"(\d+)$", s)) and int(m.group(1)) == wanted]
-    if f"P{wanted}" in severities:
-        return f"P{wanted}"
-    return named[0] if len(named) == 1 else None
-
-
-def severities_in(words: list[str], severities: Collection[str]) -> list[Found]:
-    found: list[Found] = []
-    i = 0
-    while i < len(words):
-        hit = severity_at(words, i, severities)
-        if hit:
-            found.append(hit)
-        i = hit.end if hit else i + 1
-    return found
-
-
-def _unknown_severity(found: Found, severities: Collection[str]) -> UserError:
-    known = ", ".join(sorted(severities))
-    return UserError(
-        f"Unknown severity `{found.typed}`: use one of {known} (a title that mentions it "
-        'goes in quotes: `/incident open P1 "…"`).'
-    )
-
-
-def _severity_outside(text: str, severities: Collection[str]) -> str | None:
-    """Beside a quoted title there is room for one severity and nothing else."""
-    words = text.split()
-    found = severities_in(words, severities)
-    if len(found) > 1 or sum(f.end - f.start for f in found) != len(words):
-        raise UserError(
-            'Beside a quoted title goes one severity and nothing else: `/incident open P1 "Login '
-            'broken"`.'
-        )
-    if found and found[0].name is None:
-        raise _unknown_severity(found[0], severities)
-    return found[0].name if found else None
-
-
-def _severity_and_title(words: list[str], severities: Collection[str]) -> tuple[str | None, str]:
-    """A severity first or last is the severity; one inside the title, or two different
-    ones, could mean two things, so the person is asked rather than guessed for."""
-    found = severities_in(words, severities)
-    edges = [f for f in found if f.start == 0 or f.end == len(words)]
-    for hit in edges:
-        if hit.name is None:
-            raise _unknown_severity(hit, severities)
-    named = [f for f in found if f.name]
-    levels = sorted({f.name for f in named if f.name})
-    if len(levels) > 1:
-        title = _without(words, named)
-        choices = " or ".join(f"`/incident open {level} {title}`" for level in levels)
-        typed = " and ".join(f"`{f.typed}`" for f in named)
-        raise UserError(f"{typed} are different severities: which one? {choices}.")
-    if named and not any(f in edges for f in named):
-        hit = named[0]
-        raise UserError(
-            f"Is `{hit.typed}` the severity, or part of the title? "
-            f"`/incident open {hit.name} {_without(words, [hit])}` opens it as {hit.name}; "
-            f'`/incident open "{" ".join(words)}"` keeps it in the title.'
-        )
-    severity = named[0].name if named else None
-    return severity, _without(words, [f for f in named if f in edges])
-
-
-def _without(words: list[str], found: list[Found]) -> str:
-    dropped = {i for f in found for i in range(f.start, f.end)}
-    return " ".join(w for i, w in enumerate(words) if i not in dropped)
-
-
 def _list(rest: str, severities: Collection[str]) -> List:
     words = rest.lower().split()
     everything, severity, page = False, None, 1
     while words:
         level = severity_at(words, 0, severities)
         if level is not None:
-            severity = _named(level, severities)
+            severity = named(level, severities)
             del words[: level.end]
             continue
         word = words.pop(0)
@@ -432,13 +233,6 @@ def _day(text: str) -> date:
             f"`{text}` is out of range: opsbot takes dates from {EARLIEST} to {LATEST}."
         )
     return day
-
-
-def _named(found: Found, severities: Collection[str]) -> str:
-    if found.name is None:
-        known = ", ".join(sorted(severities))
-        raise UserError(f"Unknown severity `{found.typed}`: use one of {known}.")
-    return found.name
 
 
 def _no_more(verb: str, rest: str) -> None:
@@ -558,7 +352,7 @@ def _sev(ref: int | None, rest: str, severities: Collection[str]) -> Args:
     found = severities_in(words, severities)
     if len(found) != 1 or found[0].end - found[0].start != len(words):
         raise UserError("`sev` takes one severity: `/incident sev INC-3 P1`.")
-    return Sev(severity=_named(found[0], severities), ref=ref)
+    return Sev(severity=named(found[0], severities), ref=ref)
 
 
 def _status(ref: int | None, rest: str, severities: Collection[str]) -> Args:

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import httpx
 
 from bot.config import Settings
+from bot.store.base import SETUP_CHECKS_KEY
 
 OK, FAIL, OFF = "ok", "fail", "off"
-STATE_KEY = "doctor.at_start"  # the checks `opsbot serve` ran, for the App Home
+STATE_KEY = SETUP_CHECKS_KEY  # the checks `opsbot serve` ran, for the App Home
 MARK = {OK: "✓", FAIL: "✗", OFF: "–"}
 TIMEOUT = 5.0
 
