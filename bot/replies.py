@@ -12,7 +12,7 @@ import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from pymongo.errors import ConnectionFailure
@@ -198,3 +198,23 @@ def sparkline(values: list[float | None]) -> str:
     return "".join(
         " " if v is None else BARS[int((v - low) / scale * (len(BARS) - 1))] for v in values
     )
+
+
+# Dates people may type (`at 2026-11-27 10:02`, `due 2026-12-05`, an override's days): past
+# this range a date is a typo, and near year 1 or 9999 it cannot even be converted between
+# zones or have a day added.
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2099, 12, 31)
+
+
+def typed_day(text: str) -> date:
+    """A typed YYYY-MM-DD inside EARLIEST..LATEST, or a UserError saying what is wrong."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"`{clip(text, 30)}` is not a date (YYYY-MM-DD).") from None
+    if not EARLIEST <= day <= LATEST:
+        raise UserError(
+            f"`{clip(text, 30)}` is out of range: opsbot takes dates from {EARLIEST} to {LATEST}."
+        )
+    return day

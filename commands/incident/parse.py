@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Collection
-from datetime import date, time, timedelta
+from datetime import date
 
 from bot.replies import UserError, clip
 from commands.incident.args import (
@@ -32,6 +32,7 @@ from commands.incident.args import (
     Update,
     When,
 )
+from commands.incident.dates import due_date, when_typed
 from commands.incident.severity import (
     QUOTED,
     named,
@@ -115,19 +116,13 @@ def usage_line(verb: str) -> str:
 STATUSES = ("investigating", "identified", "mitigating", "monitoring")
 _REF = re.compile(r"^(?:INC-?)?(\d+)$", re.IGNORECASE)
 _USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
-_AT = re.compile(r"^at\s+(?:(\d{4}-\d{2}-\d{2})\s+)?(\d{1,2}):(\d{2})(?:\s+|$)", re.IGNORECASE)
 _DUE = re.compile(r"\s+due\s+(\S+)$", re.IGNORECASE)
-_IN_DAYS = re.compile(r"^\+(\d{1,3})d$", re.IGNORECASE)
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _ENTRY = re.compile(r"^#(\d+)$")
 _ITEM = re.compile(r"^A(\d+)$", re.IGNORECASE)
 
 
 MAX_TEXT = 3000  # a command's text: what one Slack section shows
 MAX_DIGITS = 18  # an id with more cannot be stored (SQLite's integers stop at 2**63 - 1)
-# Dates people may type (`at 2026-11-27 10:02`, `due 2026-12-05`): past this range a time is
-# a typo, and past year 1 or 9999 it cannot even be converted between zones.
-EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
 MAX_TITLE = 150  # an incident's title: what a Slack header shows
 
 
@@ -222,19 +217,6 @@ def _id(digits: str, typed: str, what: str) -> int:
     return int(digits)
 
 
-def _day(text: str) -> date:
-    """A typed YYYY-MM-DD inside EARLIEST..LATEST."""
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise UserError(f"`{clip(text, 30)}` is not a date (YYYY-MM-DD).") from None
-    if not EARLIEST <= day <= LATEST:
-        raise UserError(
-            f"`{text}` is out of range: opsbot takes dates from {EARLIEST} to {LATEST}."
-        )
-    return day
-
-
 def _no_more(verb: str, rest: str) -> None:
     if rest:
         raise UserError(f"`{verb}` takes only an incident id, not `{rest}`.")
@@ -253,26 +235,10 @@ def _resolve(ref: int | None, rest: str, severities: Collection[str]) -> Args:
 
 
 def _update(ref: int | None, rest: str, severities: Collection[str]) -> Args:
-    at, rest = _when(rest)
+    at, rest = when_typed(rest)
     if not rest:
         raise UserError("An update needs text: `/incident update INC-3 Rolled back`.")
     return Update(text=rest, ref=ref, at=at)
-
-
-def _when(rest: str) -> tuple[When | None, str]:
-    match = _AT.match(rest)
-    if not match:
-        if rest.lower().startswith("at "):
-            raise UserError("Give the time as `at HH:MM` or `at YYYY-MM-DD HH:MM`.")
-        return None, rest
-    day_text, hour, minute = match.group(1), int(match.group(2)), int(match.group(3))
-    try:
-        time(hour, minute)
-        date.fromisoformat(day_text) if day_text else None
-    except ValueError:
-        raise UserError(f"`{match.group(0).strip()}` is not a real time.") from None
-    day = _day(day_text) if day_text else None
-    return When(hour, minute, day), rest[match.end() :].strip()
 
 
 def _edit(ref: int | None, rest: str, severities: Collection[str]) -> Args:
@@ -281,7 +247,7 @@ def _edit(ref: int | None, rest: str, severities: Collection[str]) -> Args:
     if not match:
         raise UserError("Name the entry to edit: `/incident edit INC-3 #7 at 10:02`.")
     entry = _id(match.group(1), first, "a timeline entry")
-    at, text = _when(rest.strip())
+    at, text = when_typed(rest.strip())
     if at is None and not text:
         raise UserError("Give a new time (`at HH:MM`), new text, or both.")
     return Edit(entry, text or None, at, ref)
@@ -312,32 +278,11 @@ def _action(ref: int | None, rest: str, today: date) -> Args:
     due_match = _DUE.search(text)
     due = None
     if due_match:
-        due = _due(due_match.group(1), today).isoformat()
+        due = due_date(due_match.group(1), today).isoformat()
         text = text[: due_match.start()]
     if not text.strip():
         raise UserError("An action item needs text: `/incident action @bob Add an index`.")
     return Action(owner, " ".join(text.split()), due, ref)
-
-
-def _due(word: str, today: date) -> date:
-    """YYYY-MM-DD, today, tomorrow, a weekday (the next one, never today) or +Nd."""
-    lowered = word.lower()
-    if lowered in ("today", "tomorrow"):
-        return today + timedelta(days=lowered == "tomorrow")
-    days = [d for d in WEEKDAYS if len(lowered) >= 3 and d.startswith(lowered)]
-    if days:
-        ahead = (WEEKDAYS.index(days[0]) - today.weekday() - 1) % 7 + 1
-        return today + timedelta(days=ahead)
-    if found := _IN_DAYS.match(lowered):
-        return today + timedelta(days=int(found.group(1)))
-    try:
-        date.fromisoformat(word)
-    except ValueError:
-        raise UserError(
-            f"`due {clip(word, 30)}` is not a date I understand: use YYYY-MM-DD, tomorrow, "
-            "a weekday (friday) or +3d."
-        ) from None
-    return _day(word)
 
 
 def _done(ref: int | None, rest: str, severities: Collection[str]) -> Args:

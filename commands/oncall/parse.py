@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from bot.replies import UserError
+from bot.replies import UserError, typed_day
 
 USAGE = """*Usage:* `/oncall [subcommand]`
 • `/oncall`: who is on call now, until when, who is next, and your next shift
@@ -140,9 +140,9 @@ def _override(rest: str) -> Args:
     if match := _UNTIL.match(when):
         hour = int(match.group(2)) if match.group(2) else None
         minute = int(match.group(3)) if match.group(3) else None
-        return Override(person, until=(_day(match.group(1)), hour, minute))
+        return Override(person, until=(typed_day(match.group(1)), hour, minute))
     if match := _RANGE.match(when):
-        first, last = _day(match.group(1)), _day(match.group(2))
+        first, last = typed_day(match.group(1)), typed_day(match.group(2))
         if last < first:
             raise UserError("The range ends before it starts.")
         return Override(person, days=(first, last))
@@ -153,21 +153,4 @@ def _override(rest: str) -> Args:
 
 def _swap(rest: str) -> Args:
     who, _, week = rest.partition(" ")
-    return Swap(user(who, "swap"), _day(week.strip()) if week.strip() else None)
-
-
-# Past this range a date is a typo, and near year 1 or 9999 it cannot even be converted
-# between zones or have a day added.
-EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
-
-
-def _day(text: str) -> date:
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise UserError(f"`{text[:30]}` is not a date (YYYY-MM-DD).") from None
-    if not EARLIEST <= day <= LATEST:
-        raise UserError(
-            f"`{text}` is out of range: opsbot takes dates from {EARLIEST} to {LATEST}."
-        )
-    return day
+    return Swap(user(who, "swap"), typed_day(week.strip()) if week.strip() else None)
