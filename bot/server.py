@@ -166,4 +166,7 @@ def make_server(application: Callable[..., Any], host: str, port: int) -> Any:
         # A larger body is refused (413) before it is read: Slack's are far below 1 MB.
         max_request_body_size=edge.MAX_BODY_BYTES,
         ident="opsbot",
+        # poll(), not select(): select() cannot watch a descriptor numbered past 1024, and a
+        # busy process can hold that many files and sockets.
+        asyncore_use_poll=True,
     )

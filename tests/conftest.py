@@ -62,10 +62,11 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def store(settings: Settings) -> Store:
+def store(settings: Settings) -> Iterator[Store]:
     store = Store(settings.opsbot_db)
     store.migrate()
-    return store
+    yield store
+    store.close()
 
 
 @pytest.fixture

@@ -1,3 +1,4 @@
+import os
 import sqlite3
 import threading
 from datetime import timedelta
@@ -157,3 +158,25 @@ def test_timeline_numbers_are_given_to_existing_entries_per_incident(tmp_path) -
     assert [(e.seq, e.text) for e in store.timeline(2)] == [(1, "b"), (2, "d"), (3, "e")]
     store.add_entry(1, Entry(T0, "U1", "update", "f"))
     assert store.timeline(1)[-1].seq == 3
+
+
+def _open_files() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_connections_of_ended_threads_and_dropped_stores_are_closed(tmp_path) -> None:
+    """A thread per job run must not leave a file handle behind each time (a sqlite3 connection
+    sits in a reference cycle, so only close() frees it promptly)."""
+    Store(tmp_path / "opsbot.db").migrate()
+    before = _open_files()
+    for _ in range(30):  # the way a short-lived reader uses it
+        Store(tmp_path / "opsbot.db").incidents(open_only=False)
+    assert _open_files() <= before
+    store = Store(tmp_path / "opsbot.db")
+    for _ in range(30):
+        thread = threading.Thread(target=store.incidents, kwargs={"open_only": False})
+        thread.start()
+        thread.join()
+    assert _open_files() <= before + 3  # the last thread's connection (file, WAL, shm)
+    store.close()
+    assert _open_files() <= before

@@ -137,6 +137,13 @@ class StoreBase:
         self.path = str(path)
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        # Every connection this store opened, with the thread it belongs to. CPython's sqlite3
+        # connection sits in a reference cycle, so one dropped without close() keeps its file
+        # handles until the garbage collector runs; with a thread per job run that is a slow
+        # leak, and past 1024 descriptors select() fails. They are closed when their thread has
+        # ended (checked whenever a connection is opened) and all at once by close().
+        self._opened: list[tuple[threading.Thread, sqlite3.Connection]] = []
+        self._opened_lock = threading.Lock()
         # Called after a commit that queued outbox rows, so delivery starts at once.
         self.on_enqueue: Callable[[], None] | None = None
         # Called after an Events API delivery is stored in the inbox.
@@ -215,12 +222,40 @@ class StoreBase:
         thread that made it, and closing the last one to a WAL file checkpoints it (slow)."""
         db: Database | None = getattr(self._local, "db", None)
         if db is None:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
+            # Only its own thread uses it; check_same_thread=False lets close() end it from another.
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+            )
+            with self._opened_lock:
+                self._close_where(lambda thread: not thread.is_alive())
+                self._opened.append((threading.current_thread(), conn))
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = FULL")
             db = self._local.db = Database(conn, execute_plugins=False)
         yield db
+
+    def _close_where(self, ended: Callable[[threading.Thread], bool]) -> None:
+        kept = []
+        for thread, conn in self._opened:
+            if ended(thread):
+                conn.close()
+            else:
+                kept.append((thread, conn))
+        self._opened = kept
+
+    def close(self) -> None:
+        """Close every connection this store opened; for the end of a process or a test, when
+        no thread uses the store any more."""
+        with self._opened_lock:
+            self._close_where(lambda thread: True)
+        self._local = threading.local()
+
+    def __del__(self) -> None:
+        # A store nobody holds can be used by no thread, so its connections can go now rather
+        # than at the next garbage collection.
+        with contextlib.suppress(Exception):
+            self.close()
 
     @contextmanager
     def atomic(self, once: str | None = None) -> Iterator[None]:

@@ -61,6 +61,7 @@ class Stack:
         self.deps.outbox.stop()
         self.deps.pools.shutdown(wait=True)
         self.deps.http.close()
+        self.deps.store.close()
 
     def settle(self) -> None:
         """Let stored events be processed and owed posts land."""

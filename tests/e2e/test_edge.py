@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -128,3 +131,25 @@ def test_a_command_that_says_payload_is_handled(server: Server) -> None:
     answer = server.post(body, FORM)
     assert answer.status_code == 200 and "INC-1 opened" in answer.text
     assert Store(server.db).incident(1).title == "payload-svc returns 502"
+
+
+def test_the_edge_answers_while_the_process_holds_over_1024_files(tmp_path: Path) -> None:
+    """select() cannot watch a descriptor numbered past 1024; the edge must not depend on it."""
+    from bot.server import make_server
+
+    def hello(environ: dict[str, object], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        server = make_server(hello, "127.0.0.1", 0)
+        threading.Thread(target=server.run, daemon=True).start()
+        try:
+            port = server.effective_port
+            assert httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text == "ok"
+        finally:
+            server.close()
+    finally:
+        for fd in held:
+            os.close(fd)
