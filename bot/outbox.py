@@ -94,28 +94,6 @@ def pace_key(lane: str) -> str:
     return lane.split("/", 1)[0]
 
 
-class _Pace:
-    """Slack allows about one post per second per channel, with short bursts: a token bucket
-    per channel, in this process."""
-
-    def __init__(self, per_second: float, burst: int) -> None:
-        self.per_second, self.burst = per_second, burst
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, lane: str) -> bool:
-        now = time.monotonic()
-        key = pace_key(lane)
-        with self._lock:
-            tokens, since = self._buckets.get(key, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - since) * self.per_second)
-            if tokens < 1:
-                self._buckets[key] = (tokens, now)
-                return False
-            self._buckets[key] = (tokens - 1, now)
-            return True
-
-
 def owner_id() -> str:
     """Who claims rows: this host and process, and a nonce (a pid is reused)."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -155,7 +133,6 @@ class Outbox:
         )
         # A request a claim makes may land at Slack up to the call's timeout after it.
         self.inflight = timedelta(seconds=policy.timeout_seconds) + LANDING_MARGIN
-        self._pace = _Pace(policy.slack_posts_per_second, policy.slack_burst)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._done = threading.Condition()
@@ -243,7 +220,7 @@ class Outbox:
             spec = self.kinds.get(effect.kind)
             if paced and spec is not None and spec.paced:
                 waits = pace_key(effect.lane) in reserved and effect.lane not in urgent
-                if waits or not self._pace.take(effect.lane):
+                if waits or not self._take_pace(effect.lane):
                     continue
             claimed = self.store.claim(effect.id, self.owner, now, LEASE, self.inflight)
             if claimed is None:
@@ -251,6 +228,14 @@ class Outbox:
             self._deliver(claimed)
             return True
         return False
+
+    def _take_pace(self, lane: str) -> bool:
+        """Slack allows about one post per second per channel, with short bursts: a token
+        bucket per channel, in the database, so every process posting there counts."""
+        policy = self.settings.outbox
+        return self.store.take_pace(
+            pace_key(lane), time.time(), policy.slack_posts_per_second, policy.slack_burst
+        )
 
     def _fall_back_overdue(self, now: datetime) -> bool:
         """A row with a fallback (a page) still owed `page_fallback_minutes` after it was

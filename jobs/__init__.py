@@ -213,8 +213,13 @@ def scheduled_run(name: str, deps: Deps, now: datetime) -> str | None:
 
 
 def run_interval_job(name: str, deps: Deps) -> None:
+    """One tick; with several processes on one database, the one that claims it runs it."""
+    now = deps.clock()
+    interval = JOBS[name].trigger(deps).interval
+    if not deps.store.claim_tick(name, now, interval, deps.outbox.owner):
+        return
     try:
-        run_job(name, deps, now=deps.clock())
+        run_job(name, deps, now=now)
         deps.store.set_state(f"job.failing.{name}", "")
     except Exception as exc:  # reported in channel, not only logged
         report_failure(name, deps, exc)

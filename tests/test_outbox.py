@@ -15,7 +15,6 @@ import pytest
 
 from bot.config import Settings
 from bot.deps import Deps
-from bot.outbox import _Pace
 from bot.pools import Busy, Pool, Shared
 from bot.posting import enqueue_post
 from bot.server import status
@@ -107,10 +106,17 @@ def test_a_row_failing_past_the_give_up_time_is_dead_and_healthz_says_so(
     assert dead.last_error == "Slack internal_error (HTTP 500)" and dead.attempts == 2
 
 
-def test_the_pace_allows_a_burst_then_one_a_second() -> None:
-    pace = _Pace(per_second=1, burst=3)
-    assert [pace.take("slack:#a") for _ in range(4)] == [True, True, True, False]
-    assert pace.take("slack:#b")  # another channel has its own bucket
+def test_the_pace_allows_a_burst_then_one_a_second(store: Store) -> None:
+    def take(channel: str, at: float) -> bool:
+        return store.take_pace(channel, at, per_second=1, burst=3)
+
+    assert [take("slack:#a", 100.0) for _ in range(4)] == [True, True, True, False]
+    assert take("slack:#b", 100.0)  # another channel has its own bucket
+    assert not take("slack:#a", 100.5) and take("slack:#a", 101.0)  # one a second
+    assert [take("slack:#a", 110.0) for _ in range(4)] == [True, True, True, False]
+    assert not Store(store.path).take_pace("slack:#a", 110.0, 1, 3)  # one bucket per database
+    # a clock stepped back an hour starts afresh, rather than holding posts for an hour
+    assert [take("slack:#a", 110.0 - 3600) for _ in range(4)] == [True, True, True, False]
 
 
 def test_a_full_pool_says_busy_at_once() -> None:

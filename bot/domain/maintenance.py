@@ -17,7 +17,7 @@ REVIEWABLE = {"errors": "Error logs", "health": "Health", "feedback": "Feedback"
 def maintenance_log(deps: Deps, year: int, month: int) -> str:
     first = date(year, month, 1)
     last = date(year, month, calendar.monthrange(year, month)[1])
-    found = deps.store.digests("WHERE day >= ? AND day <= ?", [first.isoformat(), last.isoformat()])
+    found = deps.store.digests(first.isoformat(), last.isoformat())
     dailies = [
         (date.fromisoformat(d["day"]), {m["item"] for m in deps.store.marks(d["id"])})
         for d in found

@@ -110,6 +110,26 @@ class AlertStore(StoreBase):
             alerts, groups = db.execute(sql, [incident]).fetchone()
         return int(alerts), int(groups)
 
+    def count_alerts(self, source: str, now: datetime, alerts: int) -> int:
+        """Count `alerts` arriving from `source` at `now`; returns how many came in the minute
+        before them. Kept here, so every process on this database counts the same."""
+        second = int(now.timestamp())
+        with self._write() as db:
+            # older than the minute, or ahead of a clock stepped back: no longer counted
+            db.execute(
+                "DELETE FROM alert_rate WHERE source = ? AND (second <= ? OR second > ?)",
+                [source, second - 60, second],
+            )
+            (before,) = db.execute(
+                "SELECT coalesce(sum(alerts), 0) FROM alert_rate WHERE source = ?", [source]
+            ).fetchone()
+            db.execute(
+                "INSERT INTO alert_rate (source, second, alerts) VALUES (?, ?, ?) "
+                "ON CONFLICT (source, second) DO UPDATE SET alerts = alerts + excluded.alerts",
+                [source, second, alerts],
+            )
+        return int(before)
+
     def recent_alerts(self, source: str, since: datetime) -> list[Alert]:
         sql = "SELECT * FROM alerts WHERE source = ? AND last_seen >= ? ORDER BY last_seen DESC"
         with self._connect() as db:

@@ -14,10 +14,9 @@ class BackupStore(StoreBase):
     def start_backup(
         self, engine: str, database: str, path: str, reason: str, now: datetime
     ) -> int | None:
-        """Record a running backup; None if one is running already (one at a time)."""
+        """Record a running backup; None if one is running already (one at a time: the unique
+        index on running backups, so it holds between processes)."""
         with self._write() as db:
-            if _query(db, "SELECT id FROM backups WHERE status = 'running'"):
-                return None
             row = {
                 "started_at": _iso(now),
                 "status": "running",
@@ -26,7 +25,8 @@ class BackupStore(StoreBase):
                 "path": path,
                 "reason": reason,
             }
-            return _insert(db, "backups", row).lastrowid
+            cursor = _insert(db, "backups", row, or_ignore=True)
+            return cursor.lastrowid if cursor.rowcount == 1 else None
 
     def finish_backup(self, backup_id: int, **fields: Any) -> None:
         allowed = {

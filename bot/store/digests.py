@@ -39,9 +39,25 @@ class DigestStore(StoreBase):
                 "UPDATE digests SET channel = ?, ts = ? WHERE id = ?", [channel, ts, digest_id]
             )
 
-    def digests(self, where: str = "", args: list[Any] | None = None) -> list[dict[str, Any]]:
+    def digest(self, digest_id: int) -> dict[str, Any] | None:
+        found = self._digests("id = ?", [digest_id])
+        return found[0] if found else None
+
+    def digest_at(self, channel: str, ts: str) -> dict[str, Any] | None:
+        """The digest posted as this message."""
+        found = self._digests("channel = ? AND ts = ?", [channel, ts])
+        return found[0] if found else None
+
+    def digests(self, first: str, last: str, kind: str | None = None) -> list[dict[str, Any]]:
+        """The digests of the days `first` to `last` (ISO dates, both included), oldest first."""
+        where, args = "day >= ? AND day <= ?", [first, last]
+        if kind is not None:
+            where, args = f"{where} AND kind = ?", [*args, kind]
+        return self._digests(where, args)
+
+    def _digests(self, where: str, args: list[Any]) -> list[dict[str, Any]]:
         with self._connect() as db:
-            rows = _query(db, f"SELECT * FROM digests {where} ORDER BY id", args or [])
+            rows = _query(db, f"SELECT * FROM digests WHERE {where} ORDER BY id", args)
         for row in rows:
             row["sections"] = json.loads(row["sections"] or "[]")
         return rows

@@ -144,6 +144,25 @@ class OutboxStore(QueueStore):
             rows = _query(db, sql, [*kinds, _iso(owed_before), _iso(now)])
         return [_effect(row) for row in rows]
 
+    def take_pace(self, channel: str, now: float, per_second: float, burst: int) -> bool:
+        """Take one post from `channel`'s token bucket at `now` (epoch seconds); False when
+        it is empty. One statement, so processes sharing the database share the bucket. A
+        clock stepped back starts the bucket full rather than holding posts until it has
+        caught up."""
+        refilled = (
+            "(CASE WHEN excluded.since < slack_pace.since THEN ? "
+            "ELSE min(?, slack_pace.tokens + (excluded.since - slack_pace.since) * ?) END)"
+        )
+        bucket = [burst, burst, per_second]
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT INTO slack_pace (channel, tokens, since) VALUES (?, ?, ?) "
+                f"ON CONFLICT (channel) DO UPDATE SET tokens = {refilled} - 1, "
+                f"since = excluded.since WHERE {refilled} >= 1",
+                [channel, burst - 1, now, *bucket, *bucket],
+            )
+            return cursor.rowcount == 1
+
     def claim(
         self,
         effect_id: int,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import datetime
 from typing import Any
 
@@ -17,12 +18,19 @@ class RollbackStore(StoreBase):
         return rollback_id
 
     def rollback(self, rollback_id: int) -> dict[str, Any] | None:
-        rows = self.rollbacks("WHERE id = ?", [rollback_id])
-        return rows[0] if rows else None
-
-    def rollbacks(self, where: str = "", args: list[Any] | None = None) -> list[dict[str, Any]]:
         with self._connect() as db:
-            rows = _query(db, f"SELECT * FROM rollbacks {where} ORDER BY id DESC", args or [])
+            rows = _query(db, "SELECT * FROM rollbacks WHERE id = ?", [rollback_id])
+        return self._decoded(rows)[0] if rows else None
+
+    def rollbacks(self, status: str | None = None) -> list[dict[str, Any]]:
+        """Every rollback, or those in `status`; newest first."""
+        where, args = ("WHERE status = ?", [status]) if status else ("", [])
+        with self._connect() as db:
+            rows = _query(db, f"SELECT * FROM rollbacks {where} ORDER BY id DESC", args)
+        return self._decoded(rows)
+
+    @staticmethod
+    def _decoded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for row in rows:
             row["approvals"] = json.loads(row["approvals"] or "[]")
             row["steps"] = json.loads(row["steps"] or "[]")
@@ -35,13 +43,15 @@ class RollbackStore(StoreBase):
             db.execute(f"UPDATE rollbacks SET {sets} WHERE id = ?", [*values.values(), rollback_id])
 
     def claim_rollback(self, rollback_id: int, now: datetime) -> bool:
-        """pending -> running, only if no other rollback is running: the lock."""
-        with self._write() as db:
-            if _query(db, "SELECT id FROM rollbacks WHERE status = 'running'"):
-                return False
-            cursor = db.execute(
-                "UPDATE rollbacks SET status = 'running', started_at = ? "
-                "WHERE id = ? AND status = 'pending'",
-                [_iso(now), rollback_id],
-            )
-            return cursor.rowcount == 1
+        """pending -> running, only if no other rollback is running: the lock is the unique
+        index on running rollbacks, so it holds between processes."""
+        try:
+            with self._write() as db:
+                cursor = db.execute(
+                    "UPDATE rollbacks SET status = 'running', started_at = ? "
+                    "WHERE id = ? AND status = 'pending'",
+                    [_iso(now), rollback_id],
+                )
+                return cursor.rowcount == 1
+        except sqlite3.IntegrityError:  # another rollback is running
+            return False

@@ -27,7 +27,6 @@ from bot.store import Entry
 from commands.alerts.intake import AlertEvent
 from commands.alerts.storms import (
     OPENED_KEY,
-    STORMS,
     incident_for,
     is_open,
     post_alert,
@@ -84,9 +83,10 @@ def receive(deps: Deps, source: str, events: list[AlertEvent], now: datetime) ->
     with deps.store.atomic():
         # read once for the whole body (up to 1,000 alerts), not once per alert
         silences = [s for s in deps.store.silences(now) if s["starts_at"] <= now]
-        for event in events:
-            # every alert counts toward a storm, repeats too: the rate is the source's
-            storming = STORMS.count(f"{deps.store.path}:{source}") > limit
+        # every alert counts toward a storm, repeats too: the rate is the source's
+        before = deps.store.count_alerts(source, now, len(events))
+        for arrived, event in enumerate(events, start=1):
+            storming = before + arrived > limit
             kind, incident = _one(deps, source, event, now, silences, storming)
             counts[kind] += 1
             if incident is not None:

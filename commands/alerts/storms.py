@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import collections
 import json
-import threading
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,26 +38,6 @@ SUMMARY_KEY = "alerts.summary.{}"  # a channel's storm summary message: channel,
 
 
 SUMMARY_QUIET = timedelta(minutes=10)  # a storm this long over: the next gets a new message
-
-
-class Storms:
-    """Alerts per source in the last minute (this process's count)."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str, collections.deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def count(self, source: str) -> int:
-        now = time.monotonic()
-        with self._lock:
-            seen = self._seen.setdefault(source, collections.deque())
-            seen.append(now)
-            while seen and seen[0] < now - 60:
-                seen.popleft()
-            return len(seen)
-
-
-STORMS = Storms()
 
 
 def incident_for(

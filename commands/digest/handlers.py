@@ -26,7 +26,8 @@ def on_button(
     if action["action_id"].startswith(render.CHECK):
         item, label = suffix, REVIEWABLE.get(suffix, suffix)
     else:
-        digest = deps.store.digests("WHERE id = ?", [digest_id])[0]
+        digest = deps.store.digest(digest_id)
+        assert digest is not None
         item = label = checklists.CHECKLISTS[digest["kind"]][int(suffix)]
     if service.mark_item(deps, digest_id, item, user):
         respond(

@@ -59,13 +59,13 @@ def _set_where(deps: Deps, digest_id: int, where: dict[str, Any]) -> None:
 
 
 def digest_at(deps: Deps, channel: str, ts: str) -> dict[str, Any] | None:
-    found = deps.store.digests("WHERE channel = ? AND ts = ?", [channel, ts])
-    return found[0] if found else None
+    return deps.store.digest_at(channel, ts)
 
 
 def _refresh(deps: Deps, digest_id: int) -> None:
     """Re-render a digest from its stored sections and marks, in place."""
-    digest = deps.store.digests("WHERE id = ?", [digest_id])[0]
+    digest = deps.store.digest(digest_id)
+    assert digest is not None
     marks = deps.store.marks(digest_id)
     if digest["kind"] == "daily":
         reply = render.render_daily(
@@ -136,7 +136,7 @@ def mark_item(deps: Deps, digest_id: int, item: str, user: str) -> bool:
 def nudge(deps: Deps, now: datetime) -> str:
     """No review of today's daily digest by the cut-off: a word to whoever is on call."""
     day = now.astimezone(deps.settings.tz).date().isoformat()
-    today = deps.store.digests("WHERE kind = 'daily' AND day = ?", [day])
+    today = deps.store.digests(day, day, kind="daily")
     if not today:
         return "No daily digest today."
     digest = today[-1]

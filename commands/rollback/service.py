@@ -177,7 +177,7 @@ def recover(deps: Deps) -> list[int]:
     its incident's timeline, never silently."""
     stop_steps(deps)
     cut = []
-    for row in deps.store.rollbacks("WHERE status = 'running'"):
+    for row in deps.store.rollbacks("running"):
         text = (
             f":warning: R{row['id']} to {row['tag']} was cut short: opsbot stopped while it "
             "ran. Check what is deployed before anything else (`/rollback list`)."
@@ -207,7 +207,7 @@ def run(deps: Deps, rollback_id: int, report: Report) -> tuple[str, list[str]]:
     row = deps.store.rollback(rollback_id)
     assert row is not None
     if not deps.store.claim_rollback(rollback_id, deps.clock()):
-        running = deps.store.rollbacks("WHERE status = 'running'")
+        running = deps.store.rollbacks("running")
         which = f"R{running[0]['id']} to {running[0]['tag']}" if running else "another one"
         raise UserError(f"A rollback is already running ({which}); one at a time.")
     try:

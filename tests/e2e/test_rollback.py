@@ -408,7 +408,7 @@ def test_an_error_mid_run_ends_it_failed_and_frees_the_lock(tmp_path: Path, repo
             )
             assert said[0].startswith(":x: R1 stopped:")
             assert stack.deps.store.rollback(1)["status"] == "failed"  # type: ignore[index]
-            assert stack.deps.store.rollbacks("WHERE status = 'running'") == []
+            assert stack.deps.store.rollbacks("running") == []
         finally:
             stack.stop()
 

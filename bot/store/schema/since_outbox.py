@@ -154,3 +154,54 @@ def m017_claims_that_survive(db: Database) -> None:
     db.execute("ALTER TABLE job_runs ADD COLUMN owner TEXT")
     db.execute("ALTER TABLE job_runs ADD COLUMN lease_until TEXT")
     db.execute("CREATE INDEX job_runs_running ON job_runs (status) WHERE status = 'running'")
+
+
+@migrations()
+def m018_one_running_by_index(db: Database) -> None:
+    # One rollback and one backup at a time is a unique index, not a read before a write: a
+    # check-then-insert is a race between two processes wherever reads do not wait for the
+    # writer (PostgreSQL's default isolation). A file with two left running (never written
+    # by opsbot, which held one at a time) keeps the newest as running.
+    for table in ("rollbacks", "backups"):
+        db.execute(
+            f"UPDATE {table} SET status = 'interrupted' WHERE status = 'running' "
+            f"AND id < (SELECT max(id) FROM {table} WHERE status = 'running')"
+        )
+        db.execute(
+            f"CREATE UNIQUE INDEX {table}_one_running ON {table} (status) WHERE status = 'running'"
+        )
+
+
+@migrations()
+def m019_interval_ticks(db: Database) -> None:
+    # An interval job's tick is claimed, so two processes on one database run it once per
+    # interval between them: who ran it last, and from when the next tick may run.
+    db.execute(
+        """CREATE TABLE job_ticks (
+            job TEXT PRIMARY KEY,
+            owner TEXT,
+            next_at TEXT NOT NULL
+        )"""
+    )
+
+
+@migrations()
+def m020_shared_counters(db: Database) -> None:
+    # Slack's pace per channel (a token bucket: tokens left at `since`, epoch seconds) and
+    # the alerts each source sent per second, kept here so every process on this database
+    # counts the same posts and the same alerts.
+    db.execute(
+        """CREATE TABLE slack_pace (
+            channel TEXT PRIMARY KEY,
+            tokens REAL NOT NULL,
+            since REAL NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE alert_rate (
+            source TEXT NOT NULL,
+            second INTEGER NOT NULL,
+            alerts INTEGER NOT NULL,
+            PRIMARY KEY (source, second)
+        )"""
+    )

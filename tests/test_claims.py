@@ -1,0 +1,185 @@
+"""Claims between processes: two processes, each with its own store and no lock in common,
+race for the same rows of one database file; every row is taken exactly once.
+
+Each worker is a fresh interpreter (multiprocessing's spawn), so nothing of this process (a
+connection, a lock) is shared; they start together at a barrier."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.store import Store
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+ROWS = 120
+TICK = timedelta(seconds=0.2)  # an interval job of 200 ms, for the race
+WORK = 0.005  # seconds of "work" per claim, so the two interleave
+SPAWN = multiprocessing.get_context("spawn")
+
+
+def _outbox(store: Store, owner: str) -> list[int]:
+    taken = []
+    now = datetime.now(UTC)  # outbox rows carry wall-clock times
+    while True:
+        heads = store.claimable(now + timedelta(hours=1), limit=ROWS)
+        if not heads:
+            return taken
+        for effect in heads:
+            if store.claim(effect.id, owner, now, timedelta(hours=1)) is not None:
+                taken.append(effect.id)
+                time.sleep(WORK)
+                store.delivered(effect.id, owner, now)
+
+
+def _inbox(store: Store, owner: str) -> list[int]:
+    taken = []
+    while (
+        event := store.claim_inbox(owner, T0 + timedelta(hours=1), timedelta(hours=1))
+    ) is not None:
+        taken.append(event.id)
+        time.sleep(WORK)
+    return taken
+
+
+def _job_runs(store: Store, owner: str) -> list[int]:
+    taken = []
+    for minute in range(ROWS):
+        if store.claim_run("backup-nightly", T0 + timedelta(minutes=minute), T0, owner):
+            taken.append(minute)
+            time.sleep(WORK)
+    return taken
+
+
+def _ticks(store: Store, owner: str) -> list[float]:
+    """Both processes tick an interval job of TICK on the real clock, each more often than
+    TICK and out of step with the other; returned: when each tick this one ran began."""
+    ran = []
+    until = time.time() + 3.0
+    while (now := datetime.now(UTC)).timestamp() < until:
+        if store.claim_tick("incident-timers", now, TICK, owner):
+            ran.append(now.timestamp())
+        time.sleep(WORK * (1.3 if owner == "a" else 1.7))
+    return ran
+
+
+def _rollbacks(store: Store, owner: str) -> list[int]:
+    """Each worker starts its own rollbacks (odd or even ids) one after another; one may run
+    at a time. Returned: how many running it saw while it held the lock (always 1), and -1
+    for each time the other held it."""
+    seen = []
+    for mine in range(1 if owner == "a" else 2, ROWS + 1, 2):
+        while not store.claim_rollback(mine, T0):
+            seen.append(-1)
+            time.sleep(WORK / 4)
+        seen.append(len(store.rollbacks("running")))
+        time.sleep(WORK)
+        store.update_rollback(mine, status="ok")
+        time.sleep(WORK)  # the other's turn
+    return seen
+
+
+def _backups(store: Store, owner: str) -> list[int]:
+    """As for rollbacks: one backup running at a time."""
+    seen = []
+    for _ in range(ROWS // 2):
+        while (backup := store.start_backup("mongodb", "pb", owner, "test", T0)) is None:
+            seen.append(-1)
+            time.sleep(WORK / 4)
+        seen.append(len(store.backups(status="running", limit=5)))
+        time.sleep(WORK)
+        store.finish_backup(backup, status="ok")
+        time.sleep(WORK)  # the other's turn
+    return seen
+
+
+CLAIMS = {
+    "outbox": _outbox,
+    "inbox": _inbox,
+    "job_runs": _job_runs,
+    "ticks": _ticks,
+    "rollbacks": _rollbacks,
+    "backups": _backups,
+}
+
+
+def _worker(what: str, db: str, owner: str, start: Any, results: Any) -> None:
+    # `ticks` returns times, the others ids or counts
+    store = Store(db)
+    store.ping()  # connected before the start, so neither has a head start
+    start.wait()
+    results.put((owner, CLAIMS[what](store, owner)))
+
+
+def _prepare(what: str, store: Store) -> None:
+    with store.atomic():
+        for n in range(ROWS):
+            if what == "outbox":  # a lane each, so every row is a head at once
+                store.enqueue("post", f"C{n}", {"text": str(n)})
+            elif what == "inbox":
+                store.receive(f"Ev{n}", "{}", T0)
+            elif what == "rollbacks":
+                store.add_rollback({"tag": f"v{n}", "status": "pending", "created_at": T0})
+
+
+def _race(tmp_path: Path, what: str) -> tuple[list[Any], list[Any]]:
+    db = str(tmp_path / "opsbot.db")
+    store = Store(db)
+    store.migrate()
+    _prepare(what, store)
+    start, results = SPAWN.Barrier(2), SPAWN.Queue()
+    workers = [SPAWN.Process(target=_worker, args=(what, db, o, start, results)) for o in "ab"]
+    for worker in workers:
+        worker.start()
+    got = dict(results.get(timeout=60) for _ in workers)
+    for worker in workers:
+        worker.join(timeout=10)
+        assert worker.exitcode == 0
+    return got["a"], got["b"]
+
+
+@pytest.mark.parametrize("what", ["outbox", "inbox", "job_runs"])
+def test_two_processes_never_take_the_same_row(tmp_path: Path, what: str) -> None:
+    a, b = _race(tmp_path, what)
+    taken = Counter([*a, *b])
+    assert [k for k, n in taken.items() if n > 1] == [], "claimed twice"
+    assert len(taken) == ROWS  # and none was left behind
+    assert a and b, "one process took everything: the race was not run"
+
+
+def test_two_processes_run_an_interval_job_once_per_interval(tmp_path: Path) -> None:
+    a, b = _race(tmp_path, "ticks")
+    ran = sorted([*a, *b])
+    gaps = [later - earlier for earlier, later in zip(ran, ran[1:], strict=False)]
+    assert min(gaps) >= TICK.total_seconds() * 0.8  # never twice in one interval
+    # ... and neither held the other off for long (a tick is at most one sleep late)
+    assert len(ran) >= 3.0 / TICK.total_seconds() * 0.5
+    assert a and b, "one process ran every tick: the race was not run"
+
+
+@pytest.mark.parametrize("what", ["rollbacks", "backups"])
+def test_two_processes_never_run_two_at_once(tmp_path: Path, what: str) -> None:
+    a, b = _race(tmp_path, what)
+    held = [n for n in [*a, *b] if n >= 0]
+    assert len(held) == ROWS  # every one ran, in turn
+    assert set(held) == {1}, "two were running at once"
+    assert -1 in a and -1 in b, "they never met: the race was not run"
+
+
+def test_an_interval_tick_runs_once_per_interval_and_survives_a_clock_stepped_back(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "opsbot.db")
+    store.migrate()
+    assert store.claim_tick("card-sync", T0, TICK, "a")
+    assert not store.claim_tick("card-sync", T0 + TICK / 2, TICK, "b")  # a ran it just now
+    assert store.claim_tick("card-sync", T0 + TICK * 0.9, TICK, "b")  # a tick a little early
+    assert not store.claim_tick("card-sync", T0 + TICK, TICK, "a")
+    assert store.claim_tick("card-sync", T0 - timedelta(hours=1), TICK, "a")  # clock went back
+    assert store.claim_tick("health-monitor", T0 - timedelta(hours=1), TICK, "a")  # its own
