@@ -60,7 +60,7 @@ def home_view(deps: Deps, user: str) -> dict[str, Any]:
         rows = deps.store.readings(check, now - timedelta(hours=1))
         if rows:
             last = rows[-1]
-            health.append(f"{ICON[last['state']]} *{check}*: {last['summary']}")
+            health.append(f"{ICON[last.state]} *{check}*: {last.summary}")
     oncall = status(deps.store, deps.settings, now, user)
     who = (
         f"{mention(oncall.now.user)} until {when(oncall.now.end, tz)}"

@@ -151,4 +151,4 @@ def test_readings_are_kept_for_the_retention_window(deps, clock) -> None:
     monitor.step(deps, [cpu(OK, 10)], clock())
     monitor.step(deps, [cpu(OK, 12)], clock.advance(days=8))
     rows = deps.store.readings("cpu", clock() - timedelta(days=30))
-    assert [r["value"] for r in rows] == [12]
+    assert [r.value for r in rows] == [12]

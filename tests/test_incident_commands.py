@@ -39,8 +39,8 @@ def test_edit_keeps_the_old_version(deps, clock) -> None:
     edited = next(e for e in deps.store.timeline(1) if e.id == entry.id)
     assert (edited.text, edited.at) == ("Rolled back to v1.4.1", T0 - timedelta(minutes=2))
     [audit] = deps.store.edits(entry.id)
-    assert audit["editor"] == BOB and audit["old_text"] == "Rolled back"
-    assert audit["new_text"] == "Rolled back to v1.4.1"
+    assert audit.editor == BOB and audit.old_text == "Rolled back"
+    assert audit.new_text == "Rolled back to v1.4.1"
     with pytest.raises(UserError, match="no timeline entry #999"):
         run(deps, "edit #999 nope")
 

@@ -105,7 +105,7 @@ def test_every_row_of_an_older_database_survives_the_upgrade(
         assert store.rotation() is not None
         assert store.backup(1) is not None and store.rollback(1) is not None
         assert store.last_run("job_runs.job") is not None
-        assert store.audit()[0]["action"] == "oncall_audit.action"
+        assert store.audit()[0].action == "oncall_audit.action"
 
 
 def test_a_database_from_a_newer_opsbot_is_refused_untouched(tmp_path: Path) -> None:

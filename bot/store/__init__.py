@@ -17,7 +17,7 @@ people.py (display names).
 
 from __future__ import annotations
 
-from bot.store.alerts import Alert, AlertStore
+from bot.store.alerts import Alert, AlertStore, Heartbeat, Silence
 from bot.store.backups import BackupStore
 from bot.store.base import (
     BUSY_TIMEOUT_MS,
@@ -33,11 +33,20 @@ from bot.store.base import (
 )
 from bot.store.digests import DigestStore
 from bot.store.followup import ActionItem, FollowUpStore, Postmortem
-from bot.store.health import HealthStore
+from bot.store.health import Episode, HealthStore, Reading
 from bot.store.inbox import InboxEvent, InboxStore
-from bot.store.incidents import Change, Changed, Entry, Incident, IncidentStore, Timer
+from bot.store.incidents import (
+    Change,
+    Changed,
+    Edit,
+    Entry,
+    Incident,
+    IncidentStore,
+    PublicUpdate,
+    Timer,
+)
 from bot.store.job_runs import JobRun, JobRunStore
-from bot.store.oncall import OnCallStore
+from bot.store.oncall import OnCallAuditEntry, OnCallStore, Override, Swap
 from bot.store.outbox import Effect, OutboxStore
 from bot.store.people import PeopleStore
 from bot.store.rollbacks import RollbackStore
@@ -87,4 +96,13 @@ __all__ = [
     "WRITE_BUDGET_SECONDS",
     "migrations",
     "now_utc",
+    "Override",
+    "Swap",
+    "OnCallAuditEntry",
+    "Silence",
+    "Heartbeat",
+    "Reading",
+    "Episode",
+    "Edit",
+    "PublicUpdate",
 ]

@@ -49,6 +49,48 @@ def _alert(row: dict[str, Any]) -> Alert:
     )
 
 
+@dataclass(frozen=True)
+class Silence:
+    """A silence, or a maintenance window (`kind`), over the alerts its matchers cover."""
+
+    id: int
+    kind: str  # silence or maintenance
+    matchers: dict[str, str]
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+    component: str | None  # a maintenance window's component
+    created_by: str
+    created_at: datetime
+    ended_at: datetime | None  # ended early by hand
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    name: str
+    last_beat: datetime | None  # None until the first beat
+    missed_since: datetime | None  # None while on time
+
+
+def _silence(row: dict[str, Any]) -> Silence:
+    return Silence(
+        row["id"],
+        row["kind"],
+        json.loads(row["matchers"]),
+        datetime.fromisoformat(row["starts_at"]),
+        datetime.fromisoformat(row["ends_at"]),
+        row["reason"],
+        row["component"],
+        row["created_by"],
+        datetime.fromisoformat(row["created_at"]),
+        _parse(row["ended_at"]),
+    )
+
+
+def _heartbeat(row: dict[str, Any]) -> Heartbeat:
+    return Heartbeat(row["name"], _parse(row["last_beat"]), _parse(row["missed_since"]))
+
+
 class AlertStore(StoreBase):
     def alert(self, source: str, fingerprint: str) -> Alert | None:
         sql = "SELECT * FROM alerts WHERE source = ? AND fingerprint = ?"
@@ -142,7 +184,7 @@ class AlertStore(StoreBase):
         with self._write() as db:
             return int(_insert(db, "alert_silences", stored).lastrowid or 0)
 
-    def silences(self, now: datetime, kind: str | None = None) -> list[dict[str, Any]]:
+    def silences(self, now: datetime, kind: str | None = None) -> list[Silence]:
         """Those in force now or to come, oldest first."""
         sql = "SELECT * FROM alert_silences WHERE ended_at IS NULL AND ends_at > ?"
         args: list[Any] = [_iso(now)]
@@ -151,11 +193,7 @@ class AlertStore(StoreBase):
             args.append(kind)
         with self._connect() as db:
             rows = _query(db, sql + " ORDER BY id", args)
-        for row in rows:
-            row["matchers"] = json.loads(row["matchers"])
-            for key in ("starts_at", "ends_at", "created_at"):
-                row[key] = datetime.fromisoformat(row[key])
-        return rows
+        return [_silence(r) for r in rows]
 
     def end_silence(self, silence_id: int, now: datetime) -> bool:
         sql = "UPDATE alert_silences SET ended_at = ? WHERE id = ? AND ended_at IS NULL"
@@ -178,12 +216,10 @@ class AlertStore(StoreBase):
             )
         return _parse(found[0]) if found else None
 
-    def heartbeat(self, name: str) -> dict[str, Any] | None:
+    def heartbeat(self, name: str) -> Heartbeat | None:
         with self._connect() as db:
             rows = _query(db, "SELECT * FROM heartbeats WHERE name = ?", [name])
-        if not rows:
-            return None
-        return {k: (_parse(v) if k != "name" else v) for k, v in rows[0].items()}
+        return _heartbeat(rows[0]) if rows else None
 
     def mark_missed(self, name: str, since: datetime) -> bool:
         """True the first time a beat is found missing (once per miss)."""

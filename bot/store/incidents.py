@@ -153,6 +153,42 @@ class Timer:
     due_at: datetime
 
 
+@dataclass(frozen=True)
+class Edit:
+    """One edit of a timeline entry: who made it, when, and the entry's time and text before
+    and after."""
+
+    id: int
+    entry: int  # the timeline entry's id
+    edited_at: datetime
+    editor: str
+    old_at: datetime
+    old_text: str
+    new_at: datetime
+    new_text: str
+
+
+@dataclass(frozen=True)
+class PublicUpdate:
+    """What was said in public about an incident (the status page shows the latest)."""
+
+    at: datetime
+    text: str
+
+
+def _edit(row: dict[str, Any]) -> Edit:
+    return Edit(
+        row["id"],
+        row["entry_id"],
+        datetime.fromisoformat(row["edited_at"]),
+        row["editor"],
+        datetime.fromisoformat(row["old_at"]),
+        row["old_text"],
+        datetime.fromisoformat(row["new_at"]),
+        row["new_text"],
+    )
+
+
 class IncidentStore(StoreBase):
     # Incidents ---------------------------------------------------------------------------
 
@@ -301,11 +337,10 @@ class IncidentStore(StoreBase):
             )
         return replace(old, at=new_at, text=new_text, edited_at=now)
 
-    def edits(self, entry_id: int) -> list[dict[str, Any]]:
+    def edits(self, entry_id: int) -> list[Edit]:
+        sql = "SELECT * FROM timeline_edits WHERE entry_id = ? ORDER BY id"
         with self._connect() as db:
-            return _query(
-                db, "SELECT * FROM timeline_edits WHERE entry_id = ? ORDER BY id", [entry_id]
-            )
+            return [_edit(row) for row in _query(db, sql, [entry_id])]
 
     def timeline(self, number: int) -> list[Entry]:
         sql = "SELECT * FROM timeline WHERE incident_id = ? ORDER BY at, id"
@@ -325,14 +360,14 @@ class IncidentStore(StoreBase):
             )
             _insert_entries(db, number, (entry,))
 
-    def public_updates(self, number: int) -> list[dict[str, Any]]:
+    def public_updates(self, number: int) -> list[PublicUpdate]:
         with self._connect() as db:
             rows = _query(
                 db,
                 "SELECT at, text FROM public_updates WHERE incident_id = ? ORDER BY at",
                 [number],
             )
-        return [{"at": datetime.fromisoformat(r["at"]), "text": r["text"]} for r in rows]
+        return [PublicUpdate(datetime.fromisoformat(r["at"]), r["text"]) for r in rows]
 
     def public_incidents(self, since: datetime) -> list[Incident]:
         """Incidents with at least one public update, opened since `since` or still open."""

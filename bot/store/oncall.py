@@ -3,12 +3,87 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlite_utils import Database
 
-from bot.store.base import StoreBase, _insert, _iso, _query
+from bot.store.base import StoreBase, _insert, _iso, _parse, _query
+
+
+@dataclass(frozen=True)
+class Override:
+    """Someone on call from `starts_at` to `ends_at`, over the rotation (a swap is two)."""
+
+    id: int
+    user: str
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+    created_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Swap:
+    """`requester` asks `target` to trade shifts: the target takes the requester's (give), the
+    requester the target's (take); accepted, they are two overrides."""
+
+    id: int
+    requester: str
+    target: str
+    give_start: datetime
+    give_end: datetime
+    take_start: datetime
+    take_end: datetime
+    status: str  # pending, accepted or declined
+    created_at: datetime
+    decided_at: datetime | None
+
+
+@dataclass(frozen=True)
+class OnCallAuditEntry:
+    """One change to the on-call schedule, or a swap asked or answered: who, what, when."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str  # set, override, swap-request, swap-accepted, swap-declined
+    detail: str
+
+
+def _override(row: dict[str, Any]) -> Override:
+    return Override(
+        row["id"],
+        row["user"],
+        datetime.fromisoformat(row["starts_at"]),
+        datetime.fromisoformat(row["ends_at"]),
+        row["reason"],
+        row["created_by"],
+        datetime.fromisoformat(row["created_at"]),
+    )
+
+
+def _swap(row: dict[str, Any]) -> Swap:
+    return Swap(
+        row["id"],
+        row["requester"],
+        row["target"],
+        datetime.fromisoformat(row["give_start"]),
+        datetime.fromisoformat(row["give_end"]),
+        datetime.fromisoformat(row["take_start"]),
+        datetime.fromisoformat(row["take_end"]),
+        row["status"],
+        datetime.fromisoformat(row["created_at"]),
+        _parse(row["decided_at"]),
+    )
+
+
+def _audit_entry(row: dict[str, Any]) -> OnCallAuditEntry:
+    return OnCallAuditEntry(
+        row["id"], datetime.fromisoformat(row["at"]), row["actor"], row["action"], row["detail"]
+    )
 
 
 def _audit(db: Database, now: datetime, actor: str, action: str, detail: str) -> None:
@@ -62,19 +137,12 @@ class OnCallStore(StoreBase):
                 db, now, actor, "set", f"rotation {' '.join(members)} from {anchor:%Y-%m-%d %H:%M}"
             )
 
-    def overrides(self, since: datetime) -> list[dict[str, Any]]:
+    def overrides(self, since: datetime) -> list[Override]:
         """Overrides still running or to come after `since`, oldest first."""
         sql = "SELECT * FROM oncall_overrides WHERE ends_at > ? ORDER BY id"
         with self._connect() as db:
             rows = _query(db, sql, [_iso(since)])
-        return [
-            {
-                **r,
-                "starts_at": datetime.fromisoformat(r["starts_at"]),
-                "ends_at": datetime.fromisoformat(r["ends_at"]),
-            }
-            for r in rows
-        ]
+        return [_override(r) for r in rows]
 
     def add_override(
         self, user: str, start: datetime, end: datetime, *, reason: str, actor: str, now: datetime
@@ -106,13 +174,10 @@ class OnCallStore(StoreBase):
         assert swap is not None
         return swap
 
-    def swap(self, swap_id: int) -> dict[str, Any] | None:
+    def swap(self, swap_id: int) -> Swap | None:
         with self._connect() as db:
             rows = _query(db, "SELECT * FROM oncall_swaps WHERE id = ?", [swap_id])
-        if not rows:
-            return None
-        times = ("give_start", "give_end", "take_start", "take_end")
-        return {**rows[0], **{k: datetime.fromisoformat(rows[0][k]) for k in times}}
+        return _swap(rows[0]) if rows else None
 
     def decide_swap(self, swap_id: int, accepted: bool, *, actor: str, now: datetime) -> bool:
         """Accept (both overrides, at once) or decline a pending swap; False if not pending."""
@@ -122,26 +187,23 @@ class OnCallStore(StoreBase):
             )
             if not rows:
                 return False
-            swap = rows[0]
+            swap = _swap(rows[0])
             status = "accepted" if accepted else "declined"
             db.execute(
                 "UPDATE oncall_swaps SET status = ?, decided_at = ? WHERE id = ?",
                 [status, _iso(now), swap_id],
             )
             if accepted:
-                give = (
-                    datetime.fromisoformat(swap["give_start"]),
-                    datetime.fromisoformat(swap["give_end"]),
+                reason = f"swap S{swap_id}"
+                _add_override(db, swap.target, swap.give_start, swap.give_end, reason, actor, now)
+                _add_override(
+                    db, swap.requester, swap.take_start, swap.take_end, reason, actor, now
                 )
-                take = (
-                    datetime.fromisoformat(swap["take_start"]),
-                    datetime.fromisoformat(swap["take_end"]),
-                )
-                _add_override(db, swap["target"], *give, f"swap S{swap_id}", actor, now)
-                _add_override(db, swap["requester"], *take, f"swap S{swap_id}", actor, now)
             _audit(db, now, actor, f"swap-{status}", f"S{swap_id}")
         return True
 
-    def audit(self, limit: int = 20) -> list[dict[str, Any]]:
+    def audit(self, limit: int = 20) -> list[OnCallAuditEntry]:
+        """The on-call audit trail, newest first."""
+        sql = "SELECT * FROM oncall_audit ORDER BY id DESC LIMIT ?"
         with self._connect() as db:
-            return _query(db, "SELECT * FROM oncall_audit ORDER BY id DESC LIMIT ?", [limit])
+            return [_audit_entry(r) for r in _query(db, sql, [limit])]

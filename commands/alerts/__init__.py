@@ -81,12 +81,13 @@ def silences(deps: Deps, now: datetime) -> Reply:
     if not found:
         return Reply("No silence or maintenance window is in force or planned.")
     lines = []
-    for row in found:
-        what = " ".join(f"{k}={v}" for k, v in row["matchers"].items())
-        label = "M" if row["kind"] == "maintenance" else "S"
+    for silence in found:
+        what = " ".join(f"{k}={v}" for k, v in silence.matchers.items())
+        label = "M" if silence.kind == "maintenance" else "S"
         lines.append(
-            f"• *{label}{row['id']}* {what} until {row['ends_at']:%Y-%m-%d %H:%M} UTC "
-            f"({span(row['ends_at'] - now)} left) by {mention(row['created_by'])}: {row['reason']}"
+            f"• *{label}{silence.id}* {what} until {silence.ends_at:%Y-%m-%d %H:%M} UTC "
+            f"({span(silence.ends_at - now)} left) by {mention(silence.created_by)}: "
+            f"{silence.reason}"
         )
     return Reply("\n".join(lines))
 

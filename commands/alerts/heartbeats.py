@@ -25,15 +25,15 @@ def check_heartbeats(deps: Deps, now: datetime) -> list[str]:
     late = []
     for heartbeat in deps.settings.heartbeats:
         known = deps.store.heartbeat(heartbeat.name)
-        if known is None or known["last_beat"] is None:
+        if known is None or known.last_beat is None:
             deps.store.beat(heartbeat.name, now)  # watched from now on
             continue
-        due = known["last_beat"] + timedelta(
+        due = known.last_beat + timedelta(
             minutes=heartbeat.interval_minutes + heartbeat.grace_minutes
         )
         if now > due and deps.store.mark_missed(heartbeat.name, due):
             late.append(heartbeat.name)
-            receive(deps, HEARTBEAT_SOURCE, [_missed(heartbeat, known["last_beat"])], now)
+            receive(deps, HEARTBEAT_SOURCE, [_missed(heartbeat, known.last_beat)], now)
     return late
 
 

@@ -23,7 +23,7 @@ from bot.domain.incidents import effects
 from bot.domain.incidents.card import STEP_ACTIONS
 from bot.domain.incidents.outcome import publish, resolve
 from bot.replies import Reply, blocks, buttons, section
-from bot.store import Entry
+from bot.store import Entry, Silence
 from commands.alerts.intake import AlertEvent
 from commands.alerts.storms import (
     OPENED_KEY,
@@ -55,10 +55,10 @@ def rule_for(settings: Settings, source: str, labels: dict[str, str]) -> AlertRu
     return None
 
 
-def silence_for(silences: list[dict[str, Any]], source: str, labels: dict[str, str]) -> int | None:
+def silence_for(silences: list[Silence], source: str, labels: dict[str, str]) -> int | None:
     """The first of `silences` (those in force) that covers this alert."""
-    found = next((s for s in silences if matches(s["matchers"], source, labels)), None)
-    return int(found["id"]) if found else None
+    found = next((s for s in silences if matches(s.matchers, source, labels)), None)
+    return found.id if found else None
 
 
 def matches(matchers: dict[str, str], source: str, labels: dict[str, str]) -> bool:
@@ -82,7 +82,7 @@ def receive(deps: Deps, source: str, events: list[AlertEvent], now: datetime) ->
     limit = deps.settings.alerts.storm_per_minute
     with deps.store.atomic():
         # read once for the whole body (up to 1,000 alerts), not once per alert
-        silences = [s for s in deps.store.silences(now) if s["starts_at"] <= now]
+        silences = [s for s in deps.store.silences(now) if s.starts_at <= now]
         # every alert counts toward a storm, repeats too: the rate is the source's
         before = deps.store.count_alerts(source, now, len(events))
         for arrived, event in enumerate(events, start=1):
@@ -102,7 +102,7 @@ def _one(
     source: str,
     event: AlertEvent,
     now: datetime,
-    silences: list[dict[str, Any]],
+    silences: list[Silence],
     storming: bool,
 ) -> tuple[str, int | None]:
     known = deps.store.alert(source, event.fingerprint)

@@ -82,7 +82,7 @@ def answer(deps: Deps, what: str, readings: list[Reading]) -> Reply:
 def _histories(deps: Deps, readings: list[Reading], now: datetime) -> dict[str, list[float | None]]:
     since = now - timedelta(hours=2)
     return {
-        r.check: [row["value"] for row in deps.store.readings(r.check, since)] + [r.value]
+        r.check: [row.value for row in deps.store.readings(r.check, since)] + [r.value]
         for r in readings
     }
 

@@ -20,7 +20,7 @@ from bot.domain.incidents import service as incidents
 from bot.domain.incidents.outcome import Outcome, publish
 from bot.domain.oncall import who
 from bot.replies import Reply, span
-from bot.store import Entry
+from bot.store import Entry, Episode
 from commands.health import render
 
 INCIDENT_KEY = "health.incident.api"  # the open incident the API-down alerts feed
@@ -35,8 +35,8 @@ def sustained(deps: Deps, reading: Reading, now: datetime) -> str:
     minutes = deps.settings.thresholds.cpu_warning_minutes
     window = deps.store.readings("cpu", now - timedelta(minutes=minutes, seconds=30))
     began = now - timedelta(minutes=minutes)
-    covered = bool(window) and window[0]["at"] <= began + timedelta(seconds=30)
-    return WARNING if covered and all(r["state"] == WARNING for r in window) else OK
+    covered = bool(window) and window[0].at <= began + timedelta(seconds=30)
+    return WARNING if covered and all(r.state == WARNING for r in window) else OK
 
 
 def step(deps: Deps, readings: list[Reading], now: datetime) -> list[str]:
@@ -61,51 +61,51 @@ def step(deps: Deps, readings: list[Reading], now: datetime) -> list[str]:
 
 
 def _alerting(
-    deps: Deps, reading: Reading, state: str, episode: dict[str, object] | None, now: datetime
+    deps: Deps, reading: Reading, state: str, episode: Episode | None, now: datetime
 ) -> str:
     reply = render.render_alert(reading, state, now, deps.settings)
     channel = deps.settings.digest_target
     if episode is None:
         posted = deps.post_now(channel, reply)
-        episode = {
-            "check_name": reading.check,
-            "state": state,
-            "started_at": now.isoformat(),
-            "channel": posted["channel"],
-            "ts": posted["ts"],
-            "ok_streak": 0,
-        }
-        episode["id"] = deps.store.save_episode(episode)
+        deps.store.save_episode(
+            {
+                "check_name": reading.check,
+                "state": state,
+                "started_at": now.isoformat(),
+                "channel": posted["channel"],
+                "ts": posted["ts"],
+                "ok_streak": 0,
+            }
+        )
         if reading.check == "api" and state == CRITICAL:
             _service_down(deps, reading, now)
         return f"{reading.check}: {state} alert posted"
-    if episode["state"] != state or episode["ok_streak"]:
+    if episode.state != state or episode.ok_streak:
         _update(deps, episode, reply)
-        deps.store.save_episode({"id": episode["id"], "state": state, "ok_streak": 0})
+        deps.store.save_episode({"id": episode.id, "state": state, "ok_streak": 0})
         return f"{reading.check}: alert now {state}"
     return ""
 
 
-def _recovering(deps: Deps, reading: Reading, episode: dict[str, object], now: datetime) -> str:
-    streak = int(str(episode["ok_streak"] or 0)) + 1
+def _recovering(deps: Deps, reading: Reading, episode: Episode, now: datetime) -> str:
+    streak = episode.ok_streak + 1
     if streak < deps.settings.health.recovery_readings:  # hysteresis: one good reading is not
-        deps.store.save_episode({"id": episode["id"], "ok_streak": streak})  # a recovery
+        deps.store.save_episode({"id": episode.id, "ok_streak": streak})  # a recovery
         return ""
-    started = datetime.fromisoformat(str(episode["started_at"]))
     text = (
-        f":white_check_mark: *{reading.check}* recovered after {span(now - started)}: "
-        f"{reading.summary}"
+        f":white_check_mark: *{reading.check}* recovered after "
+        f"{span(now - episode.started_at)}: {reading.summary}"
     )
     _update(deps, episode, Reply(text))
-    deps.post_now(str(episode["channel"]), Reply(text), thread_ts=str(episode["ts"]))
+    deps.post_now(episode.channel, Reply(text), thread_ts=episode.ts)
     deps.store.save_episode(
-        {"id": episode["id"], "ended_at": now.isoformat(), "ok_streak": streak, "state": OK}
+        {"id": episode.id, "ended_at": now.isoformat(), "ok_streak": streak, "state": OK}
     )
     return f"{reading.check}: recovered"
 
 
-def _update(deps: Deps, episode: dict[str, object], reply: Reply) -> None:
-    posting.enqueue_update(deps, str(episode["channel"]), str(episode["ts"]), reply.as_message())
+def _update(deps: Deps, episode: Episode, reply: Reply) -> None:
+    posting.enqueue_update(deps, episode.channel, episode.ts, reply.as_message())
 
 
 def _service_down(deps: Deps, reading: Reading, now: datetime) -> None:

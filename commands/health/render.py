@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from bot.config import Settings
 from bot.domain.health import (
@@ -17,6 +16,7 @@ from bot.domain.health import (
     worst,
 )
 from bot.replies import Reply, blocks, context, header, hhmm, section, sparkline
+from bot.store import Reading as StoredReading
 
 
 def _line(reading: Reading, history: list[float | None]) -> str:
@@ -62,11 +62,10 @@ def render_card(
     )
 
 
-def render_detail(reading: Reading, history: list[dict[str, Any]], settings: Settings) -> Reply:
-    values = [r["value"] for r in history]
+def render_detail(reading: Reading, history: list[StoredReading], settings: Settings) -> Reply:
+    values = [r.value for r in history]
     rows = "\n".join(
-        f"`{hhmm(r['at'], settings.tz)}` {ICON[str(r['state'])]} {r['summary']}"
-        for r in history[-10:]
+        f"`{hhmm(r.at, settings.tz)}` {ICON[r.state]} {r.summary}" for r in history[-10:]
     )
     body = (
         _line(reading, values)
@@ -76,15 +75,15 @@ def render_detail(reading: Reading, history: list[dict[str, Any]], settings: Set
     return Reply(f"{reading.check}: {reading.state}", blocks=blocks(section(body)))
 
 
-def render_history(histories: dict[str, list[dict[str, Any]]], settings: Settings) -> Reply:
+def render_history(histories: dict[str, list[StoredReading]], settings: Settings) -> Reply:
     if not any(histories.values()):
         return Reply("No readings in the last 24 h: the monitor has not run yet.")
     lines = []
     for check, rows in histories.items():
         if not rows:
             continue
-        bad = [r for r in rows if r["state"] in (WARNING, CRITICAL)]
-        trend = sparkline([r["value"] for r in rows][-48:])
+        bad = [r for r in rows if r.state in (WARNING, CRITICAL)]
+        trend = sparkline([r.value for r in rows][-48:])
         lines.append(
             f"*{check}*: {len(rows)} readings, {len(bad)} warning or critical"
             + (f" `{trend}`" if trend else "")

@@ -73,7 +73,7 @@ def on_swap_answer(
     ack()
     verdict = "accepted: the schedule is changed" if accepted else "declined: nothing changed"
     respond(
-        text=f":arrows_counterclockwise: {mention(str(swap['requester']))}'s swap with "
+        text=f":arrows_counterclockwise: {mention(swap.requester)}'s swap with "
         f"{mention(actor)} was {verdict}.",
         replace_original=True,
         response_type="in_channel",

@@ -16,7 +16,7 @@ from bot.domain.oncall import (
     schedule,
 )
 from bot.replies import UserError, mention
-from bot.store import Store
+from bot.store import Store, Swap
 from commands.oncall import parse as p
 
 
@@ -110,16 +110,14 @@ def request_swap(
     return swap, give, take
 
 
-def answer_swap(
-    store: Store, swap_id: int, *, actor: str, accepted: bool, now: datetime
-) -> dict[str, object]:
+def answer_swap(store: Store, swap_id: int, *, actor: str, accepted: bool, now: datetime) -> Swap:
     swap = store.swap(swap_id)
     if swap is None:
         raise UserError("That swap no longer exists.")
-    if actor != swap["target"]:
-        raise UserError(f"Only {mention(str(swap['target']))} can answer this swap.")
+    if actor != swap.target:
+        raise UserError(f"Only {mention(swap.target)} can answer this swap.")
     if not store.decide_swap(swap_id, accepted, actor=actor, now=now):
-        raise UserError(f"This swap was already {swap['status']}.")
+        raise UserError(f"This swap was already {swap.status}.")
     return swap
 
 

@@ -124,7 +124,7 @@ def test_rotation_override_swap_survive_a_restart(stack: Stack) -> None:
     assert f"*On call now:* <@{CAROL}>" in who_now(stack)
     stack.clock.advance(days=7)  # into what was Carol's week: Bob has it now
     assert f"*On call now:* <@{BOB}>" in who_now(stack)
-    actions = [row["action"] for row in stack.deps.store.audit()]
+    actions = [row.action for row in stack.deps.store.audit()]
     assert {"set", "override", "swap-request", "swap-accepted"} <= set(actions)
 
 

@@ -133,7 +133,7 @@ def _every(deps: Deps, kind: str) -> timedelta:
 
 def _reminder(deps: Deps, incident: Incident, now: datetime, due: list[str]) -> Reply:
     updates = [e.at for e in deps.store.timeline(incident.number) if e.kind == "update"]
-    public = [u["at"] for u in deps.store.public_updates(incident.number)]
+    public = [u.at for u in deps.store.public_updates(incident.number)]
     return texts.render_reminder(
         incident,
         deps.settings,

@@ -51,8 +51,7 @@ def config_anchor(settings: Settings) -> datetime:
 
 def overrides(store: Store, since: datetime) -> list[Override]:
     return [
-        Override(o["id"], o["user"], o["starts_at"], o["ends_at"])
-        for o in store.overrides(since - WEEK * 60)
+        Override(o.id, o.user, o.starts_at, o.ends_at) for o in store.overrides(since - WEEK * 60)
     ]
 
 

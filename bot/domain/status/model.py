@@ -40,7 +40,7 @@ def _component_state(deps: Deps, check: str | None, now: datetime) -> str:
         "critical": "major outage",
         "warning": "degraded performance",
         NOT_CONFIGURED: NOT_MONITORED,
-    }.get(rows[-1]["state"], "operational")
+    }.get(rows[-1].state, "operational")
 
 
 def public_title(incident: Incident) -> str:
@@ -65,20 +65,20 @@ def build(deps: Deps, now: datetime) -> dict[str, Any]:
                 "title": public_title(incident),
                 "impact": LEVEL.get(incident.severity, "degraded performance"),
                 "since": incident.opened_at.isoformat(timespec="minutes"),
-                "latest_update": plain(updates[-1]["text"], public=True) if updates else "",
-                "updated_at": updates[-1]["at"].isoformat(timespec="minutes") if updates else None,
+                "latest_update": plain(updates[-1].text, public=True) if updates else "",
+                "updated_at": updates[-1].at.isoformat(timespec="minutes") if updates else None,
             }
         )
     states = [str(c["status"]) for c in components] + [str(a["impact"]) for a in active]
     overall = max(states, key=lambda s: RANK.get(s, 0), default=NOT_MONITORED)
     maintenance = [
         {
-            "component": plain(str(row["component"] or ""), public=True),
-            "from": row["starts_at"].isoformat(timespec="minutes"),
-            "until": row["ends_at"].isoformat(timespec="minutes"),
-            "text": plain(row["reason"], public=True),
+            "component": plain(window.component or "", public=True),
+            "from": window.starts_at.isoformat(timespec="minutes"),
+            "until": window.ends_at.isoformat(timespec="minutes"),
+            "text": plain(window.reason, public=True),
         }
-        for row in deps.store.silences(now, kind="maintenance")
+        for window in deps.store.silences(now, kind="maintenance")
     ]
     return {
         "title": settings.title,
