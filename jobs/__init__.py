@@ -243,7 +243,7 @@ def describe_jobs(deps: Deps, now: datetime) -> list[tuple[str, str, str, str]]:
         upcoming = trigger.get_next_fire_time(None, now)
         last = deps.store.last_run(name)
         last_text = (
-            f"{last['scheduled_for'][:16]} {last['status']}"
+            f"{last.scheduled_for:%Y-%m-%dT%H:%M} {last.status}"
             if last
             else "not recorded (runs often)"
             if not isinstance(trigger, CronTrigger)

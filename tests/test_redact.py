@@ -310,9 +310,7 @@ def test_the_store_keeps_typed_text_and_valid_json(tmp_path: Path) -> None:
     quoted = 'login failed: password="hunter2hunter2" for token="t0k3n-99"'
     store.add_digest("daily", "2026-11-30", "C1", "1.2", now, [{"key": "e", "text": quoted}])
     [digest] = store.digests("2026-11-30", "2026-11-30")
-    assert digest["sections"] == [
-        {"key": "e", "text": 'login failed: password="***" for token="***"'}
-    ]
+    assert digest.sections == [{"key": "e", "text": 'login failed: password="***" for token="***"'}]
     alert = {
         "source": "prom",
         "fingerprint": "f1",

@@ -1,11 +1,12 @@
 import os
 import sqlite3
 import threading
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
-from bot.store import Change, Entry, Incident, Store, migrations
+from bot.store import Change, Digest, DigestMark, Entry, Incident, JobRun, Store, migrations
+from bot.store.job_runs import RUN_LEASE
 from tests.conftest import T0
 
 
@@ -81,6 +82,32 @@ def test_first_sighting_forgets_after_keep(store) -> None:
     assert store.first_sighting("Ev1", T0 + timedelta(hours=1), keep) is False
     assert store.first_sighting("Ev2", T0 + timedelta(days=2), keep) is True
     assert store.first_sighting("Ev1", T0 + timedelta(days=2), keep) is True
+
+
+def test_digests_marks_and_job_runs_read_back_typed(store) -> None:
+    """A digest, its marks and a job's runs come back as typed rows, times as aware UTC."""
+    sections = [{"key": "errors", "title": "Error logs", "state": "ok", "text": "none"}]
+    digest_id = store.add_digest("daily", "2026-11-27", "", "", T0, sections)
+    store.set_digest_message(digest_id, "C1", "1.2")
+    later = T0 + timedelta(minutes=5)
+    assert store.mark(digest_id, "errors", "U1", later)
+    digest = Digest(digest_id, "daily", date(2026, 11, 27), "C1", "1.2", T0, sections)
+    assert store.digest(digest_id) == store.digest_at("C1", "1.2") == digest
+    assert store.digests("2026-11-27", "2026-11-27", kind="daily") == [digest]
+    assert store.digests("2026-11-27", "2026-11-27", kind="weekly") == []
+    assert store.marks(digest_id) == [DigestMark(digest_id, "errors", "U1", later)]
+
+    assert store.claim_run("daily-digest", T0, T0, owner="host:1")
+    [running] = store.job_runs("daily-digest")
+    assert (running.status, running.owner, running.lease_until) == (
+        "running",
+        "host:1",
+        T0 + RUN_LEASE,
+    )
+    store.finish_run("daily-digest", T0, "ok", "Daily digest D1 posted", later)
+    done = JobRun("daily-digest", T0, T0, "ok", later, "Daily digest D1 posted")
+    assert store.last_run("daily-digest") == done
+    assert store.last_run("weekly-digest") is None
 
 
 def test_many_threads_write_without_losing_any(store) -> None:

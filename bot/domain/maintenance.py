@@ -19,16 +19,12 @@ def maintenance_log(deps: Deps, year: int, month: int) -> str:
     last = date(year, month, calendar.monthrange(year, month)[1])
     found = deps.store.digests(first.isoformat(), last.isoformat())
     dailies = [
-        (date.fromisoformat(d["day"]), {m["item"] for m in deps.store.marks(d["id"])})
-        for d in found
-        if d["kind"] == "daily"
+        (d.day, {m.item for m in deps.store.marks(d.id)}) for d in found if d.kind == "daily"
     ]
     lists: dict[str, set[str]] = {}
     for digest in found:
-        if digest["kind"] != "daily":
-            lists.setdefault(digest["kind"], set()).update(
-                m["item"] for m in deps.store.marks(digest["id"])
-            )
+        if digest.kind != "daily":
+            lists.setdefault(digest.kind, set()).update(m.item for m in deps.store.marks(digest.id))
     opened = [
         i
         for i in deps.store.incidents(open_only=False, limit=500)

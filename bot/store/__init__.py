@@ -31,7 +31,7 @@ from bot.store.base import (
     now_utc,
     serve_lock,
 )
-from bot.store.digests import DigestStore
+from bot.store.digests import Digest, DigestMark, DigestStore
 from bot.store.followup import ActionItem, FollowUpStore, Postmortem
 from bot.store.health import Episode, HealthStore, Reading
 from bot.store.inbox import InboxEvent, InboxStore
@@ -77,6 +77,8 @@ __all__ = [
     "CannotUpgrade",
     "ActionItem",
     "Change",
+    "Digest",
+    "DigestMark",
     "Effect",
     "InboxEvent",
     "JobRun",

@@ -15,16 +15,32 @@ RUN_RENEW = timedelta(seconds=30)
 
 @dataclass(frozen=True)
 class JobRun:
+    """One occurrence of a job. `status`: running, ok, failed, missed, skipped, interrupted
+    or cut short; `owner` holds a running one until `lease_until`."""
+
     job: str
     scheduled_for: datetime
     started_at: datetime | None
     status: str
+    finished_at: datetime | None = None
+    summary: str | None = None
+    owner: str | None = None
+    lease_until: datetime | None = None
 
 
 def _job_run(row: dict[str, Any]) -> JobRun:
     scheduled = _parse(row["scheduled_for"])
     assert scheduled is not None
-    return JobRun(row["job"], scheduled, _parse(row["started_at"]), row["status"])
+    return JobRun(
+        job=row["job"],
+        scheduled_for=scheduled,
+        started_at=_parse(row["started_at"]),
+        status=row["status"],
+        finished_at=_parse(row["finished_at"]),
+        summary=row["summary"],
+        owner=row["owner"],
+        lease_until=_parse(row["lease_until"]),
+    )
 
 
 class JobRunStore(StoreBase):
@@ -143,17 +159,12 @@ class JobRunStore(StoreBase):
             found = db.execute("SELECT MIN(started_at) FROM job_runs").fetchone()[0]
         return datetime.fromisoformat(found) if found else None
 
-    def job_runs(self, job: str, limit: int = 50) -> list[dict[str, Any]]:
+    def job_runs(self, job: str, limit: int = 50) -> list[JobRun]:
         """A job's recorded occurrences, the latest first."""
         sql = "SELECT * FROM job_runs WHERE job = ? ORDER BY scheduled_for DESC LIMIT ?"
         with self._connect() as db:
-            return _query(db, sql, [job, limit])
+            return [_job_run(row) for row in _query(db, sql, [job, limit])]
 
-    def last_run(self, job: str) -> dict[str, Any] | None:
-        with self._connect() as db:
-            rows = _query(
-                db,
-                "SELECT * FROM job_runs WHERE job = ? ORDER BY scheduled_for DESC LIMIT 1",
-                [job],
-            )
-        return rows[0] if rows else None
+    def last_run(self, job: str) -> JobRun | None:
+        found = self.job_runs(job, limit=1)
+        return found[0] if found else None

@@ -28,7 +28,7 @@ def on_button(
     else:
         digest = deps.store.digest(digest_id)
         assert digest is not None
-        item = label = checklists.CHECKLISTS[digest["kind"]][int(suffix)]
+        item = label = checklists.CHECKLISTS[digest.kind][int(suffix)]
     if service.mark_item(deps, digest_id, item, user):
         respond(
             replace_original=False,

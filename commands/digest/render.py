@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from bot.domain.maintenance import REVIEWABLE
 from bot.replies import Reply, blocks, buttons, context, header, mention, section
+from bot.store import DigestMark
 
 CHECK = "digest.check"  # + ".<key>" on daily digests
 DONE = "digest.done"  # + ".<n>" on checklists
@@ -18,9 +18,9 @@ ICON = {
 }
 
 
-def _footer(marks: list[dict[str, Any]]) -> str:
-    people = sorted({m["user"] for m in marks if m["item"] == "all"})
-    checks = sorted({REVIEWABLE.get(m["item"], m["item"]) for m in marks if m["item"] != "all"})
+def _footer(marks: list[DigestMark]) -> str:
+    people = sorted({m.user for m in marks if m.item == "all"})
+    checks = sorted({REVIEWABLE.get(m.item, m.item) for m in marks if m.item != "all"})
     parts = []
     if people:
         parts.append("Reviewed by " + ", ".join(mention(p) for p in people))
@@ -32,11 +32,11 @@ def _footer(marks: list[dict[str, Any]]) -> str:
 
 
 def render_daily(
-    day: date, sections: list[dict[str, str]], digest_id: int | None, marks: list[dict[str, Any]]
+    day: date, sections: list[dict[str, str]], digest_id: int | None, marks: list[DigestMark]
 ) -> Reply:
     title = f"Daily check · {day:%a %d %b %Y}"
     body = [section(f"{ICON.get(s['state'], '')} *{s['title']}*\n{s['text']}") for s in sections]
-    done = {m["item"] for m in marks}
+    done = {m.item for m in marks}
     choices = [
         (f"{CHECK}.{key}", ("✓ " if key in done else "") + f"{name} reviewed", str(digest_id), None)
         for key, name in REVIEWABLE.items()
@@ -59,14 +59,14 @@ def render_checklist(
     period: str,
     items: list[str],
     digest_id: int | None,
-    marks: list[dict[str, Any]],
+    marks: list[DigestMark],
     extra: list[dict[str, str]] | None = None,
 ) -> Reply:
-    done = {m["item"]: m for m in marks}
+    done = {m.item: m for m in marks}
     title = f"{kind.capitalize()} tasks · {period}"
     lines = [
         f"{'✅' if item in done else '☐'} {item}"
-        + (f" — {mention(done[item]['user'])}, {done[item]['at'][:10]}" if item in done else "")
+        + (f" — {mention(done[item].user)}, {done[item].at:%Y-%m-%d}" if item in done else "")
         for item in items
     ]
     extra_blocks = [

@@ -3,7 +3,7 @@ nudge, and fill the plan's monthly maintenance log."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from bot import posting
@@ -13,7 +13,7 @@ from bot.domain.incidents import service as incidents
 from bot.domain.incidents.outcome import Outcome, publish
 from bot.domain.oncall import who
 from bot.replies import Reply, mention
-from bot.store import Entry
+from bot.store import Digest, Entry
 from commands.digest import render, sections
 
 REVIEWED, FOLLOW_UP = "white_check_mark", "warning"
@@ -58,7 +58,7 @@ def _set_where(deps: Deps, digest_id: int, where: dict[str, Any]) -> None:
     deps.store.set_digest_message(digest_id, where["channel"], where["ts"])
 
 
-def digest_at(deps: Deps, channel: str, ts: str) -> dict[str, Any] | None:
+def digest_at(deps: Deps, channel: str, ts: str) -> Digest | None:
     return deps.store.digest_at(channel, ts)
 
 
@@ -67,21 +67,18 @@ def _refresh(deps: Deps, digest_id: int) -> None:
     digest = deps.store.digest(digest_id)
     assert digest is not None
     marks = deps.store.marks(digest_id)
-    if digest["kind"] == "daily":
-        reply = render.render_daily(
-            date.fromisoformat(digest["day"]), digest["sections"], digest_id, marks
-        )
+    if digest.kind == "daily":
+        reply = render.render_daily(digest.day, digest.sections, digest_id, marks)
     else:
-        local = date.fromisoformat(digest["day"])
         reply = render.render_checklist(
-            digest["kind"],
-            f"{local:%d %b %Y}",
-            checklists.CHECKLISTS[digest["kind"]],
+            digest.kind,
+            f"{digest.day:%d %b %Y}",
+            checklists.CHECKLISTS[digest.kind],
             digest_id,
             marks,
-            digest["sections"],
+            digest.sections,
         )
-    posting.enqueue_update(deps, digest["channel"], digest["ts"], reply.as_message())
+    posting.enqueue_update(deps, digest.channel, digest.ts, reply.as_message())
 
 
 def on_reaction(deps: Deps, event: dict[str, Any]) -> bool:
@@ -98,31 +95,31 @@ def on_reaction(deps: Deps, event: dict[str, Any]) -> bool:
     )
     now = deps.clock()
     with deps.store.atomic():
-        if name == REVIEWED and deps.store.mark(digest["id"], "all", user, now, add=added):
-            _refresh(deps, digest["id"])
+        if name == REVIEWED and deps.store.mark(digest.id, "all", user, now, add=added):
+            _refresh(deps, digest.id)
         elif name == FOLLOW_UP and added:
             _follow_up(deps, digest, user, now)
     return True
 
 
-def _follow_up(deps: Deps, digest: dict[str, Any], user: str, now: datetime) -> None:
-    if deps.store.state(f"digest.followup.{digest['id']}"):
+def _follow_up(deps: Deps, digest: Digest, user: str, now: datetime) -> None:
+    if deps.store.state(f"digest.followup.{digest.id}"):
         return  # one follow-up incident per digest
-    flagged = [s for s in digest["sections"] if s["state"] in ("warning", "failed")]
-    title = f"Follow-up from the {digest['kind']} check of {digest['day']}" + (
+    flagged = [s for s in digest.sections if s["state"] in ("warning", "failed")]
+    title = f"Follow-up from the {digest.kind} check of {digest.day.isoformat()}" + (
         ": " + ", ".join(s["title"] for s in flagged) if flagged else ""
     )
     opened = incidents.open_incident(
         deps.store, deps.settings, title=title, severity="P3", actor=user, now=now
     )
-    deps.store.set_state(f"digest.followup.{digest['id']}", str(opened.number))
+    deps.store.set_state(f"digest.followup.{digest.id}", str(opened.number))
     for found in flagged:
         deps.store.add_entry(
             opened.number, Entry(now, None, "note", f"{found['title']}: {found['text'][:400]}")
         )
     publish(Outcome(Reply(""), opened), deps)
     text = f"{mention(user)} opened {opened.ref} (P3) to follow this up."
-    posting.enqueue_post(deps, digest["channel"], {"text": text}, thread_ts=digest["ts"])
+    posting.enqueue_post(deps, digest.channel, {"text": text}, thread_ts=digest.ts)
 
 
 def mark_item(deps: Deps, digest_id: int, item: str, user: str) -> bool:
@@ -140,12 +137,12 @@ def nudge(deps: Deps, now: datetime) -> str:
     if not today:
         return "No daily digest today."
     digest = today[-1]
-    if deps.store.marks(digest["id"]):
-        return f"D{digest['id']} was reviewed."
+    if deps.store.marks(digest.id):
+        return f"D{digest.id} was reviewed."
     person = who(deps.store, deps.settings, now)
     text = (
         f"{mention(person) + ' ' if person else ''}Today's daily check has no review yet. "
         "React :white_check_mark: when you have looked at it."
     )
-    deps.post_now(digest["channel"], Reply(text), thread_ts=digest["ts"])
-    return f"Nudged about D{digest['id']}."
+    deps.post_now(digest.channel, Reply(text), thread_ts=digest.ts)
+    return f"Nudged about D{digest.id}."

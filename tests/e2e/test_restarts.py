@@ -105,7 +105,7 @@ def test_a_scheduled_run_cut_short_is_said_and_run_again_once(
 
         def running() -> bool:
             runs = Store(server.db).job_runs("daily-digest")
-            return bool(runs) and runs[0]["status"] == "running"
+            return bool(runs) and runs[0].status == "running"
 
         wait_until(running, timeout=10)  # the digest is under way, waiting on the API
         if stop == "kill":
@@ -115,16 +115,14 @@ def test_a_scheduled_run_cut_short_is_said_and_run_again_once(
             server.proc.send_signal(signal.SIGTERM)
             assert server.proc.wait(15) == 0
         [run] = [r for r in Store(server.db).job_runs("daily-digest")]
-        assert run["status"] == ("running" if stop == "kill" else "interrupted")
+        assert run.status == ("running" if stop == "kill" else "interrupted")
         api.always = None
         server.start()
         notice = wait_until(
             lambda: [m.text for m in workspace.history("#incidents") if "did not finish" in m.text]
         )
         assert "`daily-digest` due" in notice[0] and "running it again now" in notice[0]
-        wait_until(
-            lambda: Store(server.db).job_runs("daily-digest")[0]["status"] == "ok", timeout=15
-        )
+        wait_until(lambda: Store(server.db).job_runs("daily-digest")[0].status == "ok", timeout=15)
         digests = [m for m in workspace.history("#incidents") if "check ·" in m.text]
         assert len(digests) == 1
     finally:

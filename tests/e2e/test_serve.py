@@ -290,7 +290,7 @@ def test_serve_catches_up_what_fell_due_while_it_was_down(
             lambda: [
                 r
                 for r in Store(tmp_path / "opsbot.db").job_runs("backup-nightly")
-                if r["status"] == "ok"
+                if r.status == "ok"
             ],
             timeout=20,
         )
@@ -298,7 +298,7 @@ def test_serve_catches_up_what_fell_due_while_it_was_down(
         server.stop()
     assert "`backup-nightly` due 2 times" in notice
     [caught_up] = runs
-    assert caught_up["scheduled_for"].startswith(due.strftime("%Y-%m-%dT%H:%M"))
+    assert caught_up.scheduled_for.strftime("%Y-%m-%dT%H:%M") == due.strftime("%Y-%m-%dT%H:%M")
     assert list((tmp_path / "backups").glob("opsbot-db-*"))  # it really ran
 
 
