@@ -18,7 +18,7 @@ people.py (display names).
 from __future__ import annotations
 
 from bot.store.alerts import Alert, AlertStore
-from bot.store.backups import BackupStore
+from bot.store.backups import Backup, BackupStore, CareEntry
 from bot.store.base import (
     BUSY_TIMEOUT_MS,
     WRITE_BUDGET_SECONDS,
@@ -40,9 +40,9 @@ from bot.store.job_runs import JobRun, JobRunStore
 from bot.store.oncall import OnCallStore
 from bot.store.outbox import Effect, OutboxStore
 from bot.store.people import PeopleStore
-from bot.store.rollbacks import RollbackStore
+from bot.store.rollbacks import Rollback, RollbackStore
 from bot.store.schema import migrations
-from bot.store.security import SecurityStore
+from bot.store.security import SecurityFinding, SecurityRun, SecurityStore
 
 
 class Store(
@@ -67,6 +67,8 @@ __all__ = [
     "BUSY_TIMEOUT_MS",
     "CannotUpgrade",
     "ActionItem",
+    "Backup",
+    "CareEntry",
     "Change",
     "Effect",
     "InboxEvent",
@@ -76,6 +78,9 @@ __all__ = [
     "Incident",
     "Postmortem",
     "Replayed",
+    "Rollback",
+    "SecurityFinding",
+    "SecurityRun",
     "Store",
     "StoreBase",
     "StoreBusy",
