@@ -56,9 +56,9 @@ def _verify(deps: Deps, *, restore_test: bool, dry_run: bool) -> str:
     )
     what = "restore test" if restore_test else "verification"
     text = (
-        f":white_check_mark: Weekly {what} of B{row['id']} passed."
+        f":white_check_mark: Weekly {what} of B{row.id} passed."
         if not problems
-        else f":x: {what.capitalize()} of B{row['id']} FAILED: " + "; ".join(problems)
+        else f":x: {what.capitalize()} of B{row.id} FAILED: " + "; ".join(problems)
     )
     _post(deps, Reply(text))
     return text

@@ -56,9 +56,9 @@ def _security(deps: Deps) -> Section:
             "not configured",
             "No audit has run yet (`/health security` runs one).",
         )
-    states = {k: v["state"] for k, v in runs[0]["summary"].items()}
+    states = {k: v["state"] for k, v in runs[0].summary.items()}
     bad = [k for k, v in states.items() if v in ("critical", "warning", "failed")]
-    text = f"Last audit {runs[0]['at'][:10]}: " + ", ".join(f"{k} {v}" for k, v in states.items())
+    text = f"Last audit {runs[0].at:%Y-%m-%d}: " + ", ".join(f"{k} {v}" for k, v in states.items())
     return Section("security", "Security audit", "warning" if bad else "ok", text)
 
 

@@ -80,20 +80,20 @@ def test_backup_is_recorded_and_verified(bdeps: Any, mongo: Any) -> None:
     expected = seed(mongo)
     outcome = service.run_backup(bdeps, reason="test", progress=lambda name, n: None)
     row = bdeps.store.backup(outcome.id)
-    assert (row["status"], row["counts"], row["size"] > 0) == ("ok", expected, True)
+    assert (row.status, row.counts, row.size > 0) == ("ok", expected, True)
     _, problems = service.verify(
         bdeps, outcome.id, restore_test=True, progress=lambda name, n: None
     )
     assert problems == []
     assert "promptbase_restore_test" not in mongo.list_database_names()
-    assert bdeps.store.backup(outcome.id)["verify_result"] == "passed with restore test"
+    assert bdeps.store.backup(outcome.id).verify_result == "passed with restore test"
 
 
 def test_tampered_backup_fails_verification(bdeps: Any, mongo: Any) -> None:
     """A changed file is caught by the checksum."""
     seed(mongo)
     outcome = service.run_backup(bdeps, reason="test", progress=lambda name, n: None)
-    path = Path(bdeps.store.backup(outcome.id)["path"]) / "feedback.metadata.json.gz"
+    path = Path(bdeps.store.backup(outcome.id).path) / "feedback.metadata.json.gz"
     path.write_bytes(gzip.compress(b'{"indexes": []}'))
     _, problems = service.verify(
         bdeps, outcome.id, restore_test=False, progress=lambda name, n: None
@@ -119,8 +119,8 @@ def test_connection_drop_mid_dump_leaves_no_files(bdeps: Any, mongo: Any) -> Non
     finally:
         mongomock.collection.Collection.find = original
     row = bdeps.store.backup(outcome.id)
-    assert (row["status"], row["error"]) == ("failed", "AutoReconnect")
-    assert not Path(row["path"]).exists()
+    assert (row.status, row.error) == ("failed", "AutoReconnect")
+    assert not Path(row.path).exists()
     with pytest.raises(UserError, match="No good backup yet"):
         service.verify(bdeps, None, restore_test=False, progress=lambda name, n: None)
 
@@ -132,7 +132,7 @@ def test_interrupted_backup_is_marked_failed_at_start(bdeps: Any) -> None:
     (folder / "users.bson.gz").write_bytes(b"partial")
     backup_id = bdeps.store.start_backup("builtin", "promptbase", str(folder), "x", T0)
     assert service.recover(bdeps) == [backup_id]
-    assert bdeps.store.backup(backup_id)["status"] == "failed" and not folder.exists()
+    assert bdeps.store.backup(backup_id).status == "failed" and not folder.exists()
 
 
 def test_one_backup_at_a_time(bdeps: Any, mongo: Any) -> None:
@@ -154,10 +154,10 @@ def test_retention_keeps_daily_weekly_monthly(bdeps: Any, clock: Any) -> None:
         bdeps.store.finish_backup(backup_id, status="ok", size=1, sha256="x", counts="{}")
         ids.append(backup_id)
     expired = service.retention(bdeps, T0)
-    kept = [r["id"] for r in bdeps.store.backups(status="ok", limit=100)]
+    kept = [r.id for r in bdeps.store.backups(status="ok", limit=100)]
     assert ids[-7:] == sorted(kept)[-7:] and len(kept) < 20
     assert set(expired) | set(kept) == set(ids)
-    assert not Path(bdeps.store.backup(expired[0])["path"]).exists()
+    assert not Path(bdeps.store.backup(expired[0]).path).exists()
 
 
 def test_restore_needs_an_allowed_user(bdeps: Any) -> None:
@@ -183,6 +183,6 @@ def test_offsite_copy_by_directory_and_by_command(bdeps: Any, mongo: Any, tmp_pa
     )
     offsite = replace(bdeps, settings=bdeps.settings.model_copy(update={"backup": policy}))
     outcome = service.run_backup(offsite, reason="t", progress=lambda n, c: None)
-    folder = Path(offsite.store.backup(outcome.id)["path"])
+    folder = Path(offsite.store.backup(outcome.id).path)
     assert (tmp_path / "far away" / folder.name / "users.bson.gz").exists()
     assert marker.read_text() == str(folder)

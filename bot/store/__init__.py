@@ -18,7 +18,7 @@ people.py (display names).
 from __future__ import annotations
 
 from bot.store.alerts import Alert, AlertStore, Heartbeat, Silence
-from bot.store.backups import BackupStore
+from bot.store.backups import Backup, BackupStore, CareEntry
 from bot.store.base import (
     BUSY_TIMEOUT_MS,
     WRITE_BUDGET_SECONDS,
@@ -49,9 +49,9 @@ from bot.store.job_runs import JobRun, JobRunStore
 from bot.store.oncall import OnCallAuditEntry, OnCallStore, Override, Swap
 from bot.store.outbox import Effect, OutboxStore
 from bot.store.people import PeopleStore
-from bot.store.rollbacks import RollbackStore
+from bot.store.rollbacks import Rollback, RollbackStore
 from bot.store.schema import migrations
-from bot.store.security import SecurityStore
+from bot.store.security import SecurityFinding, SecurityRun, SecurityStore
 
 
 class Store(
@@ -76,6 +76,8 @@ __all__ = [
     "BUSY_TIMEOUT_MS",
     "CannotUpgrade",
     "ActionItem",
+    "Backup",
+    "CareEntry",
     "Change",
     "Digest",
     "DigestMark",
@@ -87,6 +89,9 @@ __all__ = [
     "Incident",
     "Postmortem",
     "Replayed",
+    "Rollback",
+    "SecurityFinding",
+    "SecurityRun",
     "Store",
     "StoreBase",
     "StoreBusy",

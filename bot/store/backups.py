@@ -4,10 +4,67 @@ archived."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from bot.store.base import StoreBase, _cell, _insert, _iso, _parse, _query
+
+
+@dataclass(frozen=True)
+class Backup:
+    id: int
+    started_at: datetime
+    finished_at: datetime | None
+    status: str  # running, ok, failed, interrupted, expired
+    engine: str  # builtin or mongodump
+    database: str
+    path: str  # its folder; "" until it is named
+    size: int | None  # bytes, once it is ok
+    sha256: str | None
+    counts: dict[str, int]  # documents per collection, once it is ok
+    reason: str | None
+    error: str | None
+    verified_at: datetime | None
+    verify_result: str | None  # "passed ..." or the problems found
+
+
+def _backup(row: dict[str, Any]) -> Backup:
+    started = _parse(row["started_at"])
+    assert started is not None
+    return Backup(
+        id=row["id"],
+        started_at=started,
+        finished_at=_parse(row["finished_at"]),
+        status=row["status"],
+        engine=row["engine"],
+        database=row["database"],
+        path=row["path"],
+        size=row["size"],
+        sha256=row["sha256"],
+        counts=json.loads(row["counts"]) if row["counts"] else {},
+        reason=row["reason"],
+        error=row["error"],
+        verified_at=_parse(row["verified_at"]),
+        verify_result=row["verify_result"],
+    )
+
+
+@dataclass(frozen=True)
+class CareEntry:
+    """What database care deleted or archived, and who asked."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    counts: dict[str, int]
+
+
+def _care_entry(row: dict[str, Any]) -> CareEntry:
+    at = _parse(row["at"])
+    assert at is not None
+    return CareEntry(row["id"], at, row["actor"], row["action"], json.loads(row["counts"] or "{}"))
 
 
 class BackupStore(StoreBase):
@@ -46,23 +103,19 @@ class BackupStore(StoreBase):
         with self._write() as db:
             db.execute(f"UPDATE backups SET {sets} WHERE id = ?", [*values.values(), backup_id])
 
-    def backups(self, *, status: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    def backups(self, *, status: str | None = None, limit: int = 20) -> list[Backup]:
         """Newest first."""
         where, args = ("WHERE status = ?", [status]) if status else ("", [])
         return self._backup_rows(f"{where} ORDER BY id DESC LIMIT ?", [*args, limit])
 
-    def backup(self, backup_id: int) -> dict[str, Any] | None:
+    def backup(self, backup_id: int) -> Backup | None:
         rows = self._backup_rows("WHERE id = ?", [backup_id])
         return rows[0] if rows else None
 
-    def _backup_rows(self, tail: str, args: list[Any]) -> list[dict[str, Any]]:
+    def _backup_rows(self, tail: str, args: list[Any]) -> list[Backup]:
         with self._connect() as db:
             rows = _query(db, f"SELECT * FROM backups {tail}", args)
-        for row in rows:
-            row["counts"] = json.loads(row["counts"]) if row["counts"] else {}
-            for key in ("started_at", "finished_at", "verified_at"):
-                row[key] = _parse(row[key])
-        return rows
+        return [_backup(row) for row in rows]
 
     def log_care(self, at: datetime, actor: str, action: str, counts: dict[str, int]) -> None:
         with self._write() as db:
@@ -72,6 +125,7 @@ class BackupStore(StoreBase):
                 {"at": _iso(at), "actor": actor, "action": action, "counts": counts},
             )
 
-    def care_log(self) -> list[dict[str, Any]]:
+    def care_log(self) -> list[CareEntry]:
         with self._connect() as db:
-            return _query(db, "SELECT * FROM care_log ORDER BY id")
+            rows = _query(db, "SELECT * FROM care_log ORDER BY id")
+        return [_care_entry(row) for row in rows]

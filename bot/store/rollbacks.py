@@ -4,10 +4,48 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.store.base import StoreBase, _cell, _insert, _iso, _query
+from bot.store.base import StoreBase, _cell, _insert, _iso, _parse, _query
+
+
+@dataclass(frozen=True)
+class Rollback:
+    id: int
+    tag: str
+    from_tag: str | None  # what was deployed when it was requested; None if unknown
+    incident_id: int | None
+    requested_by: str | None
+    approvals: list[str]  # who confirmed, in order
+    status: str  # pending, running, ok, failed, cancelled, interrupted
+    created_at: datetime | None  # None on rows written without it (the column allows it)
+    started_at: datetime | None
+    finished_at: datetime | None
+    steps: list[dict[str, Any]]  # each step's name, status and seconds, as last recorded
+    channel: str | None  # where the preview was posted, once it was
+    ts: str | None
+    thread_ts: str | None
+
+
+def _rollback(row: dict[str, Any]) -> Rollback:
+    return Rollback(
+        id=row["id"],
+        tag=row["tag"],
+        from_tag=row["from_tag"],
+        incident_id=row["incident_id"],
+        requested_by=row["requested_by"],
+        approvals=json.loads(row["approvals"] or "[]"),
+        status=row["status"],
+        created_at=_parse(row["created_at"]),
+        started_at=_parse(row["started_at"]),
+        finished_at=_parse(row["finished_at"]),
+        steps=json.loads(row["steps"] or "[]"),
+        channel=row["channel"],
+        ts=row["ts"],
+        thread_ts=row["thread_ts"],
+    )
 
 
 class RollbackStore(StoreBase):
@@ -17,24 +55,17 @@ class RollbackStore(StoreBase):
         assert rollback_id is not None
         return rollback_id
 
-    def rollback(self, rollback_id: int) -> dict[str, Any] | None:
+    def rollback(self, rollback_id: int) -> Rollback | None:
         with self._connect() as db:
             rows = _query(db, "SELECT * FROM rollbacks WHERE id = ?", [rollback_id])
-        return self._decoded(rows)[0] if rows else None
+        return _rollback(rows[0]) if rows else None
 
-    def rollbacks(self, status: str | None = None) -> list[dict[str, Any]]:
+    def rollbacks(self, status: str | None = None) -> list[Rollback]:
         """Every rollback, or those in `status`; newest first."""
         where, args = ("WHERE status = ?", [status]) if status else ("", [])
         with self._connect() as db:
             rows = _query(db, f"SELECT * FROM rollbacks {where} ORDER BY id DESC", args)
-        return self._decoded(rows)
-
-    @staticmethod
-    def _decoded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        for row in rows:
-            row["approvals"] = json.loads(row["approvals"] or "[]")
-            row["steps"] = json.loads(row["steps"] or "[]")
-        return rows
+        return [_rollback(row) for row in rows]
 
     def update_rollback(self, rollback_id: int, **fields: Any) -> None:
         values = {k: _cell(_iso(v) if isinstance(v, datetime) else v) for k, v in fields.items()}

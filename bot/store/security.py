@@ -3,10 +3,51 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.store.base import StoreBase, _insert, _iso, _query
+from sqlite_utils import Database
+
+from bot.store.base import StoreBase, _insert, _iso, _parse, _query
+
+
+@dataclass(frozen=True)
+class SecurityRun:
+    id: int
+    at: datetime
+    summary: dict[str, Any]  # per check: its state and one-line summary
+    fingerprints: set[str]  # of every finding of this run
+
+
+@dataclass(frozen=True)
+class SecurityFinding:
+    run_id: int
+    fingerprint: str
+    check_name: str
+    severity: str
+    title: str
+
+
+def _security_run(row: dict[str, Any], fingerprints: set[str]) -> SecurityRun:
+    at = _parse(row["at"])
+    assert at is not None
+    return SecurityRun(row["id"], at, json.loads(row["summary"]), fingerprints)
+
+
+def _fingerprints(db: Database, run_id: int) -> set[str]:
+    sql = "SELECT fingerprint FROM security_findings WHERE run_id = ?"
+    return {row["fingerprint"] for row in _query(db, sql, [run_id])}
+
+
+def _security_finding(row: dict[str, Any]) -> SecurityFinding:
+    return SecurityFinding(
+        run_id=row["run_id"],
+        fingerprint=row["fingerprint"],
+        check_name=row["check_name"],
+        severity=row["severity"],
+        title=row["title"],
+    )
 
 
 class SecurityStore(StoreBase):
@@ -23,26 +64,17 @@ class SecurityStore(StoreBase):
                 )
         return run_id
 
-    def security_runs(self, limit: int = 2) -> list[dict[str, Any]]:
+    def security_runs(self, limit: int = 2) -> list[SecurityRun]:
+        """Newest first."""
         with self._connect() as db:
-            runs = _query(db, "SELECT * FROM security_runs ORDER BY id DESC LIMIT ?", [limit])
-            for run in runs:
-                run["summary"] = json.loads(run["summary"])
-                run["fingerprints"] = {
-                    r["fingerprint"]
-                    for r in _query(
-                        db,
-                        "SELECT fingerprint FROM security_findings WHERE run_id = ?",
-                        [run["id"]],
-                    )
-                }
-        return runs
+            rows = _query(db, "SELECT * FROM security_runs ORDER BY id DESC LIMIT ?", [limit])
+            return [_security_run(row, _fingerprints(db, row["id"])) for row in rows]
 
-    def security_finding(self, run_id: int, mark: str) -> dict[str, Any] | None:
+    def security_finding(self, run_id: int, mark: str) -> SecurityFinding | None:
         with self._connect() as db:
             rows = _query(
                 db,
                 "SELECT * FROM security_findings WHERE run_id = ? AND fingerprint = ?",
                 [run_id, mark],
             )
-        return rows[0] if rows else None
+        return _security_finding(rows[0]) if rows else None

@@ -106,12 +106,12 @@ def _verify(deps: Deps, backup_id: int | None, restore_test: bool, respond: Resp
         deps, backup_id, restore_test=restore_test, progress=_progress("Restore test", respond)
     )
     if problems:
-        text = f":x: B{row['id']} failed verification: " + "; ".join(problems)
+        text = f":x: B{row.id} failed verification: " + "; ".join(problems)
     else:
         how = "checksum, every file readable, counts match" + (
             "; restored into a scratch database and counted, then dropped" if restore_test else ""
         )
-        text = f":white_check_mark: B{row['id']} verified: {how}."
+        text = f":white_check_mark: B{row.id} verified: {how}."
     respond(replace_original=True, **Reply(text).as_response())
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.replies import Reply, blocks, buttons, context, section, span, sparkline, when
+from bot.store import Backup
 from commands.backup.care import IndexReview
 from commands.backup.service import Outcome, growth
 
@@ -45,10 +46,10 @@ def render_outcome(outcome: Outcome) -> Reply:
     )
 
 
-def render_list(rows: list[dict[str, Any]], now: datetime, settings: Settings) -> Reply:
+def render_list(rows: list[Backup], now: datetime, settings: Settings) -> Reply:
     if not rows:
         return Reply("No backups yet. `/backup run` takes one.")
-    sizes = [float(r["size"]) for r in reversed(rows) if r["status"] == "ok" and r["size"]]
+    sizes = [float(r.size) for r in reversed(rows) if r.status == "ok" and r.size]
     change = growth(rows)
     trend = (f"Size trend `{sparkline(list(sizes))}`" if len(sizes) > 1 else "") + (
         f" ({change:+.1f} % since the one before)" if change is not None else ""
@@ -56,13 +57,13 @@ def render_list(rows: list[dict[str, Any]], now: datetime, settings: Settings) -
     lines = []
     for row in rows:
         mark = {"ok": ":white_check_mark:", "failed": ":x:", "running": ":hourglass:"}.get(
-            row["status"], ":wastebasket:"
+            row.status, ":wastebasket:"
         )
-        verified = f" · verified: {row['verify_result']}" if row["verify_result"] else ""
+        verified = f" · verified: {row.verify_result}" if row.verify_result else ""
         lines.append(
-            f"{mark} *B{row['id']}* {when(row['started_at'], settings.tz)} "
-            f"({span(now - row['started_at'])} ago) · {row['status']} · "
-            f"{size(row['size'])} · {sum(row['counts'].values()):,} docs{verified}"
+            f"{mark} *B{row.id}* {when(row.started_at, settings.tz)} "
+            f"({span(now - row.started_at)} ago) · {row.status} · "
+            f"{size(row.size)} · {sum(row.counts.values()):,} docs{verified}"
         )
     return Reply(
         f"{len(rows)} backups",
@@ -72,10 +73,10 @@ def render_list(rows: list[dict[str, Any]], now: datetime, settings: Settings) -
     )
 
 
-def render_restore_question(row: dict[str, Any]) -> Reply:
-    names = ", ".join(f"{k} ({v:,} docs)" for k, v in row["counts"].items())
+def render_restore_question(row: Backup) -> Reply:
+    names = ", ".join(f"{k} ({v:,} docs)" for k, v in row.counts.items())
     text = (
-        f":warning: Restore *B{row['id']}* over the live `{row['database']}` database? "
+        f":warning: Restore *B{row.id}* over the live `{row.database}` database? "
         f"This replaces these collections: {names}. A backup of the current data is "
         "taken first."
     )
@@ -85,10 +86,10 @@ def render_restore_question(row: dict[str, Any]) -> Reply:
             section(text),
             buttons(
                 [
-                    (RESTORE_CONFIRM, f"Restore B{row['id']}", str(row["id"]), "danger"),
-                    (RESTORE_CANCEL, "Cancel", str(row["id"]), None),
+                    (RESTORE_CONFIRM, f"Restore B{row.id}", str(row.id), "danger"),
+                    (RESTORE_CANCEL, "Cancel", str(row.id), None),
                 ],
-                block_id=f"backup.restore.{row['id']}",
+                block_id=f"backup.restore.{row.id}",
             ),
         ),
     )

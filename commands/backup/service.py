@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.deps import Deps
 from bot.redact import clean_env
 from bot.replies import UserError, mention
+from bot.store import Backup
 from commands.backup import engine, tools
 
 Progress = Callable[[str, int], None]
@@ -75,7 +76,7 @@ def run_backup(deps: Deps, *, reason: str, progress: Progress) -> Outcome:
     backup_id = deps.store.start_backup(kind, name, "", reason, now)
     if backup_id is None:
         running = deps.store.backups(status="running", limit=1)[0]
-        raise UserError(f"Backup B{running['id']} is already running; one at a time.")
+        raise UserError(f"Backup B{running.id} is already running; one at a time.")
     # The id in the name: two backups in one second (a restore's safety copy) never collide.
     folder = settings.backup_dir / f"B{backup_id}-{now:%Y%m%d-%H%M%S}-{name}"
     deps.store.finish_backup(backup_id, path=str(folder))
@@ -134,22 +135,22 @@ def recover(deps: Deps) -> list[int]:
     remove its partial files."""
     cut = []
     for row in deps.store.backups(status="running", limit=100):
-        if row["path"]:
-            shutil.rmtree(row["path"], ignore_errors=True)
+        if row.path:
+            shutil.rmtree(row.path, ignore_errors=True)
         deps.store.finish_backup(
-            row["id"], status="failed", error="interrupted", finished_at=deps.clock()
+            row.id, status="failed", error="interrupted", finished_at=deps.clock()
         )
-        cut.append(row["id"])
+        cut.append(row.id)
     return cut
 
 
-def good(deps: Deps, backup_id: int | None) -> dict[str, Any]:
+def good(deps: Deps, backup_id: int | None) -> Backup:
     """A backup that finished ok and whose files are still there: the latest, or the one named."""
     rows = deps.store.backups(status="ok", limit=500)
     row = (
         rows[0]
         if rows and backup_id is None
-        else next((r for r in rows if r["id"] == backup_id), None)
+        else next((r for r in rows if r.id == backup_id), None)
     )
     if row is None:
         raise UserError(
@@ -157,32 +158,32 @@ def good(deps: Deps, backup_id: int | None) -> dict[str, Any]:
             if backup_id is None
             else f"B{backup_id} is not a good backup (failed, running or unknown)."
         )
-    if not Path(row["path"]).is_dir():
-        raise UserError(f"The files of B{row['id']} are gone from {row['path']}.")
+    if not Path(row.path).is_dir():
+        raise UserError(f"The files of B{row.id} are gone from {row.path}.")
     return row
 
 
 def verify(
     deps: Deps, backup_id: int | None, *, restore_test: bool, progress: Progress
-) -> tuple[dict[str, Any], list[str]]:
+) -> tuple[Backup, list[str]]:
     """Checksum, every file readable, counts as recorded; optionally a restore into a scratch
     database, counted and dropped. Returns the backup and the problems found (none = passed)."""
     row = good(deps, backup_id)
-    folder, problems = Path(row["path"]), []
-    if engine.checksum(folder) != row["sha256"]:
+    folder, problems = Path(row.path), []
+    if engine.checksum(folder) != row.sha256:
         problems.append("checksum differs from the one recorded")
-    if row["engine"] == "builtin":
+    if row.engine == "builtin":
         counts = engine.read_counts(folder)
-        if counts != row["counts"]:
-            problems.append(f"document counts differ: recorded {row['counts']}, read {counts}")
+        if counts != row.counts:
+            problems.append(f"document counts differ: recorded {row.counts}, read {counts}")
     elif not tools.readable(folder):  # counts of an archive are checked by the restore test
         problems.append("the archive does not decompress")
     if restore_test and not problems:
-        scratch = f"{row['database']}_restore_test"
+        scratch = f"{row.database}_restore_test"
         try:
             restored = _restore(deps, row, scratch, progress)
-            if restored != row["counts"]:
-                problems.append(f"restore test counted {restored}, expected {row['counts']}")
+            if restored != row.counts:
+                problems.append(f"restore test counted {restored}, expected {row.counts}")
         except tools.ToolFailed as exc:
             problems.append(f"restore test failed: {exc} ({' | '.join(exc.tail[-3:])})")
         finally:
@@ -192,16 +193,16 @@ def verify(
         if not problems
         else "; ".join(problems)
     )
-    deps.store.finish_backup(row["id"], verified_at=deps.clock(), verify_result=result)
+    deps.store.finish_backup(row.id, verified_at=deps.clock(), verify_result=result)
     return row, problems
 
 
-def _restore(deps: Deps, row: dict[str, Any], target: str, progress: Progress) -> dict[str, int]:
-    folder = Path(row["path"])
-    if row["engine"] == "builtin":
+def _restore(deps: Deps, row: Backup, target: str, progress: Progress) -> dict[str, int]:
+    folder = Path(row.path)
+    if row.engine == "builtin":
         return engine.restore(folder, mongo_client(deps)[target], progress)
     return tools.mongorestore(
-        _uri(deps), folder, row["database"], target, progress, _tool_timeout(deps)
+        _uri(deps), folder, row.database, target, progress, _tool_timeout(deps)
     )
 
 
@@ -225,22 +226,21 @@ def restore_live(deps: Deps, backup_id: int, *, actor: str, progress: Progress) 
     if safety.status != "ok":
         raise UserError(f"The pre-restore backup failed ({safety.error}); nothing was restored.")
     started = deps.clock()
-    restored = _restore(deps, row, row["database"], progress)
-    return Outcome(
-        backup_id, "restored", restored, row["size"], _took(deps, started), row["sha256"]
-    )
+    restored = _restore(deps, row, row.database, progress)
+    took = _took(deps, started)
+    return Outcome(backup_id, "restored", restored, row.size or 0, took, row.sha256 or "")
 
 
 def retention(deps: Deps, now: datetime) -> list[int]:
     """Keep the newest good backup of each of the last N days, weeks and months; delete the
     rest (files and all). Failed rows stay as a record; their files are already gone."""
     rows = deps.store.backups(status="ok", limit=10_000)
-    kept = keeping(deps.settings, [row["started_at"] for row in rows])
+    kept = keeping(deps.settings, [row.started_at for row in rows])
     dropped = [row for n, row in enumerate(rows) if n not in kept]
     for row in dropped:
-        shutil.rmtree(row["path"], ignore_errors=True)
-        deps.store.finish_backup(row["id"], status="expired")
-    return [row["id"] for row in dropped]
+        shutil.rmtree(row.path, ignore_errors=True)
+        deps.store.finish_backup(row.id, status="expired")
+    return [row.id for row in dropped]
 
 
 def keeping(settings: Settings, times: list[datetime]) -> set[int]:
@@ -293,10 +293,10 @@ def own_retention(deps: Deps) -> list[Path]:
     return dropped
 
 
-def growth(rows: list[dict[str, Any]]) -> float | None:
+def growth(rows: list[Backup]) -> float | None:
     """Percent change in size from the previous good backup to the latest."""
-    good_rows = [r for r in rows if r["status"] == "ok"]
-    if len(good_rows) < 2 or not good_rows[1]["size"]:
+    good_rows = [r for r in rows if r.status == "ok"]
+    if len(good_rows) < 2 or not good_rows[1].size:
         return None
-    latest, before = float(good_rows[0]["size"]), float(good_rows[1]["size"])
+    latest, before = float(good_rows[0].size or 0), float(good_rows[1].size)
     return (latest - before) / before * 100

@@ -156,13 +156,13 @@ def backups(deps: Deps, now: datetime) -> Section:
     if not good:
         state = NOT_CONFIGURED if deps.mongo is None else "warning"
         return Section("backups", "Last backup", state, "No good backup yet.")
-    age = now - good[0]["started_at"]
+    age = now - good[0].started_at
     stale = age > timedelta(hours=36)
     return Section(
         "backups",
         "Last backup",
         "warning" if stale else OK,
-        f"B{good[0]['id']}, {span(age)} ago" + (" — *stale*" if stale else ""),
+        f"B{good[0].id}, {span(age)} ago" + (" — *stale*" if stale else ""),
     )
 
 
@@ -223,14 +223,12 @@ def dependencies(deps: Deps, now: datetime) -> Section:
 
 
 def backup_checks(deps: Deps, now: datetime) -> Section:
-    rows = [r for r in deps.store.backups(limit=20) if r["started_at"] > now - timedelta(days=7)]
-    good = [r for r in rows if r["status"] == "ok"]
-    failed = [r for r in rows if r["status"] == "failed"]
-    verified = [r for r in good if r["verify_result"]]
+    rows = [r for r in deps.store.backups(limit=20) if r.started_at > now - timedelta(days=7)]
+    good = [r for r in rows if r.status == "ok"]
+    failed = [r for r in rows if r.status == "failed"]
+    verified = [r for r in good if r.verify_result]
     text = f"{len(good)} good, {len(failed)} failed this week; " + (
-        f"last verification: {verified[0]['verify_result']}"
-        if verified
-        else "none verified this week"
+        f"last verification: {verified[0].verify_result}" if verified else "none verified this week"
     )
     return Section("backups", "Backup verification", "warning" if failed or not good else OK, text)
 

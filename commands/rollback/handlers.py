@@ -12,6 +12,7 @@ from bot.deps import Deps
 from bot.domain.health import CRITICAL, run_all, worst
 from bot.domain.incidents import service as incidents
 from bot.replies import Reply, UserError, mention
+from bot.store import Rollback
 from commands.rollback import releases, render, service
 
 USAGE = (
@@ -126,7 +127,7 @@ def on_answer(
         )
         return
     row = deps.store.rollback(rollback_id)
-    incident = deps.store.incident(row["incident_id"]) if row and row["incident_id"] else None
+    incident = deps.store.incident(row.incident_id) if row and row.incident_id else None
     needed = service.approvals_needed(deps.settings, incident)
     row, ready = service.approve(deps, rollback_id, actor, needed)
     ack()
@@ -141,29 +142,34 @@ def on_answer(
     deps.in_background(deps.pools.rollbacks, lambda: _execute(deps, row), respond)
 
 
-def _execute(deps: Deps, row: dict[str, Any]) -> None:
-    rollback_id, tag, approvals = row["id"], row["tag"], row["approvals"]
-    forward = releases.newer(tag, row.get("from_tag"))
+def _execute(deps: Deps, row: Rollback) -> None:
+    rollback_id, tag, approvals = row.id, row.tag, row.approvals
+    forward = releases.newer(tag, row.from_tag)
+    # the preview was posted, and where it is recorded, before its buttons could be pressed
+    channel, preview_ts = row.channel, row.ts
+    assert channel is not None and preview_ts is not None
 
     def report(results: list[service.StepResult], state: str) -> None:
         progress = render.render_progress(tag, results, state, approvals, forward)
         # blocks always sent: Slack keeps the old ones (Confirm/Cancel) when they are left out
         deps.slack.chat_update(
-            channel=row["channel"], ts=row["ts"], text=progress.text, blocks=progress.blocks
+            channel=channel, ts=preview_ts, text=progress.text, blocks=progress.blocks
         )
 
     service.note(
         deps,
-        row["incident_id"],
+        row.incident_id,
         f"Rollback R{rollback_id} to {tag} started, "
         f"confirmed by {', '.join(mention(a) for a in approvals)}",
     )
-    thread = {"channel": row["channel"], "thread_ts": row["thread_ts"]}
+    thread = row.thread_ts
     try:
         outcome, tail = service.run(deps, rollback_id, report)
     except service.RollbackFailed as exc:
-        deps.slack.chat_postMessage(**thread, text=f":x: R{rollback_id} stopped: {exc}")
-        service.note(deps, row["incident_id"], f"Rollback R{rollback_id} to {tag} failed")
+        deps.slack.chat_postMessage(
+            channel=channel, thread_ts=thread, text=f":x: R{rollback_id} stopped: {exc}"
+        )
+        service.note(deps, row.incident_id, f"Rollback R{rollback_id} to {tag} failed")
         return
     if outcome == "failed":
         text = (
@@ -171,8 +177,8 @@ def _execute(deps: Deps, row: dict[str, Any]) -> None:
             + "\n".join(tail)
             + "\n```"
         )
-        deps.slack.chat_postMessage(**thread, text=text)
-        service.note(deps, row["incident_id"], f"Rollback R{rollback_id} to {tag} failed")
+        deps.slack.chat_postMessage(channel=channel, thread_ts=thread, text=text)
+        service.note(deps, row.incident_id, f"Rollback R{rollback_id} to {tag} failed")
         return
     readings = run_all(deps.settings, http=deps.http, mongo=deps.mongo)
     state = worst([r.state for r in readings])
@@ -182,7 +188,5 @@ def _execute(deps: Deps, row: dict[str, Any]) -> None:
         if state == CRITICAL
         else ":stethoscope: Health after the rollback"
     )
-    deps.slack.chat_postMessage(**thread, text=f"{verdict}: {lines}")
-    service.note(
-        deps, row["incident_id"], f"Rollback R{rollback_id} to {tag} done; health: {state}"
-    )
+    deps.slack.chat_postMessage(channel=channel, thread_ts=thread, text=f"{verdict}: {lines}")
+    service.note(deps, row.incident_id, f"Rollback R{rollback_id} to {tag} done; health: {state}")

@@ -10,9 +10,8 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from bot import posting
 from bot.config import RollbackStep, Settings
@@ -20,7 +19,7 @@ from bot.deps import Deps
 from bot.programs import git_env
 from bot.redact import clean_env, redact
 from bot.replies import UserError, describe, mention
-from bot.store import Entry, Incident
+from bot.store import Entry, Incident, Rollback
 from commands.backup import service as backups
 from commands.rollback import releases
 
@@ -128,20 +127,20 @@ def request(deps: Deps, shown: Preview, actor: str) -> int:
     )
 
 
-def approve(deps: Deps, rollback_id: int, actor: str, needed: int) -> tuple[dict[str, Any], bool]:
+def approve(deps: Deps, rollback_id: int, actor: str, needed: int) -> tuple[Rollback, bool]:
     """Add `actor`'s confirmation; True when it was the last one needed. Read and write are
     one transaction: two people confirming at once both count."""
     require_allowed(deps.settings, actor)
     with deps.store.atomic():
         row = deps.store.rollback(rollback_id)
-        if row is None or row["status"] != "pending":
-            state = row["status"] if row else "unknown"
+        if row is None or row.status != "pending":
+            state = row.status if row else "unknown"
             raise UserError(f"This rollback is {state}; it cannot be confirmed now.")
-        if actor in row["approvals"]:
+        if actor in row.approvals:
             raise UserError("You confirmed already: a second allowed person must confirm.")
-        approvals = [*row["approvals"], actor]
+        approvals = [*row.approvals, actor]
         deps.store.update_rollback(rollback_id, approvals=approvals)
-    return {**row, "approvals": approvals}, len(approvals) >= needed
+    return replace(row, approvals=approvals), len(approvals) >= needed
 
 
 def cancel(deps: Deps, rollback_id: int, actor: str) -> None:
@@ -149,7 +148,7 @@ def cancel(deps: Deps, rollback_id: int, actor: str) -> None:
     never overwrites a rollback that started a moment before."""
     with deps.store.atomic():
         row = deps.store.rollback(rollback_id)
-        if row is None or row["status"] != "pending":
+        if row is None or row.status != "pending":
             raise UserError("Only a rollback that has not started can be cancelled.")
         deps.store.update_rollback(rollback_id, status="cancelled", finished_at=deps.clock())
 
@@ -179,15 +178,15 @@ def recover(deps: Deps) -> list[int]:
     cut = []
     for row in deps.store.rollbacks("running"):
         text = (
-            f":warning: R{row['id']} to {row['tag']} was cut short: opsbot stopped while it "
+            f":warning: R{row.id} to {row.tag} was cut short: opsbot stopped while it "
             "ran. Check what is deployed before anything else (`/rollback list`)."
         )
         with deps.store.atomic():
-            deps.store.update_rollback(row["id"], status="interrupted", finished_at=deps.clock())
-            if row.get("channel"):
-                thread = row.get("thread_ts") or row.get("ts")
-                posting.enqueue_post(deps, row["channel"], {"text": text}, thread_ts=thread)
-        cut.append(row["id"])
+            deps.store.update_rollback(row.id, status="interrupted", finished_at=deps.clock())
+            if row.channel:
+                thread = row.thread_ts or row.ts
+                posting.enqueue_post(deps, row.channel, {"text": text}, thread_ts=thread)
+        cut.append(row.id)
     return cut
 
 
@@ -208,7 +207,7 @@ def run(deps: Deps, rollback_id: int, report: Report) -> tuple[str, list[str]]:
     assert row is not None
     if not deps.store.claim_rollback(rollback_id, deps.clock()):
         running = deps.store.rollbacks("running")
-        which = f"R{running[0]['id']} to {running[0]['tag']}" if running else "another one"
+        which = f"R{running[0].id} to {running[0].tag}" if running else "another one"
         raise UserError(f"A rollback is already running ({which}); one at a time.")
     try:
         return _steps(deps, rollback_id, row, _safe(report))
@@ -233,17 +232,15 @@ def _safe(report: Report) -> Report:
     return tell
 
 
-def _steps(
-    deps: Deps, rollback_id: int, row: dict[str, Any], report: Report
-) -> tuple[str, list[str]]:
-    checkout, tag = repo(deps.settings), releases.validate(repo(deps.settings), row["tag"])
+def _steps(deps: Deps, rollback_id: int, row: Rollback, report: Report) -> tuple[str, list[str]]:
+    checkout, tag = repo(deps.settings), releases.validate(repo(deps.settings), row.tag)
     planned = steps(deps.settings)
     results = [StepResult(s.name, "pending") for s in planned]
     for index, step in enumerate(planned):
         results[index].status = "running"
         report(results, "running")
         began = time.monotonic()
-        ok, tail = _run_step(deps, step, checkout, tag, row["approvals"])
+        ok, tail = _run_step(deps, step, checkout, tag, row.approvals)
         results[index].seconds = time.monotonic() - began
         results[index].status = "ok" if ok else "failed"
         deps.store.update_rollback(rollback_id, steps=[r.__dict__ for r in results])

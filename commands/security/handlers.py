@@ -29,7 +29,7 @@ def on_open_p3(
             deps.store,
             deps.settings,
             severity="P3",
-            title=f"Security: {found['title']}"[:200],
+            title=f"Security: {found.title}"[:200],
             actor=body["user"]["id"],
             now=deps.clock(),
         )

@@ -95,7 +95,7 @@ def test_run_list_verify_restore(stack: Stack, mongo: Any) -> None:
     stack.press(confirm, message, user=ALICE)
     final(stack, "Backup B1 restored")
     assert mongo.promptbase.feedback.count_documents({}) == 9
-    reasons = [r["reason"] for r in stack.deps.store.backups(limit=5)]
+    reasons = [r.reason for r in stack.deps.store.backups(limit=5)]
     assert reasons[0] == "before restoring B1"  # the safety backup came first
 
 
@@ -132,7 +132,7 @@ def test_cleanup_asks_first_and_records_what_it_deleted(stack: Stack, mongo: Any
     stack.press(delete, Message("C0CMD", "1.000001", "U0OPSBOT", question["text"]))
     assert "Deleted 3 prompts" in final(stack, "Deleted")["text"]
     [entry] = stack.deps.store.care_log()
-    assert entry["action"] == "cleanup" and '"prompts": 3' in entry["counts"]
+    assert entry.action == "cleanup" and entry.counts["prompts"] == 3
 
 
 def test_monthly_review_posts_indexes_slow_queries_and_candidates(stack: Stack) -> None:

@@ -67,7 +67,7 @@ def test_opsbot_jobs_beside_a_running_rollback_leaves_it_alone(tmp_path: Path) -
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert Store(db).rollback(rollback)["status"] == "running"  # type: ignore[index]
+    assert Store(db).rollback(rollback).status == "running"  # type: ignore[union-attr]
 
 
 def test_a_rollback_cut_short_is_said_in_its_thread(tmp_path: Path) -> None:
@@ -78,6 +78,6 @@ def test_a_rollback_cut_short_is_said_in_its_thread(tmp_path: Path) -> None:
         try:
             said = wait_until(lambda: [t for t in stack.thread() if "was cut short" in t])
             assert said[0].startswith(f":warning: R{rollback} to v1.2.0 was cut short")
-            assert stack.deps.store.rollback(rollback)["status"] == "interrupted"  # type: ignore[index]
+            assert stack.deps.store.rollback(rollback).status == "interrupted"  # type: ignore[union-attr]
         finally:
             stack.stop()

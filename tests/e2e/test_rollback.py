@@ -407,7 +407,7 @@ def test_an_error_mid_run_ends_it_failed_and_frees_the_lock(tmp_path: Path, repo
                 timeout=15,
             )
             assert said[0].startswith(":x: R1 stopped:")
-            assert stack.deps.store.rollback(1)["status"] == "failed"  # type: ignore[index]
+            assert stack.deps.store.rollback(1).status == "failed"  # type: ignore[union-attr]
             assert stack.deps.store.rollbacks("running") == []
         finally:
             stack.stop()
@@ -433,7 +433,7 @@ def test_two_people_confirming_at_once_both_count(stack: Stack) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(stack.deps.store.rollback(1)["approvals"]) == sorted([ALICE, BOB])  # type: ignore[index]
+    assert sorted(stack.deps.store.rollback(1).approvals) == sorted([ALICE, BOB])  # type: ignore[union-attr]
 
 
 def test_a_newer_target_is_a_roll_forward_and_says_what_it_adds(stack: Stack, repo: Path) -> None:

@@ -11,6 +11,7 @@ from bot import concurrently
 from bot.deps import Deps
 from bot.domain.audit import checks
 from bot.domain.audit.checks import Result
+from bot.store import SecurityFinding
 
 
 def run_audit(deps: Deps, now: datetime) -> tuple[list[Result], set[str]]:
@@ -32,9 +33,9 @@ def run_audit(deps: Deps, now: datetime) -> tuple[list[Result], set[str]]:
         "audit",
     )
     previous = deps.store.security_runs(limit=1)
-    seen_before = previous[0]["fingerprints"] if previous else set()
+    seen_before = previous[0].fingerprints if previous else set()
     for result in results:  # the trend: what the same check said last time
-        before = previous[0]["summary"].get(result.check) if previous else None
+        before = previous[0].summary.get(result.check) if previous else None
         if before and result.check == "deps" and before["summary"] != result.summary:
             result.summary += f" (last audit: {before['summary']})"
     summary: dict[str, Any] = {r.check: {"state": r.state, "summary": r.summary} for r in results}
@@ -46,9 +47,9 @@ def run_audit(deps: Deps, now: datetime) -> tuple[list[Result], set[str]]:
     return results, seen_before
 
 
-def finding(deps: Deps, mark: str) -> dict[str, Any] | None:
+def finding(deps: Deps, mark: str) -> SecurityFinding | None:
     """A finding of the latest audit, by fingerprint."""
     runs = deps.store.security_runs(limit=1)
     if not runs:
         return None
-    return deps.store.security_finding(runs[0]["id"], mark)
+    return deps.store.security_finding(runs[0].id, mark)
