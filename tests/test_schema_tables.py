@@ -1,0 +1,63 @@
+"""The schema described as SQLAlchemy tables is the schema the migrations build: the same
+tables, columns, keys and indexes (partial ones with the same condition)."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine
+
+from bot.store import Store
+from bot.store.schema.tables import metadata
+
+BOOKKEEPING = "_sqlite_migrations"  # the migration tool's own table
+
+
+def _shape(path: Path) -> dict[str, Any]:
+    """Everything about a SQLite file's schema that the code relies on."""
+    db = sqlite3.connect(path)
+    tables = [
+        name
+        for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        if name != BOOKKEEPING
+    ]
+    shape: dict[str, Any] = {}
+    for table in sorted(tables):
+        columns = [
+            # name, type, NOT NULL (a key column is never null, whatever it says), default
+            (name, kind.upper(), bool(notnull) or pk > 0, default, pk)
+            for _, name, kind, notnull, default, pk in db.execute(f"PRAGMA table_info({table})")
+        ]
+        keys = sorted(
+            (row[2], row[3], row[4]) for row in db.execute(f"PRAGMA foreign_key_list({table})")
+        )
+        indexes = {}
+        for _, name, unique, origin, partial in db.execute(f"PRAGMA index_list({table})"):
+            cols = [row[2] for row in db.execute(f"PRAGMA index_info('{name}')")]
+            where = None
+            if partial:
+                found = "SELECT sql FROM sqlite_master WHERE name = ?"
+                (sql,) = db.execute(found, [name]).fetchone()
+                where = re.sub(r"\s+", " ", sql.split(" WHERE ", 1)[1]).strip()
+            # a UNIQUE constraint's automatic index is named after the table: compare columns
+            label = name if origin == "c" else f"{origin}:{','.join(cols)}"
+            indexes[label] = (cols, bool(unique), where)
+        shape[table] = {"columns": columns, "foreign keys": keys, "indexes": indexes}
+    db.close()
+    return shape
+
+
+def test_the_tables_describe_the_migrated_schema(tmp_path: Path) -> None:
+    migrated = tmp_path / "migrated.db"
+    Store(migrated).migrate()
+    described = tmp_path / "described.db"
+    engine = create_engine(f"sqlite:///{described}")
+    metadata.create_all(engine)
+    engine.dispose()
+    want, got = _shape(migrated), _shape(described)
+    assert sorted(got) == sorted(want)
+    for table in want:
+        assert got[table] == want[table], table
