@@ -22,7 +22,6 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.sql.elements import TextClause
 
 metadata = MetaData()
 
@@ -41,9 +40,10 @@ def _int(name: str, *, required: bool = False, default: int | None = None) -> Co
     return Column(name, Integer, nullable=not required, server_default=server_default)
 
 
-def _where(condition: str) -> dict[str, TextClause]:
-    """A partial index's condition, the same on both engines."""
-    return {"sqlite_where": text(condition), "postgresql_where": text(condition)}
+def _partial(name: str, *columns: str, where: str, unique: bool = False) -> Index:
+    """An index of the rows where `where` holds, the same on both engines."""
+    condition = text(where)
+    return Index(name, *columns, unique=unique, sqlite_where=condition, postgresql_where=condition)
 
 
 def _refers(name: str, target: str, *, required: bool = False) -> Column[int]:
@@ -255,7 +255,7 @@ backups = Table(
     _text("error"),
     _text("verified_at"),
     _text("verify_result"),
-    Index("backups_one_running", "status", unique=True, **_where("status = 'running'")),
+    _partial("backups_one_running", "status", where="status = 'running'", unique=True),
 )
 
 care_log = Table(
@@ -285,7 +285,7 @@ rollbacks = Table(
     _text("channel"),
     _text("ts"),
     _text("thread_ts"),
-    Index("rollbacks_one_running", "status", unique=True, **_where("status = 'running'")),
+    _partial("rollbacks_one_running", "status", where="status = 'running'", unique=True),
 )
 
 job_runs = Table(
@@ -300,7 +300,7 @@ job_runs = Table(
     _text("owner"),
     _text("lease_until"),
     PrimaryKeyConstraint("job", "scheduled_for"),
-    Index("job_runs_running", "status", **_where("status = 'running'")),
+    _partial("job_runs_running", "status", where="status = 'running'"),
 )
 
 job_ticks = Table(
@@ -374,10 +374,10 @@ outbox = Table(
     _int("priority", required=True, default=0),
     _text("inflight_until"),
     _text("first_claimed_at"),
-    Index("outbox_incident", "incident_id", "kind", **_where("state = 'pending'")),
-    Index("outbox_pending", "lane", "id", **_where("state = 'pending'")),
+    _partial("outbox_incident", "incident_id", "kind", where="state = 'pending'"),
+    _partial("outbox_pending", "lane", "id", where="state = 'pending'"),
     Index("outbox_state", "state", "id"),
-    Index("outbox_urgent", "lane", **_where("state = 'pending' AND priority > 0")),
+    _partial("outbox_urgent", "lane", where="state = 'pending' AND priority > 0"),
 )
 
 inbox = Table(
@@ -395,7 +395,7 @@ inbox = Table(
     _text("due_at"),
     _text("first_failed_at"),
     _text("finished_at"),
-    Index("inbox_pending", "id", **_where("state = 'pending'")),
+    _partial("inbox_pending", "id", where="state = 'pending'"),
 )
 
 alerts = Table(
