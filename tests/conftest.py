@@ -1,4 +1,5 @@
-"""Shared fixtures: a clean environment, real SQLite in tmp_path, a fixed clock, a local Slack."""
+"""Shared fixtures: a clean environment, real SQLite in tmp_path, a fixed clock, a local Slack;
+throw-away PostgreSQL databases from tests/postgres.py."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from bot.tools.localslack import LocalSlack
 from bot.wiring import delivery_kinds
 from commands import SURFACES
 from jobs import next_runs
+
+pytest_plugins = ["tests.postgres"]  # postgres_cluster, postgres_url
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)  # a Friday morning
 
