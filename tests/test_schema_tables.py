@@ -8,9 +8,12 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine
+import pytest
+from sqlalchemy import create_engine, inspect
+from sqlalchemy.exc import IntegrityError
 
 from bot.store import Store
+from bot.store.schema import tables
 from bot.store.schema.tables import metadata
 
 BOOKKEEPING = "_sqlite_migrations"  # the migration tool's own table
@@ -61,3 +64,27 @@ def test_the_tables_describe_the_migrated_schema(tmp_path: Path) -> None:
     assert sorted(got) == sorted(want)
     for table in want:
         assert got[table] == want[table], table
+
+
+def test_the_tables_create_on_postgresql_with_their_rules(postgres_url: str) -> None:
+    """On PostgreSQL the same tables and indexes are made, and the rules that claims rely on
+    hold there: one running rollback and one running backup, many finished ones."""
+    engine = create_engine(postgres_url)
+    metadata.create_all(engine)
+    found = inspect(engine)
+    assert sorted(found.get_table_names()) == sorted(metadata.tables)
+    for table in metadata.sorted_tables:
+        assert {i["name"] for i in found.get_indexes(table.name)} >= {
+            str(i.name) for i in table.indexes
+        }, table.name
+    with engine.begin() as conn:
+        conn.execute(tables.records.rollbacks.insert(), [{"tag": "v1", "status": "ok"}] * 2)
+        conn.execute(tables.records.rollbacks.insert().values(tag="v2", status="running"))
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(tables.records.rollbacks.insert().values(tag="v3", status="running"))
+    backup = {"started_at": "t", "engine": "mongodb", "database": "pb", "path": "p"}
+    with engine.begin() as conn:
+        conn.execute(tables.records.backups.insert().values(status="running", **backup))
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(tables.records.backups.insert().values(status="running", **backup))
+    engine.dispose()

@@ -6,13 +6,13 @@ BEGIN IMMEDIATE so two writers queue instead of failing half-way, and synchronou
 a commit the user has been told about survives a crash.
 
 A newcomer's map, one mixin of Store per module: base.py (connections, transactions, small
-state), schema/ (migrations), incidents.py (incidents, timelines, timers, public updates),
-followup.py (action items, post-mortems), oncall.py, health.py (readings, alert episodes),
-backups.py (backups, the care log), rollbacks.py, job_runs.py (scheduled runs and their
-claims), digests.py (digests and review marks), security.py (audits), queues.py (what the
-outbox and inbox share: claims, the backlog), outbox.py (effects owed to Slack and third
-parties), inbox.py (Slack events to process), alerts.py (alerts, silences, heartbeats),
-people.py (display names).
+state), schema/ (migrations, and the same schema as SQLAlchemy tables), incidents.py
+(incidents, timelines, timers, public updates), followup.py (action items, post-mortems),
+oncall.py, health.py (readings, alert episodes), backups.py (backups, the care log),
+rollbacks.py, job_runs.py (scheduled runs and their claims), digests.py (digests and review
+marks), security.py (audits), queues.py (what the outbox and inbox share: claims, the
+backlog), outbox.py (effects owed to Slack and third parties), inbox.py (Slack events to
+process), alerts.py (alerts, silences, heartbeats), people.py (display names).
 """
 
 from __future__ import annotations
