@@ -139,10 +139,12 @@ def test_every_kind_of_outbox_row_is_in_the_roots_table() -> None:
 
 @pytest.mark.parametrize("top", ["bot", "commands", "jobs"])
 def test_no_module_is_over_400_lines(top: str) -> None:
-    """Past 400 lines a module does more than one thing: split it by what each part does."""
+    """Past 400 lines a module does more than one thing: split it by what each part does.
+    A schema revision is frozen data, not code to read, and is as long as the change."""
+    revisions = ROOT / "bot/store/schema/revisions/versions"
     long = {
         str(path.relative_to(ROOT)): n
         for path in (ROOT / top).rglob("*.py")
-        if (n := len(path.read_text().splitlines())) > 400
+        if (n := len(path.read_text().splitlines())) > 400 and revisions not in path.parents
     }
     assert long == {}

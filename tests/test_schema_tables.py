@@ -16,7 +16,7 @@ from bot.store import Store
 from bot.store.schema import tables
 from bot.store.schema.tables import metadata
 
-BOOKKEEPING = "_sqlite_migrations"  # the migration tool's own table
+BOOKKEEPING = ("_sqlite_migrations", "alembic_version")  # the migration tools' own tables
 
 
 def _shape(path: Path) -> dict[str, Any]:
@@ -25,7 +25,7 @@ def _shape(path: Path) -> dict[str, Any]:
     tables = [
         name
         for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        if name != BOOKKEEPING
+        if name not in BOOKKEEPING
     ]
     shape: dict[str, Any] = {}
     for table in sorted(tables):

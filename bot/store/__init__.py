@@ -6,13 +6,14 @@ BEGIN IMMEDIATE so two writers queue instead of failing half-way, and synchronou
 a commit the user has been told about survives a crash.
 
 A newcomer's map, one mixin of Store per module: base.py (connections, transactions, small
-state), schema/ (migrations, and the same schema as SQLAlchemy tables), incidents.py
-(incidents, timelines, timers, public updates), followup.py (action items, post-mortems),
-oncall.py, health.py (readings, alert episodes), backups.py (backups, the care log),
-rollbacks.py, job_runs.py (scheduled runs and their claims), digests.py (digests and review
-marks), security.py (audits), queues.py (what the outbox and inbox share: claims, the
-backlog), outbox.py (effects owed to Slack and third parties), inbox.py (Slack events to
-process), alerts.py (alerts, silences, heartbeats), people.py (display names).
+state), upgrade.py (the schema brought up to date at start-up, a copy first), schema/
+(migrations, and the same schema as SQLAlchemy tables), incidents.py (incidents, timelines,
+timers, public updates), followup.py (action items, post-mortems), oncall.py, health.py
+(readings, alert episodes), backups.py (backups, the care log), rollbacks.py, job_runs.py
+(scheduled runs and their claims), digests.py (digests and review marks), security.py
+(audits), queues.py (what the outbox and inbox share: claims, the backlog), outbox.py
+(effects owed to Slack and third parties), inbox.py (Slack events to process), alerts.py
+(alerts, silences, heartbeats), people.py (display names).
 """
 
 from __future__ import annotations
@@ -52,9 +53,11 @@ from bot.store.people import PeopleStore
 from bot.store.rollbacks import Rollback, RollbackStore
 from bot.store.schema import migrations
 from bot.store.security import SecurityFinding, SecurityRun, SecurityStore
+from bot.store.upgrade import UpgradeStore
 
 
 class Store(
+    UpgradeStore,
     IncidentStore,
     FollowUpStore,
     OnCallStore,

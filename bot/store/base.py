@@ -19,7 +19,6 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot.redact import as_json, redact
-from bot.store.schema import migrations
 
 # A write waits at most this long in all, for this process's other writers and for SQLite's
 # lock together: the answer to a slash command is due in 3 s, and "busy, nothing changed" is
@@ -151,70 +150,6 @@ class StoreBase:
         # Why the last write failed, when the file could not take it (disk full, read-only);
         # None once a write succeeds.
         self.write_problem: str | None = None
-
-    def migrate(self) -> Path | None:
-        """Create or upgrade the schema; called once at start-up. Before an upgrade the file is
-        copied beside itself (returned, and the last UPGRADE_COPIES kept); a file written by
-        a newer opsbot is refused untouched."""
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        copy = None
-        with self._write_lock, self._connect() as db:
-            applied = [m.name for m in migrations.applied(db)]
-            unknown = sorted(set(applied) - {m.name for m in migrations._migrations})
-            if unknown:
-                raise NewerDatabase(
-                    f"{self.path} was written by a newer opsbot (its schema has "
-                    f"{', '.join(unknown)}, which this version does not know); it was not "
-                    "touched. Run that newer opsbot, or restore a copy made before the "
-                    f"upgrade ({Path(self.path).name}.before-*)."
-                )
-            pending = [m.name for m in migrations.pending(db)]
-            if applied and pending:
-                copy = self._copy_before(pending[0])
-            db.enable_wal()
-            migrations.apply(db)
-        return copy
-
-    def _copy_before(self, migration: str) -> Path:
-        here = Path(self.path)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        copy = here.with_name(f"{here.name}.before-{migration}-{stamp}")
-        size = sum(p.stat().st_size for p in (here, Path(f"{here}-wal")) if p.exists())
-        free = shutil.disk_usage(here.parent).free
-        unchanged = "nothing was changed; free some space (or copy it elsewhere) and start again"
-        if free < size + MIN_FREE_BYTES:
-            raise CannotUpgrade(
-                f"{here}: not enough room to copy it before upgrading ({_mb(free)} free, "
-                f"{_mb(size + MIN_FREE_BYTES)} needed); {unchanged}"
-            )
-        try:
-            self.backup_to(copy)
-        except (OSError, sqlite3.Error) as exc:
-            why = unwritable(exc) or getattr(exc, "strerror", None) or type(exc).__name__
-            raise CannotUpgrade(
-                f"{here}: could not copy it before upgrading ({why}); {unchanged}"
-            ) from None
-        for old in sorted(here.parent.glob(f"{here.name}.before-*"))[:-UPGRADE_COPIES]:
-            old.unlink()
-        return copy
-
-    def backup_to(self, target: Path) -> Path:
-        """A consistent copy of the live file through SQLite's online backup API (a plain
-        file copy of a WAL database can miss what is still in the WAL)."""
-        target.parent.mkdir(parents=True, exist_ok=True)
-        part = target.with_name(target.name + ".part")
-        part.unlink(missing_ok=True)
-        source = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
-        try:
-            with contextlib.closing(sqlite3.connect(part)) as copy:
-                source.backup(copy)
-        except BaseException:
-            part.unlink(missing_ok=True)  # a half copy is no copy: never left behind
-            raise
-        finally:
-            source.close()
-        part.replace(target)
-        return target
 
     @contextmanager
     def _connect(self) -> Iterator[Database]:

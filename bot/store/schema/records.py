@@ -82,8 +82,8 @@ timeline_edits = Table(
 timers = Table(
     "timers",
     metadata,
-    reference("incident_id", "incidents.id"),
-    text_column("kind"),
+    reference("incident_id", "incidents.id", required=True),
+    text_column("kind", required=True),
     text_column("due_at"),
     PrimaryKeyConstraint("incident_id", "kind"),
     Index("idx_timers_due_at", "due_at"),
@@ -234,8 +234,10 @@ digests = Table(
 digest_marks = Table(
     "digest_marks",
     metadata,
-    reference("digest_id", "digests.id"),
-    *text_columns("item", "user", "at"),
+    reference("digest_id", "digests.id", required=True),
+    text_column("item", required=True),
+    text_column("user", required=True),
+    text_column("at"),
     PrimaryKeyConstraint("digest_id", "item", "user"),
 )
 
@@ -250,8 +252,9 @@ security_runs = Table(
 security_findings = Table(
     "security_findings",
     metadata,
-    reference("run_id", "security_runs.id"),
-    *text_columns("fingerprint", "check_name", "severity", "title"),
+    reference("run_id", "security_runs.id", required=True),
+    text_column("fingerprint", required=True),
+    *text_columns("check_name", "severity", "title"),
     PrimaryKeyConstraint("run_id", "fingerprint"),
 )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlite_utils import Database
 
 from bot.store.schema import initial  # noqa: F401  (m001-m011 register first, whoever imports)
-from bot.store.schema.registry import migrations
+from bot.store.schema.registry import BASELINE_REVISION, migrations
 
 
 @migrations()
@@ -205,3 +205,15 @@ def m020_shared_counters(db: Database) -> None:
             PRIMARY KEY (source, second)
         )"""
     )
+
+
+@migrations()
+def m021_stamp_the_shared_history(db: Database) -> None:
+    # The end of this chain is revision 0001 of the Alembic history (history.py); the file
+    # is stamped there as Alembic itself would, so later changes are revisions on both
+    # engines alike.
+    db.execute(
+        "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+        "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+    )
+    db.execute("INSERT INTO alembic_version (version_num) VALUES (?)", [BASELINE_REVISION])

@@ -39,16 +39,9 @@ seen_events = Table(
 job_runs = Table(
     "job_runs",
     metadata,
-    *text_columns(
-        "job",
-        "scheduled_for",
-        "started_at",
-        "finished_at",
-        "status",
-        "summary",
-        "owner",
-        "lease_until",
-    ),
+    text_column("job", required=True),
+    text_column("scheduled_for", required=True),
+    *text_columns("started_at", "finished_at", "status", "summary", "owner", "lease_until"),
     PrimaryKeyConstraint("job", "scheduled_for"),
     partial_index("job_runs_running", "status", where="status = 'running'"),
 )
