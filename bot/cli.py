@@ -113,6 +113,11 @@ def _parser() -> argparse.ArgumentParser:
     events.add_argument("action", nargs="?", choices=["list", "retry", "drop"], default="list")
     events.add_argument("id", nargs="?", type=int, help="the row, for retry and drop")
     events.set_defaults(run=_inbox)
+    move = sub.add_parser(
+        "migrate", help="copy this database into an empty PostgreSQL database, and check it"
+    )
+    move.add_argument("--to", required=True, metavar="URL", help="postgresql://USER@HOST/DB")
+    move.set_defaults(run=_migrate)
     return parser
 
 
@@ -311,6 +316,26 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
         why = unwritable(exc) or getattr(exc, "strerror", None) or type(exc).__name__
         raise ConfigError(f"could not write {target} ({why}); nothing was left behind") from None
     print(f"Copied {settings.opsbot_db} to {target}.")
+    return 0
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.store.copy import CopyRefused, copy_to  # SQLAlchemy only for this command
+
+    if not Path(settings.opsbot_db).exists():
+        raise ConfigError(f"OPSBOT_DB: no database at {settings.opsbot_db}")
+    _store(settings)  # brought to the newest schema first, as at any start
+    print(f"Copying {settings.opsbot_db} ...", flush=True)
+    try:
+        copied = copy_to(str(settings.opsbot_db), args.to, lambda line: print(f"  {line}"))
+    except CopyRefused as exc:
+        raise ConfigError(str(exc)) from None
+    rows = sum(copied.counts.values())
+    print(
+        f"Copied {rows} rows in {len(copied.counts)} tables to {copied.target} (schema at "
+        f"revision {copied.revision}); every table's count checked. {settings.opsbot_db} "
+        "is unchanged."
+    )
     return 0
 
 
