@@ -216,9 +216,9 @@ def run_interval_job(name: str, deps: Deps) -> None:
     """One tick; with several processes on one database, the one that claims it runs it."""
     now = deps.clock()
     interval = JOBS[name].trigger(deps).interval
-    if not deps.store.claim_tick(name, now, interval, deps.outbox.owner):
-        return
-    try:
+    try:  # a claim the database could not take (busy, full) is reported like a failed run
+        if not deps.store.claim_tick(name, now, interval, deps.outbox.owner):
+            return
         run_job(name, deps, now=now)
         deps.store.set_state(f"job.failing.{name}", "")
     except Exception as exc:  # reported in channel, not only logged

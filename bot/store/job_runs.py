@@ -68,16 +68,16 @@ class JobRunStore(StoreBase):
 
     def claim_tick(self, job: str, now: datetime, interval: timedelta, owner: str) -> bool:
         """True if no process ran this interval job within most of its interval: this one
-        runs it now. A tick a little early (timers jitter) still runs. A claim far ahead of
-        `now` (more than two intervals: no process is that late, even waiting out the write
-        budget) is a wall clock stepped back, which must not hold ticks off until it catches
-        up."""
+        runs it now. A tick a little early (timers jitter) still runs. A claim more than an
+        interval ahead of `now` is a wall clock stepped back (no process is that late: the
+        write budget is seconds, intervals are 30 s or more), which must not hold ticks off
+        until it catches up; a smaller step delays one tick at most."""
         with self._write() as db:
             cursor = db.execute(
                 "INSERT INTO job_ticks (job, owner, next_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (job) DO UPDATE SET owner = excluded.owner, "
                 "next_at = excluded.next_at WHERE job_ticks.next_at <= ? OR job_ticks.next_at > ?",
-                [job, owner, _iso(now + interval * 0.8), _iso(now), _iso(now + 2 * interval)],
+                [job, owner, _iso(now + interval * 0.8), _iso(now), _iso(now + interval)],
             )
             return cursor.rowcount == 1
 
