@@ -107,3 +107,7 @@ def test_an_unreachable_or_wrong_target_is_one_line_without_the_password(
     wrong = opsbot("migrate", "--to", "mysql://ops:s3cret@db/opsbot", env={}, cwd=tmp_path)
     assert wrong.returncode == 2
     assert wrong.stderr.strip() == "opsbot: --to must be a postgresql:// URL, not mysql://"
+    for mistyped in ("postgresql://ops:s3c@ret@db/opsbot", "postgresql://ops:s3cret@db:x/o"):
+        refused = opsbot("migrate", "--to", mistyped, env={}, cwd=tmp_path)
+        assert refused.returncode == 2 and "s3c" not in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr

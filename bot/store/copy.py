@@ -35,10 +35,13 @@ class Copied:
 
 def target_url(text_url: str) -> URL:
     """A postgresql:// URL for psycopg 3; anything else is refused with words."""
+    form = "postgresql://USER:PASSWORD@HOST[:PORT]/DATABASE"
+    if text_url.count("@") > 1:  # the host would be read from inside the password
+        raise CopyRefused(f"--to has more than one '@': write one in a password as %40 ({form})")
     try:
-        url = make_url(text_url)
-    except ArgumentError:
-        raise CopyRefused("--to must be a URL: postgresql://USER:PASSWORD@HOST/DATABASE") from None
+        url = make_url(text_url)  # a port that is not a number is a ValueError
+    except (ArgumentError, ValueError):
+        raise CopyRefused(f"--to must be a URL: {form}") from None
     if url.get_backend_name() != "postgresql":
         raise CopyRefused(f"--to must be a postgresql:// URL, not {url.drivername}://")
     if not url.database:
