@@ -133,6 +133,7 @@ class Outbox:
         )
         # A request a claim makes may land at Slack up to the call's timeout after it.
         self.inflight = timedelta(seconds=policy.timeout_seconds) + LANDING_MARGIN
+        self._pace_due: dict[str, float] = {}  # channel -> when its bucket has a token again
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._done = threading.Condition()
@@ -231,11 +232,18 @@ class Outbox:
 
     def _take_pace(self, lane: str) -> bool:
         """Slack allows about one post per second per channel, with short bursts: a token
-        bucket per channel, in the database, so every process posting there counts."""
-        policy = self.settings.outbox
-        return self.store.take_pace(
-            pace_key(lane), time.time(), policy.slack_posts_per_second, policy.slack_burst
+        bucket per channel, in the database, so every process posting there counts. When it
+        is empty, this process does not ask again until a token is due (a flood's hundred
+        lanes in one channel must not each take the write lock to learn it)."""
+        key, policy = pace_key(lane), self.settings.outbox
+        if time.monotonic() < self._pace_due.get(key, 0.0):
+            return False
+        wait = self.store.take_pace(
+            key, time.time(), policy.slack_posts_per_second, policy.slack_burst
         )
+        if wait:
+            self._pace_due[key] = time.monotonic() + wait
+        return not wait
 
     def _fall_back_overdue(self, now: datetime) -> bool:
         """A row with a fallback (a page) still owed `page_fallback_minutes` after it was

@@ -108,13 +108,14 @@ def test_a_row_failing_past_the_give_up_time_is_dead_and_healthz_says_so(
 
 def test_the_pace_allows_a_burst_then_one_a_second(store: Store) -> None:
     def take(channel: str, at: float) -> bool:
-        return store.take_pace(channel, at, per_second=1, burst=3)
+        return store.take_pace(channel, at, per_second=1, burst=3) == 0.0
 
     assert [take("slack:#a", 100.0) for _ in range(4)] == [True, True, True, False]
     assert take("slack:#b", 100.0)  # another channel has its own bucket
+    assert store.take_pace("slack:#a", 100.5, 1, 3) == pytest.approx(0.5)  # the next token's wait
     assert not take("slack:#a", 100.5) and take("slack:#a", 101.0)  # one a second
     assert [take("slack:#a", 110.0) for _ in range(4)] == [True, True, True, False]
-    assert not Store(store.path).take_pace("slack:#a", 110.0, 1, 3)  # one bucket per database
+    assert Store(store.path).take_pace("slack:#a", 110.0, 1, 3) > 0  # one bucket per database
     # a clock stepped back an hour starts afresh, rather than holding posts for an hour
     assert [take("slack:#a", 110.0 - 3600) for _ in range(4)] == [True, True, True, False]
 

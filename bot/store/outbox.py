@@ -144,11 +144,11 @@ class OutboxStore(QueueStore):
             rows = _query(db, sql, [*kinds, _iso(owed_before), _iso(now)])
         return [_effect(row) for row in rows]
 
-    def take_pace(self, channel: str, now: float, per_second: float, burst: int) -> bool:
-        """Take one post from `channel`'s token bucket at `now` (epoch seconds); False when
-        it is empty. One statement, so processes sharing the database share the bucket. A
-        clock stepped back starts the bucket full rather than holding posts until it has
-        caught up."""
+    def take_pace(self, channel: str, now: float, per_second: float, burst: int) -> float:
+        """Take one post from `channel`'s token bucket at `now` (epoch seconds): 0.0 when
+        taken, else the seconds until the next token. One statement, so processes sharing
+        the database share the bucket. A clock stepped back starts the bucket full rather
+        than holding posts until it has caught up."""
         refilled = (
             "(CASE WHEN excluded.since < slack_pace.since THEN ? "
             "ELSE min(?, slack_pace.tokens + (excluded.since - slack_pace.since) * ?) END)"
@@ -161,7 +161,13 @@ class OutboxStore(QueueStore):
                 f"since = excluded.since WHERE {refilled} >= 1",
                 [channel, burst - 1, now, *bucket, *bucket],
             )
-            return cursor.rowcount == 1
+            if cursor.rowcount == 1:
+                return 0.0
+            tokens, since = db.execute(
+                "SELECT tokens, since FROM slack_pace WHERE channel = ?", [channel]
+            ).fetchone()
+        available = min(float(burst), float(tokens) + max(0.0, now - float(since)) * per_second)
+        return max((1 - available) / per_second, 0.001)
 
     def claim(
         self,
