@@ -174,7 +174,8 @@ def test_a_full_disk_turns_healthz_to_503_and_commands_say_why(
         wait_until(lambda: _healthz(server) == 200, timeout=20)
         assert "INC-1 opened" in command(server, "open P1 Before the disk filled")
         filler = Path(f"/proc/{proc.pid}/root") / data.relative_to("/") / "filler"
-        with filler.open("wb") as fill, contextlib.suppress(OSError):
+        # unbuffered: closing the file must not flush into the full disk again
+        with filler.open("wb", buffering=0) as fill, contextlib.suppress(OSError):
             while True:
                 fill.write(b"\0" * 65536)
         answers = [command(server, f"update INC-1 note {n} " + "x" * 2000) for n in range(40)]
