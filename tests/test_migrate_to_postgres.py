@@ -8,9 +8,11 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from bot.store import Change, Entry, Incident, Store
+from bot.store.copy import CopyRefused, target_url
 from bot.store.schema.tables import metadata
 from tests.conftest import T0
 from tests.test_cli import opsbot
@@ -104,10 +106,13 @@ def test_an_unreachable_or_wrong_target_is_one_line_without_the_password(
     assert ran.returncode == 2
     assert ran.stderr.startswith("opsbot: cannot reach PostgreSQL at 127.0.0.1:9/opsbot")
     assert len(ran.stderr.strip().splitlines()) == 1 and "s3cret" not in ran.stderr
-    wrong = opsbot("migrate", "--to", "mysql://ops:s3cret@db/opsbot", env={}, cwd=tmp_path)
-    assert wrong.returncode == 2
-    assert wrong.stderr.strip() == "opsbot: --to must be a postgresql:// URL, not mysql://"
-    for mistyped in ("postgresql://ops:s3c@ret@db/opsbot", "postgresql://ops:s3cret@db:x/o"):
-        refused = opsbot("migrate", "--to", mistyped, env={}, cwd=tmp_path)
-        assert refused.returncode == 2 and "s3c" not in refused.stderr
-        assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    # the other mistakes are refused before any connection, by the same words
+    for mistyped, said in [
+        ("mysql://ops:s3cret@db/opsbot", "--to must be a postgresql:// URL, not mysql://"),
+        ("postgresql://ops:s3c@ret@db/opsbot", "--to has more than one '@'"),
+        ("postgresql://ops:s3cret@db:x/opsbot", "--to must be a URL"),
+        ("postgresql://ops:s3cret@db", "--to names no database"),
+    ]:
+        with pytest.raises(CopyRefused) as refused:
+            target_url(mistyped)
+        assert str(refused.value).startswith(said) and "s3c" not in str(refused.value)
