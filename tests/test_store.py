@@ -207,3 +207,13 @@ def test_connections_of_ended_threads_and_dropped_stores_are_closed(tmp_path) ->
     assert _open_files() <= before + 3  # the last thread's connection (file, WAL, shm)
     store.close()
     assert _open_files() <= before
+
+
+def test_an_alerts_changes_are_counted_within_its_incident(store) -> None:
+    """An alert flood asks this once per alert: it reads one incident's timeline, not all."""
+    first, second = new_incident(store), new_incident(store)
+    for n in range(3):
+        store.add_entry(first.number, Entry(T0, None, "alert", "x", f"alert:7:firing:{n}"))
+    store.add_entry(second.number, Entry(T0, None, "alert", "x", "alert:7:firing:0"))
+    assert store.alert_changes(7, first.number) == 3
+    assert store.alert_changes(7, second.number) == 1

@@ -116,11 +116,13 @@ class AlertStore(StoreBase):
                 return int(found[0])
             return int(_insert(db, "alerts", row).lastrowid or 0)
 
-    def alert_changes(self, alert_id: int) -> int:
-        """How many timeline entries this alert has made (numbers the next one's source)."""
-        sql = "SELECT COUNT(*) FROM timeline WHERE source LIKE ?"
+    def alert_changes(self, alert_id: int, incident: int) -> int:
+        """How many entries this alert has made on this incident's timeline (numbers the next
+        one's source, which is unique per incident). Searched within the incident, by index,
+        not across every timeline: an alert flood asks this once per alert."""
+        sql = "SELECT COUNT(*) FROM timeline WHERE incident_id = ? AND source LIKE ?"
         with self._connect() as db:
-            return int(db.execute(sql, [f"alert:{alert_id}:%"]).fetchone()[0])
+            return int(db.execute(sql, [incident, f"alert:{alert_id}:%"]).fetchone()[0])
 
     def alerts(self, *, firing_only: bool = True, incident: int | None = None) -> list[Alert]:
         clauses, args = [], []

@@ -178,7 +178,7 @@ def _entry(
     text = f"Alert {verb[row['status']]} ({source}): {row['summary']}" + (
         f" [{labels}]" if labels and row["status"] == "firing" else ""
     )
-    sequence = deps.store.alert_changes(alert_id)
+    sequence = deps.store.alert_changes(alert_id, number)
     deps.store.add_entry(
         number, Entry(now, None, "alert", text, f"alert:{alert_id}:{row['status']}:{sequence}")
     )
