@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -45,6 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, NewerDatabase, CannotUpgrade) as exc:
         print(f"opsbot: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`opsbot doctor --json | head`): nothing is lost, nothing to
+        # say. What is left in stdout's buffer goes nowhere, not into a second traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:

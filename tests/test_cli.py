@@ -113,3 +113,21 @@ def test_db_backup_copies_the_live_database(tmp_path: Path) -> None:
     assert len(list((tmp_path / "dir").glob("opsbot-*.db"))) == 1
     missing = opsbot("db", "backup", "x.db", env={"OPSBOT_DB": "nope.db"}, cwd=tmp_path)
     assert missing.returncode == 2 and "no database at nope.db" in missing.stderr
+
+
+def test_a_reader_that_goes_away_gets_no_traceback(tmp_path: Path) -> None:
+    """`opsbot jobs | head -1`, `opsbot doctor --json | head`: a closed pipe ends it quietly."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPSBOT_"))}
+    for args in (["jobs"], ["doctor", "--json"]):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=tmp_path,
+            env={**base, "PYTHONPATH": str(Path(__file__).parent.parent)},
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()  # before it writes a line: every write meets a closed pipe
+        errors = proc.stderr.read().decode()
+        assert proc.wait(timeout=60) == 1
+        assert "Traceback" not in errors and "BrokenPipe" not in errors, errors
