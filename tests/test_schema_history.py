@@ -65,7 +65,7 @@ def test_a_sqlite_file_is_at_the_newest_revision_with_the_described_schema(
 def test_postgresql_is_created_by_the_revisions_with_the_same_schema(postgres_url: str) -> None:
     engine = create_engine(postgres_url)
     with engine.begin() as conn:
-        assert history.pending(conn) == [history.BASELINE]
+        assert history.pending(conn) == [BASELINE_REVISION]
         history.upgrade(conn)
     with engine.begin() as conn:
         history.upgrade(conn)  # again: nothing to do

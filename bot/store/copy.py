@@ -20,6 +20,7 @@ from bot.store.schema import history
 from bot.store.schema.tables import metadata
 
 BATCH = 500  # rows per INSERT
+FORM = "postgresql://USER:PASSWORD@HOST[:PORT]/DATABASE"
 
 
 class CopyRefused(Exception):
@@ -35,17 +36,16 @@ class Copied:
 
 def target_url(text_url: str) -> URL:
     """A postgresql:// URL for psycopg 3; anything else is refused with words."""
-    form = "postgresql://USER:PASSWORD@HOST[:PORT]/DATABASE"
     if text_url.count("@") > 1:  # the host would be read from inside the password
-        raise CopyRefused(f"--to has more than one '@': write one in a password as %40 ({form})")
+        raise CopyRefused(f"--to has more than one '@': write one in a password as %40 ({FORM})")
     try:
         url = make_url(text_url)  # a port that is not a number is a ValueError
     except (ArgumentError, ValueError):
-        raise CopyRefused(f"--to must be a URL: {form}") from None
+        raise CopyRefused(f"--to must be a URL: {FORM}") from None
     if url.get_backend_name() != "postgresql":
         raise CopyRefused(f"--to must be a postgresql:// URL, not {url.drivername}://")
     if not url.database:
-        raise CopyRefused("--to names no database: postgresql://USER:PASSWORD@HOST/DATABASE")
+        raise CopyRefused(f"--to names no database: {FORM}")
     return url.set(drivername="postgresql+psycopg")
 
 
@@ -62,8 +62,7 @@ def copy_to(source_path: str, text_url: str, progress: Callable[[str], None]) ->
         try:
             out = target.connect()
         except DBAPIError as exc:
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-            raise CopyRefused(f"cannot reach PostgreSQL at {where(url)}: {reason}") from None
+            raise CopyRefused(f"cannot reach PostgreSQL at {where(url)}: {_reason(exc)}") from None
         with out, source.connect() as into:
             tables = inspect(out).get_table_names()
             out.rollback()  # the look ends its own transaction; the copy is one of its own
@@ -76,12 +75,12 @@ def copy_to(source_path: str, text_url: str, progress: Callable[[str], None]) ->
             try:
                 with out.begin():
                     history.upgrade(out)
-                    counts = {t.name: _copy(into, out, t.name, progress) for t in _tables()}
+                    # parents before the rows that refer to them
+                    counts = {t.name: _copy(into, out, t, progress) for t in metadata.sorted_tables}
                     _check(out, counts)
             except DBAPIError as exc:
-                reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
                 raise CopyRefused(
-                    f"the copy failed ({reason}); {where(url)} was left empty"
+                    f"the copy failed ({_reason(exc)}); {where(url)} was left empty"
                 ) from None
             revision = history.current(out)
     finally:
@@ -91,12 +90,13 @@ def copy_to(source_path: str, text_url: str, progress: Callable[[str], None]) ->
     return Copied(url.render_as_string(hide_password=True), revision, counts)
 
 
-def _tables() -> list[Table]:
-    return list(metadata.sorted_tables)  # parents before the rows that refer to them
+def _reason(exc: DBAPIError) -> str:
+    """The driver's first line: what went wrong, without the URL."""
+    return str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
 
 
-def _copy(into: Connection, out: Connection, name: str, progress: Callable[[str], None]) -> int:
-    table = metadata.tables[name]
+def _copy(into: Connection, out: Connection, table: Table, progress: Callable[[str], None]) -> int:
+    name = table.name
     rows = into.execute(select(table)).mappings()
     copied = 0
     while batch := rows.fetchmany(BATCH):

@@ -18,18 +18,15 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.pool import NullPool
 
-from bot.store.schema.registry import BASELINE_REVISION
-
 REVISIONS = Path(__file__).with_name("revisions")
-BASELINE = BASELINE_REVISION
 
 
 class UnknownRevision(Exception):
     """The database is at a revision this opsbot does not have: a newer one wrote it."""
 
-    def __init__(self, found: str, newest: str) -> None:
-        super().__init__(found, newest)
-        self.found, self.newest = found, newest
+    def __init__(self, found: str) -> None:
+        super().__init__(found)
+        self.found = found
 
 
 def sqlite_engine(path: str, timeout: float) -> Engine:
@@ -37,7 +34,8 @@ def sqlite_engine(path: str, timeout: float) -> Engine:
     return create_engine(f"sqlite:///{path}", poolclass=NullPool, connect_args={"timeout": timeout})
 
 
-def _config(connection: Connection) -> Config:
+def _config(connection: Connection | None = None) -> Config:
+    """Where the revisions are; with a connection, the one env.py runs them on."""
     config = Config()
     config.set_main_option("script_location", str(REVISIONS))
     config.attributes["connection"] = connection
@@ -47,9 +45,7 @@ def _config(connection: Connection) -> Config:
 @functools.cache
 def _scripts() -> ScriptDirectory:
     """The revisions, read once per process (start-up reads them for every database)."""
-    config = Config()
-    config.set_main_option("script_location", str(REVISIONS))
-    return ScriptDirectory.from_config(config)
+    return ScriptDirectory.from_config(_config())
 
 
 def newest() -> str:
@@ -73,7 +69,7 @@ def after(at: str | None) -> list[str]:
     """The revisions after `at` (None: all of them), oldest first."""
     scripts = _scripts()
     if at is not None and at not in {script.revision for script in scripts.walk_revisions()}:
-        raise UnknownRevision(at, newest())
+        raise UnknownRevision(at)
     ahead = scripts.iterate_revisions("heads", at or "base")
     return [script.revision for script in reversed(list(ahead))]
 
