@@ -5,12 +5,12 @@ a secret in it)."""
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 from urllib.error import URLError
 
 import httpx
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import OperationalError
 
 from bot.store import StoreBusy
 
@@ -83,7 +83,7 @@ def transient(exc: BaseException) -> bool:
     if isinstance(exc, httpx.HTTPStatusError):
         status = exc.response.status_code
         return status >= 500 or status in (408, 409, 425, 429)
-    return isinstance(exc, OSError | httpx.TransportError | StoreBusy | sqlite3.OperationalError)
+    return isinstance(exc, OSError | httpx.TransportError | StoreBusy | OperationalError)
 
 
 def refused(exc: BaseException) -> bool:

@@ -120,7 +120,7 @@ def test_installed_then_down_for_weeks(
     assert "`daily-digest` due 18 times" in notice and "`backup-verify` due 3 times" in notice
     assert "opsbot run-job daily-digest" in notice
     with deps.store._connect() as db:  # noqa: SLF001
-        statuses = {row[0] for row in db.execute("SELECT status FROM job_runs")}
+        statuses = {row[0] for row in db.exec_driver_sql("SELECT status FROM job_runs")}
     assert statuses == {"ok", "missed"}
     tick(deps, clock)  # a second tick owes nothing and says nothing more
     assert len(recorder.ran) == len(caught_up)
@@ -174,7 +174,7 @@ def test_random_up_and_down_across_dst_and_year_end(
                     up_at.append(clock.now)
                 clock.advance(minutes=30)
     with deps.store._connect() as db:  # noqa: SLF001
-        rows = db.execute("SELECT job, scheduled_for, status FROM job_runs").fetchall()
+        rows = db.exec_driver_sql("SELECT job, scheduled_for, status FROM job_runs").fetchall()
     settled = {(job, datetime.fromisoformat(at)): status for job, at, status in rows}
     assert len(settled) == len(rows)  # one row per occurrence
     ran = {(name, when) for name, when in recorder.ran}

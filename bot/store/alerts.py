@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.store.base import StoreBase, _cell, _insert, _iso, _parse, _query
+from bot.store.base import StoreBase, _cell, _insert, _iso, _parse, _query, _sql
 
 
 @dataclass(frozen=True)
@@ -102,14 +102,16 @@ class AlertStore(StoreBase):
         """Insert or update by (source, fingerprint); returns the row id."""
         row = {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in alert.items()}
         with self._write() as db:
-            found = db.execute(
+            found = _sql(
+                db,
                 "SELECT id FROM alerts WHERE source = ? AND fingerprint = ?",
                 [row["source"], row["fingerprint"]],
             ).fetchone()
             if found:
                 names = [k for k in row if k not in ("source", "fingerprint")]
                 sets = ", ".join(f"{k} = ?" for k in names)
-                db.execute(
+                _sql(
+                    db,
                     f"UPDATE alerts SET {sets} WHERE id = ?",
                     [_cell(row[k]) for k in names] + [found[0]],
                 )
@@ -122,7 +124,7 @@ class AlertStore(StoreBase):
         not across every timeline: an alert flood asks this once per alert."""
         sql = "SELECT COUNT(*) FROM timeline WHERE incident_id = ? AND source LIKE ?"
         with self._connect() as db:
-            return int(db.execute(sql, [incident, f"alert:{alert_id}:%"]).fetchone()[0])
+            return int(_sql(db, sql, [incident, f"alert:{alert_id}:%"]).one()[0])
 
     def alerts(self, *, firing_only: bool = True, incident: int | None = None) -> list[Alert]:
         clauses, args = [], []
@@ -144,14 +146,15 @@ class AlertStore(StoreBase):
             "AND i.status != 'resolved' ORDER BY a.last_seen DESC LIMIT 1"
         )
         with self._connect() as db:
-            found = db.execute(sql, [source, group_key, _iso(since)]).fetchone()
+            found = _sql(db, sql, [source, group_key, _iso(since)]).fetchone()
         return int(found[0]) if found else None
 
     def taken_in(self, incident: int) -> tuple[int, int]:
         """How many alerts are on this incident, and in how many groups."""
         sql = "SELECT COUNT(*), COUNT(DISTINCT group_key) FROM alerts WHERE incident_id = ?"
         with self._connect() as db:
-            alerts, groups = db.execute(sql, [incident]).fetchone()
+            found = _sql(db, sql, [incident]).one()
+            alerts, groups = tuple(found)
         return int(alerts), int(groups)
 
     def count_alerts(self, source: str, now: datetime, alerts: int) -> int:
@@ -160,14 +163,16 @@ class AlertStore(StoreBase):
         second = int(now.timestamp())
         with self._write() as db:
             # older than the minute, or ahead of a clock stepped back: no longer counted
-            db.execute(
+            _sql(
+                db,
                 "DELETE FROM alert_rate WHERE source = ? AND (second <= ? OR second > ?)",
                 [source, second - 60, second],
             )
-            (before,) = db.execute(
-                "SELECT coalesce(sum(alerts), 0) FROM alert_rate WHERE source = ?", [source]
-            ).fetchone()
-            db.execute(
+            (before,) = _sql(
+                db, "SELECT coalesce(sum(alerts), 0) FROM alert_rate WHERE source = ?", [source]
+            ).one()
+            _sql(
+                db,
                 "INSERT INTO alert_rate (source, second, alerts) VALUES (?, ?, ?) "
                 "ON CONFLICT (source, second) DO UPDATE SET alerts = alerts + excluded.alerts",
                 [source, second, alerts],
@@ -200,17 +205,18 @@ class AlertStore(StoreBase):
     def end_silence(self, silence_id: int, now: datetime) -> bool:
         sql = "UPDATE alert_silences SET ended_at = ? WHERE id = ? AND ended_at IS NULL"
         with self._write() as db:
-            return db.execute(sql, [_iso(now), silence_id]).rowcount > 0
+            return _sql(db, sql, [_iso(now), silence_id]).rowcount > 0
 
     # Heartbeats ---------------------------------------------------------------------------
 
     def beat(self, name: str, now: datetime) -> datetime | None:
         """Record a beat; returns when it had been missed since (None when it was not)."""
         with self._write() as db:
-            found = db.execute(
-                "SELECT missed_since FROM heartbeats WHERE name = ?", [name]
+            found = _sql(
+                db, "SELECT missed_since FROM heartbeats WHERE name = ?", [name]
             ).fetchone()
-            db.execute(
+            _sql(
+                db,
                 "INSERT INTO heartbeats (name, last_beat, missed_since) VALUES (?, ?, NULL) "
                 "ON CONFLICT (name) DO UPDATE SET last_beat = excluded.last_beat, "
                 "missed_since = NULL",
@@ -226,13 +232,15 @@ class AlertStore(StoreBase):
     def mark_missed(self, name: str, since: datetime) -> bool:
         """True the first time a beat is found missing (once per miss)."""
         with self._write() as db:
-            db.execute(
+            _sql(
+                db,
                 "INSERT INTO heartbeats (name, last_beat, missed_since) VALUES (?, NULL, NULL) "
                 "ON CONFLICT (name) DO NOTHING",
                 [name],
             )
             return (
-                db.execute(
+                _sql(
+                    db,
                     "UPDATE heartbeats SET missed_since = ? WHERE name = ? "
                     "AND missed_since IS NULL",
                     [_iso(since), name],

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.store.base import StoreBase, _cell, _insert, _iso, _parse, _query
+from bot.store.base import StoreBase, _cell, _insert, _iso, _parse, _query, _sql
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ class BackupStore(StoreBase):
         values = {k: _cell(_iso(v) if isinstance(v, datetime) else v) for k, v in fields.items()}
         sets = ", ".join(f"{k} = ?" for k in values)
         with self._write() as db:
-            db.execute(f"UPDATE backups SET {sets} WHERE id = ?", [*values.values(), backup_id])
+            _sql(db, f"UPDATE backups SET {sets} WHERE id = ?", [*values.values(), backup_id])
 
     def backups(self, *, status: str | None = None, limit: int = 20) -> list[Backup]:
         """Newest first."""

@@ -13,12 +13,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from sqlite3 import Cursor
 from typing import Any
 
-from sqlite_utils import Database
+from sqlalchemy import URL, Connection, CursorResult
+from sqlalchemy.exc import DBAPIError
 
 from bot.redact import as_json, redact
+from bot.store import engines
 
 # A write waits at most this long in all, for this process's other writers and for SQLite's
 # lock together: the answer to a slash command is due in 3 s, and "busy, nothing changed" is
@@ -75,6 +76,7 @@ _UNWRITABLE = {
 
 def unwritable(exc: BaseException) -> str | None:
     """Why SQLite could not write, when `exc` says the file cannot take writes."""
+    exc = getattr(exc, "orig", None) or exc  # SQLAlchemy's wrapper around the driver's error
     if not isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError):
         return None
     text = str(exc).lower()
@@ -106,10 +108,19 @@ def _parse(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def _query(db: Database, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-    cursor = db.execute(sql, params)
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+def _rows(result: CursorResult[Any]) -> list[dict[str, Any]]:
+    return [dict(row) for row in result.mappings()]
+
+
+def _query(db: Connection, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    return _rows(_sql(db, sql, params))
+
+
+def _sql(db: Connection, sql: str, params: Sequence[Any] = ()) -> CursorResult[Any]:
+    """A statement in SQLite's own words (`?` marks), run as written: SQLite only."""
+    many = bool(params) and isinstance(params[0], list | tuple)  # one row each: executemany
+    bound = [tuple(row) for row in params] if many else tuple(params)
+    return db.exec_driver_sql(sql, bound)
 
 
 def _cell(value: Any) -> Any:
@@ -123,26 +134,29 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _insert(db: Database, table: str, row: dict[str, Any], or_ignore: bool = False) -> Cursor:
+def _insert(
+    db: Connection, table: str, row: dict[str, Any], or_ignore: bool = False
+) -> CursorResult[Any]:
     # Column names come from our dataclasses, never from input; values are always bound.
     verb = "INSERT OR IGNORE" if or_ignore else "INSERT"
     marks = ", ".join("?" for _ in row)
     sql = f"{verb} INTO {table} ({', '.join(row)}) VALUES ({marks})"
-    return db.execute(sql, [_cell(value) for value in row.values()])
+    return _sql(db, sql, [_cell(value) for value in row.values()])
 
 
 class StoreBase:
-    def __init__(self, path: Path | str) -> None:
-        self.path = str(path)
+    def __init__(self, where: Path | str) -> None:
+        """A store on the SQLite file at `where`, or on the PostgreSQL database `where` names
+        (a postgresql:// URL)."""
+        self.engine = engines.open_engine(where, WRITE_BUDGET_SECONDS)
+        self.url: URL = self.engine.url
+        # The SQLite file, or the database's URL with its password hidden (for messages).
+        self.path = (self.url.database or "") if self.sqlite else engines.shown(self.url)
         self._local = threading.local()
-        self._write_lock = threading.Lock()
-        # Every connection this store opened, with the thread it belongs to. CPython's sqlite3
-        # connection sits in a reference cycle, so one dropped without close() keeps its file
-        # handles until the garbage collector runs; with a thread per job run that is a slow
-        # leak, and past 1024 descriptors select() fails. They are closed when their thread has
-        # ended (checked whenever a connection is opened) and all at once by close().
-        self._opened: list[tuple[threading.Thread, sqlite3.Connection]] = []
-        self._opened_lock = threading.Lock()
+        # Writers in this process queue on a lock on SQLite, only for speed: SQLite's own busy
+        # handler sleeps in coarse steps (up to 100 ms) and would turn 20 concurrent commands
+        # into seconds of waiting. Correctness never rests on it: every claim is one statement.
+        self._write_lock = threading.Lock() if self.sqlite else None
         # Called after a commit that queued outbox rows, so delivery starts at once.
         self.on_enqueue: Callable[[], None] | None = None
         # Called after an Events API delivery is stored in the inbox.
@@ -151,39 +165,31 @@ class StoreBase:
         # None once a write succeeds.
         self.write_problem: str | None = None
 
-    @contextmanager
-    def _connect(self) -> Iterator[Database]:
-        """This thread's connection: opened once per thread, since a connection is bound to the
-        thread that made it, and closing the last one to a WAL file checkpoints it (slow)."""
-        db: Database | None = getattr(self._local, "db", None)
-        if db is None:
-            # Only its own thread uses it; check_same_thread=False lets close() end it from another.
-            conn = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
-            )
-            with self._opened_lock:
-                self._close_where(lambda thread: not thread.is_alive())
-                self._opened.append((threading.current_thread(), conn))
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA synchronous = FULL")
-            db = self._local.db = Database(conn, execute_plugins=False)
-        yield db
+    @property
+    def sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
 
-    def _close_where(self, ended: Callable[[threading.Thread], bool]) -> None:
-        kept = []
-        for thread, conn in self._opened:
-            if ended(thread):
-                conn.close()
-            else:
-                kept.append((thread, conn))
-        self._opened = kept
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        """A connection for reading: inside a write on this thread, the write's own (it sees
+        what the write changed so far), else one from the pool for as long as it is used."""
+        held: Connection | None = getattr(self._local, "conn", None)
+        if held is not None:
+            yield held
+            return
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except DBAPIError as exc:
+            failure = self._failure(exc)
+            if failure is exc:
+                raise
+            raise failure from exc
 
     def close(self) -> None:
         """Close every connection this store opened; for the end of a process or a test, when
         no thread uses the store any more."""
-        with self._opened_lock:
-            self._close_where(lambda thread: True)
+        self.engine.dispose()
         self._local = threading.local()
 
     def __del__(self) -> None:
@@ -203,82 +209,67 @@ class StoreBase:
             yield
 
     @contextmanager
-    def _write(self) -> Iterator[Database]:
+    def _write(self) -> Iterator[Connection]:
         """A write transaction; inside another one on this thread it joins it (a savepoint),
-        so a whole command commits once. Waiting for this process's other writers and for
-        SQLite's lock together never exceeds WRITE_BUDGET_SECONDS; past it, StoreBusy and
-        nothing is written."""
-        depth: int = getattr(self._local, "depth", 0)
-        if depth:
-            yield from self._savepoint(depth)
+        so a whole command commits once. Waiting for the database's lock never exceeds
+        WRITE_BUDGET_SECONDS; past it, StoreBusy and nothing is written."""
+        held: Connection | None = getattr(self._local, "conn", None)
+        if held is not None:
+            with held.begin_nested():
+                yield held
             return
         deadline = time.monotonic() + WRITE_BUDGET_SECONDS
-        # Writers in this process queue on a lock: SQLite's own busy handler sleeps in coarse
-        # steps (up to 100 ms) and would turn 20 concurrent commands into seconds of waiting.
-        if not self._write_lock.acquire(timeout=WRITE_BUDGET_SECONDS):
+        if self._write_lock and not self._write_lock.acquire(timeout=WRITE_BUDGET_SECONDS):
             raise StoreBusy
         try:
-            with self._connect() as db:
-                left_ms = max(1, int((deadline - time.monotonic()) * 1000))
-                db.conn.execute(f"PRAGMA busy_timeout = {left_ms}")
+            with self._connect() as conn:
                 try:
-                    db.conn.execute("BEGIN IMMEDIATE")
-                except sqlite3.OperationalError as exc:  # another process holds the file
-                    raise self._failure(exc) or StoreBusy() from exc
-                self._local.depth, self._local.enqueued = 1, False
-                try:
-                    yield db
-                    db.conn.execute("COMMIT")
+                    engines.begin_write(conn, deadline)
+                    self._local.conn, self._local.enqueued = conn, False
+                    yield conn
+                    conn.commit()
                 except BaseException as exc:
-                    with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back
-                        db.conn.execute("ROLLBACK")
+                    with contextlib.suppress(DBAPIError):  # the database may have rolled back
+                        conn.rollback()
                     failure = self._failure(exc)
-                    if failure is not None:
-                        raise failure from exc
-                    raise
+                    if failure is exc:
+                        raise
+                    raise failure from exc
                 finally:
-                    self._local.depth = 0
+                    self._local.conn = None
             if self.write_problem is not None and self._has_room():
                 self.write_problem = None
             if self._local.enqueued and self.on_enqueue is not None:
                 self.on_enqueue()
         finally:
-            self._write_lock.release()
+            if self._write_lock:
+                self._write_lock.release()
 
     def _has_room(self) -> bool:
         """A write that succeeds on a full disk (SQLite reuses its WAL's space) does not mean
         the disk has room again: that takes free space."""
+        if not self.sqlite:
+            return True
         try:
             return shutil.disk_usage(Path(self.path).parent).free >= MIN_FREE_BYTES
         except OSError:
             return False
 
-    def _failure(self, exc: BaseException) -> StoreUnwritable | None:
-        """A write that failed because the file cannot take writes: remembered (/healthz
-        says it until a write succeeds) and raised as StoreUnwritable."""
+    def _failure(self, exc: BaseException) -> BaseException:
+        """What a failed statement means to opsbot: the database busy past the write budget
+        (StoreBusy), the file unable to take writes (StoreUnwritable, remembered: /healthz
+        says it until a write succeeds), or `exc` itself."""
+        if engines.busy(exc):
+            return StoreBusy()
         reason = unwritable(exc)
         if reason is None:
-            return None
+            return exc
         self.write_problem = reason
         return StoreUnwritable(reason)
 
-    def _savepoint(self, depth: int) -> Iterator[Database]:
-        db: Database = self._local.db
-        name = f"nested{depth}"
-        db.conn.execute(f"SAVEPOINT {name}")
-        self._local.depth = depth + 1
-        try:
-            yield db
-        except BaseException:
-            db.conn.execute(f"ROLLBACK TO {name}")
-            raise
-        finally:
-            self._local.depth = depth
-            db.conn.execute(f"RELEASE {name}")
-
     def ping(self) -> bool:
         with self._connect() as db:
-            return db.execute("SELECT count(*) FROM incidents").fetchone() is not None
+            return _sql(db, "SELECT count(*) FROM incidents").fetchone() is not None
 
     # Small facts kept across restarts ---------------------------------------------------
 
@@ -288,7 +279,8 @@ class StoreBase:
         known: str | None = getattr(self, "_instance", None)
         if known is None:
             with self._write() as db:
-                db.execute(
+                _sql(
+                    db,
                     "INSERT OR IGNORE INTO bot_state VALUES (?, ?)",
                     [INSTANCE_KEY, uuid.uuid4().hex[:12]],
                 )
@@ -304,7 +296,8 @@ class StoreBase:
 
     def set_state(self, key: str, value: str) -> None:
         with self._write() as db:
-            db.execute(
+            _sql(
+                db,
                 "INSERT INTO bot_state VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
                 "SET value = excluded.value",
                 [key, value],
@@ -318,8 +311,9 @@ class StoreBase:
         then (the delete scans the table, so not on every command)."""
         with self._write() as db:
             if random.random() < PRUNE_ODDS:
-                db.execute("DELETE FROM seen_events WHERE seen_at < ?", [_iso(now - keep)])
-            cursor = db.execute(
+                _sql(db, "DELETE FROM seen_events WHERE seen_at < ?", [_iso(now - keep)])
+            cursor = _sql(
+                db,
                 "INSERT INTO seen_events VALUES (?, ?) ON CONFLICT (event_id) DO UPDATE "
                 "SET seen_at = excluded.seen_at WHERE seen_events.seen_at < ?",
                 [event_id, _iso(now), _iso(now - keep)],

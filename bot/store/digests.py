@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from bot.store.base import StoreBase, _insert, _iso, _parse, _query
+from bot.store.base import StoreBase, _insert, _iso, _parse, _query, _sql
 
 
 @dataclass(frozen=True)
@@ -77,8 +77,8 @@ class DigestStore(StoreBase):
 
     def set_digest_message(self, digest_id: int, channel: str, ts: str) -> None:
         with self._write() as db:
-            db.execute(
-                "UPDATE digests SET channel = ?, ts = ? WHERE id = ?", [channel, ts, digest_id]
+            _sql(
+                db, "UPDATE digests SET channel = ?, ts = ? WHERE id = ?", [channel, ts, digest_id]
             )
 
     def digest(self, digest_id: int) -> Digest | None:
@@ -109,14 +109,16 @@ class DigestStore(StoreBase):
         with self._write() as db:
             if add:
                 return (
-                    db.execute(
+                    _sql(
+                        db,
                         "INSERT OR IGNORE INTO digest_marks VALUES (?, ?, ?, ?)",
                         [digest_id, item, user, _iso(now)],
                     ).rowcount
                     == 1
                 )
             return (
-                db.execute(
+                _sql(
+                    db,
                     "DELETE FROM digest_marks WHERE digest_id = ? AND item = ? AND user = ?",
                     [digest_id, item, user],
                 ).rowcount

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.store.base import StoreBase, _insert, _iso, _parse, _query
+from bot.store.base import StoreBase, _insert, _iso, _parse, _query, _sql
 
 
 @dataclass(frozen=True)
@@ -62,20 +62,19 @@ class FollowUpStore(StoreBase):
             "WHERE id = ? AND incident_id = ? AND done_at IS NULL"
         )
         with self._write() as db:
-            return db.execute(sql, [_iso(now), item, number]).rowcount > 0
+            return _sql(db, sql, [_iso(now), item, number]).rowcount > 0
 
     # Post-mortems ------------------------------------------------------------------------
 
     def save_postmortem(self, number: int, markdown: str, notice: str, at: datetime) -> None:
         with self._write() as db:
-            db.table("postmortems").upsert(
-                {
-                    "incident_id": number,
-                    "markdown": markdown,
-                    "notice": notice,
-                    "written_at": _iso(at),
-                },
-                pk="incident_id",
+            _sql(
+                db,
+                "INSERT INTO postmortems (incident_id, markdown, notice, written_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (incident_id) DO UPDATE SET "
+                "markdown = excluded.markdown, notice = excluded.notice, "
+                "written_at = excluded.written_at",
+                [number, markdown, notice, _iso(at)],
             )
 
     def postmortem(self, number: int) -> Postmortem | None:

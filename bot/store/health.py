@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.store.base import StoreBase, _cell, _insert, _iso, _parse, _query
+from bot.store.base import StoreBase, _cell, _insert, _iso, _parse, _query, _sql
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class HealthStore(StoreBase):
                         "summary": summary,
                     },
                 )
-            db.execute("DELETE FROM health_readings WHERE at < ?", [_iso(at - keep)])
+            _sql(db, "DELETE FROM health_readings WHERE at < ?", [_iso(at - keep)])
 
     def readings(self, check: str, since: datetime) -> list[Reading]:
         sql = "SELECT * FROM health_readings WHERE check_name = ? AND at >= ? ORDER BY at"
@@ -98,7 +98,8 @@ class HealthStore(StoreBase):
             if episode.get("id"):
                 fields = {k: v for k, v in episode.items() if k != "id"}
                 sets = ", ".join(f"{k} = ?" for k in fields)
-                db.execute(
+                _sql(
+                    db,
                     f"UPDATE health_episodes SET {sets} WHERE id = ?",
                     [*(_cell(value) for value in fields.values()), episode["id"]],
                 )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.store.base import PRUNE_ODDS, _iso, _parse, _query, now_utc
+from bot.store.base import PRUNE_ODDS, _iso, _parse, _query, _sql, now_utc
 from bot.store.queues import QueueStore
 
 
@@ -45,11 +45,13 @@ class InboxStore(QueueStore):
         """Store an Events API delivery; False when this event_id was stored before (a retry)."""
         with self._write() as db:
             if random.random() < PRUNE_ODDS:
-                db.execute(
+                _sql(
+                    db,
                     "DELETE FROM inbox WHERE state = 'done' AND received_at < ?",
                     [_iso(now - timedelta(days=1))],
                 )
-            cursor = db.execute(
+            cursor = _sql(
+                db,
                 "INSERT OR IGNORE INTO inbox (event_id, body, received_at, due_at) "
                 "VALUES (?, ?, ?, ?)",
                 [event_id, body, _iso(now), _iso(now)],
@@ -76,7 +78,8 @@ class InboxStore(QueueStore):
 
     def inbox_done(self, row_id: int, owner: str, now: datetime | None = None) -> None:
         with self._write() as db:
-            db.execute(
+            _sql(
+                db,
                 "UPDATE inbox SET state = 'done', owner = NULL, lease_until = NULL, "
                 "finished_at = ? WHERE id = ? AND owner = ?",
                 [_iso(now or now_utc()), row_id, owner],
@@ -86,7 +89,8 @@ class InboxStore(QueueStore):
         self, row_id: int, owner: str, due: datetime, error: str, now: datetime
     ) -> None:
         with self._write() as db:
-            db.execute(
+            _sql(
+                db,
                 "UPDATE inbox SET due_at = ?, last_error = ?, owner = NULL, lease_until = NULL, "
                 "first_failed_at = coalesce(first_failed_at, ?) WHERE id = ? AND owner = ?",
                 [_iso(due), error, _iso(now), row_id, owner],
@@ -95,7 +99,8 @@ class InboxStore(QueueStore):
     def inbox_bury(self, row_id: int, owner: str, error: str, now: datetime) -> None:
         """Give up on an event: it is dead, listed by `opsbot inbox`, and can be retried."""
         with self._write() as db:
-            db.execute(
+            _sql(
+                db,
                 "UPDATE inbox SET state = 'dead', last_error = ?, finished_at = ?, owner = NULL, "
                 "lease_until = NULL, first_failed_at = coalesce(first_failed_at, ?) "
                 "WHERE id = ? AND owner = ?",
@@ -114,7 +119,8 @@ class InboxStore(QueueStore):
     def retry_inbox(self, row_id: int, now: datetime) -> bool:
         """Put a dead (or waiting) event back in line, due now."""
         with self._write() as db:
-            cursor = db.execute(
+            cursor = _sql(
+                db,
                 "UPDATE inbox SET state = 'pending', due_at = ?, first_failed_at = NULL, "
                 "finished_at = NULL, owner = NULL, lease_until = NULL "
                 "WHERE id = ? AND state IN ('pending', 'dead')",
@@ -126,7 +132,8 @@ class InboxStore(QueueStore):
 
     def drop_inbox(self, row_id: int, now: datetime) -> bool:
         with self._write() as db:
-            cursor = db.execute(
+            cursor = _sql(
+                db,
                 "UPDATE inbox SET state = 'dropped', finished_at = ?, owner = NULL, "
                 "lease_until = NULL WHERE id = ? AND state IN ('pending', 'dead')",
                 [_iso(now), row_id],
@@ -135,5 +142,5 @@ class InboxStore(QueueStore):
 
     def inbox_pending(self) -> int:
         with self._connect() as db:
-            (count,) = db.execute("SELECT count(*) FROM inbox WHERE state = 'pending'").fetchone()
+            (count,) = _sql(db, "SELECT count(*) FROM inbox WHERE state = 'pending'").one()
         return int(count)

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlite_utils import Database
+from sqlalchemy import Connection
 
-from bot.store.base import StoreBase, _cell, _insert, _iso, _parse, _query
+from bot.store.base import StoreBase, _cell, _insert, _iso, _parse, _query, _sql
 
 
 @dataclass(frozen=True)
@@ -108,10 +108,11 @@ def _entry(row: dict[str, Any]) -> Entry:
 _INCIDENT_COLUMNS = {f for f in Incident.__dataclass_fields__ if f != "number"}
 
 
-def _update(db: Database, number: int, fields: dict[str, Any]) -> None:
+def _update(db: Connection, number: int, fields: dict[str, Any]) -> None:
     assert set(fields) <= _INCIDENT_COLUMNS, set(fields) - _INCIDENT_COLUMNS
     assignments = ", ".join(f"{name} = ?" for name in fields)
-    db.execute(
+    _sql(
+        db,
         f"UPDATE incidents SET {assignments} WHERE id = ?",
         [*(_cell(value) for value in fields.values()), number],
     )
@@ -124,22 +125,25 @@ def _incident_filter(open_only: bool, severity: str | None) -> tuple[str, list[A
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), [severity] if severity else []
 
 
-def _insert_entries(db: Database, number: int, entries: tuple[Entry, ...]) -> int:
+def _insert_entries(db: Connection, number: int, entries: tuple[Entry, ...]) -> int:
     """Insert entries; returns how many were new. A source already on this timeline (a
     retried event, a second pin of the same message) adds nothing."""
     added = 0
     sql = "SELECT COALESCE(MAX(seq), 0) + 1 FROM timeline WHERE incident_id = ?"
     for entry in entries:
         # numbered per incident, inside the write transaction (the unique index guards it)
-        seq = db.execute(sql, [number]).fetchone()[0]
+        seq = _sql(db, sql, [number]).one()[0]
         row = {"incident_id": number, **_row(entry.__dict__), "seq": seq}
         added += _insert(db, "timeline", row, or_ignore=True).rowcount
     return added
 
 
-def _set_timers(db: Database, number: int, timers: dict[str, datetime | None]) -> None:
+def _set_timers(db: Connection, number: int, timers: dict[str, datetime | None]) -> None:
     rows = [(number, kind, _iso(due)) for kind, due in timers.items()]
-    db.conn.executemany(
+    if not rows:
+        return
+    _sql(
+        db,
         "INSERT INTO timers (incident_id, kind, due_at) VALUES (?, ?, ?) "
         "ON CONFLICT (incident_id, kind) DO UPDATE SET due_at = excluded.due_at",
         rows,
@@ -216,7 +220,7 @@ class IncidentStore(StoreBase):
             "(SELECT 1 FROM timeline t WHERE t.incident_id = i.id AND t.source = ?)"
         )
         with self._connect() as db:
-            return int(db.execute(sql, [_iso(since), source]).fetchone()[0])
+            return int(_sql(db, sql, [_iso(since), source]).one()[0])
 
     def incident_by_card(self, channel: str, ts: str) -> Incident | None:
         sql = "SELECT * FROM incidents WHERE card_channel = ? AND card_ts = ?"
@@ -239,7 +243,7 @@ class IncidentStore(StoreBase):
     def count_incidents(self, *, open_only: bool, severity: str | None = None) -> int:
         where, params = _incident_filter(open_only, severity)
         with self._connect() as db:
-            return int(db.execute(f"SELECT COUNT(*) FROM incidents {where}", params).fetchone()[0])
+            return int(_sql(db, f"SELECT COUNT(*) FROM incidents {where}", params).one()[0])
 
     def change_incident(self, number: int, decide: Callable[[Incident], Change]) -> Changed:
         """Apply `decide` to the current state inside one write transaction.
@@ -297,7 +301,7 @@ class IncidentStore(StoreBase):
     def remove_entry(self, number: int, source: str) -> bool:
         sql = "DELETE FROM timeline WHERE incident_id = ? AND source = ?"
         with self._write() as db:
-            return db.execute(sql, [number, source]).rowcount > 0
+            return _sql(db, sql, [number, source]).rowcount > 0
 
     def edit_entry(
         self,
@@ -331,7 +335,8 @@ class IncidentStore(StoreBase):
                     "new_text": new_text,
                 },
             )
-            db.execute(
+            _sql(
+                db,
                 "UPDATE timeline SET at = ?, text = ?, edited_at = ? WHERE id = ?",
                 [_iso(new_at), _cell(new_text), _iso(now), entry_id],
             )

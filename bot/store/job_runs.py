@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.store.base import StoreBase, _iso, _parse, _query
+from bot.store.base import StoreBase, _iso, _parse, _query, _sql
 
 RUN_LEASE = timedelta(minutes=2)  # a run renews its claim every RUN_RENEW while it goes on
 RUN_RENEW = timedelta(seconds=30)
@@ -56,7 +56,8 @@ class JobRunStore(StoreBase):
         `owner` until `now + lease` (renewed while it runs). One statement, so two processes
         on one database never both run it."""
         with self._write() as db:
-            cursor = db.execute(
+            cursor = _sql(
+                db,
                 "INSERT INTO job_runs (job, scheduled_for, started_at, status, owner, lease_until) "
                 "VALUES (?, ?, ?, 'running', ?, ?) ON CONFLICT (job, scheduled_for) DO UPDATE "
                 "SET started_at = excluded.started_at, status = 'running', "
@@ -73,7 +74,8 @@ class JobRunStore(StoreBase):
         write budget is seconds, intervals are 30 s or more), which must not hold ticks off
         until it catches up; a smaller step delays one tick at most."""
         with self._write() as db:
-            cursor = db.execute(
+            cursor = _sql(
+                db,
                 "INSERT INTO job_ticks (job, owner, next_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (job) DO UPDATE SET owner = excluded.owner, "
                 "next_at = excluded.next_at WHERE job_ticks.next_at <= ? OR job_ticks.next_at > ?",
@@ -87,7 +89,8 @@ class JobRunStore(StoreBase):
         """Keep holding a run that is still going; False when it is no longer ours."""
         with self._write() as db:
             return (
-                db.execute(
+                _sql(
+                    db,
                     "UPDATE job_runs SET lease_until = ? WHERE job = ? AND scheduled_for = ? "
                     "AND status = 'running' AND owner IS ?",
                     [_iso(until), job, _iso(scheduled_for), owner],
@@ -99,7 +102,8 @@ class JobRunStore(StoreBase):
         self, job: str, scheduled_for: datetime, status: str, summary: str, now: datetime
     ) -> None:
         with self._write() as db:
-            db.execute(
+            _sql(
+                db,
                 "UPDATE job_runs SET status = ?, summary = ?, finished_at = ?, owner = NULL, "
                 "lease_until = NULL WHERE job = ? AND scheduled_for = ?",
                 [status, summary[:2000], _iso(now), job, _iso(scheduled_for)],
@@ -109,7 +113,8 @@ class JobRunStore(StoreBase):
         """At a clean stop: the runs `owner` did not finish in time are interrupted (the
         next start says so and runs them again)."""
         with self._write() as db:
-            return db.execute(
+            return _sql(
+                db,
                 "UPDATE job_runs SET status = 'interrupted', lease_until = NULL "
                 "WHERE status = 'running' AND owner = ?",
                 [owner],
@@ -132,7 +137,8 @@ class JobRunStore(StoreBase):
             if held and not gone(row["owner"]) and (row["lease_until"] or "") >= str(_iso(now)):
                 continue
             with self._write() as db:
-                cursor = db.execute(
+                cursor = _sql(
+                    db,
                     "UPDATE job_runs SET status = 'interrupted', owner = NULL, lease_until = NULL "
                     "WHERE job = ? AND scheduled_for = ? AND status = ? AND owner IS ?",
                     [row["job"], row["scheduled_for"], row["status"], row["owner"]],
@@ -149,14 +155,14 @@ class JobRunStore(StoreBase):
             "AND status IN ('ok', 'failed', 'missed', 'skipped', 'cut short')"
         )
         with self._connect() as db:
-            found = db.execute(sql, [job]).fetchone()[0]
+            found = _sql(db, sql, [job]).one()[0]
         return datetime.fromisoformat(found) if found else None
 
     def first_run_at(self) -> datetime | None:
         """When any job first ran on this database (an install from before the install time
         was recorded)."""
         with self._connect() as db:
-            found = db.execute("SELECT MIN(started_at) FROM job_runs").fetchone()[0]
+            found = _sql(db, "SELECT MIN(started_at) FROM job_runs").one()[0]
         return datetime.fromisoformat(found) if found else None
 
     def job_runs(self, job: str, limit: int = 50) -> list[JobRun]:

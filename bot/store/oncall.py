@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlite_utils import Database
+from sqlalchemy import Connection
 
-from bot.store.base import StoreBase, _insert, _iso, _parse, _query
+from bot.store.base import StoreBase, _insert, _iso, _parse, _query, _sql
 
 
 @dataclass(frozen=True)
@@ -86,14 +86,20 @@ def _audit_entry(row: dict[str, Any]) -> OnCallAuditEntry:
     )
 
 
-def _audit(db: Database, now: datetime, actor: str, action: str, detail: str) -> None:
+def _audit(db: Connection, now: datetime, actor: str, action: str, detail: str) -> None:
     _insert(
         db, "oncall_audit", {"at": _iso(now), "actor": actor, "action": action, "detail": detail}
     )
 
 
 def _add_override(
-    db: Database, user: str, start: datetime, end: datetime, reason: str, actor: str, now: datetime
+    db: Connection,
+    user: str,
+    start: datetime,
+    end: datetime,
+    reason: str,
+    actor: str,
+    now: datetime,
 ) -> int:
     row = {
         "user": user,
@@ -131,7 +137,7 @@ class OnCallStore(StoreBase):
             "updated_at": _iso(now),
         }
         with self._write() as db:
-            db.execute("DELETE FROM oncall_rotation WHERE id = 1")
+            _sql(db, "DELETE FROM oncall_rotation WHERE id = 1")
             _insert(db, "oncall_rotation", row)
             _audit(
                 db, now, actor, "set", f"rotation {' '.join(members)} from {anchor:%Y-%m-%d %H:%M}"
@@ -189,7 +195,8 @@ class OnCallStore(StoreBase):
                 return False
             swap = _swap(rows[0])
             status = "accepted" if accepted else "declined"
-            db.execute(
+            _sql(
+                db,
                 "UPDATE oncall_swaps SET status = ?, decided_at = ? WHERE id = ?",
                 [status, _iso(now), swap_id],
             )

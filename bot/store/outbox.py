@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.redact import redact_all
-from bot.store.base import PRUNE_ODDS, _iso, _parse, _query, now_utc
+from bot.store.base import PRUNE_ODDS, _iso, _parse, _query, _sql, now_utc
 from bot.store.queues import QueueStore
 
 KEEP_FINISHED = timedelta(days=7)  # delivered rows, for `opsbot outbox` and de-duplication
@@ -83,7 +83,8 @@ class OutboxStore(QueueStore):
         with self._write() as db:
             if coalesce:
                 same = "incident_id = ?" if incident is not None else "lane = ?"
-                waiting = db.execute(
+                waiting = _sql(
+                    db,
                     f"SELECT id FROM outbox WHERE state = 'pending' AND {same} "
                     "AND kind = ? AND owner IS NULL LIMIT 1",
                     [incident if incident is not None else lane, kind],
@@ -91,7 +92,8 @@ class OutboxStore(QueueStore):
                 if waiting:
                     return None
             now = now_utc()
-            cursor = db.execute(
+            cursor = _sql(
+                db,
                 "INSERT INTO outbox (kind, lane, payload, incident_id, created_at, due_at, "
                 "priority) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -127,7 +129,7 @@ class OutboxStore(QueueStore):
         """Lanes holding a waiting urgent row (a page)."""
         sql = "SELECT DISTINCT lane FROM outbox WHERE state = 'pending' AND priority > 0"
         with self._connect() as db:
-            return {row[0] for row in db.execute(sql).fetchall()}
+            return {row[0] for row in _sql(db, sql).fetchall()}
 
     def overdue(self, kinds: tuple[str, ...], owed_before: datetime, now: datetime) -> list[Effect]:
         """Rows of `kinds` still waiting though they were owed before `owed_before`, wherever
@@ -155,7 +157,8 @@ class OutboxStore(QueueStore):
         )
         bucket = [burst, burst, per_second]
         with self._write() as db:
-            cursor = db.execute(
+            cursor = _sql(
+                db,
                 "INSERT INTO slack_pace (channel, tokens, since) VALUES (?, ?, ?) "
                 f"ON CONFLICT (channel) DO UPDATE SET tokens = {refilled} - 1, "
                 f"since = excluded.since WHERE {refilled} >= 1",
@@ -163,9 +166,10 @@ class OutboxStore(QueueStore):
             )
             if cursor.rowcount == 1:
                 return 0.0
-            tokens, since = db.execute(
-                "SELECT tokens, since FROM slack_pace WHERE channel = ?", [channel]
-            ).fetchone()
+            bucket_row = _sql(
+                db, "SELECT tokens, since FROM slack_pace WHERE channel = ?", [channel]
+            ).one()
+            tokens, since = tuple(bucket_row)
         available = min(float(burst), float(tokens) + max(0.0, now - float(since)) * per_second)
         return max((1 - available) / per_second, 0.001)
 
@@ -207,13 +211,15 @@ class OutboxStore(QueueStore):
         self, effect_id: int, owner: str, now: datetime, result: dict[str, Any] | None = None
     ) -> None:
         with self._write() as db:
-            db.execute(
+            _sql(
+                db,
                 "UPDATE outbox SET state = 'done', finished_at = ?, result = ?, owner = NULL, "
                 "lease_until = NULL WHERE id = ? AND owner = ?",
                 [_iso(now), json.dumps(result) if result else None, effect_id, owner],
             )
             if random.random() < PRUNE_ODDS:  # now and then: it scans the finished rows
-                db.execute(
+                _sql(
+                    db,
                     "DELETE FROM outbox WHERE state != 'pending' AND finished_at < ?",
                     [_iso(now - KEEP_FINISHED)],
                 )
@@ -222,7 +228,8 @@ class OutboxStore(QueueStore):
         self, effect_id: int, owner: str, due: datetime, error: str, now: datetime
     ) -> None:
         with self._write() as db:
-            db.execute(
+            _sql(
+                db,
                 "UPDATE outbox SET due_at = ?, last_error = ?, owner = NULL, lease_until = NULL, "
                 "first_failed_at = coalesce(first_failed_at, ?) WHERE id = ? AND owner = ?",
                 [_iso(due), error, _iso(now), effect_id, owner],
@@ -233,7 +240,8 @@ class OutboxStore(QueueStore):
     ) -> None:
         """Finish a row that was not delivered: `dead`, `refused`, `fell_back` or `dropped`."""
         with self._write() as db:
-            db.execute(
+            _sql(
+                db,
                 "UPDATE outbox SET state = ?, last_error = ?, finished_at = ?, owner = NULL, "
                 "lease_until = NULL, first_failed_at = coalesce(first_failed_at, ?) "
                 "WHERE id = ? AND owner = ?",
@@ -255,7 +263,8 @@ class OutboxStore(QueueStore):
 
     def has_pending(self, incident: int, kind: str) -> bool:
         with self._connect() as db:
-            row = db.execute(
+            row = _sql(
+                db,
                 "SELECT 1 FROM outbox WHERE state = 'pending' AND incident_id = ? AND kind = ?",
                 [incident, kind],
             ).fetchone()
@@ -276,7 +285,8 @@ class OutboxStore(QueueStore):
     def retry_effect(self, effect_id: int, now: datetime) -> bool:
         """Put a given-up (or waiting) row back in line, due now."""
         with self._write() as db:
-            cursor = db.execute(
+            cursor = _sql(
+                db,
                 "UPDATE outbox SET state = 'pending', due_at = ?, first_failed_at = NULL, "
                 "finished_at = NULL, owner = NULL, lease_until = NULL "
                 "WHERE id = ? AND state IN ('pending', 'dead', 'refused')",
@@ -288,7 +298,8 @@ class OutboxStore(QueueStore):
 
     def drop_effect(self, effect_id: int, now: datetime) -> bool:
         with self._write() as db:
-            cursor = db.execute(
+            cursor = _sql(
+                db,
                 "UPDATE outbox SET state = 'dropped', finished_at = ?, owner = NULL, "
                 "lease_until = NULL WHERE id = ? AND state IN ('pending', 'dead', 'refused')",
                 [_iso(now), effect_id],
@@ -303,20 +314,21 @@ class OutboxStore(QueueStore):
             "SELECT owner FROM job_runs WHERE owner IS NOT NULL AND status = 'running'"
         )
         with self._connect() as db:
-            return [row[0] for row in db.execute(sql).fetchall()]
+            return [row[0] for row in _sql(db, sql).fetchall()]
 
     def release_owner(self, owner: str) -> int:
         """Free the rows of an owner known to be gone. A request its last claim made may
         still land at Slack: the row is tried again once it would have landed, so the next
         try finds it instead of posting twice (as after a timeout)."""
         with self._write() as db:
-            released = db.execute(
+            released = _sql(
+                db,
                 "UPDATE outbox SET owner = NULL, lease_until = NULL, "
                 "due_at = max(due_at, coalesce(inflight_until, due_at)) WHERE owner = ?",
                 [owner],
             ).rowcount
-            released += db.execute(
-                "UPDATE inbox SET owner = NULL, lease_until = NULL WHERE owner = ?", [owner]
+            released += _sql(
+                db, "UPDATE inbox SET owner = NULL, lease_until = NULL WHERE owner = ?", [owner]
             ).rowcount
             if released:  # never clears a flag set earlier in the same transaction
                 self._local.enqueued = True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from bot.store.base import StoreBase, _iso, _query
+from bot.store.base import StoreBase, _iso, _query, _sql
 
 
 class PeopleStore(StoreBase):
@@ -35,7 +35,8 @@ class PeopleStore(StoreBase):
     def save_name(self, user: str, name: str | None, at: datetime) -> None:
         """`name` None: Slack could not say (the id is shown, and asked again later)."""
         with self._write() as db:
-            db.execute(
+            _sql(
+                db,
                 "INSERT INTO people (user_id, name, looked_up_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (user_id) DO UPDATE SET name = excluded.name, "
                 "looked_up_at = excluded.looked_up_at",

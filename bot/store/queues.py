@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.store.base import StoreBase, _parse
+from bot.store.base import StoreBase, _parse, _sql
 
 GIVEN_UP = ("dead", "refused")  # rows nobody got, that an operator may send again
 
@@ -34,12 +34,13 @@ class QueueStore(StoreBase):
     def _backlog(self, table: str, born: str, now: datetime) -> Backlog:
         marks = ", ".join("?" for _ in GIVEN_UP)
         with self._connect() as db:
-            pending, oldest = db.execute(
-                f"SELECT count(*), min({born}) FROM {table} WHERE state = 'pending'"
-            ).fetchone()
-            (dead,) = db.execute(
-                f"SELECT count(*) FROM {table} WHERE state IN ({marks})", GIVEN_UP
-            ).fetchone()
+            waiting = _sql(
+                db, f"SELECT count(*), min({born}) FROM {table} WHERE state = 'pending'"
+            ).one()
+            pending, oldest = tuple(waiting)
+            (dead,) = _sql(
+                db, f"SELECT count(*) FROM {table} WHERE state IN ({marks})", GIVEN_UP
+            ).one()
         since = _parse(oldest)
         age = round((now - since).total_seconds(), 1) if since else 0.0
         return Backlog(pending, max(age, 0.0), dead)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.store.base import StoreBase, _cell, _insert, _iso, _parse, _query
+from sqlalchemy.exc import IntegrityError
+
+from bot.store.base import StoreBase, _cell, _insert, _iso, _parse, _query, _sql
 
 
 @dataclass(frozen=True)
@@ -71,18 +72,19 @@ class RollbackStore(StoreBase):
         values = {k: _cell(_iso(v) if isinstance(v, datetime) else v) for k, v in fields.items()}
         sets = ", ".join(f"{k} = ?" for k in values)
         with self._write() as db:
-            db.execute(f"UPDATE rollbacks SET {sets} WHERE id = ?", [*values.values(), rollback_id])
+            _sql(db, f"UPDATE rollbacks SET {sets} WHERE id = ?", [*values.values(), rollback_id])
 
     def claim_rollback(self, rollback_id: int, now: datetime) -> bool:
         """pending -> running, only if no other rollback is running: the lock is the unique
         index on running rollbacks, so it holds between processes."""
         try:
             with self._write() as db:
-                cursor = db.execute(
+                cursor = _sql(
+                    db,
                     "UPDATE rollbacks SET status = 'running', started_at = ? "
                     "WHERE id = ? AND status = 'pending'",
                     [_iso(now), rollback_id],
                 )
                 return cursor.rowcount == 1
-        except sqlite3.IntegrityError:  # another rollback is running
+        except IntegrityError:  # another rollback is running
             return False

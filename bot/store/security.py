@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlite_utils import Database
+from sqlalchemy import Connection
 
-from bot.store.base import StoreBase, _insert, _iso, _parse, _query
+from bot.store.base import StoreBase, _insert, _iso, _parse, _query, _sql
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def _security_run(row: dict[str, Any], fingerprints: set[str]) -> SecurityRun:
     return SecurityRun(row["id"], at, json.loads(row["summary"]), fingerprints)
 
 
-def _fingerprints(db: Database, run_id: int) -> set[str]:
+def _fingerprints(db: Connection, run_id: int) -> set[str]:
     sql = "SELECT fingerprint FROM security_findings WHERE run_id = ?"
     return {row["fingerprint"] for row in _query(db, sql, [run_id])}
 
@@ -58,7 +58,8 @@ class SecurityStore(StoreBase):
             run_id = _insert(db, "security_runs", {"at": _iso(at), "summary": summary}).lastrowid
             assert run_id is not None
             for fingerprint, check, severity, title in findings:
-                db.execute(
+                _sql(
+                    db,
                     "INSERT OR IGNORE INTO security_findings VALUES (?, ?, ?, ?, ?)",
                     [run_id, fingerprint, check, severity, title],
                 )

@@ -29,12 +29,17 @@ from bot.store.schema.registry import BASELINE_REVISION, NEWEST_REVISION
 
 class UpgradeStore(StoreBase):
     def migrate(self) -> Path | None:
-        """Create or upgrade the schema; called once at start-up. Before an upgrade the file is
-        copied beside itself (returned, and the last UPGRADE_COPIES kept); a file written by
-        a newer opsbot is refused untouched."""
+        """Create or upgrade the schema; called once at start-up. Before an upgrade a SQLite
+        file is copied beside itself (returned, and the last UPGRADE_COPIES kept); a database
+        written by a newer opsbot is refused untouched."""
+        if not self.sqlite:
+            self._migrate_server()
+            return None
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         copy = None
-        with self._write_lock, self._connect() as db:
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            db = Database(conn, execute_plugins=False)
             applied = [m.name for m in migrations.applied(db)]
             unknown = sorted(set(applied) - {m.name for m in migrations._migrations})
             if unknown:
@@ -46,9 +51,23 @@ class UpgradeStore(StoreBase):
                 copy = self._copy_before(pending[0])
             db.enable_wal()
             migrations.apply(db)  # ends at the shared history's baseline, stamped
+        finally:
+            conn.close()
         if later:
             self._upgrade()
         return copy
+
+    def _migrate_server(self) -> None:
+        """A PostgreSQL database: the shared history from nothing, or from where it stands."""
+        from bot.store.schema import history
+
+        with self.engine.begin() as conn:
+            # One upgrade at a time: a second opsbot starting beside this one waits here.
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('opsbot.migrate'))")
+            try:
+                history.upgrade(conn)
+            except history.UnknownRevision as exc:
+                self._newer(f"revision {exc.found}")
 
     @staticmethod
     def _revision(db: Database) -> str | None:
@@ -69,19 +88,21 @@ class UpgradeStore(StoreBase):
     def _upgrade(self) -> None:
         from bot.store.schema import history
 
-        engine = history.sqlite_engine(self.path, BUSY_TIMEOUT_MS / 1000)
-        try:
-            with engine.begin() as conn:
-                history.upgrade(conn)
-        finally:
-            engine.dispose()
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            history.upgrade(conn)
+            conn.commit()
 
     def _newer(self, what: str) -> NoReturn:
+        restore = (
+            f", or restore a copy made before the upgrade ({Path(self.path).name}.before-*)"
+            if self.sqlite
+            else ""
+        )
         raise NewerDatabase(
             f"{self.path} was written by a newer opsbot (its schema has {what}, which this "
             f"version does not know: it goes up to revision {NEWEST_REVISION}); it was not "
-            "touched. Run that newer opsbot, or restore a copy made before the upgrade "
-            f"({Path(self.path).name}.before-*)."
+            f"touched. Run that newer opsbot{restore}."
         )
 
     def _copy_before(self, migration: str) -> Path:

@@ -1,0 +1,99 @@
+"""The two engines the store runs on, through SQLAlchemy: SQLite (a file, the default) and
+PostgreSQL (OPSBOT_DATABASE_URL). What differs between them is here and nowhere else: how a
+connection is set up, how a write transaction starts within its budget, and which of the
+driver's errors mean "busy".
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+POOL_SIZE = 8  # connections kept open; more are opened for a burst and closed after it
+POOL_BURST = 32
+CONNECT_SECONDS = 2  # an unreachable PostgreSQL is known in this time, not TCP's minutes
+
+# SQLSTATEs of PostgreSQL that mean "try again": a lock not had in time (55P03), the budget
+# spent (57014), a serialization failure or deadlock (40001, 40P01).
+_PG_BUSY = {"55P03", "57014", "40001", "40P01"}
+
+
+def is_url(where: Path | str) -> bool:
+    return "://" in str(where)
+
+
+def open_engine(where: Path | str, budget: float) -> Engine:
+    """An engine on the SQLite file at `where`, or on the PostgreSQL database it names."""
+    if not is_url(where):
+        return _sqlite(Path(where), budget)
+    url = make_url(str(where))
+    if url.get_backend_name() != "postgresql":
+        raise ValueError(f"{shown(url)}: opsbot runs on postgresql:// or a SQLite file path")
+    url = url.set(drivername="postgresql+psycopg")
+    return create_engine(
+        url,
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_BURST,
+        pool_timeout=budget,
+        pool_pre_ping=True,  # a connection the server dropped (a restart) is replaced, not used
+        connect_args={"connect_timeout": CONNECT_SECONDS, "application_name": "opsbot"},
+    )
+
+
+def _sqlite(path: Path, budget: float) -> Engine:
+    engine = create_engine(
+        URL.create("sqlite", database=str(path)),
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_BURST,
+        pool_timeout=budget,
+        # a pooled connection is used by one thread at a time, though not always the same one
+        connect_args={"timeout": budget, "check_same_thread": False},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _setup(conn: sqlite3.Connection, _record: object) -> None:
+        # No transactions begun behind our back: a write says BEGIN IMMEDIATE itself
+        # (begin_write), a read runs without one, as WAL lets it.
+        conn.isolation_level = None
+        conn.execute(f"PRAGMA busy_timeout = {int(budget * 1000)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = FULL")
+
+    return engine
+
+
+def begin_write(conn: Connection, deadline: float) -> None:
+    """Start a write transaction that waits for the database's lock until `deadline` (a
+    time.monotonic() value) at most. SQLite takes its one writer's lock at once (BEGIN
+    IMMEDIATE), so two writers queue instead of failing half-way; PostgreSQL locks rows as
+    it goes, each wait and statement bounded by what is left of the budget."""
+    left_ms = max(1, int((deadline - time.monotonic()) * 1000))
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {left_ms}")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {left_ms}")
+    conn.exec_driver_sql(f"SET LOCAL statement_timeout = {left_ms}")
+
+
+def busy(exc: BaseException) -> bool:
+    """Did the database say "not now" (another writer held it past the budget)?"""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    if isinstance(orig, sqlite3.OperationalError):
+        text = str(orig).lower()
+        return "locked" in text or "busy" in text
+    return getattr(orig, "sqlstate", None) in _PG_BUSY
+
+
+def shown(url: URL) -> str:
+    """The URL as it may be shown: host and database, never the password."""
+    return url.render_as_string(hide_password=True)
