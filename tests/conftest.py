@@ -64,9 +64,35 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(opsbot_db=tmp_path / "opsbot.db")
 
 
+ENGINES = ("sqlite", "postgresql")
+TEST_ENGINE = os.environ.get("OPSBOT_TEST_ENGINE", "sqlite")  # read before clean_env runs
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "both_engines: run this module's `store` on SQLite and on PostgreSQL"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked both_engines gets its store once per engine; others, SQLite only (or
+    PostgreSQL only when OPSBOT_TEST_ENGINE=postgresql, to run the whole suite there)."""
+    if "engine" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_engines"):
+        metafunc.parametrize("engine", ENGINES)
+
+
 @pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
-    store = Store(settings.opsbot_db)
+def engine() -> str:
+    return TEST_ENGINE
+
+
+@pytest.fixture
+def store(settings: Settings, engine: str, request: pytest.FixtureRequest) -> Iterator[Store]:
+    """A migrated store: a SQLite file in tmp_path, or a PostgreSQL database of the test's own."""
+    where = settings.opsbot_db
+    if engine == "postgresql":
+        where = request.getfixturevalue("postgres_store_url")
+    store = Store(where)
     store.migrate()
     yield store
     store.close()

@@ -26,7 +26,7 @@ SERVER_USER = "postgres"  # initdb refuses root, so as root the server runs as t
 SETTINGS = """
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '{root}'
-max_connections = 20
+max_connections = 200
 fsync = off
 synchronous_commit = off
 full_page_writes = off
@@ -144,6 +144,33 @@ def postgres_cluster() -> Iterator[Cluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+TEMPLATE = "opsbot_template"
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_cluster: Cluster) -> str:
+    """A database with opsbot's schema, made once per worker, for copying."""
+    from bot.store import Store
+
+    store = Store(postgres_cluster.create_database(TEMPLATE))
+    store.migrate()
+    store.close()
+    return TEMPLATE
+
+
+@pytest.fixture
+def postgres_store_url(postgres_cluster: Cluster, postgres_template: str) -> Iterator[str]:
+    """A SQLAlchemy URL of a database of this test's own with opsbot's schema, dropped after."""
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    postgres_cluster._admin(
+        sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(name), sql.Identifier(postgres_template)
+        )
+    )
+    yield postgres_cluster.url(name)
+    postgres_cluster.drop_database(name)
 
 
 @pytest.fixture

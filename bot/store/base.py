@@ -15,11 +15,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Connection, CursorResult
+from sqlalchemy import URL, Connection, CursorResult, Table, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from bot.redact import as_json, redact
 from bot.store import engines
+from bot.store.schema.records import incidents
+from bot.store.schema.work import bot_state, seen_events
 
 # A write waits at most this long in all, for this process's other writers and for SQLite's
 # lock together: the answer to a slash command is due in 3 s, and "busy, nothing changed" is
@@ -106,6 +109,14 @@ def _iso(moment: datetime | None) -> str | None:
 
 def _parse(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
+
+
+def upsert(db: Connection, table: Table) -> Any:
+    """INSERT for `table` with the engine's ON CONFLICT clauses (on_conflict_do_nothing,
+    on_conflict_do_update): both engines have them, each in its own dialect's construct."""
+    if db.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def _rows(result: CursorResult[Any]) -> list[dict[str, Any]]:
@@ -269,7 +280,7 @@ class StoreBase:
 
     def ping(self) -> bool:
         with self._connect() as db:
-            return _sql(db, "SELECT count(*) FROM incidents").fetchone() is not None
+            return db.execute(select(func.count()).select_from(incidents)).first() is not None
 
     # Small facts kept across restarts ---------------------------------------------------
 
@@ -279,11 +290,8 @@ class StoreBase:
         known: str | None = getattr(self, "_instance", None)
         if known is None:
             with self._write() as db:
-                _sql(
-                    db,
-                    "INSERT OR IGNORE INTO bot_state VALUES (?, ?)",
-                    [INSTANCE_KEY, uuid.uuid4().hex[:12]],
-                )
+                made = {"key": INSTANCE_KEY, "value": uuid.uuid4().hex[:12]}
+                db.execute(upsert(db, bot_state).values(made).on_conflict_do_nothing())
             known = self.state(INSTANCE_KEY)
             assert known is not None
             self._instance = known
@@ -291,17 +299,12 @@ class StoreBase:
 
     def state(self, key: str) -> str | None:
         with self._connect() as db:
-            rows = _query(db, "SELECT value FROM bot_state WHERE key = ?", [key])
-        return rows[0]["value"] if rows else None
+            return db.scalar(select(bot_state.c.value).where(bot_state.c.key == key))
 
     def set_state(self, key: str, value: str) -> None:
         with self._write() as db:
-            _sql(
-                db,
-                "INSERT INTO bot_state VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
-                "SET value = excluded.value",
-                [key, value],
-            )
+            put = upsert(db, bot_state).values(key=key, value=value)
+            db.execute(put.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
 
     # Slack delivery ----------------------------------------------------------------------
 
@@ -309,13 +312,15 @@ class StoreBase:
         """Record a request's key (a replayable command or click); False when it was seen
         within `keep`. A key older than that counts as new; old keys are forgotten now and
         then (the delete scans the table, so not on every command)."""
+        forgotten = _iso(now - keep)
         with self._write() as db:
             if random.random() < PRUNE_ODDS:
-                _sql(db, "DELETE FROM seen_events WHERE seen_at < ?", [_iso(now - keep)])
-            cursor = _sql(
-                db,
-                "INSERT INTO seen_events VALUES (?, ?) ON CONFLICT (event_id) DO UPDATE "
-                "SET seen_at = excluded.seen_at WHERE seen_events.seen_at < ?",
-                [event_id, _iso(now), _iso(now - keep)],
+                db.execute(delete(seen_events).where(seen_events.c.seen_at < forgotten))
+            seen = upsert(db, seen_events).values(event_id=event_id, seen_at=_iso(now))
+            new = seen.on_conflict_do_update(
+                index_elements=["event_id"],
+                set_={"seen_at": seen.excluded.seen_at},
+                where=seen_events.c.seen_at < forgotten,
             )
-            return cursor.rowcount == 1
+            # RETURNING, not rowcount: an INSERT's rowcount is not reliable on every driver
+            return db.execute(new.returning(seen_events.c.event_id)).first() is not None
