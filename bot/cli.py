@@ -17,9 +17,9 @@ import bot
 from bot.config import ConfigError, Settings, load_settings
 from bot.redact import install_log_filter, remember_settings
 from bot.serve import serve
-from bot.store import CannotUpgrade, NewerDatabase, Store, now_utc
+from bot.store import CannotUpgrade, DatabaseUnreachable, NewerDatabase, Store, now_utc
 from bot.store.base import unwritable
-from bot.wiring import assemble
+from bot.wiring import assemble, open_store
 from jobs import JOBS, describe_jobs, run_by_hand
 
 log = logging.getLogger("opsbot")
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         remember_settings(settings)
         result: int = args.run(args, settings)
         return result
-    except (ConfigError, NewerDatabase, CannotUpgrade) as exc:
+    except (ConfigError, NewerDatabase, CannotUpgrade, DatabaseUnreachable) as exc:
         print(f"opsbot: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:
@@ -188,11 +188,7 @@ def _jobs(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _store(settings: Settings) -> Store:
-    store = Store(settings.opsbot_db)
-    copy = store.migrate()
-    if copy is not None:
-        log.warning("Upgrading %s: a copy from before the upgrade is at %s", store.path, copy)
-    return store
+    return open_store(settings)
 
 
 def _retry_or_drop(
@@ -213,7 +209,7 @@ def _retry_or_drop(
 
 def _outbox(args: argparse.Namespace, settings: Settings) -> int:
     """What the bot still owes Slack and third parties, and what it gave up on."""
-    store = _store(settings)
+    store = open_store(settings)
     if args.action != "list":
         return _retry_or_drop(args, store.retry_effect, store.drop_effect)
     now = now_utc()
@@ -235,7 +231,7 @@ def _outbox(args: argparse.Namespace, settings: Settings) -> int:
 
 def _inbox(args: argparse.Namespace, settings: Settings) -> int:
     """Slack events stored and not yet processed, and those given up on."""
-    store = _store(settings)
+    store = open_store(settings)
     if args.action != "list":
         return _retry_or_drop(args, store.retry_inbox, store.drop_inbox)
     now = now_utc()
@@ -330,7 +326,7 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 
     if not Path(settings.opsbot_db).exists():
         raise ConfigError(f"OPSBOT_DB: no database at {settings.opsbot_db}")
-    _store(settings)  # brought to the newest schema first, as at any start
+    open_store(settings)  # brought to the newest schema first, as at any start
     print(f"Copying {settings.opsbot_db} ...", flush=True)
     try:
         copied = copy_to(str(settings.opsbot_db), args.to, lambda line: print(f"  {line}"))

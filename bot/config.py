@@ -287,6 +287,8 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
     opsbot_db: Path = Path("./opsbot.db")
+    # PostgreSQL instead of the SQLite file (postgresql://user:password@host/db)
+    opsbot_database_url: SecretStr | None = None
     opsbot_config: Path | None = None
     port: int = Field(default=3000, ge=1, le=65535)
     incidents_channel: str = "#incidents"
@@ -321,6 +323,26 @@ class Settings(BaseSettings):
         if not url.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return url if url.endswith("/") else url + "/"
+
+    @field_validator("opsbot_database_url")
+    @classmethod
+    def _postgresql(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is not None and not url.get_secret_value().startswith(
+            ("postgresql://", "postgresql+psycopg://", "postgres://")
+        ):
+            raise ValueError("must be a postgresql:// URL (without it, OPSBOT_DB: a SQLite file)")
+        return url
+
+    @property
+    def database(self) -> str | Path:
+        """Where the store is: the PostgreSQL URL when one is set, else the SQLite file."""
+        if self.opsbot_database_url is not None:
+            return self.opsbot_database_url.get_secret_value()
+        return self.opsbot_db
+
+    @property
+    def on_postgresql(self) -> bool:
+        return self.opsbot_database_url is not None
 
     @field_validator("timezone")
     @classmethod

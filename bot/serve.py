@@ -33,7 +33,7 @@ def serve(settings: Settings, token: str, second: str, *, socket: bool, host: st
     """Serve until SIGTERM or Ctrl-C (0), or until Slack rejects the token (2). `second` is
     the signing secret, or in Socket Mode the app-level token."""
     _stop_on_sigterm()  # from the first moment: SIGTERM always ends the bot
-    owned = own_database(settings.opsbot_db)  # noqa: F841  (held until the process ends)
+    owned = own_database(settings)  # noqa: F841  (held until the process ends)
     deps = assemble(settings, token)
     identity = check_token(deps, token)
     recover(deps)

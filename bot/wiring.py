@@ -22,6 +22,8 @@ from typing import IO, Any
 
 from pymongo import MongoClient
 from slack_bolt import App
+from sqlalchemy import Connection
+from sqlalchemy.exc import OperationalError
 
 import jobs
 from bot import posting
@@ -34,7 +36,7 @@ from bot.outbox import Kind, Outbox
 from bot.pools import Pools
 from bot.server import make_server, wsgi_app
 from bot.steady import SteadyClock
-from bot.store import Store, serve_lock
+from bot.store import WRITE_BUDGET_SECONDS, DatabaseUnreachable, Store, engines, serve_lock
 from bot.surface import Route
 from commands import SURFACES
 from commands.backup import service as backups
@@ -64,10 +66,7 @@ def assemble(
     mongo: Callable[[], MongoClient[Any]] | None = None,
 ) -> Deps:
     """Everything the bot runs on, from settings: migrated store, Slack client, thread pools."""
-    store = Store(settings.opsbot_db)
-    copy = store.migrate()
-    if copy is not None:
-        log.warning("Upgrading %s: a copy from before the upgrade is at %s", store.path, copy)
+    store = open_store(settings)
     outbox = Outbox(store, settings, token, delivery_kinds())
     deps = Deps(
         settings=settings,
@@ -83,6 +82,16 @@ def assemble(
     return deps
 
 
+def open_store(settings: Settings) -> Store:
+    """The store, its schema brought up to date: on PostgreSQL when OPSBOT_DATABASE_URL is
+    set, else in the SQLite file OPSBOT_DB (copied beside itself before an upgrade)."""
+    store = Store(settings.database)
+    copy = store.migrate()
+    if copy is not None:
+        log.warning("Upgrading %s: a copy from before the upgrade is at %s", store.path, copy)
+    return store
+
+
 def recover(deps: Deps) -> None:
     """What a crash cut short, put right: only by the process that owns the database (the
     one `opsbot serve`), never by `opsbot jobs` or `run-job` beside a running bot."""
@@ -90,13 +99,40 @@ def recover(deps: Deps) -> None:
     rollbacks.recover(deps)  # a rollback cut short is marked interrupted and said in its thread
 
 
+SERVE_LOCK = "opsbot.serve"  # PostgreSQL's advisory lock held by the one `opsbot serve`
+
+
 class AlreadyServing(ConfigError):
     """Another `opsbot serve` holds the database."""
 
 
-def own_database(path: Path) -> IO[str]:
-    """The one `opsbot serve` per database: an exclusive lock on a file beside it, held for
-    the process's life and released by the system when it dies, even by kill -9."""
+def own_database(settings: Settings) -> IO[str] | Connection:
+    """The one `opsbot serve` per database: an exclusive lock held for the process's life and
+    released when it dies, even by kill -9 (a file lock beside a SQLite file, an advisory
+    lock on PostgreSQL). The returned handle holds it."""
+    if settings.on_postgresql:
+        return _own_postgresql(settings)
+    return _own_file(settings.opsbot_db)
+
+
+def _own_postgresql(settings: Settings) -> Connection:
+    engine = engines.open_engine(settings.database, WRITE_BUDGET_SECONDS)
+    try:
+        held, holder = engines.hold_lock(engine, SERVE_LOCK)
+    except OperationalError as exc:
+        said = engines.unreachable(exc, engine.url)
+        if said is None:
+            raise
+        raise DatabaseUnreachable(f"OPSBOT_DATABASE_URL: {said}") from None
+    if held is None:
+        raise AlreadyServing(
+            f"OPSBOT_DATABASE_URL: {engines.shown(engine.url)} is served by another opsbot "
+            f"({holder}); one `opsbot serve` per database"
+        )
+    return held
+
+
+def _own_file(path: Path) -> IO[str]:
     lock = serve_lock(path)
     lock.parent.mkdir(parents=True, exist_ok=True)
     handle = lock.open("a+")

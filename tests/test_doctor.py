@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot.config import Settings
 from bot.store import Store
 from bot.tools.localslack import SCOPES, LocalSlack
 from bot.wiring import own_database
@@ -126,7 +127,7 @@ def test_mongodb_down_and_no_git(slack: LocalSlack, tmp_path: Path) -> None:
 
 def test_a_database_held_by_a_running_serve(slack: LocalSlack, tmp_path: Path) -> None:
     Store(tmp_path / "opsbot.db").migrate()
-    held = own_database(tmp_path / "opsbot.db")
+    held = own_database(Settings(opsbot_db=tmp_path / "opsbot.db"))
     try:
         code, results, _ = doctor(slack, tmp_path)
     finally:

@@ -24,6 +24,7 @@ from bot.store.base import (
     BUSY_TIMEOUT_MS,
     WRITE_BUDGET_SECONDS,
     CannotUpgrade,
+    DatabaseUnreachable,
     NewerDatabase,
     Replayed,
     StoreBase,
@@ -78,6 +79,7 @@ class Store(
 __all__ = [
     "BUSY_TIMEOUT_MS",
     "CannotUpgrade",
+    "DatabaseUnreachable",
     "ActionItem",
     "Backup",
     "CareEntry",

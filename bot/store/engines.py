@@ -10,8 +10,8 @@ import sqlite3
 import time
 from pathlib import Path
 
-from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 POOL_SIZE = 8  # connections kept open; more are opened for a burst and closed after it
@@ -32,7 +32,7 @@ def open_engine(where: Path | str, budget: float) -> Engine:
     if not is_url(where):
         return _sqlite(Path(where), budget)
     url = make_url(str(where))
-    if url.get_backend_name() != "postgresql":
+    if url.get_backend_name() not in ("postgresql", "postgres"):
         raise ValueError(f"{shown(url)}: opsbot runs on postgresql:// or a SQLite file path")
     url = url.set(drivername="postgresql+psycopg")
     return create_engine(
@@ -92,6 +92,46 @@ def busy(exc: BaseException) -> bool:
         text = str(orig).lower()
         return "locked" in text or "busy" in text
     return getattr(orig, "sqlstate", None) in _PG_BUSY
+
+
+def hold_lock(engine: Engine, name: str) -> tuple[Connection | None, str]:
+    """Take PostgreSQL's session-level advisory lock `name` on a connection of its own, held
+    until that connection closes (the process ends, however it ends). Returns the connection,
+    or None and who holds the lock."""
+    conn = engine.connect()
+    conn.detach()  # closing it ends the session, and with it the lock: never back to the pool
+    key = "hashtext(:name)"
+    if conn.scalar(text(f"SELECT pg_try_advisory_lock({key})"), {"name": name}):
+        conn.commit()  # the session lock outlives the transaction that took it
+        return conn, ""
+    holder = conn.execute(
+        text(
+            "SELECT a.pid, coalesce(host(a.client_addr), 'a local socket') FROM pg_locks l "
+            "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
+            f"AND l.granted AND l.objid = {key}::oid"
+        ),
+        {"name": name},
+    ).first()
+    conn.close()
+    said = f"server pid {holder[0]}, connected from {holder[1]}" if holder else "another process"
+    return None, said
+
+
+def unreachable(exc: BaseException, url: URL) -> str | None:
+    """One line for a PostgreSQL that cannot be used at all (down, unknown host, no such
+    database, password refused): which database on which host, and the server's reason
+    (never the password); None for any other failure."""
+    if url.get_backend_name() == "sqlite" or not isinstance(exc, OperationalError):
+        return None
+    # psycopg: 'connection failed: connection to server at "h", port p failed: FATAL:  why'
+    # and a hint on the next lines: the reason is what follows the last "failed:".
+    first = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else ""
+    reason = first.rsplit("failed:", 1)[-1].strip().removeprefix("FATAL:").strip()
+    reason = reason or type(exc.orig).__name__
+    if url.password:
+        reason = reason.replace(str(url.password), "***")
+    place = f"{url.host or 'localhost'}:{url.port or 5432}"
+    return f"cannot use PostgreSQL database {url.database!r} on {place}: {reason}"
 
 
 def shown(url: URL) -> str:

@@ -1,0 +1,86 @@
+"""OPSBOT_DATABASE_URL as a user meets it: opsbot runs on the PostgreSQL it names; one that
+cannot be used (down, no such database, not PostgreSQL, written by a newer opsbot) stops the
+command at start with one line naming the database and host, never the password, and exit
+code 2; a second `opsbot serve` on one database is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from bot.config import Settings
+from bot.store import Store
+from bot.wiring import AlreadyServing, own_database
+from tests.postgres import Cluster, free_port
+from tests.test_cli import opsbot
+
+
+def _as_user_writes(url: str, password: str = "hunter2") -> str:
+    """The URL as a user writes it: postgresql://, with a password."""
+    return url.replace("postgresql+psycopg://opsbot@", f"postgresql://opsbot:{password}@")
+
+
+def test_a_server_that_is_down_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """Nothing listens on the port: the line names host, port and database, not the password."""
+    url = f"postgresql://opsbot:hunter2@127.0.0.1:{free_port()}/opsbot_prod"
+    ran = opsbot("jobs", env={"OPSBOT_DATABASE_URL": url}, cwd=tmp_path)
+    assert ran.returncode == 2
+    [line] = ran.stderr.strip().splitlines()
+    assert line.startswith("opsbot: OPSBOT_DATABASE_URL: cannot use PostgreSQL database")
+    assert "'opsbot_prod' on 127.0.0.1:" in line and "refused" in line
+    assert "hunter2" not in ran.stderr + ran.stdout
+
+
+def test_a_database_that_does_not_exist_is_named(tmp_path: Path, postgres_cluster: Cluster) -> None:
+    url = _as_user_writes(postgres_cluster.url("no_such_db"))
+    ran = opsbot("jobs", env={"OPSBOT_DATABASE_URL": url}, cwd=tmp_path)
+    assert ran.returncode == 2
+    [line] = ran.stderr.strip().splitlines()
+    assert "'no_such_db' on 127.0.0.1:" in line and "does not exist" in line
+    assert "hunter2" not in ran.stderr
+
+
+def test_a_url_that_is_not_postgresql_is_refused_without_echo(tmp_path: Path) -> None:
+    ran = opsbot("jobs", env={"OPSBOT_DATABASE_URL": "mysql://root:hunter2@db/ops"}, cwd=tmp_path)
+    assert ran.returncode == 2
+    assert "OPSBOT_DATABASE_URL" in ran.stderr and "postgresql://" in ran.stderr
+    assert "hunter2" not in ran.stderr
+
+
+def test_a_database_a_newer_opsbot_wrote_is_refused_with_both_versions(
+    tmp_path: Path, postgres_store_url: str
+) -> None:
+    """The database is at a revision this opsbot does not know: nothing is touched."""
+    with sa.create_engine(postgres_store_url).begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0042'"))
+        conn.execute(sa.text("CREATE TABLE from_the_future (id integer)"))
+    ran = opsbot(
+        "jobs", env={"OPSBOT_DATABASE_URL": _as_user_writes(postgres_store_url)}, cwd=tmp_path
+    )
+    assert ran.returncode == 2
+    assert "newer opsbot" in ran.stderr and "0042" in ran.stderr and "0001" in ran.stderr
+    assert "hunter2" not in ran.stderr
+    with sa.create_engine(postgres_store_url).connect() as conn:
+        assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0042"
+
+
+def test_one_serve_per_postgresql_database(postgres_store_url: str) -> None:
+    """The second holder is refused while the first lives, and may take over once it is gone."""
+    settings = Settings(opsbot_database_url=postgres_store_url)
+    first = own_database(settings)
+    try:
+        with pytest.raises(AlreadyServing, match="served by another opsbot"):
+            own_database(settings)
+    finally:
+        first.close()
+    own_database(settings).close()
+
+
+def test_a_store_on_postgresql_shows_no_password(postgres_store_url: str) -> None:
+    store = Store(_as_user_writes(postgres_store_url, "s3cret"))
+    try:
+        assert "s3cret" not in store.path and "127.0.0.1" in store.path
+    finally:
+        store.close()
