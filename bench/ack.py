@@ -15,6 +15,8 @@ so each round's cards are delivered before the next round starts.
     python bench/ack.py [--concurrency 20] [--requests 400] [--rounds 5]
     python bench/ack.py --hanging-mongo     # also: 100 clients run /health meanwhile, with
                                             # MongoDB accepting connections and never answering
+    python bench/ack.py --postgres          # also: opsbot on a throw-away PostgreSQL cluster
+                                            # (tests/postgres.py), beside opsbot on SQLite
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -201,6 +204,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=400, help="per round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--hanging-mongo", action="store_true")
+    parser.add_argument("--postgres", action="store_true")
     parser.add_argument(
         "--bare-bolt", nargs=3, metavar=("PORT", "API", "MODE"), help=argparse.SUPPRESS
     )
@@ -210,6 +214,27 @@ def main() -> int:
         bare_bolt(int(port), api_base, inline=mode == "inline")
         return 0
 
+    cluster = postgres() if args.postgres else None
+    try:
+        return run(args, cluster)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+def postgres() -> Any:
+    """A PostgreSQL server of the run's own, as the tests start one."""
+    from tests.postgres import Cluster, find_bin_dir
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        raise SystemExit("--postgres: no initdb found (set OPSBOT_PG_BIN)")
+    cluster = Cluster(bin_dir)
+    cluster.start()
+    return cluster
+
+
+def run(args: argparse.Namespace, cluster: Any) -> int:
     with LocalSlack() as api, tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "opsbot.toml"
         config.write_text(OPSBOT_CONFIG)
@@ -224,7 +249,9 @@ def main() -> int:
         )
         if args.hanging_mongo:
             env["MONGODB_URI"] = f"mongodb://127.0.0.1:{blackhole()}/promptbase"
-        names = ("bare Bolt", "fastest Bolt", "opsbot")
+        names: tuple[str, ...] = ("bare Bolt", "fastest Bolt", "opsbot")
+        if cluster is not None:
+            names += ("opsbot PG",)
         ports = {name: free_port() for name in names}
         urls = {name: f"http://127.0.0.1:{port}/slack/events" for name, port in ports.items()}
         logs = Path(tmp)
@@ -241,13 +268,17 @@ def main() -> int:
         procs.append(
             start(ops, {**env, "PORT": str(ports["opsbot"])}, urls["opsbot"], logs / "opsbot.log")
         )
+        if cluster is not None:
+            database = cluster.create_database("bench").replace("+psycopg", "")
+            on_pg = {**env, "PORT": str(ports["opsbot PG"]), "OPSBOT_DATABASE_URL": database}
+            procs.append(start(ops, on_pg, urls["opsbot PG"], logs / "opsbot-pg.log"))
         rounds: dict[str, list[dict[str, float]]] = {name: [] for name in names}
         opened = 0
         try:
             for number in range(args.rounds + 1):  # round 0 warms both up and is not counted
                 for name, url in urls.items():  # alternate, so drift hits all alike
                     result = load(url, api, args.concurrency, args.requests)
-                    if name == "opsbot":
+                    if name.startswith("opsbot"):
                         opened += args.requests
                         drained(api, opened)
                     if number:
@@ -279,6 +310,15 @@ def main() -> int:
         ]
         print(
             f"throughput ratio opsbot / {baseline}: {statistics.median(ratios):.2f}x "
+            f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
+        )
+    if cluster is not None:
+        ratios = [
+            p["throughput"] / s["throughput"]
+            for p, s in zip(rounds["opsbot PG"], rounds["opsbot"], strict=True)
+        ]
+        print(
+            f"throughput ratio opsbot on PostgreSQL / on SQLite: {statistics.median(ratios):.2f}x "
             f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
         )
     if storm is not None:

@@ -87,12 +87,18 @@ def engine() -> str:
 
 
 @pytest.fixture
-def store(settings: Settings, engine: str, request: pytest.FixtureRequest) -> Iterator[Store]:
-    """A migrated store: a SQLite file in tmp_path, or a PostgreSQL database of the test's own."""
-    where = settings.opsbot_db
+def database(settings: Settings, engine: str, request: pytest.FixtureRequest) -> str:
+    """Where this test's store is, with the schema in place: a SQLite file in tmp_path, or a
+    PostgreSQL database of the test's own."""
     if engine == "postgresql":
-        where = request.getfixturevalue("postgres_store_url")
-    store = Store(where)
+        url: str = request.getfixturevalue("postgres_store_url")
+        return url
+    return str(settings.opsbot_db)
+
+
+@pytest.fixture
+def store(database: str) -> Iterator[Store]:
+    store = Store(database)
     store.migrate()
     yield store
     store.close()

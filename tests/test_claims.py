@@ -1,16 +1,18 @@
 """Claims between processes: two processes, each with its own store and no lock in common,
-race for the same rows of one database file; every row is taken exactly once.
+race for the same rows of one database (a SQLite file, a PostgreSQL database); every row is
+taken exactly once.
 
 Each worker is a fresh interpreter (multiprocessing's spawn), so nothing of this process (a
 connection, a lock) is shared; they start together at a barrier."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import queue
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +24,8 @@ ROWS = 120
 TICK = timedelta(seconds=30)  # the incident timers' interval
 WORK = 0.005  # seconds of "work" per claim, so the two interleave
 SPAWN = multiprocessing.get_context("spawn")
+
+pytestmark = pytest.mark.both_engines
 
 
 def _outbox(store: Store, owner: str) -> list[int]:
@@ -128,8 +132,7 @@ def _prepare(what: str, store: Store) -> None:
                 store.add_rollback({"tag": f"v{n}", "status": "pending", "created_at": T0})
 
 
-def _race(tmp_path: Path, what: str) -> tuple[list[Any], list[Any]]:
-    db = str(tmp_path / "opsbot.db")
+def _race(db: str, what: str) -> tuple[list[Any], list[Any]]:
     store = Store(db)
     store.migrate()
     _prepare(what, store)
@@ -137,31 +140,40 @@ def _race(tmp_path: Path, what: str) -> tuple[list[Any], list[Any]]:
     workers = [SPAWN.Process(target=_worker, args=(what, db, o, start, results)) for o in "ab"]
     for worker in workers:
         worker.start()
-    got = dict(results.get(timeout=60) for _ in workers)
+    got: dict[str, Any] = {}
+    deadline = time.monotonic() + 60
+    while len(got) < len(workers):
+        assert time.monotonic() < deadline, "the race did not end"
+        dead = [w.exitcode for w in workers if w.exitcode not in (None, 0)]
+        assert not dead, f"a worker failed (exit {dead[0]}): its traceback is above"
+        with contextlib.suppress(queue.Empty):
+            owner, taken = results.get(timeout=0.2)
+            got[owner] = taken
     for worker in workers:
         worker.join(timeout=10)
         assert worker.exitcode == 0
+    store.close()
     return got["a"], got["b"]
 
 
 @pytest.mark.parametrize("what", ["outbox", "inbox", "job_runs"])
-def test_two_processes_never_take_the_same_row(tmp_path: Path, what: str) -> None:
-    a, b = _race(tmp_path, what)
+def test_two_processes_never_take_the_same_row(database: str, what: str) -> None:
+    a, b = _race(database, what)
     taken = Counter([*a, *b])
     assert [k for k, n in taken.items() if n > 1] == [], "claimed twice"
     assert len(taken) == ROWS  # and none was left behind
     assert a and b, "one process took everything: the race was not run"
 
 
-def test_two_processes_run_an_interval_job_once_per_interval(tmp_path: Path) -> None:
-    a, b = _race(tmp_path, "ticks")
+def test_two_processes_run_an_interval_job_once_per_interval(database: str) -> None:
+    a, b = _race(database, "ticks")
     assert sorted([*a, *b]) == list(range(ROWS))  # every tick ran, and ran once
     assert a and b, "one process ran every tick: the race was not run"
 
 
 @pytest.mark.parametrize("what", ["rollbacks", "backups"])
-def test_two_processes_never_run_two_at_once(tmp_path: Path, what: str) -> None:
-    a, b = _race(tmp_path, what)
+def test_two_processes_never_run_two_at_once(database: str, what: str) -> None:
+    a, b = _race(database, what)
     held = [n for n in [*a, *b] if n >= 0]
     assert len(held) == ROWS  # every one ran, in turn
     assert set(held) == {1}, "two were running at once"
@@ -169,10 +181,8 @@ def test_two_processes_never_run_two_at_once(tmp_path: Path, what: str) -> None:
 
 
 def test_an_interval_tick_runs_once_per_interval_and_survives_a_clock_stepped_back(
-    tmp_path: Path,
+    store: Store,
 ) -> None:
-    store = Store(tmp_path / "opsbot.db")
-    store.migrate()
     assert store.claim_tick("card-sync", T0, TICK, "a")
     assert not store.claim_tick("card-sync", T0 + TICK / 2, TICK, "b")  # a ran it just now
     assert store.claim_tick("card-sync", T0 + TICK * 0.9, TICK, "b")  # a tick a little early

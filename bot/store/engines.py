@@ -104,17 +104,22 @@ def hold_lock(engine: Engine, name: str) -> tuple[Connection | None, str]:
     if conn.scalar(text(f"SELECT pg_try_advisory_lock({key})"), {"name": name}):
         conn.commit()  # the session lock outlives the transaction that took it
         return conn, ""
+    holder = lock_holder(conn, name)
+    conn.close()
+    return None, holder or "another process"
+
+
+def lock_holder(conn: Connection, name: str) -> str | None:
+    """Who holds PostgreSQL's advisory lock `name` (its server pid and address), or None."""
     holder = conn.execute(
         text(
             "SELECT a.pid, coalesce(host(a.client_addr), 'a local socket') FROM pg_locks l "
             "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
-            f"AND l.granted AND l.objid = {key}::oid"
+            "AND l.granted AND l.objid = hashtext(:name)::oid"
         ),
         {"name": name},
     ).first()
-    conn.close()
-    said = f"server pid {holder[0]}, connected from {holder[1]}" if holder else "another process"
-    return None, said
+    return f"server pid {holder[0]}, connected from {holder[1]}" if holder else None
 
 
 def unreachable(exc: BaseException, url: URL) -> str | None:

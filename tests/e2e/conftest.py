@@ -33,7 +33,7 @@ class Server:
     def __init__(
         self,
         workspace: LocalSlack,
-        db: Path,
+        db: Path | str,
         log: Path,
         verbose: bool = False,
         env: dict[str, str] | None = None,
@@ -53,8 +53,8 @@ class Server:
             SLACK_SIGNING_SECRET=SECRET,
             PORT=str(self.port),
             SLACK_API_URL=self.workspace.api_base,
-            OPSBOT_DB=str(self.db),
         )
+        env["OPSBOT_DATABASE_URL" if "://" in str(self.db) else "OPSBOT_DB"] = str(self.db)
         env.update(self.extra_env)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
@@ -123,16 +123,16 @@ def workspace() -> Iterator[LocalSlack]:
 
 
 @pytest.fixture
-def server(workspace: LocalSlack, tmp_path: Path) -> Iterator[Server]:
-    running = Server(workspace, tmp_path / "opsbot.db", tmp_path / "serve.log").start()
+def server(workspace: LocalSlack, tmp_path: Path, database: str) -> Iterator[Server]:
+    running = Server(workspace, database, tmp_path / "serve.log").start()
     yield running
     running.stop()
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
+def stack(database: str) -> Iterator[Stack]:
     """The serve stack in-process on a controllable clock, default configuration."""
     with LocalSlack() as slack:
-        running = Stack(slack, tmp_path / "opsbot.db", Clock(datetime.now(UTC)))
+        running = Stack(slack, database, Clock(datetime.now(UTC)))
         yield running
         running.stop()

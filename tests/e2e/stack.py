@@ -20,18 +20,27 @@ ALICE = "U0ALICE01"
 FORM = "application/x-www-form-urlencoded"
 
 
+def database_settings(db: Path | str) -> dict[str, Any]:
+    """The settings that put the store at `db`: a SQLite file, or a postgresql:// URL."""
+    if "://" in str(db):
+        return {"opsbot_database_url": str(db)}
+    return {"opsbot_db": Path(db)}
+
+
 class Stack:
     """One run of the bot: store, outbox, HTTP server. `restart()` is a new process's worth."""
 
     def __init__(
-        self, slack: LocalSlack, db: Path, clock: Clock, mongo: Any = None, **config: Any
+        self, slack: LocalSlack, db: Path | str, clock: Clock, mongo: Any = None, **config: Any
     ) -> None:
         self.slack, self.db, self.clock, self.config = slack, db, clock, config
         self.mongo = mongo
         self.start()
 
     def start(self) -> None:
-        settings = Settings(opsbot_db=self.db, slack_api_url=self.slack.api_base, **self.config)
+        settings = Settings(
+            **database_settings(self.db), slack_api_url=self.slack.api_base, **self.config
+        )
         self.deps: Deps = assemble(settings, "xoxb-timers", clock=self.clock, mongo=self.mongo)
         self.identity = check_token(self.deps, "xoxb-timers")
         recover(self.deps)  # as `opsbot serve` does at start

@@ -10,8 +10,11 @@ import sqlite3
 from datetime import datetime
 from pathlib import Path
 
-from bot.store import migrations, serve_lock
+from sqlalchemy.exc import OperationalError
+
+from bot.store import engines, migrations, serve_lock
 from bot.tools.doctor.result import FAIL, OFF, OK, Context, Result
+from bot.wiring import SERVE_LOCK
 
 
 def config(ctx: Context) -> Result:
@@ -21,6 +24,8 @@ def config(ctx: Context) -> Result:
 
 
 def database(ctx: Context) -> Result:
+    if ctx.settings.on_postgresql:
+        return _postgresql(ctx)
     path = Path(ctx.settings.opsbot_db)
     if not path.exists():
         folder = path.parent
@@ -56,6 +61,42 @@ def database(ctx: Context) -> Result:
         )
     state = f"{len(pending)} migrations to apply at start" if pending else "migrated"
     return Result("database", OK, f"{path}: {mode} mode, {state}, writable, not in use")
+
+
+def _postgresql(ctx: Context) -> Result:
+    """The PostgreSQL database: reachable, its schema's revision, and who serves it."""
+    from bot.store.schema import history
+
+    engine = engines.open_engine(ctx.settings.database, 2)
+    where = engines.shown(engine.url)
+    try:
+        with engine.connect() as conn:
+            at = history.current(conn)
+            holder = None if ctx.serving else engines.lock_holder(conn, SERVE_LOCK)
+    except OperationalError as exc:
+        said = engines.unreachable(exc, engine.url) or type(exc.orig).__name__
+        return Result("database", FAIL, said, "check OPSBOT_DATABASE_URL and the server")
+    finally:
+        engine.dispose()
+    newest = history.newest()
+    try:
+        pending = history.after(at)
+    except history.UnknownRevision:
+        return Result(
+            "database",
+            FAIL,
+            f"{where} is at revision {at}, written by a newer opsbot (this one knows {newest})",
+            "run that newer opsbot",
+        )
+    if holder:
+        return Result(
+            "database",
+            FAIL,
+            f"{where} is held by a running opsbot serve ({holder})",
+            "stop it, or give this one its own database",
+        )
+    state = f"{len(pending)} revisions to apply at start" if pending else f"at revision {at}"
+    return Result("database", OK, f"{where}: PostgreSQL, {state}, not in use")
 
 
 def _held_by(path: Path) -> str | None:
