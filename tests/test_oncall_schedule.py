@@ -1,4 +1,5 @@
-"""Property tests of the pure on-call model: who is on call at any instant, and when."""
+"""Property tests of the pure on-call model: who is on call at any instant, and when; and the
+stored rotation, overrides, swaps and audit trail on both engines."""
 
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -185,3 +186,67 @@ def test_one_answer_to_who_is_on_call_in_the_changed_hours(zone: str) -> None:
             shift = shift_at(rotation, [], moment)
             assert shift is not None and on_call(rotation, [], moment) == shift.user, moment
             assert shift.start <= moment < shift.end
+
+
+# The stored schedule, on both engines ------------------------------------------------------
+
+NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+
+
+@pytest.mark.both_engines
+def test_an_accepted_swap_is_two_overrides_each_with_its_audit_entry(store) -> None:  # type: ignore[no-untyped-def]
+    """Accepting a swap stores both overrides under the ids returned, audited in order; a
+    second answer to the same swap changes nothing."""
+    store.set_rotation(["U0A", "U0B"], datetime(2026, 11, 23, 9, 0), actor="U0A", now=NOW)
+    assert store.rotation() == (["U0A", "U0B"], datetime(2026, 11, 23, 9, 0))
+    give = (NOW + WEEK, NOW + 2 * WEEK)
+    take = (NOW + 2 * WEEK, NOW + 3 * WEEK)
+    swap = store.request_swap("U0A", "U0B", give, take, NOW)
+    assert store.swap(swap).status == "pending"
+    assert store.decide_swap(swap, True, actor="U0B", now=NOW + timedelta(hours=1))
+    assert not store.decide_swap(swap, False, actor="U0B", now=NOW + timedelta(hours=2))
+    decided = store.swap(swap)
+    assert (decided.status, decided.decided_at) == ("accepted", NOW + timedelta(hours=1))
+    overrides = store.overrides(NOW)
+    assert [(o.user, o.starts_at, o.ends_at, o.reason) for o in overrides] == [
+        ("U0B", *give, f"swap S{swap}"),
+        ("U0A", *take, f"swap S{swap}"),
+    ]
+    extra = store.add_override("U0C", NOW, NOW + WEEK, reason="override", actor="U0C", now=NOW)
+    assert [o.id for o in store.overrides(NOW)] == [*(o.id for o in overrides), extra]
+    assert [o.user for o in store.overrides(NOW + 2 * WEEK)] == ["U0A"]  # the others ended
+    actions = [(e.actor, e.action) for e in store.audit()]
+    assert actions == [
+        ("U0C", "override"),
+        ("U0B", "swap-accepted"),
+        ("U0B", "override"),
+        ("U0B", "override"),
+        ("U0A", "swap-request"),
+        ("U0A", "set"),
+    ]
+    assert store.audit(limit=1)[0].detail.startswith("U0C ")
+    assert store.audit()[4].detail == f"S{swap} with U0B"
+
+
+@pytest.mark.both_engines
+def test_answers_to_one_swap_at_once_decide_it_once(store) -> None:  # type: ignore[no-untyped-def]
+    """Six answers to the same swap at the same moment: one accepts it, the others change
+    nothing, and there are exactly two overrides."""
+    import threading
+
+    swap = store.request_swap("U0A", "U0B", (NOW, NOW + WEEK), (NOW + WEEK, NOW + 2 * WEEK), NOW)
+    start = threading.Barrier(6)
+    decided: list[bool] = []
+
+    def answer() -> None:
+        start.wait()
+        decided.append(store.decide_swap(swap, True, actor="U0B", now=NOW))
+
+    threads = [threading.Thread(target=answer) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(decided) == [False] * 5 + [True]
+    assert len(store.overrides(NOW)) == 2
+    assert [e.action for e in store.audit()].count("swap-accepted") == 1

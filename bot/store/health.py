@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.store.base import StoreBase, _cell, _insert, _iso, _parse, _query, _sql
+from sqlalchemy import delete, insert, select, update
+
+from bot.store.base import StoreBase, _cell, _iso, _parse, _rows
+from bot.store.schema.records import health_episodes, health_readings
 
 
 @dataclass(frozen=True)
@@ -62,48 +65,63 @@ def _episode(row: dict[str, Any]) -> Episode:
     )
 
 
+def _cells(row: dict[str, Any]) -> dict[str, Any]:
+    return {name: _cell(value) for name, value in row.items()}
+
+
 class HealthStore(StoreBase):
     def add_readings(
         self, at: datetime, readings: list[tuple[str, str, float | None, str]], keep: timedelta
     ) -> None:
+        rows = [
+            _cells(
+                {
+                    "at": _iso(at),
+                    "check_name": check,
+                    "state": state,
+                    "value": value,
+                    "summary": summary,
+                }
+            )
+            for check, state, value, summary in readings
+        ]
         with self._write() as db:
-            for check, state, value, summary in readings:
-                _insert(
-                    db,
-                    "health_readings",
-                    {
-                        "at": _iso(at),
-                        "check_name": check,
-                        "state": state,
-                        "value": value,
-                        "summary": summary,
-                    },
-                )
-            _sql(db, "DELETE FROM health_readings WHERE at < ?", [_iso(at - keep)])
+            if rows:  # an empty list of parameters would insert one empty row
+                db.execute(insert(health_readings), rows)
+            db.execute(delete(health_readings).where(health_readings.c.at < _iso(at - keep)))
 
     def readings(self, check: str, since: datetime) -> list[Reading]:
-        sql = "SELECT * FROM health_readings WHERE check_name = ? AND at >= ? ORDER BY at"
+        query = (
+            select(health_readings)
+            .where(health_readings.c.check_name == check, health_readings.c.at >= _iso(since))
+            .order_by(health_readings.c.at, health_readings.c.id)
+        )
         with self._connect() as db:
-            rows = _query(db, sql, [check, _iso(since)])
+            rows = _rows(db.execute(query))
         return [_reading(r) for r in rows]
 
     def open_episode(self, check: str) -> Episode | None:
-        sql = "SELECT * FROM health_episodes WHERE check_name = ? AND ended_at IS NULL"
+        query = (
+            select(health_episodes)
+            .where(health_episodes.c.check_name == check, health_episodes.c.ended_at.is_(None))
+            .order_by(health_episodes.c.id)
+            .limit(1)
+        )
         with self._connect() as db:
-            rows = _query(db, sql, [check])
+            rows = _rows(db.execute(query))
         return _episode(rows[0]) if rows else None
 
     def save_episode(self, episode: dict[str, Any]) -> int:
+        """Change the episode `episode["id"]` names (only the fields given), or add one."""
         with self._write() as db:
             if episode.get("id"):
-                fields = {k: v for k, v in episode.items() if k != "id"}
-                sets = ", ".join(f"{k} = ?" for k in fields)
-                _sql(
-                    db,
-                    f"UPDATE health_episodes SET {sets} WHERE id = ?",
-                    [*(_cell(value) for value in fields.values()), episode["id"]],
+                fields = _cells({k: v for k, v in episode.items() if k != "id"})
+                db.execute(
+                    update(health_episodes)
+                    .where(health_episodes.c.id == episode["id"])
+                    .values(fields)
                 )
                 return int(episode["id"])
-            row_id = _insert(db, "health_episodes", episode).lastrowid
-        assert row_id is not None
+            added = insert(health_episodes).values(_cells(episode))
+            row_id: int = db.execute(added.returning(health_episodes.c.id)).scalar_one()
         return row_id

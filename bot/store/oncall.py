@@ -7,9 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, delete, insert, select, update
 
-from bot.store.base import StoreBase, _insert, _iso, _parse, _query, _sql
+from bot.store.base import StoreBase, _cell, _iso, _parse, _rows
+from bot.store.schema.records import (
+    oncall_audit,
+    oncall_overrides,
+    oncall_rotation,
+    oncall_swaps,
+)
 
 
 @dataclass(frozen=True)
@@ -86,10 +92,13 @@ def _audit_entry(row: dict[str, Any]) -> OnCallAuditEntry:
     )
 
 
+def _cells(row: dict[str, Any]) -> dict[str, Any]:
+    return {name: _cell(value) for name, value in row.items()}
+
+
 def _audit(db: Connection, now: datetime, actor: str, action: str, detail: str) -> None:
-    _insert(
-        db, "oncall_audit", {"at": _iso(now), "actor": actor, "action": action, "detail": detail}
-    )
+    entry = {"at": _iso(now), "actor": actor, "action": action, "detail": detail}
+    db.execute(insert(oncall_audit).values(_cells(entry)))
 
 
 def _add_override(
@@ -109,8 +118,8 @@ def _add_override(
         "created_by": actor,
         "created_at": _iso(now),
     }
-    item = _insert(db, "oncall_overrides", row).lastrowid
-    assert item is not None
+    added = insert(oncall_overrides).values(_cells(row)).returning(oncall_overrides.c.id)
+    item: int = db.execute(added).scalar_one()
     _audit(db, now, actor, "override", f"{user} {_iso(start)}..{_iso(end)} ({reason})")
     return item
 
@@ -120,11 +129,12 @@ class OnCallStore(StoreBase):
 
     def rotation(self) -> tuple[list[str], datetime] | None:
         """The stored rotation: members in order and the wall-clock anchor of the first week."""
+        query = select(oncall_rotation.c.members, oncall_rotation.c.anchor)
         with self._connect() as db:
-            rows = _query(db, "SELECT members, anchor FROM oncall_rotation WHERE id = 1")
-        if not rows:
+            row = db.execute(query.where(oncall_rotation.c.id == 1)).first()
+        if row is None:
             return None
-        return json.loads(rows[0]["members"]), datetime.fromisoformat(rows[0]["anchor"])
+        return json.loads(row.members), datetime.fromisoformat(row.anchor)
 
     def set_rotation(
         self, members: list[str], anchor: datetime, *, actor: str, now: datetime
@@ -137,17 +147,21 @@ class OnCallStore(StoreBase):
             "updated_at": _iso(now),
         }
         with self._write() as db:
-            _sql(db, "DELETE FROM oncall_rotation WHERE id = 1")
-            _insert(db, "oncall_rotation", row)
+            db.execute(delete(oncall_rotation).where(oncall_rotation.c.id == 1))
+            db.execute(insert(oncall_rotation).values(_cells(row)))
             _audit(
                 db, now, actor, "set", f"rotation {' '.join(members)} from {anchor:%Y-%m-%d %H:%M}"
             )
 
     def overrides(self, since: datetime) -> list[Override]:
         """Overrides still running or to come after `since`, oldest first."""
-        sql = "SELECT * FROM oncall_overrides WHERE ends_at > ? ORDER BY id"
+        query = (
+            select(oncall_overrides)
+            .where(oncall_overrides.c.ends_at > _iso(since))
+            .order_by(oncall_overrides.c.id)
+        )
         with self._connect() as db:
-            rows = _query(db, sql, [_iso(since)])
+            rows = _rows(db.execute(query))
         return [_override(r) for r in rows]
 
     def add_override(
@@ -174,32 +188,33 @@ class OnCallStore(StoreBase):
             "status": "pending",
             "created_at": _iso(now),
         }
+        asked = insert(oncall_swaps).values(_cells(row)).returning(oncall_swaps.c.id)
         with self._write() as db:
-            swap = _insert(db, "oncall_swaps", row).lastrowid
+            swap: int = db.execute(asked).scalar_one()
             _audit(db, now, requester, "swap-request", f"S{swap} with {target}")
-        assert swap is not None
         return swap
 
     def swap(self, swap_id: int) -> Swap | None:
         with self._connect() as db:
-            rows = _query(db, "SELECT * FROM oncall_swaps WHERE id = ?", [swap_id])
+            rows = _rows(db.execute(select(oncall_swaps).where(oncall_swaps.c.id == swap_id)))
         return _swap(rows[0]) if rows else None
 
     def decide_swap(self, swap_id: int, accepted: bool, *, actor: str, now: datetime) -> bool:
-        """Accept (both overrides, at once) or decline a pending swap; False if not pending."""
+        """Accept (both overrides, at once) or decline a pending swap; False if not pending.
+        The decision is one claim (UPDATE ... WHERE pending RETURNING): of two answers at
+        once, one wins and the other changes nothing."""
+        status = "accepted" if accepted else "declined"
+        claim = (
+            update(oncall_swaps)
+            .where(oncall_swaps.c.id == swap_id, oncall_swaps.c.status == "pending")
+            .values(status=status, decided_at=_iso(now))
+            .returning(*oncall_swaps.c)
+        )
         with self._write() as db:
-            rows = _query(
-                db, "SELECT * FROM oncall_swaps WHERE id = ? AND status = 'pending'", [swap_id]
-            )
+            rows = _rows(db.execute(claim))
             if not rows:
                 return False
             swap = _swap(rows[0])
-            status = "accepted" if accepted else "declined"
-            _sql(
-                db,
-                "UPDATE oncall_swaps SET status = ?, decided_at = ? WHERE id = ?",
-                [status, _iso(now), swap_id],
-            )
             if accepted:
                 reason = f"swap S{swap_id}"
                 _add_override(db, swap.target, swap.give_start, swap.give_end, reason, actor, now)
@@ -211,6 +226,6 @@ class OnCallStore(StoreBase):
 
     def audit(self, limit: int = 20) -> list[OnCallAuditEntry]:
         """The on-call audit trail, newest first."""
-        sql = "SELECT * FROM oncall_audit ORDER BY id DESC LIMIT ?"
+        query = select(oncall_audit).order_by(oncall_audit.c.id.desc()).limit(limit)
         with self._connect() as db:
-            return [_audit_entry(r) for r in _query(db, sql, [limit])]
+            return [_audit_entry(r) for r in _rows(db.execute(query))]

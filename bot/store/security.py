@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, insert, select
 
-from bot.store.base import StoreBase, _insert, _iso, _parse, _query, _sql
+from bot.store.base import StoreBase, _cell, _iso, _parse, _rows, upsert
+from bot.store.schema.records import security_findings, security_runs
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,8 @@ def _security_run(row: dict[str, Any], fingerprints: set[str]) -> SecurityRun:
 
 
 def _fingerprints(db: Connection, run_id: int) -> set[str]:
-    sql = "SELECT fingerprint FROM security_findings WHERE run_id = ?"
-    return {row["fingerprint"] for row in _query(db, sql, [run_id])}
+    query = select(security_findings.c.fingerprint).where(security_findings.c.run_id == run_id)
+    return set(db.execute(query).scalars())
 
 
 def _security_finding(row: dict[str, Any]) -> SecurityFinding:
@@ -54,28 +55,35 @@ class SecurityStore(StoreBase):
     def add_security_run(
         self, at: datetime, summary: dict[str, Any], findings: list[tuple[str, str, str, str]]
     ) -> int:
+        run = {"at": _cell(_iso(at)), "summary": _cell(summary)}
         with self._write() as db:
-            run_id = _insert(db, "security_runs", {"at": _iso(at), "summary": summary}).lastrowid
-            assert run_id is not None
-            for fingerprint, check, severity, title in findings:
-                _sql(
-                    db,
-                    "INSERT OR IGNORE INTO security_findings VALUES (?, ?, ?, ?, ?)",
-                    [run_id, fingerprint, check, severity, title],
-                )
+            added = insert(security_runs).values(run).returning(security_runs.c.id)
+            run_id: int = db.execute(added).scalar_one()
+            rows = [
+                {
+                    "run_id": run_id,
+                    "fingerprint": fingerprint,
+                    "check_name": check,
+                    "severity": severity,
+                    "title": title,
+                }
+                for fingerprint, check, severity, title in findings
+            ]
+            if rows:  # a finding seen twice in one run is kept once
+                db.execute(upsert(db, security_findings).on_conflict_do_nothing(), rows)
         return run_id
 
     def security_runs(self, limit: int = 2) -> list[SecurityRun]:
         """Newest first."""
+        query = select(security_runs).order_by(security_runs.c.id.desc()).limit(limit)
         with self._connect() as db:
-            rows = _query(db, "SELECT * FROM security_runs ORDER BY id DESC LIMIT ?", [limit])
+            rows = _rows(db.execute(query))
             return [_security_run(row, _fingerprints(db, row["id"])) for row in rows]
 
     def security_finding(self, run_id: int, mark: str) -> SecurityFinding | None:
+        query = select(security_findings).where(
+            security_findings.c.run_id == run_id, security_findings.c.fingerprint == mark
+        )
         with self._connect() as db:
-            rows = _query(
-                db,
-                "SELECT * FROM security_findings WHERE run_id = ? AND fingerprint = ?",
-                [run_id, mark],
-            )
+            rows = _rows(db.execute(query))
         return _security_finding(rows[0]) if rows else None
