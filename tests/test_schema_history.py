@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, create_engine
+from sqlalchemy import Connection, create_engine, text
 
 from bot.store import NewerDatabase, Store
 from bot.store.schema import history
@@ -71,6 +71,9 @@ def test_postgresql_is_created_by_the_revisions_with_the_same_schema(postgres_ur
         history.upgrade(conn)  # again: nothing to do
         assert history.current(conn) == history.newest()
         assert _differences(conn) == []
+        # floats keep 8 bytes (PostgreSQL's REAL has 4: an epoch time would lose minutes)
+        conn.execute(text("INSERT INTO slack_pace VALUES ('C1', 2.5, 1764237600.25)"))
+        assert conn.scalar(text("SELECT since FROM slack_pace")) == 1764237600.25
     engine.dispose()
 
 

@@ -4,6 +4,7 @@ uses (see tables.py)."""
 from __future__ import annotations
 
 from sqlalchemy import (
+    REAL,
     Column,
     ForeignKey,
     Index,
@@ -12,6 +13,7 @@ from sqlalchemy import (
     Text,
     text,
 )
+from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION
 
 metadata = MetaData()
 
@@ -33,6 +35,14 @@ def text_columns(*names: str) -> list[Column[str]]:
 def int_column(name: str, *, required: bool = False, default: int | None = None) -> Column[int]:
     server_default = text(str(default)) if default is not None else None
     return Column(name, Integer, nullable=not required, server_default=server_default)
+
+
+def real_column(name: str, *, required: bool = False) -> Column[float]:
+    """A float of 8 bytes on both engines (PostgreSQL's REAL has 4: a time in epoch seconds
+    would lose minutes)."""
+    return Column(
+        name, REAL().with_variant(DOUBLE_PRECISION(), "postgresql"), nullable=not required
+    )
 
 
 def partial_index(name: str, *columns: str, where: str, unique: bool = False) -> Index:

@@ -4,7 +4,6 @@ digests and audits."""
 from __future__ import annotations
 
 from sqlalchemy import (
-    REAL,
     Column,
     ForeignKey,
     Index,
@@ -19,6 +18,7 @@ from bot.store.schema.columns import (
     int_column,
     metadata,
     partial_index,
+    real_column,
     reference,
     text_column,
     text_columns,
@@ -164,7 +164,7 @@ health_readings = Table(
     metadata,
     id_key(),
     *text_columns("at", "check_name", "state"),
-    Column("value", REAL),
+    real_column("value"),
     text_column("summary"),
     Index("idx_health_readings_check_name_at", "check_name", "at"),
 )

@@ -4,7 +4,6 @@ silences and heartbeats, the shared counters, small state."""
 from __future__ import annotations
 
 from sqlalchemy import (
-    REAL,
     Column,
     Index,
     PrimaryKeyConstraint,
@@ -18,6 +17,7 @@ from bot.store.schema.columns import (
     int_column,
     metadata,
     partial_index,
+    real_column,
     text_column,
     text_columns,
 )
@@ -148,6 +148,6 @@ slack_pace = Table(
     "slack_pace",
     metadata,
     Column("channel", Text, primary_key=True),
-    Column("tokens", REAL, nullable=False),
-    Column("since", REAL, nullable=False),
+    real_column("tokens", required=True),
+    real_column("since", required=True),
 )

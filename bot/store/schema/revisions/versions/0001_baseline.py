@@ -13,6 +13,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
+
+# 8-byte floats on both engines (PostgreSQL's REAL has 4)
+EIGHT_BYTES: sa.types.TypeEngine[float] = sa.REAL().with_variant(
+    postgresql.DOUBLE_PRECISION(), "postgresql"
+)
 
 revision = "0001"
 down_revision = None
@@ -136,7 +142,11 @@ def upgrade() -> None:
         sa.Column("at", sa.Text(), nullable=True),
         sa.Column("check_name", sa.Text(), nullable=True),
         sa.Column("state", sa.Text(), nullable=True),
-        sa.Column("value", sa.REAL(), nullable=True),
+        sa.Column(
+            "value",
+            EIGHT_BYTES,
+            nullable=True,
+        ),
         sa.Column("summary", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -370,8 +380,16 @@ def upgrade() -> None:
     op.create_table(
         "slack_pace",
         sa.Column("channel", sa.Text(), nullable=False),
-        sa.Column("tokens", sa.REAL(), nullable=False),
-        sa.Column("since", sa.REAL(), nullable=False),
+        sa.Column(
+            "tokens",
+            EIGHT_BYTES,
+            nullable=False,
+        ),
+        sa.Column(
+            "since",
+            EIGHT_BYTES,
+            nullable=False,
+        ),
         sa.PrimaryKeyConstraint("channel"),
     )
     op.create_table(
