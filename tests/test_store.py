@@ -332,3 +332,31 @@ def test_cards_edits_public_updates_and_marks_read_back(store) -> None:
     assert store.incident(9999) is None
     with pytest.raises(LookupError):
         store.change_incident(9999, lambda _: Change())
+
+
+@pytest.mark.both_engines
+def test_action_items_and_post_mortems_read_back(store) -> None:
+    """Action items get their own ids and are done once; a post-mortem saved again replaces
+    the first."""
+    incident = new_incident(store)
+    first = store.add_action(
+        incident.number, owner="U2", text="Add alert", due=None, actor="U1", now=T0
+    )
+    second = store.add_action(
+        incident.number, owner="U3", text="Fix login", due="2026-12-01", actor="U1", now=T0
+    )
+    assert second > first
+    later = T0 + timedelta(hours=1)
+    assert store.finish_action(incident.number, first, later) is True
+    assert store.finish_action(incident.number, first, later) is False
+    assert store.finish_action(incident.number + 1, second, later) is False
+    assert [(a.id, a.owner, a.due, a.done_at) for a in store.actions(incident.number)] == [
+        (first, "U2", None, later),
+        (second, "U3", "2026-12-01", None),
+    ]
+
+    assert store.postmortem(incident.number) is None
+    store.save_postmortem(incident.number, "# Draft", "draft", T0)
+    store.save_postmortem(incident.number, "# Final", "final", later)
+    kept = store.postmortem(incident.number)
+    assert (kept.markdown, kept.notice, kept.written_at) == ("# Final", "final", later)
