@@ -360,3 +360,17 @@ def test_action_items_and_post_mortems_read_back(store) -> None:
     store.save_postmortem(incident.number, "# Final", "final", later)
     kept = store.postmortem(incident.number)
     assert (kept.markdown, kept.notice, kept.written_at) == ("# Final", "final", later)
+
+
+@pytest.mark.both_engines
+def test_people_names_are_kept_and_unknown_ones_asked_again(store) -> None:
+    """A known name is kept; one Slack could not give is asked again once its time is past."""
+    store.save_name("U1", "Alice", T0)
+    store.save_name("U2", None, T0)
+    assert store.names(["U1", "U2", "U3", "U1"]) == {"U1": "Alice"}
+    assert store.names([]) == {}
+    assert store.asked_since(["U1", "U2", "U3"], T0) == {"U1", "U2"}
+    assert store.asked_since(["U1", "U2", "U3"], T0 + timedelta(hours=1)) == {"U1"}
+    store.save_name("U2", "Bob", T0 + timedelta(hours=2))
+    assert store.names(["U2"]) == {"U2": "Bob"}
+    assert store.asked_since([], T0) == set()
