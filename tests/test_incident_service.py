@@ -18,6 +18,7 @@ def open_p1(store: Store, settings: Settings, clock: Clock, title: str = "Login 
     )
 
 
+@pytest.mark.both_engines
 def test_open_numbers_incidents_and_records_the_opening(store, settings, clock) -> None:
     """Incidents get INC-1, INC-2 ... and their first timeline entry says how they opened."""
     first = open_p1(store, settings, clock)
@@ -46,6 +47,7 @@ def test_ack_within_target_is_met(store, settings, clock) -> None:
     assert changed.entries[0].text == "Acknowledged after 7 min (P1 target 1 h: met)"
 
 
+@pytest.mark.both_engines
 def test_ack_after_target_is_missed(store, settings, clock) -> None:
     """A P0 acknowledged after 16 minutes missed its 15-minute target."""
     incident = service.open_incident(
@@ -81,6 +83,7 @@ def test_second_ack_is_refused_and_changes_nothing(store, settings, clock) -> No
     assert store.timeline(incident.number) == before
 
 
+@pytest.mark.both_engines
 def test_concurrent_acks_make_one_acknowledgement(store, settings, clock) -> None:
     """Two people pressing Acknowledge at once: one wins, one is told, one entry."""
     incident = open_p1(store, settings, clock)
@@ -191,6 +194,7 @@ def test_severity_and_lead_changes_say_old_and_new(store, settings, clock) -> No
         service.set_severity(store, settings, 1, "P0", actor=BOB, now=clock())
 
 
+@pytest.mark.both_engines
 def test_find_incident_by_id_or_the_only_open_one(store, settings, clock) -> None:
     """No id means the one open incident; none or several open means asking."""
     with pytest.raises(UserError, match="No incident is open"):

@@ -68,6 +68,7 @@ def test_open_arms_by_severity() -> None:
     assert p3[timers.STILL_OPEN] == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # Monday
 
 
+@pytest.mark.both_engines
 def test_breach_is_recorded_once(store, settings, clock) -> None:
     """The first firing records the breach; later ones, or after an ack, do nothing."""
     service.open_incident(store, settings, title="Down", severity="P0", actor="U1", now=clock())
@@ -77,6 +78,7 @@ def test_breach_is_recorded_once(store, settings, clock) -> None:
     assert store.timers(1).get(timers.ACK_DEADLINE) is None
 
 
+@pytest.mark.both_engines
 def test_lowered_severity_moves_the_deadline(store, settings, clock) -> None:
     """P0 lowered to P2 before 15 min: the old timer firing re-arms for the 4 h target."""
     service.open_incident(store, settings, title="Down", severity="P0", actor="U1", now=clock())

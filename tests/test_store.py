@@ -35,6 +35,7 @@ def test_migrate_is_idempotent_and_uses_wal(tmp_path) -> None:
     assert applied[0] == ("m001_incidents",)
 
 
+@pytest.mark.both_engines
 def test_round_trip_keeps_times_and_fields(store) -> None:
     """An incident comes back as it went in, times as aware UTC datetimes."""
     incident = new_incident(store)
@@ -43,6 +44,7 @@ def test_round_trip_keeps_times_and_fields(store) -> None:
     assert again.opened_at.tzinfo is not None
 
 
+@pytest.mark.both_engines
 def test_failed_decision_rolls_back_everything(store) -> None:
     """If deciding raises, neither the fields nor the entries are written."""
     incident = new_incident(store)
@@ -56,6 +58,7 @@ def test_failed_decision_rolls_back_everything(store) -> None:
     assert len(store.timeline(incident.number)) == 1
 
 
+@pytest.mark.both_engines
 def test_source_puts_one_entry_on_a_timeline(store) -> None:
     """The same source twice adds one entry; removing by source removes it."""
     incident = new_incident(store)
@@ -67,6 +70,7 @@ def test_source_puts_one_entry_on_a_timeline(store) -> None:
     assert store.remove_entry(incident.number, "pin:C1:1.0") is False
 
 
+@pytest.mark.both_engines
 def test_timeline_is_in_time_order(store) -> None:
     """Entries sort by their own time, so a pinned older message lands where it happened."""
     incident = new_incident(store)
@@ -110,6 +114,7 @@ def test_digests_marks_and_job_runs_read_back_typed(store) -> None:
     assert store.last_run("weekly-digest") is None
 
 
+@pytest.mark.both_engines
 def test_many_threads_write_without_losing_any(store) -> None:
     """Eight threads opening incidents at once: every one is stored with its own number."""
     errors: list[BaseException] = []
@@ -217,3 +222,155 @@ def test_an_alerts_changes_are_counted_within_its_incident(store) -> None:
     store.add_entry(second.number, Entry(T0, None, "alert", "x", "alert:7:firing:0"))
     assert store.alert_changes(7, first.number) == 3
     assert store.alert_changes(7, second.number) == 1
+
+
+@pytest.mark.both_engines
+def test_timeline_numbers_stay_gapless_under_concurrent_writers(store) -> None:
+    """Threads adding to one timeline at once: every entry is kept, numbered #1..#n once each."""
+    incident = new_incident(store)
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(5):
+                entry = Entry(T0, f"U{n}", "update", f"{n}-{i}", f"s:{n}:{i}")
+                if i % 2:
+                    store.add_entry(incident.number, entry)
+                else:
+                    store.change_incident(incident.number, lambda _, e=entry: Change(entries=(e,)))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    entries = store.timeline(incident.number)
+    assert len(entries) == 31
+    assert sorted(e.seq for e in entries) == list(range(1, 32))
+
+
+@pytest.mark.both_engines
+def test_timers_are_armed_moved_and_disarmed(store) -> None:
+    """A change arms, moves and disarms an incident's timers; only the due ones are due."""
+    first, second = new_incident(store), new_incident(store)
+    soon, later = T0 + timedelta(minutes=5), T0 + timedelta(minutes=30)
+    store.change_incident(first.number, lambda _: Change(timers={"ack": soon, "card": later}))
+    store.change_incident(second.number, lambda _: Change(timers={"ack": later}))
+    assert store.timers(first.number) == {"ack": soon, "card": later}
+    assert [(t.incident, t.kind) for t in store.due_timers(soon)] == [(first.number, "ack")]
+    store.change_incident(first.number, lambda _: Change(timers={"ack": None, "card": soon}))
+    assert store.timers(first.number) == {"card": soon}
+    assert {(t.incident, t.kind, t.due_at) for t in store.due_timers(later)} == {
+        (first.number, "card", soon),
+        (second.number, "ack", later),
+    }
+
+
+def titles(found: list[Incident]) -> list[str]:
+    return [i.title for i in found]
+
+
+@pytest.mark.both_engines
+def test_incident_lists_filter_by_state_and_severity(store) -> None:
+    """Open incidents list most severe then oldest first, all of them newest first; the
+    severity filter and paging apply to both, and counts agree."""
+    numbers = {}
+    for title, severity in (("a", "P2"), ("b", "P1"), ("c", "P2"), ("d", "P0")):
+        incident = new_incident(store, title)
+        store.change_incident(incident.number, lambda _, s=severity: Change(fields={"severity": s}))
+        numbers[title] = incident.number
+    store.change_incident(numbers["c"], lambda _: Change(fields={"status": "resolved"}))
+    assert titles(store.incidents(open_only=True)) == ["d", "b", "a"]
+    assert titles(store.incidents(open_only=False)) == ["d", "c", "b", "a"]
+    assert titles(store.incidents(open_only=False, limit=2, offset=1)) == ["c", "b"]
+    assert titles(store.incidents(open_only=False, severity="P2")) == ["c", "a"]
+    assert titles(store.incidents(open_only=True, severity="P2")) == ["a"]
+    assert titles(store.incidents(open_only=True, severity="P1' OR '1'='1")) == []
+    assert store.count_incidents(open_only=True) == 3
+    assert store.count_incidents(open_only=False, severity="P2") == 2
+    assert store.count_incidents(open_only=True, severity="P3") == 0
+
+
+@pytest.mark.both_engines
+def test_cards_edits_public_updates_and_marks_read_back(store) -> None:
+    """An incident is found by its card; an edit keeps the old text; public updates list the
+    incident; a timeline mark is counted; a decision's yes/no reads back as a bool."""
+    incident, other = new_incident(store), new_incident(store)
+    store.set_card(incident.number, "C1", "1.5", Entry(T0, None, "card", "Card posted", "card"))
+    assert store.incident_by_card("C1", "1.5").number == incident.number
+    assert store.incident_by_card("C1", "9.9") is None
+    assert [i.number for i in store.incidents_without_card()] == [other.number]
+
+    later = T0 + timedelta(minutes=4)
+    edited = store.edit_entry(
+        incident.number, 1, text="Opened (typo)", at=None, editor="U2", now=later
+    )
+    assert (edited.seq, edited.text, edited.at, edited.edited_at) == (1, "Opened (typo)", T0, later)
+    assert store.edit_entry(incident.number, 99, text="x", at=None, editor="U2", now=later) is None
+    [edit] = store.edits(edited.id)
+    assert (edit.editor, edit.old_text, edit.new_text, edit.edited_at) == (
+        "U2",
+        "Opened",
+        "Opened (typo)",
+        later,
+    )
+
+    said = Entry(later, "U2", "public", "Said in public", "public:1")
+    store.add_public_update(incident.number, "We are on it", "U2", later, said)
+    assert [(u.at, u.text) for u in store.public_updates(incident.number)] == [
+        (later, "We are on it")
+    ]
+    assert [i.number for i in store.public_incidents(T0)] == [incident.number]
+    assert store.incidents_marked("public:1", T0) == 1
+    assert store.incidents_marked("public:1", later) == 0
+
+    store.change_incident(incident.number, lambda _: Change(fields={"target_met": True}))
+    assert store.incident(incident.number).target_met is True
+    assert store.incident(9999) is None
+    with pytest.raises(LookupError):
+        store.change_incident(9999, lambda _: Change())
+
+
+@pytest.mark.both_engines
+def test_action_items_and_post_mortems_read_back(store) -> None:
+    """Action items get their own ids and are done once; a post-mortem saved again replaces
+    the first."""
+    incident = new_incident(store)
+    first = store.add_action(
+        incident.number, owner="U2", text="Add alert", due=None, actor="U1", now=T0
+    )
+    second = store.add_action(
+        incident.number, owner="U3", text="Fix login", due="2026-12-01", actor="U1", now=T0
+    )
+    assert second > first
+    later = T0 + timedelta(hours=1)
+    assert store.finish_action(incident.number, first, later) is True
+    assert store.finish_action(incident.number, first, later) is False
+    assert store.finish_action(incident.number + 1, second, later) is False
+    assert [(a.id, a.owner, a.due, a.done_at) for a in store.actions(incident.number)] == [
+        (first, "U2", None, later),
+        (second, "U3", "2026-12-01", None),
+    ]
+
+    assert store.postmortem(incident.number) is None
+    store.save_postmortem(incident.number, "# Draft", "draft", T0)
+    store.save_postmortem(incident.number, "# Final", "final", later)
+    kept = store.postmortem(incident.number)
+    assert (kept.markdown, kept.notice, kept.written_at) == ("# Final", "final", later)
+
+
+@pytest.mark.both_engines
+def test_people_names_are_kept_and_unknown_ones_asked_again(store) -> None:
+    """A known name is kept; one Slack could not give is asked again once its time is past."""
+    store.save_name("U1", "Alice", T0)
+    store.save_name("U2", None, T0)
+    assert store.names(["U1", "U2", "U3", "U1"]) == {"U1": "Alice"}
+    assert store.names([]) == {}
+    assert store.asked_since(["U1", "U2", "U3"], T0) == {"U1", "U2"}
+    assert store.asked_since(["U1", "U2", "U3"], T0 + timedelta(hours=1)) == {"U1"}
+    store.save_name("U2", "Bob", T0 + timedelta(hours=2))
+    assert store.names(["U2"]) == {"U2": "Bob"}
+    assert store.asked_since([], T0) == set()

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.store.base import StoreBase, _insert, _iso, _parse, _query, _sql
+from sqlalchemy import insert, select, update
+
+from bot.store.base import StoreBase, _cell, _iso, _parse, _rows, upsert
+from bot.store.schema.records import action_items, postmortems
 
 
 @dataclass(frozen=True)
@@ -40,15 +43,15 @@ class FollowUpStore(StoreBase):
             "created_by": actor,
             "created_at": _iso(now),
         }
+        added = insert(action_items).values({k: _cell(v) for k, v in row.items()})
         with self._write() as db:
-            item = _insert(db, "action_items", row).lastrowid
-        assert item is not None
+            item: int = db.execute(added.returning(action_items.c.id)).scalar_one()
         return item
 
     def actions(self, number: int) -> list[ActionItem]:
-        sql = "SELECT * FROM action_items WHERE incident_id = ? ORDER BY id"
+        query = select(action_items).where(action_items.c.incident_id == number)
         with self._connect() as db:
-            rows = _query(db, sql, [number])
+            rows = _rows(db.execute(query.order_by(action_items.c.id)))
         return [
             ActionItem(
                 r["id"], r["incident_id"], r["owner"], r["text"], r["due"], _parse(r["done_at"])
@@ -57,32 +60,42 @@ class FollowUpStore(StoreBase):
         ]
 
     def finish_action(self, number: int, item: int, now: datetime) -> bool:
-        sql = (
-            "UPDATE action_items SET done_at = ? "
-            "WHERE id = ? AND incident_id = ? AND done_at IS NULL"
+        done = (
+            update(action_items)
+            .where(
+                action_items.c.id == item,
+                action_items.c.incident_id == number,
+                action_items.c.done_at.is_(None),
+            )
+            .values(done_at=_iso(now))
         )
         with self._write() as db:
-            return _sql(db, sql, [_iso(now), item, number]).rowcount > 0
+            return db.execute(done).rowcount > 0
 
     # Post-mortems ------------------------------------------------------------------------
 
     def save_postmortem(self, number: int, markdown: str, notice: str, at: datetime) -> None:
         with self._write() as db:
-            _sql(
-                db,
-                "INSERT INTO postmortems (incident_id, markdown, notice, written_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (incident_id) DO UPDATE SET "
-                "markdown = excluded.markdown, notice = excluded.notice, "
-                "written_at = excluded.written_at",
-                [number, markdown, notice, _iso(at)],
+            put = upsert(db, postmortems).values(
+                incident_id=number, markdown=markdown, notice=notice, written_at=_iso(at)
+            )
+            db.execute(
+                put.on_conflict_do_update(
+                    index_elements=["incident_id"],
+                    set_={
+                        "markdown": put.excluded.markdown,
+                        "notice": put.excluded.notice,
+                        "written_at": put.excluded.written_at,
+                    },
+                )
             )
 
     def postmortem(self, number: int) -> Postmortem | None:
+        query = select(postmortems).where(postmortems.c.incident_id == number)
         with self._connect() as db:
-            rows = _query(db, "SELECT * FROM postmortems WHERE incident_id = ?", [number])
-        if not rows:
+            row = db.execute(query).mappings().first()
+        if row is None:
             return None
-        row = rows[0]
         return Postmortem(
             row["incident_id"],
             row["markdown"],

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import ColumnElement, Connection, delete, exists, func, insert, or_, select, update
 
-from bot.store.base import StoreBase, _cell, _insert, _iso, _parse, _query, _sql
+from bot.store.base import StoreBase, _cell, _iso, _parse, _rows, upsert
+from bot.store.schema.records import incidents, public_updates, timeline, timeline_edits, timers
 
 
 @dataclass(frozen=True)
@@ -108,46 +109,77 @@ def _entry(row: dict[str, Any]) -> Entry:
 _INCIDENT_COLUMNS = {f for f in Incident.__dataclass_fields__ if f != "number"}
 
 
+def _cells(row: dict[str, Any]) -> dict[str, Any]:
+    """A row's values as they are written (text redacted); a yes/no as 0 or 1, as the
+    integer column holds it on either engine."""
+    return {k: int(v) if isinstance(v, bool) else _cell(v) for k, v in row.items()}
+
+
 def _update(db: Connection, number: int, fields: dict[str, Any]) -> None:
     assert set(fields) <= _INCIDENT_COLUMNS, set(fields) - _INCIDENT_COLUMNS
-    assignments = ", ".join(f"{name} = ?" for name in fields)
-    _sql(
-        db,
-        f"UPDATE incidents SET {assignments} WHERE id = ?",
-        [*(_cell(value) for value in fields.values()), number],
-    )
+    db.execute(update(incidents).where(incidents.c.id == number).values(_cells(fields)))
 
 
-def _incident_filter(open_only: bool, severity: str | None) -> tuple[str, list[Any]]:
-    clauses = ["status != 'resolved'"] if open_only else []
+def _incident_filter(open_only: bool, severity: str | None) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = []
+    if open_only:
+        clauses.append(incidents.c.status != "resolved")
     if severity:
-        clauses.append("severity = ?")
-    return ("WHERE " + " AND ".join(clauses) if clauses else ""), [severity] if severity else []
+        clauses.append(incidents.c.severity == severity)
+    return clauses
+
+
+def _lock(db: Connection, number: int) -> None:
+    """Hold the incident's row until the write ends, so writers to one incident take turns
+    (SQLite's writers already do: the statement says nothing there). NO KEY UPDATE: a
+    timeline row's foreign key check (KEY SHARE) does not wait on it, nor it on one."""
+    db.execute(
+        select(incidents.c.id).where(incidents.c.id == number).with_for_update(key_share=True)
+    )
 
 
 def _insert_entries(db: Connection, number: int, entries: tuple[Entry, ...]) -> int:
     """Insert entries; returns how many were new. A source already on this timeline (a
     retried event, a second pin of the same message) adds nothing."""
+    if not entries:
+        return 0
+    # Numbered per incident, #1, #2, ... with no gap: the next number is read with the
+    # incident's row held, so two writers to one timeline never read the same one.
+    _lock(db, number)
+    next_seq = select(func.coalesce(func.max(timeline.c.seq), 0) + 1).where(
+        timeline.c.incident_id == number
+    )
     added = 0
-    sql = "SELECT COALESCE(MAX(seq), 0) + 1 FROM timeline WHERE incident_id = ?"
     for entry in entries:
-        # numbered per incident, inside the write transaction (the unique index guards it)
-        seq = _sql(db, sql, [number]).one()[0]
-        row = {"incident_id": number, **_row(entry.__dict__), "seq": seq}
-        added += _insert(db, "timeline", row, or_ignore=True).rowcount
+        seq = db.execute(next_seq).scalar_one()
+        # the id is the database's to give: an explicit NULL is not "give one" on PostgreSQL
+        written = {k: v for k, v in _row(entry.__dict__).items() if k != "id"}
+        row = {"incident_id": number, **written, "seq": seq}
+        new = upsert(db, timeline).values(_cells(row))
+        # Only a repeated source is skipped: a number taken twice is an error, never a loss.
+        new = new.on_conflict_do_nothing(index_elements=["incident_id", "source"])
+        added += db.execute(new.returning(timeline.c.id)).first() is not None
     return added
 
 
-def _set_timers(db: Connection, number: int, timers: dict[str, datetime | None]) -> None:
-    rows = [(number, kind, _iso(due)) for kind, due in timers.items()]
+def _set_timers(db: Connection, number: int, armed: dict[str, datetime | None]) -> None:
+    rows = [
+        {"incident_id": number, "kind": kind, "due_at": _iso(due)} for kind, due in armed.items()
+    ]
     if not rows:
         return
-    _sql(
-        db,
-        "INSERT INTO timers (incident_id, kind, due_at) VALUES (?, ?, ?) "
-        "ON CONFLICT (incident_id, kind) DO UPDATE SET due_at = excluded.due_at",
+    put = upsert(db, timers)
+    db.execute(
+        put.on_conflict_do_update(
+            index_elements=["incident_id", "kind"], set_={"due_at": put.excluded.due_at}
+        ),
         rows,
     )
+
+
+def _read_incident(db: Connection, *where: ColumnElement[bool]) -> Incident | None:
+    row = db.execute(select(incidents).where(*where)).mappings().first()
+    return _incident(dict(row)) if row else None
 
 
 @dataclass(frozen=True)
@@ -200,8 +232,8 @@ class IncidentStore(StoreBase):
         fields = _row(incident.__dict__)
         fields.pop("number")
         with self._write() as db:
-            number = _insert(db, "incidents", fields).lastrowid
-            assert number is not None
+            made = insert(incidents).values(_cells(fields)).returning(incidents.c.id)
+            number: int = db.execute(made).scalar_one()
             _insert_entries(db, number, change.entries)
             # A new incident has no timers yet: only the armed ones need a row.
             _set_timers(db, number, {k: v for k, v in change.timers.items() if v is not None})
@@ -209,41 +241,41 @@ class IncidentStore(StoreBase):
 
     def incident(self, number: int) -> Incident | None:
         with self._connect() as db:
-            rows = _query(db, "SELECT * FROM incidents WHERE id = ?", [number])
-        return _incident(rows[0]) if rows else None
+            return _read_incident(db, incidents.c.id == number)
 
     def incidents_marked(self, source: str, since: datetime) -> int:
         """How many incidents opened at or after `since` carry the timeline entry `source`
         (a mark such as the one an incident opened by a source's alerts gets)."""
-        sql = (
-            "SELECT COUNT(*) FROM incidents i WHERE i.opened_at >= ? AND EXISTS "
-            "(SELECT 1 FROM timeline t WHERE t.incident_id = i.id AND t.source = ?)"
+        marked = exists().where(
+            timeline.c.incident_id == incidents.c.id, timeline.c.source == source
         )
+        counted = select(func.count()).select_from(incidents)
         with self._connect() as db:
-            return int(_sql(db, sql, [_iso(since), source]).one()[0])
+            return db.execute(
+                counted.where(incidents.c.opened_at >= _iso(since), marked)
+            ).scalar_one()
 
     def incident_by_card(self, channel: str, ts: str) -> Incident | None:
-        sql = "SELECT * FROM incidents WHERE card_channel = ? AND card_ts = ?"
         with self._connect() as db:
-            rows = _query(db, sql, [channel, ts])
-        return _incident(rows[0]) if rows else None
+            return _read_incident(
+                db, incidents.c.card_channel == channel, incidents.c.card_ts == ts
+            )
 
     def incidents(
         self, *, open_only: bool, limit: int = 50, offset: int = 0, severity: str | None = None
     ) -> list[Incident]:
         """Open ones most severe first, then oldest first (the longest burning); all of them
         newest first."""
-        where, params = _incident_filter(open_only, severity)
-        order = "severity, id" if open_only else "id DESC"
-        sql = f"SELECT * FROM incidents {where} ORDER BY {order} LIMIT ? OFFSET ?"
+        order = (incidents.c.severity, incidents.c.id) if open_only else (incidents.c.id.desc(),)
+        query = select(incidents).where(*_incident_filter(open_only, severity)).order_by(*order)
         with self._connect() as db:
-            rows = _query(db, sql, [*params, limit, offset])
+            rows = _rows(db.execute(query.limit(limit).offset(offset)))
         return [_incident(row) for row in rows]
 
     def count_incidents(self, *, open_only: bool, severity: str | None = None) -> int:
-        where, params = _incident_filter(open_only, severity)
+        counted = select(func.count()).select_from(incidents)
         with self._connect() as db:
-            return int(_sql(db, f"SELECT COUNT(*) FROM incidents {where}", params).one()[0])
+            return db.execute(counted.where(*_incident_filter(open_only, severity))).scalar_one()
 
     def change_incident(self, number: int, decide: Callable[[Incident], Change]) -> Changed:
         """Apply `decide` to the current state inside one write transaction.
@@ -252,10 +284,16 @@ class IncidentStore(StoreBase):
         get one acknowledgement and one "already acknowledged", never two.
         """
         with self._write() as db:
-            rows = _query(db, "SELECT * FROM incidents WHERE id = ?", [number])
-            if not rows:
+            # Held until the write ends: a second decision waits and sees this one's result.
+            held = incidents.c.id == number
+            row = (
+                db.execute(select(incidents).where(held).with_for_update(key_share=True))
+                .mappings()
+                .first()
+            )
+            if row is None:
                 raise LookupError(number)
-            before = _incident(rows[0])
+            before = _incident(dict(row))
             change = decide(before)
             if change.fields:
                 _update(db, number, _row(change.fields))
@@ -270,26 +308,30 @@ class IncidentStore(StoreBase):
             _insert_entries(db, number, (entry,))
 
     def incidents_without_card(self) -> list[Incident]:
-        sql = "SELECT * FROM incidents WHERE card_ts IS NULL AND status != 'resolved' ORDER BY id"
+        query = select(incidents).where(
+            incidents.c.card_ts.is_(None), incidents.c.status != "resolved"
+        )
         with self._connect() as db:
-            return [_incident(row) for row in _query(db, sql)]
+            return [_incident(row) for row in _rows(db.execute(query.order_by(incidents.c.id)))]
 
     # Timers ------------------------------------------------------------------------------
 
     def due_timers(self, now: datetime) -> list[Timer]:
-        sql = "SELECT * FROM timers WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at"
+        query = select(timers).where(timers.c.due_at.is_not(None), timers.c.due_at <= _iso(now))
         with self._connect() as db:
-            rows = _query(db, sql, [_iso(now)])
+            rows = _rows(db.execute(query.order_by(timers.c.due_at)))
         return [
             Timer(r["incident_id"], r["kind"], datetime.fromisoformat(r["due_at"])) for r in rows
         ]
 
     def timers(self, number: int) -> dict[str, datetime]:
         """The armed timers of one incident, by kind."""
-        sql = "SELECT kind, due_at FROM timers WHERE incident_id = ? AND due_at IS NOT NULL"
+        query = select(timers.c.kind, timers.c.due_at).where(
+            timers.c.incident_id == number, timers.c.due_at.is_not(None)
+        )
         with self._connect() as db:
-            rows = _query(db, sql, [number])
-        return {r["kind"]: datetime.fromisoformat(r["due_at"]) for r in rows}
+            rows = db.execute(query).all()
+        return {kind: datetime.fromisoformat(due) for kind, due in rows}
 
     # Timeline ----------------------------------------------------------------------------
 
@@ -299,9 +341,9 @@ class IncidentStore(StoreBase):
             return _insert_entries(db, number, (entry,)) == 1
 
     def remove_entry(self, number: int, source: str) -> bool:
-        sql = "DELETE FROM timeline WHERE incident_id = ? AND source = ?"
+        gone = delete(timeline).where(timeline.c.incident_id == number, timeline.c.source == source)
         with self._write() as db:
-            return _sql(db, sql, [number, source]).rowcount > 0
+            return db.execute(gone).rowcount > 0
 
     def edit_entry(
         self,
@@ -314,71 +356,67 @@ class IncidentStore(StoreBase):
         now: datetime,
     ) -> Entry | None:
         """Change entry #seq's text or time, keeping the old values in timeline_edits."""
-        sql = "SELECT * FROM timeline WHERE seq = ? AND incident_id = ?"
+        # Held until the write ends: two edits at once each record what the other left.
+        query = select(timeline).where(timeline.c.seq == seq, timeline.c.incident_id == number)
         with self._write() as db:
-            rows = _query(db, sql, [seq, number])
-            if not rows:
+            row = db.execute(query.with_for_update(key_share=True)).mappings().first()
+            if row is None:
                 return None
-            old = _entry(rows[0])
+            old = _entry(dict(row))
             entry_id = old.id
             new_at, new_text = at or old.at, text or old.text
-            _insert(
-                db,
-                "timeline_edits",
-                {
-                    "entry_id": entry_id,
-                    "edited_at": _iso(now),
-                    "editor": editor,
-                    "old_at": _iso(old.at),
-                    "old_text": old.text,
-                    "new_at": _iso(new_at),
-                    "new_text": new_text,
-                },
-            )
-            _sql(
-                db,
-                "UPDATE timeline SET at = ?, text = ?, edited_at = ? WHERE id = ?",
-                [_iso(new_at), _cell(new_text), _iso(now), entry_id],
+            edit = {
+                "entry_id": entry_id,
+                "edited_at": _iso(now),
+                "editor": editor,
+                "old_at": _iso(old.at),
+                "old_text": old.text,
+                "new_at": _iso(new_at),
+                "new_text": new_text,
+            }
+            db.execute(insert(timeline_edits).values(_cells(edit)))
+            db.execute(
+                update(timeline)
+                .where(timeline.c.id == entry_id)
+                .values(at=_iso(new_at), text=_cell(new_text), edited_at=_iso(now))
             )
         return replace(old, at=new_at, text=new_text, edited_at=now)
 
     def edits(self, entry_id: int) -> list[Edit]:
-        sql = "SELECT * FROM timeline_edits WHERE entry_id = ? ORDER BY id"
+        query = select(timeline_edits).where(timeline_edits.c.entry_id == entry_id)
         with self._connect() as db:
-            return [_edit(row) for row in _query(db, sql, [entry_id])]
+            return [_edit(row) for row in _rows(db.execute(query.order_by(timeline_edits.c.id)))]
 
     def timeline(self, number: int) -> list[Entry]:
-        sql = "SELECT * FROM timeline WHERE incident_id = ? ORDER BY at, id"
+        query = select(timeline).where(timeline.c.incident_id == number)
         with self._connect() as db:
-            return [_entry(row) for row in _query(db, sql, [number])]
+            rows = _rows(db.execute(query.order_by(timeline.c.at, timeline.c.id)))
+        return [_entry(row) for row in rows]
 
     # Public status -----------------------------------------------------------------------
 
     def add_public_update(
         self, number: int, text: str, actor: str, at: datetime, entry: Entry
     ) -> None:
+        said = {"incident_id": number, "at": _iso(at), "text": text, "actor": actor}
         with self._write() as db:
-            _insert(
-                db,
-                "public_updates",
-                {"incident_id": number, "at": _iso(at), "text": text, "actor": actor},
-            )
+            db.execute(insert(public_updates).values(_cells(said)))
             _insert_entries(db, number, (entry,))
 
     def public_updates(self, number: int) -> list[PublicUpdate]:
+        query = select(public_updates.c.at, public_updates.c.text).where(
+            public_updates.c.incident_id == number
+        )
         with self._connect() as db:
-            rows = _query(
-                db,
-                "SELECT at, text FROM public_updates WHERE incident_id = ? ORDER BY at",
-                [number],
-            )
-        return [PublicUpdate(datetime.fromisoformat(r["at"]), r["text"]) for r in rows]
+            rows = db.execute(query.order_by(public_updates.c.at)).all()
+        return [PublicUpdate(datetime.fromisoformat(at), said) for at, said in rows]
 
     def public_incidents(self, since: datetime) -> list[Incident]:
         """Incidents with at least one public update, opened since `since` or still open."""
-        sql = (
-            "SELECT * FROM incidents WHERE id IN (SELECT incident_id FROM public_updates) "
-            "AND (opened_at >= ? OR status != 'resolved') ORDER BY id DESC"
+        query = select(incidents).where(
+            incidents.c.id.in_(select(public_updates.c.incident_id)),
+            or_(incidents.c.opened_at >= _iso(since), incidents.c.status != "resolved"),
         )
         with self._connect() as db:
-            return [_incident(row) for row in _query(db, sql, [_iso(since)])]
+            rows = _rows(db.execute(query.order_by(incidents.c.id.desc())))
+        return [_incident(row) for row in rows]

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from bot.store.base import StoreBase, _iso, _query, _sql
+from sqlalchemy import or_, select
+
+from bot.store.base import StoreBase, _iso, upsert
+from bot.store.schema.records import people
 
 
 class PeopleStore(StoreBase):
@@ -14,31 +17,31 @@ class PeopleStore(StoreBase):
         wanted = list(dict.fromkeys(users))
         if not wanted:
             return {}
-        marks = ", ".join("?" for _ in wanted)
-        sql = f"SELECT user_id, name FROM people WHERE name IS NOT NULL AND user_id IN ({marks})"
+        query = select(people.c.user_id, people.c.name).where(
+            people.c.name.is_not(None), people.c.user_id.in_(wanted)
+        )
         with self._connect() as db:
-            return {row["user_id"]: row["name"] for row in _query(db, sql, wanted)}
+            return {user: name for user, name in db.execute(query).all()}
 
     def asked_since(self, users: Iterable[str], since: datetime) -> set[str]:
         """Of `users`, those already named, or asked about since `since` without an answer."""
         wanted = list(dict.fromkeys(users))
         if not wanted:
             return set()
-        marks = ", ".join("?" for _ in wanted)
-        sql = (
-            f"SELECT user_id FROM people WHERE user_id IN ({marks}) "
-            "AND (name IS NOT NULL OR looked_up_at >= ?)"
+        query = select(people.c.user_id).where(
+            people.c.user_id.in_(wanted),
+            or_(people.c.name.is_not(None), people.c.looked_up_at >= _iso(since)),
         )
         with self._connect() as db:
-            return {row["user_id"] for row in _query(db, sql, [*wanted, _iso(since)])}
+            return set(db.execute(query).scalars())
 
     def save_name(self, user: str, name: str | None, at: datetime) -> None:
         """`name` None: Slack could not say (the id is shown, and asked again later)."""
         with self._write() as db:
-            _sql(
-                db,
-                "INSERT INTO people (user_id, name, looked_up_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (user_id) DO UPDATE SET name = excluded.name, "
-                "looked_up_at = excluded.looked_up_at",
-                [user, name, _iso(at)],
+            put = upsert(db, people).values(user_id=user, name=name, looked_up_at=_iso(at))
+            db.execute(
+                put.on_conflict_do_update(
+                    index_elements=["user_id"],
+                    set_={"name": put.excluded.name, "looked_up_at": put.excluded.looked_up_at},
+                )
             )
