@@ -16,6 +16,8 @@ from bot.replies import UserError
 from commands.backup import engine, service
 from tests.conftest import T0
 
+pytestmark = pytest.mark.both_engines  # the backup records, on SQLite and on PostgreSQL
+
 
 def seed(client: Any, db: str = "promptbase") -> dict[str, int]:
     """Prompt-Base-like collections with nested documents, dates and ObjectIds."""

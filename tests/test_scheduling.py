@@ -78,12 +78,11 @@ def recorder() -> Iterator[Recorder]:
     JOBS.update(saved)
 
 
-def world(tmp_path: Any, slack: LocalSlack, start: datetime, zone: str) -> tuple[Deps, Clock]:
-    settings = Settings(opsbot_db=tmp_path / "opsbot.db", timezone=zone)
-    store = Store(settings.opsbot_db)
-    store.migrate()
+def world(
+    settings: Settings, store: Store, slack: LocalSlack, start: datetime, zone: str
+) -> tuple[Deps, Clock]:
     clock = Clock(start)
-    return make_deps(settings, store, slack, clock), clock
+    return make_deps(settings.model_copy(update={"timezone": zone}), store, slack, clock), clock
 
 
 def tick(deps: Deps, clock: Clock) -> None:
@@ -97,12 +96,12 @@ def scheduled_names(deps: Deps) -> list[str]:
 
 
 def test_installed_then_down_for_weeks(
-    tmp_path: Any, slack: LocalSlack, recorder: Recorder
+    settings: Settings, store: Store, slack: LocalSlack, recorder: Recorder
 ) -> None:
     """Installed Mon 2026-12-07 10:00, stopped, back Fri 2027-01-01 11:00: the occurrences of
     the last 24 h are caught up, each as of its own day, oldest first; every earlier one is
     recorded missed and said in one message; nothing is "before the first start"."""
-    deps, clock = world(tmp_path, slack, datetime(2026, 12, 7, 10, 0, tzinfo=UTC), "UTC")
+    deps, clock = world(settings, store, slack, datetime(2026, 12, 7, 10, 0, tzinfo=UTC), "UTC")
     tick(deps, clock)  # the first start: nothing is owed from before it
     assert recorder.ran == []
     clock.now = datetime(2027, 1, 1, 11, 0, tzinfo=UTC)
@@ -129,11 +128,11 @@ def test_installed_then_down_for_weeks(
 
 
 def test_a_catch_up_runs_for_its_own_day_then_todays_runs_on_time(
-    tmp_path: Any, slack: LocalSlack, recorder: Recorder
+    settings: Settings, store: Store, slack: LocalSlack, recorder: Recorder
 ) -> None:
     """Down over Thursday's 09:00 digest and 12:00 nudge, back Friday 08:00: Thursday's digest
     then Thursday's nudge (in that order), then Friday's own at 09:00."""
-    deps, clock = world(tmp_path, slack, datetime(2026, 12, 7, 10, 0, tzinfo=UTC), "UTC")
+    deps, clock = world(settings, store, slack, datetime(2026, 12, 7, 10, 0, tzinfo=UTC), "UTC")
     tick(deps, clock)
     clock.now = datetime(2026, 12, 11, 8, 0, tzinfo=UTC)  # Friday 08:00
     tick(deps, clock)
@@ -150,7 +149,7 @@ def test_a_catch_up_runs_for_its_own_day_then_todays_runs_on_time(
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("zone", ["Europe/Berlin", "America/New_York"])
 def test_random_up_and_down_across_dst_and_year_end(
-    tmp_path: Any, slack: LocalSlack, recorder: Recorder, zone: str
+    settings: Settings, store: Store, slack: LocalSlack, recorder: Recorder, zone: str
 ) -> None:
     """Up or down at random over both DST changes and New Year: every occurrence after the
     install is run once or missed once, never both, never twice, never silently; an
@@ -162,7 +161,7 @@ def test_random_up_and_down_across_dst_and_year_end(
         (datetime(2027, 3, 12, tzinfo=UTC), datetime(2027, 3, 16, tzinfo=UTC)),
         (datetime(2027, 3, 26, tzinfo=UTC), datetime(2027, 4, 2, tzinfo=UTC)),
     ]
-    deps, clock = world(tmp_path, slack, windows[0][0], zone)
+    deps, clock = world(settings, store, slack, windows[0][0], zone)
     up_at: list[datetime] = []
     for begin, end in windows:  # down between the windows
         clock.now = begin

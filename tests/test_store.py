@@ -88,6 +88,7 @@ def test_first_sighting_forgets_after_keep(store) -> None:
     assert store.first_sighting("Ev1", T0 + timedelta(days=2), keep) is True
 
 
+@pytest.mark.both_engines
 def test_digests_marks_and_job_runs_read_back_typed(store) -> None:
     """A digest, its marks and a job's runs come back as typed rows, times as aware UTC."""
     sections = [{"key": "errors", "title": "Error logs", "state": "ok", "text": "none"}]
@@ -112,6 +113,77 @@ def test_digests_marks_and_job_runs_read_back_typed(store) -> None:
     done = JobRun("daily-digest", T0, T0, "ok", later, "Daily digest D1 posted")
     assert store.last_run("daily-digest") == done
     assert store.last_run("weekly-digest") is None
+
+
+@pytest.mark.both_engines
+def test_a_mark_is_made_once_and_removed_once(store) -> None:
+    """Marking twice changes nothing the second time; so does removing twice."""
+    digest_id = store.add_digest("daily", "2026-11-27", "C1", "1.2", T0, [])
+    assert store.mark(digest_id, "all", "U1", T0)
+    assert not store.mark(digest_id, "all", "U1", T0 + timedelta(minutes=1))
+    assert store.mark(digest_id, "all", "U2", T0 + timedelta(minutes=2))
+    assert [(m.user, m.at) for m in store.marks(digest_id)] == [
+        ("U1", T0),
+        ("U2", T0 + timedelta(minutes=2)),
+    ]
+    assert store.mark(digest_id, "all", "U1", T0, add=False)
+    assert not store.mark(digest_id, "all", "U1", T0, add=False)
+    assert [m.user for m in store.marks(digest_id)] == ["U2"]
+
+
+@pytest.mark.both_engines
+def test_runs_are_renewed_cut_short_once_and_claimed_again(store) -> None:
+    """A run is renewed only by its holder (none, for a run by hand); one cut short (its
+    holder gone, its lease out, or stopped) is said once and can then be claimed again."""
+
+    def never(owner: str) -> bool:
+        return False
+
+    assert store.claim_run("backup-nightly", T0, T0)
+    assert not store.claim_run("backup-nightly", T0, T0)  # running: nobody else takes it
+    assert store.renew_run("backup-nightly", T0, None, T0 + RUN_LEASE)
+    assert not store.renew_run("backup-nightly", T0, "host:9", T0 + RUN_LEASE)
+    [by_hand] = store.cut_short(T0, never)  # held by no process: cut short at a start
+    assert (by_hand.owner, by_hand.status) == (None, "running")
+    assert store.cut_short(T0, never) == []  # said once
+
+    assert store.claim_run("backup-nightly", T0, T0, owner="host:1")
+    assert store.cut_short(T0 + RUN_LEASE / 2, never) == []  # its lease holds
+    assert [r.owner for r in store.cut_short(T0 + RUN_LEASE * 2, never)] == ["host:1"]
+    assert store.claim_run("backup-nightly", T0, T0, owner="host:2")
+    assert [r.owner for r in store.cut_short(T0, lambda owner: owner == "host:2")] == ["host:2"]
+
+    later = T0 + timedelta(hours=1)
+    assert store.claim_run("backup-nightly", T0, later, owner="host:3")
+    assert store.interrupt_runs("host:3") == 1  # a clean stop: said at the next start
+    assert [r.status for r in store.cut_short(later, never)] == ["interrupted"]
+    assert store.last_settled_run("backup-nightly") is None
+    assert store.claim_run("backup-nightly", T0, later, owner="host:3")
+    store.finish_run("backup-nightly", T0, "ok", "done", later)
+    assert store.last_settled_run("backup-nightly") == T0
+    assert store.first_run_at() == later
+
+
+@pytest.mark.both_engines
+def test_one_rollback_and_one_backup_run_at_a_time_even_inside_a_command(store) -> None:
+    """A second claim while one runs is refused, and the command's own transaction goes on
+    and commits: the refusal does not abort it."""
+    row = {"tag": "v1", "status": "pending", "approvals": [], "steps": []}
+    first, second = store.add_rollback(row), store.add_rollback(row)
+    assert store.claim_rollback(first, T0)
+    with store.atomic():
+        assert not store.claim_rollback(second, T0)
+        assert store.start_backup("builtin", "app", "", "nightly", T0) is not None
+        assert store.start_backup("builtin", "app", "", "by hand", T0) is None
+        store.update_rollback(second, status="cancelled", finished_at=T0)
+    assert [r.id for r in store.rollbacks("running")] == [first]
+    assert store.rollback(second).status == "cancelled"
+    [running] = store.backups(status="running")
+    assert running.reason == "nightly"
+    store.finish_backup(running.id, status="ok", finished_at=T0)
+    assert store.start_backup("builtin", "app", "", "next", T0) is not None
+    store.update_rollback(first, status="ok")
+    assert store.claim_rollback(second, T0) is False  # only a pending one is claimed
 
 
 @pytest.mark.both_engines

@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.store.base import StoreBase, _cell, _insert, _iso, _parse, _query, _sql
+from sqlalchemy import Select, insert, select, update
+
+from bot.store.base import StoreBase, _cell, _iso, _parse, _rows, upsert
+from bot.store.schema.records import backups, care_log
 
 
 @dataclass(frozen=True)
@@ -73,17 +76,19 @@ class BackupStore(StoreBase):
     ) -> int | None:
         """Record a running backup; None if one is running already (one at a time: the unique
         index on running backups, so it holds between processes)."""
+        row = {
+            "started_at": _iso(now),
+            "status": "running",
+            "engine": engine,
+            "database": database,
+            "path": path,
+            "reason": reason,
+        }
         with self._write() as db:
-            row = {
-                "started_at": _iso(now),
-                "status": "running",
-                "engine": engine,
-                "database": database,
-                "path": path,
-                "reason": reason,
-            }
-            cursor = _insert(db, "backups", row, or_ignore=True)
-            return cursor.lastrowid if cursor.rowcount == 1 else None
+            add = upsert(db, backups).values({k: _cell(v) for k, v in row.items()})
+            # DO NOTHING with no target: a conflict on backups_one_running means one is running
+            backup_id: int | None = db.scalar(add.on_conflict_do_nothing().returning(backups.c.id))
+        return backup_id
 
     def finish_backup(self, backup_id: int, **fields: Any) -> None:
         allowed = {
@@ -99,33 +104,33 @@ class BackupStore(StoreBase):
         }
         assert set(fields) <= allowed, set(fields) - allowed
         values = {k: _cell(_iso(v) if isinstance(v, datetime) else v) for k, v in fields.items()}
-        sets = ", ".join(f"{k} = ?" for k in values)
+        if not values:
+            return
         with self._write() as db:
-            _sql(db, f"UPDATE backups SET {sets} WHERE id = ?", [*values.values(), backup_id])
+            db.execute(update(backups).where(backups.c.id == backup_id).values(values))
 
     def backups(self, *, status: str | None = None, limit: int = 20) -> list[Backup]:
         """Newest first."""
-        where, args = ("WHERE status = ?", [status]) if status else ("", [])
-        return self._backup_rows(f"{where} ORDER BY id DESC LIMIT ?", [*args, limit])
+        query = select(backups).order_by(backups.c.id.desc()).limit(limit)
+        if status:
+            query = query.where(backups.c.status == status)
+        return self._backup_rows(query)
 
     def backup(self, backup_id: int) -> Backup | None:
-        rows = self._backup_rows("WHERE id = ?", [backup_id])
+        rows = self._backup_rows(select(backups).where(backups.c.id == backup_id))
         return rows[0] if rows else None
 
-    def _backup_rows(self, tail: str, args: list[Any]) -> list[Backup]:
+    def _backup_rows(self, query: Select[Any]) -> list[Backup]:
         with self._connect() as db:
-            rows = _query(db, f"SELECT * FROM backups {tail}", args)
+            rows = _rows(db.execute(query))
         return [_backup(row) for row in rows]
 
     def log_care(self, at: datetime, actor: str, action: str, counts: dict[str, int]) -> None:
         with self._write() as db:
-            _insert(
-                db,
-                "care_log",
-                {"at": _iso(at), "actor": actor, "action": action, "counts": counts},
-            )
+            row = {"at": _iso(at), "actor": actor, "action": action, "counts": counts}
+            db.execute(insert(care_log).values({k: _cell(v) for k, v in row.items()}))
 
     def care_log(self) -> list[CareEntry]:
         with self._connect() as db:
-            rows = _query(db, "SELECT * FROM care_log ORDER BY id")
+            rows = _rows(db.execute(select(care_log).order_by(care_log.c.id)))
         return [_care_entry(row) for row in rows]

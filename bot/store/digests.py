@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from bot.store.base import StoreBase, _insert, _iso, _parse, _query, _sql
+from sqlalchemy import ColumnElement, delete, insert, select, update
+
+from bot.store.base import StoreBase, _cell, _iso, _parse, _rows, upsert
+from bot.store.schema.records import digest_marks, digests
 
 
 @dataclass(frozen=True)
@@ -71,35 +74,35 @@ class DigestStore(StoreBase):
             "sections": sections,
         }
         with self._write() as db:
-            digest_id = _insert(db, "digests", row).lastrowid
-        assert digest_id is not None
+            add = insert(digests).values({k: _cell(v) for k, v in row.items()})
+            digest_id: int = db.execute(add.returning(digests.c.id)).scalar_one()
         return digest_id
 
     def set_digest_message(self, digest_id: int, channel: str, ts: str) -> None:
         with self._write() as db:
-            _sql(
-                db, "UPDATE digests SET channel = ?, ts = ? WHERE id = ?", [channel, ts, digest_id]
+            db.execute(
+                update(digests).where(digests.c.id == digest_id).values(channel=channel, ts=ts)
             )
 
     def digest(self, digest_id: int) -> Digest | None:
-        found = self._digests("id = ?", [digest_id])
+        found = self._digests(digests.c.id == digest_id)
         return found[0] if found else None
 
     def digest_at(self, channel: str, ts: str) -> Digest | None:
         """The digest posted as this message."""
-        found = self._digests("channel = ? AND ts = ?", [channel, ts])
+        found = self._digests(digests.c.channel == channel, digests.c.ts == ts)
         return found[0] if found else None
 
     def digests(self, first: str, last: str, kind: str | None = None) -> list[Digest]:
         """The digests of the days `first` to `last` (ISO dates, both included), oldest first."""
-        where, args = "day >= ? AND day <= ?", [first, last]
+        within = [digests.c.day >= first, digests.c.day <= last]
         if kind is not None:
-            where, args = f"{where} AND kind = ?", [*args, kind]
-        return self._digests(where, args)
+            within.append(digests.c.kind == kind)
+        return self._digests(*within)
 
-    def _digests(self, where: str, args: list[Any]) -> list[Digest]:
+    def _digests(self, *where: ColumnElement[bool]) -> list[Digest]:
         with self._connect() as db:
-            rows = _query(db, f"SELECT * FROM digests WHERE {where} ORDER BY id", args)
+            rows = _rows(db.execute(select(digests).where(*where).order_by(digests.c.id)))
         return [_digest(row) for row in rows]
 
     def mark(
@@ -108,26 +111,25 @@ class DigestStore(StoreBase):
         """Record (or with add=False remove) that `user` did `item`; False if nothing changed."""
         with self._write() as db:
             if add:
-                return (
-                    _sql(
-                        db,
-                        "INSERT OR IGNORE INTO digest_marks VALUES (?, ?, ?, ?)",
-                        [digest_id, item, user, _iso(now)],
-                    ).rowcount
-                    == 1
+                made = upsert(db, digest_marks).values(
+                    digest_id=digest_id, item=item, user=user, at=_iso(now)
                 )
-            return (
-                _sql(
-                    db,
-                    "DELETE FROM digest_marks WHERE digest_id = ? AND item = ? AND user = ?",
-                    [digest_id, item, user],
-                ).rowcount
-                == 1
+                # RETURNING, not rowcount: an INSERT's rowcount is not reliable on every driver
+                done = made.on_conflict_do_nothing().returning(digest_marks.c.digest_id)
+                return db.execute(done).first() is not None
+            gone = delete(digest_marks).where(
+                digest_marks.c.digest_id == digest_id,
+                digest_marks.c.item == item,
+                digest_marks.c.user == user,
             )
+            return db.execute(gone).rowcount == 1
 
     def marks(self, digest_id: int) -> list[DigestMark]:
+        query = (
+            select(digest_marks)
+            .where(digest_marks.c.digest_id == digest_id)
+            .order_by(digest_marks.c.at)
+        )
         with self._connect() as db:
-            rows = _query(
-                db, "SELECT * FROM digest_marks WHERE digest_id = ? ORDER BY at", [digest_id]
-            )
+            rows = _rows(db.execute(query))
         return [_mark(row) for row in rows]

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.store.base import StoreBase, _iso, _parse, _query, _sql
+from sqlalchemy import func, or_, select, update
+
+from bot.store.base import StoreBase, _iso, _parse, _rows, upsert
+from bot.store.schema.work import job_runs, job_ticks
 
 RUN_LEASE = timedelta(minutes=2)  # a run renews its claim every RUN_RENEW while it goes on
 RUN_RENEW = timedelta(seconds=30)
@@ -56,16 +59,27 @@ class JobRunStore(StoreBase):
         `owner` until `now + lease` (renewed while it runs). One statement, so two processes
         on one database never both run it."""
         with self._write() as db:
-            cursor = _sql(
-                db,
-                "INSERT INTO job_runs (job, scheduled_for, started_at, status, owner, lease_until) "
-                "VALUES (?, ?, ?, 'running', ?, ?) ON CONFLICT (job, scheduled_for) DO UPDATE "
-                "SET started_at = excluded.started_at, status = 'running', "
-                "owner = excluded.owner, lease_until = excluded.lease_until, finished_at = NULL "
-                "WHERE job_runs.status = 'interrupted'",
-                [job, _iso(scheduled_for), _iso(now), owner, _iso(now + lease)],
+            run = upsert(db, job_runs).values(
+                job=job,
+                scheduled_for=_iso(scheduled_for),
+                started_at=_iso(now),
+                status="running",
+                owner=owner,
+                lease_until=_iso(now + lease),
             )
-            return cursor.rowcount == 1
+            claim = run.on_conflict_do_update(
+                index_elements=["job", "scheduled_for"],
+                set_={
+                    "started_at": run.excluded.started_at,
+                    "status": "running",
+                    "owner": run.excluded.owner,
+                    "lease_until": run.excluded.lease_until,
+                    "finished_at": None,
+                },
+                where=job_runs.c.status == "interrupted",
+            )
+            # RETURNING, not rowcount: an INSERT's rowcount is not reliable on every driver
+            return db.execute(claim.returning(job_runs.c.job)).first() is not None
 
     def claim_tick(self, job: str, now: datetime, interval: timedelta, owner: str) -> bool:
         """True if no process ran this interval job within most of its interval: this one
@@ -74,102 +88,126 @@ class JobRunStore(StoreBase):
         write budget is seconds, intervals are 30 s or more), which must not hold ticks off
         until it catches up; a smaller step delays one tick at most."""
         with self._write() as db:
-            cursor = _sql(
-                db,
-                "INSERT INTO job_ticks (job, owner, next_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (job) DO UPDATE SET owner = excluded.owner, "
-                "next_at = excluded.next_at WHERE job_ticks.next_at <= ? OR job_ticks.next_at > ?",
-                [job, owner, _iso(now + interval * 0.8), _iso(now), _iso(now + interval)],
+            tick = upsert(db, job_ticks).values(
+                job=job, owner=owner, next_at=_iso(now + interval * 0.8)
             )
-            return cursor.rowcount == 1
+            claim = tick.on_conflict_do_update(
+                index_elements=["job"],
+                set_={"owner": tick.excluded.owner, "next_at": tick.excluded.next_at},
+                where=or_(
+                    job_ticks.c.next_at <= _iso(now), job_ticks.c.next_at > _iso(now + interval)
+                ),
+            )
+            return db.execute(claim.returning(job_ticks.c.job)).first() is not None
 
     def renew_run(
         self, job: str, scheduled_for: datetime, owner: str | None, until: datetime
     ) -> bool:
         """Keep holding a run that is still going; False when it is no longer ours."""
-        with self._write() as db:
-            return (
-                _sql(
-                    db,
-                    "UPDATE job_runs SET lease_until = ? WHERE job = ? AND scheduled_for = ? "
-                    "AND status = 'running' AND owner IS ?",
-                    [_iso(until), job, _iso(scheduled_for), owner],
-                ).rowcount
-                == 1
+        renew = (
+            update(job_runs)
+            .where(
+                job_runs.c.job == job,
+                job_runs.c.scheduled_for == _iso(scheduled_for),
+                job_runs.c.status == "running",
+                job_runs.c.owner.is_not_distinct_from(owner),
             )
+            .values(lease_until=_iso(until))
+        )
+        with self._write() as db:
+            return db.execute(renew).rowcount == 1
 
     def finish_run(
         self, job: str, scheduled_for: datetime, status: str, summary: str, now: datetime
     ) -> None:
-        with self._write() as db:
-            _sql(
-                db,
-                "UPDATE job_runs SET status = ?, summary = ?, finished_at = ?, owner = NULL, "
-                "lease_until = NULL WHERE job = ? AND scheduled_for = ?",
-                [status, summary[:2000], _iso(now), job, _iso(scheduled_for)],
+        finish = (
+            update(job_runs)
+            .where(job_runs.c.job == job, job_runs.c.scheduled_for == _iso(scheduled_for))
+            .values(
+                status=status,
+                summary=summary[:2000],
+                finished_at=_iso(now),
+                owner=None,
+                lease_until=None,
             )
+        )
+        with self._write() as db:
+            db.execute(finish)
 
     def interrupt_runs(self, owner: str) -> int:
         """At a clean stop: the runs `owner` did not finish in time are interrupted (the
         next start says so and runs them again)."""
+        stop = (
+            update(job_runs)
+            .where(job_runs.c.status == "running", job_runs.c.owner == owner)
+            .values(status="interrupted", lease_until=None)
+        )
         with self._write() as db:
-            return _sql(
-                db,
-                "UPDATE job_runs SET status = 'interrupted', lease_until = NULL "
-                "WHERE status = 'running' AND owner = ?",
-                [owner],
-            ).rowcount
+            return db.execute(stop).rowcount
 
     def cut_short(self, now: datetime, gone: Callable[[str], bool]) -> list[JobRun]:
         """Runs cut short, each returned once: left running by an owner that is `gone` (a
         process on this host that died) or whose lease ran out (a host that died), or
         interrupted at a stop and not yet said. They are marked interrupted: free to run
         again."""
-        with self._connect() as db:
-            rows = _query(
-                db,
-                "SELECT * FROM job_runs WHERE (status = 'running' OR "
-                "(status = 'interrupted' AND owner IS NOT NULL))",
+        left = select(job_runs).where(
+            or_(
+                job_runs.c.status == "running",
+                (job_runs.c.status == "interrupted") & job_runs.c.owner.is_not(None),
             )
+        )
+        with self._connect() as db:
+            rows = _rows(db.execute(left))
         found = []
         for row in rows:
             held = row["status"] == "running" and row["owner"] is not None
             if held and not gone(row["owner"]) and (row["lease_until"] or "") >= str(_iso(now)):
                 continue
-            with self._write() as db:
-                cursor = _sql(
-                    db,
-                    "UPDATE job_runs SET status = 'interrupted', owner = NULL, lease_until = NULL "
-                    "WHERE job = ? AND scheduled_for = ? AND status = ? AND owner IS ?",
-                    [row["job"], row["scheduled_for"], row["status"], row["owner"]],
+            # Only if it is still as read: another process may have said it, or renewed it.
+            cut = (
+                update(job_runs)
+                .where(
+                    job_runs.c.job == row["job"],
+                    job_runs.c.scheduled_for == row["scheduled_for"],
+                    job_runs.c.status == row["status"],
+                    job_runs.c.owner.is_not_distinct_from(row["owner"]),
                 )
-            if cursor.rowcount == 1:
+                .values(status="interrupted", owner=None, lease_until=None)
+            )
+            with self._write() as db:
+                said = db.execute(cut).rowcount == 1
+            if said:
                 found.append(_job_run(row))
         return found
 
     def last_settled_run(self, job: str) -> datetime | None:
         """The latest scheduled occurrence that is done with: run (ok or failed), missed or
         skipped. Runs by hand, and runs cut short by a crash, do not count."""
-        sql = (
-            "SELECT MAX(scheduled_for) FROM job_runs WHERE job = ? "
-            "AND status IN ('ok', 'failed', 'missed', 'skipped', 'cut short')"
+        latest = select(func.max(job_runs.c.scheduled_for)).where(
+            job_runs.c.job == job,
+            job_runs.c.status.in_(["ok", "failed", "missed", "skipped", "cut short"]),
         )
         with self._connect() as db:
-            found = _sql(db, sql, [job]).one()[0]
+            found = db.scalar(latest)
         return datetime.fromisoformat(found) if found else None
 
     def first_run_at(self) -> datetime | None:
         """When any job first ran on this database (an install from before the install time
         was recorded)."""
         with self._connect() as db:
-            found = _sql(db, "SELECT MIN(started_at) FROM job_runs").one()[0]
+            found = db.scalar(select(func.min(job_runs.c.started_at)))
         return datetime.fromisoformat(found) if found else None
 
     def job_runs(self, job: str, limit: int = 50) -> list[JobRun]:
         """A job's recorded occurrences, the latest first."""
-        sql = "SELECT * FROM job_runs WHERE job = ? ORDER BY scheduled_for DESC LIMIT ?"
+        query = (
+            select(job_runs)
+            .where(job_runs.c.job == job)
+            .order_by(job_runs.c.scheduled_for.desc())
+            .limit(limit)
+        )
         with self._connect() as db:
-            return [_job_run(row) for row in _query(db, sql, [job, limit])]
+            return [_job_run(row) for row in _rows(db.execute(query))]
 
     def last_run(self, job: str) -> JobRun | None:
         found = self.job_runs(job, limit=1)

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.store.base import StoreBase, _cell, _insert, _iso, _parse, _query, _sql
+from bot.store.base import StoreBase, _cell, _iso, _parse, _rows
+from bot.store.schema.records import rollbacks
 
 
 @dataclass(frozen=True)
@@ -51,40 +53,47 @@ def _rollback(row: dict[str, Any]) -> Rollback:
 
 class RollbackStore(StoreBase):
     def add_rollback(self, row: dict[str, Any]) -> int:
+        values = {k: _cell(_iso(v) if isinstance(v, datetime) else v) for k, v in row.items()}
         with self._write() as db:
-            rollback_id = _insert(db, "rollbacks", row).lastrowid
-        assert rollback_id is not None
+            add = insert(rollbacks).values(values)
+            rollback_id: int = db.execute(add.returning(rollbacks.c.id)).scalar_one()
         return rollback_id
 
     def rollback(self, rollback_id: int) -> Rollback | None:
         with self._connect() as db:
-            rows = _query(db, "SELECT * FROM rollbacks WHERE id = ?", [rollback_id])
+            rows = _rows(db.execute(select(rollbacks).where(rollbacks.c.id == rollback_id)))
         return _rollback(rows[0]) if rows else None
 
     def rollbacks(self, status: str | None = None) -> list[Rollback]:
         """Every rollback, or those in `status`; newest first."""
-        where, args = ("WHERE status = ?", [status]) if status else ("", [])
+        query = select(rollbacks).order_by(rollbacks.c.id.desc())
+        if status:
+            query = query.where(rollbacks.c.status == status)
         with self._connect() as db:
-            rows = _query(db, f"SELECT * FROM rollbacks {where} ORDER BY id DESC", args)
+            rows = _rows(db.execute(query))
         return [_rollback(row) for row in rows]
 
     def update_rollback(self, rollback_id: int, **fields: Any) -> None:
         values = {k: _cell(_iso(v) if isinstance(v, datetime) else v) for k, v in fields.items()}
-        sets = ", ".join(f"{k} = ?" for k in values)
+        if not values:
+            return
         with self._write() as db:
-            _sql(db, f"UPDATE rollbacks SET {sets} WHERE id = ?", [*values.values(), rollback_id])
+            db.execute(update(rollbacks).where(rollbacks.c.id == rollback_id).values(values))
 
     def claim_rollback(self, rollback_id: int, now: datetime) -> bool:
         """pending -> running, only if no other rollback is running: the lock is the unique
         index on running rollbacks, so it holds between processes."""
-        try:
-            with self._write() as db:
-                cursor = _sql(
-                    db,
-                    "UPDATE rollbacks SET status = 'running', started_at = ? "
-                    "WHERE id = ? AND status = 'pending'",
-                    [_iso(now), rollback_id],
-                )
-                return cursor.rowcount == 1
-        except IntegrityError:  # another rollback is running
-            return False
+        claim = (
+            update(rollbacks)
+            .where(rollbacks.c.id == rollback_id, rollbacks.c.status == "pending")
+            .values(status="running", started_at=_iso(now))
+        )
+        with self._write() as db:
+            try:
+                # A savepoint: on PostgreSQL the failed UPDATE would abort the whole
+                # transaction, and this may run inside a caller's.
+                with db.begin_nested():
+                    claimed = db.execute(claim).rowcount == 1
+            except IntegrityError:  # another rollback is running
+                return False
+        return claimed
