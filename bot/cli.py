@@ -305,6 +305,10 @@ def _doctor(args: argparse.Namespace, settings: Settings) -> int:
 
 def _db(args: argparse.Namespace, settings: Settings) -> int:
     """A consistent copy while the bot runs (SQLite's online backup API)."""
+    if settings.on_postgresql:
+        raise ConfigError(
+            "OPSBOT_DATABASE_URL is set: opsbot's data is on PostgreSQL; copy it with pg_dump"
+        )
     if not Path(settings.opsbot_db).exists():
         raise ConfigError(f"OPSBOT_DB: no database at {settings.opsbot_db}")
     target: Path = args.path
@@ -326,7 +330,8 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 
     if not Path(settings.opsbot_db).exists():
         raise ConfigError(f"OPSBOT_DB: no database at {settings.opsbot_db}")
-    open_store(settings)  # brought to the newest schema first, as at any start
+    # the source is always the SQLite file, brought to the newest schema first as at any start
+    open_store(settings.model_copy(update={"opsbot_database_url": None})).close()
     print(f"Copying {settings.opsbot_db} ...", flush=True)
     try:
         copied = copy_to(str(settings.opsbot_db), args.to, lambda line: print(f"  {line}"))

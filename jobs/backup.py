@@ -36,6 +36,8 @@ def nightly(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
 
 
 def _own(deps: Deps, now: datetime) -> str:
+    if not deps.store.sqlite:  # a server's database is backed up by its own tools
+        return "opsbot's database is on PostgreSQL: back it up there (pg_dump)."
     try:
         folder, note = service.backup_own(deps, now)
     except OSError as exc:  # said in the channel: the incident record is what is at stake
