@@ -23,6 +23,7 @@ from bot.tools.localslack import LocalSlack
 from tests.conftest import Clock, make_deps
 
 
+@pytest.mark.both_engines
 def test_only_the_head_of_each_lane_is_claimable(store: Store) -> None:
     """Rows in one lane go one at a time, in order; other lanes do not wait for it."""
     first = store.enqueue("slack.post", "slack:#a", {"n": 1})
@@ -41,6 +42,7 @@ def test_only_the_head_of_each_lane_is_claimable(store: Store) -> None:
     assert again is not None and again.attempts == 2
 
 
+@pytest.mark.both_engines
 def test_a_change_and_its_effects_commit_together_or_not_at_all(store: Store) -> None:
     """An error after the effect was written rolls the effect back with the change."""
     with pytest.raises(RuntimeError), store.atomic():
@@ -51,6 +53,7 @@ def test_a_change_and_its_effects_commit_together_or_not_at_all(store: Store) ->
     assert store.outbox_summary(datetime.now(UTC))["pending"] == 0
 
 
+@pytest.mark.both_engines
 def test_a_nested_failure_rolls_back_only_its_own_part(store: Store) -> None:
     with store.atomic():
         store.set_state("outer", "kept")
@@ -106,6 +109,7 @@ def test_a_row_failing_past_the_give_up_time_is_dead_and_healthz_says_so(
     assert dead.last_error == "Slack internal_error (HTTP 500)" and dead.attempts == 2
 
 
+@pytest.mark.both_engines
 def test_the_pace_allows_a_burst_then_one_a_second(store: Store) -> None:
     def take(channel: str, at: float) -> bool:
         return store.take_pace(channel, at, per_second=1, burst=3) == 0.0
@@ -118,6 +122,90 @@ def test_the_pace_allows_a_burst_then_one_a_second(store: Store) -> None:
     assert Store(store.path).take_pace("slack:#a", 110.0, 1, 3) > 0  # one bucket per database
     # a clock stepped back an hour starts afresh, rather than holding posts for an hour
     assert [take("slack:#a", 110.0 - 3600) for _ in range(4)] == [True, True, True, False]
+
+
+@pytest.mark.both_engines
+def test_the_pace_keeps_fractions_of_a_second_at_todays_clock(store: Store) -> None:
+    """The bucket's times are epoch seconds (about 1.8e9): a token is due a second after the
+    last one, not whenever a coarsely stored time says (a 4-byte float keeps 128 s steps)."""
+    start = 1_800_000_000.3
+
+    def take(at: float) -> bool:
+        return store.take_pace("slack:#a", at, per_second=1, burst=3) == 0.0
+
+    assert [take(start) for _ in range(4)] == [True, True, True, False]
+    assert store.take_pace("slack:#a", start + 0.5, 1, 3) == pytest.approx(0.5, abs=1e-3)
+    assert take(start + 1.0) and not take(start + 1.5)
+
+
+@pytest.mark.both_engines
+def test_waiting_rows_coalesce_and_a_page_takes_its_lane_first(store: Store) -> None:
+    """A row not yet claimed covers a later one of its kind; a lane holding a page goes
+    first, what is ahead of the page in its lane too."""
+    card = store.enqueue("card", "slack:#inc-7", {}, incident=7)
+    assert store.enqueue("card", "slack:#inc-7", {}, incident=7, coalesce=True) is None
+    digest = store.enqueue("digest", "slack:#ops", {})
+    assert store.enqueue("digest", "slack:#ops", {}, coalesce=True) is None
+    ahead = store.enqueue("post", "slack:#b", {})
+    page = store.enqueue("page", "slack:#b", {}, priority=1)
+    assert store.urgent_lanes() == {"slack:#b"}
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    assert [e.id for e in store.claimable(now)] == [ahead, card, digest]
+    assert store.has_pending(7, "card") and not store.has_pending(7, "digest")
+    assert store.claim(card, "h:1:a", now, timedelta(seconds=30)) is not None
+    again = store.enqueue("card", "slack:#inc-7", {}, incident=7, coalesce=True)
+    assert again is not None  # the claimed row may have rendered before the change
+    assert store.latest_effect(7, "card").id == again  # type: ignore[union-attr]
+    assert [e.id for e in store.overdue(("page",), now, now)] == [page]
+
+
+@pytest.mark.both_engines
+def test_a_gone_owners_rows_wait_until_its_last_request_would_have_landed(store: Store) -> None:
+    """Released rows are due when the dead process's last call could still reach Slack, and
+    no earlier than they were due."""
+    slow, later = store.enqueue("post", "slack:#a", {}), store.enqueue("page", "slack:#b", {})
+    assert slow is not None and later is not None
+    now, lease, inflight = (
+        datetime.now(UTC) + timedelta(seconds=1),
+        timedelta(seconds=30),
+        timedelta(seconds=10),
+    )
+    store.claim(slow, "gone:1:x", now, lease, inflight)
+    store.claim(later, "h:2:y", now, lease)
+    store.retry_at(later, "h:2:y", now + timedelta(hours=1), "HTTP 503", now)
+    assert store.claim(later, "gone:1:x", now, lease, inflight, due_only=False)  # a fallback
+    store.receive("Ev1", "{}", now)
+    assert store.claim_inbox("gone:1:x", now, lease) is not None
+    assert store.lease_owners() == ["gone:1:x"]
+    assert store.release_owner("gone:1:x") == 3
+    assert store.effect(slow).due_at == now + inflight  # type: ignore[union-attr]
+    assert store.effect(later).due_at == now + timedelta(hours=1)  # type: ignore[union-attr]
+    assert store.lease_owners() == []
+    assert store.claim_inbox("h:2:y", now, lease) is not None
+
+
+@pytest.mark.both_engines
+def test_the_inbox_keeps_one_row_per_event_and_takes_the_oldest_due(store: Store) -> None:
+    """A delivery Slack retries is stored once; claims take the oldest due event, and a
+    failed one waits for its retry time."""
+    now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    assert store.receive("Ev1", "{}", now) and not store.receive("Ev1", "{}", now)
+    assert store.receive("Ev2", "{}", now)
+    first = store.claim_inbox("h:1:a", now, timedelta(seconds=30))
+    assert first is not None and first.event_id == "Ev1" and first.attempts == 1
+    store.inbox_retry(first.id, "h:1:a", now + timedelta(minutes=1), "boom", now)
+    second = store.claim_inbox("h:1:a", now, timedelta(seconds=30))
+    assert second is not None and second.event_id == "Ev2"
+    assert store.claim_inbox("h:2:b", now, timedelta(seconds=30)) is None  # Ev1 not yet due
+    store.inbox_done(second.id, "h:1:a", now)
+    assert store.inbox_pending() == 1
+    assert store.inbox_summary(now + timedelta(seconds=5)) == {
+        "pending": 1,
+        "oldest_seconds": 5.0,
+        "dead": 0,
+    }
+    retried = store.claim_inbox("h:2:b", now + timedelta(minutes=1), timedelta(seconds=30))
+    assert retried is not None and retried.attempts == 2 and retried.last_error == "boom"
 
 
 def test_a_full_pool_says_busy_at_once() -> None:
@@ -264,6 +352,7 @@ def test_an_error_before_ack_still_reaches_the_error_handler() -> None:
     assert told and str(told[0]["text"]).startswith(":boom: Something went wrong (ref ")
 
 
+@pytest.mark.both_engines
 def test_a_row_put_back_with_a_later_due_time_is_not_taken_early(store: Store) -> None:
     """Worker A lists the row; worker B takes it, fails (429) and puts it back due in 20 s;
     A's claim must not take it now (it once did, ignoring Retry-After)."""

@@ -286,6 +286,7 @@ def test_connections_of_ended_threads_and_dropped_stores_are_closed(tmp_path) ->
     assert _open_files() <= before
 
 
+@pytest.mark.both_engines
 def test_an_alerts_changes_are_counted_within_its_incident(store) -> None:
     """An alert flood asks this once per alert: it reads one incident's timeline, not all."""
     first, second = new_incident(store), new_incident(store)
@@ -294,6 +295,71 @@ def test_an_alerts_changes_are_counted_within_its_incident(store) -> None:
     store.add_entry(second.number, Entry(T0, None, "alert", "x", "alert:7:firing:0"))
     assert store.alert_changes(7, first.number) == 3
     assert store.alert_changes(7, second.number) == 1
+
+
+def _alert(status: str = "firing", **more) -> dict:
+    return {
+        "source": "grafana",
+        "fingerprint": "disk-full",
+        "status": status,
+        "severity": "critical",
+        "summary": "Disk full on db-1",
+        "labels": {"host": "db-1"},
+        "group_key": "db",
+        "first_seen": T0,
+        "last_seen": T0,
+        **more,
+    }
+
+
+@pytest.mark.both_engines
+def test_an_alert_is_one_row_per_source_and_fingerprint(store) -> None:
+    """Saving an alert again updates its row (same id) with what changed, and reads back typed."""
+    first = store.save_alert(_alert())
+    later = T0 + timedelta(minutes=5)
+    again = store.save_alert(_alert("resolved", last_seen=later, resolved_at=later, repeats=2))
+    assert again == first
+    saved = store.alert("grafana", "disk-full")
+    assert (saved.status, saved.last_seen, saved.resolved_at) == ("resolved", later, later)
+    assert (saved.first_seen, saved.labels, saved.repeats) == (T0, {"host": "db-1"}, 2)
+    assert store.alerts() == []  # resolved: not firing
+    assert [a.id for a in store.alerts(firing_only=False)] == [first]
+    assert [a.id for a in store.recent_alerts("grafana", T0 + timedelta(minutes=1))] == [first]
+    assert store.recent_alerts("grafana", later + timedelta(seconds=1)) == []
+
+
+@pytest.mark.both_engines
+def test_the_alert_rate_counts_the_minute_before_per_source(store) -> None:
+    """Every process counts a source's alerts of the last minute alike; a clock stepped back
+    forgets what it had counted ahead of it."""
+    assert store.count_alerts("grafana", T0, 5) == 0
+    assert store.count_alerts("grafana", T0, 2) == 5  # the same second adds up
+    assert store.count_alerts("grafana", T0 + timedelta(seconds=30), 1) == 7
+    assert store.count_alerts("sentry", T0 + timedelta(seconds=30), 1) == 0  # its own count
+    assert store.count_alerts("grafana", T0 + timedelta(seconds=60), 1) == 1  # T0 is past
+    assert store.count_alerts("grafana", T0 - timedelta(hours=1), 4) == 0
+    assert store.count_alerts("grafana", T0 - timedelta(hours=1), 1) == 4
+
+
+@pytest.mark.both_engines
+def test_silences_end_once_and_heartbeats_say_when_they_were_missed(store) -> None:
+    """A silence ended early is no longer listed; a beat after a miss says since when."""
+    made = {"starts_at": T0, "ends_at": T0 + timedelta(hours=1), "created_at": T0}
+    who = {"reason": "db move", "created_by": "U1"}
+    silence = store.add_silence({"kind": "silence", "matchers": {"host": "db-1"}, **made, **who})
+    window = store.add_silence({"kind": "maintenance", "matchers": {}, **made, **who})
+    assert [s.id for s in store.silences(T0)] == [silence, window]
+    assert [s.matchers for s in store.silences(T0, "silence")] == [{"host": "db-1"}]
+    assert store.end_silence(silence, T0) and not store.end_silence(silence, T0)
+    assert [s.id for s in store.silences(T0)] == [window]
+    assert store.silences(T0 + timedelta(hours=1)) == []
+
+    assert store.beat("backup", T0) is None and store.heartbeat("backup").last_beat == T0
+    missed = T0 + timedelta(hours=25)
+    assert store.mark_missed("backup", missed) and not store.mark_missed("backup", missed)
+    assert store.mark_missed("never-beat", missed)  # known from its first miss
+    assert store.beat("backup", missed + timedelta(hours=1)) == missed
+    assert store.heartbeat("backup").missed_since is None
 
 
 @pytest.mark.both_engines

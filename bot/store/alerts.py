@@ -7,7 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.store.base import StoreBase, _cell, _insert, _iso, _parse, _query, _sql
+from sqlalchemy import delete, func, insert, select, update
+
+from bot.store.base import StoreBase, _cell, _iso, _parse, _rows, upsert
+from bot.store.schema.records import incidents, timeline
+from bot.store.schema.work import alert_rate, alert_silences, heartbeats
+from bot.store.schema.work import alerts as alert_rows
 
 
 @dataclass(frozen=True)
@@ -93,157 +98,159 @@ def _heartbeat(row: dict[str, Any]) -> Heartbeat:
 
 class AlertStore(StoreBase):
     def alert(self, source: str, fingerprint: str) -> Alert | None:
-        sql = "SELECT * FROM alerts WHERE source = ? AND fingerprint = ?"
+        query = select(alert_rows).where(
+            alert_rows.c.source == source, alert_rows.c.fingerprint == fingerprint
+        )
         with self._connect() as db:
-            rows = _query(db, sql, [source, fingerprint])
+            rows = _rows(db.execute(query))
         return _alert(rows[0]) if rows else None
 
     def save_alert(self, alert: dict[str, Any]) -> int:
-        """Insert or update by (source, fingerprint); returns the row id."""
-        row = {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in alert.items()}
+        """Insert or update by (source, fingerprint); returns the row id. One statement, so
+        two deliveries of one alert at once (PostgreSQL) update it rather than collide."""
+        row = {k: _cell(_iso(v) if isinstance(v, datetime) else v) for k, v in alert.items()}
         with self._write() as db:
-            found = _sql(
-                db,
-                "SELECT id FROM alerts WHERE source = ? AND fingerprint = ?",
-                [row["source"], row["fingerprint"]],
-            ).fetchone()
-            if found:
-                names = [k for k in row if k not in ("source", "fingerprint")]
-                sets = ", ".join(f"{k} = ?" for k in names)
-                _sql(
-                    db,
-                    f"UPDATE alerts SET {sets} WHERE id = ?",
-                    [_cell(row[k]) for k in names] + [found[0]],
-                )
-                return int(found[0])
-            return int(_insert(db, "alerts", row).lastrowid or 0)
+            save = upsert(db, alert_rows).values(row)
+            changes = {k: save.excluded[k] for k in row if k not in ("source", "fingerprint")}
+            save = save.on_conflict_do_update(
+                index_elements=["source", "fingerprint"], set_=changes
+            )
+            return int(db.execute(save.returning(alert_rows.c.id)).scalar_one())
 
     def alert_changes(self, alert_id: int, incident: int) -> int:
         """How many entries this alert has made on this incident's timeline (numbers the next
         one's source, which is unique per incident). Searched within the incident, by index,
         not across every timeline: an alert flood asks this once per alert."""
-        sql = "SELECT COUNT(*) FROM timeline WHERE incident_id = ? AND source LIKE ?"
+        query = select(func.count()).where(
+            timeline.c.incident_id == incident, timeline.c.source.like(f"alert:{alert_id}:%")
+        )
         with self._connect() as db:
-            return int(_sql(db, sql, [incident, f"alert:{alert_id}:%"]).one()[0])
+            return int(db.execute(query).scalar_one())
 
     def alerts(self, *, firing_only: bool = True, incident: int | None = None) -> list[Alert]:
-        clauses, args = [], []
+        query = select(alert_rows).order_by(alert_rows.c.source, alert_rows.c.id)
         if firing_only:  # firing, or acknowledged at its source: not resolved
-            clauses.append("status != 'resolved'")
+            query = query.where(alert_rows.c.status != "resolved")
         if incident is not None:
-            clauses.append("incident_id = ?")
-            args.append(incident)
-        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+            query = query.where(alert_rows.c.incident_id == incident)
         with self._connect() as db:
-            rows = _query(db, f"SELECT * FROM alerts {where} ORDER BY source, id", args)
-        return [_alert(r) for r in rows]
+            return [_alert(r) for r in _rows(db.execute(query))]
 
     def group_incident(self, source: str, group_key: str, since: datetime) -> int | None:
         """The incident an alert of this group joined lately, if it is still open."""
-        sql = (
-            "SELECT a.incident_id FROM alerts a JOIN incidents i ON i.id = a.incident_id "
-            "WHERE a.source = ? AND a.group_key = ? AND a.last_seen >= ? "
-            "AND i.status != 'resolved' ORDER BY a.last_seen DESC LIMIT 1"
+        query = (
+            select(alert_rows.c.incident_id)
+            .join(incidents, incidents.c.id == alert_rows.c.incident_id)
+            .where(
+                alert_rows.c.source == source,
+                alert_rows.c.group_key == group_key,
+                alert_rows.c.last_seen >= _iso(since),
+                incidents.c.status != "resolved",
+            )
+            .order_by(alert_rows.c.last_seen.desc())
+            .limit(1)
         )
         with self._connect() as db:
-            found = _sql(db, sql, [source, group_key, _iso(since)]).fetchone()
-        return int(found[0]) if found else None
+            found = db.execute(query).scalar()
+        return int(found) if found is not None else None
 
     def taken_in(self, incident: int) -> tuple[int, int]:
         """How many alerts are on this incident, and in how many groups."""
-        sql = "SELECT COUNT(*), COUNT(DISTINCT group_key) FROM alerts WHERE incident_id = ?"
+        query = select(func.count(), func.count(alert_rows.c.group_key.distinct())).where(
+            alert_rows.c.incident_id == incident
+        )
         with self._connect() as db:
-            found = _sql(db, sql, [incident]).one()
-            alerts, groups = tuple(found)
-        return int(alerts), int(groups)
+            taken, groups = tuple(db.execute(query).one())
+        return int(taken), int(groups)
 
     def count_alerts(self, source: str, now: datetime, alerts: int) -> int:
         """Count `alerts` arriving from `source` at `now`; returns how many came in the minute
         before them. Kept here, so every process on this database counts the same."""
         second = int(now.timestamp())
+        mine = alert_rate.c.source == source
         with self._write() as db:
             # older than the minute, or ahead of a clock stepped back: no longer counted
-            _sql(
-                db,
-                "DELETE FROM alert_rate WHERE source = ? AND (second <= ? OR second > ?)",
-                [source, second - 60, second],
-            )
-            (before,) = _sql(
-                db, "SELECT coalesce(sum(alerts), 0) FROM alert_rate WHERE source = ?", [source]
-            ).one()
-            _sql(
-                db,
-                "INSERT INTO alert_rate (source, second, alerts) VALUES (?, ?, ?) "
-                "ON CONFLICT (source, second) DO UPDATE SET alerts = alerts + excluded.alerts",
-                [source, second, alerts],
+            stale = (alert_rate.c.second <= second - 60) | (alert_rate.c.second > second)
+            db.execute(delete(alert_rate).where(mine, stale))
+            before = db.execute(
+                select(func.coalesce(func.sum(alert_rate.c.alerts), 0)).where(mine)
+            ).scalar_one()
+            count = upsert(db, alert_rate).values(source=source, second=second, alerts=alerts)
+            db.execute(
+                count.on_conflict_do_update(
+                    index_elements=["source", "second"],
+                    set_={"alerts": alert_rate.c.alerts + count.excluded.alerts},
+                )
             )
         return int(before)
 
     def recent_alerts(self, source: str, since: datetime) -> list[Alert]:
-        sql = "SELECT * FROM alerts WHERE source = ? AND last_seen >= ? ORDER BY last_seen DESC"
+        query = (
+            select(alert_rows)
+            .where(alert_rows.c.source == source, alert_rows.c.last_seen >= _iso(since))
+            .order_by(alert_rows.c.last_seen.desc())
+        )
         with self._connect() as db:
-            return [_alert(r) for r in _query(db, sql, [source, _iso(since)])]
+            return [_alert(r) for r in _rows(db.execute(query))]
 
     # Silences and maintenance windows -----------------------------------------------------
 
     def add_silence(self, row: dict[str, Any]) -> int:
-        stored = {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in row.items()}
+        stored = {k: _cell(_iso(v) if isinstance(v, datetime) else v) for k, v in row.items()}
+        add = insert(alert_silences).values(stored).returning(alert_silences.c.id)
         with self._write() as db:
-            return int(_insert(db, "alert_silences", stored).lastrowid or 0)
+            return int(db.execute(add).scalar_one())
 
     def silences(self, now: datetime, kind: str | None = None) -> list[Silence]:
         """Those in force now or to come, oldest first."""
-        sql = "SELECT * FROM alert_silences WHERE ended_at IS NULL AND ends_at > ?"
-        args: list[Any] = [_iso(now)]
+        query = select(alert_silences).where(
+            alert_silences.c.ended_at.is_(None), alert_silences.c.ends_at > _iso(now)
+        )
         if kind:
-            sql += " AND kind = ?"
-            args.append(kind)
+            query = query.where(alert_silences.c.kind == kind)
         with self._connect() as db:
-            rows = _query(db, sql + " ORDER BY id", args)
+            rows = _rows(db.execute(query.order_by(alert_silences.c.id)))
         return [_silence(r) for r in rows]
 
     def end_silence(self, silence_id: int, now: datetime) -> bool:
-        sql = "UPDATE alert_silences SET ended_at = ? WHERE id = ? AND ended_at IS NULL"
+        end = (
+            update(alert_silences)
+            .where(alert_silences.c.id == silence_id, alert_silences.c.ended_at.is_(None))
+            .values(ended_at=_iso(now))
+        )
         with self._write() as db:
-            return _sql(db, sql, [_iso(now), silence_id]).rowcount > 0
+            return db.execute(end).rowcount > 0
 
     # Heartbeats ---------------------------------------------------------------------------
 
     def beat(self, name: str, now: datetime) -> datetime | None:
         """Record a beat; returns when it had been missed since (None when it was not)."""
         with self._write() as db:
-            found = _sql(
-                db, "SELECT missed_since FROM heartbeats WHERE name = ?", [name]
-            ).fetchone()
-            _sql(
-                db,
-                "INSERT INTO heartbeats (name, last_beat, missed_since) VALUES (?, ?, NULL) "
-                "ON CONFLICT (name) DO UPDATE SET last_beat = excluded.last_beat, "
-                "missed_since = NULL",
-                [name, _iso(now)],
+            found = db.execute(
+                select(heartbeats.c.missed_since).where(heartbeats.c.name == name)
+            ).first()
+            beat = upsert(db, heartbeats).values(name=name, last_beat=_iso(now), missed_since=None)
+            db.execute(
+                beat.on_conflict_do_update(
+                    index_elements=["name"],
+                    set_={"last_beat": beat.excluded.last_beat, "missed_since": None},
+                )
             )
         return _parse(found[0]) if found else None
 
     def heartbeat(self, name: str) -> Heartbeat | None:
         with self._connect() as db:
-            rows = _query(db, "SELECT * FROM heartbeats WHERE name = ?", [name])
+            rows = _rows(db.execute(select(heartbeats).where(heartbeats.c.name == name)))
         return _heartbeat(rows[0]) if rows else None
 
     def mark_missed(self, name: str, since: datetime) -> bool:
         """True the first time a beat is found missing (once per miss)."""
         with self._write() as db:
-            _sql(
-                db,
-                "INSERT INTO heartbeats (name, last_beat, missed_since) VALUES (?, NULL, NULL) "
-                "ON CONFLICT (name) DO NOTHING",
-                [name],
+            known = upsert(db, heartbeats).values(name=name, last_beat=None, missed_since=None)
+            db.execute(known.on_conflict_do_nothing())
+            missed = (
+                update(heartbeats)
+                .where(heartbeats.c.name == name, heartbeats.c.missed_since.is_(None))
+                .values(missed_since=_iso(since))
             )
-            return (
-                _sql(
-                    db,
-                    "UPDATE heartbeats SET missed_since = ? WHERE name = ? "
-                    "AND missed_since IS NULL",
-                    [_iso(since), name],
-                ).rowcount
-                > 0
-            )
+            return db.execute(missed).rowcount > 0

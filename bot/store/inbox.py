@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.store.base import PRUNE_ODDS, _iso, _parse, _query, _sql, now_utc
+from sqlalchemy import Update, delete, func, select, update
+
+from bot.store.base import PRUNE_ODDS, _iso, _parse, _rows, now_utc, upsert
 from bot.store.queues import QueueStore
+from bot.store.schema.work import inbox
 
 
 @dataclass(frozen=True)
@@ -45,18 +48,19 @@ class InboxStore(QueueStore):
         """Store an Events API delivery; False when this event_id was stored before (a retry)."""
         with self._write() as db:
             if random.random() < PRUNE_ODDS:
-                _sql(
-                    db,
-                    "DELETE FROM inbox WHERE state = 'done' AND received_at < ?",
-                    [_iso(now - timedelta(days=1))],
+                forgotten = _iso(now - timedelta(days=1))
+                db.execute(
+                    delete(inbox).where(inbox.c.state == "done", inbox.c.received_at < forgotten)
                 )
-            cursor = _sql(
-                db,
-                "INSERT OR IGNORE INTO inbox (event_id, body, received_at, due_at) "
-                "VALUES (?, ?, ?, ?)",
-                [event_id, body, _iso(now), _iso(now)],
-            )
-            stored = cursor.rowcount == 1
+            row = {
+                "event_id": event_id,
+                "body": body,
+                "received_at": _iso(now),
+                "due_at": _iso(now),
+            }
+            store = upsert(db, inbox).values(row).on_conflict_do_nothing()
+            # RETURNING, not rowcount: an INSERT's rowcount is not reliable on every driver
+            stored = db.execute(store.returning(inbox.c.id)).first() is not None
         if stored and self.on_receive is not None:
             self.on_receive()
         return stored
@@ -64,83 +68,109 @@ class InboxStore(QueueStore):
     def claim_inbox(self, owner: str, now: datetime, lease: timedelta) -> InboxEvent | None:
         """The oldest stored event that is due and free, taken for `lease`."""
         moment = _iso(now)
+        ready = (
+            inbox.c.state == "pending",
+            inbox.c.due_at.is_(None) | (inbox.c.due_at <= moment),
+            inbox.c.lease_until.is_(None) | (inbox.c.lease_until < moment),
+        )
+        # PostgreSQL: the oldest row no other claim is taking right now (SKIP LOCKED; SQLite
+        # has one writer and ignores it).
+        oldest = select(inbox.c.id).where(*ready).order_by(inbox.c.id).limit(1)
+        oldest = oldest.with_for_update(skip_locked=True)
+        # One statement. The row is checked again as it is taken, not only as it was found:
+        # on PostgreSQL a row another transaction took meanwhile is re-read, and its new
+        # lease keeps it from being taken twice.
+        take = (
+            update(inbox)
+            .where(inbox.c.id == oldest.scalar_subquery(), *ready)
+            .values(owner=owner, lease_until=_iso(now + lease), attempts=inbox.c.attempts + 1)
+            .returning(inbox)
+        )
         with self._write() as db:
-            rows = _query(
-                db,
-                "UPDATE inbox SET owner = ?, lease_until = ?, attempts = attempts + 1 "
-                "WHERE id = (SELECT id FROM inbox WHERE state = 'pending' "
-                "AND (due_at IS NULL OR due_at <= ?) "
-                "AND (lease_until IS NULL OR lease_until < ?) ORDER BY id LIMIT 1) "
-                "AND state = 'pending' RETURNING *",
-                [owner, _iso(now + lease), moment, moment],
-            )
+            rows = _rows(db.execute(take))
         return _event(rows[0]) if rows else None
 
     def inbox_done(self, row_id: int, owner: str, now: datetime | None = None) -> None:
         with self._write() as db:
-            _sql(
-                db,
-                "UPDATE inbox SET state = 'done', owner = NULL, lease_until = NULL, "
-                "finished_at = ? WHERE id = ? AND owner = ?",
-                [_iso(now or now_utc()), row_id, owner],
+            db.execute(
+                _held(row_id, owner).values(
+                    state="done", owner=None, lease_until=None, finished_at=_iso(now or now_utc())
+                )
             )
 
     def inbox_retry(
         self, row_id: int, owner: str, due: datetime, error: str, now: datetime
     ) -> None:
         with self._write() as db:
-            _sql(
-                db,
-                "UPDATE inbox SET due_at = ?, last_error = ?, owner = NULL, lease_until = NULL, "
-                "first_failed_at = coalesce(first_failed_at, ?) WHERE id = ? AND owner = ?",
-                [_iso(due), error, _iso(now), row_id, owner],
+            db.execute(
+                _held(row_id, owner).values(
+                    due_at=_iso(due),
+                    last_error=error,
+                    owner=None,
+                    lease_until=None,
+                    first_failed_at=func.coalesce(inbox.c.first_failed_at, _iso(now)),
+                )
             )
 
     def inbox_bury(self, row_id: int, owner: str, error: str, now: datetime) -> None:
         """Give up on an event: it is dead, listed by `opsbot inbox`, and can be retried."""
         with self._write() as db:
-            _sql(
-                db,
-                "UPDATE inbox SET state = 'dead', last_error = ?, finished_at = ?, owner = NULL, "
-                "lease_until = NULL, first_failed_at = coalesce(first_failed_at, ?) "
-                "WHERE id = ? AND owner = ?",
-                [error, _iso(now), _iso(now), row_id, owner],
+            db.execute(
+                _held(row_id, owner).values(
+                    state="dead",
+                    last_error=error,
+                    finished_at=_iso(now),
+                    owner=None,
+                    lease_until=None,
+                    first_failed_at=func.coalesce(inbox.c.first_failed_at, _iso(now)),
+                )
             )
 
     def inbox_events(self, states: tuple[str, ...], limit: int = 100) -> list[InboxEvent]:
-        marks = ", ".join("?" for _ in states)
-        sql = f"SELECT * FROM inbox WHERE state IN ({marks}) ORDER BY id LIMIT ?"
+        query = select(inbox).where(inbox.c.state.in_(states)).order_by(inbox.c.id).limit(limit)
         with self._connect() as db:
-            return [_event(row) for row in _query(db, sql, [*states, limit])]
+            return [_event(row) for row in _rows(db.execute(query))]
 
     def inbox_summary(self, now: datetime) -> dict[str, Any]:
-        return self._backlog("inbox", "received_at", now).as_dict()
+        return self._backlog(inbox, "received_at", now).as_dict()
 
     def retry_inbox(self, row_id: int, now: datetime) -> bool:
         """Put a dead (or waiting) event back in line, due now."""
         with self._write() as db:
-            cursor = _sql(
-                db,
-                "UPDATE inbox SET state = 'pending', due_at = ?, first_failed_at = NULL, "
-                "finished_at = NULL, owner = NULL, lease_until = NULL "
-                "WHERE id = ? AND state IN ('pending', 'dead')",
-                [_iso(now), row_id],
-            )
-        if cursor.rowcount == 1 and self.on_receive is not None:
+            again = db.execute(
+                _given_up(row_id).values(
+                    state="pending",
+                    due_at=_iso(now),
+                    first_failed_at=None,
+                    finished_at=None,
+                    owner=None,
+                    lease_until=None,
+                )
+            ).rowcount
+        if again == 1 and self.on_receive is not None:
             self.on_receive()
-        return cursor.rowcount == 1
+        return again == 1
 
     def drop_inbox(self, row_id: int, now: datetime) -> bool:
         with self._write() as db:
-            cursor = _sql(
-                db,
-                "UPDATE inbox SET state = 'dropped', finished_at = ?, owner = NULL, "
-                "lease_until = NULL WHERE id = ? AND state IN ('pending', 'dead')",
-                [_iso(now), row_id],
+            dropped = db.execute(
+                _given_up(row_id).values(
+                    state="dropped", finished_at=_iso(now), owner=None, lease_until=None
+                )
             )
-            return cursor.rowcount == 1
+            return dropped.rowcount == 1
 
     def inbox_pending(self) -> int:
+        query = select(func.count()).select_from(inbox).where(inbox.c.state == "pending")
         with self._connect() as db:
-            (count,) = _sql(db, "SELECT count(*) FROM inbox WHERE state = 'pending'").one()
-        return int(count)
+            return int(db.execute(query).scalar_one())
+
+
+def _held(row_id: int, owner: str) -> Update:
+    """An UPDATE of the row, if `owner` still holds it."""
+    return update(inbox).where(inbox.c.id == row_id, inbox.c.owner == owner)
+
+
+def _given_up(row_id: int) -> Update:
+    """An UPDATE of the row, if it is waiting or dead (an operator's retry or drop)."""
+    return update(inbox).where(inbox.c.id == row_id, inbox.c.state.in_(("pending", "dead")))

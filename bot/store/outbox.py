@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import ColumnElement, Update, case, delete, func, insert, select, union, update
+
 from bot.redact import redact_all
-from bot.store.base import PRUNE_ODDS, _iso, _parse, _query, _sql, now_utc
+from bot.store.base import PRUNE_ODDS, _iso, _parse, _rows, now_utc, upsert
 from bot.store.queues import QueueStore
+from bot.store.schema.work import inbox, job_runs, outbox, slack_pace
 
 KEEP_FINISHED = timedelta(days=7)  # delivered rows, for `opsbot outbox` and de-duplication
 
@@ -82,32 +85,32 @@ class OutboxStore(QueueStore):
         channel (pages)."""
         with self._write() as db:
             if coalesce:
-                same = "incident_id = ?" if incident is not None else "lane = ?"
-                waiting = _sql(
-                    db,
-                    f"SELECT id FROM outbox WHERE state = 'pending' AND {same} "
-                    "AND kind = ? AND owner IS NULL LIMIT 1",
-                    [incident if incident is not None else lane, kind],
-                ).fetchone()
-                if waiting:
+                same = (
+                    outbox.c.incident_id == incident
+                    if incident is not None
+                    else outbox.c.lane == lane
+                )
+                waiting = select(outbox.c.id).where(
+                    outbox.c.state == "pending",
+                    same,
+                    outbox.c.kind == kind,
+                    outbox.c.owner.is_(None),
+                )
+                if db.execute(waiting.limit(1)).first() is not None:
                     return None
-            now = now_utc()
-            cursor = _sql(
-                db,
-                "INSERT INTO outbox (kind, lane, payload, incident_id, created_at, due_at, "
-                "priority) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    kind,
-                    lane,
-                    json.dumps(redact_all(payload)),
-                    incident,
-                    _iso(now),
-                    _iso(now),
-                    priority,
-                ],
-            )
+            now = _iso(now_utc())
+            row = {
+                "kind": kind,
+                "lane": lane,
+                "payload": json.dumps(redact_all(payload)),
+                "incident_id": incident,
+                "created_at": now,
+                "due_at": now,
+                "priority": priority,
+            }
+            made: int = db.execute(insert(outbox).values(row).returning(outbox.c.id)).scalar_one()
             self._local.enqueued = True
-            return cursor.lastrowid
+            return made
 
     # Delivering them ---------------------------------------------------------------------
 
@@ -115,21 +118,33 @@ class OutboxStore(QueueStore):
         """The head row of every lane, when it is due and nobody holds a live lease on it;
         first the lanes holding an urgent row (a page: what is ahead of it in its lane goes
         first too, keeping the lane's order), then in commit order."""
-        sql = """
-            SELECT o.* FROM outbox o
-            JOIN (SELECT lane, min(id) AS head, max(priority) AS urgency FROM outbox
-                  WHERE state = 'pending' GROUP BY lane) h ON o.id = h.head
-            WHERE o.due_at <= ? AND (o.lease_until IS NULL OR o.lease_until < ?)
-            ORDER BY h.urgency DESC, o.id LIMIT ?"""
+        heads = (
+            select(
+                outbox.c.lane,
+                func.min(outbox.c.id).label("head"),
+                func.max(outbox.c.priority).label("urgency"),
+            )
+            .where(outbox.c.state == "pending")
+            .group_by(outbox.c.lane)
+            .subquery("h")
+        )
         moment = _iso(now)
+        query = (
+            select(outbox)
+            .join(heads, outbox.c.id == heads.c.head)
+            .where(outbox.c.due_at <= moment, _free(moment))
+            .order_by(heads.c.urgency.desc(), outbox.c.id)
+            .limit(limit)
+        )
         with self._connect() as db:
-            return [_effect(row) for row in _query(db, sql, [moment, moment, limit])]
+            return [_effect(row) for row in _rows(db.execute(query))]
 
     def urgent_lanes(self) -> set[str]:
         """Lanes holding a waiting urgent row (a page)."""
-        sql = "SELECT DISTINCT lane FROM outbox WHERE state = 'pending' AND priority > 0"
+        query = select(outbox.c.lane).distinct()
+        query = query.where(outbox.c.state == "pending", outbox.c.priority > 0)
         with self._connect() as db:
-            return {row[0] for row in _sql(db, sql).fetchall()}
+            return set(db.execute(query).scalars())
 
     def overdue(self, kinds: tuple[str, ...], owed_before: datetime, now: datetime) -> list[Effect]:
         """Rows of `kinds` still waiting though they were owed before `owed_before`, wherever
@@ -137,40 +152,44 @@ class OutboxStore(QueueStore):
         back."""
         if not kinds:
             return []
-        marks = ", ".join("?" for _ in kinds)
-        sql = (
-            f"SELECT * FROM outbox WHERE state = 'pending' AND kind IN ({marks}) "
-            "AND created_at < ? AND (lease_until IS NULL OR lease_until < ?) ORDER BY id LIMIT 20"
+        query = (
+            select(outbox)
+            .where(
+                outbox.c.state == "pending",
+                outbox.c.kind.in_(kinds),
+                outbox.c.created_at < _iso(owed_before),
+                _free(_iso(now)),
+            )
+            .order_by(outbox.c.id)
+            .limit(20)
         )
         with self._connect() as db:
-            rows = _query(db, sql, [*kinds, _iso(owed_before), _iso(now)])
-        return [_effect(row) for row in rows]
+            return [_effect(row) for row in _rows(db.execute(query))]
 
     def take_pace(self, channel: str, now: float, per_second: float, burst: int) -> float:
         """Take one post from `channel`'s token bucket at `now` (epoch seconds): 0.0 when
         taken, else the seconds until the next token. One statement, so processes sharing
         the database share the bucket. A clock stepped back starts the bucket full rather
         than holding posts until it has caught up."""
-        refilled = (
-            "(CASE WHEN excluded.since < slack_pace.since THEN ? "
-            "ELSE min(?, slack_pace.tokens + (excluded.since - slack_pace.since) * ?) END)"
-        )
-        bucket = [burst, burst, per_second]
+        full = float(burst)
         with self._write() as db:
-            cursor = _sql(
-                db,
-                "INSERT INTO slack_pace (channel, tokens, since) VALUES (?, ?, ?) "
-                f"ON CONFLICT (channel) DO UPDATE SET tokens = {refilled} - 1, "
-                f"since = excluded.since WHERE {refilled} >= 1",
-                [channel, burst - 1, now, *bucket, *bucket],
+            take = upsert(db, slack_pace).values(channel=channel, tokens=full - 1, since=now)
+            since = take.excluded.since
+            grown = slack_pace.c.tokens + (since - slack_pace.c.since) * per_second
+            # min(full, grown) in words both engines know (SQLite's min(a, b) is least() on
+            # PostgreSQL); a clock stepped back (since earlier than the row's) refills it.
+            refilled = case((since < slack_pace.c.since, full), (grown < full, grown), else_=full)
+            take = take.on_conflict_do_update(
+                index_elements=["channel"],
+                set_={"tokens": refilled - 1, "since": since},
+                where=refilled >= 1,
             )
-            if cursor.rowcount == 1:
+            # RETURNING, not rowcount: an upsert's rowcount is not reliable on every driver
+            if db.execute(take.returning(slack_pace.c.channel)).first() is not None:
                 return 0.0
-            bucket_row = _sql(
-                db, "SELECT tokens, since FROM slack_pace WHERE channel = ?", [channel]
-            ).one()
-            tokens, since = tuple(bucket_row)
-        available = min(float(burst), float(tokens) + max(0.0, now - float(since)) * per_second)
+            bucket = select(slack_pace.c.tokens, slack_pace.c.since)
+            tokens, since_then = db.execute(bucket.where(slack_pace.c.channel == channel)).one()
+        available = min(full, float(tokens) + max(0.0, now - float(since_then)) * per_second)
         return max((1 - available) / per_second, 0.001)
 
     def claim(
@@ -185,54 +204,62 @@ class OutboxStore(QueueStore):
     ) -> Effect | None:
         """Take one row for `lease`; None when another process took it first. A request
         this claim makes may still land at Slack `inflight` after it (the call's timeout)."""
-        due = "AND due_at <= ? " if due_only else ""
-        with self._write() as db:
-            # Due, pending and free now, not merely when it was listed: another worker may
-            # have tried it in between and put it back with a later due time.
-            rows = _query(
-                db,
-                "UPDATE outbox SET owner = ?, lease_until = ?, inflight_until = ?, "
-                "first_claimed_at = coalesce(first_claimed_at, ?), "
-                "attempts = attempts + 1 WHERE id = ? AND state = 'pending' "
-                f"{due}AND (lease_until IS NULL OR lease_until < ?) RETURNING *",
-                [
-                    owner,
-                    _iso(now + lease),
-                    _iso(now + inflight),
-                    _iso(now),
-                    effect_id,
-                    *([_iso(now)] if due_only else []),
-                    _iso(now),
-                ],
+        moment = _iso(now)
+        # Due, pending and free now, not merely when it was listed: another worker may have
+        # tried it in between and put it back with a later due time. One statement: on
+        # PostgreSQL a row another transaction just took is checked again against it.
+        taken = [outbox.c.id == effect_id, outbox.c.state == "pending", _free(moment)]
+        if due_only:
+            taken.append(outbox.c.due_at <= moment)
+        take = (
+            update(outbox)
+            .where(*taken)
+            .values(
+                owner=owner,
+                lease_until=_iso(now + lease),
+                inflight_until=_iso(now + inflight),
+                first_claimed_at=func.coalesce(outbox.c.first_claimed_at, moment),
+                attempts=outbox.c.attempts + 1,
             )
+            .returning(outbox)
+        )
+        with self._write() as db:
+            rows = _rows(db.execute(take))
         return _effect(rows[0]) if rows else None
 
     def delivered(
         self, effect_id: int, owner: str, now: datetime, result: dict[str, Any] | None = None
     ) -> None:
         with self._write() as db:
-            _sql(
-                db,
-                "UPDATE outbox SET state = 'done', finished_at = ?, result = ?, owner = NULL, "
-                "lease_until = NULL WHERE id = ? AND owner = ?",
-                [_iso(now), json.dumps(result) if result else None, effect_id, owner],
+            db.execute(
+                _held(effect_id, owner).values(
+                    state="done",
+                    finished_at=_iso(now),
+                    result=json.dumps(result) if result else None,
+                    owner=None,
+                    lease_until=None,
+                )
             )
             if random.random() < PRUNE_ODDS:  # now and then: it scans the finished rows
-                _sql(
-                    db,
-                    "DELETE FROM outbox WHERE state != 'pending' AND finished_at < ?",
-                    [_iso(now - KEEP_FINISHED)],
+                db.execute(
+                    delete(outbox).where(
+                        outbox.c.state != "pending",
+                        outbox.c.finished_at < _iso(now - KEEP_FINISHED),
+                    )
                 )
 
     def retry_at(
         self, effect_id: int, owner: str, due: datetime, error: str, now: datetime
     ) -> None:
         with self._write() as db:
-            _sql(
-                db,
-                "UPDATE outbox SET due_at = ?, last_error = ?, owner = NULL, lease_until = NULL, "
-                "first_failed_at = coalesce(first_failed_at, ?) WHERE id = ? AND owner = ?",
-                [_iso(due), error, _iso(now), effect_id, owner],
+            db.execute(
+                _held(effect_id, owner).values(
+                    due_at=_iso(due),
+                    last_error=error,
+                    owner=None,
+                    lease_until=None,
+                    first_failed_at=func.coalesce(outbox.c.first_failed_at, _iso(now)),
+                )
             )
 
     def bury(
@@ -240,96 +267,123 @@ class OutboxStore(QueueStore):
     ) -> None:
         """Finish a row that was not delivered: `dead`, `refused`, `fell_back` or `dropped`."""
         with self._write() as db:
-            _sql(
-                db,
-                "UPDATE outbox SET state = ?, last_error = ?, finished_at = ?, owner = NULL, "
-                "lease_until = NULL, first_failed_at = coalesce(first_failed_at, ?) "
-                "WHERE id = ? AND owner = ?",
-                [state, error, _iso(now), _iso(now), effect_id, owner],
+            db.execute(
+                _held(effect_id, owner).values(
+                    state=state,
+                    last_error=error,
+                    finished_at=_iso(now),
+                    owner=None,
+                    lease_until=None,
+                    first_failed_at=func.coalesce(outbox.c.first_failed_at, _iso(now)),
+                )
             )
 
     # Looking at them ---------------------------------------------------------------------
 
     def effect(self, effect_id: int) -> Effect | None:
         with self._connect() as db:
-            rows = _query(db, "SELECT * FROM outbox WHERE id = ?", [effect_id])
+            rows = _rows(db.execute(select(outbox).where(outbox.c.id == effect_id)))
         return _effect(rows[0]) if rows else None
 
     def effects(self, states: tuple[str, ...], limit: int = 100) -> list[Effect]:
-        marks = ", ".join("?" for _ in states)
-        sql = f"SELECT * FROM outbox WHERE state IN ({marks}) ORDER BY id LIMIT ?"
+        query = select(outbox).where(outbox.c.state.in_(states)).order_by(outbox.c.id)
         with self._connect() as db:
-            return [_effect(row) for row in _query(db, sql, [*states, limit])]
+            return [_effect(row) for row in _rows(db.execute(query.limit(limit)))]
 
     def has_pending(self, incident: int, kind: str) -> bool:
+        query = select(outbox.c.id).where(
+            outbox.c.state == "pending", outbox.c.incident_id == incident, outbox.c.kind == kind
+        )
         with self._connect() as db:
-            row = _sql(
-                db,
-                "SELECT 1 FROM outbox WHERE state = 'pending' AND incident_id = ? AND kind = ?",
-                [incident, kind],
-            ).fetchone()
-        return row is not None
+            return db.execute(query.limit(1)).first() is not None
 
     def latest_effect(self, incident: int, kind: str) -> Effect | None:
         """The newest row of `kind` owed for `incident`, whatever became of it."""
-        sql = "SELECT * FROM outbox WHERE incident_id = ? AND kind = ? ORDER BY id DESC LIMIT 1"
+        query = (
+            select(outbox)
+            .where(outbox.c.incident_id == incident, outbox.c.kind == kind)
+            .order_by(outbox.c.id.desc())
+            .limit(1)
+        )
         with self._connect() as db:
-            rows = _query(db, sql, [incident, kind])
+            rows = _rows(db.execute(query))
         return _effect(rows[0]) if rows else None
 
     def outbox_summary(self, now: datetime) -> dict[str, Any]:
         """Backlog, the oldest waiting row's age in seconds, and how many rows were given up
         on (dead or refused)."""
-        return self._backlog("outbox", "created_at", now).as_dict()
+        return self._backlog(outbox, "created_at", now).as_dict()
 
     def retry_effect(self, effect_id: int, now: datetime) -> bool:
         """Put a given-up (or waiting) row back in line, due now."""
         with self._write() as db:
-            cursor = _sql(
-                db,
-                "UPDATE outbox SET state = 'pending', due_at = ?, first_failed_at = NULL, "
-                "finished_at = NULL, owner = NULL, lease_until = NULL "
-                "WHERE id = ? AND state IN ('pending', 'dead', 'refused')",
-                [_iso(now), effect_id],
+            again = db.execute(
+                _given_up(effect_id).values(
+                    state="pending",
+                    due_at=_iso(now),
+                    first_failed_at=None,
+                    finished_at=None,
+                    owner=None,
+                    lease_until=None,
+                )
             )
-            if cursor.rowcount == 1:
+            if again.rowcount == 1:
                 self._local.enqueued = True
-            return cursor.rowcount == 1
+            return again.rowcount == 1
 
     def drop_effect(self, effect_id: int, now: datetime) -> bool:
         with self._write() as db:
-            cursor = _sql(
-                db,
-                "UPDATE outbox SET state = 'dropped', finished_at = ?, owner = NULL, "
-                "lease_until = NULL WHERE id = ? AND state IN ('pending', 'dead', 'refused')",
-                [_iso(now), effect_id],
+            dropped = db.execute(
+                _given_up(effect_id).values(
+                    state="dropped", finished_at=_iso(now), owner=None, lease_until=None
+                )
             )
-            return cursor.rowcount == 1
+            return dropped.rowcount == 1
 
     def lease_owners(self) -> list[str]:
         """Owners holding a lease on an outbox or inbox row, or running a job."""
-        sql = (
-            "SELECT owner FROM outbox WHERE owner IS NOT NULL UNION "
-            "SELECT owner FROM inbox WHERE owner IS NOT NULL UNION "
-            "SELECT owner FROM job_runs WHERE owner IS NOT NULL AND status = 'running'"
+        query = union(
+            select(outbox.c.owner).where(outbox.c.owner.is_not(None)),
+            select(inbox.c.owner).where(inbox.c.owner.is_not(None)),
+            select(job_runs.c.owner).where(
+                job_runs.c.owner.is_not(None), job_runs.c.status == "running"
+            ),
         )
         with self._connect() as db:
-            return [row[0] for row in _sql(db, sql).fetchall()]
+            return list(db.execute(query).scalars())
 
     def release_owner(self, owner: str) -> int:
         """Free the rows of an owner known to be gone. A request its last claim made may
         still land at Slack: the row is tried again once it would have landed, so the next
         try finds it instead of posting twice (as after a timeout)."""
+        landed = func.coalesce(outbox.c.inflight_until, outbox.c.due_at)
+        later = case((landed > outbox.c.due_at, landed), else_=outbox.c.due_at)
         with self._write() as db:
-            released = _sql(
-                db,
-                "UPDATE outbox SET owner = NULL, lease_until = NULL, "
-                "due_at = max(due_at, coalesce(inflight_until, due_at)) WHERE owner = ?",
-                [owner],
+            released = db.execute(
+                update(outbox)
+                .where(outbox.c.owner == owner)
+                .values(owner=None, lease_until=None, due_at=later)
             ).rowcount
-            released += _sql(
-                db, "UPDATE inbox SET owner = NULL, lease_until = NULL WHERE owner = ?", [owner]
+            released += db.execute(
+                update(inbox).where(inbox.c.owner == owner).values(owner=None, lease_until=None)
             ).rowcount
             if released:  # never clears a flag set earlier in the same transaction
                 self._local.enqueued = True
             return released
+
+
+def _free(moment: str | None) -> ColumnElement[bool]:
+    """Nobody holds a live lease on the row at `moment`."""
+    return outbox.c.lease_until.is_(None) | (outbox.c.lease_until < moment)
+
+
+def _held(effect_id: int, owner: str) -> Update:
+    """An UPDATE of the row, if `owner` still holds it."""
+    return update(outbox).where(outbox.c.id == effect_id, outbox.c.owner == owner)
+
+
+def _given_up(effect_id: int) -> Update:
+    """An UPDATE of the row, if it is waiting or was given up on (an operator's retry or drop)."""
+    return update(outbox).where(
+        outbox.c.id == effect_id, outbox.c.state.in_(("pending", "dead", "refused"))
+    )

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.store.base import StoreBase, _parse, _sql
+from sqlalchemy import Table, func, select
+
+from bot.store.base import StoreBase, _parse
 
 GIVEN_UP = ("dead", "refused")  # rows nobody got, that an operator may send again
 
@@ -31,16 +33,14 @@ class Backlog:
 
 
 class QueueStore(StoreBase):
-    def _backlog(self, table: str, born: str, now: datetime) -> Backlog:
-        marks = ", ".join("?" for _ in GIVEN_UP)
+    def _backlog(self, table: Table, born: str, now: datetime) -> Backlog:
         with self._connect() as db:
-            waiting = _sql(
-                db, f"SELECT count(*), min({born}) FROM {table} WHERE state = 'pending'"
-            ).one()
-            pending, oldest = tuple(waiting)
-            (dead,) = _sql(
-                db, f"SELECT count(*) FROM {table} WHERE state IN ({marks})", GIVEN_UP
-            ).one()
+            waiting = select(func.count(), func.min(table.c[born])).where(
+                table.c.state == "pending"
+            )
+            pending, oldest = tuple(db.execute(waiting).one())
+            given_up = select(func.count()).select_from(table).where(table.c.state.in_(GIVEN_UP))
+            dead = db.execute(given_up).scalar_one()
         since = _parse(oldest)
         age = round((now - since).total_seconds(), 1) if since else 0.0
-        return Backlog(pending, max(age, 0.0), dead)
+        return Backlog(int(pending), max(age, 0.0), int(dead))
