@@ -9,7 +9,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -128,17 +128,6 @@ def _rows(result: CursorResult[Any]) -> list[dict[str, Any]]:
     return [dict(row) for row in result.mappings()]
 
 
-def _query(db: Connection, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-    return _rows(_sql(db, sql, params))
-
-
-def _sql(db: Connection, sql: str, params: Sequence[Any] = ()) -> CursorResult[Any]:
-    """A statement in SQLite's own words (`?` marks), run as written: SQLite only."""
-    many = bool(params) and isinstance(params[0], list | tuple)  # one row each: executemany
-    bound = [tuple(row) for row in params] if many else tuple(params)
-    return db.exec_driver_sql(sql, bound)
-
-
 def _cell(value: Any) -> Any:
     """A value as it is written to the file, with no secret in clear (bot/redact.py): text
     redacted; a dict or list (a JSON column) masked value by value, then serialised. Never
@@ -148,16 +137,6 @@ def _cell(value: Any) -> Any:
     if isinstance(value, dict | list):
         return as_json(value)
     return value
-
-
-def _insert(
-    db: Connection, table: str, row: dict[str, Any], or_ignore: bool = False
-) -> CursorResult[Any]:
-    # Column names come from our dataclasses, never from input; values are always bound.
-    verb = "INSERT OR IGNORE" if or_ignore else "INSERT"
-    marks = ", ".join("?" for _ in row)
-    sql = f"{verb} INTO {table} ({', '.join(row)}) VALUES ({marks})"
-    return _sql(db, sql, [_cell(value) for value in row.values()])
 
 
 class StoreBase:
