@@ -170,12 +170,13 @@ def main() -> None:
     critical = {(s, f) for s, fs in known.items() for f in fs if int(f.rsplit("-", 1)[1]) % 3 == 0}
     on_timeline = 0
     for source, fingerprint in critical:
-        alert = store.alert(source, fingerprint)
+        alert = store.alerts.alert(source, fingerprint)
         if (
             alert
             and alert.incident
             and any(
-                e.source == f"alert:{alert.id}:firing:0" for e in store.timeline(alert.incident)
+                e.source == f"alert:{alert.id}:firing:0"
+                for e in store.incidents.timeline(alert.incident)
             )
         ):
             on_timeline += 1

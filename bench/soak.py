@@ -285,7 +285,7 @@ def flood(url: str, count: int) -> int:
 
 def page_delays(slack: LocalSlack, store: Store, number: int) -> dict[str, float | None]:
     """Seconds from the P0's breach (its first page on the timeline) to each page in Slack."""
-    pages = [e for e in store.timeline(number) if e.kind == "page"]
+    pages = [e for e in store.incidents.timeline(number) if e.kind == "page"]
     if not pages:
         return {"thread": None, "dm": None}
     owed = pages[0].at.timestamp()
@@ -415,16 +415,19 @@ secret = "{ALERT_SECRET}"
         settling = time.monotonic()
         deadline = settling + 600
         while time.monotonic() < deadline:
-            waiting = store.outbox_summary(datetime.now(UTC))["pending"] + store.inbox_pending()
+            waiting = (
+                store.outbox.outbox_summary(datetime.now(UTC))["pending"]
+                + store.inbox.inbox_pending()
+            )
             if waiting == 0:
                 break
             time.sleep(0.5)
         settled_in = time.monotonic() - settling
-        given_up = store.outbox_summary(datetime.now(UTC))["dead"]
-        events_dead = store.inbox_summary(datetime.now(UTC))["dead"]
+        given_up = store.outbox.outbox_summary(datetime.now(UTC))["dead"]
+        events_dead = store.inbox.inbox_summary(datetime.now(UTC))["dead"]
         report = count(soak, slack, store)
         delays = page_delays(slack, store, p0) if p0 else {"thread": None, "dm": None}
-        opened = len(store.incidents(open_only=False, limit=100_000))
+        opened = len(store.incidents.find(open_only=False, limit=100_000))
         bot.stop()
         pager.close()
 
@@ -452,7 +455,7 @@ secret = "{ALERT_SECRET}"
 def count(soak: Soak, slack: LocalSlack, store: Store) -> dict[str, tuple[int, int, int, int]]:
     """For each acknowledged change, how many times its effect is in Slack (or SQLite)."""
     history = slack.history("#incidents")
-    by_title = {i.title: i.number for i in store.incidents(open_only=False, limit=100_000)}
+    by_title = {i.title: i.number for i in store.incidents.find(open_only=False, limit=100_000)}
     top = Counter(
         (m.metadata or {}).get("event_payload", {}).get("incident")
         for m in history
@@ -462,7 +465,10 @@ def count(soak: Soak, slack: LocalSlack, store: Store) -> dict[str, tuple[int, i
     texts = [m.text for m in history if m.thread_ts]
     lines = Counter({token: sum(token in text for text in texts) for token in soak.acked_updates})
     pinned = Counter(
-        e.text for number in by_title.values() for e in store.timeline(number) if e.kind == "pin"
+        e.text
+        for number in by_title.values()
+        for e in store.incidents.timeline(number)
+        if e.kind == "pin"
     )
     pins = Counter({text: pinned[text] for text in soak.acked_pins})
 

@@ -98,7 +98,9 @@ def create_app(
             # Stored before the 200; a retry of the same event_id is stored once. Not stored
             # within the write budget: 503, and Slack sends it again (a 200 it never repeats).
             try:
-                deps.store.receive(str(body["event_id"]), json.dumps(body), deps.outbox.clock())
+                deps.store.inbox.receive(
+                    str(body["event_id"]), json.dumps(body), deps.outbox.clock()
+                )
             except (StoreBusy, StoreUnwritable) as exc:
                 log.warning(
                     "event %s not stored (%s): Slack will send it again",

@@ -211,14 +211,14 @@ def _outbox(args: argparse.Namespace, settings: Settings) -> int:
     """What the bot still owes Slack and third parties, and what it gave up on."""
     store = open_store(settings)
     if args.action != "list":
-        return _retry_or_drop(args, store.retry_effect, store.drop_effect)
+        return _retry_or_drop(args, store.outbox.retry_effect, store.outbox.drop_effect)
     now = now_utc()
-    summary = store.outbox_summary(now)
+    summary = store.outbox.outbox_summary(now)
     print(
         f"{summary['pending']} waiting (oldest {summary['oldest_seconds']:.0f} s), "
         f"{summary['dead']} dead or refused"
     )
-    for effect in store.effects(("pending", "dead", "refused")):
+    for effect in store.outbox.effects(("pending", "dead", "refused")):
         age = (now - effect.created_at).total_seconds()
         where = f"INC-{effect.incident}" if effect.incident else effect.lane
         error = f"  last error: {effect.last_error}" if effect.last_error else ""
@@ -233,14 +233,14 @@ def _inbox(args: argparse.Namespace, settings: Settings) -> int:
     """Slack events stored and not yet processed, and those given up on."""
     store = open_store(settings)
     if args.action != "list":
-        return _retry_or_drop(args, store.retry_inbox, store.drop_inbox)
+        return _retry_or_drop(args, store.inbox.retry_inbox, store.inbox.drop_inbox)
     now = now_utc()
-    summary = store.inbox_summary(now)
+    summary = store.inbox.inbox_summary(now)
     print(
         f"{summary['pending']} waiting (oldest {summary['oldest_seconds']:.0f} s), "
         f"{summary['dead']} dead"
     )
-    for event in store.inbox_events(("pending", "dead")):
+    for event in store.inbox.inbox_events(("pending", "dead")):
         age = (now - event.received_at).total_seconds() if event.received_at else 0
         kind = str((json.loads(event.body).get("event") or {}).get("type", "?"))
         error = f"  last error: {event.last_error}" if event.last_error else ""

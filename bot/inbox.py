@@ -78,7 +78,7 @@ class Inbox:
     def process_one(self) -> bool:
         """Run one stored event through the listeners; False when none is waiting."""
         store = self.deps.store
-        row = store.claim_inbox(self.owner, self.deps.outbox.clock(), LEASE)
+        row = store.inbox.claim_inbox(self.owner, self.deps.outbox.clock(), LEASE)
         if row is None:
             return False
         with self._idle:
@@ -101,7 +101,7 @@ class Inbox:
         response = self.app.dispatch(request)
         now = self.deps.outbox.clock()
         if response.status in (200, 404):  # 404: no listener wants it, nothing to do
-            store.inbox_done(row.id, self.owner, now)
+            store.inbox.inbox_done(row.id, self.owner, now)
             return
         error = response.body or f"HTTP {response.status}"
         failing = now - (row.first_failed_at or now)
@@ -112,14 +112,14 @@ class Inbox:
             log.error(
                 "inbox: event %s is dead after %s tries: %s", row.event_id, row.attempts, error
             )
-            store.inbox_bury(row.id, self.owner, error, now)
+            store.inbox.inbox_bury(row.id, self.owner, error, now)
             return
         cap = self.deps.settings.outbox.backoff_cap_seconds  # the outbox's rule for retries
         wait = min(cap, 2.0 ** (row.attempts - 1)) * random.uniform(0.5, 1.0)
         log.warning(
             "inbox: event %s failed (%s); trying again in %.0f s", row.event_id, error, wait
         )
-        store.inbox_retry(row.id, self.owner, now + timedelta(seconds=wait), error, now)
+        store.inbox.inbox_retry(row.id, self.owner, now + timedelta(seconds=wait), error, now)
 
     def drain(self, timeout: float = 10.0) -> None:
         """Process everything waiting now, here and on the inbox thread (tests, console)."""

@@ -178,9 +178,9 @@ class Outbox:
         of when their lease runs out (a restart after kill -9 must not wait 30 s to page),
         but no sooner than a request it had in flight could have landed."""
         released = 0
-        for owner in self.store.lease_owners():
+        for owner in self.store.outbox.lease_owners():
             if owner_gone(owner, self.owner):
-                released += self.store.release_owner(owner)
+                released += self.store.outbox.release_owner(owner)
         return released
 
     # Delivering ----------------------------------------------------------------------------
@@ -213,17 +213,17 @@ class Outbox:
         now = self.clock()
         if self._fall_back_overdue(now):
             return True
-        urgent = self.store.urgent_lanes()
+        urgent = self.store.outbox.urgent_lanes()
         # A channel's pace is kept for its urgent lanes while they wait: no other post in that
         # channel takes a turn before the page has gone.
         reserved = {pace_key(lane) for lane in urgent}
-        for effect in self.store.claimable(now):
+        for effect in self.store.outbox.claimable(now):
             spec = self.kinds.get(effect.kind)
             if paced and spec is not None and spec.paced:
                 waits = pace_key(effect.lane) in reserved and effect.lane not in urgent
                 if waits or not self._take_pace(effect.lane):
                     continue
-            claimed = self.store.claim(effect.id, self.owner, now, LEASE, self.inflight)
+            claimed = self.store.outbox.claim(effect.id, self.owner, now, LEASE, self.inflight)
             if claimed is None:
                 continue
             self._deliver(claimed)
@@ -238,7 +238,7 @@ class Outbox:
         key, policy = pace_key(lane), self.settings.outbox
         if time.monotonic() < self._pace_due.get(key, 0.0):
             return False
-        wait = self.store.take_pace(
+        wait = self.store.outbox.take_pace(
             key, time.time(), policy.slack_posts_per_second, policy.slack_burst
         )
         if wait:
@@ -250,8 +250,8 @@ class Outbox:
         owed, whatever holds it up: its fallback now."""
         minutes = self.settings.outbox.page_fallback_minutes
         kinds = tuple(name for name, spec in self.kinds.items() if spec.fallback)
-        for effect in self.store.overdue(kinds, now - timedelta(minutes=minutes), now):
-            claimed = self.store.claim(
+        for effect in self.store.outbox.overdue(kinds, now - timedelta(minutes=minutes), now):
+            claimed = self.store.outbox.claim(
                 effect.id, self.owner, now, LEASE, self.inflight, due_only=False
             )
             if claimed is None:
@@ -267,7 +267,7 @@ class Outbox:
         assert self.deps is not None and spec.fallback is not None
         log.warning("outbox: #%s %s falls back (%s)", effect.id, effect.kind, error)
         with self.store.atomic():
-            self.store.bury(effect.id, self.owner, error, self.clock(), state="fell_back")
+            self.store.outbox.bury(effect.id, self.owner, error, self.clock(), state="fell_back")
             spec.fallback(self.deps, effect, error)
 
     def _deliver(self, effect: Effect) -> None:
@@ -283,7 +283,7 @@ class Outbox:
         with self.store.atomic():
             if spec.record is not None and result:
                 spec.record(self.deps, effect, result)
-            self.store.delivered(effect.id, self.owner, self.clock(), result)
+            self.store.outbox.delivered(effect.id, self.owner, self.clock(), result)
         log.info("outbox: delivered #%s %s", effect.id, effect.kind)
 
     def _failed(self, effect: Effect, spec: Kind | None, exc: Exception) -> None:
@@ -294,7 +294,7 @@ class Outbox:
         assert deps is not None
         if isinstance(exc, Dropped):
             log.warning("outbox: #%s %s dropped: %s", effect.id, effect.kind, error)
-            self.store.bury(effect.id, self.owner, error, now, state="dropped")
+            self.store.outbox.bury(effect.id, self.owner, error, now, state="dropped")
             return
         passing = transient(exc)
         if not passing and not refused(exc):  # a fault of ours, not the other side's
@@ -320,7 +320,9 @@ class Outbox:
             "outbox: #%s %s failed (%s); retry in %.1f s", effect.id, effect.kind, error, wait
         )
         with self.store.atomic():
-            self.store.retry_at(effect.id, self.owner, now + timedelta(seconds=wait), error, now)
+            self.store.outbox.retry_at(
+                effect.id, self.owner, now + timedelta(seconds=wait), error, now
+            )
             if spec is not None and spec.on_failure:
                 spec.on_failure(deps, effect, error, False)
 
@@ -337,7 +339,7 @@ class Outbox:
         )
         assert self.deps is not None
         with self.store.atomic():
-            self.store.bury(effect.id, self.owner, error, now, state=state)
+            self.store.outbox.bury(effect.id, self.owner, error, now, state=state)
             if spec is not None and spec.on_failure:
                 spec.on_failure(self.deps, effect, error, True)
 
@@ -352,7 +354,7 @@ class Outbox:
                 if self._inflight:
                     self._done.wait(0.05)
                     continue
-            if not self.store.claimable(self.clock(), limit=1):
+            if not self.store.outbox.claimable(self.clock(), limit=1):
                 return
             time.sleep(0.01)  # due rows leased by another thread a moment ago
         raise TimeoutError("outbox: rows still undelivered after the drain's timeout")
@@ -361,7 +363,7 @@ class Outbox:
         """Wait until one row is delivered and return its result (a post's channel and ts)."""
         deadline = time.monotonic() + timeout
         while True:
-            effect = self.store.effect(effect_id)
+            effect = self.store.outbox.effect(effect_id)
             if effect is None or effect.state not in ("pending", "done"):
                 raise OutboxGaveUp(effect.last_error if effect else "row gone")
             if effect.state == "done":

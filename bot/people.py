@@ -47,7 +47,7 @@ def learn(deps: Deps, users: Iterable[str]) -> None:
     wanted = [u for u in dict.fromkeys(users) if USER_ID.match(u)]
     if not wanted:
         return
-    known = deps.store.asked_since(wanted, deps.clock() - ASK_AGAIN)
+    known = deps.store.people.asked_since(wanted, deps.clock() - ASK_AGAIN)
     missing = [u for u in wanted if u not in known][:MOST_AT_ONCE]
     if missing:
         tasks: dict[str, Callable[[], None]] = {
@@ -62,9 +62,9 @@ def _look_up(deps: Deps, user: str) -> None:
     except SlackApiError as exc:  # user_not_found, missing_scope: show the id for a day
         error = exc.response.get("error") if exc.response is not None else None
         log.info("users.info %s: %s", user, error)
-        deps.store.save_name(user, None, deps.clock())
+        deps.store.people.save_name(user, None, deps.clock())
         return
     found = answer.get("user") or {}
     profile = found.get("profile") or {}
     name = profile.get("display_name") or profile.get("real_name") or found.get("real_name")
-    deps.store.save_name(user, str(name or found.get("name") or "") or None, deps.clock())
+    deps.store.people.save_name(user, str(name or found.get("name") or "") or None, deps.clock())

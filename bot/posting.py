@@ -248,7 +248,7 @@ def enqueue_post(
     *,
     priority: int = 0,
 ) -> int | None:
-    return deps.store.enqueue(
+    return deps.store.outbox.enqueue(
         "slack.post",
         slack_lane(channel),
         {"channel": channel, "thread_ts": thread_ts, **message},
@@ -257,7 +257,7 @@ def enqueue_post(
 
 
 def enqueue_update(deps: Deps, channel: str, ts: str, message: dict[str, Any]) -> None:
-    deps.store.enqueue(
+    deps.store.outbox.enqueue(
         "slack.update", slack_lane(channel), {"channel": channel, "ts": ts, **message}
     )
 

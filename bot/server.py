@@ -61,9 +61,9 @@ def status(
     monitor_ok = since is None or deps.clock() - since < MONITOR_STALE
     now = deps.outbox.clock()
     patience = deps.settings.outbox.degraded_after_seconds
-    delivery = deps.store.outbox_summary(now) if store_ok else {}
+    delivery = deps.store.outbox.outbox_summary(now) if store_ok else {}
     delivery_ok = store_ok and delivery["oldest_seconds"] <= patience
-    events = deps.store.inbox_summary(now) if store_ok else {}
+    events = deps.store.inbox.inbox_summary(now) if store_ok else {}
     events_ok = store_ok and events["oldest_seconds"] <= patience
     reached = slack() if slack is not None else {"state": "ok"}
     healthy = (

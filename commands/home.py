@@ -31,7 +31,7 @@ def on_home_opened(event: dict[str, Any], client: WebClient, context: dict[str, 
 
 def _delivery(deps: Deps) -> str:
     """The outbox's backlog: what opsbot still owes Slack and third parties."""
-    owed = deps.store.outbox_summary(deps.outbox.clock())
+    owed = deps.store.outbox.outbox_summary(deps.outbox.clock())
     if not owed["pending"] and not owed["dead"]:
         return "*Delivery:* every post and page has gone out."
     dead = f", {owed['dead']} given up on (`opsbot outbox`)" if owed["dead"] else ""
@@ -57,7 +57,7 @@ def home_view(deps: Deps, user: str) -> dict[str, Any]:
     now, tz = deps.clock(), deps.settings.tz
     health = []
     for check in CHECKS:
-        rows = deps.store.readings(check, now - timedelta(hours=1))
+        rows = deps.store.health.readings(check, now - timedelta(hours=1))
         if rows:
             last = rows[-1]
             health.append(f"{ICON[last.state]} *{check}*: {last.summary}")
@@ -67,8 +67,8 @@ def home_view(deps: Deps, user: str) -> dict[str, Any]:
         if oncall.now
         else "no rotation set (`/oncall set`)"
     )
-    incidents = deps.store.incidents(open_only=True, limit=10)
-    open_count = deps.store.count_incidents(open_only=True)
+    incidents = deps.store.incidents.find(open_only=True, limit=10)
+    open_count = deps.store.incidents.count_incidents(open_only=True)
     upcoming = deps.next_jobs(deps, now) if deps.next_jobs is not None else []
     return {
         "type": "home",

@@ -195,14 +195,14 @@ def run_by_hand(name: str, deps: Deps, *, dry_run: bool = False, **extra: Any) -
         return run_job(name, deps, now=now, dry_run=True, **extra) + (
             "\n(dry run: nothing was posted or changed)"
         )
-    deps.store.claim_run(name, now, now, deps.outbox.owner)
+    deps.store.jobs.claim_run(name, now, now, deps.outbox.owner)
     try:
         with held(deps, name, now):
             summary = run_job(name, deps, now=now, **extra)
     except Exception as exc:
-        deps.store.finish_run(name, now, "failed by hand", type(exc).__name__, deps.clock())
+        deps.store.jobs.finish_run(name, now, "failed by hand", type(exc).__name__, deps.clock())
         raise
-    deps.store.finish_run(name, now, "ok by hand", summary, deps.clock())
+    deps.store.jobs.finish_run(name, now, "ok by hand", summary, deps.clock())
     return summary
 
 
@@ -217,7 +217,7 @@ def run_interval_job(name: str, deps: Deps) -> None:
     now = deps.clock()
     interval = JOBS[name].trigger(deps).interval
     try:  # a claim the database could not take (busy, full) is reported like a failed run
-        if not deps.store.claim_tick(name, now, interval, deps.outbox.owner):
+        if not deps.store.jobs.claim_tick(name, now, interval, deps.outbox.owner):
             return
         run_job(name, deps, now=now)
         deps.store.set_state(f"job.failing.{name}", "")
@@ -241,7 +241,7 @@ def describe_jobs(deps: Deps, now: datetime) -> list[tuple[str, str, str, str]]:
     for name, job in JOBS.items():
         trigger = job.trigger(deps)
         upcoming = trigger.get_next_fire_time(None, now)
-        last = deps.store.last_run(name)
+        last = deps.store.jobs.last_run(name)
         last_text = (
             f"{last.scheduled_for:%Y-%m-%dT%H:%M} {last.status}"
             if last

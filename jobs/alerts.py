@@ -26,7 +26,7 @@ def check_heartbeats(deps: Deps, *, now: datetime, dry_run: bool = False) -> str
     still = [
         h.name
         for h in deps.settings.heartbeats
-        if (known := deps.store.heartbeat(h.name)) and known.missed_since
+        if (known := deps.store.alerts.heartbeat(h.name)) and known.missed_since
     ]
     return f"Still missed: {', '.join(still)}." if still else "Every heartbeat is on time."
 

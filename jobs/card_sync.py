@@ -18,7 +18,7 @@ from bot.domain.incidents import effects
 def run(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
     missing = [
         incident
-        for incident in deps.store.incidents_without_card()
+        for incident in deps.store.incidents.incidents_without_card()
         if not _owed_or_refused(deps, incident.number)
     ]
     if not missing:
@@ -33,5 +33,5 @@ def run(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
 
 
 def _owed_or_refused(deps: Deps, number: int) -> bool:
-    latest = deps.store.latest_effect(number, "incident.card")
+    latest = deps.store.outbox.latest_effect(number, "incident.card")
     return latest is not None and latest.state in ("pending", "refused")

@@ -48,7 +48,7 @@ def _database(deps: Deps, now: datetime) -> Section:
 
 
 def _security(deps: Deps) -> Section:
-    runs = deps.store.security_runs(limit=1)
+    runs = deps.store.security.security_runs(limit=1)
     if not runs:
         return Section(
             "security",

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def run(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
-    due = deps.store.due_timers(now)
+    due = deps.store.incidents.due_timers(now)
     if not due:
         return "No incident timer is due."
     if dry_run:

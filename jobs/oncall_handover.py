@@ -42,7 +42,7 @@ def run(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
         previous,
         shift.user,
         shift.end,
-        deps.store.incidents(open_only=True),
+        deps.store.incidents.find(open_only=True),
         _overdue(deps, now),
         deps.settings,
     )
@@ -56,7 +56,7 @@ def run(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
 
 def _sync_group(deps: Deps, user: str) -> None:
     if deps.settings.oncall.usergroup:
-        deps.store.enqueue(
+        deps.store.outbox.enqueue(
             "slack.usergroup",
             "slack:usergroups",
             {"usergroup": deps.settings.oncall.usergroup, "users": [user]},
@@ -81,8 +81,8 @@ def _announced(deps: Deps) -> tuple[str | None, datetime | None]:
 def _overdue(deps: Deps, now: datetime) -> list[str]:
     today = now.astimezone(deps.settings.tz).date()
     late = []
-    for incident in deps.store.incidents(open_only=False, limit=200):
-        for item in deps.store.actions(incident.number):
+    for incident in deps.store.incidents.find(open_only=False, limit=200):
+        for item in deps.store.followups.actions(incident.number):
             if not item.done_at and item.due and date.fromisoformat(item.due) < today:
                 late.append(
                     f"A{item.id} ({incident.ref}) {item.text}, <@{item.owner}>, due {item.due}"

@@ -84,7 +84,7 @@ def installed_at(deps: Deps, now: datetime) -> datetime:
         if known:
             return datetime.fromisoformat(known)
         # a database from before this was recorded: its first job run is the install
-        since = min(deps.store.first_run_at() or now, now)
+        since = min(deps.store.jobs.first_run_at() or now, now)
         deps.store.set_state(INSTALLED_KEY, since.astimezone(UTC).isoformat())
     return since
 
@@ -100,14 +100,14 @@ def due_runs(deps: Deps, now: datetime) -> list[tuple[datetime, str]]:
 
     since_install = installed_at(deps, now)
     me = deps.outbox.owner
-    cut = deps.store.cut_short(now, lambda owner: owner_gone(owner, me))
+    cut = deps.store.jobs.cut_short(now, lambda owner: owner_gone(owner, me))
     owed: list[tuple[datetime, str]] = []
     missed: list[tuple[str, datetime]] = []
     for name, job in JOBS.items():
         trigger = job.trigger(deps)
         if not isinstance(trigger, CronTrigger):
             continue
-        settled = deps.store.last_settled_run(name)
+        settled = deps.store.jobs.last_settled_run(name)
         after = max(since_install, settled) if settled else since_install
         due = occurrences(trigger, after, now)
         if not due:
@@ -138,7 +138,9 @@ def _report_cut_short(
             if (run.job, run.scheduled_for) in owed:
                 lines.append(f"• `{run.job}` due {when}: running it again now")
                 continue
-            deps.store.finish_run(run.job, run.scheduled_for, "cut short", "opsbot stopped", now)
+            deps.store.jobs.finish_run(
+                run.job, run.scheduled_for, "cut short", "opsbot stopped", now
+            )
             lines.append(
                 f"• `{run.job}` of {when}: not run again (a later run is due, or it is too "
                 f"old); `opsbot run-job {run.job}` runs it now"
@@ -168,8 +170,8 @@ def _report_missed(deps: Deps, missed: list[tuple[str, datetime]], now: datetime
     )
     with deps.store.atomic():
         for name, moment in missed:
-            if deps.store.claim_run(name, moment, now):
-                deps.store.finish_run(name, moment, "missed", "the bot was not running", now)
+            if deps.store.jobs.claim_run(name, moment, now):
+                deps.store.jobs.finish_run(name, moment, "missed", "the bot was not running", now)
         posting.enqueue_post(deps, deps.settings.digest_target, {"text": text})
 
 
@@ -178,16 +180,16 @@ def run_occurrence(name: str, deps: Deps, due: datetime) -> str | None:
     a digest caught up on Friday for Thursday is Thursday's digest."""
     from jobs import JOBS  # read when run: jobs/__init__.py imports this module
 
-    if not deps.store.claim_run(name, due, deps.clock(), deps.outbox.owner):
+    if not deps.store.jobs.claim_run(name, due, deps.clock(), deps.outbox.owner):
         return None
     try:
         with held(deps, name, due):
             summary = JOBS[name].run(deps, now=due)
     except Exception as exc:
-        deps.store.finish_run(name, due, "failed", type(exc).__name__, deps.clock())
+        deps.store.jobs.finish_run(name, due, "failed", type(exc).__name__, deps.clock())
         report_failure(name, deps, exc)
         return None
-    deps.store.finish_run(name, due, "ok", summary, deps.clock())
+    deps.store.jobs.finish_run(name, due, "ok", summary, deps.clock())
     deps.store.set_state(f"job.failing.{name}", "")
     beat(deps, f"job:{name}", deps.clock())  # heartbeats may watch opsbot's own jobs
     return summary
@@ -203,7 +205,7 @@ def held(deps: Deps, name: str, due: datetime) -> Iterator[None]:
         while not stop.wait(RUN_RENEW.total_seconds()):
             until = deps.clock() + RUN_LEASE
             try:
-                deps.store.renew_run(name, due, deps.outbox.owner, until)
+                deps.store.jobs.renew_run(name, due, deps.outbox.owner, until)
             except Exception:  # a busy file now and then: the lease has room for it
                 log.warning("could not renew the claim on %s", name, exc_info=True)
 

@@ -71,7 +71,7 @@ class Scheduler:
         if running:
             wait(running, timeout=grace)
         if self._running("@scheduled"):
-            left = self.deps.store.interrupt_runs(self.deps.outbox.owner)
+            left = self.deps.store.jobs.interrupt_runs(self.deps.outbox.owner)
             log.warning("stopping: %s scheduled run(s) did not finish; marked interrupted", left)
 
     # One tick -----------------------------------------------------------------------------

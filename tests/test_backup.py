@@ -81,21 +81,21 @@ def test_backup_is_recorded_and_verified(bdeps: Any, mongo: Any) -> None:
     """A backup row gets counts, size and checksum; verify --restore passes and cleans up."""
     expected = seed(mongo)
     outcome = service.run_backup(bdeps, reason="test", progress=lambda name, n: None)
-    row = bdeps.store.backup(outcome.id)
+    row = bdeps.store.backups.backup(outcome.id)
     assert (row.status, row.counts, row.size > 0) == ("ok", expected, True)
     _, problems = service.verify(
         bdeps, outcome.id, restore_test=True, progress=lambda name, n: None
     )
     assert problems == []
     assert "promptbase_restore_test" not in mongo.list_database_names()
-    assert bdeps.store.backup(outcome.id).verify_result == "passed with restore test"
+    assert bdeps.store.backups.backup(outcome.id).verify_result == "passed with restore test"
 
 
 def test_tampered_backup_fails_verification(bdeps: Any, mongo: Any) -> None:
     """A changed file is caught by the checksum."""
     seed(mongo)
     outcome = service.run_backup(bdeps, reason="test", progress=lambda name, n: None)
-    path = Path(bdeps.store.backup(outcome.id).path) / "feedback.metadata.json.gz"
+    path = Path(bdeps.store.backups.backup(outcome.id).path) / "feedback.metadata.json.gz"
     path.write_bytes(gzip.compress(b'{"indexes": []}'))
     _, problems = service.verify(
         bdeps, outcome.id, restore_test=False, progress=lambda name, n: None
@@ -120,7 +120,7 @@ def test_connection_drop_mid_dump_leaves_no_files(bdeps: Any, mongo: Any) -> Non
         outcome = service.run_backup(bdeps, reason="test", progress=lambda name, n: None)
     finally:
         mongomock.collection.Collection.find = original
-    row = bdeps.store.backup(outcome.id)
+    row = bdeps.store.backups.backup(outcome.id)
     assert (row.status, row.error) == ("failed", "AutoReconnect")
     assert not Path(row.path).exists()
     with pytest.raises(UserError, match="No good backup yet"):
@@ -132,14 +132,14 @@ def test_interrupted_backup_is_marked_failed_at_start(bdeps: Any) -> None:
     folder = bdeps.settings.backup_dir / "half"
     folder.mkdir(parents=True)
     (folder / "users.bson.gz").write_bytes(b"partial")
-    backup_id = bdeps.store.start_backup("builtin", "promptbase", str(folder), "x", T0)
+    backup_id = bdeps.store.backups.start_backup("builtin", "promptbase", str(folder), "x", T0)
     assert service.recover(bdeps) == [backup_id]
-    assert bdeps.store.backup(backup_id).status == "failed" and not folder.exists()
+    assert bdeps.store.backups.backup(backup_id).status == "failed" and not folder.exists()
 
 
 def test_one_backup_at_a_time(bdeps: Any, mongo: Any) -> None:
     """While one is running, another is refused."""
-    bdeps.store.start_backup("builtin", "promptbase", "/tmp/x", "x", T0)
+    bdeps.store.backups.start_backup("builtin", "promptbase", "/tmp/x", "x", T0)
     with pytest.raises(UserError, match="already running"):
         service.run_backup(bdeps, reason="test", progress=lambda name, n: None)
 
@@ -150,16 +150,16 @@ def test_retention_keeps_daily_weekly_monthly(bdeps: Any, clock: Any) -> None:
     for day in range(60):
         folder = bdeps.settings.backup_dir / f"d{day}"
         folder.mkdir(parents=True)
-        backup_id = bdeps.store.start_backup(
+        backup_id = bdeps.store.backups.start_backup(
             "builtin", "pb", str(folder), "n", T0 - timedelta(days=60 - day)
         )
-        bdeps.store.finish_backup(backup_id, status="ok", size=1, sha256="x", counts="{}")
+        bdeps.store.backups.finish_backup(backup_id, status="ok", size=1, sha256="x", counts="{}")
         ids.append(backup_id)
     expired = service.retention(bdeps, T0)
-    kept = [r.id for r in bdeps.store.backups(status="ok", limit=100)]
+    kept = [r.id for r in bdeps.store.backups.find(status="ok", limit=100)]
     assert ids[-7:] == sorted(kept)[-7:] and len(kept) < 20
     assert set(expired) | set(kept) == set(ids)
-    assert not Path(bdeps.store.backup(expired[0]).path).exists()
+    assert not Path(bdeps.store.backups.backup(expired[0]).path).exists()
 
 
 def test_restore_needs_an_allowed_user(bdeps: Any) -> None:
@@ -185,6 +185,6 @@ def test_offsite_copy_by_directory_and_by_command(bdeps: Any, mongo: Any, tmp_pa
     )
     offsite = replace(bdeps, settings=bdeps.settings.model_copy(update={"backup": policy}))
     outcome = service.run_backup(offsite, reason="t", progress=lambda n, c: None)
-    folder = Path(offsite.store.backup(outcome.id).path)
+    folder = Path(offsite.store.backups.backup(outcome.id).path)
     assert (tmp_path / "far away" / folder.name / "users.bson.gz").exists()
     assert marker.read_text() == str(folder)

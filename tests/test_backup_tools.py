@@ -76,7 +76,7 @@ def test_mongodump_when_installed_keeps_the_uri_off_the_command_line(
     outcome = service.run_backup(bdeps, reason="t", progress=lambda n, c: seen.append((n, c)))
     assert outcome.status == "ok" and outcome.counts == {"prompts": 250, "users": 40}
     assert seen == [("prompts", 250), ("users", 40)]
-    row = bdeps.store.backup(outcome.id)
+    row = bdeps.store.backups.backup(outcome.id)
     assert row.engine == "mongodump" and row.size > 0
     calls = tools_on_path.read_text()
     assert "hunter2" not in calls and "--gzip" in calls and "--db=promptbase" in calls
@@ -100,7 +100,7 @@ def test_failed_mongodump_leaves_no_archive_and_no_secret(
     fake = tools_on_path.parent / "bin" / "fake.json"
     fake.write_text(json.dumps({"log": str(tools_on_path), "fail": True}))
     outcome = service.run_backup(bdeps, reason="t", progress=lambda n, c: None)
-    row = bdeps.store.backup(outcome.id)
+    row = bdeps.store.backups.backup(outcome.id)
     assert row.status == "failed" and row.error.startswith("mongodump exited 1")
     assert "hunter2" not in row.error and "***@" in row.error
     assert not Path(row.path).exists()

@@ -32,20 +32,20 @@ def _outbox(store: Store, owner: str) -> list[int]:
     taken = []
     now = datetime.now(UTC)  # outbox rows carry wall-clock times
     while True:
-        heads = store.claimable(now + timedelta(hours=1), limit=ROWS)
+        heads = store.outbox.claimable(now + timedelta(hours=1), limit=ROWS)
         if not heads:
             return taken
         for effect in heads:
-            if store.claim(effect.id, owner, now, timedelta(hours=1)) is not None:
+            if store.outbox.claim(effect.id, owner, now, timedelta(hours=1)) is not None:
                 taken.append(effect.id)
                 time.sleep(WORK)
-                store.delivered(effect.id, owner, now)
+                store.outbox.delivered(effect.id, owner, now)
 
 
 def _inbox(store: Store, owner: str) -> list[int]:
     taken = []
     while (
-        event := store.claim_inbox(owner, T0 + timedelta(hours=1), timedelta(hours=1))
+        event := store.inbox.claim_inbox(owner, T0 + timedelta(hours=1), timedelta(hours=1))
     ) is not None:
         taken.append(event.id)
         time.sleep(WORK)
@@ -55,7 +55,7 @@ def _inbox(store: Store, owner: str) -> list[int]:
 def _job_runs(store: Store, owner: str) -> list[int]:
     taken = []
     for minute in range(ROWS):
-        if store.claim_run("backup-nightly", T0 + timedelta(minutes=minute), T0, owner):
+        if store.jobs.claim_run("backup-nightly", T0 + timedelta(minutes=minute), T0, owner):
             taken.append(minute)
             time.sleep(WORK)
     return taken
@@ -67,7 +67,7 @@ def _ticks(store: Store, owner: str, step: Any) -> list[int]:
     taken = []
     for tick in range(ROWS):
         step.wait()
-        if store.claim_tick("incident-timers", T0 + tick * TICK, TICK, owner):
+        if store.jobs.claim_tick("incident-timers", T0 + tick * TICK, TICK, owner):
             taken.append(tick)
     return taken
 
@@ -78,12 +78,12 @@ def _rollbacks(store: Store, owner: str) -> list[int]:
     for each time the other held it."""
     seen = []
     for mine in range(1 if owner == "a" else 2, ROWS + 1, 2):
-        while not store.claim_rollback(mine, T0):
+        while not store.rollbacks.claim_rollback(mine, T0):
             seen.append(-1)
             time.sleep(WORK / 4)
-        seen.append(len(store.rollbacks("running")))
+        seen.append(len(store.rollbacks.find("running")))
         time.sleep(WORK)
-        store.update_rollback(mine, status="ok")
+        store.rollbacks.update_rollback(mine, status="ok")
         time.sleep(WORK)  # the other's turn
     return seen
 
@@ -92,12 +92,12 @@ def _backups(store: Store, owner: str) -> list[int]:
     """As for rollbacks: one backup running at a time."""
     seen = []
     for _ in range(ROWS // 2):
-        while (backup := store.start_backup("mongodb", "pb", owner, "test", T0)) is None:
+        while (backup := store.backups.start_backup("mongodb", "pb", owner, "test", T0)) is None:
             seen.append(-1)
             time.sleep(WORK / 4)
-        seen.append(len(store.backups(status="running", limit=5)))
+        seen.append(len(store.backups.find(status="running", limit=5)))
         time.sleep(WORK)
-        store.finish_backup(backup, status="ok")
+        store.backups.finish_backup(backup, status="ok")
         time.sleep(WORK)  # the other's turn
     return seen
 
@@ -125,11 +125,13 @@ def _prepare(what: str, store: Store) -> None:
     with store.atomic():
         for n in range(ROWS):
             if what == "outbox":  # a lane each, so every row is a head at once
-                store.enqueue("post", f"C{n}", {"text": str(n)})
+                store.outbox.enqueue("post", f"C{n}", {"text": str(n)})
             elif what == "inbox":
-                store.receive(f"Ev{n}", "{}", T0)
+                store.inbox.receive(f"Ev{n}", "{}", T0)
             elif what == "rollbacks":
-                store.add_rollback({"tag": f"v{n}", "status": "pending", "created_at": T0})
+                store.rollbacks.add_rollback(
+                    {"tag": f"v{n}", "status": "pending", "created_at": T0}
+                )
 
 
 def _race(db: str, what: str) -> tuple[list[Any], list[Any]]:
@@ -183,9 +185,9 @@ def test_two_processes_never_run_two_at_once(database: str, what: str) -> None:
 def test_an_interval_tick_runs_once_per_interval_and_survives_a_clock_stepped_back(
     store: Store,
 ) -> None:
-    assert store.claim_tick("card-sync", T0, TICK, "a")
-    assert not store.claim_tick("card-sync", T0 + TICK / 2, TICK, "b")  # a ran it just now
-    assert store.claim_tick("card-sync", T0 + TICK * 0.9, TICK, "b")  # a tick a little early
-    assert not store.claim_tick("card-sync", T0 + TICK, TICK, "a")
-    assert store.claim_tick("card-sync", T0 - timedelta(hours=1), TICK, "a")  # clock went back
-    assert store.claim_tick("health-monitor", T0 - timedelta(hours=1), TICK, "a")  # its own
+    assert store.jobs.claim_tick("card-sync", T0, TICK, "a")
+    assert not store.jobs.claim_tick("card-sync", T0 + TICK / 2, TICK, "b")  # a ran it just now
+    assert store.jobs.claim_tick("card-sync", T0 + TICK * 0.9, TICK, "b")  # a tick a little early
+    assert not store.jobs.claim_tick("card-sync", T0 + TICK, TICK, "a")
+    assert store.jobs.claim_tick("card-sync", T0 - timedelta(hours=1), TICK, "a")  # clock went back
+    assert store.jobs.claim_tick("health-monitor", T0 - timedelta(hours=1), TICK, "a")  # its own

@@ -26,7 +26,7 @@ def unannounced_incident(db: Path) -> None:
     store = Store(db)
     store.migrate()
     draft = Incident(0, "Checkout down", "P0", "open", "U1", "U1", T0)
-    store.open_incident(draft, Change(entries=(Entry(T0, "U1", "opened", "Opened"),)))
+    store.incidents.open_incident(draft, Change(entries=(Entry(T0, "U1", "opened", "Opened"),)))
 
 
 def test_run_job_dry_run_needs_no_workspace(tmp_path: Path) -> None:
@@ -35,7 +35,7 @@ def test_run_job_dry_run_needs_no_workspace(tmp_path: Path) -> None:
     result = opsbot("run-job", "card-sync", "--dry-run", env={}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == "Would post the card of INC-1."
-    assert Store(tmp_path / "opsbot.db").incident(1).card_ts is None
+    assert Store(tmp_path / "opsbot.db").incidents.incident(1).card_ts is None
 
 
 def test_run_job_posts_for_real(tmp_path: Path) -> None:
@@ -48,7 +48,7 @@ def test_run_job_posts_for_real(tmp_path: Path) -> None:
         assert result.stdout.strip() == "Card of INC-1 queued for posting."
         [card] = slack.history("#incidents")
         assert "INC-1 P0 Critical: Checkout down" in card.text
-    assert Store(tmp_path / "opsbot.db").incident(1).card_ts == card.ts
+    assert Store(tmp_path / "opsbot.db").incidents.incident(1).card_ts == card.ts
 
 
 def test_unknown_job_and_missing_tokens_are_clear(tmp_path: Path) -> None:
@@ -105,7 +105,7 @@ def test_db_backup_copies_the_live_database(tmp_path: Path) -> None:
     done = opsbot("db", "backup", "copy.db", env={}, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "Copied opsbot.db to copy.db."
-    assert Store(tmp_path / "copy.db").incident(1).title == "Checkout down"
+    assert Store(tmp_path / "copy.db").incidents.incident(1).title == "Checkout down"
     again = opsbot("db", "backup", "copy.db", env={}, cwd=tmp_path)
     assert again.returncode == 2 and "copy.db exists" in again.stderr
     (tmp_path / "dir").mkdir()

@@ -65,9 +65,9 @@ def test_open_ack_pin_resolve_in_the_shell(tmp_path: Path) -> None:
     assert "⚠️ No incident is open" in out  # ack after resolve is refused
     assert "card-sync: Every open incident has its card." in out
     store = Store(tmp_path / "shell.db")
-    incident = store.incident(1)
+    incident = store.incidents.incident(1)
     assert incident.status == "resolved" and incident.summary == "Reverted v1.4.2"
-    timeline = store.timeline(1)
+    timeline = store.incidents.timeline(1)
     assert [(e.actor, e.text) for e in timeline if e.kind == "pin"] == [
         ("U0YOU0001", "Users report 500s on /login")
     ]
@@ -147,7 +147,7 @@ def test_the_shell_keeps_its_own_data_apart_and_remembers_its_messages(tmp_path:
     assert "INC-1 acknowledged" in again or "Acknowledged" in again
     assert "incident-timers:" in again
     assert "No message m1." not in again
-    assert Store(tmp_path / "opsbot-shell.db").incident(1).status == "acknowledged"
+    assert Store(tmp_path / "opsbot-shell.db").incidents.incident(1).status == "acknowledged"
 
 
 def test_the_card_shown_by_show_has_its_buttons(tmp_path: Path) -> None:
@@ -157,7 +157,7 @@ def test_the_card_shown_by_show_has_its_buttons(tmp_path: Path) -> None:
     )
     shown = out[out.index("opsbot (only you)", out.index("announcing in")) :]
     assert "[1] Acknowledge" in shown
-    assert Store(tmp_path / "shell.db").incident(1).status == "acknowledged"
+    assert Store(tmp_path / "shell.db").incidents.incident(1).status == "acknowledged"
 
 
 class Production:

@@ -137,13 +137,13 @@ def test_one_alert_per_episode_then_recovery(deps, slack, clock) -> None:
 def test_api_down_opens_one_p0_and_then_adds_to_it(deps, clock) -> None:
     """The first outage opens a P0; the next one, while it is open, goes on its timeline."""
     monitor.step(deps, [api(CRITICAL)], clock.advance(minutes=1))
-    [incident] = deps.store.incidents(open_only=True)
+    [incident] = deps.store.incidents.find(open_only=True)
     assert incident.severity == "P0" and incident.title.startswith("Prompt-Base API down")
     for _ in range(2):
         monitor.step(deps, [api(OK)], clock.advance(minutes=1))
     monitor.step(deps, [api(CRITICAL)], clock.advance(minutes=1))
-    assert len(deps.store.incidents(open_only=False)) == 1
-    notes = [e.text for e in deps.store.timeline(incident.number) if e.kind == "update"]
+    assert len(deps.store.incidents.find(open_only=False)) == 1
+    notes = [e.text for e in deps.store.incidents.timeline(incident.number) if e.kind == "update"]
     assert notes == ["Health monitor: service down: HTTP 503"]
 
 
@@ -152,7 +152,7 @@ def test_readings_are_kept_for_the_retention_window(deps, clock) -> None:
     """Readings older than the retention window are dropped."""
     monitor.step(deps, [cpu(OK, 10)], clock())
     monitor.step(deps, [cpu(OK, 12)], clock.advance(days=8))
-    rows = deps.store.readings("cpu", clock() - timedelta(days=30))
+    rows = deps.store.health.readings("cpu", clock() - timedelta(days=30))
     assert [r.value for r in rows] == [12]
 
 
@@ -166,7 +166,7 @@ def test_readings_read_back_in_time_order_with_no_credentials(store) -> None:
     """Each round's readings read back per check in time order, values as given, URLs
     without their credentials; a round with no readings still drops the expired ones."""
     keep = timedelta(days=1)
-    store.add_readings(
+    store.health.add_readings(
         AT,
         [
             ("cpu", OK, 12.5, "12 % busy"),
@@ -174,26 +174,26 @@ def test_readings_read_back_in_time_order_with_no_credentials(store) -> None:
         ],
         keep,
     )
-    store.add_readings(AT + timedelta(hours=1), [("cpu", WARNING, 85.25, "85 % busy")], keep)
-    store.add_readings(AT + timedelta(hours=2), [], keep)
-    cpu = store.readings("cpu", AT)
+    store.health.add_readings(AT + timedelta(hours=1), [("cpu", WARNING, 85.25, "85 % busy")], keep)
+    store.health.add_readings(AT + timedelta(hours=2), [], keep)
+    cpu = store.health.readings("cpu", AT)
     assert [(r.at, r.state, r.value) for r in cpu] == [
         (AT, OK, 12.5),
         (AT + timedelta(hours=1), WARNING, 85.25),
     ]
-    [mongo] = store.readings("mongo", AT)
+    [mongo] = store.health.readings("mongo", AT)
     assert (mongo.value, mongo.summary) == (None, "failed: mongodb://***@db.internal/pb")
-    assert [r.value for r in store.readings("cpu", AT + timedelta(minutes=1))] == [85.25]
-    store.add_readings(AT + timedelta(days=1, minutes=30), [], keep)
-    assert [r.value for r in store.readings("cpu", AT)] == [85.25]
-    assert store.readings("mongo", AT) == []
+    assert [r.value for r in store.health.readings("cpu", AT + timedelta(minutes=1))] == [85.25]
+    store.health.add_readings(AT + timedelta(days=1, minutes=30), [], keep)
+    assert [r.value for r in store.health.readings("cpu", AT)] == [85.25]
+    assert store.health.readings("mongo", AT) == []
 
 
 @pytest.mark.both_engines
 def test_an_episode_changes_in_place_until_it_closes(store) -> None:
     """A saved episode is the check's open one; a save by id changes only the fields given;
     once it has ended the check has none open, and the next episode is a new row."""
-    assert store.open_episode("api") is None
+    assert store.health.open_episode("api") is None
     opened = {
         "check_name": "api",
         "state": WARNING,
@@ -202,20 +202,22 @@ def test_an_episode_changes_in_place_until_it_closes(store) -> None:
         "ts": "1764237600.000100",
         "ok_streak": 0,
     }
-    first = store.save_episode(opened)
+    first = store.health.save_episode(opened)
     episode = Episode(first, "api", WARNING, AT, None, "C0INCIDENTS", "1764237600.000100", None, 0)
-    assert store.open_episode("api") == episode
-    assert store.open_episode("cpu") is None
-    assert store.save_episode({"id": first, "state": CRITICAL, "ok_streak": 1}) == first
-    assert store.open_episode("api") == Episode(
+    assert store.health.open_episode("api") == episode
+    assert store.health.open_episode("cpu") is None
+    assert store.health.save_episode({"id": first, "state": CRITICAL, "ok_streak": 1}) == first
+    assert store.health.open_episode("api") == Episode(
         first, "api", CRITICAL, AT, None, "C0INCIDENTS", "1764237600.000100", None, 1
     )
     ended = AT + timedelta(minutes=6)
-    store.save_episode({"id": first, "ended_at": ended.isoformat(), "state": OK, "ok_streak": 2})
-    assert store.open_episode("api") is None
-    second = store.save_episode({**opened, "started_at": ended.isoformat()})
+    store.health.save_episode(
+        {"id": first, "ended_at": ended.isoformat(), "state": OK, "ok_streak": 2}
+    )
+    assert store.health.open_episode("api") is None
+    second = store.health.save_episode({**opened, "started_at": ended.isoformat()})
     assert second != first
-    now_open = store.open_episode("api")
+    now_open = store.health.open_episode("api")
     assert now_open is not None and (now_open.id, now_open.started_at) == (second, ended)
 
 
@@ -224,7 +226,7 @@ def test_security_runs_keep_each_finding_once_newest_first(store) -> None:
     """A finding reported twice in one audit is kept once; runs read back newest first with
     their summaries and fingerprints, and a finding is found by its run and fingerprint."""
     summary = {"deps": {"state": WARNING, "summary": "1 vulnerable package"}}
-    first = store.add_security_run(
+    first = store.security.add_security_run(
         AT,
         summary,
         [
@@ -233,9 +235,9 @@ def test_security_runs_keep_each_finding_once_newest_first(store) -> None:
             ("f-key", "secrets", "critical", "an API key in .env"),
         ],
     )
-    second = store.add_security_run(AT + timedelta(days=30), {}, [])
+    second = store.security.add_security_run(AT + timedelta(days=30), {}, [])
     assert second > first
-    latest, earlier = store.security_runs()
+    latest, earlier = store.security.security_runs()
     assert (latest.id, latest.at, latest.summary, latest.fingerprints) == (
         second,
         AT + timedelta(days=30),
@@ -247,8 +249,8 @@ def test_security_runs_keep_each_finding_once_newest_first(store) -> None:
         summary,
         {"f-cve", "f-key"},
     )
-    assert [run.id for run in store.security_runs(limit=1)] == [second]
-    assert store.security_finding(first, "f-cve") == SecurityFinding(
+    assert [run.id for run in store.security.security_runs(limit=1)] == [second]
+    assert store.security.security_finding(first, "f-cve") == SecurityFinding(
         first, "f-cve", "deps", "high", "CVE-2026-0001 in requests"
     )
-    assert store.security_finding(second, "f-cve") is None
+    assert store.security.security_finding(second, "f-cve") is None

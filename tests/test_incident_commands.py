@@ -22,9 +22,9 @@ def test_backdated_note_lands_at_its_time(deps, clock) -> None:
     run(deps, "open P1 Login broken")
     clock.advance(minutes=30)
     run(deps, "update at 09:52 Deploy v1.4.2 went out")
-    note = next(e for e in deps.store.timeline(1) if e.kind == "note")
+    note = next(e for e in deps.store.incidents.timeline(1) if e.kind == "note")
     assert note.at == T0 - timedelta(minutes=8)
-    assert deps.store.timeline(1)[0] == note  # it sorts before the opening
+    assert deps.store.incidents.timeline(1)[0] == note  # it sorts before the opening
     with pytest.raises(UserError, match="in the future"):
         run(deps, f"update at {T0.year}-12-31 23:59 Later")
 
@@ -33,12 +33,12 @@ def test_edit_keeps_the_old_version(deps, clock) -> None:
     """Editing an entry changes it and records who changed what, from what."""
     run(deps, "open P1 Login broken")
     run(deps, "update Rolled back")
-    entry = next(e for e in deps.store.timeline(1) if e.kind == "update")
+    entry = next(e for e in deps.store.incidents.timeline(1) if e.kind == "update")
     clock.advance(minutes=5)
     run(deps, f"edit #{entry.seq} at 09:58 Rolled back to v1.4.1", actor=BOB)
-    edited = next(e for e in deps.store.timeline(1) if e.id == entry.id)
+    edited = next(e for e in deps.store.incidents.timeline(1) if e.id == entry.id)
     assert (edited.text, edited.at) == ("Rolled back to v1.4.1", T0 - timedelta(minutes=2))
-    [audit] = deps.store.edits(entry.id)
+    [audit] = deps.store.incidents.edits(entry.id)
     assert audit.editor == BOB and audit.old_text == "Rolled back"
     assert audit.new_text == "Rolled back to v1.4.1"
     with pytest.raises(UserError, match="no timeline entry #999"):
@@ -50,21 +50,21 @@ def test_an_edit_cannot_move_an_entry_to_long_before_the_incident(deps, clock) -
     run(deps, "open P1 Login broken")
     with pytest.raises(UserError, match="long before INC-1 was opened"):
         run(deps, "edit #1 at 2000-01-01 00:30 Deploy")
-    assert deps.store.timeline(1)[0].edited_at is None
+    assert deps.store.incidents.timeline(1)[0].edited_at is None
 
 
 def test_action_items_are_added_listed_and_done(deps, clock) -> None:
     """Action items carry owner and due date, show in the list, and close once."""
     run(deps, "open P1 Login broken")
     run(deps, "action <@U0BOB0001|bob> Add a login canary due 2026-12-05")
-    [item] = deps.store.actions(1)
+    [item] = deps.store.followups.actions(1)
     assert (item.owner, item.text, item.due) == (BOB, "Add a login canary", "2026-12-05")
     listing = run(deps, "actions").reply
     assert "A1* Add a login canary" in str(listing.blocks) and "Remind owners" in str(
         listing.blocks
     )
     run(deps, "done A1")
-    assert deps.store.actions(1)[0].done_at == clock()
+    assert deps.store.followups.actions(1)[0].done_at == clock()
     with pytest.raises(UserError, match="no open action item A1"):
         run(deps, "done A1")
 
@@ -84,9 +84,9 @@ def test_roles_are_claimed_and_recorded(deps) -> None:
     run(deps, "open P1 Login broken")
     run(deps, "role comms <@U0BOB0001|bob>")
     run(deps, "lead <@U0BOB0001|bob>")
-    incident = deps.store.incident(1)
+    incident = deps.store.incidents.incident(1)
     assert (incident.commander, incident.comms_lead) == (BOB, BOB)
-    assert [e.kind for e in deps.store.timeline(1)].count("role") == 2
+    assert [e.kind for e in deps.store.incidents.timeline(1)].count("role") == 2
 
 
 @pytest.mark.parametrize(
@@ -108,10 +108,10 @@ def test_roles_are_claimed_and_recorded(deps) -> None:
 def test_a_resolved_incident_refuses_all_but_post_mortem_work(deps, clock, text: str) -> None:
     run(deps, "open P1 Login broken")
     run(deps, "resolve INC-1 Reverted")
-    before = (deps.store.timeline(1), deps.store.incident(1))
+    before = (deps.store.incidents.timeline(1), deps.store.incidents.incident(1))
     with pytest.raises(UserError, match="only post-mortem work"):
         run(deps, text)
-    assert (deps.store.timeline(1), deps.store.incident(1)) == before
+    assert (deps.store.incidents.timeline(1), deps.store.incidents.incident(1)) == before
 
 
 def test_post_mortem_work_after_resolution_keeps_the_stored_draft_in_step(deps, clock) -> None:
@@ -119,10 +119,10 @@ def test_post_mortem_work_after_resolution_keeps_the_stored_draft_in_step(deps, 
     run(deps, "resolve INC-1 Reverted")
     clock.advance(hours=20)
     run(deps, "action INC-1 <@U0BOB0001> Add a login canary due +3d")
-    assert "- [ ] A1 Add a login canary" in deps.store.postmortem(1).markdown
+    assert "- [ ] A1 Add a login canary" in deps.store.followups.postmortem(1).markdown
     run(deps, "done INC-1 A1")
-    assert deps.store.actions(1)[0].done_at == clock()
-    assert "- [x] A1 Add a login canary" in deps.store.postmortem(1).markdown
+    assert deps.store.followups.actions(1)[0].done_at == clock()
+    assert "- [x] A1 Add a login canary" in deps.store.followups.postmortem(1).markdown
 
 
 def test_timeline_entries_are_numbered_per_incident(deps, clock) -> None:
@@ -132,9 +132,9 @@ def test_timeline_entries_are_numbered_per_incident(deps, clock) -> None:
         run(deps, f"update INC-1 Step {n}")
     run(deps, "open P2 Search slow")
     run(deps, "update INC-2 Reindexing")  # acknowledges it too: #2, then the update #3
-    assert [e.seq for e in deps.store.timeline(2)] == [1, 2, 3]
+    assert [e.seq for e in deps.store.incidents.timeline(2)] == [1, 2, 3]
     run(deps, "edit INC-2 #3 Reindexing the catalogue")
-    assert deps.store.timeline(2)[2].text == "Reindexing the catalogue"
+    assert deps.store.incidents.timeline(2)[2].text == "Reindexing the catalogue"
     assert "#3 " in str(run(deps, "timeline INC-2").reply.blocks)
     with pytest.raises(UserError, match="INC-2 has no timeline entry #4"):
         run(deps, "edit INC-2 #4 nope")
@@ -149,7 +149,9 @@ def test_a_long_list_says_how_many_and_shows_the_most_severe_first(deps, clock) 
         severity = "P1" if n == 40 else "P3"
         title = ("x" * 3500) if n == 3 else f"Incident {n}"
         draft = Incident(0, title, severity, "open", ALICE, ALICE, clock())
-        deps.store.open_incident(draft, Change(entries=(Entry(clock(), ALICE, "opened", "O"),)))
+        deps.store.incidents.open_incident(
+            draft, Change(entries=(Entry(clock(), ALICE, "opened", "O"),))
+        )
     first = run(deps, "list").reply
     shown = str(first.blocks)
     assert first.text == "58 open incidents (showing 1–20)"
@@ -168,7 +170,9 @@ def test_home_and_digest_cut_long_titles_and_say_how_many_more(deps, clock) -> N
 
     for _ in range(12):
         draft = Incident(0, "y" * 3500, "P2", "open", ALICE, ALICE, clock())
-        deps.store.open_incident(draft, Change(entries=(Entry(clock(), ALICE, "opened", "O"),)))
+        deps.store.incidents.open_incident(
+            draft, Change(entries=(Entry(clock(), ALICE, "opened", "O"),))
+        )
     section = digest_incidents(deps, clock())
     assert "y" * 61 not in section.text and "…and 2 more: `/incident list`" in section.text
     assert len(section.text) < 1500
@@ -183,8 +187,8 @@ def test_an_edit_or_an_action_item_acknowledges_too(deps, clock) -> None:
     run(deps, "action INC-2 <@U0BOB0001|bob> Add a canary", actor=BOB)
     run(deps, "action INC-2 <@U0BOB0001|bob> Add a second canary", actor=ALICE)
     for number in (1, 2):
-        assert deps.store.incident(number).acked_by == BOB
-        acks = [e.text for e in deps.store.timeline(number) if e.kind == "acknowledge"]
+        assert deps.store.incidents.incident(number).acked_by == BOB
+        acks = [e.text for e in deps.store.incidents.timeline(number) if e.kind == "acknowledge"]
         assert len(acks) == 1 and acks[0].endswith("after 1 h 10 min (P1 target 1 h: missed)")
 
 
@@ -195,7 +199,7 @@ def test_a_lower_severity_later_does_not_rewrite_a_missed_target(deps, clock) ->
     clock.advance(minutes=16)
     run(deps, "ack")
     run(deps, "sev P3")
-    [sev] = [e.text for e in deps.store.timeline(1) if e.kind == "severity"]
+    [sev] = [e.text for e in deps.store.incidents.timeline(1) if e.kind == "severity"]
     assert sev == (
         "Severity: P0 → P3 (Low); the response target stays judged at P0 (15 min: missed)"
     )
@@ -203,7 +207,7 @@ def test_a_lower_severity_later_does_not_rewrite_a_missed_target(deps, clock) ->
     assert "15 min as P0 · acked" in shown and "after 16 min (:x: missed)" in shown
     assert "severity since changed to P3" in shown
     run(deps, "resolve Rolled back")
-    markdown = deps.store.postmortem(1).markdown
+    markdown = deps.store.followups.postmortem(1).markdown
     assert (
         "- Time to acknowledge: 16 min against the P0 response target of 15 min (missed; the "
         "severity was P0 then, changed to P3 since)"
@@ -223,9 +227,9 @@ def test_a_target_missed_unacknowledged_stays_missed_at_its_severity(deps, clock
     run(deps, "ack INC-1")
     run(deps, "ack INC-2")
     run(deps, "sev INC-2 P0")
-    ack = [e.text for e in deps.store.timeline(1) if e.kind == "acknowledge"]
+    ack = [e.text for e in deps.store.incidents.timeline(1) if e.kind == "acknowledge"]
     assert ack == ["Acknowledged after 20 min (P0 target 15 min: missed)"]
-    first, second = deps.store.incident(1), deps.store.incident(2)
+    first, second = deps.store.incidents.incident(1), deps.store.incidents.incident(2)
     assert targets.target_met(first, deps.settings) is False
     assert (first.target_severity, first.target_minutes) == ("P0", 15)
     assert targets.target_met(second, deps.settings) is True

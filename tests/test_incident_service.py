@@ -28,7 +28,7 @@ def test_open_numbers_incidents_and_records_the_opening(store, settings, clock) 
     assert (first.ref, second.ref) == ("INC-1", "INC-2")
     assert second.severity == "P2"  # the plan's default
     assert first.status == "open" and first.commander == ALICE
-    [entry] = store.timeline(1)
+    [entry] = store.incidents.timeline(1)
     assert (entry.kind, entry.actor, entry.text) == (
         "opened",
         ALICE,
@@ -76,11 +76,11 @@ def test_second_ack_is_refused_and_changes_nothing(store, settings, clock) -> No
     """Acknowledging twice is an error; the first acknowledgement stands."""
     incident = open_p1(store, settings, clock)
     service.acknowledge(store, settings, incident.number, actor=BOB, now=clock())
-    before = store.timeline(incident.number)
+    before = store.incidents.timeline(incident.number)
     with pytest.raises(UserError, match="already acknowledged"):
         service.acknowledge(store, settings, incident.number, actor=ALICE, now=clock())
-    assert store.incident(incident.number).acked_by == BOB
-    assert store.timeline(incident.number) == before
+    assert store.incidents.incident(incident.number).acked_by == BOB
+    assert store.incidents.timeline(incident.number) == before
 
 
 @pytest.mark.both_engines
@@ -102,7 +102,7 @@ def test_concurrent_acks_make_one_acknowledgement(store, settings, clock) -> Non
     for t in threads:
         t.join()
     assert sorted(outcomes) == ["ok"] + ["refused"] * 7
-    kinds = [e.kind for e in store.timeline(incident.number)]
+    kinds = [e.kind for e in store.incidents.timeline(incident.number)]
     assert kinds.count("acknowledge") == 1
 
 
@@ -110,7 +110,7 @@ def test_nothing_changes_after_resolve(store, settings, clock) -> None:
     """Ack, status, severity and lead after resolve are refused and leave no trace."""
     incident = open_p1(store, settings, clock)
     service.resolve(store, settings, incident.number, actor=ALICE, summary="fixed", now=clock())
-    before = store.timeline(incident.number)
+    before = store.incidents.timeline(incident.number)
     for attempt in (
         lambda: service.acknowledge(store, settings, 1, actor=BOB, now=clock()),
         lambda: service.set_status(store, settings, 1, "mitigating", actor=BOB, now=clock()),
@@ -120,7 +120,7 @@ def test_nothing_changes_after_resolve(store, settings, clock) -> None:
     ):
         with pytest.raises(UserError, match="resolved"):
             attempt()
-    assert store.timeline(incident.number) == before
+    assert store.incidents.timeline(incident.number) == before
 
 
 def test_working_an_unacked_incident_acknowledges_it(store, settings, clock) -> None:
@@ -141,16 +141,16 @@ def test_mitigation_time_is_the_move_to_monitoring_that_held(store, settings, cl
     open_p1(store, settings, clock)
     clock.advance(minutes=10)
     service.set_status(store, settings, 1, "monitoring", actor=BOB, now=clock())
-    assert store.incident(1).mitigated_at == clock()
+    assert store.incidents.incident(1).mitigated_at == clock()
     clock.advance(minutes=5)
     service.set_status(store, settings, 1, "investigating", actor=BOB, now=clock())
-    assert store.incident(1).mitigated_at is None
-    assert steps.steps_done(store.timeline(1))["Mitigate"] is None
+    assert store.incidents.incident(1).mitigated_at is None
+    assert steps.steps_done(store.incidents.timeline(1))["Mitigate"] is None
     clock.advance(minutes=5)
     service.set_status(store, settings, 1, "monitoring", actor=BOB, now=clock())
     clock.advance(minutes=5)
     service.set_status(store, settings, 1, "mitigating", actor=BOB, now=clock())
-    assert store.incident(1).mitigated_at == clock() - timedelta(minutes=5)
+    assert store.incidents.incident(1).mitigated_at == clock() - timedelta(minutes=5)
 
 
 def test_status_lifecycle_is_enforced(store, settings, clock) -> None:
@@ -215,9 +215,9 @@ def test_steps_done_follow_the_timeline(store, settings, clock) -> None:
     open_p1(store, settings, clock)
     service.acknowledge(store, settings, 1, actor=BOB, now=clock())
     service.post_update(store, settings, 1, "Looking at the logs", actor=BOB, now=clock())
-    assert steps.steps_done(store.timeline(1))["Communicate"] is None
+    assert steps.steps_done(store.incidents.timeline(1))["Communicate"] is None
     service.public_update(store, settings, 1, "We are on it", actor=BOB, now=clock())
-    done = steps.steps_done(store.timeline(1))
+    done = steps.steps_done(store.incidents.timeline(1))
     assert done["Acknowledge"] is not None
     assert done["Communicate"].text == "Public update: We are on it"
     assert done["Investigate"] is None and done["Resolve"] is None

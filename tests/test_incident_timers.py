@@ -74,8 +74,8 @@ def test_breach_is_recorded_once(store, settings, clock) -> None:
     service.open_incident(store, settings, title="Down", severity="P0", actor="U1", now=clock())
     assert service.breach(store, settings, 1, now=clock.advance(minutes=15)) is not None
     assert service.breach(store, settings, 1, now=clock.advance(minutes=1)) is None
-    assert [e.kind for e in store.timeline(1)].count("breach") == 1
-    assert store.timers(1).get(timers.ACK_DEADLINE) is None
+    assert [e.kind for e in store.incidents.timeline(1)].count("breach") == 1
+    assert store.incidents.timers(1).get(timers.ACK_DEADLINE) is None
 
 
 @pytest.mark.both_engines
@@ -83,15 +83,15 @@ def test_lowered_severity_moves_the_deadline(store, settings, clock) -> None:
     """P0 lowered to P2 before 15 min: the old timer firing re-arms for the 4 h target."""
     service.open_incident(store, settings, title="Down", severity="P0", actor="U1", now=clock())
     service.set_severity(store, settings, 1, "P2", actor="U1", now=clock.advance(minutes=5))
-    assert store.timers(1)[timers.ACK_DEADLINE] == T0 + timedelta(hours=4)
+    assert store.incidents.timers(1)[timers.ACK_DEADLINE] == T0 + timedelta(hours=4)
     assert service.breach(store, settings, 1, now=clock.advance(minutes=11)) is None
-    assert store.timers(1)[timers.ACK_DEADLINE] == T0 + timedelta(hours=4)
+    assert store.incidents.timers(1)[timers.ACK_DEADLINE] == T0 + timedelta(hours=4)
 
 
 def test_raised_severity_can_breach_at_once(store, settings, clock) -> None:
     """P3 raised to P0 after 20 unacknowledged minutes is already past its new target."""
     service.open_incident(store, settings, title="Down", severity="P3", actor="U1", now=clock())
     service.set_severity(store, settings, 1, "P0", actor="U1", now=clock.advance(minutes=20))
-    assert store.timers(1)[timers.ACK_DEADLINE] == T0 + timedelta(minutes=15)
-    assert store.due_timers(clock())[0].kind == timers.ACK_DEADLINE
+    assert store.incidents.timers(1)[timers.ACK_DEADLINE] == T0 + timedelta(minutes=15)
+    assert store.incidents.due_timers(clock())[0].kind == timers.ACK_DEADLINE
     assert service.breach(store, settings, 1, now=clock()) is not None

@@ -44,5 +44,5 @@ def test_a_failing_job_is_reported_once(deps, slack, clock) -> None:
     deps.outbox.drain()
     posts = [m.text for m in slack.history("#incidents")]
     assert len(posts) == 1 and "`oncall-post` failed" in posts[0]
-    last = deps.store.last_run("oncall-post")
+    last = deps.store.jobs.last_run("oncall-post")
     assert last is not None and last.status == "failed"

@@ -28,17 +28,19 @@ def _used_database(path: Path) -> dict[str, int]:
             entries=(Entry(T0, "U1", "opened", f"Opened {n}"),),
             timers={"ack": T0 + timedelta(minutes=15)},
         )
-        opened = store.open_incident(draft, change)
-        store.add_entry(opened.number, Entry(T0, "U2", "note", "Rolled back the pool change"))
+        opened = store.incidents.open_incident(draft, change)
+        store.incidents.add_entry(
+            opened.number, Entry(T0, "U2", "note", "Rolled back the pool change")
+        )
     with store.atomic():
-        store.enqueue("post", "slack:C1", {"text": "héllo"}, incident=1)
-    store.receive("Ev1", '{"type": "reaction_added"}', T0)
+        store.outbox.enqueue("post", "slack:C1", {"text": "héllo"}, incident=1)
+    store.inbox.receive("Ev1", '{"type": "reaction_added"}', T0)
     store.set_state("install", "2026-12-01")
-    store.claim_run("backup-nightly", T0, T0, "owner")
-    store.take_pace("slack:C1", 100.0, 1, 3)
-    store.count_alerts("prom", T0, 4)
-    store.add_digest("daily", "2026-12-01", "C2", "1.2", T0, [{"key": "e", "text": "ok"}])
-    store.mark(1, "errors", "U1", T0)
+    store.jobs.claim_run("backup-nightly", T0, T0, "owner")
+    store.outbox.take_pace("slack:C1", 100.0, 1, 3)
+    store.alerts.count_alerts("prom", T0, 4)
+    store.digests.add_digest("daily", "2026-12-01", "C2", "1.2", T0, [{"key": "e", "text": "ok"}])
+    store.digests.mark(1, "errors", "U1", T0)
     store.close()
     with sa.create_engine(f"sqlite:///{path}").connect() as conn:
         return {

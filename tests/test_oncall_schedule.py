@@ -197,25 +197,27 @@ NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 def test_an_accepted_swap_is_two_overrides_each_with_its_audit_entry(store) -> None:  # type: ignore[no-untyped-def]
     """Accepting a swap stores both overrides under the ids returned, audited in order; a
     second answer to the same swap changes nothing."""
-    store.set_rotation(["U0A", "U0B"], datetime(2026, 11, 23, 9, 0), actor="U0A", now=NOW)
-    assert store.rotation() == (["U0A", "U0B"], datetime(2026, 11, 23, 9, 0))
+    store.oncall.set_rotation(["U0A", "U0B"], datetime(2026, 11, 23, 9, 0), actor="U0A", now=NOW)
+    assert store.oncall.rotation() == (["U0A", "U0B"], datetime(2026, 11, 23, 9, 0))
     give = (NOW + WEEK, NOW + 2 * WEEK)
     take = (NOW + 2 * WEEK, NOW + 3 * WEEK)
-    swap = store.request_swap("U0A", "U0B", give, take, NOW)
-    assert store.swap(swap).status == "pending"
-    assert store.decide_swap(swap, True, actor="U0B", now=NOW + timedelta(hours=1))
-    assert not store.decide_swap(swap, False, actor="U0B", now=NOW + timedelta(hours=2))
-    decided = store.swap(swap)
+    swap = store.oncall.request_swap("U0A", "U0B", give, take, NOW)
+    assert store.oncall.swap(swap).status == "pending"
+    assert store.oncall.decide_swap(swap, True, actor="U0B", now=NOW + timedelta(hours=1))
+    assert not store.oncall.decide_swap(swap, False, actor="U0B", now=NOW + timedelta(hours=2))
+    decided = store.oncall.swap(swap)
     assert (decided.status, decided.decided_at) == ("accepted", NOW + timedelta(hours=1))
-    overrides = store.overrides(NOW)
+    overrides = store.oncall.overrides(NOW)
     assert [(o.user, o.starts_at, o.ends_at, o.reason) for o in overrides] == [
         ("U0B", *give, f"swap S{swap}"),
         ("U0A", *take, f"swap S{swap}"),
     ]
-    extra = store.add_override("U0C", NOW, NOW + WEEK, reason="override", actor="U0C", now=NOW)
-    assert [o.id for o in store.overrides(NOW)] == [*(o.id for o in overrides), extra]
-    assert [o.user for o in store.overrides(NOW + 2 * WEEK)] == ["U0A"]  # the others ended
-    actions = [(e.actor, e.action) for e in store.audit()]
+    extra = store.oncall.add_override(
+        "U0C", NOW, NOW + WEEK, reason="override", actor="U0C", now=NOW
+    )
+    assert [o.id for o in store.oncall.overrides(NOW)] == [*(o.id for o in overrides), extra]
+    assert [o.user for o in store.oncall.overrides(NOW + 2 * WEEK)] == ["U0A"]  # the others ended
+    actions = [(e.actor, e.action) for e in store.oncall.audit()]
     assert actions == [
         ("U0C", "override"),
         ("U0B", "swap-accepted"),
@@ -224,8 +226,8 @@ def test_an_accepted_swap_is_two_overrides_each_with_its_audit_entry(store) -> N
         ("U0A", "swap-request"),
         ("U0A", "set"),
     ]
-    assert store.audit(limit=1)[0].detail.startswith("U0C ")
-    assert store.audit()[4].detail == f"S{swap} with U0B"
+    assert store.oncall.audit(limit=1)[0].detail.startswith("U0C ")
+    assert store.oncall.audit()[4].detail == f"S{swap} with U0B"
 
 
 @pytest.mark.both_engines
@@ -234,13 +236,15 @@ def test_answers_to_one_swap_at_once_decide_it_once(store) -> None:  # type: ign
     nothing, and there are exactly two overrides."""
     import threading
 
-    swap = store.request_swap("U0A", "U0B", (NOW, NOW + WEEK), (NOW + WEEK, NOW + 2 * WEEK), NOW)
+    swap = store.oncall.request_swap(
+        "U0A", "U0B", (NOW, NOW + WEEK), (NOW + WEEK, NOW + 2 * WEEK), NOW
+    )
     start = threading.Barrier(6)
     decided: list[bool] = []
 
     def answer() -> None:
         start.wait()
-        decided.append(store.decide_swap(swap, True, actor="U0B", now=NOW))
+        decided.append(store.oncall.decide_swap(swap, True, actor="U0B", now=NOW))
 
     threads = [threading.Thread(target=answer) for _ in range(6)]
     for thread in threads:
@@ -248,5 +252,5 @@ def test_answers_to_one_swap_at_once_decide_it_once(store) -> None:  # type: ign
     for thread in threads:
         thread.join()
     assert sorted(decided) == [False] * 5 + [True]
-    assert len(store.overrides(NOW)) == 2
-    assert [e.action for e in store.audit()].count("swap-accepted") == 1
+    assert len(store.oncall.overrides(NOW)) == 2
+    assert [e.action for e in store.oncall.audit()].count("swap-accepted") == 1

@@ -26,19 +26,19 @@ from tests.conftest import Clock, make_deps
 @pytest.mark.both_engines
 def test_only_the_head_of_each_lane_is_claimable(store: Store) -> None:
     """Rows in one lane go one at a time, in order; other lanes do not wait for it."""
-    first = store.enqueue("slack.post", "slack:#a", {"n": 1})
-    store.enqueue("slack.post", "slack:#a", {"n": 2})
-    other = store.enqueue("slack.post", "slack:#b", {"n": 3})
+    first = store.outbox.enqueue("slack.post", "slack:#a", {"n": 1})
+    store.outbox.enqueue("slack.post", "slack:#a", {"n": 2})
+    other = store.outbox.enqueue("slack.post", "slack:#b", {"n": 3})
     later = datetime.now(UTC) + timedelta(seconds=1)
-    assert [e.id for e in store.claimable(later)] == [first, other]
+    assert [e.id for e in store.outbox.claimable(later)] == [first, other]
 
-    claimed = store.claim(first, "host:1:a", later, timedelta(seconds=30))
+    claimed = store.outbox.claim(first, "host:1:a", later, timedelta(seconds=30))
     assert claimed is not None and claimed.attempts == 1
-    assert store.claim(first, "host:2:b", later, timedelta(seconds=30)) is None  # leased
-    assert [e.id for e in store.claimable(later)] == [other]  # lane #a waits for its head
+    assert store.outbox.claim(first, "host:2:b", later, timedelta(seconds=30)) is None  # leased
+    assert [e.id for e in store.outbox.claimable(later)] == [other]  # lane #a waits for its head
     # The owner died: when the lease runs out, another process takes the row.
     expired = later + timedelta(seconds=31)
-    again = store.claim(first, "host:2:b", expired, timedelta(seconds=30))
+    again = store.outbox.claim(first, "host:2:b", expired, timedelta(seconds=30))
     assert again is not None and again.attempts == 2
 
 
@@ -47,10 +47,10 @@ def test_a_change_and_its_effects_commit_together_or_not_at_all(store: Store) ->
     """An error after the effect was written rolls the effect back with the change."""
     with pytest.raises(RuntimeError), store.atomic():
         store.set_state("changed", "yes")
-        store.enqueue("slack.post", "slack:#a", {"text": "owed"})
+        store.outbox.enqueue("slack.post", "slack:#a", {"text": "owed"})
         raise RuntimeError("the command failed half-way")
     assert store.state("changed") is None
-    assert store.outbox_summary(datetime.now(UTC))["pending"] == 0
+    assert store.outbox.outbox_summary(datetime.now(UTC))["pending"] == 0
 
 
 @pytest.mark.both_engines
@@ -71,7 +71,7 @@ def test_retry_after_pauses_only_its_own_lane(deps: Deps, slack: LocalSlack) -> 
         enqueue_post(deps, "#incidents", {"text": "fast lane"})
     deps.outbox.drain()
     assert [m.text for m in slack.history("#incidents")] == ["fast lane"]
-    [waiting] = deps.store.effects(("pending",))
+    [waiting] = deps.store.outbox.effects(("pending",))
     assert waiting.lane == "slack:#digest" and "ratelimited" in str(waiting.last_error)
     assert waiting.due_at - datetime.now(UTC) > timedelta(seconds=25)
 
@@ -101,25 +101,29 @@ def test_a_row_failing_past_the_give_up_time_is_dead_and_healthz_says_so(
     degraded = status(deps, lambda: True)
     assert degraded["status"] == "degraded" and degraded["outbox"]["pending"] == 1
     outbox.deliver_one(paced=False)  # first failure: retried
-    assert store.effects(("pending",))[0].last_error == "Slack internal_error (HTTP 500)"
+    assert store.outbox.effects(("pending",))[0].last_error == "Slack internal_error (HTTP 500)"
     time.sleep(0.1)  # the backoff, and past the give-up time
     outbox.deliver_one(paced=False)
     assert status(deps, lambda: True)["outbox"]["dead"] == 1
-    [dead] = store.effects(("dead",))
+    [dead] = store.outbox.effects(("dead",))
     assert dead.last_error == "Slack internal_error (HTTP 500)" and dead.attempts == 2
 
 
 @pytest.mark.both_engines
 def test_the_pace_allows_a_burst_then_one_a_second(store: Store) -> None:
     def take(channel: str, at: float) -> bool:
-        return store.take_pace(channel, at, per_second=1, burst=3) == 0.0
+        return store.outbox.take_pace(channel, at, per_second=1, burst=3) == 0.0
 
     assert [take("slack:#a", 100.0) for _ in range(4)] == [True, True, True, False]
     assert take("slack:#b", 100.0)  # another channel has its own bucket
-    assert store.take_pace("slack:#a", 100.5, 1, 3) == pytest.approx(0.5)  # the next token's wait
+    assert store.outbox.take_pace("slack:#a", 100.5, 1, 3) == pytest.approx(
+        0.5
+    )  # the next token's wait
     assert not take("slack:#a", 100.5) and take("slack:#a", 101.0)  # one a second
     assert [take("slack:#a", 110.0) for _ in range(4)] == [True, True, True, False]
-    assert Store(store.path).take_pace("slack:#a", 110.0, 1, 3) > 0  # one bucket per database
+    assert (
+        Store(store.path).outbox.take_pace("slack:#a", 110.0, 1, 3) > 0
+    )  # one bucket per database
     # a clock stepped back an hour starts afresh, rather than holding posts for an hour
     assert [take("slack:#a", 110.0 - 3600) for _ in range(4)] == [True, True, True, False]
 
@@ -131,10 +135,10 @@ def test_the_pace_keeps_fractions_of_a_second_at_todays_clock(store: Store) -> N
     start = 1_800_000_000.3
 
     def take(at: float) -> bool:
-        return store.take_pace("slack:#a", at, per_second=1, burst=3) == 0.0
+        return store.outbox.take_pace("slack:#a", at, per_second=1, burst=3) == 0.0
 
     assert [take(start) for _ in range(4)] == [True, True, True, False]
-    assert store.take_pace("slack:#a", start + 0.5, 1, 3) == pytest.approx(0.5, abs=1e-3)
+    assert store.outbox.take_pace("slack:#a", start + 0.5, 1, 3) == pytest.approx(0.5, abs=1e-3)
     assert take(start + 1.0) and not take(start + 1.5)
 
 
@@ -142,46 +146,49 @@ def test_the_pace_keeps_fractions_of_a_second_at_todays_clock(store: Store) -> N
 def test_waiting_rows_coalesce_and_a_page_takes_its_lane_first(store: Store) -> None:
     """A row not yet claimed covers a later one of its kind; a lane holding a page goes
     first, what is ahead of the page in its lane too."""
-    card = store.enqueue("card", "slack:#inc-7", {}, incident=7)
-    assert store.enqueue("card", "slack:#inc-7", {}, incident=7, coalesce=True) is None
-    digest = store.enqueue("digest", "slack:#ops", {})
-    assert store.enqueue("digest", "slack:#ops", {}, coalesce=True) is None
-    ahead = store.enqueue("post", "slack:#b", {})
-    page = store.enqueue("page", "slack:#b", {}, priority=1)
-    assert store.urgent_lanes() == {"slack:#b"}
+    card = store.outbox.enqueue("card", "slack:#inc-7", {}, incident=7)
+    assert store.outbox.enqueue("card", "slack:#inc-7", {}, incident=7, coalesce=True) is None
+    digest = store.outbox.enqueue("digest", "slack:#ops", {})
+    assert store.outbox.enqueue("digest", "slack:#ops", {}, coalesce=True) is None
+    ahead = store.outbox.enqueue("post", "slack:#b", {})
+    page = store.outbox.enqueue("page", "slack:#b", {}, priority=1)
+    assert store.outbox.urgent_lanes() == {"slack:#b"}
     now = datetime.now(UTC) + timedelta(seconds=1)
-    assert [e.id for e in store.claimable(now)] == [ahead, card, digest]
-    assert store.has_pending(7, "card") and not store.has_pending(7, "digest")
-    assert store.claim(card, "h:1:a", now, timedelta(seconds=30)) is not None
-    again = store.enqueue("card", "slack:#inc-7", {}, incident=7, coalesce=True)
+    assert [e.id for e in store.outbox.claimable(now)] == [ahead, card, digest]
+    assert store.outbox.has_pending(7, "card") and not store.outbox.has_pending(7, "digest")
+    assert store.outbox.claim(card, "h:1:a", now, timedelta(seconds=30)) is not None
+    again = store.outbox.enqueue("card", "slack:#inc-7", {}, incident=7, coalesce=True)
     assert again is not None  # the claimed row may have rendered before the change
-    assert store.latest_effect(7, "card").id == again  # type: ignore[union-attr]
-    assert [e.id for e in store.overdue(("page",), now, now)] == [page]
+    assert store.outbox.latest_effect(7, "card").id == again  # type: ignore[union-attr]
+    assert [e.id for e in store.outbox.overdue(("page",), now, now)] == [page]
 
 
 @pytest.mark.both_engines
 def test_a_gone_owners_rows_wait_until_its_last_request_would_have_landed(store: Store) -> None:
     """Released rows are due when the dead process's last call could still reach Slack, and
     no earlier than they were due."""
-    slow, later = store.enqueue("post", "slack:#a", {}), store.enqueue("page", "slack:#b", {})
+    slow, later = (
+        store.outbox.enqueue("post", "slack:#a", {}),
+        store.outbox.enqueue("page", "slack:#b", {}),
+    )
     assert slow is not None and later is not None
     now, lease, inflight = (
         datetime.now(UTC) + timedelta(seconds=1),
         timedelta(seconds=30),
         timedelta(seconds=10),
     )
-    store.claim(slow, "gone:1:x", now, lease, inflight)
-    store.claim(later, "h:2:y", now, lease)
-    store.retry_at(later, "h:2:y", now + timedelta(hours=1), "HTTP 503", now)
-    assert store.claim(later, "gone:1:x", now, lease, inflight, due_only=False)  # a fallback
-    store.receive("Ev1", "{}", now)
-    assert store.claim_inbox("gone:1:x", now, lease) is not None
-    assert store.lease_owners() == ["gone:1:x"]
-    assert store.release_owner("gone:1:x") == 3
-    assert store.effect(slow).due_at == now + inflight  # type: ignore[union-attr]
-    assert store.effect(later).due_at == now + timedelta(hours=1)  # type: ignore[union-attr]
-    assert store.lease_owners() == []
-    assert store.claim_inbox("h:2:y", now, lease) is not None
+    store.outbox.claim(slow, "gone:1:x", now, lease, inflight)
+    store.outbox.claim(later, "h:2:y", now, lease)
+    store.outbox.retry_at(later, "h:2:y", now + timedelta(hours=1), "HTTP 503", now)
+    assert store.outbox.claim(later, "gone:1:x", now, lease, inflight, due_only=False)  # a fallback
+    store.inbox.receive("Ev1", "{}", now)
+    assert store.inbox.claim_inbox("gone:1:x", now, lease) is not None
+    assert store.outbox.lease_owners() == ["gone:1:x"]
+    assert store.outbox.release_owner("gone:1:x") == 3
+    assert store.outbox.effect(slow).due_at == now + inflight  # type: ignore[union-attr]
+    assert store.outbox.effect(later).due_at == now + timedelta(hours=1)  # type: ignore[union-attr]
+    assert store.outbox.lease_owners() == []
+    assert store.inbox.claim_inbox("h:2:y", now, lease) is not None
 
 
 @pytest.mark.both_engines
@@ -189,22 +196,22 @@ def test_the_inbox_keeps_one_row_per_event_and_takes_the_oldest_due(store: Store
     """A delivery Slack retries is stored once; claims take the oldest due event, and a
     failed one waits for its retry time."""
     now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-    assert store.receive("Ev1", "{}", now) and not store.receive("Ev1", "{}", now)
-    assert store.receive("Ev2", "{}", now)
-    first = store.claim_inbox("h:1:a", now, timedelta(seconds=30))
+    assert store.inbox.receive("Ev1", "{}", now) and not store.inbox.receive("Ev1", "{}", now)
+    assert store.inbox.receive("Ev2", "{}", now)
+    first = store.inbox.claim_inbox("h:1:a", now, timedelta(seconds=30))
     assert first is not None and first.event_id == "Ev1" and first.attempts == 1
-    store.inbox_retry(first.id, "h:1:a", now + timedelta(minutes=1), "boom", now)
-    second = store.claim_inbox("h:1:a", now, timedelta(seconds=30))
+    store.inbox.inbox_retry(first.id, "h:1:a", now + timedelta(minutes=1), "boom", now)
+    second = store.inbox.claim_inbox("h:1:a", now, timedelta(seconds=30))
     assert second is not None and second.event_id == "Ev2"
-    assert store.claim_inbox("h:2:b", now, timedelta(seconds=30)) is None  # Ev1 not yet due
-    store.inbox_done(second.id, "h:1:a", now)
-    assert store.inbox_pending() == 1
-    assert store.inbox_summary(now + timedelta(seconds=5)) == {
+    assert store.inbox.claim_inbox("h:2:b", now, timedelta(seconds=30)) is None  # Ev1 not yet due
+    store.inbox.inbox_done(second.id, "h:1:a", now)
+    assert store.inbox.inbox_pending() == 1
+    assert store.inbox.inbox_summary(now + timedelta(seconds=5)) == {
         "pending": 1,
         "oldest_seconds": 5.0,
         "dead": 0,
     }
-    retried = store.claim_inbox("h:2:b", now + timedelta(minutes=1), timedelta(seconds=30))
+    retried = store.inbox.claim_inbox("h:2:b", now + timedelta(minutes=1), timedelta(seconds=30))
     assert retried is not None and retried.attempts == 2 and retried.last_error == "boom"
 
 
@@ -262,11 +269,11 @@ def test_opsbot_outbox_lists_retries_and_drops(tmp_path: Path) -> None:
     db = tmp_path / "opsbot.db"
     store = Store(db)
     store.migrate()
-    row = store.enqueue("pagerduty", "pagerduty", {"action": "trigger"}, incident=None)
+    row = store.outbox.enqueue("pagerduty", "pagerduty", {"action": "trigger"}, incident=None)
     assert row is not None
-    claimed = store.claim(row, "h:1:x", datetime.now(UTC), timedelta(seconds=1))
+    claimed = store.outbox.claim(row, "h:1:x", datetime.now(UTC), timedelta(seconds=1))
     assert claimed is not None
-    store.bury(row, "h:1:x", "HTTP 503", datetime.now(UTC))
+    store.outbox.bury(row, "h:1:x", "HTTP 503", datetime.now(UTC))
 
     listed = opsbot(db=db)
     assert listed.returncode == 0
@@ -274,7 +281,7 @@ def test_opsbot_outbox_lists_retries_and_drops(tmp_path: Path) -> None:
     assert f"#{row}" in listed.stdout and "last error: HTTP 503" in listed.stdout
 
     assert opsbot("retry", str(row), db=db).stdout.strip() == f"#{row} back in line."
-    assert store.effect(row).state == "pending"  # type: ignore[union-attr]
+    assert store.outbox.effect(row).state == "pending"  # type: ignore[union-attr]
     assert opsbot("drop", str(row), db=db).stdout.strip() == f"#{row} dropped."
     refused = opsbot("drop", str(row), db=db)
     assert refused.returncode == 1 and "nothing changed" in refused.stdout
@@ -288,21 +295,21 @@ def test_opsbot_inbox_lists_dead_events_and_retries_or_drops_them(tmp_path: Path
     store = Store(db)
     store.migrate()
     now = datetime.now(UTC)
-    store.receive("Ev1", '{"event": {"type": "reaction_added"}}', now)
-    claimed = store.claim_inbox("h:1:x", now, timedelta(seconds=30))
+    store.inbox.receive("Ev1", '{"event": {"type": "reaction_added"}}', now)
+    claimed = store.inbox.claim_inbox("h:1:x", now, timedelta(seconds=30))
     assert claimed is not None
-    store.inbox_bury(claimed.id, "h:1:x", "Slack service_unavailable", now)
+    store.inbox.inbox_bury(claimed.id, "h:1:x", "Slack service_unavailable", now)
     listed = opsbot(db=db, table="inbox")
     assert "0 waiting" in listed.stdout and "1 dead" in listed.stdout
     assert "reaction_added" in listed.stdout and "service_unavailable" in listed.stdout
     assert opsbot("retry", str(claimed.id), db=db, table="inbox").stdout.strip() == (
         f"#{claimed.id} back in line."
     )
-    again = store.claim_inbox("h:2:y", datetime.now(UTC), timedelta(seconds=30))
+    again = store.inbox.claim_inbox("h:2:y", datetime.now(UTC), timedelta(seconds=30))
     assert again is not None and again.attempts == 2
-    store.inbox_bury(again.id, "h:2:y", "Slack service_unavailable", datetime.now(UTC))
+    store.inbox.inbox_bury(again.id, "h:2:y", "Slack service_unavailable", datetime.now(UTC))
     assert opsbot("drop", str(again.id), db=db, table="inbox").returncode == 0
-    assert store.inbox_summary(datetime.now(UTC)) == {
+    assert store.inbox.inbox_summary(datetime.now(UTC)) == {
         "pending": 0,
         "oldest_seconds": 0.0,
         "dead": 0,
@@ -356,12 +363,12 @@ def test_an_error_before_ack_still_reaches_the_error_handler() -> None:
 def test_a_row_put_back_with_a_later_due_time_is_not_taken_early(store: Store) -> None:
     """Worker A lists the row; worker B takes it, fails (429) and puts it back due in 20 s;
     A's claim must not take it now (it once did, ignoring Retry-After)."""
-    row = store.enqueue("statuspage", "statuspage", {})
+    row = store.outbox.enqueue("statuspage", "statuspage", {})
     assert row is not None
     now = datetime.now(UTC) + timedelta(seconds=1)
-    listed = store.claimable(now)  # worker A
+    listed = store.outbox.claimable(now)  # worker A
     assert [e.id for e in listed] == [row]
-    assert store.claim(row, "h:2:b", now, timedelta(seconds=30)) is not None  # worker B
-    store.retry_at(row, "h:2:b", now + timedelta(seconds=20), "HTTP 429", now)
-    assert store.claim(row, "h:1:a", now, timedelta(seconds=30)) is None  # A, too late
-    assert store.claim(row, "h:1:a", now + timedelta(seconds=21), timedelta(seconds=30))
+    assert store.outbox.claim(row, "h:2:b", now, timedelta(seconds=30)) is not None  # worker B
+    store.outbox.retry_at(row, "h:2:b", now + timedelta(seconds=20), "HTTP 429", now)
+    assert store.outbox.claim(row, "h:1:a", now, timedelta(seconds=30)) is None  # A, too late
+    assert store.outbox.claim(row, "h:1:a", now + timedelta(seconds=21), timedelta(seconds=30))

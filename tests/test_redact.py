@@ -97,8 +97,8 @@ def test_slack_sqlite_and_log_never_see_them(
         actor="U1",
         now=datetime.now(UTC),
     )
-    store.add_entry(opened.number, Entry(datetime.now(UTC), "U1", "note", everything))
-    store.enqueue("slack.post", "slack:#x", {"text": everything})
+    store.incidents.add_entry(opened.number, Entry(datetime.now(UTC), "U1", "note", everything))
+    store.outbox.enqueue("slack.post", "slack:#x", {"text": everything})
     store_bytes = b"".join(p.read_bytes() for p in tmp_path.glob("opsbot.db*"))
     assert leaked(store_bytes.decode("latin-1")) == []
     with sqlite3.connect(tmp_path / "opsbot.db") as db:
@@ -301,15 +301,19 @@ def test_the_store_keeps_typed_text_and_valid_json(tmp_path: Path) -> None:
     store = Store(tmp_path / "opsbot.db")
     store.migrate()
     now = datetime.now(UTC)
-    opened = store.open_incident(Incident(0, "t", "P2", "open", "U1", "U1", now), Change())
+    opened = store.incidents.open_incident(
+        Incident(0, "t", "P2", "open", "U1", "U1", now), Change()
+    )
     for text in [*FALSE_SECRETS, "password=hunter2hunter2"]:
-        store.add_entry(opened.number, Entry(now, "U1", "note", text, source=text))
-    stored = [e.text for e in store.timeline(opened.number)]
+        store.incidents.add_entry(opened.number, Entry(now, "U1", "note", text, source=text))
+    stored = [e.text for e in store.incidents.timeline(opened.number)]
     assert stored == [*FALSE_SECRETS, "password=***"]
 
     quoted = 'login failed: password="hunter2hunter2" for token="t0k3n-99"'
-    store.add_digest("daily", "2026-11-30", "C1", "1.2", now, [{"key": "e", "text": quoted}])
-    [digest] = store.digests("2026-11-30", "2026-11-30")
+    store.digests.add_digest(
+        "daily", "2026-11-30", "C1", "1.2", now, [{"key": "e", "text": quoted}]
+    )
+    [digest] = store.digests.find("2026-11-30", "2026-11-30")
     assert digest.sections == [{"key": "e", "text": 'login failed: password="***" for token="***"'}]
     alert = {
         "source": "prom",
@@ -327,9 +331,9 @@ def test_the_store_keeps_typed_text_and_valid_json(tmp_path: Path) -> None:
         "resolved_at": None,
         "repeats": 0,
     }
-    store.save_alert(alert)
-    store.save_alert({**alert, "repeats": 1})  # the update path masks as well
-    [row] = store.alerts()
+    store.alerts.save_alert(alert)
+    store.alerts.save_alert({**alert, "repeats": 1})  # the update path masks as well
+    [row] = store.alerts.find()
     assert row.labels["note"] == 'login failed: password="***" for token="***"' and row.repeats == 1
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("opsbot.db*"))
     assert b"hunter2hunter2" not in raw and b"t0k3n-99" not in raw

@@ -253,7 +253,7 @@ def test_a_p0_page_fires_on_time_though_the_wall_clock_steps_back(
             if second == 14 * 60:
                 wall[0] -= timedelta(minutes=4)  # the system clock is set back
             runner.tick(inline=True)
-            if store.incident(1).breached_at and paged_after is None:
+            if store.incidents.incident(1).breached_at and paged_after is None:
                 paged_after = second
             mono[0] += 5
             wall[0] += timedelta(seconds=5)

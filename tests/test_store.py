@@ -20,7 +20,9 @@ def new_incident(store: Store, title: str = "Login broken") -> Incident:
         opened_by="U1",
         opened_at=T0,
     )
-    return store.open_incident(draft, Change(entries=(Entry(T0, "U1", "opened", "Opened"),)))
+    return store.incidents.open_incident(
+        draft, Change(entries=(Entry(T0, "U1", "opened", "Opened"),))
+    )
 
 
 def test_migrate_is_idempotent_and_uses_wal(tmp_path) -> None:
@@ -39,7 +41,7 @@ def test_migrate_is_idempotent_and_uses_wal(tmp_path) -> None:
 def test_round_trip_keeps_times_and_fields(store) -> None:
     """An incident comes back as it went in, times as aware UTC datetimes."""
     incident = new_incident(store)
-    again = store.incident(incident.number)
+    again = store.incidents.incident(incident.number)
     assert again == incident
     assert again.opened_at.tzinfo is not None
 
@@ -53,9 +55,9 @@ def test_failed_decision_rolls_back_everything(store) -> None:
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError):
-        store.change_incident(incident.number, decide)
-    assert store.incident(incident.number) == incident
-    assert len(store.timeline(incident.number)) == 1
+        store.incidents.change_incident(incident.number, decide)
+    assert store.incidents.incident(incident.number) == incident
+    assert len(store.incidents.timeline(incident.number)) == 1
 
 
 @pytest.mark.both_engines
@@ -63,20 +65,28 @@ def test_source_puts_one_entry_on_a_timeline(store) -> None:
     """The same source twice adds one entry; removing by source removes it."""
     incident = new_incident(store)
     pin = Entry(T0 + timedelta(minutes=3), "U2", "pin", "Rolled back", "pin:C1:1.0")
-    assert store.add_entry(incident.number, pin) is True
-    assert store.add_entry(incident.number, pin) is False
-    assert [e.kind for e in store.timeline(incident.number)] == ["opened", "pin"]
-    assert store.remove_entry(incident.number, "pin:C1:1.0") is True
-    assert store.remove_entry(incident.number, "pin:C1:1.0") is False
+    assert store.incidents.add_entry(incident.number, pin) is True
+    assert store.incidents.add_entry(incident.number, pin) is False
+    assert [e.kind for e in store.incidents.timeline(incident.number)] == ["opened", "pin"]
+    assert store.incidents.remove_entry(incident.number, "pin:C1:1.0") is True
+    assert store.incidents.remove_entry(incident.number, "pin:C1:1.0") is False
 
 
 @pytest.mark.both_engines
 def test_timeline_is_in_time_order(store) -> None:
     """Entries sort by their own time, so a pinned older message lands where it happened."""
     incident = new_incident(store)
-    store.add_entry(incident.number, Entry(T0 + timedelta(minutes=9), "U1", "update", "late"))
-    store.add_entry(incident.number, Entry(T0 + timedelta(minutes=2), "U2", "pin", "early", "s"))
-    assert [e.text for e in store.timeline(incident.number)] == ["Opened", "early", "late"]
+    store.incidents.add_entry(
+        incident.number, Entry(T0 + timedelta(minutes=9), "U1", "update", "late")
+    )
+    store.incidents.add_entry(
+        incident.number, Entry(T0 + timedelta(minutes=2), "U2", "pin", "early", "s")
+    )
+    assert [e.text for e in store.incidents.timeline(incident.number)] == [
+        "Opened",
+        "early",
+        "late",
+    ]
 
 
 def test_first_sighting_forgets_after_keep(store) -> None:
@@ -92,43 +102,43 @@ def test_first_sighting_forgets_after_keep(store) -> None:
 def test_digests_marks_and_job_runs_read_back_typed(store) -> None:
     """A digest, its marks and a job's runs come back as typed rows, times as aware UTC."""
     sections = [{"key": "errors", "title": "Error logs", "state": "ok", "text": "none"}]
-    digest_id = store.add_digest("daily", "2026-11-27", "", "", T0, sections)
-    store.set_digest_message(digest_id, "C1", "1.2")
+    digest_id = store.digests.add_digest("daily", "2026-11-27", "", "", T0, sections)
+    store.digests.set_digest_message(digest_id, "C1", "1.2")
     later = T0 + timedelta(minutes=5)
-    assert store.mark(digest_id, "errors", "U1", later)
+    assert store.digests.mark(digest_id, "errors", "U1", later)
     digest = Digest(digest_id, "daily", date(2026, 11, 27), "C1", "1.2", T0, sections)
-    assert store.digest(digest_id) == store.digest_at("C1", "1.2") == digest
-    assert store.digests("2026-11-27", "2026-11-27", kind="daily") == [digest]
-    assert store.digests("2026-11-27", "2026-11-27", kind="weekly") == []
-    assert store.marks(digest_id) == [DigestMark(digest_id, "errors", "U1", later)]
+    assert store.digests.digest(digest_id) == store.digests.digest_at("C1", "1.2") == digest
+    assert store.digests.find("2026-11-27", "2026-11-27", kind="daily") == [digest]
+    assert store.digests.find("2026-11-27", "2026-11-27", kind="weekly") == []
+    assert store.digests.marks(digest_id) == [DigestMark(digest_id, "errors", "U1", later)]
 
-    assert store.claim_run("daily-digest", T0, T0, owner="host:1")
-    [running] = store.job_runs("daily-digest")
+    assert store.jobs.claim_run("daily-digest", T0, T0, owner="host:1")
+    [running] = store.jobs.job_runs("daily-digest")
     assert (running.status, running.owner, running.lease_until) == (
         "running",
         "host:1",
         T0 + RUN_LEASE,
     )
-    store.finish_run("daily-digest", T0, "ok", "Daily digest D1 posted", later)
+    store.jobs.finish_run("daily-digest", T0, "ok", "Daily digest D1 posted", later)
     done = JobRun("daily-digest", T0, T0, "ok", later, "Daily digest D1 posted")
-    assert store.last_run("daily-digest") == done
-    assert store.last_run("weekly-digest") is None
+    assert store.jobs.last_run("daily-digest") == done
+    assert store.jobs.last_run("weekly-digest") is None
 
 
 @pytest.mark.both_engines
 def test_a_mark_is_made_once_and_removed_once(store) -> None:
     """Marking twice changes nothing the second time; so does removing twice."""
-    digest_id = store.add_digest("daily", "2026-11-27", "C1", "1.2", T0, [])
-    assert store.mark(digest_id, "all", "U1", T0)
-    assert not store.mark(digest_id, "all", "U1", T0 + timedelta(minutes=1))
-    assert store.mark(digest_id, "all", "U2", T0 + timedelta(minutes=2))
-    assert [(m.user, m.at) for m in store.marks(digest_id)] == [
+    digest_id = store.digests.add_digest("daily", "2026-11-27", "C1", "1.2", T0, [])
+    assert store.digests.mark(digest_id, "all", "U1", T0)
+    assert not store.digests.mark(digest_id, "all", "U1", T0 + timedelta(minutes=1))
+    assert store.digests.mark(digest_id, "all", "U2", T0 + timedelta(minutes=2))
+    assert [(m.user, m.at) for m in store.digests.marks(digest_id)] == [
         ("U1", T0),
         ("U2", T0 + timedelta(minutes=2)),
     ]
-    assert store.mark(digest_id, "all", "U1", T0, add=False)
-    assert not store.mark(digest_id, "all", "U1", T0, add=False)
-    assert [m.user for m in store.marks(digest_id)] == ["U2"]
+    assert store.digests.mark(digest_id, "all", "U1", T0, add=False)
+    assert not store.digests.mark(digest_id, "all", "U1", T0, add=False)
+    assert [m.user for m in store.digests.marks(digest_id)] == ["U2"]
 
 
 @pytest.mark.both_engines
@@ -139,29 +149,31 @@ def test_runs_are_renewed_cut_short_once_and_claimed_again(store) -> None:
     def never(owner: str) -> bool:
         return False
 
-    assert store.claim_run("backup-nightly", T0, T0)
-    assert not store.claim_run("backup-nightly", T0, T0)  # running: nobody else takes it
-    assert store.renew_run("backup-nightly", T0, None, T0 + RUN_LEASE)
-    assert not store.renew_run("backup-nightly", T0, "host:9", T0 + RUN_LEASE)
-    [by_hand] = store.cut_short(T0, never)  # held by no process: cut short at a start
+    assert store.jobs.claim_run("backup-nightly", T0, T0)
+    assert not store.jobs.claim_run("backup-nightly", T0, T0)  # running: nobody else takes it
+    assert store.jobs.renew_run("backup-nightly", T0, None, T0 + RUN_LEASE)
+    assert not store.jobs.renew_run("backup-nightly", T0, "host:9", T0 + RUN_LEASE)
+    [by_hand] = store.jobs.cut_short(T0, never)  # held by no process: cut short at a start
     assert (by_hand.owner, by_hand.status) == (None, "running")
-    assert store.cut_short(T0, never) == []  # said once
+    assert store.jobs.cut_short(T0, never) == []  # said once
 
-    assert store.claim_run("backup-nightly", T0, T0, owner="host:1")
-    assert store.cut_short(T0 + RUN_LEASE / 2, never) == []  # its lease holds
-    assert [r.owner for r in store.cut_short(T0 + RUN_LEASE * 2, never)] == ["host:1"]
-    assert store.claim_run("backup-nightly", T0, T0, owner="host:2")
-    assert [r.owner for r in store.cut_short(T0, lambda owner: owner == "host:2")] == ["host:2"]
+    assert store.jobs.claim_run("backup-nightly", T0, T0, owner="host:1")
+    assert store.jobs.cut_short(T0 + RUN_LEASE / 2, never) == []  # its lease holds
+    assert [r.owner for r in store.jobs.cut_short(T0 + RUN_LEASE * 2, never)] == ["host:1"]
+    assert store.jobs.claim_run("backup-nightly", T0, T0, owner="host:2")
+    assert [r.owner for r in store.jobs.cut_short(T0, lambda owner: owner == "host:2")] == [
+        "host:2"
+    ]
 
     later = T0 + timedelta(hours=1)
-    assert store.claim_run("backup-nightly", T0, later, owner="host:3")
-    assert store.interrupt_runs("host:3") == 1  # a clean stop: said at the next start
-    assert [r.status for r in store.cut_short(later, never)] == ["interrupted"]
-    assert store.last_settled_run("backup-nightly") is None
-    assert store.claim_run("backup-nightly", T0, later, owner="host:3")
-    store.finish_run("backup-nightly", T0, "ok", "done", later)
-    assert store.last_settled_run("backup-nightly") == T0
-    assert store.first_run_at() == later
+    assert store.jobs.claim_run("backup-nightly", T0, later, owner="host:3")
+    assert store.jobs.interrupt_runs("host:3") == 1  # a clean stop: said at the next start
+    assert [r.status for r in store.jobs.cut_short(later, never)] == ["interrupted"]
+    assert store.jobs.last_settled_run("backup-nightly") is None
+    assert store.jobs.claim_run("backup-nightly", T0, later, owner="host:3")
+    store.jobs.finish_run("backup-nightly", T0, "ok", "done", later)
+    assert store.jobs.last_settled_run("backup-nightly") == T0
+    assert store.jobs.first_run_at() == later
 
 
 @pytest.mark.both_engines
@@ -169,21 +181,21 @@ def test_one_rollback_and_one_backup_run_at_a_time_even_inside_a_command(store) 
     """A second claim while one runs is refused, and the command's own transaction goes on
     and commits: the refusal does not abort it."""
     row = {"tag": "v1", "status": "pending", "approvals": [], "steps": []}
-    first, second = store.add_rollback(row), store.add_rollback(row)
-    assert store.claim_rollback(first, T0)
+    first, second = store.rollbacks.add_rollback(row), store.rollbacks.add_rollback(row)
+    assert store.rollbacks.claim_rollback(first, T0)
     with store.atomic():
-        assert not store.claim_rollback(second, T0)
-        assert store.start_backup("builtin", "app", "", "nightly", T0) is not None
-        assert store.start_backup("builtin", "app", "", "by hand", T0) is None
-        store.update_rollback(second, status="cancelled", finished_at=T0)
-    assert [r.id for r in store.rollbacks("running")] == [first]
-    assert store.rollback(second).status == "cancelled"
-    [running] = store.backups(status="running")
+        assert not store.rollbacks.claim_rollback(second, T0)
+        assert store.backups.start_backup("builtin", "app", "", "nightly", T0) is not None
+        assert store.backups.start_backup("builtin", "app", "", "by hand", T0) is None
+        store.rollbacks.update_rollback(second, status="cancelled", finished_at=T0)
+    assert [r.id for r in store.rollbacks.find("running")] == [first]
+    assert store.rollbacks.rollback(second).status == "cancelled"
+    [running] = store.backups.find(status="running")
     assert running.reason == "nightly"
-    store.finish_backup(running.id, status="ok", finished_at=T0)
-    assert store.start_backup("builtin", "app", "", "next", T0) is not None
-    store.update_rollback(first, status="ok")
-    assert store.claim_rollback(second, T0) is False  # only a pending one is claimed
+    store.backups.finish_backup(running.id, status="ok", finished_at=T0)
+    assert store.backups.start_backup("builtin", "app", "", "next", T0) is not None
+    store.rollbacks.update_rollback(first, status="ok")
+    assert store.rollbacks.claim_rollback(second, T0) is False  # only a pending one is claimed
 
 
 @pytest.mark.both_engines
@@ -204,7 +216,7 @@ def test_many_threads_write_without_losing_any(store) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    found = store.incidents(open_only=True, limit=1000)
+    found = store.incidents.find(open_only=True, limit=1000)
     assert sorted(i.number for i in found) == list(range(1, 81))
 
 
@@ -221,7 +233,7 @@ def test_busy_file_fails_fast_and_writes_nothing(store) -> None:
         new_incident(store)
     assert time.monotonic() - began < 2.9
     holder.rollback()
-    assert store.incidents(open_only=False) == []
+    assert store.incidents.find(open_only=False) == []
     assert new_incident(store).number == 1
 
 
@@ -258,10 +270,10 @@ def test_timeline_numbers_are_given_to_existing_entries_per_incident(tmp_path) -
     db.conn.close()
     store = Store(path)
     store.migrate()
-    assert [(e.seq, e.text) for e in store.timeline(1)] == [(1, "a"), (2, "c")]
-    assert [(e.seq, e.text) for e in store.timeline(2)] == [(1, "b"), (2, "d"), (3, "e")]
-    store.add_entry(1, Entry(T0, "U1", "update", "f"))
-    assert store.timeline(1)[-1].seq == 3
+    assert [(e.seq, e.text) for e in store.incidents.timeline(1)] == [(1, "a"), (2, "c")]
+    assert [(e.seq, e.text) for e in store.incidents.timeline(2)] == [(1, "b"), (2, "d"), (3, "e")]
+    store.incidents.add_entry(1, Entry(T0, "U1", "update", "f"))
+    assert store.incidents.timeline(1)[-1].seq == 3
 
 
 def _open_files() -> int:
@@ -274,11 +286,11 @@ def test_connections_of_ended_threads_and_dropped_stores_are_closed(tmp_path) ->
     Store(tmp_path / "opsbot.db").migrate()
     before = _open_files()
     for _ in range(30):  # the way a short-lived reader uses it
-        Store(tmp_path / "opsbot.db").incidents(open_only=False)
+        Store(tmp_path / "opsbot.db").incidents.find(open_only=False)
     assert _open_files() <= before
     store = Store(tmp_path / "opsbot.db")
     for _ in range(30):
-        thread = threading.Thread(target=store.incidents, kwargs={"open_only": False})
+        thread = threading.Thread(target=store.incidents.find, kwargs={"open_only": False})
         thread.start()
         thread.join()
     assert _open_files() <= before + 3  # the last thread's connection (file, WAL, shm)
@@ -291,10 +303,12 @@ def test_an_alerts_changes_are_counted_within_its_incident(store) -> None:
     """An alert flood asks this once per alert: it reads one incident's timeline, not all."""
     first, second = new_incident(store), new_incident(store)
     for n in range(3):
-        store.add_entry(first.number, Entry(T0, None, "alert", "x", f"alert:7:firing:{n}"))
-    store.add_entry(second.number, Entry(T0, None, "alert", "x", "alert:7:firing:0"))
-    assert store.alert_changes(7, first.number) == 3
-    assert store.alert_changes(7, second.number) == 1
+        store.incidents.add_entry(
+            first.number, Entry(T0, None, "alert", "x", f"alert:7:firing:{n}")
+        )
+    store.incidents.add_entry(second.number, Entry(T0, None, "alert", "x", "alert:7:firing:0"))
+    assert store.alerts.alert_changes(7, first.number) == 3
+    assert store.alerts.alert_changes(7, second.number) == 1
 
 
 def _alert(status: str = "firing", **more) -> dict:
@@ -315,30 +329,34 @@ def _alert(status: str = "firing", **more) -> dict:
 @pytest.mark.both_engines
 def test_an_alert_is_one_row_per_source_and_fingerprint(store) -> None:
     """Saving an alert again updates its row (same id) with what changed, and reads back typed."""
-    first = store.save_alert(_alert())
+    first = store.alerts.save_alert(_alert())
     later = T0 + timedelta(minutes=5)
-    again = store.save_alert(_alert("resolved", last_seen=later, resolved_at=later, repeats=2))
+    again = store.alerts.save_alert(
+        _alert("resolved", last_seen=later, resolved_at=later, repeats=2)
+    )
     assert again == first
-    saved = store.alert("grafana", "disk-full")
+    saved = store.alerts.alert("grafana", "disk-full")
     assert (saved.status, saved.last_seen, saved.resolved_at) == ("resolved", later, later)
     assert (saved.first_seen, saved.labels, saved.repeats) == (T0, {"host": "db-1"}, 2)
-    assert store.alerts() == []  # resolved: not firing
-    assert [a.id for a in store.alerts(firing_only=False)] == [first]
-    assert [a.id for a in store.recent_alerts("grafana", T0 + timedelta(minutes=1))] == [first]
-    assert store.recent_alerts("grafana", later + timedelta(seconds=1)) == []
+    assert store.alerts.find() == []  # resolved: not firing
+    assert [a.id for a in store.alerts.find(firing_only=False)] == [first]
+    assert [a.id for a in store.alerts.recent_alerts("grafana", T0 + timedelta(minutes=1))] == [
+        first
+    ]
+    assert store.alerts.recent_alerts("grafana", later + timedelta(seconds=1)) == []
 
 
 @pytest.mark.both_engines
 def test_the_alert_rate_counts_the_minute_before_per_source(store) -> None:
     """Every process counts a source's alerts of the last minute alike; a clock stepped back
     forgets what it had counted ahead of it."""
-    assert store.count_alerts("grafana", T0, 5) == 0
-    assert store.count_alerts("grafana", T0, 2) == 5  # the same second adds up
-    assert store.count_alerts("grafana", T0 + timedelta(seconds=30), 1) == 7
-    assert store.count_alerts("sentry", T0 + timedelta(seconds=30), 1) == 0  # its own count
-    assert store.count_alerts("grafana", T0 + timedelta(seconds=60), 1) == 1  # T0 is past
-    assert store.count_alerts("grafana", T0 - timedelta(hours=1), 4) == 0
-    assert store.count_alerts("grafana", T0 - timedelta(hours=1), 1) == 4
+    assert store.alerts.count_alerts("grafana", T0, 5) == 0
+    assert store.alerts.count_alerts("grafana", T0, 2) == 5  # the same second adds up
+    assert store.alerts.count_alerts("grafana", T0 + timedelta(seconds=30), 1) == 7
+    assert store.alerts.count_alerts("sentry", T0 + timedelta(seconds=30), 1) == 0  # its own count
+    assert store.alerts.count_alerts("grafana", T0 + timedelta(seconds=60), 1) == 1  # T0 is past
+    assert store.alerts.count_alerts("grafana", T0 - timedelta(hours=1), 4) == 0
+    assert store.alerts.count_alerts("grafana", T0 - timedelta(hours=1), 1) == 4
 
 
 @pytest.mark.both_engines
@@ -346,20 +364,26 @@ def test_silences_end_once_and_heartbeats_say_when_they_were_missed(store) -> No
     """A silence ended early is no longer listed; a beat after a miss says since when."""
     made = {"starts_at": T0, "ends_at": T0 + timedelta(hours=1), "created_at": T0}
     who = {"reason": "db move", "created_by": "U1"}
-    silence = store.add_silence({"kind": "silence", "matchers": {"host": "db-1"}, **made, **who})
-    window = store.add_silence({"kind": "maintenance", "matchers": {}, **made, **who})
-    assert [s.id for s in store.silences(T0)] == [silence, window]
-    assert [s.matchers for s in store.silences(T0, "silence")] == [{"host": "db-1"}]
-    assert store.end_silence(silence, T0) and not store.end_silence(silence, T0)
-    assert [s.id for s in store.silences(T0)] == [window]
-    assert store.silences(T0 + timedelta(hours=1)) == []
+    silence = store.alerts.add_silence(
+        {"kind": "silence", "matchers": {"host": "db-1"}, **made, **who}
+    )
+    window = store.alerts.add_silence({"kind": "maintenance", "matchers": {}, **made, **who})
+    assert [s.id for s in store.alerts.silences(T0)] == [silence, window]
+    assert [s.matchers for s in store.alerts.silences(T0, "silence")] == [{"host": "db-1"}]
+    assert store.alerts.end_silence(silence, T0) and not store.alerts.end_silence(silence, T0)
+    assert [s.id for s in store.alerts.silences(T0)] == [window]
+    assert store.alerts.silences(T0 + timedelta(hours=1)) == []
 
-    assert store.beat("backup", T0) is None and store.heartbeat("backup").last_beat == T0
+    assert (
+        store.alerts.beat("backup", T0) is None and store.alerts.heartbeat("backup").last_beat == T0
+    )
     missed = T0 + timedelta(hours=25)
-    assert store.mark_missed("backup", missed) and not store.mark_missed("backup", missed)
-    assert store.mark_missed("never-beat", missed)  # known from its first miss
-    assert store.beat("backup", missed + timedelta(hours=1)) == missed
-    assert store.heartbeat("backup").missed_since is None
+    assert store.alerts.mark_missed("backup", missed) and not store.alerts.mark_missed(
+        "backup", missed
+    )
+    assert store.alerts.mark_missed("never-beat", missed)  # known from its first miss
+    assert store.alerts.beat("backup", missed + timedelta(hours=1)) == missed
+    assert store.alerts.heartbeat("backup").missed_since is None
 
 
 @pytest.mark.both_engines
@@ -373,9 +397,11 @@ def test_timeline_numbers_stay_gapless_under_concurrent_writers(store) -> None:
             for i in range(5):
                 entry = Entry(T0, f"U{n}", "update", f"{n}-{i}", f"s:{n}:{i}")
                 if i % 2:
-                    store.add_entry(incident.number, entry)
+                    store.incidents.add_entry(incident.number, entry)
                 else:
-                    store.change_incident(incident.number, lambda _, e=entry: Change(entries=(e,)))
+                    store.incidents.change_incident(
+                        incident.number, lambda _, e=entry: Change(entries=(e,))
+                    )
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -385,7 +411,7 @@ def test_timeline_numbers_stay_gapless_under_concurrent_writers(store) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    entries = store.timeline(incident.number)
+    entries = store.incidents.timeline(incident.number)
     assert len(entries) == 31
     assert sorted(e.seq for e in entries) == list(range(1, 32))
 
@@ -395,13 +421,19 @@ def test_timers_are_armed_moved_and_disarmed(store) -> None:
     """A change arms, moves and disarms an incident's timers; only the due ones are due."""
     first, second = new_incident(store), new_incident(store)
     soon, later = T0 + timedelta(minutes=5), T0 + timedelta(minutes=30)
-    store.change_incident(first.number, lambda _: Change(timers={"ack": soon, "card": later}))
-    store.change_incident(second.number, lambda _: Change(timers={"ack": later}))
-    assert store.timers(first.number) == {"ack": soon, "card": later}
-    assert [(t.incident, t.kind) for t in store.due_timers(soon)] == [(first.number, "ack")]
-    store.change_incident(first.number, lambda _: Change(timers={"ack": None, "card": soon}))
-    assert store.timers(first.number) == {"card": soon}
-    assert {(t.incident, t.kind, t.due_at) for t in store.due_timers(later)} == {
+    store.incidents.change_incident(
+        first.number, lambda _: Change(timers={"ack": soon, "card": later})
+    )
+    store.incidents.change_incident(second.number, lambda _: Change(timers={"ack": later}))
+    assert store.incidents.timers(first.number) == {"ack": soon, "card": later}
+    assert [(t.incident, t.kind) for t in store.incidents.due_timers(soon)] == [
+        (first.number, "ack")
+    ]
+    store.incidents.change_incident(
+        first.number, lambda _: Change(timers={"ack": None, "card": soon})
+    )
+    assert store.incidents.timers(first.number) == {"card": soon}
+    assert {(t.incident, t.kind, t.due_at) for t in store.incidents.due_timers(later)} == {
         (first.number, "card", soon),
         (second.number, "ack", later),
     }
@@ -418,18 +450,20 @@ def test_incident_lists_filter_by_state_and_severity(store) -> None:
     numbers = {}
     for title, severity in (("a", "P2"), ("b", "P1"), ("c", "P2"), ("d", "P0")):
         incident = new_incident(store, title)
-        store.change_incident(incident.number, lambda _, s=severity: Change(fields={"severity": s}))
+        store.incidents.change_incident(
+            incident.number, lambda _, s=severity: Change(fields={"severity": s})
+        )
         numbers[title] = incident.number
-    store.change_incident(numbers["c"], lambda _: Change(fields={"status": "resolved"}))
-    assert titles(store.incidents(open_only=True)) == ["d", "b", "a"]
-    assert titles(store.incidents(open_only=False)) == ["d", "c", "b", "a"]
-    assert titles(store.incidents(open_only=False, limit=2, offset=1)) == ["c", "b"]
-    assert titles(store.incidents(open_only=False, severity="P2")) == ["c", "a"]
-    assert titles(store.incidents(open_only=True, severity="P2")) == ["a"]
-    assert titles(store.incidents(open_only=True, severity="P1' OR '1'='1")) == []
-    assert store.count_incidents(open_only=True) == 3
-    assert store.count_incidents(open_only=False, severity="P2") == 2
-    assert store.count_incidents(open_only=True, severity="P3") == 0
+    store.incidents.change_incident(numbers["c"], lambda _: Change(fields={"status": "resolved"}))
+    assert titles(store.incidents.find(open_only=True)) == ["d", "b", "a"]
+    assert titles(store.incidents.find(open_only=False)) == ["d", "c", "b", "a"]
+    assert titles(store.incidents.find(open_only=False, limit=2, offset=1)) == ["c", "b"]
+    assert titles(store.incidents.find(open_only=False, severity="P2")) == ["c", "a"]
+    assert titles(store.incidents.find(open_only=True, severity="P2")) == ["a"]
+    assert titles(store.incidents.find(open_only=True, severity="P1' OR '1'='1")) == []
+    assert store.incidents.count_incidents(open_only=True) == 3
+    assert store.incidents.count_incidents(open_only=False, severity="P2") == 2
+    assert store.incidents.count_incidents(open_only=True, severity="P3") == 0
 
 
 @pytest.mark.both_engines
@@ -437,18 +471,23 @@ def test_cards_edits_public_updates_and_marks_read_back(store) -> None:
     """An incident is found by its card; an edit keeps the old text; public updates list the
     incident; a timeline mark is counted; a decision's yes/no reads back as a bool."""
     incident, other = new_incident(store), new_incident(store)
-    store.set_card(incident.number, "C1", "1.5", Entry(T0, None, "card", "Card posted", "card"))
-    assert store.incident_by_card("C1", "1.5").number == incident.number
-    assert store.incident_by_card("C1", "9.9") is None
-    assert [i.number for i in store.incidents_without_card()] == [other.number]
+    store.incidents.set_card(
+        incident.number, "C1", "1.5", Entry(T0, None, "card", "Card posted", "card")
+    )
+    assert store.incidents.incident_by_card("C1", "1.5").number == incident.number
+    assert store.incidents.incident_by_card("C1", "9.9") is None
+    assert [i.number for i in store.incidents.incidents_without_card()] == [other.number]
 
     later = T0 + timedelta(minutes=4)
-    edited = store.edit_entry(
+    edited = store.incidents.edit_entry(
         incident.number, 1, text="Opened (typo)", at=None, editor="U2", now=later
     )
     assert (edited.seq, edited.text, edited.at, edited.edited_at) == (1, "Opened (typo)", T0, later)
-    assert store.edit_entry(incident.number, 99, text="x", at=None, editor="U2", now=later) is None
-    [edit] = store.edits(edited.id)
+    assert (
+        store.incidents.edit_entry(incident.number, 99, text="x", at=None, editor="U2", now=later)
+        is None
+    )
+    [edit] = store.incidents.edits(edited.id)
     assert (edit.editor, edit.old_text, edit.new_text, edit.edited_at) == (
         "U2",
         "Opened",
@@ -457,19 +496,19 @@ def test_cards_edits_public_updates_and_marks_read_back(store) -> None:
     )
 
     said = Entry(later, "U2", "public", "Said in public", "public:1")
-    store.add_public_update(incident.number, "We are on it", "U2", later, said)
-    assert [(u.at, u.text) for u in store.public_updates(incident.number)] == [
+    store.incidents.add_public_update(incident.number, "We are on it", "U2", later, said)
+    assert [(u.at, u.text) for u in store.incidents.public_updates(incident.number)] == [
         (later, "We are on it")
     ]
-    assert [i.number for i in store.public_incidents(T0)] == [incident.number]
-    assert store.incidents_marked("public:1", T0) == 1
-    assert store.incidents_marked("public:1", later) == 0
+    assert [i.number for i in store.incidents.public_incidents(T0)] == [incident.number]
+    assert store.incidents.incidents_marked("public:1", T0) == 1
+    assert store.incidents.incidents_marked("public:1", later) == 0
 
-    store.change_incident(incident.number, lambda _: Change(fields={"target_met": True}))
-    assert store.incident(incident.number).target_met is True
-    assert store.incident(9999) is None
+    store.incidents.change_incident(incident.number, lambda _: Change(fields={"target_met": True}))
+    assert store.incidents.incident(incident.number).target_met is True
+    assert store.incidents.incident(9999) is None
     with pytest.raises(LookupError):
-        store.change_incident(9999, lambda _: Change())
+        store.incidents.change_incident(9999, lambda _: Change())
 
 
 @pytest.mark.both_engines
@@ -477,38 +516,40 @@ def test_action_items_and_post_mortems_read_back(store) -> None:
     """Action items get their own ids and are done once; a post-mortem saved again replaces
     the first."""
     incident = new_incident(store)
-    first = store.add_action(
+    first = store.followups.add_action(
         incident.number, owner="U2", text="Add alert", due=None, actor="U1", now=T0
     )
-    second = store.add_action(
+    second = store.followups.add_action(
         incident.number, owner="U3", text="Fix login", due="2026-12-01", actor="U1", now=T0
     )
     assert second > first
     later = T0 + timedelta(hours=1)
-    assert store.finish_action(incident.number, first, later) is True
-    assert store.finish_action(incident.number, first, later) is False
-    assert store.finish_action(incident.number + 1, second, later) is False
-    assert [(a.id, a.owner, a.due, a.done_at) for a in store.actions(incident.number)] == [
+    assert store.followups.finish_action(incident.number, first, later) is True
+    assert store.followups.finish_action(incident.number, first, later) is False
+    assert store.followups.finish_action(incident.number + 1, second, later) is False
+    assert [
+        (a.id, a.owner, a.due, a.done_at) for a in store.followups.actions(incident.number)
+    ] == [
         (first, "U2", None, later),
         (second, "U3", "2026-12-01", None),
     ]
 
-    assert store.postmortem(incident.number) is None
-    store.save_postmortem(incident.number, "# Draft", "draft", T0)
-    store.save_postmortem(incident.number, "# Final", "final", later)
-    kept = store.postmortem(incident.number)
+    assert store.followups.postmortem(incident.number) is None
+    store.followups.save_postmortem(incident.number, "# Draft", "draft", T0)
+    store.followups.save_postmortem(incident.number, "# Final", "final", later)
+    kept = store.followups.postmortem(incident.number)
     assert (kept.markdown, kept.notice, kept.written_at) == ("# Final", "final", later)
 
 
 @pytest.mark.both_engines
 def test_people_names_are_kept_and_unknown_ones_asked_again(store) -> None:
     """A known name is kept; one Slack could not give is asked again once its time is past."""
-    store.save_name("U1", "Alice", T0)
-    store.save_name("U2", None, T0)
-    assert store.names(["U1", "U2", "U3", "U1"]) == {"U1": "Alice"}
-    assert store.names([]) == {}
-    assert store.asked_since(["U1", "U2", "U3"], T0) == {"U1", "U2"}
-    assert store.asked_since(["U1", "U2", "U3"], T0 + timedelta(hours=1)) == {"U1"}
-    store.save_name("U2", "Bob", T0 + timedelta(hours=2))
-    assert store.names(["U2"]) == {"U2": "Bob"}
-    assert store.asked_since([], T0) == set()
+    store.people.save_name("U1", "Alice", T0)
+    store.people.save_name("U2", None, T0)
+    assert store.people.names(["U1", "U2", "U3", "U1"]) == {"U1": "Alice"}
+    assert store.people.names([]) == {}
+    assert store.people.asked_since(["U1", "U2", "U3"], T0) == {"U1", "U2"}
+    assert store.people.asked_since(["U1", "U2", "U3"], T0 + timedelta(hours=1)) == {"U1"}
+    store.people.save_name("U2", "Bob", T0 + timedelta(hours=2))
+    assert store.people.names(["U2"]) == {"U2": "Bob"}
+    assert store.people.asked_since([], T0) == set()

@@ -95,17 +95,17 @@ def test_every_row_of_an_older_database_survives_the_upgrade(
         now = db.execute(f"SELECT * FROM [{table}]").fetchall()
         assert [r[: len(rows[0])] for r in now] == rows, table
     # ... and it reads back through today's store
-    incident = store.incident(1)
+    incident = store.incidents.incident(1)
     assert incident is not None and incident.title == "incidents.title"
-    [entry] = store.timeline(1)
+    [entry] = store.incidents.timeline(1)
     assert entry.text == "timeline.text" and entry.seq == 1
-    assert store.postmortem(1) is not None
+    assert store.followups.postmortem(1) is not None
     if stop_before == "m012_outbox_inbox":
-        assert store.actions(1)[0].text == "action_items.text"
-        assert store.rotation() is not None
-        assert store.backup(1) is not None and store.rollback(1) is not None
-        assert store.last_run("job_runs.job") is not None
-        assert store.audit()[0].action == "oncall_audit.action"
+        assert store.followups.actions(1)[0].text == "action_items.text"
+        assert store.oncall.rotation() is not None
+        assert store.backups.backup(1) is not None and store.rollbacks.rollback(1) is not None
+        assert store.jobs.last_run("job_runs.job") is not None
+        assert store.oncall.audit()[0].action == "oncall_audit.action"
 
 
 def test_a_database_from_a_newer_opsbot_is_refused_untouched(tmp_path: Path) -> None:

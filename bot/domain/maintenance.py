@@ -17,17 +17,21 @@ REVIEWABLE = {"errors": "Error logs", "health": "Health", "feedback": "Feedback"
 def maintenance_log(deps: Deps, year: int, month: int) -> str:
     first = date(year, month, 1)
     last = date(year, month, calendar.monthrange(year, month)[1])
-    found = deps.store.digests(first.isoformat(), last.isoformat())
+    found = deps.store.digests.find(first.isoformat(), last.isoformat())
     dailies = [
-        (d.day, {m.item for m in deps.store.marks(d.id)}) for d in found if d.kind == "daily"
+        (d.day, {m.item for m in deps.store.digests.marks(d.id)})
+        for d in found
+        if d.kind == "daily"
     ]
     lists: dict[str, set[str]] = {}
     for digest in found:
         if digest.kind != "daily":
-            lists.setdefault(digest.kind, set()).update(m.item for m in deps.store.marks(digest.id))
+            lists.setdefault(digest.kind, set()).update(
+                m.item for m in deps.store.digests.marks(digest.id)
+            )
     opened = [
         i
-        for i in deps.store.incidents(open_only=False, limit=500)
+        for i in deps.store.incidents.find(open_only=False, limit=500)
         if first <= i.opened_at.astimezone(deps.settings.tz).date() <= last
     ]
     notes = [f"{i.ref} {i.severity} {i.title} ({i.status})" for i in reversed(opened)]

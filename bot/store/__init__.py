@@ -1,22 +1,28 @@
-"""SQLite storage: the only package that imports sqlite-utils.
+"""opsbot's store: SQLAlchemy Core on SQLite (a file, the default) or PostgreSQL
+(OPSBOT_DATABASE_URL); the only package that writes SQL.
 
-One connection per thread (listeners and jobs run on many threads and a sqlite3 connection
-is bound to its thread). WAL lets readers run beside the one writer; every write opens with
-BEGIN IMMEDIATE so two writers queue instead of failing half-way, and synchronous=FULL means
-a commit the user has been told about survives a crash.
+Connections come from the engine's pool. On SQLite, WAL lets readers run beside the one
+writer, every write opens with BEGIN IMMEDIATE so two writers queue instead of failing
+half-way, and synchronous=FULL means a commit the user has been told about survives a
+crash; on PostgreSQL a write locks the rows it claims. Every claim is one statement (or a
+row lock), so it holds between processes without a lock of this one's.
 
-A newcomer's map, one mixin of Store per module: base.py (connections, transactions, small
-state), upgrade.py (the schema brought up to date at start-up, a copy first), schema/
-(migrations, and the same schema as SQLAlchemy tables), incidents.py (incidents, timelines,
-timers, public updates), followup.py (action items, post-mortems), oncall.py, health.py
-(readings, alert episodes), backups.py (backups, the care log), rollbacks.py, job_runs.py
-(scheduled runs and their claims), digests.py (digests and review marks), security.py
-(audits), queues.py (what the outbox and inbox share: claims, the backlog), outbox.py
-(effects owed to Slack and third parties), inbox.py (Slack events to process), alerts.py
-(alerts, silences, heartbeats), people.py (display names).
+A newcomer's map. `Store` (here) is the database's own: transactions, small state, upgrades
+(base.py, engines.py: what differs between the engines, upgrade.py: the schema brought up
+to date at start-up, schema/: the tables, the migrations and the revisions both engines
+share). Each domain is a repository on it, one per module: store.incidents (incidents.py:
+incidents, timelines, timers, public updates), store.followups (followup.py: action items,
+post-mortems), store.people (display names), store.oncall, store.health (readings, alert
+episodes), store.security (audits), store.backups (backups, the care log),
+store.rollbacks, store.digests (digests and review marks), store.jobs (job_runs.py:
+scheduled runs and their claims), store.outbox (effects owed to Slack and third parties),
+store.inbox (Slack events to process; queues.py: what the two share), store.alerts
+(alerts, silences, heartbeats, storm counters).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from bot.store.alerts import Alert, AlertStore, Heartbeat, Silence
 from bot.store.backups import Backup, BackupStore, CareEntry
@@ -37,16 +43,16 @@ from bot.store.digests import Digest, DigestMark, DigestStore
 from bot.store.followup import ActionItem, FollowUpStore, Postmortem
 from bot.store.health import Episode, HealthStore, Reading
 from bot.store.inbox import InboxEvent, InboxStore
-from bot.store.incidents import (
+from bot.store.incident_rows import (
     Change,
     Changed,
     Edit,
     Entry,
     Incident,
-    IncidentStore,
     PublicUpdate,
     Timer,
 )
+from bot.store.incidents import IncidentStore
 from bot.store.job_runs import JobRun, JobRunStore
 from bot.store.oncall import OnCallAuditEntry, OnCallStore, Override, Swap
 from bot.store.outbox import Effect, OutboxStore
@@ -57,23 +63,25 @@ from bot.store.security import SecurityFinding, SecurityRun, SecurityStore
 from bot.store.upgrade import UpgradeStore
 
 
-class Store(
-    UpgradeStore,
-    IncidentStore,
-    FollowUpStore,
-    OnCallStore,
-    HealthStore,
-    BackupStore,
-    RollbackStore,
-    JobRunStore,
-    DigestStore,
-    SecurityStore,
-    OutboxStore,
-    InboxStore,
-    AlertStore,
-    PeopleStore,
-):
-    """Everything opsbot keeps, in one SQLite file."""
+class Store(UpgradeStore):
+    """Everything opsbot keeps, in one SQLite file or one PostgreSQL database: the
+    database's own (transactions, small state, upgrades) and a repository per domain."""
+
+    def __init__(self, where: Path | str) -> None:
+        super().__init__(where)
+        self.incidents = IncidentStore(self.db)  # incidents, timelines, timers, public updates
+        self.followups = FollowUpStore(self.db)  # action items, post-mortems
+        self.people = PeopleStore(self.db)  # display names
+        self.oncall = OnCallStore(self.db)  # rotation, overrides, swaps and their audit
+        self.health = HealthStore(self.db)  # readings, alert episodes
+        self.security = SecurityStore(self.db)  # audits and their findings
+        self.backups = BackupStore(self.db)  # backups, the care log
+        self.rollbacks = RollbackStore(self.db)
+        self.digests = DigestStore(self.db)  # digests and review marks
+        self.jobs = JobRunStore(self.db)  # scheduled runs, their claims and leases
+        self.outbox = OutboxStore(self.db)  # effects owed to Slack and third parties
+        self.inbox = InboxStore(self.db)  # Slack events to process
+        self.alerts = AlertStore(self.db)  # alerts, silences, heartbeats, storm counters
 
 
 __all__ = [

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 
-from bot.store.base import StoreBase, _cell, _iso, _parse, _rows, upsert
+from bot.store.base import Repository, _cell, _iso, _parse, _rows, upsert
 from bot.store.schema.records import incidents, timeline
 from bot.store.schema.work import alert_rate, alert_silences, heartbeats
 from bot.store.schema.work import alerts as alert_rows
@@ -96,7 +96,7 @@ def _heartbeat(row: dict[str, Any]) -> Heartbeat:
     return Heartbeat(row["name"], _parse(row["last_beat"]), _parse(row["missed_since"]))
 
 
-class AlertStore(StoreBase):
+class AlertStore(Repository):
     def alert(self, source: str, fingerprint: str) -> Alert | None:
         query = select(alert_rows).where(
             alert_rows.c.source == source, alert_rows.c.fingerprint == fingerprint
@@ -127,7 +127,7 @@ class AlertStore(StoreBase):
         with self._connect() as db:
             return int(db.execute(query).scalar_one())
 
-    def alerts(self, *, firing_only: bool = True, incident: int | None = None) -> list[Alert]:
+    def find(self, *, firing_only: bool = True, incident: int | None = None) -> list[Alert]:
         query = select(alert_rows).order_by(alert_rows.c.source, alert_rows.c.id)
         if firing_only:  # firing, or acknowledged at its source: not resolved
             query = query.where(alert_rows.c.status != "resolved")

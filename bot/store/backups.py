@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Select, insert, select, update
 
-from bot.store.base import StoreBase, _cell, _iso, _parse, _rows, upsert
+from bot.store.base import Repository, _cell, _iso, _parse, _rows, upsert
 from bot.store.schema.records import backups, care_log
 
 
@@ -70,7 +70,7 @@ def _care_entry(row: dict[str, Any]) -> CareEntry:
     return CareEntry(row["id"], at, row["actor"], row["action"], json.loads(row["counts"] or "{}"))
 
 
-class BackupStore(StoreBase):
+class BackupStore(Repository):
     def start_backup(
         self, engine: str, database: str, path: str, reason: str, now: datetime
     ) -> int | None:
@@ -109,7 +109,7 @@ class BackupStore(StoreBase):
         with self._write() as db:
             db.execute(update(backups).where(backups.c.id == backup_id).values(values))
 
-    def backups(self, *, status: str | None = None, limit: int = 20) -> list[Backup]:
+    def find(self, *, status: str | None = None, limit: int = 20) -> list[Backup]:
         """Newest first."""
         query = select(backups).order_by(backups.c.id.desc()).limit(limit)
         if status:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Connection, CursorResult, Table, delete, func, select
+from sqlalchemy import URL, Connection, CursorResult, Engine, Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -139,10 +139,13 @@ def _cell(value: Any) -> Any:
     return value
 
 
-class StoreBase:
+class Database:
+    """The connections and transactions of one store: what every repository runs on. It
+    holds no repository, so a store nobody holds is dropped at once, its connections closed."""
+
     def __init__(self, where: Path | str) -> None:
-        """A store on the SQLite file at `where`, or on the PostgreSQL database `where` names
-        (a postgresql:// URL)."""
+        """The SQLite file at `where`, or the PostgreSQL database `where` names (a
+        postgresql:// URL)."""
         self.engine = engines.open_engine(where, WRITE_BUDGET_SECONDS)
         self.url: URL = self.engine.url
         # The SQLite file, or the database's URL with its password hidden (for messages).
@@ -163,6 +166,11 @@ class StoreBase:
     @property
     def sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
+
+    def owe(self) -> None:
+        """Note that the write under way queued outbox rows: delivery is woken after it
+        commits (on_enqueue)."""
+        self._local.enqueued = True
 
     @contextmanager
     def _connect(self) -> Iterator[Connection]:
@@ -192,16 +200,6 @@ class StoreBase:
         # than at the next garbage collection.
         with contextlib.suppress(Exception):
             self.close()
-
-    @contextmanager
-    def atomic(self, once: str | None = None) -> Iterator[None]:
-        """One transaction around everything inside it: a command's change and the effects it
-        owes (outbox rows) commit together or not at all, within one write budget. With
-        `once` (a request's replay key), a request seen before raises Replayed instead."""
-        with self._write():
-            if once is not None and not self.first_sighting(once, now_utc(), REPLAY_KEYS_KEPT):
-                raise Replayed(once)
-            yield
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -261,6 +259,79 @@ class StoreBase:
             return exc
         self.write_problem = reason
         return StoreUnwritable(reason)
+
+
+class Repository:
+    """One domain's rows (incidents, on-call, the outbox, ...): its statements, run on the
+    store's connections and inside its transactions."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @property
+    def sqlite(self) -> bool:
+        return self.db.sqlite
+
+    def _connect(self) -> contextlib.AbstractContextManager[Connection]:
+        return self.db._connect()
+
+    def _write(self) -> contextlib.AbstractContextManager[Connection]:
+        return self.db._write()
+
+
+class StoreBase(Repository):
+    """The database's own: where it is, its transactions, and the small facts it keeps."""
+
+    def __init__(self, where: Path | str) -> None:
+        super().__init__(Database(where))
+
+    @property
+    def engine(self) -> Engine:
+        return self.db.engine
+
+    @property
+    def url(self) -> URL:
+        return self.db.url
+
+    @property
+    def path(self) -> str:
+        """The SQLite file, or the database's URL with its password hidden (for messages)."""
+        return self.db.path
+
+    @property
+    def write_problem(self) -> str | None:
+        return self.db.write_problem
+
+    @property
+    def on_enqueue(self) -> Callable[[], None] | None:
+        return self.db.on_enqueue
+
+    @on_enqueue.setter
+    def on_enqueue(self, wake: Callable[[], None] | None) -> None:
+        self.db.on_enqueue = wake
+
+    @property
+    def on_receive(self) -> Callable[[], None] | None:
+        return self.db.on_receive
+
+    @on_receive.setter
+    def on_receive(self, wake: Callable[[], None] | None) -> None:
+        self.db.on_receive = wake
+
+    def close(self) -> None:
+        """Close every connection this store opened; for the end of a process or a test, when
+        no thread uses the store any more."""
+        self.db.close()
+
+    @contextmanager
+    def atomic(self, once: str | None = None) -> Iterator[None]:
+        """One transaction around everything inside it: a command's change and the effects it
+        owes (outbox rows) commit together or not at all, within one write budget. With
+        `once` (a request's replay key), a request seen before raises Replayed instead."""
+        with self._write():
+            if once is not None and not self.first_sighting(once, now_utc(), REPLAY_KEYS_KEPT):
+                raise Replayed(once)
+            yield
 
     def ping(self) -> bool:
         with self._connect() as db:

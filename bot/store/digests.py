@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, delete, insert, select, update
 
-from bot.store.base import StoreBase, _cell, _iso, _parse, _rows, upsert
+from bot.store.base import Repository, _cell, _iso, _parse, _rows, upsert
 from bot.store.schema.records import digest_marks, digests
 
 
@@ -55,7 +55,7 @@ def _mark(row: dict[str, Any]) -> DigestMark:
     return DigestMark(row["digest_id"], row["item"], row["user"], at)
 
 
-class DigestStore(StoreBase):
+class DigestStore(Repository):
     def add_digest(
         self,
         kind: str,
@@ -93,7 +93,7 @@ class DigestStore(StoreBase):
         found = self._digests(digests.c.channel == channel, digests.c.ts == ts)
         return found[0] if found else None
 
-    def digests(self, first: str, last: str, kind: str | None = None) -> list[Digest]:
+    def find(self, first: str, last: str, kind: str | None = None) -> list[Digest]:
         """The digests of the days `first` to `last` (ISO dates, both included), oldest first."""
         within = [digests.c.day >= first, digests.c.day <= last]
         if kind is not None:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import insert, select, update
 
-from bot.store.base import StoreBase, _cell, _iso, _parse, _rows, upsert
+from bot.store.base import Repository, _cell, _iso, _parse, _rows, upsert
 from bot.store.schema.records import action_items, postmortems
 
 
@@ -29,7 +29,7 @@ class Postmortem:
     written_at: datetime
 
 
-class FollowUpStore(StoreBase):
+class FollowUpStore(Repository):
     # Action items ------------------------------------------------------------------------
 
     def add_action(

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
-from bot.store.base import StoreBase, _cell, _iso, _parse, _rows
+from bot.store.base import Repository, _cell, _iso, _parse, _rows
 from bot.store.schema.records import health_episodes, health_readings
 
 
@@ -69,7 +69,7 @@ def _cells(row: dict[str, Any]) -> dict[str, Any]:
     return {name: _cell(value) for name, value in row.items()}
 
 
-class HealthStore(StoreBase):
+class HealthStore(Repository):
     def add_readings(
         self, at: datetime, readings: list[tuple[str, str, float | None, str]], keep: timedelta
     ) -> None:

@@ -61,8 +61,8 @@ class InboxStore(QueueStore):
             store = upsert(db, inbox).values(row).on_conflict_do_nothing()
             # RETURNING, not rowcount: an INSERT's rowcount is not reliable on every driver
             stored = db.execute(store.returning(inbox.c.id)).first() is not None
-        if stored and self.on_receive is not None:
-            self.on_receive()
+        if stored and self.db.on_receive is not None:
+            self.db.on_receive()
         return stored
 
     def claim_inbox(self, owner: str, now: datetime, lease: timedelta) -> InboxEvent | None:
@@ -147,8 +147,8 @@ class InboxStore(QueueStore):
                     lease_until=None,
                 )
             ).rowcount
-        if again == 1 and self.on_receive is not None:
-            self.on_receive()
+        if again == 1 and self.db.on_receive is not None:
+            self.db.on_receive()
         return again == 1
 
     def drop_inbox(self, row_id: int, now: datetime) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select, update
 
-from bot.store.base import StoreBase, _iso, _parse, _rows, upsert
+from bot.store.base import Repository, _iso, _parse, _rows, upsert
 from bot.store.schema.work import job_runs, job_ticks
 
 RUN_LEASE = timedelta(minutes=2)  # a run renews its claim every RUN_RENEW while it goes on
@@ -46,7 +46,7 @@ def _job_run(row: dict[str, Any]) -> JobRun:
     )
 
 
-class JobRunStore(StoreBase):
+class JobRunStore(Repository):
     def claim_run(
         self,
         job: str,

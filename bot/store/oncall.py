@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from bot.store.base import StoreBase, _cell, _iso, _parse, _rows
+from bot.store.base import Repository, _cell, _iso, _parse, _rows
 from bot.store.schema.records import (
     oncall_audit,
     oncall_overrides,
@@ -124,7 +124,7 @@ def _add_override(
     return item
 
 
-class OnCallStore(StoreBase):
+class OnCallStore(Repository):
     # On call -----------------------------------------------------------------------------
 
     def rotation(self) -> tuple[list[str], datetime] | None:

@@ -109,7 +109,7 @@ class OutboxStore(QueueStore):
                 "priority": priority,
             }
             made: int = db.execute(insert(outbox).values(row).returning(outbox.c.id)).scalar_one()
-            self._local.enqueued = True
+            self.db.owe()
             return made
 
     # Delivering them ---------------------------------------------------------------------
@@ -328,7 +328,7 @@ class OutboxStore(QueueStore):
                 )
             )
             if again.rowcount == 1:
-                self._local.enqueued = True
+                self.db.owe()
             return again.rowcount == 1
 
     def drop_effect(self, effect_id: int, now: datetime) -> bool:
@@ -368,7 +368,7 @@ class OutboxStore(QueueStore):
                 update(inbox).where(inbox.c.owner == owner).values(owner=None, lease_until=None)
             ).rowcount
             if released:  # never clears a flag set earlier in the same transaction
-                self._local.enqueued = True
+                self.db.owe()
             return released
 
 

@@ -7,11 +7,11 @@ from datetime import datetime
 
 from sqlalchemy import or_, select
 
-from bot.store.base import StoreBase, _iso, upsert
+from bot.store.base import Repository, _iso, upsert
 from bot.store.schema.records import people
 
 
-class PeopleStore(StoreBase):
+class PeopleStore(Repository):
     def names(self, users: Iterable[str]) -> dict[str, str]:
         """The display names known for `users` (those Slack could not name are left out)."""
         wanted = list(dict.fromkeys(users))

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Table, func, select
 
-from bot.store.base import StoreBase, _parse
+from bot.store.base import Repository, _parse
 
 GIVEN_UP = ("dead", "refused")  # rows nobody got, that an operator may send again
 
@@ -32,7 +32,7 @@ class Backlog:
         return {"pending": self.pending, "oldest_seconds": self.oldest_seconds, "dead": self.dead}
 
 
-class QueueStore(StoreBase):
+class QueueStore(Repository):
     def _backlog(self, table: Table, born: str, now: datetime) -> Backlog:
         with self._connect() as db:
             waiting = select(func.count(), func.min(table.c[born])).where(

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.store.base import StoreBase, _cell, _iso, _parse, _rows
+from bot.store.base import Repository, _cell, _iso, _parse, _rows
 from bot.store.schema.records import rollbacks
 
 
@@ -51,7 +51,7 @@ def _rollback(row: dict[str, Any]) -> Rollback:
     )
 
 
-class RollbackStore(StoreBase):
+class RollbackStore(Repository):
     def add_rollback(self, row: dict[str, Any]) -> int:
         values = {k: _cell(_iso(v) if isinstance(v, datetime) else v) for k, v in row.items()}
         with self._write() as db:
@@ -64,7 +64,7 @@ class RollbackStore(StoreBase):
             rows = _rows(db.execute(select(rollbacks).where(rollbacks.c.id == rollback_id)))
         return _rollback(rows[0]) if rows else None
 
-    def rollbacks(self, status: str | None = None) -> list[Rollback]:
+    def find(self, status: str | None = None) -> list[Rollback]:
         """Every rollback, or those in `status`; newest first."""
         query = select(rollbacks).order_by(rollbacks.c.id.desc())
         if status:

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from bot.store.base import StoreBase, _cell, _iso, _parse, _rows, upsert
+from bot.store.base import Repository, _cell, _iso, _parse, _rows, upsert
 from bot.store.schema.records import security_findings, security_runs
 
 
@@ -51,7 +51,7 @@ def _security_finding(row: dict[str, Any]) -> SecurityFinding:
     )
 
 
-class SecurityStore(StoreBase):
+class SecurityStore(Repository):
     def add_security_run(
         self, at: datetime, summary: dict[str, Any], findings: list[tuple[str, str, str, str]]
     ) -> int:

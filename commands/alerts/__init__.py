@@ -48,7 +48,7 @@ def handle(ack: Ack, command: dict[str, Any], context: dict[str, Any]) -> None:
         match = _ID.match(rest.strip())
         if not match:
             raise UserError("Name the silence: `/alerts unsilence S3`.", USAGE)
-        if not deps.store.end_silence(int(match.group(1)), now):
+        if not deps.store.alerts.end_silence(int(match.group(1)), now):
             raise UserError(f"There is no silence S{match.group(1)} in force.")
         reply = Reply(
             f":loud_sound: Silence S{match.group(1)} ended by {mention(actor)}.", public=True
@@ -59,7 +59,7 @@ def handle(ack: Ack, command: dict[str, Any], context: dict[str, Any]) -> None:
 
 
 def firing(deps: Deps) -> Reply:
-    alerts = deps.store.alerts(firing_only=True)
+    alerts = deps.store.alerts.find(firing_only=True)
     if not alerts:
         return Reply(":white_check_mark: No alert is firing.")
     lines: list[str] = []
@@ -77,7 +77,7 @@ def firing(deps: Deps) -> Reply:
 
 
 def silences(deps: Deps, now: datetime) -> Reply:
-    found = deps.store.silences(now)
+    found = deps.store.alerts.silences(now)
     if not found:
         return Reply("No silence or maintenance window is in force or planned.")
     lines = []
@@ -116,7 +116,7 @@ def add(deps: Deps, verb: str, rest: str, actor: str, now: datetime) -> Reply:
         raise UserError("Give a reason: it is shown wherever the silence is.", USAGE)
     if ends - now > MAX_SILENCE:
         raise UserError("At most 14 days; silence again when it ends.")
-    silence_id = deps.store.add_silence(
+    silence_id = deps.store.alerts.add_silence(
         {
             "kind": verb,
             "matchers": matchers,

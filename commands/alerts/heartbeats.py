@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.config import Heartbeat
+from bot.alert_settings import Heartbeat
 from bot.deps import Deps
 from commands.alerts.intake import AlertEvent
 from commands.alerts.service import receive
@@ -14,7 +14,7 @@ from commands.alerts.storms import HEARTBEAT_SOURCE
 
 def beat(deps: Deps, name: str, now: datetime) -> None:
     """A beat: recorded; the first after a miss resolves the miss's alert."""
-    missed = deps.store.beat(name, now)
+    missed = deps.store.alerts.beat(name, now)
     if missed is not None:
         event = AlertEvent(fingerprint=name, status="resolved", summary="", group_key=name)
         receive(deps, HEARTBEAT_SOURCE, [event], now)
@@ -24,14 +24,14 @@ def check_heartbeats(deps: Deps, now: datetime) -> list[str]:
     """Each configured heartbeat past its interval and grace: one alert, once per miss."""
     late = []
     for heartbeat in deps.settings.heartbeats:
-        known = deps.store.heartbeat(heartbeat.name)
+        known = deps.store.alerts.heartbeat(heartbeat.name)
         if known is None or known.last_beat is None:
-            deps.store.beat(heartbeat.name, now)  # watched from now on
+            deps.store.alerts.beat(heartbeat.name, now)  # watched from now on
             continue
         due = known.last_beat + timedelta(
             minutes=heartbeat.interval_minutes + heartbeat.grace_minutes
         )
-        if now > due and deps.store.mark_missed(heartbeat.name, due):
+        if now > due and deps.store.alerts.mark_missed(heartbeat.name, due):
             late.append(heartbeat.name)
             receive(deps, HEARTBEAT_SOURCE, [_missed(heartbeat, known.last_beat)], now)
     return late

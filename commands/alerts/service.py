@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.config import AlertRule, Settings
+from bot.alert_settings import AlertRule
+from bot.config import Settings
 from bot.deps import Deps
 from bot.domain.incidents import effects
 from bot.domain.incidents.card import STEP_ACTIONS
@@ -82,9 +83,9 @@ def receive(deps: Deps, source: str, events: list[AlertEvent], now: datetime) ->
     limit = deps.settings.alerts.storm_per_minute
     with deps.store.atomic():
         # read once for the whole body (up to 1,000 alerts), not once per alert
-        silences = [s for s in deps.store.silences(now) if s.starts_at <= now]
+        silences = [s for s in deps.store.alerts.silences(now) if s.starts_at <= now]
         # every alert counts toward a storm, repeats too: the rate is the source's
-        before = deps.store.count_alerts(source, now, len(events))
+        before = deps.store.alerts.count_alerts(source, now, len(events))
         for arrived, event in enumerate(events, start=1):
             storming = before + arrived > limit
             kind, incident = _one(deps, source, event, now, silences, storming)
@@ -105,7 +106,7 @@ def _one(
     silences: list[Silence],
     storming: bool,
 ) -> tuple[str, int | None]:
-    known = deps.store.alert(source, event.fingerprint)
+    known = deps.store.alerts.alert(source, event.fingerprint)
     if known is None and event.status != "firing":
         return "repeat", None  # a resolve for an alert never seen: nothing to change
     labels = event.labels or (known.labels if known else {})
@@ -131,17 +132,17 @@ def _one(
         "incident_id": known.incident if known else None,
     }
     if not changed:
-        deps.store.save_alert(row)
+        deps.store.alerts.save_alert(row)
         return "repeat", None
     if row["silenced_by"] is not None and event.status == "firing":
-        deps.store.save_alert(row)
+        deps.store.alerts.save_alert(row)
         return "silenced", None
     rule = rule_for(deps.settings, source, labels)
     if rule is None or rule.action == "drop":
-        deps.store.save_alert(row)
+        deps.store.alerts.save_alert(row)
         return ("new" if known is None else "changed"), None
     if rule.action == "post":
-        alert_id = deps.store.save_alert(row)
+        alert_id = deps.store.alerts.save_alert(row)
         post_alert(deps, rule, source, row, storming)
         return ("new" if known is None else "changed"), _note_on_incident(deps, row, alert_id, now)
     number = row["incident_id"]
@@ -152,7 +153,7 @@ def _one(
     if number is None and event.status == "firing":
         number, stormed = incident_for(deps, rule, source, row, now)
     row["incident_id"] = number if number is not None else row["incident_id"]
-    alert_id = deps.store.save_alert(row)
+    alert_id = deps.store.alerts.save_alert(row)
     if number is not None:
         _entry(deps, number, alert_id, source, row, now)
     if stormed and number is not None:
@@ -178,8 +179,8 @@ def _entry(
     text = f"Alert {verb[row['status']]} ({source}): {row['summary']}" + (
         f" [{labels}]" if labels and row["status"] == "firing" else ""
     )
-    sequence = deps.store.alert_changes(alert_id, number)
-    deps.store.add_entry(
+    sequence = deps.store.alerts.alert_changes(alert_id, number)
+    deps.store.incidents.add_entry(
         number, Entry(now, None, "alert", text, f"alert:{alert_id}:{row['status']}:{sequence}")
     )
 
@@ -195,10 +196,10 @@ def _all_resolved(deps: Deps, number: int) -> None:
     """Every alert of an incident that alerts opened has resolved: resolve it (the rule's
     auto_resolve) or offer to, once."""
     opened = deps.store.state(OPENED_KEY.format(number))
-    incident = deps.store.incident(number)
+    incident = deps.store.incidents.incident(number)
     if not opened or incident is None or not incident.is_open:
         return
-    alerts = deps.store.alerts(firing_only=False, incident=number)
+    alerts = deps.store.alerts.find(firing_only=False, incident=number)
     if not alerts or any(a.status != "resolved" for a in alerts):
         deps.store.set_state(OFFERED_KEY.format(number), "")
         return

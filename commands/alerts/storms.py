@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import outbox, posting
-from bot.config import AlertRule
+from bot.alert_settings import AlertRule
 from bot.deps import Deps
 from bot.domain.incidents import service as incidents
 from bot.domain.incidents.outcome import Outcome, publish
@@ -47,20 +47,22 @@ def incident_for(
     cap; else its storm incident (True). Called inside receive's write transaction, so two
     processes on one database count in turn."""
     window = timedelta(minutes=deps.settings.alerts.group_window_minutes)
-    joined = deps.store.group_incident(source, row["group_key"], now - window)
+    joined = deps.store.alerts.group_incident(source, row["group_key"], now - window)
     if joined is not None:
         return joined, False
     storm = _storm(deps, source, now)
     if storm is not None:
         return storm, True
     cap, minutes = deps.settings.alerts.incident_cap, deps.settings.alerts.incident_cap_minutes
-    opened = deps.store.incidents_marked(OPENED_BY.format(source), now - timedelta(minutes=minutes))
+    opened = deps.store.incidents.incidents_marked(
+        OPENED_BY.format(source), now - timedelta(minutes=minutes)
+    )
     if opened >= cap:
         return _open_storm(deps, rule, source, opened, now), True
     number = _open(deps, rule, clip(f"{row['summary']} ({source})", 150), now)
     mark = f"Opened by an alert from {source}: {opened + 1} of the {cap} incidents its alerts "
     mark += f"may open in {minutes} min"
-    deps.store.add_entry(number, Entry(now, None, "cap", mark, OPENED_BY.format(source)))
+    deps.store.incidents.add_entry(number, Entry(now, None, "cap", mark, OPENED_BY.format(source)))
     deps.store.set_state(OPENED_KEY.format(number), "1" if not rule.auto_resolve else "auto")
     return number, False
 
@@ -106,21 +108,23 @@ def _open_storm(deps: Deps, rule: AlertRule, source: str, opened: int, now: date
     )
     title = f"Alert storm from {source}: its cap of {cap} incidents in {minutes} min was reached"
     number = _open(deps, rule, clip(title, 150), now, f":cyclone: {text}")
-    deps.store.add_entry(number, Entry(now, None, "storm", text, STORM_ENTRY.format(source, 0)))
+    deps.store.incidents.add_entry(
+        number, Entry(now, None, "storm", text, STORM_ENTRY.format(source, 0))
+    )
     deps.store.set_state(OPENED_KEY.format(number), "1")
     return number
 
 
 def taken_in(deps: Deps, number: int, source: str, row: dict[str, Any], now: datetime) -> None:
     """A new group joined the storm: its count on the timeline, and the storm goes on."""
-    alerts, groups = deps.store.taken_in(number)
+    alerts, groups = deps.store.alerts.taken_in(number)
     text = (
         f"Alert storm ({source}): group `{clip(row['group_key'], 80)}` taken in; "
         f"{alerts} alerts in {groups} groups so far, past the cap of "
         f"{deps.settings.alerts.incident_cap} incidents in "
         f"{deps.settings.alerts.incident_cap_minutes} min"
     )
-    deps.store.add_entry(
+    deps.store.incidents.add_entry(
         number, Entry(now, None, "storm", text, STORM_ENTRY.format(source, alerts))
     )
     last = {"incident": number, "last": now.isoformat()}
@@ -132,7 +136,7 @@ def post_alert(
 ) -> None:
     channel = rule.channel or deps.settings.digest_target
     if storming:
-        deps.store.enqueue(
+        deps.store.outbox.enqueue(
             "alerts.summary", outbox.slack_lane(channel), {"channel": channel}, coalesce=True
         )
         return
@@ -150,7 +154,7 @@ def _summary(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
     now = deps.clock()
     recent: list[Alert] = []
     for source in {s.name for s in deps.settings.alerts.sources} | {HEARTBEAT_SOURCE}:
-        recent += deps.store.recent_alerts(source, now - SUMMARY_QUIET)
+        recent += deps.store.alerts.recent_alerts(source, now - SUMMARY_QUIET)
     firing = [a for a in recent if a.status == "firing"]
     by_source = collections.Counter(a.source for a in recent)
     lines = [
@@ -193,5 +197,5 @@ KINDS = {"alerts.summary": outbox.Kind(_summary, "An alert storm's summary", pac
 
 
 def is_open(deps: Deps, number: int) -> bool:
-    incident = deps.store.incident(number)
+    incident = deps.store.incidents.incident(number)
     return incident is not None and incident.is_open

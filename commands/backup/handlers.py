@@ -62,7 +62,7 @@ def handle(ack: Ack, command: dict[str, Any], respond: Respond, context: dict[st
     if verb == "help":
         ack(**Reply(USAGE).as_response())
     elif verb == "list":
-        rows = deps.store.backups(limit=20)
+        rows = deps.store.backups.find(limit=20)
         ack(**render.render_list(rows, deps.clock(), deps.settings).as_response())
     elif verb == "restore":
         service.require_restorer(deps, command["user_id"])
@@ -158,7 +158,7 @@ def _care(deps: Deps, verb: str, year: int | None, actor: str, ack: Ack, respond
         assert year is not None
         folder = deps.settings.backup_dir / f"archive-before-{year}"
         counts = care.archive(db, year, folder)
-        deps.store.log_care(deps.clock(), actor, f"archive before {year}", counts)
+        deps.store.backups.log_care(deps.clock(), actor, f"archive before {year}", counts)
         return render.render_archive_question(year, counts, str(folder))
 
     deps.in_background(
@@ -190,12 +190,16 @@ def on_care_answer(
         if action["action_id"] == render.CLEANUP_CONFIRM:
             before = care.count_candidates(db, now)
             deleted = care.delete_candidates(db, now)
-            deps.store.log_care(now, actor, "cleanup", {"counted": sum(before.values()), **deleted})
+            deps.store.backups.log_care(
+                now, actor, "cleanup", {"counted": sum(before.values()), **deleted}
+            )
             text = "Deleted " + ", ".join(f"{n:,} {name}" for name, n in deleted.items()) + "."
         else:
             year, expected = map(int, action["value"].split(":"))
             removed = care.remove_archived(db, year, expected)
-            deps.store.log_care(now, actor, f"remove archived before {year}", {"prompts": removed})
+            deps.store.backups.log_care(
+                now, actor, f"remove archived before {year}", {"prompts": removed}
+            )
             text = f"Removed {removed:,} archived prompts created before {year}."
         respond(replace_original=True, text=f":wastebasket: {text} Recorded in the care log.")
 

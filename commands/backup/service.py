@@ -73,13 +73,13 @@ def run_backup(deps: Deps, *, reason: str, progress: Progress) -> Outcome:
         mongo_client(deps)
     settings, now = deps.settings, deps.clock()
     name = settings.backup.database
-    backup_id = deps.store.start_backup(kind, name, "", reason, now)
+    backup_id = deps.store.backups.start_backup(kind, name, "", reason, now)
     if backup_id is None:
-        running = deps.store.backups(status="running", limit=1)[0]
+        running = deps.store.backups.find(status="running", limit=1)[0]
         raise UserError(f"Backup B{running.id} is already running; one at a time.")
     # The id in the name: two backups in one second (a restore's safety copy) never collide.
     folder = settings.backup_dir / f"B{backup_id}-{now:%Y%m%d-%H%M%S}-{name}"
-    deps.store.finish_backup(backup_id, path=str(folder))
+    deps.store.backups.finish_backup(backup_id, path=str(folder))
     try:
         dumped = _dump(deps, kind, folder, progress)
     except BaseException as exc:  # whatever stopped it, a partial backup is no backup
@@ -87,11 +87,13 @@ def run_backup(deps: Deps, *, reason: str, progress: Progress) -> Outcome:
         error = type(exc).__name__
         if isinstance(exc, tools.ToolFailed):
             error = f"{exc}: {exc.tail[-1] if exc.tail else 'no output'}"
-        deps.store.finish_backup(backup_id, status="failed", error=error, finished_at=deps.clock())
+        deps.store.backups.finish_backup(
+            backup_id, status="failed", error=error, finished_at=deps.clock()
+        )
         if not isinstance(exc, PyMongoError | OSError | tools.ToolFailed):
             raise
         return Outcome(backup_id, "failed", {}, 0, _took(deps, now), "", error)
-    deps.store.finish_backup(
+    deps.store.backups.finish_backup(
         backup_id,
         status="ok",
         finished_at=deps.clock(),
@@ -134,10 +136,10 @@ def recover(deps: Deps) -> list[int]:
     """At start-up: a backup still "running" was cut short by a crash. Mark it failed and
     remove its partial files."""
     cut = []
-    for row in deps.store.backups(status="running", limit=100):
+    for row in deps.store.backups.find(status="running", limit=100):
         if row.path:
             shutil.rmtree(row.path, ignore_errors=True)
-        deps.store.finish_backup(
+        deps.store.backups.finish_backup(
             row.id, status="failed", error="interrupted", finished_at=deps.clock()
         )
         cut.append(row.id)
@@ -146,7 +148,7 @@ def recover(deps: Deps) -> list[int]:
 
 def good(deps: Deps, backup_id: int | None) -> Backup:
     """A backup that finished ok and whose files are still there: the latest, or the one named."""
-    rows = deps.store.backups(status="ok", limit=500)
+    rows = deps.store.backups.find(status="ok", limit=500)
     row = (
         rows[0]
         if rows and backup_id is None
@@ -193,7 +195,7 @@ def verify(
         if not problems
         else "; ".join(problems)
     )
-    deps.store.finish_backup(row.id, verified_at=deps.clock(), verify_result=result)
+    deps.store.backups.finish_backup(row.id, verified_at=deps.clock(), verify_result=result)
     return row, problems
 
 
@@ -234,12 +236,12 @@ def restore_live(deps: Deps, backup_id: int, *, actor: str, progress: Progress) 
 def retention(deps: Deps, now: datetime) -> list[int]:
     """Keep the newest good backup of each of the last N days, weeks and months; delete the
     rest (files and all). Failed rows stay as a record; their files are already gone."""
-    rows = deps.store.backups(status="ok", limit=10_000)
+    rows = deps.store.backups.find(status="ok", limit=10_000)
     kept = keeping(deps.settings, [row.started_at for row in rows])
     dropped = [row for n, row in enumerate(rows) if n not in kept]
     for row in dropped:
         shutil.rmtree(row.path, ignore_errors=True)
-        deps.store.finish_backup(row.id, status="expired")
+        deps.store.backups.finish_backup(row.id, status="expired")
     return [row.id for row in dropped]
 
 

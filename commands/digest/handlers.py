@@ -26,7 +26,7 @@ def on_button(
     if action["action_id"].startswith(render.CHECK):
         item, label = suffix, REVIEWABLE.get(suffix, suffix)
     else:
-        digest = deps.store.digest(digest_id)
+        digest = deps.store.digests.digest(digest_id)
         assert digest is not None
         item = label = checklists.CHECKLISTS[digest.kind][int(suffix)]
     if service.mark_item(deps, digest_id, item, user):

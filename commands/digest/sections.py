@@ -145,14 +145,14 @@ def oncall(deps: Deps, now: datetime) -> Section:
 
 
 def incidents(deps: Deps, now: datetime) -> Section:
-    found = deps.store.incidents(open_only=True, limit=10)
-    total = deps.store.count_incidents(open_only=True)
+    found = deps.store.incidents.find(open_only=True, limit=10)
+    total = deps.store.incidents.count_incidents(open_only=True)
     text = "\n".join(f"  • {line}" for line in incident_summary(found, total)) or "None open."
     return Section("incidents", "Open incidents", "warning" if found else OK, text)
 
 
 def backups(deps: Deps, now: datetime) -> Section:
-    good = deps.store.backups(status="ok", limit=1)
+    good = deps.store.backups.find(status="ok", limit=1)
     if not good:
         state = NOT_CONFIGURED if deps.mongo is None else "warning"
         return Section("backups", "Last backup", state, "No good backup yet.")
@@ -223,7 +223,7 @@ def dependencies(deps: Deps, now: datetime) -> Section:
 
 
 def backup_checks(deps: Deps, now: datetime) -> Section:
-    rows = [r for r in deps.store.backups(limit=20) if r.started_at > now - timedelta(days=7)]
+    rows = [r for r in deps.store.backups.find(limit=20) if r.started_at > now - timedelta(days=7)]
     good = [r for r in rows if r.status == "ok"]
     failed = [r for r in rows if r.status == "failed"]
     verified = [r for r in good if r.verify_result]

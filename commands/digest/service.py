@@ -26,7 +26,7 @@ def _post(deps: Deps, reply: Reply) -> dict[str, str]:
 def post_daily(deps: Deps, now: datetime) -> str:
     day = now.astimezone(deps.settings.tz).date()
     found = [s.as_dict() for s in sections.daily(deps, now)]
-    digest_id = deps.store.add_digest("daily", day.isoformat(), "", "", now, found)
+    digest_id = deps.store.digests.add_digest("daily", day.isoformat(), "", "", now, found)
     _set_where(deps, digest_id, _post(deps, render.render_daily(day, found, digest_id, [])))
     failed = [s["title"] for s in found if s["state"] == "failed"]
     return f"Daily digest D{digest_id} posted" + (
@@ -45,7 +45,7 @@ def post_checklist(
         "annual": f"{local:%Y}",
     }[kind]
     found = [s.as_dict() for s in extra or []]
-    digest_id = deps.store.add_digest(kind, local.date().isoformat(), "", "", now, found)
+    digest_id = deps.store.digests.add_digest(kind, local.date().isoformat(), "", "", now, found)
     where = _post(
         deps,
         render.render_checklist(kind, period, checklists.CHECKLISTS[kind], digest_id, [], found),
@@ -55,18 +55,18 @@ def post_checklist(
 
 
 def _set_where(deps: Deps, digest_id: int, where: dict[str, Any]) -> None:
-    deps.store.set_digest_message(digest_id, where["channel"], where["ts"])
+    deps.store.digests.set_digest_message(digest_id, where["channel"], where["ts"])
 
 
 def digest_at(deps: Deps, channel: str, ts: str) -> Digest | None:
-    return deps.store.digest_at(channel, ts)
+    return deps.store.digests.digest_at(channel, ts)
 
 
 def _refresh(deps: Deps, digest_id: int) -> None:
     """Re-render a digest from its stored sections and marks, in place."""
-    digest = deps.store.digest(digest_id)
+    digest = deps.store.digests.digest(digest_id)
     assert digest is not None
-    marks = deps.store.marks(digest_id)
+    marks = deps.store.digests.marks(digest_id)
     if digest.kind == "daily":
         reply = render.render_daily(digest.day, digest.sections, digest_id, marks)
     else:
@@ -95,7 +95,7 @@ def on_reaction(deps: Deps, event: dict[str, Any]) -> bool:
     )
     now = deps.clock()
     with deps.store.atomic():
-        if name == REVIEWED and deps.store.mark(digest.id, "all", user, now, add=added):
+        if name == REVIEWED and deps.store.digests.mark(digest.id, "all", user, now, add=added):
             _refresh(deps, digest.id)
         elif name == FOLLOW_UP and added:
             _follow_up(deps, digest, user, now)
@@ -114,7 +114,7 @@ def _follow_up(deps: Deps, digest: Digest, user: str, now: datetime) -> None:
     )
     deps.store.set_state(f"digest.followup.{digest.id}", str(opened.number))
     for found in flagged:
-        deps.store.add_entry(
+        deps.store.incidents.add_entry(
             opened.number, Entry(now, None, "note", f"{found['title']}: {found['text'][:400]}")
         )
     publish(Outcome(Reply(""), opened), deps)
@@ -124,7 +124,7 @@ def _follow_up(deps: Deps, digest: Digest, user: str, now: datetime) -> None:
 
 def mark_item(deps: Deps, digest_id: int, item: str, user: str) -> bool:
     with deps.store.atomic():
-        added = deps.store.mark(digest_id, item, user, deps.clock())
+        added = deps.store.digests.mark(digest_id, item, user, deps.clock())
         if added:
             _refresh(deps, digest_id)
     return added
@@ -133,11 +133,11 @@ def mark_item(deps: Deps, digest_id: int, item: str, user: str) -> bool:
 def nudge(deps: Deps, now: datetime) -> str:
     """No review of today's daily digest by the cut-off: a word to whoever is on call."""
     day = now.astimezone(deps.settings.tz).date().isoformat()
-    today = deps.store.digests(day, day, kind="daily")
+    today = deps.store.digests.find(day, day, kind="daily")
     if not today:
         return "No daily digest today."
     digest = today[-1]
-    if deps.store.marks(digest.id):
+    if deps.store.digests.marks(digest.id):
         return f"D{digest.id} was reviewed."
     person = who(deps.store, deps.settings, now)
     text = (

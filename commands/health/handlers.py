@@ -74,7 +74,7 @@ def answer(deps: Deps, what: str, readings: list[Reading]) -> Reply:
     if what:
         reading = next(r for r in readings if r.check == what)
         return render.render_detail(
-            reading, deps.store.readings(what, now - timedelta(hours=2)), deps.settings
+            reading, deps.store.health.readings(what, now - timedelta(hours=2)), deps.settings
         )
     return render.render_card(readings, _histories(deps, readings, now), now, deps.settings)
 
@@ -82,14 +82,16 @@ def answer(deps: Deps, what: str, readings: list[Reading]) -> Reply:
 def _histories(deps: Deps, readings: list[Reading], now: datetime) -> dict[str, list[float | None]]:
     since = now - timedelta(hours=2)
     return {
-        r.check: [row.value for row in deps.store.readings(r.check, since)] + [r.value]
+        r.check: [row.value for row in deps.store.health.readings(r.check, since)] + [r.value]
         for r in readings
     }
 
 
 def history(deps: Deps) -> Reply:
     since = deps.clock() - timedelta(hours=24)
-    return render.render_history({c: deps.store.readings(c, since) for c in CHECKS}, deps.settings)
+    return render.render_history(
+        {c: deps.store.health.readings(c, since) for c in CHECKS}, deps.settings
+    )
 
 
 def log_reply(deps: Deps, month: re.Match[str]) -> Reply:

@@ -33,7 +33,7 @@ def sustained(deps: Deps, reading: Reading, now: datetime) -> str:
     if reading.check != "cpu" or reading.state != WARNING:
         return reading.state
     minutes = deps.settings.thresholds.cpu_warning_minutes
-    window = deps.store.readings("cpu", now - timedelta(minutes=minutes, seconds=30))
+    window = deps.store.health.readings("cpu", now - timedelta(minutes=minutes, seconds=30))
     began = now - timedelta(minutes=minutes)
     covered = bool(window) and window[0].at <= began + timedelta(seconds=30)
     return WARNING if covered and all(r.state == WARNING for r in window) else OK
@@ -42,13 +42,15 @@ def sustained(deps: Deps, reading: Reading, now: datetime) -> str:
 def step(deps: Deps, readings: list[Reading], now: datetime) -> list[str]:
     """Store this round, then open, update or close each check's alert episode."""
     keep = timedelta(days=deps.settings.health.retention_days)
-    deps.store.add_readings(now, [(r.check, r.state, r.value, r.summary) for r in readings], keep)
+    deps.store.health.add_readings(
+        now, [(r.check, r.state, r.value, r.summary) for r in readings], keep
+    )
     said = []
     for reading in readings:
         if reading.state == NOT_CONFIGURED:
             continue
         state = sustained(deps, reading, now)
-        episode = deps.store.open_episode(reading.check)
+        episode = deps.store.health.open_episode(reading.check)
         if RANK[state] >= RANK[WARNING]:
             said.append(_alerting(deps, reading, state, episode, now))
         elif episode is not None:
@@ -67,7 +69,7 @@ def _alerting(
     channel = deps.settings.digest_target
     if episode is None:
         posted = deps.post_now(channel, reply)
-        deps.store.save_episode(
+        deps.store.health.save_episode(
             {
                 "check_name": reading.check,
                 "state": state,
@@ -82,7 +84,7 @@ def _alerting(
         return f"{reading.check}: {state} alert posted"
     if episode.state != state or episode.ok_streak:
         _update(deps, episode, reply)
-        deps.store.save_episode({"id": episode.id, "state": state, "ok_streak": 0})
+        deps.store.health.save_episode({"id": episode.id, "state": state, "ok_streak": 0})
         return f"{reading.check}: alert now {state}"
     return ""
 
@@ -90,7 +92,7 @@ def _alerting(
 def _recovering(deps: Deps, reading: Reading, episode: Episode, now: datetime) -> str:
     streak = episode.ok_streak + 1
     if streak < deps.settings.health.recovery_readings:  # hysteresis: one good reading is not
-        deps.store.save_episode({"id": episode.id, "ok_streak": streak})  # a recovery
+        deps.store.health.save_episode({"id": episode.id, "ok_streak": streak})  # a recovery
         return ""
     text = (
         f":white_check_mark: *{reading.check}* recovered after "
@@ -98,7 +100,7 @@ def _recovering(deps: Deps, reading: Reading, episode: Episode, now: datetime) -
     )
     _update(deps, episode, Reply(text))
     deps.post_now(episode.channel, Reply(text), thread_ts=episode.ts)
-    deps.store.save_episode(
+    deps.store.health.save_episode(
         {"id": episode.id, "ended_at": now.isoformat(), "ok_streak": streak, "state": OK}
     )
     return f"{reading.check}: recovered"
@@ -113,9 +115,9 @@ def _service_down(deps: Deps, reading: Reading, now: datetime) -> None:
     if not deps.settings.health.open_incident_when_down:
         return
     known = deps.store.state(INCIDENT_KEY)
-    incident = deps.store.incident(int(known)) if known else None
+    incident = deps.store.incidents.incident(int(known)) if known else None
     if incident is not None and incident.is_open:
-        deps.store.add_entry(
+        deps.store.incidents.add_entry(
             incident.number, Entry(now, None, "update", f"Health monitor: {reading.summary}")
         )
         return

@@ -99,10 +99,10 @@ def execute(args: p.Args, deps: Deps, *, actor: str) -> Outcome:
     if isinstance(args, p.List):
         only, severity = not args.everything, args.severity
         offset = (args.page - 1) * render.LIST_PAGE
-        found = deps.store.incidents(
+        found = deps.store.incidents.find(
             open_only=only, severity=severity, limit=render.LIST_PAGE, offset=offset
         )
-        total = deps.store.count_incidents(open_only=only, severity=severity)
+        total = deps.store.incidents.count_incidents(open_only=only, severity=severity)
         return Outcome(
             render.render_list(found, deps.settings, total=total, args=args, now=deps.clock())
         )
@@ -130,7 +130,7 @@ AFTER_RESOLUTION = (
 
 def _postmortem_follows(deps: Deps, incident: Incident) -> None:
     """Post-mortem work after resolution keeps the stored draft in step."""
-    if not incident.is_open and deps.store.postmortem(incident.number):
+    if not incident.is_open and deps.store.followups.postmortem(incident.number):
         write_postmortem(deps, incident, deps.clock())
 
 
@@ -205,7 +205,7 @@ def _edit(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
     entry = followup.edit_entry(
         deps.store, number, args.entry, text=args.text, at=at, actor=actor, now=now
     )
-    incident = deps.store.incident(number)
+    incident = deps.store.incidents.incident(number)
     note = Reply(
         f"{mention(actor)} · edited timeline entry #{entry.seq}: "
         f"{texts.timeline_line(entry, deps.settings)}"
@@ -245,8 +245,8 @@ def _timeline(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
 
 def _postmortem(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
     """The stored draft once resolved; while open, the draft of what is known so far."""
-    incident = entry_incident(deps.store.incident(number))
-    stored = deps.store.postmortem(number)
+    incident = entry_incident(deps.store.incidents.incident(number))
+    stored = deps.store.followups.postmortem(number)
     markdown = stored.markdown if stored else postmortem_text(deps, incident)
     reply = texts.render_markdown(f"Post-mortem draft for {incident.ref}", markdown)
     return Outcome(Reply(reply.text, reply.blocks))
@@ -262,7 +262,7 @@ def _action(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
         actor=actor,
         now=deps.clock(),
     )
-    incident = entry_incident(deps.store.incident(number))
+    incident = entry_incident(deps.store.incidents.incident(number))
     _postmortem_follows(deps, incident)
     outcome = Outcome(
         render.render_done(incident, f"action item A{item} added for {mention(args.owner)}")
@@ -271,23 +271,24 @@ def _action(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
 
 
 def _actions(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
-    incident = entry_incident(deps.store.incident(number))
-    return Outcome(render.render_actions(incident, deps.store.actions(number)))
+    incident = entry_incident(deps.store.incidents.incident(number))
+    return Outcome(render.render_actions(incident, deps.store.followups.actions(number)))
 
 
 def _done(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
     now = deps.clock()
-    if not deps.store.finish_action(number, args.item, now):
+    if not deps.store.followups.finish_action(number, args.item, now):
         raise UserError(f"INC-{number} has no open action item A{args.item}.")
-    deps.store.add_entry(number, Entry(now, actor, "action", f"Action item A{args.item} done"))
-    incident = entry_incident(deps.store.incident(number))
+    done = Entry(now, actor, "action", f"Action item A{args.item} done")
+    deps.store.incidents.add_entry(number, done)
+    incident = entry_incident(deps.store.incidents.incident(number))
     _postmortem_follows(deps, incident)
     outcome = Outcome(render.render_done(incident, f"action item A{args.item} is done"))
     return _acknowledged_too(deps, number, actor, "closing an action item", outcome)
 
 
 def _comms(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
-    incident = entry_incident(deps.store.incident(number))
+    incident = entry_incident(deps.store.incidents.incident(number))
     return Outcome(texts.render_comms(incident, deps.settings, deps.clock()))
 
 
@@ -307,7 +308,7 @@ def _public_title(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
 
 
 def _notify(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
-    incident = entry_incident(deps.store.incident(number))
+    incident = entry_incident(deps.store.incidents.incident(number))
     if not deps.settings.status_page.notice_webhook:
         raise UserError(
             "No notice webhook is configured (`status_page.notice_webhook`); "
@@ -319,7 +320,9 @@ def _notify(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
 
 
 def _load(deps: Deps, number: int) -> tuple[Incident, list[Entry]]:
-    return entry_incident(deps.store.incident(number)), deps.store.timeline(number)
+    return entry_incident(deps.store.incidents.incident(number)), deps.store.incidents.timeline(
+        number
+    )
 
 
 _ON_INCIDENT: dict[type, Callable[[Deps, int, Any, str], Outcome]] = {
@@ -358,8 +361,8 @@ def _communicate(deps: Deps, number: int, actor: str) -> Outcome:
 
 
 def _postmortem_button(deps: Deps, number: int, actor: str) -> Outcome:
-    incident = entry_incident(deps.store.incident(number))
-    stored = deps.store.postmortem(number)
+    incident = entry_incident(deps.store.incidents.incident(number))
+    stored = deps.store.followups.postmortem(number)
     markdown = stored.markdown if stored else postmortem_text(deps, incident)
     draft = Document(
         f"{incident.ref}-postmortem.md", f"Post-mortem draft for {incident.ref}", markdown
@@ -368,8 +371,8 @@ def _postmortem_button(deps: Deps, number: int, actor: str) -> Outcome:
 
 
 def _remind_owners(deps: Deps, number: int, actor: str) -> Outcome:
-    incident = entry_incident(deps.store.incident(number))
-    reminder = render.render_owner_reminder(incident, deps.store.actions(number))
+    incident = entry_incident(deps.store.incidents.incident(number))
+    reminder = render.render_owner_reminder(incident, deps.store.followups.actions(number))
     return Outcome(Reply(""), incident, (reminder,))
 
 

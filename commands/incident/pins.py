@@ -29,12 +29,16 @@ def on_reaction(event: dict[str, Any], client: WebClient, context: dict[str, Any
     # One entry per message, however often it is pinned or the event delivered.
     source = f"pin:{channel}:{ts}"
     if event["type"] == "reaction_removed":
-        if not _still_pinned(message) and deps.store.remove_entry(incident.number, source):
+        if not _still_pinned(message) and deps.store.incidents.remove_entry(
+            incident.number, source
+        ):
             _unconfirm(client, channel, ts)
         return
     at = datetime.fromtimestamp(float(ts), UTC)
     text = clip(message.get("text") or "(no text)", 500)
-    if deps.store.add_entry(incident.number, Entry(at, message.get("user"), "pin", text, source)):
+    if deps.store.incidents.add_entry(
+        incident.number, Entry(at, message.get("user"), "pin", text, source)
+    ):
         client.reactions_add(channel=channel, timestamp=ts, name=PIN_CONFIRM)
 
 
@@ -57,7 +61,7 @@ def _incident_of(
     root = message.get("thread_ts")
     if not root or root == message.get("ts"):  # not a reply in a thread (the card itself)
         return None
-    return deps.store.incident_by_card(channel, root) or _card_not_recorded(
+    return deps.store.incidents.incident_by_card(channel, root) or _card_not_recorded(
         deps, client, channel, root
     )
 
@@ -72,7 +76,7 @@ def _card_not_recorded(deps: Deps, client: WebClient, channel: str, ts: str) -> 
         payload = (root.get("metadata") or {}).get("event_payload") or {}
         ours = payload.get("opsbot") == deps.store.instance()
         if root.get("ts") == ts and ours and isinstance(payload.get("incident"), int):
-            return deps.store.incident(payload["incident"])
+            return deps.store.incidents.incident(payload["incident"])
     return None
 
 

@@ -34,7 +34,7 @@ def set_rotation(
     require_admin(settings, actor)
     hour, minute = map(int, settings.oncall.handover_time.split(":"))
     anchor = anchor_for(now, settings.tz, settings.oncall.handover_weekday, hour, minute)
-    store.set_rotation(list(members), anchor, actor=actor, now=now)
+    store.oncall.set_rotation(list(members), anchor, actor=actor, now=now)
     return Rotation(members, anchor, settings.tz)
 
 
@@ -68,7 +68,7 @@ def override(
     if end - start > timedelta(weeks=8):
         raise UserError("An override lasts at most 8 weeks; change the rotation instead.")
     replaced = [o for o in overrides(store, now) if o.start < end and o.end > start]
-    store.add_override(args.user, start, end, reason="override", actor=actor, now=now)
+    store.oncall.add_override(args.user, start, end, reason="override", actor=actor, now=now)
     return start, end, replaced
 
 
@@ -104,19 +104,19 @@ def request_swap(
     )
     if take is None:
         raise UserError(f"{mention(args.user)} has no shift in the next 26 weeks to swap with.")
-    swap = store.request_swap(
+    swap = store.oncall.request_swap(
         requester, args.user, (give.start, give.end), (take.start, take.end), now
     )
     return swap, give, take
 
 
 def answer_swap(store: Store, swap_id: int, *, actor: str, accepted: bool, now: datetime) -> Swap:
-    swap = store.swap(swap_id)
+    swap = store.oncall.swap(swap_id)
     if swap is None:
         raise UserError("That swap no longer exists.")
     if actor != swap.target:
         raise UserError(f"Only {mention(swap.target)} can answer this swap.")
-    if not store.decide_swap(swap_id, accepted, actor=actor, now=now):
+    if not store.oncall.decide_swap(swap_id, accepted, actor=actor, now=now):
         raise UserError(f"This swap was already {swap.status}.")
     return swap
 

@@ -97,7 +97,7 @@ def _preview(deps: Deps, args: Args, actor: str, respond: Respond) -> None:
     if incident and incident.card_ts:
         channel, thread = incident.card_channel or channel, incident.card_ts
     posted = deps.slack.chat_postMessage(channel=channel, thread_ts=thread, **card.as_message())
-    deps.store.update_rollback(
+    deps.store.rollbacks.update_rollback(
         rollback_id, channel=posted["channel"], ts=posted["ts"], thread_ts=thread or posted["ts"]
     )
     service.note(deps, args.incident, f"Rollback R{rollback_id} to {shown.tag} proposed", actor)
@@ -126,8 +126,8 @@ def on_answer(
             text=f"Rollback R{rollback_id} cancelled by {mention(actor)}. Nothing ran.",
         )
         return
-    row = deps.store.rollback(rollback_id)
-    incident = deps.store.incident(row.incident_id) if row and row.incident_id else None
+    row = deps.store.rollbacks.rollback(rollback_id)
+    incident = deps.store.incidents.incident(row.incident_id) if row and row.incident_id else None
     needed = service.approvals_needed(deps.settings, incident)
     row, ready = service.approve(deps, rollback_id, actor, needed)
     ack()

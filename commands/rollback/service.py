@@ -113,7 +113,7 @@ def preview(deps: Deps, tag: str, incident: Incident | None, forward: bool = Fal
 
 
 def request(deps: Deps, shown: Preview, actor: str) -> int:
-    return deps.store.add_rollback(
+    return deps.store.rollbacks.add_rollback(
         {
             "tag": shown.tag,
             "from_tag": shown.current,
@@ -132,14 +132,14 @@ def approve(deps: Deps, rollback_id: int, actor: str, needed: int) -> tuple[Roll
     one transaction: two people confirming at once both count."""
     require_allowed(deps.settings, actor)
     with deps.store.atomic():
-        row = deps.store.rollback(rollback_id)
+        row = deps.store.rollbacks.rollback(rollback_id)
         if row is None or row.status != "pending":
             state = row.status if row else "unknown"
             raise UserError(f"This rollback is {state}; it cannot be confirmed now.")
         if actor in row.approvals:
             raise UserError("You confirmed already: a second allowed person must confirm.")
         approvals = [*row.approvals, actor]
-        deps.store.update_rollback(rollback_id, approvals=approvals)
+        deps.store.rollbacks.update_rollback(rollback_id, approvals=approvals)
     return replace(row, approvals=approvals), len(approvals) >= needed
 
 
@@ -147,10 +147,12 @@ def cancel(deps: Deps, rollback_id: int, actor: str) -> None:
     """Only while it has not started: checked and changed in one transaction, so a cancel
     never overwrites a rollback that started a moment before."""
     with deps.store.atomic():
-        row = deps.store.rollback(rollback_id)
+        row = deps.store.rollbacks.rollback(rollback_id)
         if row is None or row.status != "pending":
             raise UserError("Only a rollback that has not started can be cancelled.")
-        deps.store.update_rollback(rollback_id, status="cancelled", finished_at=deps.clock())
+        deps.store.rollbacks.update_rollback(
+            rollback_id, status="cancelled", finished_at=deps.clock()
+        )
 
 
 STEP_GROUP_KEY = "rollback.step_group"  # the process group of the step running now
@@ -176,13 +178,15 @@ def recover(deps: Deps) -> list[int]:
     its incident's timeline, never silently."""
     stop_steps(deps)
     cut = []
-    for row in deps.store.rollbacks("running"):
+    for row in deps.store.rollbacks.find("running"):
         text = (
             f":warning: R{row.id} to {row.tag} was cut short: opsbot stopped while it "
             "ran. Check what is deployed before anything else (`/rollback list`)."
         )
         with deps.store.atomic():
-            deps.store.update_rollback(row.id, status="interrupted", finished_at=deps.clock())
+            deps.store.rollbacks.update_rollback(
+                row.id, status="interrupted", finished_at=deps.clock()
+            )
             if row.channel:
                 thread = row.thread_ts or row.ts
                 posting.enqueue_post(deps, row.channel, {"text": text}, thread_ts=thread)
@@ -203,16 +207,16 @@ Report = Callable[[list[StepResult], str], None]
 def run(deps: Deps, rollback_id: int, report: Report) -> tuple[str, list[str]]:
     """Run every step in order; stop at the first failure. Returns the outcome and, on
     failure, the last lines of the failing step's output (redacted)."""
-    row = deps.store.rollback(rollback_id)
+    row = deps.store.rollbacks.rollback(rollback_id)
     assert row is not None
-    if not deps.store.claim_rollback(rollback_id, deps.clock()):
-        running = deps.store.rollbacks("running")
+    if not deps.store.rollbacks.claim_rollback(rollback_id, deps.clock()):
+        running = deps.store.rollbacks.find("running")
         which = f"R{running[0].id} to {running[0].tag}" if running else "another one"
         raise UserError(f"A rollback is already running ({which}); one at a time.")
     try:
         return _steps(deps, rollback_id, row, _safe(report))
     except Exception as exc:  # the lock must never stay taken: it ends failed, and says so
-        deps.store.update_rollback(rollback_id, status="failed", finished_at=deps.clock())
+        deps.store.rollbacks.update_rollback(rollback_id, status="failed", finished_at=deps.clock())
         raise RollbackFailed(describe(exc, log)) from exc
 
 
@@ -243,13 +247,15 @@ def _steps(deps: Deps, rollback_id: int, row: Rollback, report: Report) -> tuple
         ok, tail = _run_step(deps, step, checkout, tag, row.approvals)
         results[index].seconds = time.monotonic() - began
         results[index].status = "ok" if ok else "failed"
-        deps.store.update_rollback(rollback_id, steps=[r.__dict__ for r in results])
+        deps.store.rollbacks.update_rollback(rollback_id, steps=[r.__dict__ for r in results])
         if not ok:
-            deps.store.update_rollback(rollback_id, status="failed", finished_at=deps.clock())
+            deps.store.rollbacks.update_rollback(
+                rollback_id, status="failed", finished_at=deps.clock()
+            )
             report(results, "failed")
             return "failed", tail
     deps.store.set_state(DEPLOYED_KEY, tag)  # what is deployed now, for "recorded" mode
-    deps.store.update_rollback(rollback_id, status="ok", finished_at=deps.clock())
+    deps.store.rollbacks.update_rollback(rollback_id, status="ok", finished_at=deps.clock())
     report(results, "ok")
     return "ok", []
 
@@ -332,4 +338,4 @@ def mark(deps: Deps, tag: str, actor: str) -> tuple[str, int | None]:
 def note(deps: Deps, incident_id: int | None, text: str, actor: str | None = None) -> None:
     """Everything a rollback does lands on its incident's timeline."""
     if incident_id:
-        deps.store.add_entry(incident_id, Entry(deps.clock(), actor, "rollback", text))
+        deps.store.incidents.add_entry(incident_id, Entry(deps.clock(), actor, "rollback", text))

@@ -96,8 +96,8 @@ def alertmanager(status: str, *alerts: dict[str, Any], group: str = '{}:{alertna
 
 
 def nothing_changed(stack: Stack) -> None:
-    assert stack.deps.store.alerts(firing_only=False) == []
-    assert stack.deps.store.incidents(open_only=False) == []
+    assert stack.deps.store.alerts.find(firing_only=False) == []
+    assert stack.deps.store.incidents.find(open_only=False) == []
     assert stack.slack.history("#incidents") == []
 
 
@@ -138,16 +138,16 @@ def test_a_critical_group_opens_one_incident_repeats_update_and_resolution_offer
         alertmanager("firing", {"instance": "api-1"}, {"instance": "api-2"}),
     )
     assert first.status_code == 202 and first.json()["new"] == 2
-    [incident] = stack.deps.store.incidents(open_only=True)
+    [incident] = stack.deps.store.incidents.find(open_only=True)
     assert incident.severity == "P1" and "Error rate above 5% on api-1" in incident.title
     assert incident.commander == "opsbot"  # no rotation here; with one, the on-call person
-    entries = [e.text for e in stack.deps.store.timeline(1) if e.kind == "alert"]
+    entries = [e.text for e in stack.deps.store.incidents.timeline(1) if e.kind == "alert"]
     assert len(entries) == 2 and entries[0].startswith("Alert firing (prometheus)")
     again = send(
         stack, "/alerts/alertmanager/prometheus", alertmanager("firing", {"instance": "api-1"})
     )
     assert again.json()["repeats"] == 1
-    assert len([e for e in stack.deps.store.timeline(1) if e.kind == "alert"]) == 2
+    assert len([e for e in stack.deps.store.incidents.timeline(1) if e.kind == "alert"]) == 2
     assert "2 firing · 0 resolved" in str(stack.card().blocks)
     send(
         stack,
@@ -157,7 +157,7 @@ def test_a_critical_group_opens_one_incident_repeats_update_and_resolution_offer
     assert "0 firing · 2 resolved" in str(stack.card().blocks)
     offers = [m for m in stack.slack.history("#incidents") if "have resolved" in m.text]
     assert len(offers) == 1 and "Resolve" in str(offers[0].blocks)
-    assert stack.deps.store.incident(1).is_open  # offered, not done
+    assert stack.deps.store.incidents.incident(1).is_open  # offered, not done
 
 
 def test_auto_resolve_resolves_when_every_alert_has(tmp_path: Path) -> None:
@@ -178,13 +178,13 @@ def test_auto_resolve_resolves_when_every_alert_has(tmp_path: Path) -> None:
                 "/alerts/alertmanager/prometheus",
                 alertmanager("firing", {"instance": "db-1"}),
             )
-            assert stack.deps.store.incident(1).severity == "P2"
+            assert stack.deps.store.incidents.incident(1).severity == "P2"
             send(
                 stack,
                 "/alerts/alertmanager/prometheus",
                 alertmanager("resolved", {"instance": "db-1"}),
             )
-            incident = stack.deps.store.incident(1)
+            incident = stack.deps.store.incidents.incident(1)
         finally:
             stack.stop()
     assert incident.status == "resolved" and incident.summary == "All alerts resolved"
@@ -271,16 +271,18 @@ def test_grafana_and_events_v2_bodies(stack: Stack) -> None:
     }
     answer = send(stack, "/alerts/events/pd", trigger, secret=None)
     assert answer.status_code == 202 and answer.json()["dedup_key"] == "samplekeyhere"
-    [incident] = stack.deps.store.incidents(open_only=True)
+    [incident] = stack.deps.store.incidents.find(open_only=True)
     for action in ("acknowledge", "resolve"):
         body = {"routing_key": SECRET, "dedup_key": "samplekeyhere", "event_action": action}
         assert send(stack, "/alerts/events/pd", body, secret=None).status_code == 202
         if action == "acknowledge":  # acknowledged at its source is still not resolved
-            card_ts = stack.deps.store.incident(incident.number).card_ts
+            card_ts = stack.deps.store.incidents.incident(incident.number).card_ts
             card = next(m for m in stack.slack.history("#incidents") if m.ts == card_ts)
             assert "1 firing · 0 resolved" in str(card.blocks)
             assert not [m for m in stack.slack.history("#incidents") if "have resolved" in m.text]
-    texts = [e.text for e in stack.deps.store.timeline(incident.number) if e.kind == "alert"]
+    texts = [
+        e.text for e in stack.deps.store.incidents.timeline(incident.number) if e.kind == "alert"
+    ]
     assert [t.split(" (pd)")[0] for t in texts] == [
         "Alert firing",
         "Alert acknowledged at source",
@@ -300,7 +302,7 @@ def test_a_storm_is_folded_into_one_summary_updated_in_place(stack: Stack) -> No
     summaries = [m for m in posts if "Alert storm" in m.text]
     assert len(singles) == 30 and len(summaries) == 1
     assert "45 alerts" in summaries[0].text  # updated in place to the last count
-    assert len(stack.deps.store.alerts()) == 45  # every alert recorded
+    assert len(stack.deps.store.alerts.find()) == 45  # every alert recorded
 
 
 def test_a_deleted_storm_summary_is_posted_anew(stack: Stack) -> None:
@@ -316,7 +318,7 @@ def test_a_deleted_storm_summary_is_posted_anew(stack: Stack) -> None:
     stack.settle()
     [again] = [m for m in stack.slack.history("#incidents") if "Alert storm" in m.text]
     assert again.ts != summary.ts and "36 alerts" in again.text
-    assert stack.deps.store.outbox_summary(datetime.now(UTC))["dead"] == 0
+    assert stack.deps.store.outbox.outbox_summary(datetime.now(UTC))["dead"] == 0
 
 
 def flood(stack: Stack, first: int, count: int) -> None:
@@ -336,19 +338,19 @@ def test_a_flood_opens_the_cap_then_one_storm_incident_that_takes_in_the_rest(
         stack = make(tmp_path, slack, oncall={"rotation": ["U0BOB0001"], "start": "2026-11-30"})
         try:
             flood(stack, 0, 30)
-            opened = stack.deps.store.incidents(open_only=True)
+            opened = stack.deps.store.incidents.find(open_only=True)
             assert sorted(i.number for i in opened) == [1, 2, 3, 4, 5, 6]
-            storm = stack.deps.store.incident(6)
+            storm = stack.deps.store.incidents.incident(6)
             assert storm.title == (
                 "Alert storm from prometheus: its cap of 5 incidents in 15 min was reached"
             )
             assert storm.commander == "U0BOB0001" and storm.severity == "P1"
-            assert "node-4" in stack.deps.store.incident(5).title
-            [mark] = [e.text for e in stack.deps.store.timeline(5) if e.kind == "cap"]
+            assert "node-4" in stack.deps.store.incidents.incident(5).title
+            [mark] = [e.text for e in stack.deps.store.incidents.timeline(5) if e.kind == "cap"]
             assert mark.endswith("5 of the 5 incidents its alerts may open in 15 min")
-            by_alert = {a.fingerprint: a.incident for a in stack.deps.store.alerts()}
+            by_alert = {a.fingerprint: a.incident for a in stack.deps.store.alerts.find()}
             assert {by_alert[f"fp-node-{n}"] for n in range(5, 30)} == {6}
-            entries = stack.deps.store.timeline(6)
+            entries = stack.deps.store.incidents.timeline(6)
             fired = [e.text for e in entries if (e.source or "").startswith("alert:")]
             assert len(fired) == 25 and "node-5" in fired[0] and "node-29" in fired[-1]
             notes = [e.text for e in entries if (e.source or "").startswith("alert-storm:")]
@@ -365,7 +367,7 @@ def test_a_flood_opens_the_cap_then_one_storm_incident_that_takes_in_the_rest(
 
             resolved = alertmanager("resolved", {"instance": "node-7"}, group="g7")
             send(stack, "/alerts/alertmanager/prometheus", resolved)
-            last = stack.deps.store.timeline(6)[-1].text
+            last = stack.deps.store.incidents.timeline(6)[-1].text
             assert last.startswith("Alert resolved (prometheus): Error rate above 5% on node-7")
             storm_card = next(m for m in slack.history("#incidents") if m.ts == storm.card_ts)
             assert "24 firing · 1 resolved" in str(storm_card.blocks)
@@ -374,11 +376,11 @@ def test_a_flood_opens_the_cap_then_one_storm_incident_that_takes_in_the_rest(
             flood(stack, 30, 1)  # the storm goes on: a new group came within 15 min
             stack.clock.advance(minutes=14)  # the five are out of the window, the storm is not
             flood(stack, 31, 1)
-            assert stack.deps.store.alert("prometheus", "fp-node-31").incident == 6
+            assert stack.deps.store.alerts.alert("prometheus", "fp-node-31").incident == 6
             stack.clock.advance(minutes=16)  # 15 min without a new group: the storm is over
             flood(stack, 32, 1)
-            fresh = stack.deps.store.alert("prometheus", "fp-node-32").incident
-            titled = stack.deps.store.incident(7).title
+            fresh = stack.deps.store.alerts.alert("prometheus", "fp-node-32").incident
+            titled = stack.deps.store.incidents.incident(7).title
         finally:
             stack.stop()
     assert fresh == 7 and titled == "Error rate above 5% on node-32 (prometheus)"
@@ -421,8 +423,8 @@ def test_the_cap_is_counted_in_the_database_so_another_process_sees_it(tmp_path:
         stack.start()
         try:
             flood(stack, 6, 1)
-            titles = [i.title for i in stack.deps.store.incidents(open_only=True)]
-            joined = stack.deps.store.alert("prometheus", "fp-node-6").incident
+            titles = [i.title for i in stack.deps.store.incidents.find(open_only=True)]
+            joined = stack.deps.store.alerts.alert("prometheus", "fp-node-6").incident
         finally:
             stack.stop()
     assert len(titles) == 6 and joined == 6
@@ -432,14 +434,16 @@ def test_the_cap_is_counted_in_the_database_so_another_process_sees_it(tmp_path:
 def test_a_missed_heartbeat_alerts_once_and_the_next_beat_resolves_it(stack: Stack) -> None:
     assert send(stack, "/heartbeat/cron-report", {}).status_code == 200
     stack.run("heartbeat-check", minutes=30)
-    assert stack.deps.store.alerts() == []
+    assert stack.deps.store.alerts.find() == []
     assert "Missed: cron-report" in stack.run("heartbeat-check", minutes=40)
     assert "Still missed: cron-report" in stack.run("heartbeat-check", minutes=5)  # once
-    [alert] = stack.deps.store.alerts()
+    [alert] = stack.deps.store.alerts.find()
     assert alert.source == "heartbeat" and alert.incident is not None  # critical: an incident
     send(stack, "/heartbeat/cron-report/" + SECRET, {}, secret=None)  # secret in the path
-    assert stack.deps.store.alerts() == []
-    entries = [e.text for e in stack.deps.store.timeline(alert.incident) if e.kind == "alert"]
+    assert stack.deps.store.alerts.find() == []
+    entries = [
+        e.text for e in stack.deps.store.incidents.timeline(alert.incident) if e.kind == "alert"
+    ]
     assert entries[-1].startswith("Alert resolved (heartbeat)")
 
 
@@ -475,7 +479,7 @@ def test_an_incident_opened_by_alerts_is_led_by_the_person_on_call(tmp_path: Pat
                 "/alerts/alertmanager/prometheus",
                 alertmanager("firing", {"instance": "api-9"}),
             )
-            incident = stack.deps.store.incident(1)
+            incident = stack.deps.store.incidents.incident(1)
         finally:
             stack.stop()
     assert incident.commander == "U0BOB0001"
@@ -502,12 +506,14 @@ def test_an_alert_firing_again_after_its_incident_was_resolved_opens_a_new_one(
     send(stack, "/alerts/alertmanager/prometheus", body)
     stack.command("resolve INC-1 Restarted the pool")
     stack.settle()
-    before = stack.deps.store.timeline(1)
+    before = stack.deps.store.incidents.timeline(1)
     send(stack, "/alerts/alertmanager/prometheus", alertmanager("resolved", {"instance": "api-7"}))
-    assert stack.deps.store.timeline(1) == before  # a resolved incident's record is left alone
+    assert (
+        stack.deps.store.incidents.timeline(1) == before
+    )  # a resolved incident's record is left alone
     send(stack, "/alerts/alertmanager/prometheus", body)
-    assert [i.number for i in stack.deps.store.incidents(open_only=True)] == [2]
-    assert stack.deps.store.alerts()[0].incident == 2
+    assert [i.number for i in stack.deps.store.incidents.find(open_only=True)] == [2]
+    assert stack.deps.store.alerts.find()[0].incident == 2
 
 
 def test_an_alert_firing_again_during_a_silence_is_muted(stack: Stack) -> None:
@@ -518,7 +524,7 @@ def test_an_alert_firing_again_during_a_silence_is_muted(stack: Stack) -> None:
     stack.command("silence instance=q-1 1h Flapping queue", name="/alerts")
     send(stack, "/alerts/alertmanager/prometheus", alertmanager("firing", warn, group="q"))
     assert len(stack.slack.history("#incidents")) == posted
-    assert stack.deps.store.alerts()[0].silenced_by == 1
+    assert stack.deps.store.alerts.find()[0].silenced_by == 1
 
 
 def test_an_alert_quoting_a_password_is_stored_masked_beside_the_others(stack: Stack) -> None:
@@ -532,8 +538,8 @@ def test_an_alert_quoting_a_password_is_stored_masked_beside_the_others(stack: S
     body["alerts"][1]["annotations"] = {"description": quoted}
     answer = send(stack, "/alerts/alertmanager/prometheus", body)
     assert answer.status_code == 202 and answer.json()["new"] == 2
-    assert len(stack.deps.store.alerts(firing_only=False)) == 2
-    [incident] = stack.deps.store.incidents(open_only=True)
+    assert len(stack.deps.store.alerts.find(firing_only=False)) == 2
+    [incident] = stack.deps.store.incidents.find(open_only=True)
     assert incident.severity == "P1"
     with sqlite3.connect(stack.db) as db:
         rows = db.execute("SELECT labels, summary FROM alerts ORDER BY id").fetchall()
@@ -547,7 +553,7 @@ def test_an_alert_quoting_a_password_is_stored_masked_beside_the_others(stack: S
     typed = "password: reset emails not sent, see https://medium.com/@ops/postmortem"
     stack.command(f"update INC-{incident.number} {typed}")
     stack.settle()
-    assert typed in [e.text for e in stack.deps.store.timeline(incident.number)]
+    assert typed in [e.text for e in stack.deps.store.incidents.timeline(incident.number)]
     assert any(typed in text for text in stack.thread())
 
 

@@ -95,7 +95,7 @@ def test_run_list_verify_restore(stack: Stack, mongo: Any) -> None:
     stack.press(confirm, message, user=ALICE)
     final(stack, "Backup B1 restored")
     assert mongo.promptbase.feedback.count_documents({}) == 9
-    reasons = [r.reason for r in stack.deps.store.backups(limit=5)]
+    reasons = [r.reason for r in stack.deps.store.backups.find(limit=5)]
     assert reasons[0] == "before restoring B1"  # the safety backup came first
 
 
@@ -131,7 +131,7 @@ def test_cleanup_asks_first_and_records_what_it_deleted(stack: Stack, mongo: Any
     )
     stack.press(delete, Message("C0CMD", "1.000001", "U0OPSBOT", question["text"]))
     assert "Deleted 3 prompts" in final(stack, "Deleted")["text"]
-    [entry] = stack.deps.store.care_log()
+    [entry] = stack.deps.store.backups.care_log()
     assert entry.action == "cleanup" and entry.counts["prompts"] == 3
 
 

@@ -61,7 +61,10 @@ def top_level(workspace: LocalSlack, number: int) -> list[Message]:
 
 def settled(db: Path) -> bool:
     store = Store(db)
-    return store.outbox_summary(store_now())["pending"] == 0 and store.inbox_pending() == 0
+    return (
+        store.outbox.outbox_summary(store_now())["pending"] == 0
+        and store.inbox.inbox_pending() == 0
+    )
 
 
 def store_now() -> datetime:
@@ -89,7 +92,7 @@ def test_kill_right_after_open_never_doubles_or_loses_a_card(
         for number in range(1, ROUNDS + 1):
             found = top_level(workspace, number)
             assert len(found) == 1, f"seed {seed}: INC-{number} has {len(found)} cards"
-            assert store.incident(number).card_ts == found[0].ts, f"seed {seed}"
+            assert store.incidents.incident(number).card_ts == found[0].ts, f"seed {seed}"
     finally:
         server.stop()
 
@@ -108,7 +111,7 @@ def test_effects_owed_while_slack_is_down_survive_a_kill(
         command(server, "update INC-1 second finding")
         wait_until(lambda: down.hits >= 1)
         server.kill()
-        assert Store(server.db).outbox_summary(store_now())["pending"] >= 3
+        assert Store(server.db).outbox.outbox_summary(store_now())["pending"] >= 3
         workspace.clear_faults()
         server.start()
         wait_until(lambda: settled(server.db), timeout=20)
@@ -129,7 +132,7 @@ def test_an_event_stored_before_a_kill_is_processed_after_it(
     server = serve(workspace, tmp_path)
     try:
         command(server, "open P1 Login broken")
-        wait_until(lambda: Store(server.db).incident(1).card_ts)
+        wait_until(lambda: Store(server.db).incidents.incident(1).card_ts)
         [card] = top_level(workspace, 1)
         said = workspace.post(card.channel, BOB, "Rolled back the auth deploy", thread_ts=card.ts)
         workspace.react(said, ALICE, "pushpin")
@@ -138,11 +141,15 @@ def test_an_event_stored_before_a_kill_is_processed_after_it(
         assert server.post(body, "application/json").status_code == 200
         wait_until(lambda: unreadable.hits >= 1)
         server.kill()
-        assert Store(server.db).inbox_pending() == 1
+        assert Store(server.db).inbox.inbox_pending() == 1
         workspace.clear_faults()
         server.start()
-        wait_until(lambda: [e for e in Store(server.db).timeline(1) if e.kind == "pin"], 30)
-        wait_until(lambda: Store(server.db).inbox_pending() == 0)  # done once it has confirmed
+        wait_until(
+            lambda: [e for e in Store(server.db).incidents.timeline(1) if e.kind == "pin"], 30
+        )
+        wait_until(
+            lambda: Store(server.db).inbox.inbox_pending() == 0
+        )  # done once it has confirmed
     finally:
         server.stop()
 
@@ -169,7 +176,7 @@ def test_ack_and_resolve_each_followed_by_a_kill_arrive_once(
         assert len(texts) == len(set(texts)), f"seed {seed}: {texts}"
         files = [f["name"] for m in replies for f in m.files]
         assert files == ["INC-1-postmortem.md"], f"seed {seed}"
-        assert Store(server.db).incident(1).status == "resolved"
+        assert Store(server.db).incidents.incident(1).status == "resolved"
     finally:
         server.stop()
 
@@ -198,11 +205,11 @@ def test_a_breach_pages_once_however_the_start_is_cut_short(
         time.sleep(rng.uniform(0, 0.3))
         server.kill()
         server.start()
-        wait_until(lambda: Store(db).incident(1).breached_at and settled(db), timeout=20)
+        wait_until(lambda: Store(db).incidents.incident(1).breached_at and settled(db), timeout=20)
         [card] = top_level(workspace, 1)
         replies = [m.text for m in workspace.history("#incidents") if m.thread_ts == card.ts]
         assert len([t for t in replies if "*Page:*" in t]) == 1, f"seed {seed}"
         assert workspace.history(ALICE), f"seed {seed}: no DM"
-        assert len([e for e in Store(db).timeline(1) if e.kind == "breach"]) == 1
+        assert len([e for e in Store(db).incidents.timeline(1) if e.kind == "breach"]) == 1
     finally:
         server.stop()

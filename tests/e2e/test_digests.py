@@ -123,7 +123,7 @@ def react(stack: Stack, message: Message, name: str, user: str) -> None:
 def test_daily_digest_posts_once_and_its_reviews_fill_the_log(stack: Stack) -> None:
     """Due at 09:00: posted once (also across a restart); ✅ is recorded and in the log;
     ⚠️ opens one P3."""
-    stack.deps.store.claim_run("daily-digest", MONDAY_0859 - timedelta(days=3), MONDAY_0859)
+    stack.deps.store.jobs.claim_run("daily-digest", MONDAY_0859 - timedelta(days=3), MONDAY_0859)
     assert scheduled_run("daily-digest", stack.deps, stack.clock()) is None  # not due yet
     stack.clock.advance(minutes=3)  # 09:02: the bot was down at 09:00 and just came back
     assert "Daily digest D1 posted" in scheduled_run("daily-digest", stack.deps, stack.clock())
@@ -144,9 +144,9 @@ def test_daily_digest_posts_once_and_its_reviews_fill_the_log(stack: Stack) -> N
 
     react(stack, daily, "warning", BOB)
     react(stack, daily, "warning", ALICE)  # a second ⚠️ adds no second incident
-    wait_until(lambda: stack.deps.store.incidents(open_only=True))
+    wait_until(lambda: stack.deps.store.incidents.find(open_only=True))
     stack.settle()
-    [p3] = stack.deps.store.incidents(open_only=True)
+    [p3] = stack.deps.store.incidents.find(open_only=True)
     assert p3.severity == "P3" and p3.title.startswith("Follow-up from the daily check")
 
 

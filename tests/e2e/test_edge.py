@@ -113,7 +113,7 @@ def test_a_body_over_the_limit_is_413(server: Server) -> None:
     body = command("open P1 " + "x" * 2_000_000).encode()
     answer = raw_post(server, body, FORM, sign(body))
     assert answer.status_code == 413 and len(answer.content) < 10_000
-    assert Store(server.db).incidents(open_only=False) == []
+    assert Store(server.db).incidents.find(open_only=False) == []
 
 
 def test_long_titles_and_texts_get_a_clear_error(server: Server) -> None:
@@ -123,7 +123,7 @@ def test_long_titles_and_texts_get_a_clear_error(server: Server) -> None:
     long_text = command("update INC-1 " + "u" * 5000)
     answer = server.post(long_text, FORM)
     assert "a command takes at most 3,000" in answer.text
-    assert Store(server.db).incidents(open_only=False) == []
+    assert Store(server.db).incidents.find(open_only=False) == []
 
 
 def test_a_command_that_says_payload_is_handled(server: Server) -> None:
@@ -131,7 +131,7 @@ def test_a_command_that_says_payload_is_handled(server: Server) -> None:
     body = command("open P1 payload-svc returns 502")
     answer = server.post(body, FORM)
     assert answer.status_code == 200 and "INC-1 opened" in answer.text
-    assert Store(server.db).incident(1).title == "payload-svc returns 502"
+    assert Store(server.db).incidents.incident(1).title == "payload-svc returns 502"
 
 
 def test_the_edge_answers_while_the_process_holds_over_1024_files(tmp_path: Path) -> None:

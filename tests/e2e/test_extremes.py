@@ -31,5 +31,5 @@ def test_extremes_get_the_usage_line_not_an_error(stack: Stack) -> None:
         answer = stack.command(text, name=command).json()["text"]
         assert answer.startswith(":warning:") and said in answer, (text, answer)
         assert "*Usage:*" in answer, (text, answer)
-    assert stack.deps.store.incidents(open_only=False) == []
-    assert stack.deps.store.overrides(since=stack.clock()) == []
+    assert stack.deps.store.incidents.find(open_only=False) == []
+    assert stack.deps.store.oncall.overrides(since=stack.clock()) == []

@@ -124,7 +124,7 @@ def test_rotation_override_swap_survive_a_restart(stack: Stack) -> None:
     assert f"*On call now:* <@{CAROL}>" in who_now(stack)
     stack.clock.advance(days=7)  # into what was Carol's week: Bob has it now
     assert f"*On call now:* <@{BOB}>" in who_now(stack)
-    actions = [row.action for row in stack.deps.store.audit()]
+    actions = [row.action for row in stack.deps.store.oncall.audit()]
     assert {"set", "override", "swap-request", "swap-accepted"} <= set(actions)
 
 
@@ -160,7 +160,7 @@ def test_unacked_p0_escalates_oncall_then_manager_across_a_restart(
 
     assert "paged on call" in stack.tick(minutes=15)
     assert stack.slack.history(BOB)[0].text.startswith(":rotating_light: *Page:*")  # the DM
-    pages = [e.text for e in stack.deps.store.timeline(1) if e.kind == "page"]
+    pages = [e.text for e in stack.deps.store.incidents.timeline(1) if e.kind == "page"]
     assert pages == [f"Paged <@{BOB}> (on call) by mention and DM", "PagerDuty trigger delivered"]
     assert [e["event_action"] for e in pagerduty.events] == ["trigger"]
     assert pagerduty.events[0]["routing_key"] == "pd-routing-key"
@@ -168,7 +168,7 @@ def test_unacked_p0_escalates_oncall_then_manager_across_a_restart(
     stack.restart()  # the escalation timer was armed before the restart
     assert "escalated to the escalation contact" in stack.tick(minutes=15)
     assert stack.slack.history(BOSS)[0].text.startswith(":rotating_light: *Page:*")
-    pages = [e.text for e in stack.deps.store.timeline(1) if e.kind == "page"]
+    pages = [e.text for e in stack.deps.store.incidents.timeline(1) if e.kind == "page"]
     assert pages[-1] == f"Paged <@{BOSS}> (escalation) by mention and DM"
 
     stack.command("resolve Rolled back")

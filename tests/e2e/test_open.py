@@ -27,10 +27,10 @@ def test_the_open_answer_says_announcing_until_the_card_is_posted(tmp_path: Path
             assert said.endswith("Login broken (announcing in #ops-incidents).")
             assert "Announced" not in said
             assert slack.history("#ops-incidents") == []
-            assert [e for e in stack.deps.store.timeline(1) if e.kind == "post"] == []
+            assert [e for e in stack.deps.store.incidents.timeline(1) if e.kind == "post"] == []
             stack.deps.outbox.drain()
             [card] = slack.history("#ops-incidents")
-            posts = [e.text for e in stack.deps.store.timeline(1) if e.kind == "post"]
+            posts = [e.text for e in stack.deps.store.incidents.timeline(1) if e.kind == "post"]
         finally:
             stack.stop()
     assert "INC-1" in card.text and posts == ["Announced in #ops-incidents"]

@@ -54,7 +54,12 @@ def cards(slack: LocalSlack) -> list[Any]:
 
 def open_and_wait(stack: Stack, text: str = "open P0 Checkout down") -> None:
     stack.command(text)
-    wait_until(lambda: stack.deps.store.incident(1) and stack.deps.store.incident(1).card_ts)
+    wait_until(
+        lambda: (
+            stack.deps.store.incidents.incident(1)
+            and stack.deps.store.incidents.incident(1).card_ts
+        )
+    )
 
 
 def oncall_config(third: ThirdParty, **outbox: Any) -> dict[str, Any]:
@@ -82,13 +87,13 @@ def test_breach_pages_even_when_the_card_was_deleted(
         slack.delete(old)
         assert "paged on call" in stack.tick(minutes=1)
         [card] = cards(slack)
-        assert card.ts != old.ts and stack.deps.store.incident(1).card_ts == card.ts
+        assert card.ts != old.ts and stack.deps.store.incidents.incident(1).card_ts == card.ts
         assert "target missed" in str(card.blocks)
         pages = [m.text for m in slack.history("#incidents") if m.thread_ts == card.ts]
         assert any(t.startswith(f"<@{BOB}> :rotating_light: *Page:*") for t in pages)
         assert slack.history(BOB)[0].text.startswith(":rotating_light: *Page:*")  # the DM
         assert [c["body"]["event_action"] for c in third.calls] == ["trigger"]
-        timeline = [e.text for e in stack.deps.store.timeline(1)]
+        timeline = [e.text for e in stack.deps.store.incidents.timeline(1)]
         assert any("Card posted again" in t and "message_not_found" in t for t in timeline)
     finally:
         stack.stop()
@@ -105,8 +110,8 @@ def test_a_failing_pagerduty_trigger_is_retried_and_each_try_is_on_the_timeline(
         open_and_wait(stack)
         stack.tick(minutes=1)
         wait_until(lambda: len(third.calls) == 3, timeout=10)
-        wait_until(lambda: not stack.deps.store.outbox_summary(datetime.now(UTC))["pending"])
-        pd = [e.text for e in stack.deps.store.timeline(1) if "PagerDuty" in e.text]
+        wait_until(lambda: not stack.deps.store.outbox.outbox_summary(datetime.now(UTC))["pending"])
+        pd = [e.text for e in stack.deps.store.incidents.timeline(1) if "PagerDuty" in e.text]
         assert pd[:2] == [
             "PagerDuty trigger failed (HTTP 503), attempt 1; retrying",
             "PagerDuty trigger failed (HTTP 503), attempt 2; retrying",
@@ -126,17 +131,17 @@ def test_a_dead_pagerduty_event_is_told_to_the_commander(
     try:
         open_and_wait(stack)
         stack.tick(minutes=1)
-        wait_until(lambda: stack.deps.store.outbox_summary(datetime.now(UTC))["dead"], 10)
+        wait_until(lambda: stack.deps.store.outbox.outbox_summary(datetime.now(UTC))["dead"], 10)
         told = wait_until(
             lambda: [t for t in stack.thread() if "could not be delivered" in t], timeout=5
         )
         assert told[0].startswith(f":warning: <@{ALICE}> The PagerDuty event for INC-1")
         health = httpx.get(stack.url.replace("/slack/events", "/healthz"), timeout=5).json()
         assert health["outbox"]["dead"] == 1
-        [dead] = stack.deps.store.effects(("dead",))
+        [dead] = stack.deps.store.outbox.effects(("dead",))
         third.always = None
-        assert stack.deps.store.retry_effect(dead.id, datetime.now(UTC))
-        wait_until(lambda: stack.deps.store.effect(dead.id).state == "done", timeout=10)
+        assert stack.deps.store.outbox.retry_effect(dead.id, datetime.now(UTC))
+        wait_until(lambda: stack.deps.store.outbox.effect(dead.id).state == "done", timeout=10)
     finally:
         stack.stop()
 
@@ -158,12 +163,12 @@ def test_statuspage_rate_limiting_delays_no_card(
         stack.command("public INC-1 Logins are slow; we are on it.")
         wait_until(lambda: third.calls)
         stack.command("open P0 Checkout down")
-        wait_until(lambda: stack.deps.store.incident(2).card_ts, timeout=2)
+        wait_until(lambda: stack.deps.store.incidents.incident(2).card_ts, timeout=2)
         every = ("pending", "done", "dead", "fell_back", "dropped")
         [waiting] = wait_until(
             lambda: [
                 e
-                for e in stack.deps.store.effects(every)
+                for e in stack.deps.store.outbox.effects(every)
                 if e.kind == "statuspage" and e.last_error
             ]
         )
@@ -188,7 +193,7 @@ def test_a_slack_429_in_one_channel_delays_no_page_in_another(
         wait_until(lambda: limited.hits)
         open_and_wait(stack)
         assert cards(slack) and slack.history("#ops-digest") == []
-        [waiting] = stack.deps.store.effects(("pending",))
+        [waiting] = stack.deps.store.outbox.effects(("pending",))
         assert waiting.lane == "slack:#ops-digest" and "ratelimited" in str(waiting.last_error)
     finally:
         stack.stop()
@@ -211,7 +216,7 @@ def test_slack_5xx_and_timeouts_are_retried_in_commit_order(
         [card] = cards(slack)
         lines = [t for t in stack.thread() if "step" in t]
         assert [line.split("· ")[1] for line in lines] == ["step 0", "step 1", "step 2"]
-        assert stack.deps.store.incident(1).card_ts == card.ts
+        assert stack.deps.store.incidents.incident(1).card_ts == card.ts
     finally:
         stack.stop()
 
@@ -230,7 +235,7 @@ def test_a_page_slack_keeps_refusing_falls_back_to_a_channel_post(
             lambda: [m for m in cards(slack) if m.text.startswith(":rotating_light:")], 10
         )
         assert f"<@{BOB}> <@{BOSS}>" in fallback[0].text and "DM failed" in fallback[0].text
-        assert any("Page by dm failed" in e.text for e in stack.deps.store.timeline(1))
+        assert any("Page by dm failed" in e.text for e in stack.deps.store.incidents.timeline(1))
     finally:
         stack.stop()
 
@@ -298,7 +303,7 @@ def test_a_write_that_cannot_get_the_file_in_time_says_busy_and_changes_nothing(
         timer.join()
         assert all(a.status_code == 200 for a in answers)
         assert all("busy; nothing was changed" in a.text for a in answers)
-        assert stack.deps.store.incidents(open_only=False) == []
+        assert stack.deps.store.incidents.find(open_only=False) == []
     finally:
         stack.stop()
 
@@ -320,7 +325,7 @@ def test_a_replayed_command_has_no_second_effect(tmp_path: Path, slack: LocalSla
         first = httpx.post(stack.url, content=body.encode(), headers=headers, timeout=10)
         again = httpx.post(stack.url, content=body.encode(), headers=headers, timeout=10)
         assert "INC-1 opened" in first.text and "already handled" in again.text
-        assert len(stack.deps.store.incidents(open_only=False)) == 1
+        assert len(stack.deps.store.incidents.find(open_only=False)) == 1
     finally:
         stack.stop()
 

@@ -20,7 +20,7 @@ from tests.e2e.test_serve import wait_until
 def running_rollback(db: Path, channel: str = "", ts: str = "") -> int:
     store = Store(db)
     store.migrate()
-    return store.add_rollback(
+    return store.rollbacks.add_rollback(
         {
             "tag": "v1.2.0",
             "requested_by": "U0ALICE01",
@@ -67,7 +67,7 @@ def test_opsbot_jobs_beside_a_running_rollback_leaves_it_alone(tmp_path: Path) -
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert Store(db).rollback(rollback).status == "running"  # type: ignore[union-attr]
+    assert Store(db).rollbacks.rollback(rollback).status == "running"  # type: ignore[union-attr]
 
 
 def test_a_rollback_cut_short_is_said_in_its_thread(tmp_path: Path) -> None:
@@ -78,6 +78,6 @@ def test_a_rollback_cut_short_is_said_in_its_thread(tmp_path: Path) -> None:
         try:
             said = wait_until(lambda: [t for t in stack.thread() if "was cut short" in t])
             assert said[0].startswith(f":warning: R{rollback} to v1.2.0 was cut short")
-            assert stack.deps.store.rollback(rollback).status == "interrupted"  # type: ignore[union-attr]
+            assert stack.deps.store.rollbacks.rollback(rollback).status == "interrupted"  # type: ignore[union-attr]
         finally:
             stack.stop()

@@ -109,16 +109,16 @@ receivers:
         push("api-1")
         push("api-2")
         store = opsbot.deps.store
-        wait_until(lambda: len(store.alerts()) == 2, timeout=20)
-        assert len(store.incidents(open_only=False)) == 1  # one group, one incident
+        wait_until(lambda: len(store.alerts.find()) == 2, timeout=20)
+        assert len(store.incidents.find(open_only=False)) == 1  # one group, one incident
         push("api-1")  # a repeat: Alertmanager keeps it to itself until repeat_interval
         time.sleep(3)
         past = datetime.now(UTC) - timedelta(seconds=1)
         push("api-1", ends=past)
         push("api-2", ends=past)
-        wait_until(lambda: store.alerts() == [], timeout=30)
+        wait_until(lambda: store.alerts.find() == [], timeout=30)
         opsbot.settle()
-        entries = [e.text for e in store.timeline(1) if e.kind == "alert"]
+        entries = [e.text for e in store.incidents.timeline(1) if e.kind == "alert"]
         assert sum(t.startswith("Alert firing") for t in entries) == 2
         assert sum(t.startswith("Alert resolved") for t in entries) == 2
         offers = [m for m in opsbot.slack.history("#incidents") if "have resolved" in m.text]

@@ -68,9 +68,9 @@ def test_any_work_on_an_incident_acknowledges_it_and_stops_the_page(stack: Stack
         7: "by taking comms",
     }
     for number, how in said.items():
-        incident = stack.deps.store.incident(number)
+        incident = stack.deps.store.incidents.incident(number)
         assert incident.acked_at == stack.clock(), number
-        [ack] = [e for e in stack.deps.store.timeline(number) if e.kind == "acknowledge"]
+        [ack] = [e for e in stack.deps.store.incidents.timeline(number) if e.kind == "acknowledge"]
         assert ack.text == f"Acknowledged {how} after 10 min (P1 target 1 h: met)"
         card = str(card_of(stack, number).blocks)
         assert "after 10 min (:white_check_mark: met)" in card and "ack due" not in card
@@ -78,8 +78,8 @@ def test_any_work_on_an_incident_acknowledges_it_and_stops_the_page(stack: Stack
     stack.tick(minutes=51)
     pages = [t for t in stack.thread() if "*Page:*" in t]
     assert len(pages) == 1 and "INC-8 (P1)" in pages[0]
-    assert stack.deps.store.incident(8).breached_at is not None
-    assert all(stack.deps.store.incident(n).breached_at is None for n in said)
+    assert stack.deps.store.incidents.incident(8).breached_at is not None
+    assert all(stack.deps.store.incidents.incident(n).breached_at is None for n in said)
 
 
 def test_the_postmortem_names_people_looked_up_once(stack: Stack) -> None:
@@ -94,7 +94,7 @@ def test_the_postmortem_names_people_looked_up_once(stack: Stack) -> None:
         stack.command(f"action INC-{number} <@U0GHOST01> Add a login canary")
         stack.command(f"resolve INC-{number} Reverted v1.4.2")
         stack.settle()
-        markdown = stack.deps.store.postmortem(number).markdown
+        markdown = stack.deps.store.followups.postmortem(number).markdown
         assert "**Commander:** @alice · **Communications:** @bob" in markdown
         assert "**Participants:** @alice, @bob" in markdown
         assert "owner @U0GHOST01" in markdown  # Slack has no such user: the id, not a guess
@@ -114,7 +114,7 @@ def test_a_slow_slack_costs_the_answer_a_second_at_most(stack: Stack) -> None:
     started = time.monotonic()
     answer = stack.command("resolve Reverted v1.4.2")
     assert answer.status_code == 200 and time.monotonic() - started < 2.0
-    assert "**Commander:** @U0ALICE01" in stack.deps.store.postmortem(1).markdown
-    wait_until(lambda: stack.deps.store.names([ALICE]), timeout=5)
+    assert "**Commander:** @U0ALICE01" in stack.deps.store.followups.postmortem(1).markdown
+    wait_until(lambda: stack.deps.store.people.names([ALICE]), timeout=5)
     stack.command("action INC-1 <@U0ALICE01> Add a login canary")
-    assert "**Commander:** @alice" in stack.deps.store.postmortem(1).markdown
+    assert "**Commander:** @alice" in stack.deps.store.followups.postmortem(1).markdown

@@ -52,7 +52,7 @@ def test_serve_starts_while_slack_is_down_and_catches_up_when_it_is_back(
         assert "INC-1 opened" in command(server, "open P1 Login broken")
         assert "Slack at" in (tmp_path / "serve.log").read_text()  # said once, plainly
         workspace.clear_faults()
-        wait_until(lambda: Store(server.db).incident(1).card_ts, timeout=10)
+        wait_until(lambda: Store(server.db).incidents.incident(1).card_ts, timeout=10)
         wait_until(lambda: httpx.get(server.url + "/healthz").status_code == 200, timeout=10)
     finally:
         server.stop()
@@ -75,7 +75,7 @@ def test_slow_slack_and_a_kill_while_the_card_is_on_its_way_give_one_card(
         wait_until(lambda: settled(server.db), timeout=20)
         found: list[Message] = top_level(workspace, 1)
         assert len(found) == 1
-        assert Store(server.db).incident(1).card_ts == found[0].ts
+        assert Store(server.db).incidents.incident(1).card_ts == found[0].ts
     finally:
         server.stop()
 
@@ -104,7 +104,7 @@ def test_a_scheduled_run_cut_short_is_said_and_run_again_once(
     try:
 
         def running() -> bool:
-            runs = Store(server.db).job_runs("daily-digest")
+            runs = Store(server.db).jobs.job_runs("daily-digest")
             return bool(runs) and runs[0].status == "running"
 
         wait_until(running, timeout=10)  # the digest is under way, waiting on the API
@@ -114,7 +114,7 @@ def test_a_scheduled_run_cut_short_is_said_and_run_again_once(
             assert server.proc is not None
             server.proc.send_signal(signal.SIGTERM)
             assert server.proc.wait(15) == 0
-        [run] = [r for r in Store(server.db).job_runs("daily-digest")]
+        [run] = [r for r in Store(server.db).jobs.job_runs("daily-digest")]
         assert run.status == ("running" if stop == "kill" else "interrupted")
         api.always = None
         server.start()
@@ -122,7 +122,9 @@ def test_a_scheduled_run_cut_short_is_said_and_run_again_once(
             lambda: [m.text for m in workspace.history("#incidents") if "did not finish" in m.text]
         )
         assert "`daily-digest` due" in notice[0] and "running it again now" in notice[0]
-        wait_until(lambda: Store(server.db).job_runs("daily-digest")[0].status == "ok", timeout=15)
+        wait_until(
+            lambda: Store(server.db).jobs.job_runs("daily-digest")[0].status == "ok", timeout=15
+        )
         digests = [m for m in workspace.history("#incidents") if "check ·" in m.text]
         assert len(digests) == 1
     finally:
@@ -192,7 +194,9 @@ def test_a_full_disk_turns_healthz_to_503_and_commands_say_why(
         assert "cannot write" not in again
         wait_until(lambda: _healthz(server) == 200, timeout=10)
         notes = [
-            e for e in Store(_copy_out(proc.pid, data, tmp_path)).timeline(1) if " note " in e.text
+            e
+            for e in Store(_copy_out(proc.pid, data, tmp_path)).incidents.timeline(1)
+            if " note " in e.text
         ]
         assert len(notes) == len(answers) - len(refused)  # a refused command changed nothing
     finally:

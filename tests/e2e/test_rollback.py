@@ -242,12 +242,12 @@ def test_injection_attempts_run_nothing(stack: Stack, repo: Path, attempt: str) 
     )
     assert "not a release tag" in refusal or "Name one release tag" in refusal
     assert not (repo / "x").exists() and not Path("x").exists()
-    assert stack.deps.store.rollbacks() == []
+    assert stack.deps.store.rollbacks.find() == []
 
 
 def test_second_rollback_while_one_runs_is_refused(stack: Stack) -> None:
     """The lock: one running rollback means the next confirm is refused."""
-    first = stack.deps.store.add_rollback(
+    first = stack.deps.store.rollbacks.add_rollback(
         {"tag": "v1.0.0", "status": "running", "approvals": "[]", "steps": "[]"}
     )
     rollback(stack, "v1.2.0")
@@ -260,7 +260,12 @@ def test_second_rollback_while_one_runs_is_refused(stack: Stack) -> None:
 def test_p0_needs_two_people(stack: Stack) -> None:
     """Linked to a P0, one confirmation is not enough; a second allowed person starts it."""
     stack.command("open P0 Checkout down")
-    wait_until(lambda: stack.deps.store.incident(1) and stack.deps.store.incident(1).card_ts)
+    wait_until(
+        lambda: (
+            stack.deps.store.incidents.incident(1)
+            and stack.deps.store.incidents.incident(1).card_ts
+        )
+    )
     rollback(stack, "v1.9.0 INC-1")
     answer(stack, "waiting for confirmation")
     press(stack, "Roll back to", ALICE)
@@ -269,10 +274,12 @@ def test_p0_needs_two_people(stack: Stack) -> None:
     assert "You confirmed already" in answer(stack, "confirmed already")
     press(stack, "Roll back to", BOB)
     wait_until(lambda: "Rolled back to `v1.9.0`" in preview_message(stack).text, timeout=20)
-    notes = [e.text for e in stack.deps.store.timeline(1) if e.kind == "rollback"]
+    notes = [e.text for e in stack.deps.store.incidents.timeline(1) if e.kind == "rollback"]
     assert notes[0].startswith("Rollback R1 to v1.9.0 proposed")
     assert any("started, confirmed by <@U0ALICE01>, <@U0BOB0001>" in n for n in notes)
-    wait_until(lambda: any("done; health" in e.text for e in stack.deps.store.timeline(1)))
+    wait_until(
+        lambda: any("done; health" in e.text for e in stack.deps.store.incidents.timeline(1))
+    )
 
 
 def test_mark_records_the_deploy_and_its_backup_for_the_restore_step(
@@ -407,8 +414,8 @@ def test_an_error_mid_run_ends_it_failed_and_frees_the_lock(tmp_path: Path, repo
                 timeout=15,
             )
             assert said[0].startswith(":x: R1 stopped:")
-            assert stack.deps.store.rollback(1).status == "failed"  # type: ignore[union-attr]
-            assert stack.deps.store.rollbacks("running") == []
+            assert stack.deps.store.rollbacks.rollback(1).status == "failed"  # type: ignore[union-attr]
+            assert stack.deps.store.rollbacks.find("running") == []
         finally:
             stack.stop()
 
@@ -433,7 +440,7 @@ def test_two_people_confirming_at_once_both_count(stack: Stack) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(stack.deps.store.rollback(1).approvals) == sorted([ALICE, BOB])  # type: ignore[union-attr]
+    assert sorted(stack.deps.store.rollbacks.rollback(1).approvals) == sorted([ALICE, BOB])  # type: ignore[union-attr]
 
 
 def test_a_newer_target_is_a_roll_forward_and_says_what_it_adds(stack: Stack, repo: Path) -> None:
@@ -446,7 +453,7 @@ def test_a_newer_target_is_a_roll_forward_and_says_what_it_adds(stack: Stack, re
     refused = answer(stack, "roll-forward")
     assert "`v1.10.0` is newer than the deployed `v1.9.0`" in refused
     assert "Release v1.10.0" in refused and "`/rollback v1.10.0 --forward`" in refused
-    assert stack.deps.store.rollback(1) is None  # nothing was requested
+    assert stack.deps.store.rollbacks.rollback(1) is None  # nothing was requested
     rollback(stack, "v1.10.0 --forward --dry-run")
     dry = answer(stack, "Dry run")
     assert "Roll forward to `v1.10.0`" in dry and "this adds" in dry

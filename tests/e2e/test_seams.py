@@ -47,7 +47,7 @@ def send_event(stack: Stack, body: str) -> httpx.Response:
 
 
 def pinned(stack: Stack, number: int = 1) -> list[str]:
-    return [e.text for e in stack.deps.store.timeline(number) if e.kind == "pin"]
+    return [e.text for e in stack.deps.store.incidents.timeline(number) if e.kind == "pin"]
 
 
 def open_incident(stack: Stack, text: str = "open P1 Login broken") -> Message:
@@ -75,7 +75,7 @@ def test_an_event_the_database_cannot_take_in_time_is_refused_so_slack_sends_it_
         refused = send_event(stack, body)
         timer.join()
         assert (refused.status_code, refused.text) == (503, "")
-        assert stack.deps.store.inbox_pending() == 0
+        assert stack.deps.store.inbox.inbox_pending() == 0
         assert send_event(stack, body).status_code == 200  # Slack's retry, same event_id
         wait_until(lambda: pinned(stack) == ["Rolled back the auth deploy"])
     finally:
@@ -98,17 +98,17 @@ def test_a_pin_made_during_a_long_slack_outage_lands_when_slack_is_back(
         assert send_event(stack, body).status_code == 200
 
         def tries() -> int:
-            return sum(e.attempts for e in stack.deps.store.inbox_events(("pending", "dead")))
+            return sum(e.attempts for e in stack.deps.store.inbox.inbox_events(("pending", "dead")))
 
         wait_until(lambda: tries() >= 3)
         stack.restart()  # during the outage: authorizing the event asks nothing of Slack
         wait_until(lambda: tries() >= 7)
-        assert stack.deps.store.inbox_summary(datetime.now(UTC))["dead"] == 0
-        assert stack.deps.store.inbox_pending() == 1
+        assert stack.deps.store.inbox.inbox_summary(datetime.now(UTC))["dead"] == 0
+        assert stack.deps.store.inbox.inbox_pending() == 1
         slack.clear_faults()
         wait_until(lambda: pinned(stack) == ["Disabled the new login flow"])
         # The row is marked done just after the pin commits, not in the same breath.
-        wait_until(lambda: stack.deps.store.inbox_pending() == 0)
+        wait_until(lambda: stack.deps.store.inbox.inbox_pending() == 0)
     finally:
         stack.stop()
 
@@ -126,7 +126,7 @@ def test_a_card_slack_refuses_is_posted_as_plain_text_and_holds_up_no_one(
         first = open_incident(stack, "open P1 Login broken")
         assert first.blocks == [] and "INC-1" in first.text
         assert "Posted as plain text: Slack refused its layout (invalid_blocks)" in first.text
-        assert stack.deps.store.incident(1).card_ts == first.ts
+        assert stack.deps.store.incidents.incident(1).card_ts == first.ts
         stack.command("ack INC-1")
         stack.settle()
         assert "Posted as plain text" in slack.find(first.channel, first.ts).text
@@ -134,7 +134,7 @@ def test_a_card_slack_refuses_is_posted_as_plain_text_and_holds_up_no_one(
         assert second.blocks and "INC-2" in second.text  # Slack takes this one's layout
         stack.run("card-sync")
         assert len(cards(slack)) == 2
-        assert stack.deps.store.outbox_summary(datetime.now(UTC))["dead"] == 0
+        assert stack.deps.store.outbox.outbox_summary(datetime.now(UTC))["dead"] == 0
     finally:
         stack.stop()
 
@@ -149,14 +149,14 @@ def test_a_card_refused_for_good_ends_at_once_and_is_not_queued_again(
     try:
         stack.command("open P1 Login broken")
         stack.settle()
-        [refused] = stack.deps.store.effects(("refused",))
+        [refused] = stack.deps.store.outbox.effects(("refused",))
         assert (refused.kind, refused.attempts, refused.last_error) == (
             "incident.card",
             1,
             "Slack is_archived",
         )
         stack.run("card-sync")
-        assert stack.deps.store.effects(("pending",)) == []
+        assert stack.deps.store.outbox.effects(("pending",)) == []
         health = httpx.get(stack.url.replace("/slack/events", "/healthz")).json()
         assert health["outbox"]["dead"] == 1
     finally:
@@ -176,7 +176,7 @@ def test_an_update_of_a_deleted_message_is_dropped_and_holds_up_nothing(
             posting.enqueue_update(stack.deps, "#digest", posted["ts"], {"text": "Reviewed"})
             posting.enqueue_post(stack.deps, "#digest", {"text": "Next digest"})
         stack.settle()
-        [dropped] = stack.deps.store.effects(("dropped",))
+        [dropped] = stack.deps.store.outbox.effects(("dropped",))
         assert dropped.kind == "slack.update" and "message_not_found" in str(dropped.last_error)
         assert [m.text for m in slack.history("#digest")] == ["Next digest"]
     finally:
@@ -266,8 +266,8 @@ def test_two_opsbots_in_one_channel_never_take_each_others_posts(
             row = posting.enqueue_post(stack.deps, "#digest", {"text": "ours"})
         assert row == 1
         # An earlier try of row #1 was cut short: this try is its second, and looks first.
-        stack.deps.store.claim(1, "gone:1:x", datetime.now(UTC), outbox.LEASE)
-        stack.deps.store.release_owner("gone:1:x")
+        stack.deps.store.outbox.claim(1, "gone:1:x", datetime.now(UTC), outbox.LEASE)
+        stack.deps.store.outbox.release_owner("gone:1:x")
         stack.settle()
         assert [m.text for m in slack.history("#digest")] == ["theirs", "ours"]
     finally:
@@ -284,16 +284,16 @@ def test_a_post_made_before_a_crash_is_found_in_a_busy_channel(
         with stack.deps.store.atomic():
             row = posting.enqueue_post(stack.deps, "#busy", {"text": "ours"})
         assert row is not None
-        first = stack.deps.store.claim(row, "gone:1:x", datetime.now(UTC), outbox.LEASE)
+        first = stack.deps.store.outbox.claim(row, "gone:1:x", datetime.now(UTC), outbox.LEASE)
         assert first is not None
         tag = posting.metadata(stack.deps, first)
         slack.post("#busy", "U0OPSBOT", "ours", metadata=tag)  # the try reached Slack ...
         for n in range(450):  # ... and the channel went on
             slack.post("#busy", BOB, f"chatter {n}")
-        stack.deps.store.release_owner("gone:1:x")  # ... then its process died
+        stack.deps.store.outbox.release_owner("gone:1:x")  # ... then its process died
         stack.settle()
         assert [m.text for m in slack.history("#busy")].count("ours") == 1
-        assert stack.deps.store.effect(row).state == "done"  # type: ignore[union-attr]
+        assert stack.deps.store.outbox.effect(row).state == "done"  # type: ignore[union-attr]
     finally:
         stack.stop()
 
@@ -308,10 +308,10 @@ def test_a_pin_in_the_thread_of_a_card_not_yet_recorded_is_kept(
     try:
         stack.deps.outbox.stop()  # the card is not delivered by this process
         stack.command("open P1 Login broken")
-        [row] = stack.deps.store.effects(("pending",))
+        [row] = stack.deps.store.outbox.effects(("pending",))
         tag = posting.metadata(stack.deps, row)
         card = slack.post("#incidents", "U0OPSBOT", "INC-1 P1 High: Login broken", metadata=tag)
-        assert stack.deps.store.incident(1).card_ts is None  # type: ignore[union-attr]
+        assert stack.deps.store.incidents.incident(1).card_ts is None  # type: ignore[union-attr]
         said = slack.post(card.channel, BOB, "Auth pods restarted", thread_ts=card.ts)
         slack.react(said, ALICE, "pushpin")
         body = reaction_event(said, user=ALICE, name="pushpin", added=True)

@@ -204,8 +204,8 @@ def test_findings_that_persist_are_marked_and_open_a_p3(stack: Stack) -> None:
     assert "(also last audit)" in json.dumps(latest.blocks)
     button = next(e for b in latest.blocks if b["type"] == "actions" for e in b["elements"])
     stack.press(button, Message(latest.channel, latest.ts, "U0OPSBOT", latest.text))
-    wait_until(lambda: stack.deps.store.incidents(open_only=True))
-    [p3] = stack.deps.store.incidents(open_only=True)
+    wait_until(lambda: stack.deps.store.incidents.find(open_only=True))
+    [p3] = stack.deps.store.incidents.find(open_only=True)
     assert p3.severity == "P3" and p3.title.startswith("Security: ")
 
 

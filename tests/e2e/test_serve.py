@@ -91,15 +91,15 @@ def test_open_ack_resolve_end_to_end(server: Server) -> None:
     assert "(resolved)" in card(workspace).text
 
     store = Store(server.db)
-    stored = store.incident(1)
+    stored = store.incidents.incident(1)
     assert stored.status == "resolved" and stored.acked_by == BOB
     assert stored.summary == "Reverted v1.4.2"
-    kinds = [e.kind for e in store.timeline(1)]
+    kinds = [e.kind for e in store.incidents.timeline(1)]
     assert kinds[:3] == ["opened", "post", "acknowledge"] and "resolve" in kinds
-    postmortem = store.postmortem(1)
+    postmortem = store.followups.postmortem(1)
     assert "## Response steps" in postmortem.markdown
     assert "### 1. [x] Acknowledge" in postmortem.markdown
-    acked = next(e for e in store.timeline(1) if e.kind == "acknowledge")
+    acked = next(e for e in store.incidents.timeline(1) if e.kind == "acknowledge")
     step = postmortem.markdown.split("### 1.")[1].split("### 2.")[0]
     assert f"`{acked.at:%Y-%m-%d %H:%M} UTC` @{BOB} · Acknowledged after" in step
     assert postmortem.markdown == upload.files[0]["content"]
@@ -113,7 +113,7 @@ def test_bad_input_gets_usage_and_changes_nothing(server: Server) -> None:
         assert answer.status_code == 200
         assert answer.json()["response_type"] == "ephemeral"
         assert answer.json()["text"].startswith(":warning:")
-    assert Store(server.db).incidents(open_only=False) == []
+    assert Store(server.db).incidents.find(open_only=False) == []
     assert server.workspace.methods("chat.postMessage") == []
 
 
@@ -134,7 +134,7 @@ def test_unsigned_or_stale_requests_are_refused(server: Server) -> None:
     ]
     assert [a.status_code for a in attempts] == [401, 401, 401]
     time.sleep(0.2)
-    assert Store(server.db).incidents(open_only=False) == []
+    assert Store(server.db).incidents.find(open_only=False) == []
     assert server.workspace.methods("chat.postMessage") == []
 
 
@@ -143,7 +143,7 @@ def test_retried_event_has_one_effect(server: Server) -> None:
     workspace = server.workspace
     incident(server, "open P2 Search slow")
     root = wait_until(lambda: workspace.history("#incidents"))[0]
-    wait_until(lambda: Store(server.db).incident(1).card_ts)
+    wait_until(lambda: Store(server.db).incidents.incident(1).card_ts)
     said = workspace.post(root.channel, BOB, "Index rebuild started", thread_ts=root.ts)
     workspace.react(said, ALICE, "pushpin")
     body = reaction_event(said, user=ALICE, name="pushpin", added=True, event_id="Ev0RETRY1")
@@ -155,7 +155,7 @@ def test_retried_event_has_one_effect(server: Server) -> None:
     assert (first.status_code, retry.status_code) == (200, 200)
     workspace.wait_for("reactions.add")
     time.sleep(0.3)
-    pins = [e for e in Store(server.db).timeline(1) if e.kind == "pin"]
+    pins = [e for e in Store(server.db).incidents.timeline(1) if e.kind == "pin"]
     assert [(p.actor, p.text) for p in pins] == [(BOB, "Index rebuild started")]
     assert pins[0].at.timestamp() == float(said.ts)  # the message's own time
     assert len(workspace.methods("reactions.add")) == 1
@@ -169,7 +169,7 @@ def test_retried_event_has_one_effect(server: Server) -> None:
     body = reaction_event(said, user=ALICE, name="pushpin", added=False, event_id="Ev0UNPIN1")
     assert server.post(body, "application/json").status_code == 200
     workspace.wait_for("reactions.remove")
-    assert [e for e in Store(server.db).timeline(1) if e.kind == "pin"] == []
+    assert [e for e in Store(server.db).incidents.timeline(1) if e.kind == "pin"] == []
     assert "memo" not in said.reactions
 
 
@@ -180,13 +180,13 @@ def test_hard_kill_right_after_open_loses_nothing(server: Server) -> None:
     answer = incident(server, "open P0 Checkout down")
     server.kill()
     assert "INC-1 opened" in answer.json()["text"]
-    stored = Store(server.db).incident(1)
+    stored = Store(server.db).incidents.incident(1)
     assert (stored.title, stored.severity, stored.card_ts) == ("Checkout down", "P0", None)
 
     workspace.clear_faults()  # Slack is back; the bot restarts
     server.start()
     # A post the killed process had in flight is given the call's timeout to land first.
-    wait_until(lambda: Store(server.db).incident(1).card_ts, timeout=20)
+    wait_until(lambda: Store(server.db).incidents.incident(1).card_ts, timeout=20)
     assert "INC-1 P0 Critical: Checkout down" in card(workspace).text
 
 
@@ -203,15 +203,15 @@ def test_healthz_reports_store_scheduler_version(server: Server) -> None:
 def test_button_error_is_shown_to_the_presser_only(server: Server) -> None:
     """Pressing Acknowledge twice: the second presser is told, ephemerally; one ack stored."""
     incident(server, "open P1 Login broken")
-    wait_until(lambda: Store(server.db).incident(1).card_ts)
+    wait_until(lambda: Store(server.db).incidents.incident(1).card_ts)
     press(server, "incident.ack", user=BOB)
-    wait_until(lambda: Store(server.db).incident(1).acked_by)
+    wait_until(lambda: Store(server.db).incidents.incident(1).acked_by)
     assert press(server, "incident.ack", user=ALICE).status_code == 200
     responses = server.workspace.wait_for_responses(1)
     assert "already acknowledged" in responses[-1]["text"]
     assert responses[-1]["response_type"] == "ephemeral"
     assert responses[-1]["replace_original"] in (False, "false")
-    assert Store(server.db).incident(1).acked_by == BOB
+    assert Store(server.db).incidents.incident(1).acked_by == BOB
 
 
 def test_secrets_do_not_reach_the_log(server: Server) -> None:
@@ -289,7 +289,7 @@ def test_serve_catches_up_what_fell_due_while_it_was_down(
         runs = wait_until(
             lambda: [
                 r
-                for r in Store(tmp_path / "opsbot.db").job_runs("backup-nightly")
+                for r in Store(tmp_path / "opsbot.db").jobs.job_runs("backup-nightly")
                 if r.status == "ok"
             ],
             timeout=20,

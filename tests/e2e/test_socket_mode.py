@@ -116,7 +116,7 @@ def test_open_over_socket_mode(endpoint: SocketEndpoint, tmp_path: Path) -> None
         finally:
             proc.terminate()
             proc.wait(15)
-    assert Store(tmp_path / "opsbot.db").incident(1).title == "Login broken"
+    assert Store(tmp_path / "opsbot.db").incidents.incident(1).title == "Login broken"
     assert len(slack.methods("apps.connections.open")) >= 1
 
 

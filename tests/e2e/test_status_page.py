@@ -53,7 +53,12 @@ def page(stack: Stack, path: str = "/status", **headers: str) -> httpx.Response:
 
 def open_p0(stack: Stack) -> None:
     stack.command("open P0 Auth service down: payments-db replica")
-    wait_until(lambda: stack.deps.store.incident(1) and stack.deps.store.incident(1).card_ts)
+    wait_until(
+        lambda: (
+            stack.deps.store.incidents.incident(1)
+            and stack.deps.store.incidents.incident(1).card_ts
+        )
+    )
     stack.command(f"update INC-1 {INTERNAL}")
     stack.command("public-title INC-1 Login problems")
 

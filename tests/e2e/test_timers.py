@@ -32,8 +32,8 @@ def test_p0_unacknowledged_past_15_minutes_breaches_and_pages(stack: Stack) -> N
     [page] = [t for t in stack.thread() if "within its 15 min response target" in t]
     assert page.startswith(f"<@{ALICE}>")  # nobody is on call: the commander is paged
     assert stack.slack.history(ALICE)[0].text.startswith(":rotating_light: *Page:*")  # DM
-    breach = [e for e in stack.deps.store.timeline(1) if e.kind == "breach"]
-    assert len(breach) == 1 and stack.deps.store.incident(1).breached_at is not None
+    breach = [e for e in stack.deps.store.incidents.timeline(1) if e.kind == "breach"]
+    assert len(breach) == 1 and stack.deps.store.incidents.incident(1).breached_at is not None
 
     stack.tick(minutes=5)
     assert len([t for t in stack.thread() if "*Page:*" in t]) == 1  # no second page
@@ -49,7 +49,7 @@ def test_ack_in_time_stops_the_escalation(stack: Stack) -> None:
     stack.tick(minutes=30)
     assert not [t for t in stack.thread() if "*Page:*" in t]
     # the countdown, breach and escalation are off; the communication reminders stay
-    assert stack.deps.store.timers(1).keys() == {"status_reminder", "public_update"}
+    assert stack.deps.store.incidents.timers(1).keys() == {"status_reminder", "public_update"}
 
 
 def test_reminders_survive_a_restart_and_can_be_snoozed(stack: Stack) -> None:
@@ -59,10 +59,10 @@ def test_reminders_survive_a_restart_and_can_be_snoozed(stack: Stack) -> None:
     wait_until(lambda: stack.slack.history("#incidents"))
     stack.command("ack")
     wait_until(lambda: "(acknowledged)" in stack.card().text)
-    armed = stack.deps.store.timers(1)["status_reminder"]
+    armed = stack.deps.store.incidents.timers(1)["status_reminder"]
 
     stack.restart()
-    assert stack.deps.store.timers(1)["status_reminder"] == armed
+    assert stack.deps.store.incidents.timers(1)["status_reminder"] == armed
     assert "reminder sent to the commander (status update" in stack.tick(minutes=31)
     [reminder] = [
         m
@@ -84,7 +84,9 @@ def test_reminders_survive_a_restart_and_can_be_snoozed(stack: Stack) -> None:
         True,
         "true",
     )
-    assert stack.deps.store.timers(1)["status_reminder"] == stack.clock() + timedelta(minutes=60)
+    assert stack.deps.store.incidents.timers(1)["status_reminder"] == stack.clock() + timedelta(
+        minutes=60
+    )
     assert "reminder sent" not in stack.tick(minutes=59)  # snoozed
 
 
@@ -94,18 +96,20 @@ def test_an_update_resets_the_reminder_and_resolve_disarms_all(stack: Stack) -> 
     wait_until(lambda: stack.slack.history("#incidents"))
     stack.clock.advance(minutes=20)
     stack.command("update Rolled back to v1.4.1")
-    assert stack.deps.store.timers(1)["status_reminder"] == stack.clock() + timedelta(minutes=30)
+    assert stack.deps.store.incidents.timers(1)["status_reminder"] == stack.clock() + timedelta(
+        minutes=30
+    )
     stack.command("resolve")
     wait_until(lambda: "(resolved)" in stack.card().text)
-    assert stack.deps.store.timers(1) == {}
+    assert stack.deps.store.incidents.timers(1) == {}
 
 
 def test_p3_gets_a_still_open_nudge_in_working_hours(stack: Stack) -> None:
     """A P3 gets no status reminders, but a "still open?" in working hours the next day."""
     stack.command("open P3 Typo on the pricing page")
     wait_until(lambda: stack.slack.history("#incidents"))
-    due = stack.deps.store.timers(1)["still_open"]
+    due = stack.deps.store.incidents.timers(1)["still_open"]
     assert due.weekday() < 5 and 9 <= due.hour < 18 and due > stack.clock()
-    assert "status_reminder" not in stack.deps.store.timers(1)
+    assert "status_reminder" not in stack.deps.store.incidents.timers(1)
     stack.tick(seconds=(due - stack.clock()).total_seconds())
     assert any("Still happening?" in t for t in stack.thread())

@@ -32,14 +32,14 @@ def run_audit(deps: Deps, now: datetime) -> tuple[list[Result], set[str]]:
         lambda key, why: Result(key, titles[key], "failed", why),
         "audit",
     )
-    previous = deps.store.security_runs(limit=1)
+    previous = deps.store.security.security_runs(limit=1)
     seen_before = previous[0].fingerprints if previous else set()
     for result in results:  # the trend: what the same check said last time
         before = previous[0].summary.get(result.check) if previous else None
         if before and result.check == "deps" and before["summary"] != result.summary:
             result.summary += f" (last audit: {before['summary']})"
     summary: dict[str, Any] = {r.check: {"state": r.state, "summary": r.summary} for r in results}
-    deps.store.add_security_run(
+    deps.store.security.add_security_run(
         now,
         summary,
         [(f.fingerprint, f.check, f.severity, f.title) for r in results for f in r.findings],
@@ -49,7 +49,7 @@ def run_audit(deps: Deps, now: datetime) -> tuple[list[Result], set[str]]:
 
 def finding(deps: Deps, mark: str) -> SecurityFinding | None:
     """A finding of the latest audit, by fingerprint."""
-    runs = deps.store.security_runs(limit=1)
+    runs = deps.store.security.security_runs(limit=1)
     if not runs:
         return None
-    return deps.store.security_finding(runs[0].id, mark)
+    return deps.store.security.security_finding(runs[0].id, mark)

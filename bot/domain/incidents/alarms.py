@@ -20,7 +20,7 @@ from bot.store import Entry, Incident, Timer
 def fire(deps: Deps, timer: Timer, now: datetime) -> str:
     """Run one due timer, in one transaction; says what it did."""
     with deps.store.atomic():
-        incident = deps.store.incident(timer.incident)
+        incident = deps.store.incidents.incident(timer.incident)
         if incident is None or not incident.is_open:
             service.rearm(deps.store, timer.incident, timer.kind, None)
             return f"INC-{timer.incident}: {timer.kind} disarmed (resolved)"
@@ -73,7 +73,7 @@ def _page(
         f"Paged {mention(person)} ({role}) by mention and DM",
         f"page:{role}:{person}",
     )
-    deps.store.add_entry(incident.number, entry)
+    deps.store.incidents.add_entry(incident.number, entry)
 
 
 def _refresh(deps: Deps, incident: Incident, now: datetime) -> str:
@@ -98,7 +98,7 @@ def _remind(deps: Deps, incident: Incident, now: datetime) -> str:
     team, a public update, or both), whichever timer came due. At most one per incident per
     `reminders.status_update_minutes`, and one per person per `reminders.per_person_minutes`
     over all their incidents; what is due in between waits and comes in the next one."""
-    armed = deps.store.timers(incident.number)
+    armed = deps.store.incidents.timers(incident.number)
     due = [kind for kind in REMINDED_KINDS if kind in armed and armed[kind] <= now]
     if not due:
         return f"{incident.ref}: nothing due (the other reminder timer covered it)"
@@ -132,8 +132,8 @@ def _every(deps: Deps, kind: str) -> timedelta:
 
 
 def _reminder(deps: Deps, incident: Incident, now: datetime, due: list[str]) -> Reply:
-    updates = [e.at for e in deps.store.timeline(incident.number) if e.kind == "update"]
-    public = [u.at for u in deps.store.public_updates(incident.number)]
+    updates = [e.at for e in deps.store.incidents.timeline(incident.number) if e.kind == "update"]
+    public = [u.at for u in deps.store.incidents.public_updates(incident.number)]
     return texts.render_reminder(
         incident,
         deps.settings,

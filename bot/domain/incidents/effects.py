@@ -40,7 +40,7 @@ def _lane(deps: Deps, number: int) -> str:
 def _enqueue(
     deps: Deps, kind: str, lane: str, payload: dict[str, Any], number: int, **kw: Any
 ) -> None:
-    deps.store.enqueue(kind, lane, payload, incident=number, **kw)
+    deps.store.outbox.enqueue(kind, lane, payload, incident=number, **kw)
 
 
 # Owing effects (inside the change's transaction) -------------------------------------------
@@ -136,7 +136,7 @@ def remind(deps: Deps, incident: Incident, reminder: Reply) -> None:
 
 def _incident(deps: Deps, effect: Effect) -> Incident:
     assert effect.incident is not None
-    incident = deps.store.incident(effect.incident)
+    incident = deps.store.incidents.incident(effect.incident)
     if incident is None:
         raise LookupError(f"INC-{effect.incident} is gone")
     return incident
@@ -151,7 +151,7 @@ def _record_card(deps: Deps, effect: Effect, result: dict[str, Any]) -> None:
     if result.get("announce"):
         assert effect.incident is not None
         entry = Entry(deps.clock(), None, "post", result["announce"], f"card:{result['ts']}")
-        deps.store.set_card(effect.incident, result["channel"], result["ts"], entry)
+        deps.store.incidents.set_card(effect.incident, result["channel"], result["ts"], entry)
 
 
 # Paced: a card's first post counts against Slack's pace in its channel like any post (an
@@ -175,7 +175,7 @@ def _card(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
 
 
 def _card_message(deps: Deps, incident: Incident) -> dict[str, Any]:
-    entries = deps.store.timeline(incident.number)
+    entries = deps.store.incidents.timeline(incident.number)
     oncall = who(deps.store, deps.settings, deps.clock())
     shown = render_card(incident, deps.settings, oncall=oncall, entries=entries, now=deps.clock())
     # Always send blocks: Slack keeps a message's old blocks when they are left out.
@@ -259,7 +259,7 @@ def _page_fallback(deps: Deps, effect: Effect, error: str) -> None:
         deps, deps.settings.incidents_channel, {"text": text}, priority=outbox.PAGE_PRIORITY
     )
     assert effect.incident is not None
-    deps.store.add_entry(
+    deps.store.incidents.add_entry(
         effect.incident,
         Entry(
             deps.clock(),
@@ -304,12 +304,12 @@ def _pager_failed(deps: Deps, effect: Effect, error: str, final: bool) -> None:
         else f"PagerDuty {action} failed ({error}), attempt {effect.attempts}; retrying"
     )
     source = f"pagerduty:{effect.id}:{'dead' if final else effect.attempts}"
-    deps.store.add_entry(effect.incident, Entry(deps.clock(), None, "page", text, source))
+    deps.store.incidents.add_entry(effect.incident, Entry(deps.clock(), None, "page", text, source))
 
 
 def _tell_commander(deps: Deps, effect: Effect, error: str, final: bool) -> None:
     """A third party's effect is dead: say so in the incident's thread, to its commander."""
-    incident = deps.store.incident(effect.incident) if final and effect.incident else None
+    incident = deps.store.incidents.incident(effect.incident) if final and effect.incident else None
     if incident is None:
         return
     text = (
@@ -333,7 +333,7 @@ def _pager(deps: Deps, effect: Effect, slack: WebClient) -> None:
     entry = Entry(
         deps.clock(), None, "page", f"PagerDuty {action} delivered{tries}", f"pagerduty:{effect.id}"
     )
-    deps.store.add_entry(incident.number, entry)
+    deps.store.incidents.add_entry(incident.number, entry)
 
 
 def _statuspage(deps: Deps, effect: Effect, slack: WebClient) -> None:
@@ -352,7 +352,7 @@ def _notice(deps: Deps, effect: Effect, slack: WebClient) -> None:
         entry = Entry(
             deps.clock(), data["actor"], "communicate", data["entry"], f"notice:{effect.id}"
         )
-        deps.store.add_entry(incident.number, entry)
+        deps.store.incidents.add_entry(incident.number, entry)
 
 
 def resolved_everywhere(deps: Deps, incident: Incident) -> None:

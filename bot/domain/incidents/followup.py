@@ -21,10 +21,10 @@ def edit_entry(
 ) -> Entry:
     if at is not None and at > now:
         raise UserError("That time is in the future; give the time it happened.")
-    incident = store.incident(number)
+    incident = store.incidents.incident(number)
     if at is not None and incident is not None and at < incident.opened_at - timedelta(days=1):
         raise UserError(f"That is long before {incident.ref} was opened.")
-    entry = store.edit_entry(number, seq, text=text, at=at, editor=actor, now=now)
+    entry = store.incidents.edit_entry(number, seq, text=text, at=at, editor=actor, now=now)
     if entry is None:
         raise UserError(f"INC-{number} has no timeline entry #{seq}.")
     return entry
@@ -40,9 +40,9 @@ def add_action(
     actor: str,
     now: datetime,
 ) -> int:
-    if store.incident(number) is None:
+    if store.incidents.incident(number) is None:
         raise UserError(f"There is no incident INC-{number}.")
-    item = store.add_action(number, owner=owner, text=text, due=due, actor=actor, now=now)
+    item = store.followups.add_action(number, owner=owner, text=text, due=due, actor=actor, now=now)
     note = f"Action item A{item} for {mention(owner)}: {text}" + (f" (due {due})" if due else "")
-    store.add_entry(number, Entry(now, actor, "action", note, f"action:{item}"))
+    store.incidents.add_entry(number, Entry(now, actor, "action", note, f"action:{item}"))
     return item

@@ -53,7 +53,9 @@ def resolve(deps: Deps, number: int, summary: str | None, actor: str) -> Outcome
     changed = service.resolve(
         deps.store, deps.settings, number, actor=actor, summary=summary, now=now
     )
-    deps.store.add_entry(number, Entry(now, None, "postmortem", "Post-mortem draft written"))
+    deps.store.incidents.add_entry(
+        number, Entry(now, None, "postmortem", "Post-mortem draft written")
+    )
     markdown, notice = write_postmortem(deps, changed.incident, now)
     outcome = outcome_of(
         changed,
@@ -68,14 +70,14 @@ def resolve(deps: Deps, number: int, summary: str | None, actor: str) -> Outcome
 def write_postmortem(deps: Deps, incident: Incident, now: datetime) -> tuple[str, str]:
     markdown = postmortem_text(deps, incident)
     notice = texts.resolution_notice(incident, deps.settings)
-    deps.store.save_postmortem(incident.number, markdown, notice, now)
+    deps.store.followups.save_postmortem(incident.number, markdown, notice, now)
     return markdown, notice
 
 
 def postmortem_text(deps: Deps, incident: Incident) -> str:
-    entries = deps.store.timeline(incident.number)
-    actions = deps.store.actions(incident.number)
-    names = deps.store.names(people_in(incident, entries, actions))
+    entries = deps.store.incidents.timeline(incident.number)
+    actions = deps.store.followups.actions(incident.number)
+    names = deps.store.people.names(people_in(incident, entries, actions))
     return texts.postmortem_markdown(incident, entries, actions, deps.settings, names)
 
 
@@ -101,7 +103,10 @@ def learn_names(deps: Deps, ref: int | None, more: list[str]) -> None:
         incident = service.find_incident(deps.store, ref)
     except UserError:
         return  # the command itself says what is wrong
-    entries, actions = deps.store.timeline(incident.number), deps.store.actions(incident.number)
+    entries, actions = (
+        deps.store.incidents.timeline(incident.number),
+        deps.store.followups.actions(incident.number),
+    )
     people.learn(deps, [*more, *people_in(incident, entries, actions)])
 
 

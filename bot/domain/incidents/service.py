@@ -39,11 +39,11 @@ TAKES = {"commander": "command", "comms": "comms"}  # "taking command", as the b
 def find_incident(store: Store, ref: int | None) -> Incident:
     """The incident named, or the only open one; otherwise a question back to the person."""
     if ref is not None:
-        incident = store.incident(ref)
+        incident = store.incidents.incident(ref)
         if incident is None:
             raise UserError(f"There is no incident INC-{ref}.")
         return incident
-    open_ones = store.incidents(open_only=True)
+    open_ones = store.incidents.find(open_only=True)
     if len(open_ones) == 1:
         return open_ones[0]
     if not open_ones:
@@ -67,7 +67,9 @@ def open_incident(
         opened_at=now,
     )
     entry = Entry(now, actor, "opened", f"Opened as {severity} ({level.label}): {title}")
-    return store.open_incident(draft, Change({}, (entry,), timers.on_open(draft, settings, now)))
+    return store.incidents.open_incident(
+        draft, Change({}, (entry,), timers.on_open(draft, settings, now))
+    )
 
 
 def _require_open(incident: Incident) -> None:
@@ -109,7 +111,7 @@ def acknowledge(
             )
         return _ack_change(incident, settings, actor, now)
 
-    return store.change_incident(number, decide)
+    return store.incidents.change_incident(number, decide)
 
 
 def _with_implicit_ack(
@@ -144,7 +146,7 @@ def acknowledge_by_work(
         acked.append(bool(change.entries))
         return change
 
-    changed = store.change_incident(number, decide)
+    changed = store.incidents.change_incident(number, decide)
     return changed if acked[0] else None
 
 
@@ -172,7 +174,7 @@ def set_status(
         )
         return _with_implicit_ack(incident, settings, actor, now, change, "a status change")
 
-    return store.change_incident(number, decide)
+    return store.incidents.change_incident(number, decide)
 
 
 def set_severity(
@@ -203,7 +205,7 @@ def set_severity(
             timers.after_severity(after, settings, now),
         )
 
-    return store.change_incident(number, decide)
+    return store.incidents.change_incident(number, decide)
 
 
 def set_role(
@@ -228,7 +230,7 @@ def set_role(
         by = f"taking {TAKES[role]}" if user == actor else f"naming the {name.lower()}"
         return _with_implicit_ack(incident, settings, actor, now, change, by)
 
-    return store.change_incident(number, decide)
+    return store.incidents.change_incident(number, decide)
 
 
 def post_update(
@@ -258,7 +260,7 @@ def post_update(
         change = Change({}, (entry,), reminder)
         return _with_implicit_ack(incident, settings, actor, now, change, "a status update")
 
-    return store.change_incident(number, decide)
+    return store.incidents.change_incident(number, decide)
 
 
 def public_update(
@@ -267,10 +269,10 @@ def public_update(
     """A public update: on the status page, on the timeline; the next one is due in 30 min.
     Posting one acknowledges the incident if nobody had."""
     acked = acknowledge_by_work(store, settings, number, actor=actor, now=now, by="a public update")
-    incident = store.incident(number)
+    incident = store.incidents.incident(number)
     assert incident is not None
     entry = Entry(now, actor, "communicate", f"Public update: {text}")
-    store.add_public_update(number, text, actor, now, entry)
+    store.incidents.add_public_update(number, text, actor, now, entry)
     if incident.is_open:
         due = timers.communication(incident, settings, now, first=False)[timers.PUBLIC_UPDATE]
         rearm(store, number, timers.PUBLIC_UPDATE, due)
@@ -287,7 +289,7 @@ def set_public_title(
             incident, settings, actor, now, change, "setting the public title"
         )
 
-    return store.change_incident(number, decide)
+    return store.incidents.change_incident(number, decide)
 
 
 def mark_communicated(
@@ -299,7 +301,7 @@ def mark_communicated(
         change = Change({}, (Entry(now, actor, "communicate", text),))
         return _with_implicit_ack(incident, settings, actor, now, change, "starting Communicate")
 
-    return store.change_incident(number, decide)
+    return store.incidents.change_incident(number, decide)
 
 
 def resolve(
@@ -318,7 +320,7 @@ def resolve(
         change = Change(fields, (Entry(now, actor, "resolve", text),), timers.all_off())
         return _with_implicit_ack(incident, settings, actor, now, change, "resolving it")
 
-    return store.change_incident(number, decide)
+    return store.incidents.change_incident(number, decide)
 
 
 def breach(store: Store, settings: Settings, number: int, *, now: datetime) -> Changed | None:
@@ -340,14 +342,14 @@ def breach(store: Store, settings: Settings, number: int, *, now: datetime) -> C
         fields = {"breached_at": now, **judge(incident, settings, False)}
         return Change(fields, (Entry(now, None, "breach", text),), off)
 
-    changed = store.change_incident(number, decide)
+    changed = store.incidents.change_incident(number, decide)
     return changed if outcome else None
 
 
 def snooze(store: Store, number: int, minutes: int, *, actor: str, now: datetime) -> Changed:
     """No reminder of either kind (status update, public update) for `minutes`."""
     until = now + timedelta(minutes=minutes)
-    armed = store.timers(number)
+    armed = store.incidents.timers(number)
     held: timers.Timers = {
         kind: max(armed[kind], until)
         for kind in (timers.STATUS_REMINDER, timers.PUBLIC_UPDATE)
@@ -358,8 +360,8 @@ def snooze(store: Store, number: int, minutes: int, *, actor: str, now: datetime
         _require_open(incident)
         return Change(timers=held)
 
-    return store.change_incident(number, decide)
+    return store.incidents.change_incident(number, decide)
 
 
 def rearm(store: Store, number: int, kind: str, due: datetime | None) -> None:
-    store.change_incident(number, lambda incident: Change(timers={kind: due}))
+    store.incidents.change_incident(number, lambda incident: Change(timers={kind: due}))

@@ -32,7 +32,7 @@ class Status:
 
 def rotation(store: Store, settings: Settings) -> Rotation:
     """The rotation set with `/oncall set`, or else the one in the config file."""
-    stored = store.rotation()
+    stored = store.oncall.rotation()
     if stored:
         members, anchor = stored
         return Rotation(tuple(members), anchor, settings.tz)
@@ -51,7 +51,8 @@ def config_anchor(settings: Settings) -> datetime:
 
 def overrides(store: Store, since: datetime) -> list[Override]:
     return [
-        Override(o.id, o.user, o.starts_at, o.ends_at) for o in store.overrides(since - WEEK * 60)
+        Override(o.id, o.user, o.starts_at, o.ends_at)
+        for o in store.oncall.overrides(since - WEEK * 60)
     ]
 
 

@@ -33,7 +33,7 @@ def _component_state(deps: Deps, check: str | None, now: datetime) -> str:
     recent reading "no data", never "operational" by default."""
     if check is None:
         return NOT_MONITORED
-    rows = deps.store.readings(check, now - FRESH)
+    rows = deps.store.health.readings(check, now - FRESH)
     if not rows:
         return NO_DATA
     return {
@@ -54,12 +54,12 @@ def build(deps: Deps, now: datetime) -> dict[str, Any]:
         {"name": c.name, "status": _component_state(deps, c.check, now)}
         for c in settings.components
     ]
-    incidents = deps.store.public_incidents(now - timedelta(days=90))
+    incidents = deps.store.incidents.public_incidents(now - timedelta(days=90))
     active = []
     for incident in incidents:
         if not incident.is_open:
             continue
-        updates = deps.store.public_updates(incident.number)
+        updates = deps.store.incidents.public_updates(incident.number)
         active.append(
             {
                 "title": public_title(incident),
@@ -78,7 +78,7 @@ def build(deps: Deps, now: datetime) -> dict[str, Any]:
             "until": window.ends_at.isoformat(timespec="minutes"),
             "text": plain(window.reason, public=True),
         }
-        for window in deps.store.silences(now, kind="maintenance")
+        for window in deps.store.alerts.silences(now, kind="maintenance")
     ]
     return {
         "title": settings.title,
