@@ -219,12 +219,16 @@ class Outbox:
         reserved = {pace_key(lane) for lane in urgent}
         for effect in self.store.outbox.claimable(now):
             spec = self.kinds.get(effect.kind)
-            if paced and spec is not None and spec.paced:
+            took = paced and spec is not None and spec.paced
+            if took:
                 waits = pace_key(effect.lane) in reserved and effect.lane not in urgent
                 if waits or not self._take_pace(effect.lane):
                     continue
             claimed = self.store.outbox.claim(effect.id, self.owner, now, LEASE, self.inflight)
-            if claimed is None:
+            if claimed is None:  # another worker took it: the token it took for it goes back
+                if took:
+                    burst = self.settings.outbox.slack_burst
+                    self.store.outbox.give_back_pace(pace_key(effect.lane), burst)
                 continue
             self._deliver(claimed)
             return True

@@ -129,6 +129,23 @@ def test_the_pace_allows_a_burst_then_one_a_second(store: Store) -> None:
 
 
 @pytest.mark.both_engines
+def test_a_token_taken_for_a_post_not_made_goes_back_and_no_further(store: Store) -> None:
+    """A worker that took a token and then lost the row to another gives the token back, so
+    four workers racing for one lane's head spend one token per post; the bucket never
+    holds more than its burst."""
+
+    def take(at: float) -> bool:
+        return store.outbox.take_pace("slack:#a", at, per_second=1, burst=3) == 0.0
+
+    assert [take(100.0) for _ in range(4)] == [True, True, True, False]
+    store.outbox.give_back_pace("slack:#a", burst=3)
+    assert take(100.0) and not take(100.0)
+    for _ in range(5):
+        store.outbox.give_back_pace("slack:#a", burst=3)
+    assert [take(100.0) for _ in range(4)] == [True, True, True, False]
+
+
+@pytest.mark.both_engines
 def test_the_pace_keeps_fractions_of_a_second_at_todays_clock(store: Store) -> None:
     """The bucket's times are epoch seconds (about 1.8e9): a token is due a second after the
     last one, not whenever a coarsely stored time says (a 4-byte float keeps 128 s steps)."""
