@@ -103,11 +103,12 @@ def due_runs(deps: Deps, now: datetime) -> list[tuple[datetime, str]]:
     cut = deps.store.jobs.cut_short(now, lambda owner: owner_gone(owner, me))
     owed: list[tuple[datetime, str]] = []
     missed: list[tuple[str, datetime]] = []
+    last_settled = deps.store.jobs.last_settled_runs()
     for name, job in JOBS.items():
         trigger = job.trigger(deps)
         if not isinstance(trigger, CronTrigger):
             continue
-        settled = deps.store.jobs.last_settled_run(name)
+        settled = last_settled.get(name)
         after = max(since_install, settled) if settled else since_install
         due = occurrences(trigger, after, now)
         if not due:

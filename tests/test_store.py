@@ -169,10 +169,10 @@ def test_runs_are_renewed_cut_short_once_and_claimed_again(store) -> None:
     assert store.jobs.claim_run("backup-nightly", T0, later, owner="host:3")
     assert store.jobs.interrupt_runs("host:3") == 1  # a clean stop: said at the next start
     assert [r.status for r in store.jobs.cut_short(later, never)] == ["interrupted"]
-    assert store.jobs.last_settled_run("backup-nightly") is None
+    assert "backup-nightly" not in store.jobs.last_settled_runs()
     assert store.jobs.claim_run("backup-nightly", T0, later, owner="host:3")
     store.jobs.finish_run("backup-nightly", T0, "ok", "done", later)
-    assert store.jobs.last_settled_run("backup-nightly") == T0
+    assert store.jobs.last_settled_runs()["backup-nightly"] == T0
     assert store.jobs.first_run_at() == later
 
 

@@ -180,16 +180,17 @@ class JobRunStore(Repository):
                 found.append(_job_run(row))
         return found
 
-    def last_settled_run(self, job: str) -> datetime | None:
-        """The latest scheduled occurrence that is done with: run (ok or failed), missed or
-        skipped. Runs by hand, and runs cut short by a crash, do not count."""
-        latest = select(func.max(job_runs.c.scheduled_for)).where(
-            job_runs.c.job == job,
-            job_runs.c.status.in_(["ok", "failed", "missed", "skipped", "cut short"]),
+    def last_settled_runs(self) -> dict[str, datetime]:
+        """Each job's latest scheduled occurrence that is done with: run (ok or failed),
+        missed or skipped. Runs by hand, and runs cut short by a crash, do not count. One
+        query for every job: the scheduler asks at each tick."""
+        latest = (
+            select(job_runs.c.job, func.max(job_runs.c.scheduled_for))
+            .where(job_runs.c.status.in_(["ok", "failed", "missed", "skipped", "cut short"]))
+            .group_by(job_runs.c.job)
         )
         with self._connect() as db:
-            found = db.scalar(latest)
-        return datetime.fromisoformat(found) if found else None
+            return {job: datetime.fromisoformat(at) for job, at in db.execute(latest)}
 
     def first_run_at(self) -> datetime | None:
         """When any job first ran on this database (an install from before the install time
