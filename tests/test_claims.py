@@ -11,13 +11,16 @@ import contextlib
 import multiprocessing
 import queue
 import time
+import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from psycopg import sql
 
 from bot.store import Store
+from tests.postgres import Cluster
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 ROWS = 120
@@ -25,7 +28,8 @@ TICK = timedelta(seconds=30)  # the incident timers' interval
 WORK = 0.005  # seconds of "work" per claim, so the two interleave
 SPAWN = multiprocessing.get_context("spawn")
 
-pytestmark = pytest.mark.both_engines
+# One worker runs this module, so each engine's races run once (the fixture is per worker).
+pytestmark = pytest.mark.xdist_group("claims")
 
 
 def _outbox(store: Store, owner: str) -> list[int]:
@@ -112,13 +116,14 @@ CLAIMS = {
 }
 
 
-def _worker(what: str, db: str, owner: str, start: Any, results: Any) -> None:
-    # `ticks` returns times, the others ids or counts
+def _worker(db: str, owner: str, start: Any, results: Any) -> None:
+    """Every race in turn, both workers starting each one together at the barrier."""
     store = Store(db)
     store.ping()  # connected before the start, so neither has a head start
-    start.wait()
-    claims = CLAIMS[what]
-    results.put((owner, claims(store, owner, start) if what == "ticks" else claims(store, owner)))
+    for what, claims in CLAIMS.items():
+        start.wait()
+        taken = claims(store, owner, start) if what == "ticks" else claims(store, owner)
+        results.put((what, owner, taken))
 
 
 def _prepare(what: str, store: Store) -> None:
@@ -134,54 +139,79 @@ def _prepare(what: str, store: Store) -> None:
                 )
 
 
-def _race(db: str, what: str) -> tuple[list[Any], list[Any]]:
+def _race(db: str) -> dict[str, tuple[list[Any], list[Any]]]:
+    """Run every race between two fresh processes (one pair for all: each costs an
+    interpreter's start); per race, what each of them took."""
     store = Store(db)
     store.migrate()
-    _prepare(what, store)
+    for what in CLAIMS:
+        _prepare(what, store)
     start, results = SPAWN.Barrier(2), SPAWN.Queue()
-    workers = [SPAWN.Process(target=_worker, args=(what, db, o, start, results)) for o in "ab"]
+    workers = [SPAWN.Process(target=_worker, args=(db, o, start, results)) for o in "ab"]
     for worker in workers:
         worker.start()
-    got: dict[str, Any] = {}
-    deadline = time.monotonic() + 60
-    while len(got) < len(workers):
-        assert time.monotonic() < deadline, "the race did not end"
+    got: dict[tuple[str, str], Any] = {}
+    deadline = time.monotonic() + 90
+    while len(got) < len(workers) * len(CLAIMS):
+        assert time.monotonic() < deadline, "the races did not end"
         dead = [w.exitcode for w in workers if w.exitcode not in (None, 0)]
         assert not dead, f"a worker failed (exit {dead[0]}): its traceback is above"
         with contextlib.suppress(queue.Empty):
-            owner, taken = results.get(timeout=0.2)
-            got[owner] = taken
+            what, owner, taken = results.get(timeout=0.2)
+            got[what, owner] = taken
     for worker in workers:
         worker.join(timeout=10)
         assert worker.exitcode == 0
     store.close()
-    return got["a"], got["b"]
+    return {what: (got[what, "a"], got[what, "b"]) for what in CLAIMS}
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def raced(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[list[Any], list[Any]]]:
+    """The races, run once per engine on a database of their own."""
+    if request.param == "sqlite":
+        return _race(str(tmp_path_factory.mktemp("claims") / "opsbot.db"))
+    cluster: Cluster = request.getfixturevalue("postgres_cluster")
+    template: str = request.getfixturevalue("postgres_template")
+    name = f"claims_{uuid.uuid4().hex[:12]}"
+    cluster._admin(
+        sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(name), sql.Identifier(template)
+        )
+    )
+    try:
+        return _race(cluster.url(name))
+    finally:
+        cluster.drop_database(name)
 
 
 @pytest.mark.parametrize("what", ["outbox", "inbox", "job_runs"])
-def test_two_processes_never_take_the_same_row(database: str, what: str) -> None:
-    a, b = _race(database, what)
+def test_two_processes_never_take_the_same_row(raced: Any, what: str) -> None:
+    a, b = raced[what]
     taken = Counter([*a, *b])
     assert [k for k, n in taken.items() if n > 1] == [], "claimed twice"
     assert len(taken) == ROWS  # and none was left behind
     assert a and b, "one process took everything: the race was not run"
 
 
-def test_two_processes_run_an_interval_job_once_per_interval(database: str) -> None:
-    a, b = _race(database, "ticks")
+def test_two_processes_run_an_interval_job_once_per_interval(raced: Any) -> None:
+    a, b = raced["ticks"]
     assert sorted([*a, *b]) == list(range(ROWS))  # every tick ran, and ran once
     assert a and b, "one process ran every tick: the race was not run"
 
 
 @pytest.mark.parametrize("what", ["rollbacks", "backups"])
-def test_two_processes_never_run_two_at_once(database: str, what: str) -> None:
-    a, b = _race(database, what)
+def test_two_processes_never_run_two_at_once(raced: Any, what: str) -> None:
+    a, b = raced[what]
     held = [n for n in [*a, *b] if n >= 0]
     assert len(held) == ROWS  # every one ran, in turn
     assert set(held) == {1}, "two were running at once"
     assert -1 in a and -1 in b, "they never met: the race was not run"
 
 
+@pytest.mark.both_engines
 def test_an_interval_tick_runs_once_per_interval_and_survives_a_clock_stepped_back(
     store: Store,
 ) -> None:
