@@ -7,7 +7,13 @@ import stat
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
+
+# One client for the tests' own requests. Building one loads the CA bundle (about 25 ms of
+# CPU), which a polling loop did fifty times a second. No keep-alive: a server is killed and
+# started again on the same port, and a pooled connection to the dead one would fail.
+HTTP = httpx.Client(timeout=5, limits=httpx.Limits(max_keepalive_connections=0))
 
 
 def programs_on_path(

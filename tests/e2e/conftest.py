@@ -18,6 +18,7 @@ import pytest
 from bot.tools.localslack import LocalSlack, signed_headers
 from tests.conftest import Clock
 from tests.e2e.stack import Stack
+from tests.helpers import HTTP
 
 SECRET = "e2e-signing-secret"
 TOKEN = "xoxb-e2e-token"
@@ -76,7 +77,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise AssertionError(f"opsbot serve exited: {self.log.read_text()}")
             try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code in (
+                if HTTP.get(self.url + "/healthz", timeout=1).status_code in (
                     (200,) if healthy else (200, 503)
                 ):
                     return self
@@ -108,7 +109,7 @@ class Server:
         timestamp: int | None = None,
     ) -> httpx.Response:
         signed = signed_headers(body, secret, timestamp) if headers is None else headers
-        return httpx.post(
+        return HTTP.post(
             self.url + "/slack/events",
             content=body.encode(),
             timeout=10,

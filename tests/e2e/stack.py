@@ -14,6 +14,7 @@ from bot.tools.localslack import LocalSlack, Message, block_action, signed_heade
 from bot.wiring import assemble, check_token, http_server, recover
 from jobs import run_job
 from tests.conftest import Clock
+from tests.helpers import HTTP
 
 SECRET = "timers-secret"
 ALICE = "U0ALICE01"
@@ -100,7 +101,7 @@ class Stack:
 
     def _post(self, body: str) -> httpx.Response:
         headers = {**signed_headers(body, SECRET), "Content-Type": FORM}
-        return httpx.post(self.url, content=body.encode(), headers=headers, timeout=10)
+        return HTTP.post(self.url, content=body.encode(), headers=headers, timeout=10)
 
     def oncall(self, text: str, user: str = ALICE) -> httpx.Response:
         return self.command(text, user, name="/oncall")

@@ -18,6 +18,7 @@ import pytest
 from bot.tools.localslack import LocalSlack
 from tests.conftest import Clock
 from tests.e2e.stack import Stack
+from tests.helpers import HTTP
 
 SECRET = "am-secret-0123456789"
 T = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
@@ -59,7 +60,7 @@ def base(stack: Stack) -> str:
 def send(stack: Stack, path: str, body: Any, secret: str | None = SECRET) -> httpx.Response:
     headers = {"Authorization": f"Bearer {secret}"} if secret else {}
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    answer = httpx.post(base(stack) + path, content=raw, headers=headers, timeout=10)
+    answer = HTTP.post(base(stack) + path, content=raw, headers=headers, timeout=10)
     stack.settle()
     return answer
 
@@ -211,7 +212,7 @@ def test_warnings_post_once_silences_mute_and_maintenance_shows_publicly(stack: 
     assert "S1" in stack.command("silences", name="/alerts").json()["text"]
     assert "ended" in stack.command("unsilence S1", name="/alerts").json()["text"]
     stack.command("maintenance API 2h Upgrading the database", name="/alerts")
-    page = httpx.get(base(stack) + "/status.json").json()
+    page = HTTP.get(base(stack) + "/status.json").json()
     assert page["maintenance"][0]["component"] == "API"
     assert page["maintenance"][0]["text"] == "Upgrading the database"
 
@@ -410,7 +411,7 @@ def test_the_cap_is_counted_in_the_database_so_another_process_sees_it(tmp_path:
         try:
             for n in (4, 5):
                 body = alertmanager("firing", {"instance": f"node-{n}"}, group=f"g{n}")
-                answer = httpx.post(
+                answer = HTTP.post(
                     server.url + "/alerts/alertmanager/prometheus",
                     json=body,
                     headers={"Authorization": f"Bearer {SECRET}"},

@@ -11,7 +11,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from bot.tools.localslack import LocalSlack, Message, reaction_event, signed_headers
@@ -19,7 +18,7 @@ from jobs import scheduled_run
 from tests.conftest import Clock
 from tests.e2e.stack import SECRET, Stack
 from tests.e2e.test_serve import wait_until
-from tests.helpers import programs_on_path
+from tests.helpers import HTTP, programs_on_path
 
 ALICE, BOB = "U0ALICE01", "U0BOB0001"
 MONDAY_0859 = datetime(2026, 11, 30, 8, 59, tzinfo=UTC)
@@ -117,7 +116,7 @@ def react(stack: Stack, message: Message, name: str, user: str) -> None:
     stack.slack.react(message, user, name)
     body = reaction_event(message, user=user, name=name, added=True)
     headers = {**signed_headers(body, SECRET), "Content-Type": "application/json"}
-    assert httpx.post(stack.url, content=body.encode(), headers=headers).status_code == 200
+    assert HTTP.post(stack.url, content=body.encode(), headers=headers).status_code == 200
 
 
 def test_daily_digest_posts_once_and_its_reviews_fill_the_log(stack: Stack) -> None:

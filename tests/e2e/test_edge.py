@@ -19,6 +19,7 @@ import pytest
 from bot.store import Store
 from bot.tools.localslack import LocalSlack, slash_command
 from tests.e2e.conftest import SECRET, Server
+from tests.helpers import HTTP
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
@@ -45,7 +46,7 @@ def command(text: str) -> str:
 
 
 def raw_post(server: Server, body: bytes, kind: str, headers: dict[str, str]) -> httpx.Response:
-    return httpx.post(
+    return HTTP.post(
         server.url + "/slack/events",
         content=body,
         headers={**headers, "Content-Type": kind},
@@ -153,7 +154,7 @@ def test_the_edge_answers_while_the_process_holds_over_1024_files(tmp_path: Path
         threading.Thread(target=server.run, daemon=True).start()
         try:
             port = server.effective_port
-            assert httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text == "ok"
+            assert HTTP.get(f"http://127.0.0.1:{port}/", timeout=5).text == "ok"
         finally:
             server.close()
     finally:

@@ -13,13 +13,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import mongomock
 import pytest
 
 from bot.tools.localslack import LocalSlack
 from tests.conftest import Clock
 from tests.e2e.stack import Stack
+from tests.helpers import HTTP
 
 
 class FakePromptBase:
@@ -157,7 +157,7 @@ def test_healthz_reports_the_monitor(tmp_path: Path, promptbase: FakePromptBase)
         try:
             stack.run("health-monitor")
             url = stack.url.replace("/slack/events", "/healthz")
-            body = httpx.get(url).json()
+            body = HTTP.get(url).json()
         finally:
             stack.stop()
     assert body["monitor"]["ok"] is True and body["monitor"]["last_run"]
@@ -190,7 +190,7 @@ def test_app_home_shows_health_oncall_incidents_jobs(
                 }
             )
             headers = {**signed_headers(event, SECRET), "Content-Type": "application/json"}
-            httpx.post(stack.url, content=event.encode(), headers=headers)
+            HTTP.post(stack.url, content=event.encode(), headers=headers)
             [call] = slack.wait_for("views.publish")
         finally:
             stack.stop()

@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from bot.tools.localslack import LocalSlack, signed_headers, slash_command
@@ -25,6 +24,7 @@ from tests.conftest import Clock
 from tests.e2e.fakes import ThirdParty
 from tests.e2e.stack import ALICE, FORM, SECRET, Stack
 from tests.e2e.test_serve import wait_until
+from tests.helpers import HTTP
 
 BOB, BOSS = "U0BOB0001", "U0BOSS001"
 FAST = {"backoff_cap_seconds": 0.2, "slack_posts_per_second": 50, "slack_burst": 50}
@@ -136,7 +136,7 @@ def test_a_dead_pagerduty_event_is_told_to_the_commander(
             lambda: [t for t in stack.thread() if "could not be delivered" in t], timeout=5
         )
         assert told[0].startswith(f":warning: <@{ALICE}> The PagerDuty event for INC-1")
-        health = httpx.get(stack.url.replace("/slack/events", "/healthz"), timeout=5).json()
+        health = HTTP.get(stack.url.replace("/slack/events", "/healthz"), timeout=5).json()
         assert health["outbox"]["dead"] == 1
         [dead] = stack.deps.store.outbox.effects(("dead",))
         third.always = None
@@ -322,8 +322,8 @@ def test_a_replayed_command_has_no_second_effect(tmp_path: Path, slack: LocalSla
             response_url=slack.response_url(),
         )
         headers = {**signed_headers(body, SECRET), "Content-Type": FORM}
-        first = httpx.post(stack.url, content=body.encode(), headers=headers, timeout=10)
-        again = httpx.post(stack.url, content=body.encode(), headers=headers, timeout=10)
+        first = HTTP.post(stack.url, content=body.encode(), headers=headers, timeout=10)
+        again = HTTP.post(stack.url, content=body.encode(), headers=headers, timeout=10)
         assert "INC-1 opened" in first.text and "already handled" in again.text
         assert len(stack.deps.store.incidents.find(open_only=False)) == 1
     finally:

@@ -20,6 +20,7 @@ from tests.conftest import Clock
 from tests.e2e.conftest import free_port
 from tests.e2e.stack import Stack
 from tests.e2e.test_serve import wait_until
+from tests.helpers import HTTP
 
 SECRET = "am-secret-0123456789"
 
@@ -104,7 +105,7 @@ receivers:
             }
             if ends is not None:
                 alert["endsAt"] = ends.isoformat()
-            httpx.post(f"{api}/alerts", json=[alert], timeout=5).raise_for_status()
+            HTTP.post(f"{api}/alerts", json=[alert], timeout=5).raise_for_status()
 
         push("api-1")
         push("api-2")
@@ -130,6 +131,6 @@ receivers:
 
 def _up(api: str) -> bool:
     try:
-        return httpx.get(f"{api}/status", timeout=1).status_code == 200
+        return HTTP.get(f"{api}/status", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False

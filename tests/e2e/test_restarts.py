@@ -23,6 +23,7 @@ from tests.e2e.conftest import SECRET, TOKEN, Server, free_port
 from tests.e2e.fakes import ThirdParty
 from tests.e2e.test_crash import command, settled, top_level
 from tests.e2e.test_serve import wait_until
+from tests.helpers import HTTP
 
 
 def config(tmp_path: Path, text: str) -> dict[str, str]:
@@ -42,18 +43,18 @@ def test_serve_starts_while_slack_is_down_and_catches_up_when_it_is_back(
     server = Server(workspace, tmp_path / "opsbot.db", tmp_path / "serve.log", env=env)
     server.start(healthy=False)
     try:
-        health = httpx.get(server.url + "/healthz")
+        health = HTTP.get(server.url + "/healthz")
         assert health.status_code == 503 and health.json()["status"] == "degraded"
         assert health.json()["slack"] == {
             "state": "unreachable",
             "reason": "Slack internal_error (HTTP 503)",
         }
-        assert httpx.get(server.url + "/status").status_code == 200
+        assert HTTP.get(server.url + "/status").status_code == 200
         assert "INC-1 opened" in command(server, "open P1 Login broken")
         assert "Slack at" in (tmp_path / "serve.log").read_text()  # said once, plainly
         workspace.clear_faults()
         wait_until(lambda: Store(server.db).incidents.incident(1).card_ts, timeout=10)
-        wait_until(lambda: httpx.get(server.url + "/healthz").status_code == 200, timeout=10)
+        wait_until(lambda: HTTP.get(server.url + "/healthz").status_code == 200, timeout=10)
     finally:
         server.stop()
 
@@ -183,7 +184,7 @@ def test_a_full_disk_turns_healthz_to_503_and_commands_say_why(
         answers = [command(server, f"update INC-1 note {n} " + "x" * 2000) for n in range(40)]
         refused = [a for a in answers if "cannot write its database" in a]
         assert refused and "the disk is full" in refused[0] and "nothing was changed" in refused[0]
-        health = httpx.get(server.url + "/healthz")
+        health = HTTP.get(server.url + "/healthz")
         assert health.status_code == 503
         assert health.json()["store"] == "unwritable"
         assert (
@@ -217,6 +218,6 @@ def _copy_out(pid: int, data: Path, tmp_path: Path) -> Path:
 
 def _healthz(server: Server) -> int:
     try:
-        return httpx.get(server.url + "/healthz", timeout=2).status_code
+        return HTTP.get(server.url + "/healthz", timeout=2).status_code
     except httpx.TransportError:
         return 0

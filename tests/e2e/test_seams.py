@@ -21,6 +21,7 @@ from bot.tools.localslack import LocalSlack, Message, reaction_event, signed_hea
 from tests.conftest import Clock
 from tests.e2e.stack import ALICE, SECRET, Stack
 from tests.e2e.test_serve import wait_until
+from tests.helpers import HTTP
 
 BOB, BOSS = "U0BOB0001", "U0BOSS001"
 FAST = {"backoff_cap_seconds": 0.1, "slack_posts_per_second": 50, "slack_burst": 50}
@@ -43,7 +44,7 @@ def cards(slack: LocalSlack) -> list[Message]:
 
 def send_event(stack: Stack, body: str) -> httpx.Response:
     headers = {**signed_headers(body, SECRET), "Content-Type": "application/json"}
-    return httpx.post(stack.url, content=body.encode(), headers=headers, timeout=10)
+    return HTTP.post(stack.url, content=body.encode(), headers=headers, timeout=10)
 
 
 def pinned(stack: Stack, number: int = 1) -> list[str]:
@@ -157,7 +158,7 @@ def test_a_card_refused_for_good_ends_at_once_and_is_not_queued_again(
         )
         stack.run("card-sync")
         assert stack.deps.store.outbox.effects(("pending",)) == []
-        health = httpx.get(stack.url.replace("/slack/events", "/healthz")).json()
+        health = HTTP.get(stack.url.replace("/slack/events", "/healthz")).json()
         assert health["outbox"]["dead"] == 1
     finally:
         stack.stop()

@@ -16,6 +16,7 @@ from bot.tools.localslack import (
     slash_command,
 )
 from tests.e2e.conftest import SECRET, Server
+from tests.helpers import HTTP
 
 FORM = "application/x-www-form-urlencoded"
 ALICE, BOB = "U0ALICE01", "U0BOB0001"
@@ -192,12 +193,12 @@ def test_hard_kill_right_after_open_loses_nothing(server: Server) -> None:
 
 def test_healthz_reports_store_scheduler_version(server: Server) -> None:
     """GET /healthz is a small JSON status of the bot itself."""
-    answer = httpx.get(server.url + "/healthz")
+    answer = HTTP.get(server.url + "/healthz")
     assert answer.status_code == 200
     body = answer.json()
     assert body["status"] == "ok" and body["store"] == "ok" and body["scheduler"] == "running"
     assert body["version"]
-    assert httpx.get(server.url + "/nope").status_code == 404
+    assert HTTP.get(server.url + "/nope").status_code == 404
 
 
 def test_button_error_is_shown_to_the_presser_only(server: Server) -> None:

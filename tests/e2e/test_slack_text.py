@@ -10,6 +10,7 @@ from bot.tools.localslack import LocalSlack
 from tests.e2e.fakes import ThirdParty
 from tests.e2e.stack import Stack
 from tests.e2e.test_serve import wait_until
+from tests.helpers import HTTP
 
 
 @pytest.fixture
@@ -47,8 +48,6 @@ def test_public_text_leaves_slack_as_plain_text(tmp_path, third) -> None:  # typ
     import json
     from datetime import UTC, datetime
 
-    import httpx
-
     from tests.conftest import Clock
 
     page = {
@@ -69,7 +68,7 @@ def test_public_text_leaves_slack_as_plain_text(tmp_path, third) -> None:  # typ
             stack.command("notify INC-1")
             stack.command("resolve INC-1 Fixed the &lt;session&gt; store")
             stack.settle()
-            data = httpx.get(stack.url.replace("/slack/events", "/status.json"), timeout=5)
+            data = HTTP.get(stack.url.replace("/slack/events", "/status.json"), timeout=5)
             shown = json.dumps(data.json())
         finally:
             stack.stop()

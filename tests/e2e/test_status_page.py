@@ -19,6 +19,7 @@ from tests.conftest import Clock
 from tests.e2e.fakes import ThirdParty
 from tests.e2e.stack import Stack
 from tests.e2e.test_serve import wait_until
+from tests.helpers import HTTP
 
 INTERNAL = "root cause: the payments-db replica in eu-west-2 ran out of disk"
 PUBLIC = "We are investigating failed logins and will update within 30 minutes."
@@ -48,7 +49,7 @@ def stack(tmp_path: Path, recorder: ThirdParty) -> Iterator[Stack]:
 
 
 def page(stack: Stack, path: str = "/status", **headers: str) -> httpx.Response:
-    return httpx.get(stack.url.replace("/slack/events", path), headers=headers, timeout=5)
+    return HTTP.get(stack.url.replace("/slack/events", path), headers=headers, timeout=5)
 
 
 def open_p0(stack: Stack) -> None:
@@ -181,14 +182,14 @@ def test_nothing_configured_is_not_all_green(stack: Stack) -> None:
     assert "Prompt-Base is not monitored" in str(said[-1])
     assert "Prompt-Base is ok" not in str(said[-1])
 
-    page = httpx.get(stack.url.replace("/slack/events", "/status.json"), timeout=5).json()
+    page = HTTP.get(stack.url.replace("/slack/events", "/status.json"), timeout=5).json()
     assert page["status"] in ("not monitored", "no data")
     assert {c["status"] for c in page["components"]} <= {"not monitored", "no data"}
     assert {d["status"] for d in page["history"]} == {"no data"}
 
     stack.run("health-monitor")  # checks this host only: still nothing about Prompt-Base
-    page = httpx.get(stack.url.replace("/slack/events", "/status.json"), timeout=5).json()
+    page = HTTP.get(stack.url.replace("/slack/events", "/status.json"), timeout=5).json()
     assert page["status"] == "not monitored"
     assert {d["status"] for d in page["history"]} == {"no data"}
-    html = httpx.get(stack.url.replace("/slack/events", "/status"), timeout=5).text
+    html = HTTP.get(stack.url.replace("/slack/events", "/status"), timeout=5).text
     assert "Overall: not monitored" in html
