@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -74,7 +75,8 @@ def begin_write(conn: Connection, deadline: float) -> None:
     it goes, each wait and statement bounded by what is left of the budget."""
     left_ms = max(1, int((deadline - time.monotonic()) * 1000))
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql(f"PRAGMA busy_timeout = {left_ms}")
+        raw: Any = conn.connection.dbapi_connection  # a setting, not a statement to track
+        raw.execute(f"PRAGMA busy_timeout = {left_ms}")
         conn.exec_driver_sql("BEGIN IMMEDIATE")
         return
     conn.exec_driver_sql(f"SET LOCAL lock_timeout = {left_ms}")

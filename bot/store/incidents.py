@@ -57,6 +57,8 @@ def _lock(db: Connection, number: int) -> None:
     """Hold the incident's row until the write ends, so writers to one incident take turns
     (SQLite's writers already do: the statement says nothing there). NO KEY UPDATE: a
     timeline row's foreign key check (KEY SHARE) does not wait on it, nor it on one."""
+    if db.dialect.name == "sqlite":  # nothing to say, so no statement to send
+        return
     db.execute(
         select(incidents.c.id).where(incidents.c.id == number).with_for_update(key_share=True)
     )
@@ -73,16 +75,16 @@ def _insert_entries(db: Connection, number: int, entries: tuple[Entry, ...]) -> 
     next_seq = select(func.coalesce(func.max(timeline.c.seq), 0) + 1).where(
         timeline.c.incident_id == number
     )
-    added = 0
+    added, seq = 0, db.execute(next_seq).scalar_one()
     for entry in entries:
-        seq = db.execute(next_seq).scalar_one()
         # the id is the database's to give: an explicit NULL is not "give one" on PostgreSQL
         written = {k: v for k, v in _row(entry.__dict__).items() if k != "id"}
         row = {"incident_id": number, **written, "seq": seq}
         new = upsert(db, timeline).values(_cells(row))
         # Only a repeated source is skipped: a number taken twice is an error, never a loss.
         new = new.on_conflict_do_nothing(index_elements=["incident_id", "source"])
-        added += db.execute(new.returning(timeline.c.id)).first() is not None
+        if db.execute(new.returning(timeline.c.id)).first() is not None:
+            added, seq = added + 1, seq + 1
     return added
 
 
