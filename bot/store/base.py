@@ -37,10 +37,6 @@ UPGRADE_COPIES = 5  # copies of the file taken before upgrades, kept beside it
 MIN_FREE_BYTES = 1 << 20  # less free space than this after a "disk full" is still full
 
 
-def _mb(size: int) -> str:
-    return f"{size / (1 << 20):.1f} MB"
-
-
 def serve_lock(path: Path | str) -> Path:
     """The file `opsbot serve` holds locked while it owns the database at `path`."""
     return Path(f"{path}.serve.lock")
@@ -168,8 +164,7 @@ class Database:
         return self.engine.dialect.name == "sqlite"
 
     def owe(self) -> None:
-        """Note that the write under way queued outbox rows: delivery is woken after it
-        commits (on_enqueue)."""
+        """The write under way queued outbox rows: wake delivery once it commits."""
         self._local.enqueued = True
 
     @contextmanager
@@ -202,13 +197,17 @@ class Database:
             self.close()
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A write transaction; inside another one on this thread it joins it (a savepoint),
-        so a whole command commits once. Waiting for the database's lock never exceeds
-        WRITE_BUDGET_SECONDS; past it, StoreBusy and nothing is written."""
+    def _write(self, savepoint: bool = False) -> Iterator[Connection]:
+        """A write transaction; inside another one on this thread it joins it, so a whole
+        command commits once (with `savepoint`, as a part undone alone when it fails: a
+        nested atomic()). Waiting for the database's lock never exceeds WRITE_BUDGET_SECONDS;
+        past it, StoreBusy and nothing is written."""
         held: Connection | None = getattr(self._local, "conn", None)
         if held is not None:
-            yield from self._savepoint(held)
+            if savepoint:
+                yield from self._savepoint(held)
+            else:  # a repository's statements inside a command: their failure fails it
+                yield held
             return
         deadline = time.monotonic() + WRITE_BUDGET_SECONDS
         if self._write_lock and not self._write_lock.acquire(timeout=WRITE_BUDGET_SECONDS):
@@ -238,9 +237,8 @@ class Database:
                 self._write_lock.release()
 
     def _savepoint(self, conn: Connection) -> Iterator[Connection]:
-        """A write inside another: undone alone when it fails. Said to the driver itself: a
-        command nests a dozen of them, and SQLAlchemy's own savepoints cost ten times as much
-        as the statements they guard."""
+        """A write inside another, undone alone when it fails; said to the driver itself
+        (SQLAlchemy's own savepoints cost several times the statements they guard)."""
         raw: Any = conn.connection.dbapi_connection
         depth: int = getattr(self._local, "depth", 0) + 1
         name = f"nested{depth}"
@@ -346,7 +344,7 @@ class StoreBase(Repository):
         """One transaction around everything inside it: a command's change and the effects it
         owes (outbox rows) commit together or not at all, within one write budget. With
         `once` (a request's replay key), a request seen before raises Replayed instead."""
-        with self._write():
+        with self.db._write(savepoint=True):
             if once is not None and not self.first_sighting(once, now_utc(), REPLAY_KEYS_KEPT):
                 raise Replayed(once)
             yield

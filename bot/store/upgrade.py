@@ -23,11 +23,14 @@ from bot.store.base import (
     DatabaseUnreachable,
     NewerDatabase,
     StoreBase,
-    _mb,
     unwritable,
 )
 from bot.store.schema import migrations
 from bot.store.schema.registry import BASELINE_REVISION, NEWEST_REVISION
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1 << 20):.1f} MB"
 
 
 class UpgradeStore(StoreBase):

@@ -78,6 +78,9 @@ def test_open_ack_resolve_end_to_end(server: Server) -> None:
     posted = workspace.wait_for("chat.postMessage")[0]
     assert posted["channel"] == "#incidents"
     assert "INC-1 P1 High: Login broken" in posted["text"]
+    # the card is recorded on the timeline once Slack has it: press after that, as a person
+    # who saw the card would
+    wait_until(lambda: Store(server.db).incidents.incident(1).card_ts)
 
     assert press(server, "incident.ack").status_code == 200
     wait_until(lambda: "(acknowledged)" in card(workspace).text)
