@@ -62,6 +62,10 @@ LANDING_MARGIN = timedelta(seconds=2)  # beyond the call's timeout, for a reques
 PAGE_PRIORITY = 10  # pages go before everything else owed in their channel
 
 
+class _NoToken(Exception):
+    """The channel's bucket is empty: the claim made with it is undone."""
+
+
 class OutboxGaveUp(Exception):
     """A row waited on (post_and_wait) was given up on; nothing reached Slack."""
 
@@ -219,35 +223,40 @@ class Outbox:
         reserved = {pace_key(lane) for lane in urgent}
         for effect in self.store.outbox.claimable(now):
             spec = self.kinds.get(effect.kind)
-            took = paced and spec is not None and spec.paced
-            if took:
-                waits = pace_key(effect.lane) in reserved and effect.lane not in urgent
-                if waits or not self._take_pace(effect.lane):
+            paced_here = paced and spec is not None and spec.paced
+            if paced_here:
+                key = pace_key(effect.lane)
+                waits = key in reserved and effect.lane not in urgent
+                if waits or time.monotonic() < self._pace_due.get(key, 0.0):
                     continue
-            claimed = self.store.outbox.claim(effect.id, self.owner, now, LEASE, self.inflight)
-            if claimed is None:  # another worker took it: the token it took for it goes back
-                if took:
-                    burst = self.settings.outbox.slack_burst
-                    self.store.outbox.give_back_pace(pace_key(effect.lane), burst)
+            claimed = self._claim(effect, now, paced_here)
+            if claimed is None:
                 continue
             self._deliver(claimed)
             return True
         return False
 
-    def _take_pace(self, lane: str) -> bool:
-        """Slack allows about one post per second per channel, with short bursts: a token
-        bucket per channel, in the database, so every process posting there counts. When it
-        is empty, this process does not ask again until a token is due (a flood's hundred
-        lanes in one channel must not each take the write lock to learn it)."""
-        key, policy = pace_key(lane), self.settings.outbox
-        if time.monotonic() < self._pace_due.get(key, 0.0):
-            return False
-        wait = self.store.outbox.take_pace(
-            key, time.time(), policy.slack_posts_per_second, policy.slack_burst
-        )
-        if wait:
-            self._pace_due[key] = time.monotonic() + wait
-        return not wait
+    def _claim(self, effect: Effect, now: datetime, paced: bool) -> Effect | None:
+        """Claim the row and, for a post Slack paces, a token of its channel's bucket, in one
+        transaction: a worker that loses the row spends no token, and one that gets no
+        token leaves the row as it was. Slack allows about one post per second per channel,
+        with short bursts; the bucket is in the database, so every process posting there
+        counts. When it is empty, this process does not ask again until a token is due (a
+        flood's hundred lanes in one channel must not each take the write lock to learn it)."""
+        try:
+            with self.store.atomic():
+                claimed = self.store.outbox.claim(effect.id, self.owner, now, LEASE, self.inflight)
+                if claimed is not None and paced:
+                    key, policy = pace_key(effect.lane), self.settings.outbox
+                    wait = self.store.outbox.take_pace(
+                        key, time.time(), policy.slack_posts_per_second, policy.slack_burst
+                    )
+                    if wait:
+                        self._pace_due[key] = time.monotonic() + wait
+                        raise _NoToken
+                return claimed
+        except _NoToken:
+            return None
 
     def _fall_back_overdue(self, now: datetime) -> bool:
         """A row with a fallback (a page) still owed `page_fallback_minutes` after it was

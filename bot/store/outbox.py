@@ -192,15 +192,6 @@ class OutboxStore(QueueStore):
         available = min(full, float(tokens) + max(0.0, now - float(since_then)) * per_second)
         return max((1 - available) / per_second, 0.001)
 
-    def give_back_pace(self, channel: str, burst: int) -> None:
-        """Return a token taken for a post that was not made (another worker claimed the
-        row first), so a race between workers does not slow the channel down."""
-        back = case((slack_pace.c.tokens + 1 < burst, slack_pace.c.tokens + 1), else_=burst)
-        with self._write() as db:
-            db.execute(
-                update(slack_pace).where(slack_pace.c.channel == channel).values(tokens=back)
-            )
-
     def claim(
         self,
         effect_id: int,
