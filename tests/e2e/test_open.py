@@ -6,9 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from bot.tools.localslack import LocalSlack
 from tests.conftest import Clock
 from tests.e2e.stack import Stack
+
+# The whole flow once per engine: SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_engines
 
 
 def test_the_open_answer_says_announcing_until_the_card_is_posted(tmp_path: Path) -> None:

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from bot.domain.incidents import card as cards
 from bot.tools.localslack import Message
 from tests.e2e.stack import ALICE, Stack
 from tests.e2e.test_serve import wait_until
+
+# The whole flow once per engine: SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_engines
 
 BOB_ID = "U0BOB0001"
 BOB = f"<@{BOB_ID}|bob>"

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from bot.tools.localslack import Message
 from tests.e2e.stack import ALICE, Stack
 from tests.e2e.test_serve import wait_until
+
+# The whole flow once per engine: SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_engines
 
 
 def card_text(stack: Stack) -> str:
