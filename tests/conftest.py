@@ -81,6 +81,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("engine", ENGINES)
 
 
+POSTGRES_FIXTURES = {"postgres_cluster", "postgres_url", "postgres_store_url"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests on PostgreSQL run on one worker, so one cluster is started, not one per
+    worker (unless the whole suite runs there)."""
+    if TEST_ENGINE != "sqlite":
+        return
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("engine") == "postgresql"
+        if on_postgres or POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("postgresql"))
+
+
 @pytest.fixture
 def engine() -> str:
     return TEST_ENGINE
@@ -99,7 +114,8 @@ def database(settings: Settings, engine: str, request: pytest.FixtureRequest) ->
 @pytest.fixture
 def store(database: str) -> Iterator[Store]:
     store = Store(database)
-    store.migrate()
+    if store.sqlite:  # a PostgreSQL database here is a copy of a migrated template
+        store.migrate()
     yield store
     store.close()
 

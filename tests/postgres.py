@@ -165,7 +165,8 @@ def postgres_store_url(postgres_cluster: Cluster, postgres_template: str) -> Ite
     """A SQLAlchemy URL of a database of this test's own with opsbot's schema, dropped after."""
     name = f"test_{uuid.uuid4().hex[:16]}"
     postgres_cluster._admin(
-        sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+        # FILE_COPY: for a small template, a file copy is quicker than WAL-logging it
+        sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
             sql.Identifier(name), sql.Identifier(postgres_template)
         )
     )

@@ -28,8 +28,9 @@ TICK = timedelta(seconds=30)  # the incident timers' interval
 WORK = 0.005  # seconds of "work" per claim, so the two interleave
 SPAWN = multiprocessing.get_context("spawn")
 
-# One worker runs this module, so each engine's races run once (the fixture is per worker).
-pytestmark = pytest.mark.xdist_group("claims")
+# One worker runs this module, so each engine's races run once (the fixture is per worker);
+# the one that runs the other tests on PostgreSQL, so one cluster is started.
+pytestmark = pytest.mark.xdist_group("postgresql")
 
 
 def _outbox(store: Store, owner: str) -> list[int]:
@@ -177,7 +178,7 @@ def raced(
     template: str = request.getfixturevalue("postgres_template")
     name = f"claims_{uuid.uuid4().hex[:12]}"
     cluster._admin(
-        sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+        sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
             sql.Identifier(name), sql.Identifier(template)
         )
     )
