@@ -12,9 +12,11 @@ import sqlalchemy as sa
 
 from bot.config import Settings
 from bot.store import Store
+from bot.tools.localslack import LocalSlack
 from bot.wiring import AlreadyServing, own_database
 from tests.postgres import Cluster, free_port
 from tests.test_cli import opsbot
+from tests.test_doctor import doctor
 
 
 def _as_user_writes(url: str, password: str = "hunter2") -> str:
@@ -84,3 +86,25 @@ def test_a_store_on_postgresql_shows_no_password(postgres_store_url: str) -> Non
         assert "s3cret" not in store.path and "127.0.0.1" in store.path
     finally:
         store.close()
+
+
+def test_doctor_checks_the_postgresql_database(
+    slack: LocalSlack, tmp_path: Path, postgres_store_url: str, postgres_cluster: Cluster
+) -> None:
+    """Reachable, at its revision and free: ok; held by a running serve: a failed check that
+    says who holds it; unreachable: a failed check naming it, never the password."""
+    url = _as_user_writes(postgres_store_url)
+    code, results, _ = doctor(slack, tmp_path, OPSBOT_DATABASE_URL=url)
+    assert results["database"]["state"] == "ok", results["database"]
+    assert "PostgreSQL, at revision 0001, not in use" in results["database"]["detail"]
+    held = own_database(Settings(opsbot_database_url=postgres_store_url))
+    try:
+        _, results, _ = doctor(slack, tmp_path, OPSBOT_DATABASE_URL=url)
+    finally:
+        held.close()
+    assert results["database"]["state"] == "fail"
+    assert "held by a running opsbot serve (server pid" in results["database"]["detail"]
+    gone = _as_user_writes(postgres_cluster.url("no_such_db"))
+    _, results, shown = doctor(slack, tmp_path, OPSBOT_DATABASE_URL=gone)
+    assert results["database"]["state"] == "fail"
+    assert "'no_such_db'" in results["database"]["detail"] and "hunter2" not in shown
