@@ -15,7 +15,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Update, case, delete, func, insert, select, union, update
+from sqlalchemy import (
+    ColumnElement,
+    Update,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    union,
+    update,
+)
 
 from bot.redact import redact_all
 from bot.store.base import PRUNE_ODDS, _iso, _parse, _rows, now_utc, upsert
@@ -85,18 +96,9 @@ class OutboxStore(QueueStore):
         channel (pages)."""
         with self._write() as db:
             if coalesce:
-                same = (
-                    outbox.c.incident_id == incident
-                    if incident is not None
-                    else outbox.c.lane == lane
-                )
-                waiting = select(outbox.c.id).where(
-                    outbox.c.state == "pending",
-                    same,
-                    outbox.c.kind == kind,
-                    outbox.c.owner.is_(None),
-                )
-                if db.execute(waiting.limit(1)).first() is not None:
+                waiting = _WAITING_FOR_INCIDENT if incident is not None else _WAITING_ON_LANE
+                found = db.execute(waiting, {"incident": incident, "lane": lane, "kind": kind})
+                if found.first() is not None:
                     return None
             now = _iso(now_utc())
             row = {
@@ -108,7 +110,7 @@ class OutboxStore(QueueStore):
                 "due_at": now,
                 "priority": priority,
             }
-            made: int = db.execute(insert(outbox).values(row).returning(outbox.c.id)).scalar_one()
+            made: int = db.execute(_ENQUEUE, row).scalar_one()
             self.db.owe()
             return made
 
@@ -387,3 +389,12 @@ def _given_up(effect_id: int) -> Update:
     return update(outbox).where(
         outbox.c.id == effect_id, outbox.c.state.in_(("pending", "dead", "refused"))
     )
+
+
+# Built once: commands owe rows inside their transaction, where building one costs time.
+_ENQUEUE = insert(outbox).returning(outbox.c.id)
+_WAITING = select(outbox.c.id).where(
+    outbox.c.state == "pending", outbox.c.kind == bindparam("kind"), outbox.c.owner.is_(None)
+)
+_WAITING_FOR_INCIDENT = _WAITING.where(outbox.c.incident_id == bindparam("incident")).limit(1)
+_WAITING_ON_LANE = _WAITING.where(outbox.c.lane == bindparam("lane")).limit(1)
