@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Update, delete, func, select, update
 
+from bot.store import queues
 from bot.store.base import PRUNE_ODDS, _iso, _parse, _rows, now_utc, upsert
 from bot.store.queues import QueueStore
 from bot.store.schema.work import inbox
@@ -137,28 +138,14 @@ class InboxStore(QueueStore):
     def retry_inbox(self, row_id: int, now: datetime) -> bool:
         """Put a dead (or waiting) event back in line, due now."""
         with self._write() as db:
-            again = db.execute(
-                _given_up(row_id).values(
-                    state="pending",
-                    due_at=_iso(now),
-                    first_failed_at=None,
-                    finished_at=None,
-                    owner=None,
-                    lease_until=None,
-                )
-            ).rowcount
-        if again == 1 and self.db.on_receive is not None:
+            again = queues.retry(db, inbox, row_id, now)
+        if again and self.db.on_receive is not None:
             self.db.on_receive()
-        return again == 1
+        return again
 
     def drop_inbox(self, row_id: int, now: datetime) -> bool:
         with self._write() as db:
-            dropped = db.execute(
-                _given_up(row_id).values(
-                    state="dropped", finished_at=_iso(now), owner=None, lease_until=None
-                )
-            )
-            return dropped.rowcount == 1
+            return queues.drop(db, inbox, row_id, now)
 
     def inbox_pending(self) -> int:
         query = select(func.count()).select_from(inbox).where(inbox.c.state == "pending")
@@ -169,8 +156,3 @@ class InboxStore(QueueStore):
 def _held(row_id: int, owner: str) -> Update:
     """An UPDATE of the row, if `owner` still holds it."""
     return update(inbox).where(inbox.c.id == row_id, inbox.c.owner == owner)
-
-
-def _given_up(row_id: int) -> Update:
-    """An UPDATE of the row, if it is waiting or dead (an operator's retry or drop)."""
-    return update(inbox).where(inbox.c.id == row_id, inbox.c.state.in_(("pending", "dead")))

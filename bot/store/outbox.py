@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 
 from bot.redact import redact_all
+from bot.store import queues
 from bot.store.base import PRUNE_ODDS, _iso, _parse, _rows, now_utc, upsert
 from bot.store.queues import QueueStore
 from bot.store.schema.work import inbox, job_runs, outbox, slack_pace
@@ -319,28 +320,14 @@ class OutboxStore(QueueStore):
     def retry_effect(self, effect_id: int, now: datetime) -> bool:
         """Put a given-up (or waiting) row back in line, due now."""
         with self._write() as db:
-            again = db.execute(
-                _given_up(effect_id).values(
-                    state="pending",
-                    due_at=_iso(now),
-                    first_failed_at=None,
-                    finished_at=None,
-                    owner=None,
-                    lease_until=None,
-                )
-            )
-            if again.rowcount == 1:
+            again = queues.retry(db, outbox, effect_id, now)
+            if again:
                 self.db.owe()
-            return again.rowcount == 1
+            return again
 
     def drop_effect(self, effect_id: int, now: datetime) -> bool:
         with self._write() as db:
-            dropped = db.execute(
-                _given_up(effect_id).values(
-                    state="dropped", finished_at=_iso(now), owner=None, lease_until=None
-                )
-            )
-            return dropped.rowcount == 1
+            return queues.drop(db, outbox, effect_id, now)
 
     def lease_owners(self) -> list[str]:
         """Owners holding a lease on an outbox or inbox row, or running a job."""
@@ -382,13 +369,6 @@ def _free(moment: str | None) -> ColumnElement[bool]:
 def _held(effect_id: int, owner: str) -> Update:
     """An UPDATE of the row, if `owner` still holds it."""
     return update(outbox).where(outbox.c.id == effect_id, outbox.c.owner == owner)
-
-
-def _given_up(effect_id: int) -> Update:
-    """An UPDATE of the row, if it is waiting or was given up on (an operator's retry or drop)."""
-    return update(outbox).where(
-        outbox.c.id == effect_id, outbox.c.state.in_(("pending", "dead", "refused"))
-    )
 
 
 # Built once: commands owe rows inside their transaction, where building one costs time.

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Connection, Table, Update, func, select, update
 
-from bot.store.base import Repository, _parse
+from bot.store.base import Repository, _iso, _parse
 
 GIVEN_UP = ("dead", "refused")  # rows nobody got, that an operator may send again
 
@@ -44,3 +44,30 @@ class QueueStore(Repository):
         since = _parse(oldest)
         age = round((now - since).total_seconds(), 1) if since else 0.0
         return Backlog(int(pending), max(age, 0.0), int(dead))
+
+
+def _reopenable(table: Table, row_id: int) -> Update:
+    """An UPDATE of the row, if it is waiting or was given up on (an operator's retry or
+    drop)."""
+    return update(table).where(table.c.id == row_id, table.c.state.in_(("pending", *GIVEN_UP)))
+
+
+def retry(db: Connection, table: Table, row_id: int, now: datetime) -> bool:
+    """Put a given-up (or waiting) row back in line, due now; False when there is none."""
+    again = _reopenable(table, row_id).values(
+        state="pending",
+        due_at=_iso(now),
+        first_failed_at=None,
+        finished_at=None,
+        owner=None,
+        lease_until=None,
+    )
+    return db.execute(again).rowcount == 1
+
+
+def drop(db: Connection, table: Table, row_id: int, now: datetime) -> bool:
+    """An operator gives up on a given-up (or waiting) row; False when there is none."""
+    gone = _reopenable(table, row_id).values(
+        state="dropped", finished_at=_iso(now), owner=None, lease_until=None
+    )
+    return db.execute(gone).rowcount == 1
