@@ -23,7 +23,6 @@ from typing import IO, Any
 from pymongo import MongoClient
 from slack_bolt import App
 from sqlalchemy import Connection
-from sqlalchemy.exc import OperationalError
 
 import jobs
 from bot import posting
@@ -36,7 +35,7 @@ from bot.outbox import Kind, Outbox
 from bot.pools import Pools
 from bot.server import make_server, wsgi_app
 from bot.steady import SteadyClock
-from bot.store import WRITE_BUDGET_SECONDS, DatabaseUnreachable, Store, engines, serve_lock
+from bot.store import WRITE_BUDGET_SECONDS, Store, engines, serve_lock
 from bot.surface import Route
 from commands import SURFACES
 from commands.backup import service as backups
@@ -117,13 +116,8 @@ def own_database(settings: Settings) -> IO[str] | Connection:
 
 def _own_postgresql(settings: Settings) -> Connection:
     engine = engines.open_engine(settings.database, WRITE_BUDGET_SECONDS)
-    try:
+    with engines.reaching(engine.url):
         held, holder = engines.hold_lock(engine, SERVE_LOCK)
-    except OperationalError as exc:
-        said = engines.unreachable(exc, engine.url)
-        if said is None:
-            raise
-        raise DatabaseUnreachable(f"OPSBOT_DATABASE_URL: {said}") from None
     if held is None:
         raise AlreadyServing(
             f"OPSBOT_DATABASE_URL: {engines.shown(engine.url)} is served by another opsbot "

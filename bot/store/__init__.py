@@ -30,7 +30,6 @@ from bot.store.base import (
     BUSY_TIMEOUT_MS,
     WRITE_BUDGET_SECONDS,
     CannotUpgrade,
-    DatabaseUnreachable,
     NewerDatabase,
     Replayed,
     StoreBase,
@@ -40,6 +39,7 @@ from bot.store.base import (
     serve_lock,
 )
 from bot.store.digests import Digest, DigestMark, DigestStore
+from bot.store.engines import DatabaseUnreachable
 from bot.store.followup import ActionItem, FollowUpStore, Postmortem
 from bot.store.health import Episode, HealthStore, Reading
 from bot.store.inbox import InboxEvent, InboxStore

@@ -51,11 +51,6 @@ class CannotUpgrade(Exception):
     was not touched and the upgrade did not start."""
 
 
-class DatabaseUnreachable(Exception):
-    """The PostgreSQL database cannot be used (down, wrong host or name, password refused);
-    the message names database and host, never the password."""
-
-
 class StoreBusy(Exception):
     """Another writer held the database past BUSY_TIMEOUT_MS; nothing was written."""
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +124,25 @@ def lock_holder(conn: Connection, name: str) -> str | None:
         {"name": name},
     ).first()
     return f"server pid {holder[0]}, connected from {holder[1]}" if holder else None
+
+
+class DatabaseUnreachable(Exception):
+    """The PostgreSQL database cannot be used (down, wrong host or name, password refused);
+    the message names database and host, never the password."""
+
+
+@contextmanager
+def reaching(url: URL) -> Iterator[None]:
+    """Inside it, a PostgreSQL that cannot be used at all (down, unknown host, no such
+    database, password refused) is DatabaseUnreachable: which database on which host, and
+    the server's reason, never the password. Any other failure is left as it is."""
+    try:
+        yield
+    except OperationalError as exc:
+        said = unreachable(exc, url)
+        if said is None:
+            raise
+        raise DatabaseUnreachable(f"OPSBOT_DATABASE_URL: {said}") from None
 
 
 def unreachable(exc: BaseException, url: URL) -> str | None:

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
-from sqlalchemy.exc import OperationalError
 from sqlite_utils import Database
 
 from bot.store import engines
@@ -20,7 +19,6 @@ from bot.store.base import (
     MIN_FREE_BYTES,
     UPGRADE_COPIES,
     CannotUpgrade,
-    DatabaseUnreachable,
     NewerDatabase,
     StoreBase,
     unwritable,
@@ -67,19 +65,13 @@ class UpgradeStore(StoreBase):
         """A PostgreSQL database: the shared history from nothing, or from where it stands."""
         from bot.store.schema import history
 
-        try:
-            with self.engine.begin() as conn:
-                # One upgrade at a time: a second opsbot starting beside this one waits here.
-                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('opsbot.migrate'))")
-                try:
-                    history.upgrade(conn)
-                except history.UnknownRevision as exc:
-                    self._newer(f"revision {exc.found}")
-        except OperationalError as exc:
-            said = engines.unreachable(exc, self.url)
-            if said is None:
-                raise
-            raise DatabaseUnreachable(f"OPSBOT_DATABASE_URL: {said}") from None
+        with engines.reaching(self.url), self.engine.begin() as conn:
+            # One upgrade at a time: a second opsbot starting beside this one waits here.
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('opsbot.migrate'))")
+            try:
+                history.upgrade(conn)
+            except history.UnknownRevision as exc:
+                self._newer(f"revision {exc.found}")
 
     @staticmethod
     def _revision(db: Database) -> str | None:
