@@ -101,9 +101,13 @@ class Cluster:
     def url(self, database: str) -> str:
         return f"postgresql+psycopg://{USER}@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self, name: str) -> str:
-        """A new empty database's URL."""
-        self._admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    def create_database(self, name: str, template: str | None = None) -> str:
+        """A new database's URL: empty, or a copy of `template`."""
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template is not None:
+            # FILE_COPY: for a small template, a file copy is quicker than WAL-logging it
+            statement += sql.SQL(" TEMPLATE {} STRATEGY FILE_COPY").format(sql.Identifier(template))
+        self._admin(statement)
         return self.url(name)
 
     def drop_database(self, name: str) -> None:
@@ -164,13 +168,7 @@ def postgres_template(postgres_cluster: Cluster) -> str:
 def postgres_store_url(postgres_cluster: Cluster, postgres_template: str) -> Iterator[str]:
     """A SQLAlchemy URL of a database of this test's own with opsbot's schema, dropped after."""
     name = f"test_{uuid.uuid4().hex[:16]}"
-    postgres_cluster._admin(
-        # FILE_COPY: for a small template, a file copy is quicker than WAL-logging it
-        sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
-            sql.Identifier(name), sql.Identifier(postgres_template)
-        )
-    )
-    yield postgres_cluster.url(name)
+    yield postgres_cluster.create_database(name, template=postgres_template)
     postgres_cluster.drop_database(name)
 
 

@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from psycopg import sql
 
 from bot.store import Store
 from tests.postgres import Cluster
@@ -177,13 +176,9 @@ def raced(
     cluster: Cluster = request.getfixturevalue("postgres_cluster")
     template: str = request.getfixturevalue("postgres_template")
     name = f"claims_{uuid.uuid4().hex[:12]}"
-    cluster._admin(
-        sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
-            sql.Identifier(name), sql.Identifier(template)
-        )
-    )
+    url = cluster.create_database(name, template=template)
     try:
-        return _race(cluster.url(name))
+        return _race(url)
     finally:
         cluster.drop_database(name)
 
