@@ -15,8 +15,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy import Connection
 
 REVISIONS = Path(__file__).with_name("revisions")
 
@@ -27,11 +26,6 @@ class UnknownRevision(Exception):
     def __init__(self, found: str) -> None:
         super().__init__(found)
         self.found = found
-
-
-def sqlite_engine(path: str, timeout: float) -> Engine:
-    """An engine for running revisions on a SQLite file: no pool, a connection per use."""
-    return create_engine(f"sqlite:///{path}", poolclass=NullPool, connect_args={"timeout": timeout})
 
 
 def _config(connection: Connection | None = None) -> Config:
