@@ -81,8 +81,11 @@ def begin_write(conn: Connection, deadline: float) -> None:
         raw.execute(f"PRAGMA busy_timeout = {left_ms}")
         conn.exec_driver_sql("BEGIN IMMEDIATE")
         return
-    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {left_ms}")
-    conn.exec_driver_sql(f"SET LOCAL statement_timeout = {left_ms}")
+    # both for this transaction only (is_local), in one round trip
+    conn.exec_driver_sql(
+        f"SELECT set_config('lock_timeout', '{left_ms}', true), "
+        f"set_config('statement_timeout', '{left_ms}', true)"
+    )
 
 
 def busy(exc: BaseException) -> bool:
