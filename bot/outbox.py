@@ -39,7 +39,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import psutil
@@ -47,7 +47,7 @@ from slack_sdk import WebClient
 
 from bot.failures import Dropped, failure_text, refused, retry_after, timed_out, transient
 from bot.redact import RedactingClient
-from bot.store import Effect, Store, now_utc
+from bot.store import Effect, Head, Store, now_utc
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=30)  # longer than any one delivery: Slack calls time out at 10 s
+OVERDUE_EVERY = timedelta(seconds=1)
 IDLE_POLL_SECONDS = 0.5  # rows of other processes and retries falling due are seen this fast
 BACKOFF_BASE_SECONDS = 1.0
 LANDING_MARGIN = timedelta(seconds=2)  # beyond the call's timeout, for a request to land
@@ -98,6 +99,17 @@ def pace_key(lane: str) -> str:
     return lane.split("/", 1)[0]
 
 
+def _turn(heads: list[Head], turn: int) -> list[Head]:
+    """The ready heads in the order worker `turn` tries them: the urgent ones first, then
+    the others from a place of its own, so workers listing the same heads do not all race
+    for the first one (three of four would lose it, each after taking the write lock)."""
+    ready = [head for head in heads if head.ready]
+    first = sum(head.urgent for head in ready)
+    rest = ready[first:]
+    start = turn % len(rest) if rest else 0
+    return ready[:first] + rest[start:] + rest[:start]
+
+
 def owner_id() -> str:
     """Who claims rows: this host and process, and a nonce (a pid is reused)."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -138,6 +150,7 @@ class Outbox:
         # A request a claim makes may land at Slack up to the call's timeout after it.
         self.inflight = timedelta(seconds=policy.timeout_seconds) + LANDING_MARGIN
         self._pace_due: dict[str, float] = {}  # channel -> when its bucket has a token again
+        self._overdue_seen = datetime.min.replace(tzinfo=UTC)  # late pages last looked for
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._done = threading.Condition()
@@ -159,7 +172,7 @@ class Outbox:
         self.release_dead_owners()
         for number in range(workers or self.settings.outbox.workers):
             thread = threading.Thread(
-                target=self._work, name=f"opsbot-outbox-{number}", daemon=True
+                target=self._work, args=(number,), name=f"opsbot-outbox-{number}", daemon=True
             )
             thread.start()
             self._threads.append(thread)
@@ -189,10 +202,10 @@ class Outbox:
 
     # Delivering ----------------------------------------------------------------------------
 
-    def _work(self) -> None:
+    def _work(self, turn: int) -> None:
         while not self._stop.is_set():
             try:
-                busy = self.deliver_one()
+                busy = self.deliver_one(turn=turn)
             except Exception:  # the loop must outlive any one bad row or a locked file
                 log.exception("outbox delivery loop")
                 busy = False
@@ -200,43 +213,44 @@ class Outbox:
                 self._wake.wait(IDLE_POLL_SECONDS)
                 self._wake.clear()
 
-    def deliver_one(self, *, paced: bool = True) -> bool:
+    def deliver_one(self, *, paced: bool = True, turn: int = 0) -> bool:
         """Claim and deliver one due row (or fall back on one overdue); False when there
         was none to take now. Counted in flight from before its claim, so drain() never
         sees a row claimed and not yet counted as nothing left to wait for."""
         with self._done:
             self._inflight += 1
         try:
-            return self._deliver_one(paced)
+            return self._deliver_one(paced, turn)
         finally:
             with self._done:
                 self._inflight -= 1
                 self._done.notify_all()
 
-    def _deliver_one(self, paced: bool) -> bool:
+    def _deliver_one(self, paced: bool, turn: int) -> bool:
         now = self.clock()
         if self._fall_back_overdue(now):
             return True
-        urgent = self.store.outbox.urgent_lanes()
+        heads = self.store.outbox.heads(now)
+        urgent = {head.lane for head in heads if head.urgent}
         # A channel's pace is kept for its urgent lanes while they wait: no other post in that
         # channel takes a turn before the page has gone.
         reserved = {pace_key(lane) for lane in urgent}
-        for effect in self.store.outbox.claimable(now):
-            spec = self.kinds.get(effect.kind)
+        for head in _turn(heads, turn):
+            spec = self.kinds.get(head.kind)
             paced_here = paced and spec is not None and spec.paced
             if paced_here:
-                key = pace_key(effect.lane)
-                waits = key in reserved and effect.lane not in urgent
+                key = pace_key(head.lane)
+                waits = key in reserved and head.lane not in urgent
                 if waits or time.monotonic() < self._pace_due.get(key, 0.0):
                     continue
-            claimed = self._claim(effect, now, paced_here)
+            claimed = self._claim(head, now, paced_here)
             if claimed is None:
                 continue
             self._deliver(claimed)
             return True
         return False
 
-    def _claim(self, effect: Effect, now: datetime, paced: bool) -> Effect | None:
+    def _claim(self, effect: Head, now: datetime, paced: bool) -> Effect | None:
         """Claim the row and, for a post Slack paces, a token of its channel's bucket, in one
         transaction: a worker that loses the row spends no token, and one that gets no
         token leaves the row as it was. Slack allows about one post per second per channel,
@@ -260,7 +274,10 @@ class Outbox:
 
     def _fall_back_overdue(self, now: datetime) -> bool:
         """A row with a fallback (a page) still owed `page_fallback_minutes` after it was
-        owed, whatever holds it up: its fallback now."""
+        owed, whatever holds it up: its fallback now. Looked for once a second: the wait is
+        minutes long, and a worker that asked before every delivery spent a query on it."""
+        if now < self._overdue_seen + OVERDUE_EVERY:
+            return False
         minutes = self.settings.outbox.page_fallback_minutes
         kinds = tuple(name for name, spec in self.kinds.items() if spec.fallback)
         for effect in self.store.outbox.overdue(kinds, now - timedelta(minutes=minutes), now):
@@ -274,6 +291,7 @@ class Outbox:
             )
             self._fall_back(claimed, self.kinds[claimed.kind], why)
             return True
+        self._overdue_seen = now
         return False
 
     def _fall_back(self, effect: Effect, spec: Kind, error: str) -> None:

@@ -55,7 +55,7 @@ from bot.store.incident_rows import (
 from bot.store.incidents import IncidentStore
 from bot.store.job_runs import JobRun, JobRunStore
 from bot.store.oncall import OnCallAuditEntry, OnCallStore, Override, Swap
-from bot.store.outbox import Effect, OutboxStore
+from bot.store.outbox import Effect, Head, OutboxStore
 from bot.store.people import PeopleStore
 from bot.store.rollbacks import Rollback, RollbackStore
 from bot.store.schema import migrations
@@ -95,6 +95,7 @@ __all__ = [
     "Digest",
     "DigestMark",
     "Effect",
+    "Head",
     "InboxEvent",
     "JobRun",
     "Changed",

@@ -13,9 +13,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import URL, Connection, CursorResult, Engine, Table, delete, func, select
+from sqlalchemy import (
+    URL,
+    Connection,
+    CursorResult,
+    Engine,
+    Executable,
+    Table,
+    bindparam,
+    delete,
+    func,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -107,12 +118,33 @@ def _parse(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def upsert(db: Connection, table: Table) -> Any:
+def upsert(db: Connection | str, table: Table) -> Any:
     """INSERT for `table` with the engine's ON CONFLICT clauses (on_conflict_do_nothing,
-    on_conflict_do_update): both engines have them, each in its own dialect's construct."""
-    if db.dialect.name == "postgresql":
+    on_conflict_do_update): both engines have them, each in its own dialect's construct.
+    `db` is a connection, or the name of its engine's dialect."""
+    dialect = db if isinstance(db, str) else db.dialect.name
+    if dialect == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+S = TypeVar("S", bound=Executable)
+
+
+def prebuilt(make: Callable[[str], S]) -> Callable[[Connection], S]:
+    """A statement a hot path runs (a command's, a delivery's), built the first time each
+    engine asks for it (`make` gets the dialect's name) and kept: building one with
+    SQLAlchemy costs more than running it. The values come as parameters when it runs."""
+    built: dict[str, S] = {}
+
+    def statement(db: Connection) -> S:
+        dialect = db.dialect.name
+        found = built.get(dialect)
+        if found is None:
+            found = built[dialect] = make(dialect)
+        return found
+
+    return statement
 
 
 def _rows(result: CursorResult[Any]) -> list[dict[str, Any]]:
@@ -382,11 +414,20 @@ class StoreBase(Repository):
         with self._write() as db:
             if random.random() < PRUNE_ODDS:
                 db.execute(delete(seen_events).where(seen_events.c.seen_at < forgotten))
-            seen = upsert(db, seen_events).values(event_id=event_id, seen_at=_iso(now))
-            new = seen.on_conflict_do_update(
-                index_elements=["event_id"],
-                set_={"seen_at": seen.excluded.seen_at},
-                where=seen_events.c.seen_at < forgotten,
-            )
-            # RETURNING, not rowcount: an INSERT's rowcount is not reliable on every driver
-            return db.execute(new.returning(seen_events.c.event_id)).first() is not None
+            seen = {"event_id": event_id, "seen_at": _iso(now), "forgotten": forgotten}
+            return db.execute(_SIGHTING(db), seen).first() is not None
+
+
+@prebuilt
+def _SIGHTING(dialect: str) -> Executable:  # noqa: N802  (a statement, named as the others)
+    """A key's sighting: a row when it is new, or when its last sighting is forgotten."""
+    seen = upsert(dialect, seen_events).values(
+        event_id=bindparam("event_id"), seen_at=bindparam("seen_at")
+    )
+    new = seen.on_conflict_do_update(
+        index_elements=["event_id"],
+        set_={"seen_at": seen.excluded.seen_at},
+        where=seen_events.c.seen_at < bindparam("forgotten"),
+    )
+    # RETURNING, not rowcount: an INSERT's rowcount is not reliable on every driver
+    return new.returning(seen_events.c.event_id)  # type: ignore[no-any-return]

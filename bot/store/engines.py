@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.pool import ConnectionPoolEntry
 
 POOL_SIZE = 8  # connections kept open; more are opened for a burst and closed after it
 POOL_BURST = 32
 CONNECT_SECONDS = 2  # an unreachable PostgreSQL is known in this time, not TCP's minutes
+IDLE_CHECK_SECONDS = 1.0  # a PostgreSQL connection idle longer is checked before it is used
 
 # SQLSTATEs of PostgreSQL that mean "try again": a lock not had in time (55P03), the budget
 # spent (57014), a serialization failure or deadlock (40001, 40P01).
@@ -38,14 +40,39 @@ def open_engine(where: Path | str, budget: float) -> Engine:
     if url.get_backend_name() not in ("postgresql", "postgres"):
         raise ValueError(f"{shown(url)}: opsbot runs on postgresql:// or a SQLite file path")
     url = url.set(drivername="postgresql+psycopg")
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=POOL_SIZE,
         max_overflow=POOL_BURST,
         pool_timeout=budget,
-        pool_pre_ping=True,  # a connection the server dropped (a restart) is replaced, not used
         connect_args={"connect_timeout": CONNECT_SECONDS, "application_name": "opsbot"},
     )
+
+    @event.listens_for(engine, "connect")
+    def _setup(conn: Any, record: ConnectionPoolEntry) -> None:
+        # As on SQLite, no transaction begun behind our back: a write says BEGIN itself
+        # (begin_write) and a read is one statement, which saves the BEGIN and ROLLBACK
+        # round trips the driver would add around every read.
+        conn.autocommit = True
+        record.info["used"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _alive(conn: Any, record: ConnectionPoolEntry, _proxy: object) -> None:
+        # A connection left idle may have been dropped by the server (a restart): asked
+        # first, and replaced when it does not answer. One in steady use is not asked (a
+        # round trip per use); if the server drops it anyway, the statement fails, and the
+        # pool replaces every connection older than that failure.
+        if time.monotonic() - record.info.get("used", 0.0) > IDLE_CHECK_SECONDS:
+            try:
+                conn.execute("SELECT 1")
+            except Exception as exc:
+                raise DisconnectionError(str(exc)) from exc
+
+    @event.listens_for(engine, "checkin")
+    def _used(_conn: Any, record: ConnectionPoolEntry) -> None:
+        record.info["used"] = time.monotonic()
+
+    return engine
 
 
 def _sqlite(path: Path, budget: float) -> Engine:
@@ -76,15 +103,14 @@ def begin_write(conn: Connection, deadline: float) -> None:
     IMMEDIATE), so two writers queue instead of failing half-way; PostgreSQL locks rows as
     it goes, each wait and statement bounded by what is left of the budget."""
     left_ms = max(1, int((deadline - time.monotonic()) * 1000))
+    raw: Any = conn.connection.dbapi_connection  # settings, not statements to track
     if conn.dialect.name == "sqlite":
-        raw: Any = conn.connection.dbapi_connection  # a setting, not a statement to track
         raw.execute(f"PRAGMA busy_timeout = {left_ms}")
         conn.exec_driver_sql("BEGIN IMMEDIATE")
         return
-    # both for this transaction only (is_local), in one round trip
-    conn.exec_driver_sql(
-        f"SELECT set_config('lock_timeout', '{left_ms}', true), "
-        f"set_config('statement_timeout', '{left_ms}', true)"
+    # Begun and bounded in one round trip; both settings end with the transaction.
+    raw.execute(
+        f"BEGIN; SET LOCAL lock_timeout = {left_ms}; SET LOCAL statement_timeout = {left_ms}"
     )
 
 

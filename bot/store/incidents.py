@@ -8,9 +8,21 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Executable,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
-from bot.store.base import Repository, _cell, _iso, _rows, upsert
+from bot.store.base import Repository, _cell, _iso, _rows, prebuilt, upsert
 from bot.store.incident_rows import (
     Change,
     Changed,
@@ -41,7 +53,7 @@ def _cells(row: dict[str, Any]) -> dict[str, Any]:
 
 def _update(db: Connection, number: int, fields: dict[str, Any]) -> None:
     assert set(fields) <= _INCIDENT_COLUMNS, set(fields) - _INCIDENT_COLUMNS
-    db.execute(update(incidents).where(incidents.c.id == number).values(_cells(fields)))
+    db.execute(_UPDATE, {**_cells(fields), "incident": number})  # the fields are what it sets
 
 
 def _incident_filter(open_only: bool, severity: str | None) -> list[ColumnElement[bool]]:
@@ -59,9 +71,7 @@ def _lock(db: Connection, number: int) -> None:
     timeline row's foreign key check (KEY SHARE) does not wait on it, nor it on one."""
     if db.dialect.name == "sqlite":  # nothing to say, so no statement to send
         return
-    db.execute(
-        select(incidents.c.id).where(incidents.c.id == number).with_for_update(key_share=True)
-    )
+    db.execute(_LOCK, {"incident": number})
 
 
 def _insert_entries(db: Connection, number: int, entries: tuple[Entry, ...]) -> int:
@@ -72,18 +82,12 @@ def _insert_entries(db: Connection, number: int, entries: tuple[Entry, ...]) -> 
     # Numbered per incident, #1, #2, ... with no gap: the next number is read with the
     # incident's row held, so two writers to one timeline never read the same one.
     _lock(db, number)
-    next_seq = select(func.coalesce(func.max(timeline.c.seq), 0) + 1).where(
-        timeline.c.incident_id == number
-    )
-    added, seq = 0, db.execute(next_seq).scalar_one()
+    added, seq = 0, db.execute(_NEXT_SEQ, {"incident": number}).scalar_one()
     for entry in entries:
         # the id is the database's to give: an explicit NULL is not "give one" on PostgreSQL
         written = {k: v for k, v in _row(entry.__dict__).items() if k != "id"}
         row = {"incident_id": number, **written, "seq": seq}
-        new = upsert(db, timeline).values(_cells(row))
-        # Only a repeated source is skipped: a number taken twice is an error, never a loss.
-        new = new.on_conflict_do_nothing(index_elements=["incident_id", "source"])
-        if db.execute(new.returning(timeline.c.id)).first() is not None:
+        if db.execute(_ADD_ENTRY(db), _cells(row)).first() is not None:
             added, seq = added + 1, seq + 1
     return added
 
@@ -92,14 +96,32 @@ def _set_timers(db: Connection, number: int, armed: dict[str, datetime | None]) 
     rows = [
         {"incident_id": number, "kind": kind, "due_at": _iso(due)} for kind, due in armed.items()
     ]
-    if not rows:
-        return
-    put = upsert(db, timers)
-    db.execute(
-        put.on_conflict_do_update(
-            index_elements=["incident_id", "kind"], set_={"due_at": put.excluded.due_at}
-        ),
-        rows,
+    if rows:
+        db.execute(_SET_TIMER(db), rows)
+
+
+# Built once (what a command runs): their values come as parameters.
+_OPEN = insert(incidents).returning(incidents.c.id)
+_UPDATE = update(incidents).where(incidents.c.id == bindparam("incident"))
+_LOCK = select(incidents.c.id).where(incidents.c.id == bindparam("incident"))
+_LOCK = _LOCK.with_for_update(key_share=True)
+_NEXT_SEQ = select(func.coalesce(func.max(timeline.c.seq), 0) + 1).where(
+    timeline.c.incident_id == bindparam("incident")
+)
+
+
+@prebuilt
+def _ADD_ENTRY(dialect: str) -> Executable:  # noqa: N802
+    # Only a repeated source is skipped: a number taken twice is an error, never a loss.
+    new = upsert(dialect, timeline).on_conflict_do_nothing(index_elements=["incident_id", "source"])
+    return new.returning(timeline.c.id)  # type: ignore[no-any-return]
+
+
+@prebuilt
+def _SET_TIMER(dialect: str) -> Executable:  # noqa: N802
+    put = upsert(dialect, timers)
+    return put.on_conflict_do_update(  # type: ignore[no-any-return]
+        index_elements=["incident_id", "kind"], set_={"due_at": put.excluded.due_at}
     )
 
 
@@ -115,8 +137,7 @@ class IncidentStore(Repository):
         fields = _row(incident.__dict__)
         fields.pop("number")
         with self._write() as db:
-            made = insert(incidents).values(_cells(fields)).returning(incidents.c.id)
-            number: int = db.execute(made).scalar_one()
+            number: int = db.execute(_OPEN, _cells(fields)).scalar_one()
             _insert_entries(db, number, change.entries)
             # A new incident has no timers yet: only the armed ones need a row.
             _set_timers(db, number, {k: v for k, v in change.timers.items() if v is not None})

@@ -16,8 +16,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
+    String,
     Update,
+    and_,
     bindparam,
     case,
     delete,
@@ -53,6 +56,17 @@ class Effect:
     result: dict[str, Any] | None
     priority: int = 0
     first_claimed_at: datetime | None = None  # no earlier try can have reached Slack before
+
+
+@dataclass(frozen=True)
+class Head:
+    """The first waiting row of a lane."""
+
+    id: int
+    lane: str
+    kind: str
+    urgent: bool  # its lane holds a page
+    ready: bool  # due, and nobody holds a live lease on it
 
 
 def _effect(row: dict[str, Any]) -> Effect:
@@ -117,30 +131,18 @@ class OutboxStore(QueueStore):
 
     # Delivering them ---------------------------------------------------------------------
 
-    def claimable(self, now: datetime, limit: int = 50) -> list[Effect]:
-        """The head row of every lane, when it is due and nobody holds a live lease on it;
-        first the lanes holding an urgent row (a page: what is ahead of it in its lane goes
-        first too, keeping the lane's order), then in commit order."""
-        heads = (
-            select(
-                outbox.c.lane,
-                func.min(outbox.c.id).label("head"),
-                func.max(outbox.c.priority).label("urgency"),
-            )
-            .where(outbox.c.state == "pending")
-            .group_by(outbox.c.lane)
-            .subquery("h")
-        )
-        moment = _iso(now)
-        query = (
-            select(outbox)
-            .join(heads, outbox.c.id == heads.c.head)
-            .where(outbox.c.due_at <= moment, _free(moment))
-            .order_by(heads.c.urgency.desc(), outbox.c.id)
-            .limit(limit)
-        )
+    def heads(self, now: datetime, limit: int = 100) -> list[Head]:
+        """The head row of every lane holding waiting rows: first the lanes holding an urgent
+        row (a page: what is ahead of it in its lane goes first too, keeping the lane's
+        order), then those due and free before the others, then in commit order. Only what
+        a worker needs to choose a row: the claim reads the rest."""
         with self._connect() as db:
-            return [_effect(row) for row in _rows(db.execute(query))]
+            rows = db.execute(_HEADS, {"moment": _iso(now), "limit": limit}).all()
+        return [Head(r.id, r.lane, r.kind, bool(r.urgency), bool(r.ready)) for r in rows]
+
+    def claimable(self, now: datetime, limit: int = 50) -> list[Head]:
+        """The heads a worker may claim at `now`, in the order it tries them."""
+        return [head for head in self.heads(now, limit) if head.ready]
 
     def urgent_lanes(self) -> set[str]:
         """Lanes holding a waiting urgent row (a page)."""
@@ -361,7 +363,7 @@ class OutboxStore(QueueStore):
             return released
 
 
-def _free(moment: str | None) -> ColumnElement[bool]:
+def _free(moment: str | BindParameter[str] | None) -> ColumnElement[bool]:
     """Nobody holds a live lease on the row at `moment`."""
     return outbox.c.lease_until.is_(None) | (outbox.c.lease_until < moment)
 
@@ -378,3 +380,22 @@ _WAITING = select(outbox.c.id).where(
 )
 _WAITING_FOR_INCIDENT = _WAITING.where(outbox.c.incident_id == bindparam("incident")).limit(1)
 _WAITING_ON_LANE = _WAITING.where(outbox.c.lane == bindparam("lane")).limit(1)
+# Every worker asks this before each delivery.
+_LANES = (
+    select(
+        outbox.c.lane,
+        func.min(outbox.c.id).label("head"),
+        func.max(outbox.c.priority).label("urgency"),
+    )
+    .where(outbox.c.state == "pending")
+    .group_by(outbox.c.lane)
+    .subquery("h")
+)
+_MOMENT = bindparam("moment", type_=String)
+_READY = and_(outbox.c.due_at <= _MOMENT, _free(_MOMENT))
+_HEADS = (
+    select(outbox.c.id, outbox.c.lane, outbox.c.kind, _LANES.c.urgency, _READY.label("ready"))
+    .join(_LANES, outbox.c.id == _LANES.c.head)
+    .order_by(_LANES.c.urgency.desc(), _READY.desc(), outbox.c.id)
+    .limit(bindparam("limit"))
+)

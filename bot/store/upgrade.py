@@ -65,13 +65,15 @@ class UpgradeStore(StoreBase):
         """A PostgreSQL database: the shared history from nothing, or from where it stands."""
         from bot.store.schema import history
 
-        with engines.reaching(self.url), self.engine.begin() as conn:
+        with engines.reaching(self.url), self.engine.connect() as conn:
+            conn.exec_driver_sql("BEGIN")  # the driver begins nothing by itself (engines.py)
             # One upgrade at a time: a second opsbot starting beside this one waits here.
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('opsbot.migrate'))")
             try:
                 history.upgrade(conn)
             except history.UnknownRevision as exc:
                 self._newer(f"revision {exc.found}")
+            conn.commit()
 
     @staticmethod
     def _revision(db: Database) -> str | None:
