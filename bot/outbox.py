@@ -57,6 +57,9 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=30)  # longer than any one delivery: Slack calls time out at 10 s
 OVERDUE_EVERY = timedelta(seconds=1)
+# A worker lists the lanes' heads again after this (or when its listing gives it nothing),
+# not before every delivery: with hundreds of lanes waiting, listing was most of its work.
+LISTING_KEPT = 0.1
 IDLE_POLL_SECONDS = 0.5  # rows of other processes and retries falling due are seen this fast
 BACKOFF_BASE_SECONDS = 1.0
 LANDING_MARGIN = timedelta(seconds=2)  # beyond the call's timeout, for a request to land
@@ -97,17 +100,6 @@ def slack_lane(channel: str, topic: str | None = None) -> str:
 def pace_key(lane: str) -> str:
     """What Slack's pace is counted on: the channel, for every lane in it."""
     return lane.split("/", 1)[0]
-
-
-def _turn(heads: list[Head], turn: int) -> list[Head]:
-    """The ready heads in the order worker `turn` tries them: the urgent ones first, then
-    the others from a place of its own, so workers listing the same heads do not all race
-    for the first one (three of four would lose it, each after taking the write lock)."""
-    ready = [head for head in heads if head.ready]
-    first = sum(head.urgent for head in ready)
-    rest = ready[first:]
-    start = turn % len(rest) if rest else 0
-    return ready[:first] + rest[start:] + rest[:start]
 
 
 def owner_id() -> str:
@@ -151,6 +143,8 @@ class Outbox:
         self.inflight = timedelta(seconds=policy.timeout_seconds) + LANDING_MARGIN
         self._pace_due: dict[str, float] = {}  # channel -> when its bucket has a token again
         self._overdue_seen = datetime.min.replace(tzinfo=UTC)  # late pages last looked for
+        self._listing = threading.local()  # each worker's last listing of the lanes' heads
+        self._claiming: set[int] = set()  # rows a worker of this process is claiming now
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._done = threading.Condition()
@@ -172,7 +166,7 @@ class Outbox:
         self.release_dead_owners()
         for number in range(workers or self.settings.outbox.workers):
             thread = threading.Thread(
-                target=self._work, args=(number,), name=f"opsbot-outbox-{number}", daemon=True
+                target=self._work, name=f"opsbot-outbox-{number}", daemon=True
             )
             thread.start()
             self._threads.append(thread)
@@ -202,10 +196,10 @@ class Outbox:
 
     # Delivering ----------------------------------------------------------------------------
 
-    def _work(self, turn: int) -> None:
+    def _work(self) -> None:
         while not self._stop.is_set():
             try:
-                busy = self.deliver_one(turn=turn)
+                busy = self.deliver_one()
             except Exception:  # the loop must outlive any one bad row or a locked file
                 log.exception("outbox delivery loop")
                 busy = False
@@ -213,29 +207,43 @@ class Outbox:
                 self._wake.wait(IDLE_POLL_SECONDS)
                 self._wake.clear()
 
-    def deliver_one(self, *, paced: bool = True, turn: int = 0) -> bool:
+    def deliver_one(self, *, paced: bool = True) -> bool:
         """Claim and deliver one due row (or fall back on one overdue); False when there
         was none to take now. Counted in flight from before its claim, so drain() never
         sees a row claimed and not yet counted as nothing left to wait for."""
         with self._done:
             self._inflight += 1
         try:
-            return self._deliver_one(paced, turn)
+            return self._deliver_one(paced)
         finally:
             with self._done:
                 self._inflight -= 1
                 self._done.notify_all()
 
-    def _deliver_one(self, paced: bool, turn: int) -> bool:
+    def _deliver_one(self, paced: bool) -> bool:
         now = self.clock()
         if self._fall_back_overdue(now):
             return True
-        heads = self.store.outbox.heads(now)
+        mine = self._listing
+        if time.monotonic() < getattr(mine, "until", 0.0) and self._deliver_head(
+            mine.heads, paced, now
+        ):
+            return True
+        mine.heads = self.store.outbox.heads(now)
+        mine.until = time.monotonic() + LISTING_KEPT
+        return self._deliver_head(mine.heads, paced, now)
+
+    def _deliver_head(self, heads: list[Head], paced: bool, now: datetime) -> bool:
+        """Claim and deliver the first of `heads` it can, the lanes' heads as listed a moment
+        ago (a claim checks again that its row is still free and due). A head tried is taken
+        off the list, delivered or not: the next listing shows where it stands. One another
+        worker of this process is claiming is left to it: racing for the same row costs the
+        loser a write."""
         urgent = {head.lane for head in heads if head.urgent}
         # A channel's pace is kept for its urgent lanes while they wait: no other post in that
         # channel takes a turn before the page has gone.
         reserved = {pace_key(lane) for lane in urgent}
-        for head in _turn(heads, turn):
+        for head in [head for head in heads if head.ready and head.id not in self._claiming]:
             spec = self.kinds.get(head.kind)
             paced_here = paced and spec is not None and spec.paced
             if paced_here:
@@ -243,7 +251,12 @@ class Outbox:
                 waits = key in reserved and head.lane not in urgent
                 if waits or time.monotonic() < self._pace_due.get(key, 0.0):
                     continue
-            claimed = self._claim(head, now, paced_here)
+            heads.remove(head)
+            self._claiming.add(head.id)
+            try:
+                claimed = self._claim(head, now, paced_here)
+            finally:
+                self._claiming.discard(head.id)
             if claimed is None:
                 continue
             self._deliver(claimed)

@@ -397,7 +397,7 @@ class StoreBase(Repository):
 
     def state(self, key: str) -> str | None:
         with self._connect() as db:
-            return db.scalar(select(bot_state.c.value).where(bot_state.c.key == key))
+            return db.scalar(_STATE, {"key": key})
 
     def set_state(self, key: str, value: str) -> None:
         with self._write() as db:
@@ -416,6 +416,9 @@ class StoreBase(Repository):
                 db.execute(delete(seen_events).where(seen_events.c.seen_at < forgotten))
             seen = {"event_id": event_id, "seen_at": _iso(now), "forgotten": forgotten}
             return db.execute(_SIGHTING(db), seen).first() is not None
+
+
+_STATE = select(bot_state.c.value).where(bot_state.c.key == bindparam("key"))
 
 
 @prebuilt

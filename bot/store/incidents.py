@@ -74,15 +74,21 @@ def _lock(db: Connection, number: int) -> None:
     db.execute(_LOCK, {"incident": number})
 
 
-def _insert_entries(db: Connection, number: int, entries: tuple[Entry, ...]) -> int:
+def _insert_entries(
+    db: Connection, number: int, entries: tuple[Entry, ...], *, new: bool = False
+) -> int:
     """Insert entries; returns how many were new. A source already on this timeline (a
-    retried event, a second pin of the same message) adds nothing."""
+    retried event, a second pin of the same message) adds nothing. `new`: the incident was
+    made in this transaction, so no other can see it and its timeline starts at #1."""
     if not entries:
         return 0
     # Numbered per incident, #1, #2, ... with no gap: the next number is read with the
     # incident's row held, so two writers to one timeline never read the same one.
-    _lock(db, number)
-    added, seq = 0, db.execute(_NEXT_SEQ, {"incident": number}).scalar_one()
+    seq = 1
+    if not new:
+        _lock(db, number)
+        seq = db.execute(_NEXT_SEQ, {"incident": number}).scalar_one()
+    added = 0
     for entry in entries:
         # the id is the database's to give: an explicit NULL is not "give one" on PostgreSQL
         written = {k: v for k, v in _row(entry.__dict__).items() if k != "id"}
@@ -103,8 +109,18 @@ def _set_timers(db: Connection, number: int, armed: dict[str, datetime | None]) 
 # Built once (what a command runs): their values come as parameters.
 _OPEN = insert(incidents).returning(incidents.c.id)
 _UPDATE = update(incidents).where(incidents.c.id == bindparam("incident"))
+_INCIDENT = select(incidents).where(incidents.c.id == bindparam("incident"))
+_TIMELINE = (
+    select(timeline)
+    .where(timeline.c.incident_id == bindparam("incident"))
+    .order_by(timeline.c.at, timeline.c.id)
+)
+
+
 _LOCK = select(incidents.c.id).where(incidents.c.id == bindparam("incident"))
 _LOCK = _LOCK.with_for_update(key_share=True)
+# Its own statement, after the lock: in one, PostgreSQL would read the number before
+# waiting for the row, and two writers could read the same one.
 _NEXT_SEQ = select(func.coalesce(func.max(timeline.c.seq), 0) + 1).where(
     timeline.c.incident_id == bindparam("incident")
 )
@@ -138,14 +154,15 @@ class IncidentStore(Repository):
         fields.pop("number")
         with self._write() as db:
             number: int = db.execute(_OPEN, _cells(fields)).scalar_one()
-            _insert_entries(db, number, change.entries)
+            _insert_entries(db, number, change.entries, new=True)
             # A new incident has no timers yet: only the armed ones need a row.
             _set_timers(db, number, {k: v for k, v in change.timers.items() if v is not None})
         return replace(incident, number=number)
 
     def incident(self, number: int) -> Incident | None:
         with self._connect() as db:
-            return _read_incident(db, incidents.c.id == number)
+            row = db.execute(_INCIDENT, {"incident": number}).mappings().first()
+        return _incident(dict(row)) if row else None
 
     def incidents_marked(self, source: str, since: datetime) -> int:
         """How many incidents opened at or after `since` carry the timeline entry `source`
@@ -292,9 +309,8 @@ class IncidentStore(Repository):
             return [_edit(row) for row in _rows(db.execute(query.order_by(timeline_edits.c.id)))]
 
     def timeline(self, number: int) -> list[Entry]:
-        query = select(timeline).where(timeline.c.incident_id == number)
         with self._connect() as db:
-            rows = _rows(db.execute(query.order_by(timeline.c.at, timeline.c.id)))
+            rows = _rows(db.execute(_TIMELINE, {"incident": number}))
         return [_entry(row) for row in rows]
 
     # Public status -----------------------------------------------------------------------
