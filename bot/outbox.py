@@ -31,21 +31,18 @@ posted twice.
 from __future__ import annotations
 
 import logging
-import os
 import random
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import psutil
 from slack_sdk import WebClient
 
 from bot.failures import Dropped, failure_text, refused, retry_after, timed_out, transient
+from bot.owners import owner_id, release_dead
 from bot.redact import RedactingClient
 from bot.store import Effect, Head, Store, now_utc
 
@@ -57,9 +54,7 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=30)  # longer than any one delivery: Slack calls time out at 10 s
 OVERDUE_EVERY = timedelta(seconds=1)
-# A worker lists the lanes' heads again after this (or when its listing gives it nothing),
-# not before every delivery: with hundreds of lanes waiting, listing was most of its work.
-LISTING_KEPT = 0.1
+LISTING_KEPT = 0.1  # a worker's listing of the lanes' heads serves it this long (_deliver_one)
 IDLE_POLL_SECONDS = 0.5  # rows of other processes and retries falling due are seen this fast
 BACKOFF_BASE_SECONDS = 1.0
 LANDING_MARGIN = timedelta(seconds=2)  # beyond the call's timeout, for a request to land
@@ -100,21 +95,6 @@ def slack_lane(channel: str, topic: str | None = None) -> str:
 def pace_key(lane: str) -> str:
     """What Slack's pace is counted on: the channel, for every lane in it."""
     return lane.split("/", 1)[0]
-
-
-def owner_id() -> str:
-    """Who claims rows: this host and process, and a nonce (a pid is reused)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def owner_gone(owner: str, me: str) -> bool:
-    """An owner that was a process on this host which is no longer running (or an earlier
-    life of this very process id). Owners on other hosts are left to their leases."""
-    parts = owner.split(":")
-    if len(parts) != 3 or parts[0] != socket.gethostname() or owner == me:
-        return False
-    pid = int(parts[1]) if parts[1].isdigit() else -1
-    return pid == os.getpid() or not psutil.pid_exists(pid)
 
 
 class Outbox:
@@ -163,7 +143,7 @@ class Outbox:
         delivers its own rows in the foreground)."""
         self._stop.clear()
         self.store.on_enqueue = self.wake
-        self.release_dead_owners()
+        release_dead(self.store, self.owner)
         for number in range(workers or self.settings.outbox.workers):
             thread = threading.Thread(
                 target=self._work, name=f"opsbot-outbox-{number}", daemon=True
@@ -183,16 +163,6 @@ class Outbox:
 
     def wake(self) -> None:
         self._wake.set()
-
-    def release_dead_owners(self) -> int:
-        """Rows leased by a process on this host that is gone are claimable at once instead
-        of when their lease runs out (a restart after kill -9 must not wait 30 s to page),
-        but no sooner than a request it had in flight could have landed."""
-        released = 0
-        for owner in self.store.outbox.lease_owners():
-            if owner_gone(owner, self.owner):
-                released += self.store.outbox.release_owner(owner)
-        return released
 
     # Delivering ----------------------------------------------------------------------------
 
@@ -221,6 +191,9 @@ class Outbox:
                 self._done.notify_all()
 
     def _deliver_one(self, paced: bool) -> bool:
+        """From this worker's listing of the lanes' heads, listed again when LISTING_KEPT
+        has passed or it gives nothing: with hundreds of lanes waiting, listing before every
+        delivery was most of a worker's work."""
         now = self.clock()
         if self._fall_back_overdue(now):
             return True

@@ -17,7 +17,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from bot import posting
 from bot.deps import Deps
-from bot.outbox import owner_gone
+from bot.owners import owner_gone
 from bot.replies import describe
 from bot.store.job_runs import RUN_LEASE, RUN_RENEW, JobRun
 from commands.alerts.heartbeats import beat

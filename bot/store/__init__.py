@@ -35,7 +35,6 @@ from bot.store.base import (
     StoreBase,
     StoreBusy,
     StoreUnwritable,
-    now_utc,
     serve_lock,
 )
 from bot.store.digests import Digest, DigestMark, DigestStore
@@ -60,6 +59,7 @@ from bot.store.people import PeopleStore
 from bot.store.rollbacks import Rollback, RollbackStore
 from bot.store.schema import migrations
 from bot.store.security import SecurityFinding, SecurityRun, SecurityStore
+from bot.store.sql import now_utc
 from bot.store.upgrade import UpgradeStore
 
 

@@ -9,10 +9,11 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 
-from bot.store.base import Repository, _cell, _iso, _parse, _rows, upsert
+from bot.store.base import Repository
 from bot.store.schema.records import incidents, timeline
 from bot.store.schema.work import alert_rate, alert_silences, heartbeats
 from bot.store.schema.work import alerts as alert_rows
+from bot.store.sql import _cell, _iso, _parse, _rows, upsert
 
 
 @dataclass(frozen=True)

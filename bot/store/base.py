@@ -11,29 +11,26 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import (
     URL,
     Connection,
-    CursorResult,
     Engine,
     Executable,
-    Table,
     bindparam,
     delete,
     func,
     select,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
-from bot.redact import as_json, redact
 from bot.store import engines
 from bot.store.schema.records import incidents
 from bot.store.schema.work import bot_state, seen_events
+from bot.store.sql import _iso, now_utc, prebuilt, upsert
 
 # A write waits at most this long in all, for this process's other writers and for SQLite's
 # lock together: the answer to a slash command is due in 3 s, and "busy, nothing changed" is
@@ -104,62 +101,6 @@ PRUNE_ODDS = 0.01
 
 class Replayed(Exception):
     """This request (same trigger_id or click) was handled before; nothing was done again."""
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat(timespec="microseconds") if moment else None
-
-
-def _parse(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
-def upsert(db: Connection | str, table: Table) -> Any:
-    """INSERT for `table` with the engine's ON CONFLICT clauses (on_conflict_do_nothing,
-    on_conflict_do_update): both engines have them, each in its own dialect's construct.
-    `db` is a connection, or the name of its engine's dialect."""
-    dialect = db if isinstance(db, str) else db.dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
-S = TypeVar("S", bound=Executable)
-
-
-def prebuilt(make: Callable[[str], S]) -> Callable[[Connection], S]:
-    """A statement a hot path runs (a command's, a delivery's), built the first time each
-    engine asks for it (`make` gets the dialect's name) and kept: building one with
-    SQLAlchemy costs more than running it. The values come as parameters when it runs."""
-    built: dict[str, S] = {}
-
-    def statement(db: Connection) -> S:
-        dialect = db.dialect.name
-        found = built.get(dialect)
-        if found is None:
-            found = built[dialect] = make(dialect)
-        return found
-
-    return statement
-
-
-def _rows(result: CursorResult[Any]) -> list[dict[str, Any]]:
-    return [dict(row) for row in result.mappings()]
-
-
-def _cell(value: Any) -> Any:
-    """A value as it is written to the file, with no secret in clear (bot/redact.py): text
-    redacted; a dict or list (a JSON column) masked value by value, then serialised. Never
-    the other way round: masking JSON text can break it, and then every read of the row."""
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict | list):
-        return as_json(value)
-    return value
 
 
 class Database:

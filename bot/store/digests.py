@@ -10,8 +10,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, delete, insert, select, update
 
-from bot.store.base import Repository, _cell, _iso, _parse, _rows, upsert
+from bot.store.base import Repository
 from bot.store.schema.records import digest_marks, digests
+from bot.store.sql import _cell, _iso, _parse, _rows, upsert
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ from datetime import datetime
 
 from sqlalchemy import insert, select, update
 
-from bot.store.base import Repository, _cell, _iso, _parse, _rows, upsert
+from bot.store.base import Repository
 from bot.store.schema.records import action_items, postmortems
+from bot.store.sql import _cell, _iso, _parse, _rows, upsert
 
 
 @dataclass(frozen=True)

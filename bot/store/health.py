@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
-from bot.store.base import Repository, _cell, _iso, _parse, _rows
+from bot.store.base import Repository
 from bot.store.schema.records import health_episodes, health_readings
+from bot.store.sql import _cell, _iso, _parse, _rows
 
 
 @dataclass(frozen=True)

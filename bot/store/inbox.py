@@ -14,9 +14,10 @@ from typing import Any
 from sqlalchemy import Update, delete, func, select, update
 
 from bot.store import queues
-from bot.store.base import PRUNE_ODDS, _iso, _parse, _rows, now_utc, upsert
+from bot.store.base import PRUNE_ODDS
 from bot.store.queues import QueueStore
 from bot.store.schema.work import inbox
+from bot.store.sql import _iso, _parse, _rows, now_utc, upsert
 
 
 @dataclass(frozen=True)

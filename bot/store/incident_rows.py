@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.store.base import _parse
+from bot.store.sql import _parse
 
 
 @dataclass(frozen=True)

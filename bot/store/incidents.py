@@ -22,7 +22,7 @@ from sqlalchemy import (
     update,
 )
 
-from bot.store.base import Repository, _cell, _iso, _rows, prebuilt, upsert
+from bot.store.base import Repository
 from bot.store.incident_rows import (
     Change,
     Changed,
@@ -36,6 +36,7 @@ from bot.store.incident_rows import (
     _incident,
 )
 from bot.store.schema.records import incidents, public_updates, timeline, timeline_edits, timers
+from bot.store.sql import _cell, _iso, _rows, prebuilt, upsert
 
 
 def _row(fields: dict[str, Any]) -> dict[str, Any]:

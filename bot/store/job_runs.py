@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy import func, or_, select, update
 
-from bot.store.base import Repository, _iso, _parse, _rows, upsert
+from bot.store.base import Repository
 from bot.store.schema.work import job_runs, job_ticks
+from bot.store.sql import _iso, _parse, _rows, upsert
 
 RUN_LEASE = timedelta(minutes=2)  # a run renews its claim every RUN_RENEW while it goes on
 RUN_RENEW = timedelta(seconds=30)

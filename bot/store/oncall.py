@@ -9,13 +9,14 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from bot.store.base import Repository, _cell, _iso, _parse, _rows
+from bot.store.base import Repository
 from bot.store.schema.records import (
     oncall_audit,
     oncall_overrides,
     oncall_rotation,
     oncall_swaps,
 )
+from bot.store.sql import _cell, _iso, _parse, _rows
 
 
 @dataclass(frozen=True)

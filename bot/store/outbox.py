@@ -16,29 +16,21 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
-    BindParameter,
-    ColumnElement,
-    Executable,
-    Float,
-    String,
     Update,
-    and_,
-    bindparam,
     case,
     delete,
     func,
-    insert,
-    or_,
     select,
     union,
     update,
 )
 
 from bot.redact import redact_all
-from bot.store import queues
-from bot.store.base import PRUNE_ODDS, _iso, _parse, _rows, now_utc, prebuilt, upsert
+from bot.store import outbox_sql, queues
+from bot.store.base import PRUNE_ODDS
 from bot.store.queues import QueueStore
 from bot.store.schema.work import inbox, job_runs, outbox, slack_pace
+from bot.store.sql import _iso, _parse, _rows, now_utc
 
 KEEP_FINISHED = timedelta(days=7)  # delivered rows, for `opsbot outbox` and de-duplication
 
@@ -113,7 +105,11 @@ class OutboxStore(QueueStore):
         channel (pages)."""
         with self._write() as db:
             if coalesce:
-                waiting = _WAITING_FOR_INCIDENT if incident is not None else _WAITING_ON_LANE
+                waiting = (
+                    outbox_sql.WAITING_FOR_INCIDENT
+                    if incident is not None
+                    else outbox_sql.WAITING_ON_LANE
+                )
                 found = db.execute(waiting, {"incident": incident, "lane": lane, "kind": kind})
                 if found.first() is not None:
                     return None
@@ -127,7 +123,7 @@ class OutboxStore(QueueStore):
                 "due_at": now,
                 "priority": priority,
             }
-            made: int = db.execute(_ENQUEUE, row).scalar_one()
+            made: int = db.execute(outbox_sql.ENQUEUE, row).scalar_one()
             self.db.owe()
             return made
 
@@ -139,7 +135,7 @@ class OutboxStore(QueueStore):
         order), then those due and free before the others, then in commit order. Only what
         a worker needs to choose a row: the claim reads the rest."""
         with self._connect() as db:
-            rows = db.execute(_HEADS, {"moment": _iso(now), "limit": limit}).all()
+            rows = db.execute(outbox_sql.HEADS, {"moment": _iso(now), "limit": limit}).all()
         return [Head(r.id, r.lane, r.kind, bool(r.urgency), bool(r.ready)) for r in rows]
 
     def claimable(self, now: datetime, limit: int = 50) -> list[Head]:
@@ -165,7 +161,7 @@ class OutboxStore(QueueStore):
                 outbox.c.state == "pending",
                 outbox.c.kind.in_(kinds),
                 outbox.c.created_at < _iso(owed_before),
-                _free(_iso(now)),
+                outbox_sql.free(_iso(now)),
             )
             .order_by(outbox.c.id)
             .limit(20)
@@ -181,7 +177,7 @@ class OutboxStore(QueueStore):
         full = float(burst)
         with self._write() as db:
             taking = {"channel": channel, "full": full, "since": now, "rate": per_second}
-            if db.execute(_TAKE_TOKEN(db), taking).first() is not None:
+            if db.execute(outbox_sql.TAKE_TOKEN(db), taking).first() is not None:
                 return 0.0
             bucket = select(slack_pace.c.tokens, slack_pace.c.since)
             tokens, since_then = db.execute(bucket.where(slack_pace.c.channel == channel)).one()
@@ -210,7 +206,7 @@ class OutboxStore(QueueStore):
             "lands_by": _iso(now + inflight),
         }
         with self._write() as db:
-            rows = _rows(db.execute(_CLAIM, taking))
+            rows = _rows(db.execute(outbox_sql.CLAIM, taking))
         return _effect(rows[0]) if rows else None
 
     def delivered(
@@ -223,7 +219,7 @@ class OutboxStore(QueueStore):
             "outcome": json.dumps(result) if result else None,
         }
         with self._write() as db:
-            db.execute(_DONE, done)
+            db.execute(outbox_sql.DONE, done)
             if random.random() < PRUNE_ODDS:  # now and then: it scans the finished rows
                 db.execute(
                     delete(outbox).where(
@@ -342,96 +338,6 @@ class OutboxStore(QueueStore):
             return released
 
 
-_MOMENT = bindparam("moment", type_=String)
-
-
-def _free(moment: str | BindParameter[str] | None) -> ColumnElement[bool]:
-    """Nobody holds a live lease on the row at `moment`."""
-    return outbox.c.lease_until.is_(None) | (outbox.c.lease_until < moment)
-
-
 def _held(effect_id: int, owner: str) -> Update:
     """An UPDATE of the row, if `owner` still holds it."""
     return update(outbox).where(outbox.c.id == effect_id, outbox.c.owner == owner)
-
-
-# A claim takes the row only if it is pending and free now (and, unless a fallback takes
-# it, due), not merely when it was listed: another worker may have tried it in between and
-# put it back with a later due time. One statement: on PostgreSQL a row another transaction
-# just took is checked again against it.
-@prebuilt
-def _TAKE_TOKEN(dialect: str) -> Executable:  # noqa: N802
-    """One token from a channel's bucket: a row back when there was one."""
-    full, rate = bindparam("full", type_=Float), bindparam("rate", type_=Float)
-    take = upsert(dialect, slack_pace).values(
-        channel=bindparam("channel"), tokens=full - 1, since=bindparam("since", type_=Float)
-    )
-    since = take.excluded.since
-    grown = slack_pace.c.tokens + (since - slack_pace.c.since) * rate
-    # min(full, grown) in words both engines know (SQLite's min(a, b) is least() on
-    # PostgreSQL); a clock stepped back (since earlier than the row's) refills it.
-    refilled = case((since < slack_pace.c.since, full), (grown < full, grown), else_=full)
-    take = take.on_conflict_do_update(
-        index_elements=["channel"],
-        set_={"tokens": refilled - 1, "since": since},
-        where=refilled >= 1,
-    )
-    # RETURNING, not rowcount: an upsert's rowcount is not reliable on every driver
-    return take.returning(slack_pace.c.channel)  # type: ignore[no-any-return]
-
-
-_CLAIM = (
-    update(outbox)
-    .where(
-        outbox.c.id == bindparam("effect"),
-        outbox.c.state == "pending",
-        _free(_MOMENT),
-        or_(bindparam("due_by", type_=String).is_(None), outbox.c.due_at <= bindparam("due_by")),
-    )
-    .values(
-        owner=bindparam("claimer"),
-        lease_until=bindparam("leased_until"),
-        inflight_until=bindparam("lands_by"),
-        first_claimed_at=func.coalesce(outbox.c.first_claimed_at, _MOMENT),
-        attempts=outbox.c.attempts + 1,
-    )
-    .returning(outbox)
-)
-_DONE = (
-    update(outbox)
-    .where(outbox.c.id == bindparam("effect"), outbox.c.owner == bindparam("holder"))
-    .values(
-        state="done",
-        finished_at=bindparam("finished"),
-        result=bindparam("outcome"),
-        owner=None,
-        lease_until=None,
-    )
-)
-
-
-# Built once: commands owe rows inside their transaction, where building one costs time.
-_ENQUEUE = insert(outbox).returning(outbox.c.id)
-_WAITING = select(outbox.c.id).where(
-    outbox.c.state == "pending", outbox.c.kind == bindparam("kind"), outbox.c.owner.is_(None)
-)
-_WAITING_FOR_INCIDENT = _WAITING.where(outbox.c.incident_id == bindparam("incident")).limit(1)
-_WAITING_ON_LANE = _WAITING.where(outbox.c.lane == bindparam("lane")).limit(1)
-# Every worker asks this before each delivery.
-_LANES = (
-    select(
-        outbox.c.lane,
-        func.min(outbox.c.id).label("head"),
-        func.max(outbox.c.priority).label("urgency"),
-    )
-    .where(outbox.c.state == "pending")
-    .group_by(outbox.c.lane)
-    .subquery("h")
-)
-_READY = and_(outbox.c.due_at <= _MOMENT, _free(_MOMENT))
-_HEADS = (
-    select(outbox.c.id, outbox.c.lane, outbox.c.kind, _LANES.c.urgency, _READY.label("ready"))
-    .join(_LANES, outbox.c.id == _LANES.c.head)
-    .order_by(_LANES.c.urgency.desc(), _READY.desc(), outbox.c.id)
-    .limit(bindparam("limit"))
-)

@@ -7,8 +7,9 @@ from datetime import datetime
 
 from sqlalchemy import or_, select
 
-from bot.store.base import Repository, _iso, upsert
+from bot.store.base import Repository
 from bot.store.schema.records import people
+from bot.store.sql import _iso, upsert
 
 
 class PeopleStore(Repository):

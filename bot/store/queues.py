@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, Update, func, select, update
 
-from bot.store.base import Repository, _iso, _parse
+from bot.store.base import Repository
+from bot.store.sql import _iso, _parse
 
 GIVEN_UP = ("dead", "refused")  # rows nobody got, that an operator may send again
 

@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.store.base import Repository, _cell, _iso, _parse, _rows
+from bot.store.base import Repository
 from bot.store.schema.records import rollbacks
+from bot.store.sql import _cell, _iso, _parse, _rows
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from bot.store.base import Repository, _cell, _iso, _parse, _rows, upsert
+from bot.store.base import Repository
 from bot.store.schema.records import security_findings, security_runs
+from bot.store.sql import _cell, _iso, _parse, _rows, upsert
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,112 @@
+"""The outbox's statements that run for every command and every delivery, built once:
+building one with SQLAlchemy costs more than running it (bot/store/sql.py, prebuilt)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Executable,
+    Float,
+    String,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+
+from bot.store.schema.work import outbox, slack_pace
+from bot.store.sql import prebuilt, upsert
+
+_MOMENT = bindparam("moment", type_=String)
+
+
+def free(moment: str | BindParameter[str] | None) -> ColumnElement[bool]:
+    """Nobody holds a live lease on the row at `moment`."""
+    return outbox.c.lease_until.is_(None) | (outbox.c.lease_until < moment)
+
+
+# A claim takes the row only if it is pending and free now (and, unless a fallback takes
+# it, due), not merely when it was listed: another worker may have tried it in between and
+# put it back with a later due time. One statement: on PostgreSQL a row another transaction
+# just took is checked again against it.
+@prebuilt
+def TAKE_TOKEN(dialect: str) -> Executable:  # noqa: N802
+    """One token from a channel's bucket: a row back when there was one."""
+    full, rate = bindparam("full", type_=Float), bindparam("rate", type_=Float)
+    take = upsert(dialect, slack_pace).values(
+        channel=bindparam("channel"), tokens=full - 1, since=bindparam("since", type_=Float)
+    )
+    since = take.excluded.since
+    grown = slack_pace.c.tokens + (since - slack_pace.c.since) * rate
+    # min(full, grown) in words both engines know (SQLite's min(a, b) is least() on
+    # PostgreSQL); a clock stepped back (since earlier than the row's) refills it.
+    refilled = case((since < slack_pace.c.since, full), (grown < full, grown), else_=full)
+    take = take.on_conflict_do_update(
+        index_elements=["channel"],
+        set_={"tokens": refilled - 1, "since": since},
+        where=refilled >= 1,
+    )
+    # RETURNING, not rowcount: an upsert's rowcount is not reliable on every driver
+    return take.returning(slack_pace.c.channel)  # type: ignore[no-any-return]
+
+
+CLAIM = (
+    update(outbox)
+    .where(
+        outbox.c.id == bindparam("effect"),
+        outbox.c.state == "pending",
+        free(_MOMENT),
+        or_(bindparam("due_by", type_=String).is_(None), outbox.c.due_at <= bindparam("due_by")),
+    )
+    .values(
+        owner=bindparam("claimer"),
+        lease_until=bindparam("leased_until"),
+        inflight_until=bindparam("lands_by"),
+        first_claimed_at=func.coalesce(outbox.c.first_claimed_at, _MOMENT),
+        attempts=outbox.c.attempts + 1,
+    )
+    .returning(outbox)
+)
+DONE = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("effect"), outbox.c.owner == bindparam("holder"))
+    .values(
+        state="done",
+        finished_at=bindparam("finished"),
+        result=bindparam("outcome"),
+        owner=None,
+        lease_until=None,
+    )
+)
+
+
+# Built once: commands owe rows inside their transaction, where building one costs time.
+ENQUEUE = insert(outbox).returning(outbox.c.id)
+_WAITING = select(outbox.c.id).where(
+    outbox.c.state == "pending", outbox.c.kind == bindparam("kind"), outbox.c.owner.is_(None)
+)
+WAITING_FOR_INCIDENT = _WAITING.where(outbox.c.incident_id == bindparam("incident")).limit(1)
+WAITING_ON_LANE = _WAITING.where(outbox.c.lane == bindparam("lane")).limit(1)
+# Every worker asks this before each delivery.
+_LANES = (
+    select(
+        outbox.c.lane,
+        func.min(outbox.c.id).label("head"),
+        func.max(outbox.c.priority).label("urgency"),
+    )
+    .where(outbox.c.state == "pending")
+    .group_by(outbox.c.lane)
+    .subquery("h")
+)
+_READY = and_(outbox.c.due_at <= _MOMENT, free(_MOMENT))
+HEADS = (
+    select(outbox.c.id, outbox.c.lane, outbox.c.kind, _LANES.c.urgency, _READY.label("ready"))
+    .join(_LANES, outbox.c.id == _LANES.c.head)
+    .order_by(_LANES.c.urgency.desc(), _READY.desc(), outbox.c.id)
+    .limit(bindparam("limit"))
+)
