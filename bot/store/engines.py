@@ -18,8 +18,8 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import ConnectionPoolEntry
 
-POOL_SIZE = 8  # connections kept open; more are opened for a burst and closed after it
-POOL_BURST = 32
+POOL_SIZE = 24  # connections kept open: as many as the threads that hold one under a 20-burst
+POOL_BURST = 16  # opened beyond them for a longer burst, closed after it
 CONNECT_SECONDS = 2  # an unreachable PostgreSQL is known in this time, not TCP's minutes
 IDLE_CHECK_SECONDS = 1.0  # a PostgreSQL connection idle longer is checked before it is used
 
