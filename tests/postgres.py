@@ -92,6 +92,15 @@ class Cluster:
                 break
         raise RuntimeError(f"PostgreSQL did not start:\n{started.stderr[-1000:]}{said[-2000:]}")
 
+    def pause(self) -> None:
+        """Stop the server as a restart or an outage does, keeping its data and its port."""
+        self._pg_ctl("stop", "-w", "-m", "fast")
+
+    def resume(self) -> None:
+        started = self._pg_ctl("start", "-w", "-l", str(self.log), "-o", f"-p {self.port}")
+        if started.returncode:
+            raise RuntimeError(f"PostgreSQL did not start again:\n{started.stderr[-1000:]}")
+
     def stop(self) -> None:
         """Stop the server, if it runs, and remove its directory."""
         if (self.data / "postmaster.pid").exists():
@@ -133,9 +142,7 @@ class Cluster:
         return subprocess.run(argv, cwd=self.root, capture_output=True, text=True, timeout=90)
 
 
-@pytest.fixture(scope="session")
-def postgres_cluster() -> Iterator[Cluster]:
-    """This worker's cluster, stopped and removed at the end of the session, pass or fail."""
+def _cluster() -> Iterator[Cluster]:
     bin_dir = find_bin_dir()
     if bin_dir is None:
         reason = "no PostgreSQL: no initdb in OPSBOT_PG_BIN, on PATH or in /usr/lib/postgresql"
@@ -148,6 +155,18 @@ def postgres_cluster() -> Iterator[Cluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Cluster]:
+    """This worker's cluster, stopped and removed at the end of the session, pass or fail."""
+    yield from _cluster()
+
+
+@pytest.fixture
+def own_postgres_cluster() -> Iterator[Cluster]:
+    """A cluster for one test that stops and starts its server."""
+    yield from _cluster()
 
 
 TEMPLATE = "opsbot_template"

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.config import Settings
-from bot.store import Store
+from bot.store import Store, StoreBusy, engines
 from bot.tools.localslack import LocalSlack
 from bot.wiring import AlreadyServing, own_database
 from tests.postgres import Cluster, free_port
@@ -108,3 +108,26 @@ def test_doctor_checks_the_postgresql_database(
     _, results, shown = doctor(slack, tmp_path, OPSBOT_DATABASE_URL=gone)
     assert results["database"]["state"] == "fail"
     assert "'no_such_db'" in results["database"]["detail"] and "hunter2" not in shown
+
+
+def test_a_postgresql_restart_or_outage_is_busy_then_passes(
+    own_postgres_cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server restarts (an upgrade, a failover) or is down a while: a statement on a
+    connection it dropped, or with none to be had, is StoreBusy ("busy; nothing was
+    changed. Try again."), never a driver error, and the next one after it is back works."""
+    monkeypatch.setattr(engines, "IDLE_CHECK_SECONDS", 3600)  # the connection is in steady use
+    store = Store(own_postgres_cluster.create_database("restarts"))
+    store.migrate()
+    store.set_state("k", "before")
+    own_postgres_cluster.pause()
+    own_postgres_cluster.resume()
+    with pytest.raises(StoreBusy):  # its connection was dropped by the restart
+        store.set_state("k", "during")
+    store.set_state("k", "after")  # a new connection
+    own_postgres_cluster.pause()
+    with pytest.raises(StoreBusy):  # down: nothing listens
+        store.state("k")
+    own_postgres_cluster.resume()
+    assert store.state("k") == "after"
+    store.close()

@@ -24,8 +24,9 @@ CONNECT_SECONDS = 2  # an unreachable PostgreSQL is known in this time, not TCP'
 IDLE_CHECK_SECONDS = 1.0  # a PostgreSQL connection idle longer is checked before it is used
 
 # SQLSTATEs of PostgreSQL that mean "try again": a lock not had in time (55P03), the budget
-# spent (57014), a serialization failure or deadlock (40001, 40P01).
-_PG_BUSY = {"55P03", "57014", "40001", "40P01"}
+# spent (57014), a serialization failure or deadlock (40001, 40P01), the server shutting
+# down or starting (57P01, 57P02, 57P03).
+_PG_BUSY = {"55P03", "57014", "40001", "40P01", "57P01", "57P02", "57P03"}
 
 
 def is_url(where: Path | str) -> bool:
@@ -110,19 +111,24 @@ def begin_write(conn: Connection, deadline: float) -> None:
     IMMEDIATE), so two writers queue instead of failing half-way; PostgreSQL locks rows as
     it goes, each wait and statement bounded by what is left of the budget."""
     left_ms = max(1, int((deadline - time.monotonic()) * 1000))
-    raw: Any = conn.connection.dbapi_connection  # settings, not statements to track
     if conn.dialect.name == "sqlite":
+        raw: Any = conn.connection.dbapi_connection  # a setting, not a statement to track
         raw.execute(f"PRAGMA busy_timeout = {left_ms}")
         conn.exec_driver_sql("BEGIN IMMEDIATE")
         return
-    # Begun and bounded in one round trip; both settings end with the transaction.
-    raw.execute(
-        f"BEGIN; SET LOCAL lock_timeout = {left_ms}; SET LOCAL statement_timeout = {left_ms}"
+    # Begun and bounded in one round trip; both settings end with the transaction. Through
+    # SQLAlchemy, so a connection the server dropped is known as such and replaced.
+    conn.exec_driver_sql(
+        f"BEGIN; SET LOCAL lock_timeout = {left_ms}; SET LOCAL statement_timeout = {left_ms}",
+        execution_options={"no_parameters": True},  # several statements: no parameters
     )
 
 
 def busy(exc: BaseException) -> bool:
-    """Did the database say "not now" (another writer held it past the budget)?"""
+    """Did the database say "not now": another writer held it past the budget, or (on
+    PostgreSQL) the server is out of reach for the moment, restarting or down, or it dropped
+    the connection (the pool then replaces every connection opened before)? Nothing was
+    written, and the same request may be tried again."""
     if isinstance(exc, PoolTimeout):
         return True
     if not isinstance(exc, DBAPIError):
@@ -131,7 +137,12 @@ def busy(exc: BaseException) -> bool:
     if isinstance(orig, sqlite3.OperationalError):
         text = str(orig).lower()
         return "locked" in text or "busy" in text
-    return getattr(orig, "sqlstate", None) in _PG_BUSY
+    if exc.connection_invalidated:
+        return True
+    state = getattr(orig, "sqlstate", None)
+    if isinstance(exc, OperationalError) and (state is None or state[:2] == "08"):
+        return True  # no connection to be had (no SQLSTATE: the server never answered)
+    return state in _PG_BUSY
 
 
 def hold_lock(engine: Engine, name: str) -> tuple[Connection | None, str]:
