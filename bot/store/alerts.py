@@ -13,7 +13,7 @@ from bot.store.base import Repository
 from bot.store.schema.records import incidents, timeline
 from bot.store.schema.work import alert_rate, alert_silences, heartbeats
 from bot.store.schema.work import alerts as alert_rows
-from bot.store.sql import _cell, _iso, _parse, _rows, upsert
+from bot.store.sql import _iso, _parse, _rows, cells, upsert
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ class AlertStore(Repository):
     def save_alert(self, alert: dict[str, Any]) -> int:
         """Insert or update by (source, fingerprint); returns the row id. One statement, so
         two deliveries of one alert at once (PostgreSQL) update it rather than collide."""
-        row = {k: _cell(_iso(v) if isinstance(v, datetime) else v) for k, v in alert.items()}
+        row = cells(alert)
         with self._write() as db:
             save = upsert(db, alert_rows).values(row)
             changes = {k: save.excluded[k] for k in row if k not in ("source", "fingerprint")}
@@ -197,7 +197,7 @@ class AlertStore(Repository):
     # Silences and maintenance windows -----------------------------------------------------
 
     def add_silence(self, row: dict[str, Any]) -> int:
-        stored = {k: _cell(_iso(v) if isinstance(v, datetime) else v) for k, v in row.items()}
+        stored = cells(row)
         add = insert(alert_silences).values(stored).returning(alert_silences.c.id)
         with self._write() as db:
             return int(db.execute(add).scalar_one())

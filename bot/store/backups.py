@@ -12,7 +12,7 @@ from sqlalchemy import Select, insert, select, update
 
 from bot.store.base import Repository
 from bot.store.schema.records import backups, care_log
-from bot.store.sql import _cell, _iso, _parse, _rows, upsert
+from bot.store.sql import _iso, _parse, _rows, cells, upsert
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ class BackupStore(Repository):
             "reason": reason,
         }
         with self._write() as db:
-            add = upsert(db, backups).values({k: _cell(v) for k, v in row.items()})
+            add = upsert(db, backups).values(cells(row))
             # DO NOTHING with no target: a conflict on backups_one_running means one is running
             backup_id: int | None = db.scalar(add.on_conflict_do_nothing().returning(backups.c.id))
         return backup_id
@@ -104,7 +104,7 @@ class BackupStore(Repository):
             "verify_result",
         }
         assert set(fields) <= allowed, set(fields) - allowed
-        values = {k: _cell(_iso(v) if isinstance(v, datetime) else v) for k, v in fields.items()}
+        values = cells(fields)
         if not values:
             return
         with self._write() as db:
@@ -129,7 +129,7 @@ class BackupStore(Repository):
     def log_care(self, at: datetime, actor: str, action: str, counts: dict[str, int]) -> None:
         with self._write() as db:
             row = {"at": _iso(at), "actor": actor, "action": action, "counts": counts}
-            db.execute(insert(care_log).values({k: _cell(v) for k, v in row.items()}))
+            db.execute(insert(care_log).values(cells(row)))
 
     def care_log(self) -> list[CareEntry]:
         with self._connect() as db:

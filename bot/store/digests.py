@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, delete, insert, select, update
 
 from bot.store.base import Repository
 from bot.store.schema.records import digest_marks, digests
-from bot.store.sql import _cell, _iso, _parse, _rows, upsert
+from bot.store.sql import _iso, _parse, _rows, cells, upsert
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class DigestStore(Repository):
             "sections": sections,
         }
         with self._write() as db:
-            add = insert(digests).values({k: _cell(v) for k, v in row.items()})
+            add = insert(digests).values(cells(row))
             digest_id: int = db.execute(add.returning(digests.c.id)).scalar_one()
         return digest_id
 

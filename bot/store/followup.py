@@ -9,7 +9,7 @@ from sqlalchemy import insert, select, update
 
 from bot.store.base import Repository
 from bot.store.schema.records import action_items, postmortems
-from bot.store.sql import _cell, _iso, _parse, _rows, upsert
+from bot.store.sql import _iso, _parse, _rows, cells, upsert
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class FollowUpStore(Repository):
             "created_by": actor,
             "created_at": _iso(now),
         }
-        added = insert(action_items).values({k: _cell(v) for k, v in row.items()})
+        added = insert(action_items).values(cells(row))
         with self._write() as db:
             item: int = db.execute(added.returning(action_items.c.id)).scalar_one()
         return item

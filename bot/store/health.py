@@ -11,7 +11,7 @@ from sqlalchemy import delete, insert, select, update
 
 from bot.store.base import Repository
 from bot.store.schema.records import health_episodes, health_readings
-from bot.store.sql import _cell, _iso, _parse, _rows
+from bot.store.sql import _iso, _parse, _rows, cells
 
 
 @dataclass(frozen=True)
@@ -66,16 +66,12 @@ def _episode(row: dict[str, Any]) -> Episode:
     )
 
 
-def _cells(row: dict[str, Any]) -> dict[str, Any]:
-    return {name: _cell(value) for name, value in row.items()}
-
-
 class HealthStore(Repository):
     def add_readings(
         self, at: datetime, readings: list[tuple[str, str, float | None, str]], keep: timedelta
     ) -> None:
         rows = [
-            _cells(
+            cells(
                 {
                     "at": _iso(at),
                     "check_name": check,
@@ -116,13 +112,13 @@ class HealthStore(Repository):
         """Change the episode `episode["id"]` names (only the fields given), or add one."""
         with self._write() as db:
             if episode.get("id"):
-                fields = _cells({k: v for k, v in episode.items() if k != "id"})
+                fields = cells({k: v for k, v in episode.items() if k != "id"})
                 db.execute(
                     update(health_episodes)
                     .where(health_episodes.c.id == episode["id"])
                     .values(fields)
                 )
                 return int(episode["id"])
-            added = insert(health_episodes).values(_cells(episode))
+            added = insert(health_episodes).values(cells(episode))
             row_id: int = db.execute(added.returning(health_episodes.c.id)).scalar_one()
         return row_id

@@ -36,25 +36,14 @@ from bot.store.incident_rows import (
     _incident,
 )
 from bot.store.schema.records import incidents, public_updates, timeline, timeline_edits, timers
-from bot.store.sql import _cell, _iso, _rows, prebuilt, upsert
-
-
-def _row(fields: dict[str, Any]) -> dict[str, Any]:
-    return {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in fields.items()}
-
+from bot.store.sql import _cell, _iso, _rows, cells, prebuilt, upsert
 
 _INCIDENT_COLUMNS = {f for f in Incident.__dataclass_fields__ if f != "number"}
 
 
-def _cells(row: dict[str, Any]) -> dict[str, Any]:
-    """A row's values as they are written (text redacted); a yes/no as 0 or 1, as the
-    integer column holds it on either engine."""
-    return {k: int(v) if isinstance(v, bool) else _cell(v) for k, v in row.items()}
-
-
 def _update(db: Connection, number: int, fields: dict[str, Any]) -> None:
     assert set(fields) <= _INCIDENT_COLUMNS, set(fields) - _INCIDENT_COLUMNS
-    db.execute(_UPDATE, {**_cells(fields), "incident": number})  # the fields are what it sets
+    db.execute(_UPDATE, {**cells(fields), "incident": number})  # the fields are what it sets
 
 
 def _incident_filter(open_only: bool, severity: str | None) -> list[ColumnElement[bool]]:
@@ -92,9 +81,9 @@ def _insert_entries(
     added = 0
     for entry in entries:
         # the id is the database's to give: an explicit NULL is not "give one" on PostgreSQL
-        written = {k: v for k, v in _row(entry.__dict__).items() if k != "id"}
+        written = {k: v for k, v in entry.__dict__.items() if k != "id"}
         row = {"incident_id": number, **written, "seq": seq}
-        if db.execute(_ADD_ENTRY(db), _cells(row)).first() is not None:
+        if db.execute(_ADD_ENTRY(db), cells(row)).first() is not None:
             added, seq = added + 1, seq + 1
     return added
 
@@ -151,10 +140,9 @@ class IncidentStore(Repository):
     # Incidents ---------------------------------------------------------------------------
 
     def open_incident(self, incident: Incident, change: Change) -> Incident:
-        fields = _row(incident.__dict__)
-        fields.pop("number")
+        fields = {k: v for k, v in incident.__dict__.items() if k != "number"}
         with self._write() as db:
-            number: int = db.execute(_OPEN, _cells(fields)).scalar_one()
+            number: int = db.execute(_OPEN, cells(fields)).scalar_one()
             _insert_entries(db, number, change.entries, new=True)
             # A new incident has no timers yet: only the armed ones need a row.
             _set_timers(db, number, {k: v for k, v in change.timers.items() if v is not None})
@@ -218,7 +206,7 @@ class IncidentStore(Repository):
             before = _incident(dict(row))
             change = decide(before)
             if change.fields:
-                _update(db, number, _row(change.fields))
+                _update(db, number, change.fields)
             _insert_entries(db, number, change.entries)
             _set_timers(db, number, change.timers)
         return Changed(replace(before, **change.fields), change.entries)
@@ -296,7 +284,7 @@ class IncidentStore(Repository):
                 "new_at": _iso(new_at),
                 "new_text": new_text,
             }
-            db.execute(insert(timeline_edits).values(_cells(edit)))
+            db.execute(insert(timeline_edits).values(cells(edit)))
             db.execute(
                 update(timeline)
                 .where(timeline.c.id == entry_id)
@@ -321,7 +309,7 @@ class IncidentStore(Repository):
     ) -> None:
         said = {"incident_id": number, "at": _iso(at), "text": text, "actor": actor}
         with self._write() as db:
-            db.execute(insert(public_updates).values(_cells(said)))
+            db.execute(insert(public_updates).values(cells(said)))
             _insert_entries(db, number, (entry,))
 
     def public_updates(self, number: int) -> list[PublicUpdate]:

@@ -16,7 +16,7 @@ from bot.store.schema.records import (
     oncall_rotation,
     oncall_swaps,
 )
-from bot.store.sql import _cell, _iso, _parse, _rows
+from bot.store.sql import _iso, _parse, _rows, cells
 
 
 @dataclass(frozen=True)
@@ -93,13 +93,9 @@ def _audit_entry(row: dict[str, Any]) -> OnCallAuditEntry:
     )
 
 
-def _cells(row: dict[str, Any]) -> dict[str, Any]:
-    return {name: _cell(value) for name, value in row.items()}
-
-
 def _audit(db: Connection, now: datetime, actor: str, action: str, detail: str) -> None:
     entry = {"at": _iso(now), "actor": actor, "action": action, "detail": detail}
-    db.execute(insert(oncall_audit).values(_cells(entry)))
+    db.execute(insert(oncall_audit).values(cells(entry)))
 
 
 def _add_override(
@@ -119,7 +115,7 @@ def _add_override(
         "created_by": actor,
         "created_at": _iso(now),
     }
-    added = insert(oncall_overrides).values(_cells(row)).returning(oncall_overrides.c.id)
+    added = insert(oncall_overrides).values(cells(row)).returning(oncall_overrides.c.id)
     item: int = db.execute(added).scalar_one()
     _audit(db, now, actor, "override", f"{user} {_iso(start)}..{_iso(end)} ({reason})")
     return item
@@ -149,7 +145,7 @@ class OnCallStore(Repository):
         }
         with self._write() as db:
             db.execute(delete(oncall_rotation).where(oncall_rotation.c.id == 1))
-            db.execute(insert(oncall_rotation).values(_cells(row)))
+            db.execute(insert(oncall_rotation).values(cells(row)))
             _audit(
                 db, now, actor, "set", f"rotation {' '.join(members)} from {anchor:%Y-%m-%d %H:%M}"
             )
@@ -189,7 +185,7 @@ class OnCallStore(Repository):
             "status": "pending",
             "created_at": _iso(now),
         }
-        asked = insert(oncall_swaps).values(_cells(row)).returning(oncall_swaps.c.id)
+        asked = insert(oncall_swaps).values(cells(row)).returning(oncall_swaps.c.id)
         with self._write() as db:
             swap: int = db.execute(asked).scalar_one()
             _audit(db, now, requester, "swap-request", f"S{swap} with {target}")

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.store.base import Repository
 from bot.store.schema.records import rollbacks
-from bot.store.sql import _cell, _iso, _parse, _rows
+from bot.store.sql import _iso, _parse, _rows, cells
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def _rollback(row: dict[str, Any]) -> Rollback:
 
 class RollbackStore(Repository):
     def add_rollback(self, row: dict[str, Any]) -> int:
-        values = {k: _cell(_iso(v) if isinstance(v, datetime) else v) for k, v in row.items()}
+        values = cells(row)
         with self._write() as db:
             add = insert(rollbacks).values(values)
             rollback_id: int = db.execute(add.returning(rollbacks.c.id)).scalar_one()
@@ -75,7 +75,7 @@ class RollbackStore(Repository):
         return [_rollback(row) for row in rows]
 
     def update_rollback(self, rollback_id: int, **fields: Any) -> None:
-        values = {k: _cell(_iso(v) if isinstance(v, datetime) else v) for k, v in fields.items()}
+        values = cells(fields)
         if not values:
             return
         with self._write() as db:

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, insert, select
 
 from bot.store.base import Repository
 from bot.store.schema.records import security_findings, security_runs
-from bot.store.sql import _cell, _iso, _parse, _rows, upsert
+from bot.store.sql import _parse, _rows, cells, upsert
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class SecurityStore(Repository):
     def add_security_run(
         self, at: datetime, summary: dict[str, Any], findings: list[tuple[str, str, str, str]]
     ) -> int:
-        run = {"at": _cell(_iso(at)), "summary": _cell(summary)}
+        run = cells({"at": at, "summary": summary})
         with self._write() as db:
             added = insert(security_runs).values(run).returning(security_runs.c.id)
             run_id: int = db.execute(added).scalar_one()

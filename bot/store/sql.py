@@ -58,6 +58,20 @@ def _rows(result: CursorResult[Any]) -> list[dict[str, Any]]:
     return [dict(row) for row in result.mappings()]
 
 
+def cells(row: dict[str, Any]) -> dict[str, Any]:
+    """A row's values as they are written: a time as ISO text in UTC, a yes/no as 0 or 1
+    (the integer column holds it on either engine), anything else as `_cell` writes it."""
+    return {name: _written(value) for name, value in row.items()}
+
+
+def _written(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _iso(value)
+    if isinstance(value, bool):
+        return int(value)
+    return _cell(value)
+
+
 def _cell(value: Any) -> Any:
     """A value as it is written to the file, with no secret in clear (bot/redact.py): text
     redacted; a dict or list (a JSON column) masked value by value, then serialised. Never
