@@ -43,9 +43,7 @@ def open_engine(where: Path | str, budget: float) -> Engine:
     url = url.set(drivername="postgresql+psycopg")
     engine = create_engine(
         url,
-        pool_size=POOL_SIZE,
-        max_overflow=POOL_BURST,
-        pool_timeout=budget,
+        **_pool(budget),
         connect_args={
             "connect_timeout": CONNECT_SECONDS,
             "application_name": "opsbot",
@@ -83,12 +81,15 @@ def open_engine(where: Path | str, budget: float) -> Engine:
     return engine
 
 
+def _pool(budget: float) -> dict[str, Any]:
+    """The same pool on both engines: a connection not had within the budget is busy."""
+    return {"pool_size": POOL_SIZE, "max_overflow": POOL_BURST, "pool_timeout": budget}
+
+
 def _sqlite(path: Path, budget: float) -> Engine:
     engine = create_engine(
         URL.create("sqlite", database=str(path)),
-        pool_size=POOL_SIZE,
-        max_overflow=POOL_BURST,
-        pool_timeout=budget,
+        **_pool(budget),
         # a pooled connection is used by one thread at a time, though not always the same one
         connect_args={"timeout": budget, "check_same_thread": False},
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Update, delete, func, select, update
+from sqlalchemy import delete, func, select, update
 
 from bot.store import queues
 from bot.store.base import PRUNE_ODDS
@@ -73,7 +73,7 @@ class InboxStore(QueueStore):
         ready = (
             inbox.c.state == "pending",
             inbox.c.due_at.is_(None) | (inbox.c.due_at <= moment),
-            inbox.c.lease_until.is_(None) | (inbox.c.lease_until < moment),
+            queues.free(inbox, moment),
         )
         # PostgreSQL: the oldest row no other claim is taking right now (SKIP LOCKED; SQLite
         # has one writer and ignores it).
@@ -95,7 +95,7 @@ class InboxStore(QueueStore):
     def inbox_done(self, row_id: int, owner: str, now: datetime | None = None) -> None:
         with self._write() as db:
             db.execute(
-                _held(row_id, owner).values(
+                queues.held(inbox, row_id, owner).values(
                     state="done", owner=None, lease_until=None, finished_at=_iso(now or now_utc())
                 )
             )
@@ -104,29 +104,12 @@ class InboxStore(QueueStore):
         self, row_id: int, owner: str, due: datetime, error: str, now: datetime
     ) -> None:
         with self._write() as db:
-            db.execute(
-                _held(row_id, owner).values(
-                    due_at=_iso(due),
-                    last_error=error,
-                    owner=None,
-                    lease_until=None,
-                    first_failed_at=func.coalesce(inbox.c.first_failed_at, _iso(now)),
-                )
-            )
+            queues.put_back(db, inbox, row_id, owner, due, error, now)
 
     def inbox_bury(self, row_id: int, owner: str, error: str, now: datetime) -> None:
         """Give up on an event: it is dead, listed by `opsbot inbox`, and can be retried."""
         with self._write() as db:
-            db.execute(
-                _held(row_id, owner).values(
-                    state="dead",
-                    last_error=error,
-                    finished_at=_iso(now),
-                    owner=None,
-                    lease_until=None,
-                    first_failed_at=func.coalesce(inbox.c.first_failed_at, _iso(now)),
-                )
-            )
+            queues.bury(db, inbox, row_id, owner, error, now, "dead")
 
     def inbox_events(self, states: tuple[str, ...], limit: int = 100) -> list[InboxEvent]:
         query = select(inbox).where(inbox.c.state.in_(states)).order_by(inbox.c.id).limit(limit)
@@ -152,8 +135,3 @@ class InboxStore(QueueStore):
         query = select(func.count()).select_from(inbox).where(inbox.c.state == "pending")
         with self._connect() as db:
             return int(db.execute(query).scalar_one())
-
-
-def _held(row_id: int, owner: str) -> Update:
-    """An UPDATE of the row, if `owner` still holds it."""
-    return update(inbox).where(inbox.c.id == row_id, inbox.c.owner == owner)

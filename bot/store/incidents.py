@@ -12,6 +12,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Executable,
+    Select,
     bindparam,
     delete,
     exists,
@@ -100,13 +101,12 @@ def _set_timers(db: Connection, number: int, armed: dict[str, datetime | None]) 
 _OPEN = insert(incidents).returning(incidents.c.id)
 _UPDATE = update(incidents).where(incidents.c.id == bindparam("incident"))
 _INCIDENT = select(incidents).where(incidents.c.id == bindparam("incident"))
+_HELD_INCIDENT = _INCIDENT.with_for_update(key_share=True)
 _TIMELINE = (
     select(timeline)
     .where(timeline.c.incident_id == bindparam("incident"))
     .order_by(timeline.c.at, timeline.c.id)
 )
-
-
 _LOCK = select(incidents.c.id).where(incidents.c.id == bindparam("incident"))
 _LOCK = _LOCK.with_for_update(key_share=True)
 # Its own statement, after the lock: in one, PostgreSQL would read the number before
@@ -131,8 +131,10 @@ def _SET_TIMER(dialect: str) -> Executable:  # noqa: N802
     )
 
 
-def _read_incident(db: Connection, *where: ColumnElement[bool]) -> Incident | None:
-    row = db.execute(select(incidents).where(*where)).mappings().first()
+def _read_incident(
+    db: Connection, query: Select[Any], params: dict[str, Any] | None = None
+) -> Incident | None:
+    row = db.execute(query, params).mappings().first()
     return _incident(dict(row)) if row else None
 
 
@@ -150,8 +152,7 @@ class IncidentStore(Repository):
 
     def incident(self, number: int) -> Incident | None:
         with self._connect() as db:
-            row = db.execute(_INCIDENT, {"incident": number}).mappings().first()
-        return _incident(dict(row)) if row else None
+            return _read_incident(db, _INCIDENT, {"incident": number})
 
     def incidents_marked(self, source: str, since: datetime) -> int:
         """How many incidents opened at or after `since` carry the timeline entry `source`
@@ -167,9 +168,8 @@ class IncidentStore(Repository):
 
     def incident_by_card(self, channel: str, ts: str) -> Incident | None:
         with self._connect() as db:
-            return _read_incident(
-                db, incidents.c.card_channel == channel, incidents.c.card_ts == ts
-            )
+            by_card = incidents.c.card_channel == channel, incidents.c.card_ts == ts
+            return _read_incident(db, select(incidents).where(*by_card))
 
     def find(
         self, *, open_only: bool, limit: int = 50, offset: int = 0, severity: str | None = None
@@ -195,15 +195,9 @@ class IncidentStore(Repository):
         """
         with self._write() as db:
             # Held until the write ends: a second decision waits and sees this one's result.
-            held = incidents.c.id == number
-            row = (
-                db.execute(select(incidents).where(held).with_for_update(key_share=True))
-                .mappings()
-                .first()
-            )
-            if row is None:
+            before = _read_incident(db, _HELD_INCIDENT, {"incident": number})
+            if before is None:
                 raise LookupError(number)
-            before = _incident(dict(row))
             change = decide(before)
             if change.fields:
                 _update(db, number, change.fields)

@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
-    Update,
     case,
     delete,
     func,
@@ -142,13 +141,6 @@ class OutboxStore(QueueStore):
         """The heads a worker may claim at `now`, in the order it tries them."""
         return [head for head in self.heads(now, limit) if head.ready]
 
-    def urgent_lanes(self) -> set[str]:
-        """Lanes holding a waiting urgent row (a page)."""
-        query = select(outbox.c.lane).distinct()
-        query = query.where(outbox.c.state == "pending", outbox.c.priority > 0)
-        with self._connect() as db:
-            return set(db.execute(query).scalars())
-
     def overdue(self, kinds: tuple[str, ...], owed_before: datetime, now: datetime) -> list[Effect]:
         """Rows of `kinds` still waiting though they were owed before `owed_before`, wherever
         they stand in their lane and whatever their retry time: pages late enough to fall
@@ -161,7 +153,7 @@ class OutboxStore(QueueStore):
                 outbox.c.state == "pending",
                 outbox.c.kind.in_(kinds),
                 outbox.c.created_at < _iso(owed_before),
-                outbox_sql.free(_iso(now)),
+                queues.free(outbox, _iso(now)),
             )
             .order_by(outbox.c.id)
             .limit(20)
@@ -232,31 +224,14 @@ class OutboxStore(QueueStore):
         self, effect_id: int, owner: str, due: datetime, error: str, now: datetime
     ) -> None:
         with self._write() as db:
-            db.execute(
-                _held(effect_id, owner).values(
-                    due_at=_iso(due),
-                    last_error=error,
-                    owner=None,
-                    lease_until=None,
-                    first_failed_at=func.coalesce(outbox.c.first_failed_at, _iso(now)),
-                )
-            )
+            queues.put_back(db, outbox, effect_id, owner, due, error, now)
 
     def bury(
         self, effect_id: int, owner: str, error: str, now: datetime, state: str = "dead"
     ) -> None:
         """Finish a row that was not delivered: `dead`, `refused`, `fell_back` or `dropped`."""
         with self._write() as db:
-            db.execute(
-                _held(effect_id, owner).values(
-                    state=state,
-                    last_error=error,
-                    finished_at=_iso(now),
-                    owner=None,
-                    lease_until=None,
-                    first_failed_at=func.coalesce(outbox.c.first_failed_at, _iso(now)),
-                )
-            )
+            queues.bury(db, outbox, effect_id, owner, error, now, state)
 
     # Looking at them ---------------------------------------------------------------------
 
@@ -336,8 +311,3 @@ class OutboxStore(QueueStore):
             if released:  # never clears a flag set earlier in the same transaction
                 self.db.owe()
             return released
-
-
-def _held(effect_id: int, owner: str) -> Update:
-    """An UPDATE of the row, if `owner` still holds it."""
-    return update(outbox).where(outbox.c.id == effect_id, outbox.c.owner == owner)

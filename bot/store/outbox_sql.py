@@ -4,8 +4,6 @@ building one with SQLAlchemy costs more than running it (bot/store/sql.py, prebu
 from __future__ import annotations
 
 from sqlalchemy import (
-    BindParameter,
-    ColumnElement,
     Executable,
     Float,
     String,
@@ -19,21 +17,13 @@ from sqlalchemy import (
     update,
 )
 
+from bot.store import queues
 from bot.store.schema.work import outbox, slack_pace
 from bot.store.sql import prebuilt, upsert
 
 _MOMENT = bindparam("moment", type_=String)
 
 
-def free(moment: str | BindParameter[str] | None) -> ColumnElement[bool]:
-    """Nobody holds a live lease on the row at `moment`."""
-    return outbox.c.lease_until.is_(None) | (outbox.c.lease_until < moment)
-
-
-# A claim takes the row only if it is pending and free now (and, unless a fallback takes
-# it, due), not merely when it was listed: another worker may have tried it in between and
-# put it back with a later due time. One statement: on PostgreSQL a row another transaction
-# just took is checked again against it.
 @prebuilt
 def TAKE_TOKEN(dialect: str) -> Executable:  # noqa: N802
     """One token from a channel's bucket: a row back when there was one."""
@@ -55,12 +45,16 @@ def TAKE_TOKEN(dialect: str) -> Executable:  # noqa: N802
     return take.returning(slack_pace.c.channel)  # type: ignore[no-any-return]
 
 
+# A claim takes the row only if it is pending and free now (and, unless a fallback takes
+# it, due), not merely when it was listed: another worker may have tried it in between and
+# put it back with a later due time. One statement: on PostgreSQL a row another transaction
+# just took is checked again against it.
 CLAIM = (
     update(outbox)
     .where(
         outbox.c.id == bindparam("effect"),
         outbox.c.state == "pending",
-        free(_MOMENT),
+        queues.free(outbox, _MOMENT),
         or_(bindparam("due_by", type_=String).is_(None), outbox.c.due_at <= bindparam("due_by")),
     )
     .values(
@@ -92,7 +86,7 @@ _WAITING = select(outbox.c.id).where(
 )
 WAITING_FOR_INCIDENT = _WAITING.where(outbox.c.incident_id == bindparam("incident")).limit(1)
 WAITING_ON_LANE = _WAITING.where(outbox.c.lane == bindparam("lane")).limit(1)
-# Every worker asks this before each delivery.
+# A worker's listing of the lanes' heads (bot/outbox.py lists again every LISTING_KEPT).
 _LANES = (
     select(
         outbox.c.lane,
@@ -103,7 +97,7 @@ _LANES = (
     .group_by(outbox.c.lane)
     .subquery("h")
 )
-_READY = and_(outbox.c.due_at <= _MOMENT, free(_MOMENT))
+_READY = and_(outbox.c.due_at <= _MOMENT, queues.free(outbox, _MOMENT))
 HEADS = (
     select(outbox.c.id, outbox.c.lane, outbox.c.kind, _LANES.c.urgency, _READY.label("ready"))
     .join(_LANES, outbox.c.id == _LANES.c.head)

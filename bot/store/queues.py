@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, Update, func, select, update
+from sqlalchemy import BindParameter, ColumnElement, Connection, Table, Update, func, select, update
 
 from bot.store.base import Repository
 from bot.store.sql import _iso, _parse
@@ -45,6 +45,47 @@ class QueueStore(Repository):
         since = _parse(oldest)
         age = round((now - since).total_seconds(), 1) if since else 0.0
         return Backlog(int(pending), max(age, 0.0), int(dead))
+
+
+def free(table: Table, moment: str | BindParameter[str] | None) -> ColumnElement[bool]:
+    """Nobody holds a live lease on the row at `moment`."""
+    return table.c.lease_until.is_(None) | (table.c.lease_until < moment)
+
+
+def held(table: Table, row_id: int, owner: str) -> Update:
+    """An UPDATE of the row, if `owner` still holds it."""
+    return update(table).where(table.c.id == row_id, table.c.owner == owner)
+
+
+def put_back(
+    db: Connection, table: Table, row_id: int, owner: str, due: datetime, error: str, now: datetime
+) -> None:
+    """A row whose try failed and may pass later: due again at `due`, its lease let go."""
+    db.execute(
+        held(table, row_id, owner).values(
+            due_at=_iso(due),
+            last_error=error,
+            owner=None,
+            lease_until=None,
+            first_failed_at=func.coalesce(table.c.first_failed_at, _iso(now)),
+        )
+    )
+
+
+def bury(
+    db: Connection, table: Table, row_id: int, owner: str, error: str, now: datetime, state: str
+) -> None:
+    """Finish a row that was not delivered, in `state` (dead, refused, ...)."""
+    db.execute(
+        held(table, row_id, owner).values(
+            state=state,
+            last_error=error,
+            finished_at=_iso(now),
+            owner=None,
+            lease_until=None,
+            first_failed_at=func.coalesce(table.c.first_failed_at, _iso(now)),
+        )
+    )
 
 
 def _reopenable(table: Table, row_id: int) -> Update:

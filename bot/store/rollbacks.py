@@ -89,12 +89,11 @@ class RollbackStore(Repository):
             .where(rollbacks.c.id == rollback_id, rollbacks.c.status == "pending")
             .values(status="running", started_at=_iso(now))
         )
-        with self._write() as db:
-            try:
-                # A savepoint: on PostgreSQL the failed UPDATE would abort the whole
-                # transaction, and this may run inside a caller's.
-                with db.begin_nested():
-                    claimed = db.execute(claim).rowcount == 1
-            except IntegrityError:  # another rollback is running
-                return False
+        try:
+            # Inside a caller's transaction, a savepoint of its own: on PostgreSQL the failed
+            # UPDATE would abort the whole transaction.
+            with self.db._write(savepoint=True) as db:
+                claimed = db.execute(claim).rowcount == 1
+        except IntegrityError:  # another rollback is running
+            return False
         return claimed
