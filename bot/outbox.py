@@ -1,4 +1,4 @@
-"""Delivery of the outbox: every effect opsbot owes Slack or a third party, from SQLite.
+"""Delivery of the outbox: every effect opsbot owes Slack or a third party, from the database.
 
 A command writes its effects as outbox rows in the transaction of its change (Store.enqueue);
 this module delivers them. Rows are grouped in lanes (one incident in a Slack channel, one
@@ -9,16 +9,16 @@ digest channel delays no page in #incidents, a card Slack is slow to take holds 
 incident. Slack's pace (about one post a second per channel) is kept per channel, and pages
 go first.
 
-Failures are classified (`refusal`). An answer that will not change by trying again (Slack's
-`invalid_blocks`, `channel_not_found`, `message_not_found`, an HTTP 4xx) ends the row at once:
-a message whose layout Slack refuses is posted as plain text and says so, an update of a
-deleted message is dropped, a page falls back, anything else is `refused`. Only what may pass
-(5xx, 429, timeouts, a dropped connection) is retried, with capped exponential backoff and
-jitter (a 429's Retry-After is honoured) until `outbox.give_up_minutes`, then it is dead.
+Failures are classified (bot/failures.py). An answer that will not change by trying again
+(Slack's `invalid_blocks`, `channel_not_found`, `message_not_found`, an HTTP 4xx) ends the
+row at once: a layout Slack refuses is posted as plain text and says so, an update of a
+deleted message is dropped, a page falls back, anything else is `refused`. What may pass
+(5xx, 429, timeouts, a dropped connection) is retried with capped, jittered exponential
+backoff (a 429's Retry-After honoured) until `outbox.give_up_minutes`, then it is dead.
 `opsbot outbox` lists dead and refused rows, /healthz counts them, and the kind's
 `on_failure` hears of it (an incident's third-party effects tell the commander). A page not
-delivered `page_fallback_minutes` after it was owed falls back (a top-level post in the
-incidents channel), wherever it stands in its lane.
+delivered `page_fallback_minutes` after it was owed
+falls back (a top-level post in the incidents channel), wherever it stands in its lane.
 
 Rows are claimed with an owner and a lease, so a process that dies mid-delivery leaves the
 row to be claimed again, by itself after a restart or by a standby; a request the dead process
@@ -36,12 +36,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
 
 from bot.failures import Dropped, failure_text, refused, retry_after, timed_out, transient
+from bot.lanes import pace_key
 from bot.owners import owner_id, release_dead
 from bot.redact import RedactingClient
 from bot.store import Effect, Head, Store, now_utc
@@ -54,7 +55,7 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=30)  # longer than any one delivery: Slack calls time out at 10 s
 OVERDUE_EVERY = timedelta(seconds=1)
-LISTING_KEPT = 0.1  # a worker's listing of the lanes' heads serves it this long (_deliver_one)
+LISTING_KEPT = 0.1  # a listing of the lanes' heads serves the workers this long (_list_heads)
 IDLE_POLL_SECONDS = 0.5  # rows of other processes and retries falling due are seen this fast
 BACKOFF_BASE_SECONDS = 1.0
 LANDING_MARGIN = timedelta(seconds=2)  # beyond the call's timeout, for a request to land
@@ -86,17 +87,6 @@ class Kind:
     on_failure: Callable[[Deps, Effect, str, bool], None] | None = None
 
 
-def slack_lane(channel: str, topic: str | None = None) -> str:
-    """A channel's lane, or (with a topic, such as one incident) a lane of its own within
-    the channel: its rows keep their order, and wait for no other topic's."""
-    return f"slack:{channel}" + (f"/{topic}" if topic else "")
-
-
-def pace_key(lane: str) -> str:
-    """What Slack's pace is counted on: the channel, for every lane in it."""
-    return lane.split("/", 1)[0]
-
-
 class Outbox:
     """The delivery loop: worker threads that claim due rows and deliver them."""
 
@@ -122,9 +112,10 @@ class Outbox:
         # A request a claim makes may land at Slack up to the call's timeout after it.
         self.inflight = timedelta(seconds=policy.timeout_seconds) + LANDING_MARGIN
         self._pace_due: dict[str, float] = {}  # channel -> when its bucket has a token again
-        self._overdue_seen = datetime.min.replace(tzinfo=UTC)  # late pages last looked for
-        self._listing = threading.local()  # each worker's last listing of the lanes' heads
-        self._claiming: set[int] = set()  # rows a worker of this process is claiming now
+        self._overdue_seen: datetime | None = None  # when late pages were last looked for
+        self._heads: list[Head] = []  # the lanes' heads as last listed, for every worker
+        self._heads_until = 0.0  # when that listing is too old to use (time.monotonic())
+        self._heads_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._done = threading.Condition()
@@ -191,50 +182,56 @@ class Outbox:
                 self._done.notify_all()
 
     def _deliver_one(self, paced: bool) -> bool:
-        """From this worker's listing of the lanes' heads, listed again when LISTING_KEPT
-        has passed or it gives nothing: with hundreds of lanes waiting, listing before every
-        delivery was most of a worker's work."""
         now = self.clock()
         if self._fall_back_overdue(now):
             return True
-        mine = self._listing
-        if time.monotonic() < getattr(mine, "until", 0.0) and self._deliver_head(
-            mine.heads, paced, now
-        ):
-            return True
-        mine.heads = self.store.outbox.heads(now)
-        mine.until = time.monotonic() + LISTING_KEPT
-        return self._deliver_head(mine.heads, paced, now)
-
-    def _deliver_head(self, heads: list[Head], paced: bool, now: datetime) -> bool:
-        """Claim and deliver the first of `heads` it can, the lanes' heads as listed a moment
-        ago (a claim checks again that its row is still free and due). A head tried is taken
-        off the list, delivered or not: the next listing shows where it stands. One another
-        worker of this process is claiming is left to it: racing for the same row costs the
-        loser a write."""
-        urgent = {head.lane for head in heads if head.urgent}
-        # A channel's pace is kept for its urgent lanes while they wait: no other post in that
-        # channel takes a turn before the page has gone.
-        reserved = {pace_key(lane) for lane in urgent}
-        for head in [head for head in heads if head.ready and head.id not in self._claiming]:
-            spec = self.kinds.get(head.kind)
-            paced_here = paced and spec is not None and spec.paced
-            if paced_here:
-                key = pace_key(head.lane)
-                waits = key in reserved and head.lane not in urgent
-                if waits or time.monotonic() < self._pace_due.get(key, 0.0):
-                    continue
-            heads.remove(head)
-            self._claiming.add(head.id)
-            try:
-                claimed = self._claim(head, now, paced_here)
-            finally:
-                self._claiming.discard(head.id)
-            if claimed is None:
+        fresh = time.monotonic() >= self._heads_until
+        if fresh:
+            self._list_heads(now)
+        while True:
+            taken = self._take_head(paced)
+            if taken is None:
+                if fresh:
+                    return False
+                self._list_heads(now)  # the listing gave nothing: what is there now?
+                fresh = True
                 continue
-            self._deliver(claimed)
-            return True
-        return False
+            head, paced_here = taken
+            claimed = self._claim(head, now, paced_here)
+            if claimed is not None:
+                self._deliver(claimed)
+                return True
+
+    def _list_heads(self, now: datetime) -> None:
+        """List the lanes' heads for every worker of this process, to serve them for
+        LISTING_KEPT: with hundreds of lanes waiting, listing before every delivery was most
+        of a worker's work."""
+        heads = self.store.outbox.heads(now)
+        with self._heads_lock:
+            self._heads, self._heads_until = heads, time.monotonic() + LISTING_KEPT
+
+    def _take_head(self, paced: bool) -> tuple[Head, bool] | None:
+        """The first head of the listing that may be tried now (and whether it spends its
+        channel's pace), taken off it so no other worker tries it too. Its claim checks
+        again that the row is still free and due."""
+        with self._heads_lock:
+            urgent = {head.lane for head in self._heads if head.urgent}
+            # A channel's pace is kept for its urgent lanes while they wait: no other post
+            # in that channel takes a turn before the page has gone.
+            reserved = {pace_key(lane) for lane in urgent}
+            for head in self._heads:
+                if not head.ready:
+                    continue
+                spec = self.kinds.get(head.kind)
+                paced_here = paced and spec is not None and spec.paced
+                if paced_here:
+                    key = pace_key(head.lane)
+                    waits = key in reserved and head.lane not in urgent
+                    if waits or time.monotonic() < self._pace_due.get(key, 0.0):
+                        continue
+                self._heads.remove(head)
+                return head, paced_here
+        return None
 
     def _claim(self, effect: Head, now: datetime, paced: bool) -> Effect | None:
         """Claim the row and, for a post Slack paces, a token of its channel's bucket, in one
@@ -261,9 +258,12 @@ class Outbox:
     def _fall_back_overdue(self, now: datetime) -> bool:
         """A row with a fallback (a page) still owed `page_fallback_minutes` after it was
         owed, whatever holds it up: its fallback now. Looked for once a second: the wait is
-        minutes long, and a worker that asked before every delivery spent a query on it."""
-        if now < self._overdue_seen + OVERDUE_EVERY:
+        minutes long, and a worker that asked before every delivery spent a query on it. A
+        clock set back looks at once rather than waiting for it to catch up."""
+        seen = self._overdue_seen
+        if seen is not None and seen <= now < seen + OVERDUE_EVERY:
             return False
+        self._overdue_seen = now  # before asking: the other workers need not ask too
         minutes = self.settings.outbox.page_fallback_minutes
         kinds = tuple(name for name, spec in self.kinds.items() if spec.fallback)
         for effect in self.store.outbox.overdue(kinds, now - timedelta(minutes=minutes), now):
@@ -276,8 +276,8 @@ class Outbox:
                 f"; last error: {claimed.last_error}" if claimed.last_error else ""
             )
             self._fall_back(claimed, self.kinds[claimed.kind], why)
+            self._overdue_seen = None  # there may be more: the next call looks again
             return True
-        self._overdue_seen = now
         return False
 
     def _fall_back(self, effect: Effect, spec: Kind, error: str) -> None:

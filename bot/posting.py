@@ -16,7 +16,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.failures import Dropped, failure_text, slack_error
-from bot.outbox import Kind, slack_lane
+from bot.lanes import slack_lane
+from bot.outbox import Kind
 from bot.replies import clip
 from bot.store import Effect
 

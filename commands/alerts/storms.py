@@ -19,6 +19,7 @@ from bot.domain.incidents import service as incidents
 from bot.domain.incidents.outcome import Outcome, publish
 from bot.domain.oncall import who
 from bot.failures import slack_error
+from bot.lanes import slack_lane
 from bot.replies import Reply, clip, section
 from bot.store import Alert, Entry
 from bot.store.outbox import Effect
@@ -137,7 +138,7 @@ def post_alert(
     channel = rule.channel or deps.settings.digest_target
     if storming:
         deps.store.outbox.enqueue(
-            "alerts.summary", outbox.slack_lane(channel), {"channel": channel}, coalesce=True
+            "alerts.summary", slack_lane(channel), {"channel": channel}, coalesce=True
         )
         return
     icon = {"firing": ":rotating_light:", "resolved": ":white_check_mark:"}.get(

@@ -23,6 +23,7 @@ from bot.deps import Deps
 from bot.domain.incidents.card import render_card
 from bot.domain.oncall import paging, who
 from bot.domain.status import notices, statuspage
+from bot.lanes import slack_lane
 from bot.replies import Reply, blocks, mention, section
 from bot.store import Effect, Entry, Incident
 
@@ -34,7 +35,7 @@ THREAD_GONE = {"thread_not_found", "message_not_found", "channel_not_found", "is
 
 
 def _lane(deps: Deps, number: int) -> str:
-    return outbox.slack_lane(deps.settings.incidents_channel, f"INC-{number}")
+    return slack_lane(deps.settings.incidents_channel, f"INC-{number}")
 
 
 def _enqueue(
@@ -74,7 +75,7 @@ def page(deps: Deps, incident: Incident, person: str, text: str) -> None:
         deps, "incident.page", lane, {**base, "via": "thread"}, incident.number, priority=urgent
     )
     if person.startswith(("U", "W")):
-        dm = outbox.slack_lane(person, f"INC-{incident.number}")
+        dm = slack_lane(person, f"INC-{incident.number}")
         _enqueue(deps, "incident.page", dm, {**base, "via": "dm"}, incident.number, priority=urgent)
 
 
