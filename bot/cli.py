@@ -187,10 +187,6 @@ def _jobs(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _store(settings: Settings) -> Store:
-    return open_store(settings)
-
-
 def _retry_or_drop(
     args: argparse.Namespace,
     retry: Callable[[int, datetime], bool],

@@ -35,7 +35,7 @@ from bot.outbox import Kind, Outbox
 from bot.pools import Pools
 from bot.server import make_server, wsgi_app
 from bot.steady import SteadyClock
-from bot.store import WRITE_BUDGET_SECONDS, Store, engines, serve_lock
+from bot.store import SERVE_LOCK, WRITE_BUDGET_SECONDS, Store, engines, serve_lock
 from bot.surface import Route
 from commands import SURFACES
 from commands.backup import service as backups
@@ -96,9 +96,6 @@ def recover(deps: Deps) -> None:
     one `opsbot serve`), never by `opsbot jobs` or `run-job` beside a running bot."""
     backups.recover(deps)  # a backup cut short by a crash is marked failed, its files removed
     rollbacks.recover(deps)  # a rollback cut short is marked interrupted and said in its thread
-
-
-SERVE_LOCK = "opsbot.serve"  # PostgreSQL's advisory lock held by the one `opsbot serve`
 
 
 class AlreadyServing(ConfigError):

@@ -28,6 +28,7 @@ from bot.store.alerts import Alert, AlertStore, Heartbeat, Silence
 from bot.store.backups import Backup, BackupStore, CareEntry
 from bot.store.base import (
     BUSY_TIMEOUT_MS,
+    SERVE_LOCK,
     WRITE_BUDGET_SECONDS,
     CannotUpgrade,
     NewerDatabase,
@@ -112,6 +113,7 @@ __all__ = [
     "StoreUnwritable",
     "Alert",
     "NewerDatabase",
+    "SERVE_LOCK",
     "serve_lock",
     "Timer",
     "WRITE_BUDGET_SECONDS",

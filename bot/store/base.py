@@ -45,6 +45,9 @@ UPGRADE_COPIES = 5  # copies of the file taken before upgrades, kept beside it
 MIN_FREE_BYTES = 1 << 20  # less free space than this after a "disk full" is still full
 
 
+SERVE_LOCK = "opsbot.serve"  # on PostgreSQL, the advisory lock the one `opsbot serve` holds
+
+
 def serve_lock(path: Path | str) -> Path:
     """The file `opsbot serve` holds locked while it owns the database at `path`."""
     return Path(f"{path}.serve.lock")

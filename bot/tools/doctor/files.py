@@ -12,9 +12,8 @@ from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
 
-from bot.store import engines, migrations, serve_lock
+from bot.store import SERVE_LOCK, engines, migrations, serve_lock
 from bot.tools.doctor.result import FAIL, OFF, OK, Context, Result
-from bot.wiring import SERVE_LOCK
 
 
 def config(ctx: Context) -> Result:
@@ -71,23 +70,21 @@ def _postgresql(ctx: Context) -> Result:
     where = engines.shown(engine.url)
     try:
         with engine.connect() as conn:
-            at = history.current(conn)
+            pending = history.pending(conn)
             holder = None if ctx.serving else engines.lock_holder(conn, SERVE_LOCK)
     except OperationalError as exc:
         said = engines.unreachable(exc, engine.url) or type(exc.orig).__name__
         return Result("database", FAIL, said, "check OPSBOT_DATABASE_URL and the server")
-    finally:
-        engine.dispose()
-    newest = history.newest()
-    try:
-        pending = history.after(at)
-    except history.UnknownRevision:
+    except history.UnknownRevision as exc:
         return Result(
             "database",
             FAIL,
-            f"{where} is at revision {at}, written by a newer opsbot (this one knows {newest})",
+            f"{where} is at revision {exc.found}, written by a newer opsbot "
+            f"(this one knows {history.newest()})",
             "run that newer opsbot",
         )
+    finally:
+        engine.dispose()
     if holder:
         return Result(
             "database",
@@ -95,7 +92,8 @@ def _postgresql(ctx: Context) -> Result:
             f"{where} is held by a running opsbot serve ({holder})",
             "stop it, or give this one its own database",
         )
-    state = f"{len(pending)} revisions to apply at start" if pending else f"at revision {at}"
+    at = f"at revision {history.newest()}"
+    state = f"{len(pending)} revisions to apply at start" if pending else at
     return Result("database", OK, f"{where}: PostgreSQL, {state}, not in use")
 
 
