@@ -269,7 +269,7 @@ def run(args: argparse.Namespace, cluster: Any) -> int:
             start(ops, {**env, "PORT": str(ports["opsbot"])}, urls["opsbot"], logs / "opsbot.log")
         )
         if cluster is not None:
-            database = cluster.create_database("bench").replace("+psycopg", "")
+            database = cluster.create_database("bench")
             on_pg = {**env, "PORT": str(ports["opsbot PG"]), "OPSBOT_DATABASE_URL": database}
             procs.append(start(ops, on_pg, urls["opsbot PG"], logs / "opsbot-pg.log"))
         rounds: dict[str, list[dict[str, float]]] = {name: [] for name in names}
@@ -304,26 +304,21 @@ def run(args: argparse.Namespace, cluster: Any) -> int:
             f"{m['max_ms']:8.1f}"
         )
     for baseline in ("bare Bolt", "fastest Bolt"):
-        ratios = [
-            o["throughput"] / b["throughput"]
-            for o, b in zip(rounds["opsbot"], rounds[baseline], strict=True)
-        ]
-        print(
-            f"throughput ratio opsbot / {baseline}: {statistics.median(ratios):.2f}x "
-            f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
-        )
+        ratio(f"opsbot / {baseline}", rounds["opsbot"], rounds[baseline])
     if cluster is not None:
-        ratios = [
-            p["throughput"] / s["throughput"]
-            for p, s in zip(rounds["opsbot PG"], rounds["opsbot"], strict=True)
-        ]
-        print(
-            f"throughput ratio opsbot on PostgreSQL / on SQLite: {statistics.median(ratios):.2f}x "
-            f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
-        )
+        ratio("opsbot on PostgreSQL / on SQLite", rounds["opsbot PG"], rounds["opsbot"])
     if storm is not None:
         print(storm)
     return 0
+
+
+def ratio(label: str, these: list[dict[str, float]], those: list[dict[str, float]]) -> None:
+    """Throughput of `these` over `those`, round by round (each pair ran in the same round)."""
+    ratios = [a["throughput"] / b["throughput"] for a, b in zip(these, those, strict=True)]
+    print(
+        f"throughput ratio {label}: {statistics.median(ratios):.2f}x "
+        f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
+    )
 
 
 def hanging(args: argparse.Namespace, api: LocalSlack, url: str, opened: int) -> str:
