@@ -22,7 +22,7 @@ from bot.wiring import delivery_kinds
 from commands import SURFACES
 from jobs import next_runs
 
-pytest_plugins = ["tests.postgres"]  # postgres_cluster, postgres_url
+pytest_plugins = ["tests.postgres"]  # the postgres_* fixtures, own_postgres_cluster
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)  # a Friday morning
 

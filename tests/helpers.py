@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import stat
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -14,6 +16,27 @@ import pytest
 # CPU), which a polling loop did fifty times a second. No keep-alive: a server is killed and
 # started again on the same port, and a pooled connection to the dead one would fail.
 HTTP = httpx.Client(timeout=5, limits=httpx.Limits(max_keepalive_connections=0))
+
+
+def all_at_once(work: Callable[[int], None], threads: int) -> None:
+    """Run work(0) .. work(threads - 1) on threads of their own, started together, and fail
+    with what any of them raised."""
+    errors: list[BaseException] = []
+    start = threading.Barrier(threads)
+
+    def run(n: int) -> None:
+        start.wait()
+        try:
+            work(n)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    running = [threading.Thread(target=run, args=(n,)) for n in range(threads)]
+    for thread in running:
+        thread.start()
+    for thread in running:
+        thread.join()
+    assert errors == []
 
 
 def programs_on_path(

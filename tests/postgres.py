@@ -15,6 +15,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -119,6 +120,15 @@ class Cluster:
         self._admin(statement)
         return self.url(name)
 
+    @contextmanager
+    def database(self, template: str | None = None) -> Iterator[str]:
+        """A database of its own (a copy of `template`, or empty), dropped after."""
+        name = f"test_{uuid.uuid4().hex[:16]}"
+        try:
+            yield self.create_database(name, template=template)
+        finally:
+            self.drop_database(name)
+
     def drop_database(self, name: str) -> None:
         """Drop the database, closing whatever connections a test left open on it."""
         self._admin(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
@@ -140,6 +150,13 @@ class Cluster:
     def _run(self, program: str, *args: str) -> subprocess.CompletedProcess[str]:
         argv = [*self.as_server_user, str(self.bin_dir / program), *args]
         return subprocess.run(argv, cwd=self.root, capture_output=True, text=True, timeout=90)
+
+
+def as_user_writes(url: str, password: str | None = None) -> str:
+    """A fixture's URL as a user writes it: postgresql:// (the fixtures name the driver),
+    with `password` when given (the cluster trusts local connections and ignores it)."""
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    return plain if password is None else plain.replace(f"//{USER}@", f"//{USER}:{password}@")
 
 
 def _cluster() -> Iterator[Cluster]:
@@ -186,15 +203,12 @@ def postgres_template(postgres_cluster: Cluster) -> str:
 @pytest.fixture
 def postgres_store_url(postgres_cluster: Cluster, postgres_template: str) -> Iterator[str]:
     """A SQLAlchemy URL of a database of this test's own with opsbot's schema, dropped after."""
-    name = f"test_{uuid.uuid4().hex[:16]}"
-    yield postgres_cluster.create_database(name, template=postgres_template)
-    postgres_cluster.drop_database(name)
+    with postgres_cluster.database(template=postgres_template) as url:
+        yield url
 
 
 @pytest.fixture
 def postgres_url(postgres_cluster: Cluster) -> Iterator[str]:
     """A SQLAlchemy URL of an empty database of this test's own, dropped after it."""
-    name = f"test_{uuid.uuid4().hex[:16]}"
-    url = postgres_cluster.create_database(name)
-    yield url
-    postgres_cluster.drop_database(name)
+    with postgres_cluster.database() as url:
+        yield url

@@ -14,14 +14,9 @@ from bot.config import Settings
 from bot.store import Store, StoreBusy, engines
 from bot.tools.localslack import LocalSlack
 from bot.wiring import AlreadyServing, own_database
-from tests.postgres import Cluster, free_port
+from tests.postgres import Cluster, as_user_writes, free_port
 from tests.test_cli import opsbot
 from tests.test_doctor import doctor
-
-
-def _as_user_writes(url: str, password: str = "hunter2") -> str:
-    """The URL as a user writes it: postgresql://, with a password."""
-    return url.replace("postgresql+psycopg://opsbot@", f"postgresql://opsbot:{password}@")
 
 
 def test_a_server_that_is_down_is_one_line_and_exit_2(tmp_path: Path) -> None:
@@ -36,7 +31,7 @@ def test_a_server_that_is_down_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 
 def test_a_database_that_does_not_exist_is_named(tmp_path: Path, postgres_cluster: Cluster) -> None:
-    url = _as_user_writes(postgres_cluster.url("no_such_db"))
+    url = as_user_writes(postgres_cluster.url("no_such_db"), "hunter2")
     ran = opsbot("jobs", env={"OPSBOT_DATABASE_URL": url}, cwd=tmp_path)
     assert ran.returncode == 2
     [line] = ran.stderr.strip().splitlines()
@@ -59,7 +54,9 @@ def test_a_database_a_newer_opsbot_wrote_is_refused_with_both_versions(
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0042'"))
         conn.execute(sa.text("CREATE TABLE from_the_future (id integer)"))
     ran = opsbot(
-        "jobs", env={"OPSBOT_DATABASE_URL": _as_user_writes(postgres_store_url)}, cwd=tmp_path
+        "jobs",
+        env={"OPSBOT_DATABASE_URL": as_user_writes(postgres_store_url, "hunter2")},
+        cwd=tmp_path,
     )
     assert ran.returncode == 2
     assert "newer opsbot" in ran.stderr and "0042" in ran.stderr and "0001" in ran.stderr
@@ -81,7 +78,7 @@ def test_one_serve_per_postgresql_database(postgres_store_url: str) -> None:
 
 
 def test_a_store_on_postgresql_shows_no_password(postgres_store_url: str) -> None:
-    store = Store(_as_user_writes(postgres_store_url, "s3cret"))
+    store = Store(as_user_writes(postgres_store_url, "s3cret"))
     try:
         assert "s3cret" not in store.path and "127.0.0.1" in store.path
     finally:
@@ -93,7 +90,7 @@ def test_doctor_checks_the_postgresql_database(
 ) -> None:
     """Reachable, at its revision and free: ok; held by a running serve: a failed check that
     says who holds it; unreachable: a failed check naming it, never the password."""
-    url = _as_user_writes(postgres_store_url)
+    url = as_user_writes(postgres_store_url, "hunter2")
     code, results, _ = doctor(slack, tmp_path, OPSBOT_DATABASE_URL=url)
     assert results["database"]["state"] == "ok", results["database"]
     assert "PostgreSQL, at revision 0001, not in use" in results["database"]["detail"]
@@ -104,7 +101,7 @@ def test_doctor_checks_the_postgresql_database(
         held.close()
     assert results["database"]["state"] == "fail"
     assert "held by a running opsbot serve (server pid" in results["database"]["detail"]
-    gone = _as_user_writes(postgres_cluster.url("no_such_db"))
+    gone = as_user_writes(postgres_cluster.url("no_such_db"), "hunter2")
     _, results, shown = doctor(slack, tmp_path, OPSBOT_DATABASE_URL=gone)
     assert results["database"]["state"] == "fail"
     assert "'no_such_db'" in results["database"]["detail"] and "hunter2" not in shown

@@ -1,6 +1,6 @@
 """Health probes and the monitor's rules, with a controllable clock and made-up readings."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 import mongomock
@@ -13,6 +13,7 @@ from bot.domain.health import CRITICAL, NOT_CONFIGURED, OK, WARNING, Reading
 from bot.replies import sparkline
 from bot.store import Episode, SecurityFinding
 from commands.health import monitor
+from tests.conftest import T0
 
 
 def test_redact_hides_credentials_anywhere() -> None:
@@ -158,8 +159,6 @@ def test_readings_are_kept_for_the_retention_window(deps, clock) -> None:
 
 # What the monitor and the audit keep, on both engines -----------------------------------
 
-AT = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
-
 
 @pytest.mark.both_engines
 def test_readings_read_back_in_time_order_with_no_credentials(store) -> None:
@@ -167,26 +166,26 @@ def test_readings_read_back_in_time_order_with_no_credentials(store) -> None:
     without their credentials; a round with no readings still drops the expired ones."""
     keep = timedelta(days=1)
     store.health.add_readings(
-        AT,
+        T0,
         [
             ("cpu", OK, 12.5, "12 % busy"),
             ("mongo", CRITICAL, None, "failed: mongodb://admin:hunter2@db.internal/pb"),
         ],
         keep,
     )
-    store.health.add_readings(AT + timedelta(hours=1), [("cpu", WARNING, 85.25, "85 % busy")], keep)
-    store.health.add_readings(AT + timedelta(hours=2), [], keep)
-    cpu = store.health.readings("cpu", AT)
+    store.health.add_readings(T0 + timedelta(hours=1), [("cpu", WARNING, 85.25, "85 % busy")], keep)
+    store.health.add_readings(T0 + timedelta(hours=2), [], keep)
+    cpu = store.health.readings("cpu", T0)
     assert [(r.at, r.state, r.value) for r in cpu] == [
-        (AT, OK, 12.5),
-        (AT + timedelta(hours=1), WARNING, 85.25),
+        (T0, OK, 12.5),
+        (T0 + timedelta(hours=1), WARNING, 85.25),
     ]
-    [mongo] = store.health.readings("mongo", AT)
+    [mongo] = store.health.readings("mongo", T0)
     assert (mongo.value, mongo.summary) == (None, "failed: mongodb://***@db.internal/pb")
-    assert [r.value for r in store.health.readings("cpu", AT + timedelta(minutes=1))] == [85.25]
-    store.health.add_readings(AT + timedelta(days=1, minutes=30), [], keep)
-    assert [r.value for r in store.health.readings("cpu", AT)] == [85.25]
-    assert store.health.readings("mongo", AT) == []
+    assert [r.value for r in store.health.readings("cpu", T0 + timedelta(minutes=1))] == [85.25]
+    store.health.add_readings(T0 + timedelta(days=1, minutes=30), [], keep)
+    assert [r.value for r in store.health.readings("cpu", T0)] == [85.25]
+    assert store.health.readings("mongo", T0) == []
 
 
 @pytest.mark.both_engines
@@ -197,20 +196,20 @@ def test_an_episode_changes_in_place_until_it_closes(store) -> None:
     opened = {
         "check_name": "api",
         "state": WARNING,
-        "started_at": AT.isoformat(),
+        "started_at": T0.isoformat(),
         "channel": "C0INCIDENTS",
         "ts": "1764237600.000100",
         "ok_streak": 0,
     }
     first = store.health.save_episode(opened)
-    episode = Episode(first, "api", WARNING, AT, None, "C0INCIDENTS", "1764237600.000100", None, 0)
+    episode = Episode(first, "api", WARNING, T0, None, "C0INCIDENTS", "1764237600.000100", None, 0)
     assert store.health.open_episode("api") == episode
     assert store.health.open_episode("cpu") is None
     assert store.health.save_episode({"id": first, "state": CRITICAL, "ok_streak": 1}) == first
     assert store.health.open_episode("api") == Episode(
-        first, "api", CRITICAL, AT, None, "C0INCIDENTS", "1764237600.000100", None, 1
+        first, "api", CRITICAL, T0, None, "C0INCIDENTS", "1764237600.000100", None, 1
     )
-    ended = AT + timedelta(minutes=6)
+    ended = T0 + timedelta(minutes=6)
     store.health.save_episode(
         {"id": first, "ended_at": ended.isoformat(), "state": OK, "ok_streak": 2}
     )
@@ -227,7 +226,7 @@ def test_security_runs_keep_each_finding_once_newest_first(store) -> None:
     their summaries and fingerprints, and a finding is found by its run and fingerprint."""
     summary = {"deps": {"state": WARNING, "summary": "1 vulnerable package"}}
     first = store.security.add_security_run(
-        AT,
+        T0,
         summary,
         [
             ("f-cve", "deps", "high", "CVE-2026-0001 in requests"),
@@ -235,12 +234,12 @@ def test_security_runs_keep_each_finding_once_newest_first(store) -> None:
             ("f-key", "secrets", "critical", "an API key in .env"),
         ],
     )
-    second = store.security.add_security_run(AT + timedelta(days=30), {}, [])
+    second = store.security.add_security_run(T0 + timedelta(days=30), {}, [])
     assert second > first
     latest, earlier = store.security.security_runs()
     assert (latest.id, latest.at, latest.summary, latest.fingerprints) == (
         second,
-        AT + timedelta(days=30),
+        T0 + timedelta(days=30),
         {},
         set(),
     )

@@ -15,6 +15,7 @@ from bot.store import Change, Entry, Incident, Store
 from bot.store.copy import CopyRefused, target_url
 from bot.store.schema.tables import metadata
 from tests.conftest import T0
+from tests.postgres import as_user_writes
 from tests.test_cli import opsbot
 
 
@@ -49,15 +50,10 @@ def _used_database(path: Path) -> dict[str, int]:
         }
 
 
-def _plain(url: str) -> str:
-    """The URL as a user writes it (the test fixture names the driver)."""
-    return url.replace("postgresql+psycopg://", "postgresql://")
-
-
 def test_every_table_arrives_with_its_rows_and_ids_go_on(tmp_path: Path, postgres_url: str) -> None:
     counts = _used_database(tmp_path / "opsbot.db")
     assert counts["incidents"] == 3 and counts["timeline"] == 6 and counts["digest_marks"] == 1
-    ran = opsbot("migrate", "--to", _plain(postgres_url), env={}, cwd=tmp_path)
+    ran = opsbot("migrate", "--to", as_user_writes(postgres_url), env={}, cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
     assert f"Copied {sum(counts.values())} rows in {len(counts)} tables" in ran.stdout
     assert "  incidents: 3 rows" in ran.stdout
@@ -90,7 +86,7 @@ def test_a_target_that_is_not_empty_is_refused_and_left_alone(
     with engine.begin() as conn:
         conn.execute(sa.text("CREATE TABLE theirs (x int)"))
         conn.execute(sa.text("INSERT INTO theirs VALUES (1)"))
-    ran = opsbot("migrate", "--to", _plain(postgres_url), env={}, cwd=tmp_path)
+    ran = opsbot("migrate", "--to", as_user_writes(postgres_url), env={}, cwd=tmp_path)
     assert ran.returncode == 2
     assert "is not empty (1 tables)" in ran.stderr and "Nothing was changed" in ran.stderr
     with engine.connect() as conn:

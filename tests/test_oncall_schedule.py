@@ -18,6 +18,8 @@ from bot.domain.oncall.schedule import (
     schedule,
     shift_at,
 )
+from tests.conftest import T0
+from tests.helpers import all_at_once
 
 BERLIN = ZoneInfo("Europe/Berlin")
 PEOPLE = st.lists(st.sampled_from(["A", "B", "C", "D", "E"]), min_size=1, max_size=5, unique=True)
@@ -190,33 +192,29 @@ def test_one_answer_to_who_is_on_call_in_the_changed_hours(zone: str) -> None:
 
 # The stored schedule, on both engines ------------------------------------------------------
 
-NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
-
 
 @pytest.mark.both_engines
 def test_an_accepted_swap_is_two_overrides_each_with_its_audit_entry(store) -> None:  # type: ignore[no-untyped-def]
     """Accepting a swap stores both overrides under the ids returned, audited in order; a
     second answer to the same swap changes nothing."""
-    store.oncall.set_rotation(["U0A", "U0B"], datetime(2026, 11, 23, 9, 0), actor="U0A", now=NOW)
+    store.oncall.set_rotation(["U0A", "U0B"], datetime(2026, 11, 23, 9, 0), actor="U0A", now=T0)
     assert store.oncall.rotation() == (["U0A", "U0B"], datetime(2026, 11, 23, 9, 0))
-    give = (NOW + WEEK, NOW + 2 * WEEK)
-    take = (NOW + 2 * WEEK, NOW + 3 * WEEK)
-    swap = store.oncall.request_swap("U0A", "U0B", give, take, NOW)
+    give = (T0 + WEEK, T0 + 2 * WEEK)
+    take = (T0 + 2 * WEEK, T0 + 3 * WEEK)
+    swap = store.oncall.request_swap("U0A", "U0B", give, take, T0)
     assert store.oncall.swap(swap).status == "pending"
-    assert store.oncall.decide_swap(swap, True, actor="U0B", now=NOW + timedelta(hours=1))
-    assert not store.oncall.decide_swap(swap, False, actor="U0B", now=NOW + timedelta(hours=2))
+    assert store.oncall.decide_swap(swap, True, actor="U0B", now=T0 + timedelta(hours=1))
+    assert not store.oncall.decide_swap(swap, False, actor="U0B", now=T0 + timedelta(hours=2))
     decided = store.oncall.swap(swap)
-    assert (decided.status, decided.decided_at) == ("accepted", NOW + timedelta(hours=1))
-    overrides = store.oncall.overrides(NOW)
+    assert (decided.status, decided.decided_at) == ("accepted", T0 + timedelta(hours=1))
+    overrides = store.oncall.overrides(T0)
     assert [(o.user, o.starts_at, o.ends_at, o.reason) for o in overrides] == [
         ("U0B", *give, f"swap S{swap}"),
         ("U0A", *take, f"swap S{swap}"),
     ]
-    extra = store.oncall.add_override(
-        "U0C", NOW, NOW + WEEK, reason="override", actor="U0C", now=NOW
-    )
-    assert [o.id for o in store.oncall.overrides(NOW)] == [*(o.id for o in overrides), extra]
-    assert [o.user for o in store.oncall.overrides(NOW + 2 * WEEK)] == ["U0A"]  # the others ended
+    extra = store.oncall.add_override("U0C", T0, T0 + WEEK, reason="override", actor="U0C", now=T0)
+    assert [o.id for o in store.oncall.overrides(T0)] == [*(o.id for o in overrides), extra]
+    assert [o.user for o in store.oncall.overrides(T0 + 2 * WEEK)] == ["U0A"]  # the others ended
     actions = [(e.actor, e.action) for e in store.oncall.audit()]
     assert actions == [
         ("U0C", "override"),
@@ -234,23 +232,13 @@ def test_an_accepted_swap_is_two_overrides_each_with_its_audit_entry(store) -> N
 def test_answers_to_one_swap_at_once_decide_it_once(store) -> None:  # type: ignore[no-untyped-def]
     """Six answers to the same swap at the same moment: one accepts it, the others change
     nothing, and there are exactly two overrides."""
-    import threading
-
-    swap = store.oncall.request_swap(
-        "U0A", "U0B", (NOW, NOW + WEEK), (NOW + WEEK, NOW + 2 * WEEK), NOW
-    )
-    start = threading.Barrier(6)
+    swap = store.oncall.request_swap("U0A", "U0B", (T0, T0 + WEEK), (T0 + WEEK, T0 + 2 * WEEK), T0)
     decided: list[bool] = []
 
-    def answer() -> None:
-        start.wait()
-        decided.append(store.oncall.decide_swap(swap, True, actor="U0B", now=NOW))
+    def answer(_: int) -> None:
+        decided.append(store.oncall.decide_swap(swap, True, actor="U0B", now=T0))
 
-    threads = [threading.Thread(target=answer) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    all_at_once(answer, 6)
     assert sorted(decided) == [False] * 5 + [True]
-    assert len(store.oncall.overrides(NOW)) == 2
+    assert len(store.oncall.overrides(T0)) == 2
     assert [e.action for e in store.oncall.audit()].count("swap-accepted") == 1

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -374,16 +375,25 @@ def test_a_row_put_back_with_a_later_due_time_is_not_taken_early(store: Store) -
     assert store.outbox.claim(row, "h:1:a", now + timedelta(seconds=21), timedelta(seconds=30))
 
 
+PACE = {"slack_posts_per_second": 0.001, "slack_burst": 1}  # one post, then none for long
+
+
+@pytest.fixture
+def paced(settings: Settings, store: Store, slack: LocalSlack) -> Iterator[Deps]:
+    """Deps whose channels each take one post, then none for long."""
+    built = make_deps(
+        Settings(opsbot_db=settings.opsbot_db, outbox=PACE), store, slack, Clock(datetime.now(UTC))
+    )
+    yield built
+    built.pools.shutdown()
+
+
 def test_a_post_with_no_token_left_is_not_claimed_and_spends_nothing(
-    tmp_path: Path, slack: LocalSlack
+    paced: Deps, store: Store, slack: LocalSlack
 ) -> None:
     """The claim and the channel's token are one transaction: with the bucket empty the row
-    stays as it was (no attempt counted, no owner), and a worker losing a row spends none."""
-    pace = {"slack_posts_per_second": 0.001, "slack_burst": 1}  # one post, then none for long
-    settings = Settings(opsbot_db=tmp_path / "o.db", outbox=pace)
-    store = Store(settings.opsbot_db)
-    store.migrate()
-    deps = make_deps(settings, store, slack, Clock(datetime.now(UTC)))
+    stays as it was (no attempt counted, no owner)."""
+    deps = paced
     with store.atomic():
         enqueue_post(deps, "#incidents", {"text": "first"})
         store.outbox.enqueue("slack.post", "slack:#incidents/INC-1", {"channel": "#incidents"})
@@ -392,22 +402,17 @@ def test_a_post_with_no_token_left_is_not_claimed_and_spends_nothing(
     [waiting] = store.outbox.effects(("pending",))
     assert waiting.attempts == 0 and waiting.first_claimed_at is None
     assert [m.text for m in slack.history("#incidents")] == ["first"]
-    store.close()
 
 
-def test_a_worker_that_loses_the_row_spends_no_token(tmp_path: Path, slack: LocalSlack) -> None:
+def test_a_worker_that_loses_the_row_spends_no_token(paced: Deps, store: Store) -> None:
     """Another process claimed the row between the listing and this claim: the channel's
     only token is still there for the next post."""
-    pace = {"slack_posts_per_second": 0.001, "slack_burst": 1}
-    settings = Settings(opsbot_db=tmp_path / "o.db", outbox=pace)
-    store = Store(settings.opsbot_db)
-    store.migrate()
-    deps = make_deps(settings, store, slack, Clock(datetime.now(UTC)))
+    deps = paced
     with store.atomic():
         enqueue_post(deps, "#incidents", {"text": "first"})
     now = datetime.now(UTC)
     [listed] = store.outbox.claimable(now)
     assert store.outbox.claim(listed.id, "another-process", now, timedelta(minutes=1))
     assert deps.outbox._claim(listed, now, paced=True) is None  # noqa: SLF001
-    assert store.outbox.take_pace("slack:#incidents", time.time(), 0.001, 1) == 0.0
-    store.close()
+    rate, burst = PACE["slack_posts_per_second"], int(PACE["slack_burst"])
+    assert store.outbox.take_pace("slack:#incidents", time.time(), rate, burst) == 0.0

@@ -8,6 +8,7 @@ import pytest
 from bot.store import Change, Digest, DigestMark, Entry, Incident, JobRun, Store, migrations
 from bot.store.job_runs import RUN_LEASE
 from tests.conftest import T0
+from tests.helpers import all_at_once
 
 
 def new_incident(store: Store, title: str = "Login broken") -> Incident:
@@ -201,21 +202,12 @@ def test_one_rollback_and_one_backup_run_at_a_time_even_inside_a_command(store) 
 @pytest.mark.both_engines
 def test_many_threads_write_without_losing_any(store) -> None:
     """Eight threads opening incidents at once: every one is stored with its own number."""
-    errors: list[BaseException] = []
 
     def work(n: int) -> None:
-        try:
-            for i in range(10):
-                new_incident(store, f"t{n}-{i}")
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        for i in range(10):
+            new_incident(store, f"t{n}-{i}")
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    all_at_once(work, 8)
     found = store.incidents.find(open_only=True, limit=1000)
     assert sorted(i.number for i in found) == list(range(1, 81))
 
@@ -399,27 +391,18 @@ def test_silences_end_once_and_heartbeats_say_when_they_were_missed(store) -> No
 def test_timeline_numbers_stay_gapless_under_concurrent_writers(store) -> None:
     """Threads adding to one timeline at once: every entry is kept, numbered #1..#n once each."""
     incident = new_incident(store)
-    errors: list[BaseException] = []
 
     def work(n: int) -> None:
-        try:
-            for i in range(5):
-                entry = Entry(T0, f"U{n}", "update", f"{n}-{i}", f"s:{n}:{i}")
-                if i % 2:
-                    store.incidents.add_entry(incident.number, entry)
-                else:
-                    store.incidents.change_incident(
-                        incident.number, lambda _, e=entry: Change(entries=(e,))
-                    )
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        for i in range(5):
+            entry = Entry(T0, f"U{n}", "update", f"{n}-{i}", f"s:{n}:{i}")
+            if i % 2:
+                store.incidents.add_entry(incident.number, entry)
+            else:
+                store.incidents.change_incident(
+                    incident.number, lambda _, e=entry: Change(entries=(e,))
+                )
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    all_at_once(work, 6)
     entries = store.incidents.timeline(incident.number)
     assert len(entries) == 31
     assert sorted(e.seq for e in entries) == list(range(1, 32))

@@ -17,7 +17,7 @@ import pytest
 
 from bot.tools.localslack import LocalSlack, signed_headers
 from tests.conftest import Clock
-from tests.e2e.stack import Stack
+from tests.e2e.stack import Stack, database_settings
 from tests.helpers import HTTP
 
 SECRET = "e2e-signing-secret"
@@ -55,7 +55,7 @@ class Server:
             PORT=str(self.port),
             SLACK_API_URL=self.workspace.api_base,
         )
-        env["OPSBOT_DATABASE_URL" if "://" in str(self.db) else "OPSBOT_DB"] = str(self.db)
+        env.update({name.upper(): str(v) for name, v in database_settings(self.db).items()})
         env.update(self.extra_env)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
