@@ -9,7 +9,7 @@ import uuid
 
 import psutil
 
-from bot.store import Store
+from bot.store import Store, now_utc
 
 
 def owner_id() -> str:
@@ -30,9 +30,11 @@ def owner_gone(owner: str, me: str) -> bool:
 def release_dead(store: Store, me: str) -> int:
     """Rows leased by a process on this host that is gone are claimable at once instead of
     when their lease runs out (a restart after kill -9 must not wait 30 s to page), but no
-    sooner than a request it had in flight could have landed."""
-    released = 0
+    sooner than a request it had in flight could have landed; the interval jobs whose tick
+    it had claimed are due now."""
+    released, now = 0, now_utc()
     for owner in store.outbox.lease_owners():
         if owner_gone(owner, me):
             released += store.outbox.release_owner(owner)
+            released += store.jobs.release_ticks(owner, now)
     return released

@@ -10,14 +10,15 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import queue
+import socket
 import time
-import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from bot.owners import release_dead
 from bot.store import Store
 from tests.postgres import Cluster
 
@@ -175,12 +176,8 @@ def raced(
         return _race(str(tmp_path_factory.mktemp("claims") / "opsbot.db"))
     cluster: Cluster = request.getfixturevalue("postgres_cluster")
     template: str = request.getfixturevalue("postgres_template")
-    name = f"claims_{uuid.uuid4().hex[:12]}"
-    url = cluster.create_database(name, template=template)
-    try:
+    with cluster.database(template=template) as url:
         return _race(url)
-    finally:
-        cluster.drop_database(name)
 
 
 @pytest.mark.parametrize("what", ["outbox", "inbox", "job_runs"])
@@ -217,3 +214,16 @@ def test_an_interval_tick_runs_once_per_interval_and_survives_a_clock_stepped_ba
     assert not store.jobs.claim_tick("card-sync", T0 + TICK, TICK, "a")
     assert store.jobs.claim_tick("card-sync", T0 - timedelta(hours=1), TICK, "a")  # clock went back
     assert store.jobs.claim_tick("health-monitor", T0 - timedelta(hours=1), TICK, "a")  # its own
+
+
+@pytest.mark.both_engines
+def test_a_tick_a_dead_process_claimed_runs_at_the_restart(store: Store) -> None:
+    """Killed between claiming the incident timers' tick and running them: the restart runs
+    them at once (a breach's page), not most of an interval later."""
+    dead = f"{socket.gethostname()}:999999999:x"  # this host, a pid no process has
+    now = datetime.now(UTC)  # released ticks are due at the wall clock's now
+    assert store.jobs.claim_tick("incident-timers", now, TICK, dead)
+    later = now + timedelta(seconds=1)
+    assert not store.jobs.claim_tick("incident-timers", later, TICK, "restarted")
+    assert release_dead(store, "restarted") == 1
+    assert store.jobs.claim_tick("incident-timers", later, TICK, "restarted")

@@ -101,6 +101,14 @@ class JobRunStore(Repository):
             )
             return db.execute(claim.returning(job_ticks.c.job)).first() is not None
 
+    def release_ticks(self, owner: str, now: datetime) -> int:
+        """The interval jobs whose tick a process now gone had claimed are due at `now`: a
+        restart after kill -9 between a tick's claim and its run (the incident timers: a
+        breach's page) runs them at once, not most of an interval later."""
+        free = update(job_ticks).where(job_ticks.c.owner == owner).values(next_at=_iso(now))
+        with self._write() as db:
+            return int(db.execute(free).rowcount)
+
     def renew_run(
         self, job: str, scheduled_for: datetime, owner: str | None, until: datetime
     ) -> bool:

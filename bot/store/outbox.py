@@ -28,7 +28,7 @@ from bot.redact import redact_all
 from bot.store import outbox_sql, queues
 from bot.store.base import PRUNE_ODDS
 from bot.store.queues import QueueStore
-from bot.store.schema.work import inbox, job_runs, outbox, slack_pace
+from bot.store.schema.work import inbox, job_runs, job_ticks, outbox, slack_pace
 from bot.store.sql import _iso, _parse, _rows, now_utc
 
 KEEP_FINISHED = timedelta(days=7)  # delivered rows, for `opsbot outbox` and de-duplication
@@ -282,13 +282,15 @@ class OutboxStore(QueueStore):
             return queues.drop(db, outbox, effect_id, now)
 
     def lease_owners(self) -> list[str]:
-        """Owners holding a lease on an outbox or inbox row, or running a job."""
+        """Owners holding a lease on an outbox or inbox row, running a job, or holding an
+        interval job's tick."""
         query = union(
             select(outbox.c.owner).where(outbox.c.owner.is_not(None)),
             select(inbox.c.owner).where(inbox.c.owner.is_not(None)),
             select(job_runs.c.owner).where(
                 job_runs.c.owner.is_not(None), job_runs.c.status == "running"
             ),
+            select(job_ticks.c.owner),
         )
         with self._connect() as db:
             return list(db.execute(query).scalars())
