@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Executable, String, bindparam, delete, func, select, update
 
 from bot.store import queues
 from bot.store.base import PRUNE_ODDS
 from bot.store.queues import QueueStore
 from bot.store.schema.work import inbox
-from bot.store.sql import _iso, _parse, _rows, now_utc, upsert
+from bot.store.sql import _iso, _parse, _rows, now_utc, prebuilt, upsert
 
 
 @dataclass(frozen=True)
@@ -60,36 +60,16 @@ class InboxStore(QueueStore):
                 "received_at": _iso(now),
                 "due_at": _iso(now),
             }
-            store = upsert(db, inbox).values(row).on_conflict_do_nothing()
-            # RETURNING, not rowcount: an INSERT's rowcount is not reliable on every driver
-            stored = db.execute(store.returning(inbox.c.id)).first() is not None
+            stored = db.execute(_STORE(db), row).first() is not None
         if stored and self.db.on_receive is not None:
             self.db.on_receive()
         return stored
 
     def claim_inbox(self, owner: str, now: datetime, lease: timedelta) -> InboxEvent | None:
         """The oldest stored event that is due and free, taken for `lease`."""
-        moment = _iso(now)
-        ready = (
-            inbox.c.state == "pending",
-            inbox.c.due_at.is_(None) | (inbox.c.due_at <= moment),
-            queues.free(inbox, moment),
-        )
-        # PostgreSQL: the oldest row no other claim is taking right now (SKIP LOCKED; SQLite
-        # has one writer and ignores it).
-        oldest = select(inbox.c.id).where(*ready).order_by(inbox.c.id).limit(1)
-        oldest = oldest.with_for_update(skip_locked=True)
-        # One statement. The row is checked again as it is taken, not only as it was found:
-        # on PostgreSQL a row another transaction took meanwhile is re-read, and its new
-        # lease keeps it from being taken twice.
-        take = (
-            update(inbox)
-            .where(inbox.c.id == oldest.scalar_subquery(), *ready)
-            .values(owner=owner, lease_until=_iso(now + lease), attempts=inbox.c.attempts + 1)
-            .returning(inbox)
-        )
+        taking = {"moment": _iso(now), "claimer": owner, "leased_until": _iso(now + lease)}
         with self._write() as db:
-            rows = _rows(db.execute(take))
+            rows = _rows(db.execute(_CLAIM, taking))
         return _event(rows[0]) if rows else None
 
     def inbox_done(self, row_id: int, owner: str, now: datetime | None = None) -> None:
@@ -135,3 +115,36 @@ class InboxStore(QueueStore):
         query = select(func.count()).select_from(inbox).where(inbox.c.state == "pending")
         with self._connect() as db:
             return int(db.execute(query).scalar_one())
+
+
+# Built once: every Events API delivery is stored, and claimed, with these.
+@prebuilt
+def _STORE(dialect: str) -> Executable:  # noqa: N802
+    store = upsert(dialect, inbox).on_conflict_do_nothing()
+    # RETURNING, not rowcount: an INSERT's rowcount is not reliable on every driver
+    return store.returning(inbox.c.id)  # type: ignore[no-any-return]
+
+
+_MOMENT = bindparam("moment", type_=String)
+_READY = (
+    inbox.c.state == "pending",
+    inbox.c.due_at.is_(None) | (inbox.c.due_at <= _MOMENT),
+    queues.free(inbox, _MOMENT),
+)
+# PostgreSQL: the oldest row no other claim is taking right now (SKIP LOCKED; SQLite has
+# one writer and ignores it).
+_OLDEST = select(inbox.c.id).where(*_READY).order_by(inbox.c.id).limit(1)
+_OLDEST = _OLDEST.with_for_update(skip_locked=True)
+# One statement. The row is checked again as it is taken, not only as it was found: on
+# PostgreSQL a row another transaction took meanwhile is re-read, and its new lease keeps it
+# from being taken twice.
+_CLAIM = (
+    update(inbox)
+    .where(inbox.c.id == _OLDEST.scalar_subquery(), *_READY)
+    .values(
+        owner=bindparam("claimer"),
+        lease_until=bindparam("leased_until"),
+        attempts=inbox.c.attempts + 1,
+    )
+    .returning(inbox)
+)
