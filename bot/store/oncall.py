@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from bot.store.base import Repository
 from bot.store.schema.records import (
@@ -17,6 +17,16 @@ from bot.store.schema.records import (
     oncall_swaps,
 )
 from bot.store.sql import _iso, _parse, _rows, cells
+
+# Every card and page asks who is on call: these two are built once.
+_ROTATION = select(oncall_rotation.c.members, oncall_rotation.c.anchor).where(
+    oncall_rotation.c.id == 1
+)
+_OVERRIDES = (
+    select(oncall_overrides)
+    .where(oncall_overrides.c.ends_at > bindparam("since"))
+    .order_by(oncall_overrides.c.id)
+)
 
 
 @dataclass(frozen=True)
@@ -126,9 +136,8 @@ class OnCallStore(Repository):
 
     def rotation(self) -> tuple[list[str], datetime] | None:
         """The stored rotation: members in order and the wall-clock anchor of the first week."""
-        query = select(oncall_rotation.c.members, oncall_rotation.c.anchor)
         with self._connect() as db:
-            row = db.execute(query.where(oncall_rotation.c.id == 1)).first()
+            row = db.execute(_ROTATION).first()
         if row is None:
             return None
         return json.loads(row.members), datetime.fromisoformat(row.anchor)
@@ -152,13 +161,8 @@ class OnCallStore(Repository):
 
     def overrides(self, since: datetime) -> list[Override]:
         """Overrides still running or to come after `since`, oldest first."""
-        query = (
-            select(oncall_overrides)
-            .where(oncall_overrides.c.ends_at > _iso(since))
-            .order_by(oncall_overrides.c.id)
-        )
         with self._connect() as db:
-            rows = _rows(db.execute(query))
+            rows = _rows(db.execute(_OVERRIDES, {"since": _iso(since)}))
         return [_override(r) for r in rows]
 
     def add_override(
