@@ -186,8 +186,10 @@ class OutboxStore(QueueStore):
         *,
         due_only: bool = True,
     ) -> Effect | None:
-        """Take one row for `lease`; None when another process took it first. A request
-        this claim makes may still land at Slack `inflight` after it (the call's timeout)."""
+        """Take one row for `lease`, in its lane's turn (with `due_only=False`, a fallback's
+        claim: due or not, in turn or not); None when another process took it first or it
+        is not its turn. A request this claim makes may still land at Slack `inflight`
+        after it (the call's timeout)."""
         moment = _iso(now)
         taking = {
             "effect": effect_id,
@@ -198,7 +200,12 @@ class OutboxStore(QueueStore):
             "lands_by": _iso(now + inflight),
         }
         with self._write() as db:
-            rows = _rows(db.execute(outbox_sql.CLAIM, taking))
+            if not due_only:  # a fallback: whatever stands before it in its lane
+                rows = _rows(db.execute(outbox_sql.CLAIM, taking))
+                return _effect(rows[0]) if rows else None
+            if not self.sqlite:  # SQLite's writers take turns already
+                db.execute(outbox_sql.LOCK_LANE, {"effect": effect_id})
+            rows = _rows(db.execute(outbox_sql.CLAIM_IN_TURN, taking))
         return _effect(rows[0]) if rows else None
 
     def delivered(

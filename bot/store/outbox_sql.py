@@ -49,22 +49,40 @@ def TAKE_TOKEN(dialect: str) -> Executable:  # noqa: N802
 # it, due), not merely when it was listed: another worker may have tried it in between and
 # put it back with a later due time. One statement: on PostgreSQL a row another transaction
 # just took is checked again against it.
-CLAIM = (
-    update(outbox)
+_TAKE = dict(
+    owner=bindparam("claimer"),
+    lease_until=bindparam("leased_until"),
+    inflight_until=bindparam("lands_by"),
+    first_claimed_at=func.coalesce(outbox.c.first_claimed_at, _MOMENT),
+    attempts=outbox.c.attempts + 1,
+)
+_TAKEABLE = (
+    outbox.c.id == bindparam("effect"),
+    outbox.c.state == "pending",
+    queues.free(outbox, _MOMENT),
+    or_(bindparam("due_by", type_=String).is_(None), outbox.c.due_at <= bindparam("due_by")),
+)
+# In its turn: no row of its lane before it still waits, and none is on its way. The listing
+# said so, but on PostgreSQL ids are handed out before commit: a row with a lower id can
+# become visible after a later one was listed and taken.
+_other = outbox.alias("other")
+_IN_TURN = ~(
+    select(_other.c.id)
     .where(
-        outbox.c.id == bindparam("effect"),
-        outbox.c.state == "pending",
-        queues.free(outbox, _MOMENT),
-        or_(bindparam("due_by", type_=String).is_(None), outbox.c.due_at <= bindparam("due_by")),
+        _other.c.lane == outbox.c.lane,
+        _other.c.state == "pending",
+        _other.c.id != outbox.c.id,
+        (_other.c.id < outbox.c.id) | ~queues.free(_other, _MOMENT),
     )
-    .values(
-        owner=bindparam("claimer"),
-        lease_until=bindparam("leased_until"),
-        inflight_until=bindparam("lands_by"),
-        first_claimed_at=func.coalesce(outbox.c.first_claimed_at, _MOMENT),
-        attempts=outbox.c.attempts + 1,
-    )
-    .returning(outbox)
+    .exists()
+)
+CLAIM = update(outbox).where(*_TAKEABLE).values(**_TAKE).returning(outbox)  # out of turn
+CLAIM_IN_TURN = update(outbox).where(*_TAKEABLE, _IN_TURN).values(**_TAKE).returning(outbox)
+# On PostgreSQL, before CLAIM_IN_TURN: two workers claiming rows of one lane at once would
+# each see the other's row as free; this lock on the lane, until the claim commits, makes
+# the second look after the first has taken its row.
+LOCK_LANE = select(func.pg_advisory_xact_lock(func.hashtext(outbox.c.lane))).where(
+    outbox.c.id == bindparam("effect")
 )
 DONE = (
     update(outbox)

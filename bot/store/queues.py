@@ -12,7 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, Connection, Table, Update, func, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    FromClause,
+    Table,
+    Update,
+    func,
+    select,
+    update,
+)
 
 from bot.store.base import Repository
 from bot.store.sql import _iso, _parse
@@ -47,7 +57,7 @@ class QueueStore(Repository):
         return Backlog(int(pending), max(age, 0.0), int(dead))
 
 
-def free(table: Table, moment: str | BindParameter[str] | None) -> ColumnElement[bool]:
+def free(table: FromClause, moment: str | BindParameter[str] | None) -> ColumnElement[bool]:
     """Nobody holds a live lease on the row at `moment`."""
     return table.c.lease_until.is_(None) | (table.c.lease_until < moment)
 
