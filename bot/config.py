@@ -217,6 +217,12 @@ class Outbox(BaseModel):
     degraded_after_seconds: float = Field(default=120, gt=0)  # /healthz: oldest row's age
 
 
+class Leader(BaseModel):
+    """Several `opsbot serve` on one PostgreSQL database: one leads (see bot/leader.py)."""
+
+    lease_seconds: float = Field(default=15, ge=1, le=300)  # a standby leads within 4/3 of it
+
+
 class Pools(BaseModel):
     """Bounded pools for slow work: threads each, and how many may wait for one."""
 
@@ -262,6 +268,7 @@ class Settings(BaseSettings):
     status_page: StatusPage = StatusPage()
     outbox: Outbox = Outbox()
     pools: Pools = Pools()
+    leader: Leader = Leader()
     alerts: Alerts = Alerts()
     heartbeats: list[Heartbeat] = []
     self_heartbeat_url: str | None = None  # pinged every minute while opsbot is healthy

@@ -17,6 +17,10 @@ def owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def on_this_host(owner: str) -> bool:
+    return owner.split(":")[0] == socket.gethostname()
+
+
 def owner_gone(owner: str, me: str) -> bool:
     """An owner that was a process on this host which is no longer running (or an earlier
     life of this very process id). Owners on other hosts are left to their leases."""

@@ -1,6 +1,7 @@
 """`opsbot serve`: the HTTP edge (or Socket Mode), the inbox, the outbox and the scheduler,
 started in order and stopped within a grace period; a start while Slack is down, a token
-Slack rejects, SIGTERM."""
+Slack rejects, SIGTERM. Beside other `opsbot serve` on one PostgreSQL database, it answers
+Slack and delivers as they do, and runs the scheduler only while it leads (bot/leader.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import bot
 from bot.config import Settings
 from bot.deps import Deps
 from bot.failures import failure_text
-from bot.wiring import apps, assemble, check_token, http_server, own_database, recover
+from bot.wiring import apps, assemble, check_token, http_server, lead, own_database
 from commands.rollback import service as rollbacks
 from jobs.scheduler import Scheduler
 
@@ -36,13 +37,13 @@ def serve(settings: Settings, token: str, second: str, *, socket: bool, host: st
     owned = own_database(settings)  # noqa: F841  (held until the process ends)
     deps = assemble(settings, token)
     identity = check_token(deps, token)
-    recover(deps)
+    leadership = lead(deps)  # the leader puts right what a crash cut short, then schedules
     _check_setup(deps, socket)
     if socket:
         app, inbox = apps(deps, "", identity)
     else:
         server, inbox = http_server(
-            deps, second, host, settings.port, lambda: scheduler.running, identity
+            deps, second, host, settings.port, lambda: scheduler.running, identity, leadership
         )
     rejected: list[str] = []
 
@@ -53,7 +54,7 @@ def serve(settings: Settings, token: str, second: str, *, socket: bool, host: st
     identity.watch(stop_rejected)
     deps.outbox.start()
     inbox.start()
-    scheduler = Scheduler(deps).start()
+    scheduler = Scheduler(deps, leading=leadership.fence).start()
     try:
         if socket:
             socket_mode(app, second, deps)
@@ -69,6 +70,7 @@ def serve(settings: Settings, token: str, second: str, *, socket: bool, host: st
         pass
     finally:
         scheduler.stop(SHUTDOWN_GRACE_SECONDS)
+        leadership.stop()  # a standby leads at its next look, not when the lease runs out
     inbox.stop()
     if rejected:
         print(

@@ -41,6 +41,7 @@ def status(
     scheduler_running: Callable[[], bool],
     started: datetime | None = None,
     slack: Callable[[], dict[str, Any]] | None = None,
+    leader: Callable[[], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The bot's own health: what /healthz answers and the Dockerfile's HEALTHCHECK reads.
     It is degraded when its database cannot be read or written (disk full, read-only), when
@@ -80,6 +81,9 @@ def status(
         "version": bot.__version__,
         "store": "unreachable" if not store_ok else "unwritable" if problem else "ok",
         "scheduler": "running" if running else "stopped",
+        "engine": deps.store.engine.dialect.name,
+        # Which of the processes serving the database leads, and since when (bot/leader.py).
+        **(leader() if leader is not None else {"role": "leader"}),
         "slack": reached,
         "monitor": {"last_run": last_run, "ok": monitor_ok},
         # Effects owed to Slack and third parties: how many wait, the oldest's age, and how
@@ -100,6 +104,7 @@ def wsgi_app(
     secret: str,
     slack: Callable[[], dict[str, Any]] | None = None,
     routes: Sequence[Route] = (),
+    leader: Callable[[], dict[str, Any]] | None = None,
 ) -> Callable[..., Any]:
     """/slack/events and /healthz, and the `routes` the surfaces declare (the alert intake,
     the status page), handed over by the composition root."""
@@ -108,7 +113,7 @@ def wsgi_app(
     def application(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path, method = str(environ.get("PATH_INFO", "")), str(environ.get("REQUEST_METHOD", ""))
         if path == "/healthz" and method == "GET":
-            body = status(deps, scheduler_running, started, slack)
+            body = status(deps, scheduler_running, started, slack, leader)
             code = "200 OK" if body["status"] == "ok" else "503 Service Unavailable"
             start_response(code, [("Content-Type", "application/json")])
             return [json.dumps(body).encode()]

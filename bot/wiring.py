@@ -22,7 +22,6 @@ from typing import IO, Any
 
 from pymongo import MongoClient
 from slack_bolt import App
-from sqlalchemy import Connection
 
 import jobs
 from bot import posting
@@ -31,11 +30,13 @@ from bot.config import ConfigError, Settings
 from bot.deps import Deps
 from bot.identity import SlackIdentity, TokenRejected
 from bot.inbox import Inbox
+from bot.leader import Leadership
 from bot.outbox import Kind, Outbox
+from bot.owners import owner_gone, release_dead
 from bot.pools import Pools
 from bot.server import make_server, wsgi_app
 from bot.steady import SteadyClock
-from bot.store import SERVE_LOCK, WRITE_BUDGET_SECONDS, Store, engines, serve_lock
+from bot.store import Store, now_utc, serve_lock
 from bot.surface import Route
 from commands import SURFACES
 from commands.backup import service as backups
@@ -91,36 +92,49 @@ def open_store(settings: Settings) -> Store:
     return store
 
 
-def recover(deps: Deps) -> None:
-    """What a crash cut short, put right: only by the process that owns the database (the
-    one `opsbot serve`), never by `opsbot jobs` or `run-job` beside a running bot."""
-    backups.recover(deps)  # a backup cut short by a crash is marked failed, its files removed
-    rollbacks.recover(deps)  # a rollback cut short is marked interrupted and said in its thread
+def recover(deps: Deps, previous: str = "") -> None:
+    """What a crash cut short, put right by the process that leads, each time one starts
+    leading (bot/leader.py): what was left running by a process that is gone (one on this
+    host that died, the leader before this one, whose lease ran out, or on SQLite, whose one
+    `opsbot serve` this is, any other), never what another live process runs."""
+    me, only = deps.outbox.owner, not deps.settings.on_postgresql
+
+    def gone(owner: str | None) -> bool:
+        if owner is None or only or owner == previous:
+            return owner != me
+        return owner_gone(owner, me)
+
+    backups.recover(deps, gone)  # a backup cut short is marked failed, its files removed
+    rollbacks.recover(deps, gone)  # a rollback cut short is marked interrupted, said in its thread
+    if previous:  # its scheduled runs and interval jobs are this leader's now
+        deps.store.jobs.interrupt_runs(previous)
+        deps.store.jobs.release_ticks(previous, now_utc())
+    release_dead(deps.store, me)  # what a process on this host that died had claimed
+
+
+def lead(deps: Deps) -> Leadership:
+    """Lead, or stand by until the leader is gone: the lease of `opsbot serve`."""
+    settings = deps.settings
+    return Leadership(
+        deps.store,
+        deps.outbox.owner,
+        settings.leader.lease_seconds,
+        exclusive=not settings.on_postgresql,  # the file lock says no other serve runs
+        on_lead=lambda fence, previous: recover(deps, previous),
+    ).start()
 
 
 class AlreadyServing(ConfigError):
-    """Another `opsbot serve` holds the database."""
+    """Another `opsbot serve` holds the SQLite file."""
 
 
-def own_database(settings: Settings) -> IO[str] | Connection:
-    """The one `opsbot serve` per database: an exclusive lock held for the process's life and
-    released when it dies, even by kill -9 (a file lock beside a SQLite file, an advisory
-    lock on PostgreSQL). The returned handle holds it."""
+def own_database(settings: Settings) -> IO[str] | None:
+    """The one `opsbot serve` per SQLite file: an exclusive lock beside it, held for the
+    process's life and released when it dies, even by kill -9 (the returned handle holds
+    it). Any number may serve one PostgreSQL database: one of them leads (bot/leader.py)."""
     if settings.on_postgresql:
-        return _own_postgresql(settings)
+        return None
     return _own_file(settings.opsbot_db)
-
-
-def _own_postgresql(settings: Settings) -> Connection:
-    engine = engines.open_engine(settings.database, WRITE_BUDGET_SECONDS)
-    with engines.reaching(engine.url):
-        held, holder = engines.hold_lock(engine, SERVE_LOCK)
-    if held is None:
-        raise AlreadyServing(
-            f"OPSBOT_DATABASE_URL: {engines.shown(engine.url)} is served by another opsbot "
-            f"({holder}); one `opsbot serve` per database"
-        )
-    return held
 
 
 def _own_file(path: Path) -> IO[str]:
@@ -165,11 +179,13 @@ def http_server(
     port: int,
     scheduler_running: Callable[[], bool],
     identity: SlackIdentity,
+    leadership: Leadership | None = None,
 ) -> tuple[Any, Inbox]:
     """The HTTP edge of `opsbot serve`: Bolt on /slack/events and /healthz, under waitress,
     and the inbox that processes the events it stores."""
     app, inbox = apps(deps, secret, identity)
-    application = wsgi_app(app, deps, scheduler_running, secret, identity.status, routes())
+    leader = leadership.status if leadership is not None else None
+    application = wsgi_app(app, deps, scheduler_running, secret, identity.status, routes(), leader)
     return make_server(application, host, port), inbox
 
 

@@ -5,10 +5,15 @@ never freezes it: interval jobs (timers, the monitor) run every N seconds of ela
 and compare wall times afresh each run. At each tick the one rule in jobs/rules.py says
 which scheduled occurrences are owed, at start as at any other time: caught up, run on
 time, or reported missed. Claims in the store make each occurrence run once.
+
+Beside other `opsbot serve` on one database, it runs only while its process leads
+(bot/leader.py), and every job's writes are fenced by the lease: a leader that lost the
+lease while a job ran writes nothing more.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import threading
@@ -20,6 +25,7 @@ from datetime import datetime
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.deps import Deps
+from bot.store import Fence, fenced
 from jobs import JOBS, run_interval_job
 from jobs.rules import due_runs, run_occurrence
 
@@ -30,8 +36,16 @@ STALE_SECONDS = 120.0  # no tick for this long: the scheduler is not running
 
 
 class Scheduler:
-    def __init__(self, deps: Deps, tick_seconds: float = TICK_SECONDS) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        tick_seconds: float = TICK_SECONDS,
+        leading: Callable[[], Fence | None] | None = None,
+    ) -> None:
+        """`leading` says whether this process leads (its fence), when several may serve
+        the database; without it the scheduler always runs, unfenced (the shell, tests)."""
         self.deps = deps
+        self.leading = leading
         self.tick_seconds = tick_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -81,18 +95,29 @@ class Scheduler:
         scheduled occurrences owed now. `inline` runs them here, in order; the shell, whose
         `wait` moves the clock a minute per tick, asks for `every_interval` job too."""
         self.last_tick = elapsed = time.monotonic()
+        fence = self.leading() if self.leading is not None else None
+        if self.leading is not None and fence is None:
+            self._next.clear()  # a standby; once it leads, every interval job is due
+            return
+        with fenced(fence) if fence is not None else contextlib.nullcontext():
+            self._tick(elapsed, fence, inline, every_interval)
+
+    def _tick(
+        self, elapsed: float, fence: Fence | None, inline: bool, every_interval: bool
+    ) -> None:
         for name, job in JOBS.items():
             trigger = job.trigger(self.deps)
             if not isinstance(trigger, IntervalTrigger) or self._running(name):
                 continue
             if every_interval or elapsed >= self._next.get(name, 0.0):
                 self._next[name] = elapsed + trigger.interval.total_seconds()
-                self._start(name, functools.partial(run_interval_job, name, self.deps), inline)
+                work = functools.partial(run_interval_job, name, self.deps)
+                self._start(name, work, inline, fence)
         if self._running("@scheduled"):
             return  # the last tick's occurrences are still running; their claims hold
         owed = due_runs(self.deps, self.deps.clock())
         if owed:
-            self._start("@scheduled", lambda: self._run_in_order(owed), inline)
+            self._start("@scheduled", lambda: self._run_in_order(owed), inline, fence)
 
     def _run_in_order(self, owed: list[tuple[datetime, str]]) -> None:
         for due, name in owed:
@@ -104,8 +129,17 @@ class Scheduler:
         future = self._busy.get(key)
         return future is not None and not future.done()
 
-    def _start(self, key: str, work: Callable[[], None], inline: bool) -> None:
+    def _start(self, key: str, work: Callable[[], None], inline: bool, fence: Fence | None) -> None:
         if inline:
             work()
             return
-        self._busy[key] = self._pool.submit(work)
+        self._busy[key] = self._pool.submit(_as_leader, work, fence)
+
+
+def _as_leader(work: Callable[[], None], fence: Fence | None) -> None:
+    """Run a job on a pool thread, fenced when its process runs it as leader."""
+    if fence is None:
+        work()
+        return
+    with fenced(fence):
+        work()

@@ -128,12 +128,16 @@ def test_connection_drop_mid_dump_leaves_no_files(bdeps: Any, mongo: Any) -> Non
 
 
 def test_interrupted_backup_is_marked_failed_at_start(bdeps: Any) -> None:
-    """A row left running by a crash is failed and its folder removed at the next start."""
+    """A row left running by a crash is failed and its folder removed when a process starts
+    leading; one that a live process runs is left alone."""
     folder = bdeps.settings.backup_dir / "half"
     folder.mkdir(parents=True)
     (folder / "users.bson.gz").write_bytes(b"partial")
-    backup_id = bdeps.store.backups.start_backup("builtin", "promptbase", str(folder), "x", T0)
-    assert service.recover(bdeps) == [backup_id]
+    start = bdeps.store.backups.start_backup
+    backup_id = start("builtin", "promptbase", str(folder), "x", T0, "host:1:dead")
+    assert service.recover(bdeps, lambda owner: owner != "host:1:dead") == []
+    assert bdeps.store.backups.backup(backup_id).status == "running" and folder.exists()
+    assert service.recover(bdeps, lambda owner: owner == "host:1:dead") == [backup_id]
     assert bdeps.store.backups.backup(backup_id).status == "failed" and not folder.exists()
 
 

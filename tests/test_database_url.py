@@ -5,6 +5,7 @@ code 2; a second `opsbot serve` on one database is refused."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 
 from bot.config import Settings
 from bot.store import Store, StoreBusy, engines
+from bot.store.schema.registry import NEWEST_REVISION
 from bot.tools.localslack import LocalSlack
 from bot.wiring import AlreadyServing, own_database
 from tests.postgres import Cluster, as_user_writes, free_port
@@ -59,22 +61,31 @@ def test_a_database_a_newer_opsbot_wrote_is_refused_with_both_versions(
         cwd=tmp_path,
     )
     assert ran.returncode == 2
-    assert "newer opsbot" in ran.stderr and "0042" in ran.stderr and "0001" in ran.stderr
+    assert "newer opsbot" in ran.stderr and "0042" in ran.stderr
+    assert f"up to revision {NEWEST_REVISION}" in ran.stderr
     assert "hunter2" not in ran.stderr
     with sa.create_engine(postgres_store_url).connect() as conn:
         assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0042"
 
 
-def test_one_serve_per_postgresql_database(postgres_store_url: str) -> None:
-    """The second holder is refused while the first lives, and may take over once it is gone."""
-    settings = Settings(opsbot_database_url=postgres_store_url)
-    first = own_database(settings)
+def test_any_number_may_serve_a_postgresql_database_and_one_serve_a_sqlite_file(
+    postgres_store_url: str, tmp_path: Path
+) -> None:
+    """On PostgreSQL no process owns the database (one of them leads: bot/leader.py); a
+    SQLite file is one serve's, the second refused while the first lives."""
+    on_postgresql = Settings(opsbot_database_url=postgres_store_url)
+    assert own_database(on_postgresql) is None and own_database(on_postgresql) is None
+    on_sqlite = Settings(opsbot_db=tmp_path / "opsbot.db")
+    first = own_database(on_sqlite)
+    assert first is not None
     try:
-        with pytest.raises(AlreadyServing, match="served by another opsbot"):
-            own_database(settings)
+        with pytest.raises(AlreadyServing, match="served by pid"):
+            own_database(on_sqlite)
     finally:
         first.close()
-    own_database(settings).close()
+    again = own_database(on_sqlite)
+    assert again is not None
+    again.close()
 
 
 def test_a_store_on_postgresql_shows_no_password(postgres_store_url: str) -> None:
@@ -88,19 +99,26 @@ def test_a_store_on_postgresql_shows_no_password(postgres_store_url: str) -> Non
 def test_doctor_checks_the_postgresql_database(
     slack: LocalSlack, tmp_path: Path, postgres_store_url: str, postgres_cluster: Cluster
 ) -> None:
-    """Reachable, at its revision and free: ok; held by a running serve: a failed check that
-    says who holds it; unreachable: a failed check naming it, never the password."""
+    """Reachable, at its revision: ok, with who leads it (nobody, or the lease's holder);
+    unreachable: a failed check naming it, never the password."""
     url = as_user_writes(postgres_store_url, "hunter2")
     code, results, _ = doctor(slack, tmp_path, OPSBOT_DATABASE_URL=url)
     assert results["database"]["state"] == "ok", results["database"]
-    assert "PostgreSQL, at revision 0001, not in use" in results["database"]["detail"]
-    held = own_database(Settings(opsbot_database_url=postgres_store_url))
+    detail = results["database"]["detail"]
+    assert f"PostgreSQL, at revision {NEWEST_REVISION}; no opsbot serve leads it" in detail
+    store = Store(postgres_store_url)
     try:
+        assert store.leases.take("host:42:abc", 60, NEWEST_REVISION) is not None
         _, results, _ = doctor(slack, tmp_path, OPSBOT_DATABASE_URL=url)
     finally:
-        held.close()
-    assert results["database"]["state"] == "fail"
-    assert "held by a running opsbot serve (server pid" in results["database"]["detail"]
+        store.close()
+    assert results["database"]["state"] == "ok"
+    led = re.search(
+        r"led by (\S+) for \d+ s \(lease token (\d+), (\d+) s left\)",
+        detail := results["database"]["detail"],
+    )
+    assert led is not None, detail
+    assert led.group(1, 2) == ("host:42:abc", "1") and 50 < int(led.group(3)) <= 60
     gone = as_user_writes(postgres_cluster.url("no_such_db"), "hunter2")
     _, results, shown = doctor(slack, tmp_path, OPSBOT_DATABASE_URL=gone)
     assert results["database"]["state"] == "fail"

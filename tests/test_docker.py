@@ -51,6 +51,22 @@ def test_the_compose_file_parses() -> None:
     assert "/healthz" in " ".join(service["healthcheck"]["test"])
 
 
+def test_the_two_instance_compose_file_serves_one_database_twice() -> None:
+    """docs/compose.two-instances.yml: two opsbot services, identical but for their names,
+    on the compose file's PostgreSQL, each with the image's health check."""
+    compose = yaml.safe_load((ROOT / "docs" / "compose.two-instances.yml").read_text())
+    services = compose["services"]
+    a, b = services["opsbot-a"], services["opsbot-b"]
+    assert a == b and a["env_file"] == ["opsbot.env"]
+    url = a["environment"]["OPSBOT_DATABASE_URL"]
+    assert url.startswith("postgresql://opsbot:${OPSBOT_PG_PASSWORD") and "@postgres:5432/" in url
+    assert services["postgres"]["image"] == "postgres:15"
+    assert a["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert "/healthz" in " ".join(a["healthcheck"]["test"])
+    proxied = compose["configs"]["caddyfile"]["content"]
+    assert "reverse_proxy opsbot-a:3000 opsbot-b:3000" in proxied
+
+
 def test_init_docker_the_compose_file_and_the_image_agree_on_data() -> None:
     """`opsbot init --docker` leaves the data paths to the image, which puts them on the
     volume compose mounts; its OPSBOT_CONFIG is where compose mounts opsbot.toml."""

@@ -128,6 +128,7 @@ def test_mongodb_down_and_no_git(slack: LocalSlack, tmp_path: Path) -> None:
 def test_a_database_held_by_a_running_serve(slack: LocalSlack, tmp_path: Path) -> None:
     Store(tmp_path / "opsbot.db").migrate()
     held = own_database(Settings(opsbot_db=tmp_path / "opsbot.db"))
+    assert held is not None
     try:
         code, results, _ = doctor(slack, tmp_path)
     finally:

@@ -17,7 +17,8 @@ episodes), store.security (audits), store.backups (backups, the care log),
 store.rollbacks, store.digests (digests and review marks), store.jobs (job_runs.py:
 scheduled runs and their claims), store.outbox (effects owed to Slack and third parties),
 store.inbox (Slack events to process; queues.py: what the two share), store.alerts
-(alerts, silences, heartbeats, storm counters).
+(alerts, silences, heartbeats, storm counters), store.leases (leases.py: which process
+leads; fence.py: how its writes check that it still does).
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from bot.store.alerts import Alert, AlertStore, Heartbeat, Silence
 from bot.store.backups import Backup, BackupStore, CareEntry
 from bot.store.base import (
     BUSY_TIMEOUT_MS,
-    SERVE_LOCK,
     WRITE_BUDGET_SECONDS,
     CannotUpgrade,
     NewerDatabase,
@@ -40,6 +40,7 @@ from bot.store.base import (
 )
 from bot.store.digests import Digest, DigestMark, DigestStore
 from bot.store.engines import DatabaseUnreachable
+from bot.store.fence import Fence, NotLeading, fenced
 from bot.store.followup import ActionItem, FollowUpStore, Postmortem
 from bot.store.health import Episode, HealthStore, Reading
 from bot.store.inbox import InboxEvent, InboxStore
@@ -54,6 +55,7 @@ from bot.store.incident_rows import (
 )
 from bot.store.incidents import IncidentStore
 from bot.store.job_runs import JobRun, JobRunStore
+from bot.store.leases import Lease, LeaseStore
 from bot.store.oncall import OnCallAuditEntry, OnCallStore, Override, Swap
 from bot.store.outbox import Effect, Head, OutboxStore
 from bot.store.people import PeopleStore
@@ -83,6 +85,7 @@ class Store(UpgradeStore):
         self.outbox = OutboxStore(self.db)  # effects owed to Slack and third parties
         self.inbox = InboxStore(self.db)  # Slack events to process
         self.alerts = AlertStore(self.db)  # alerts, silences, heartbeats, storm counters
+        self.leases = LeaseStore(self.db)  # who leads the processes sharing the database
 
 
 __all__ = [
@@ -96,6 +99,10 @@ __all__ = [
     "Digest",
     "DigestMark",
     "Effect",
+    "Fence",
+    "Lease",
+    "NotLeading",
+    "fenced",
     "Head",
     "InboxEvent",
     "JobRun",
@@ -113,7 +120,6 @@ __all__ = [
     "StoreUnwritable",
     "Alert",
     "NewerDatabase",
-    "SERVE_LOCK",
     "serve_lock",
     "Timer",
     "WRITE_BUDGET_SECONDS",

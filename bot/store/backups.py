@@ -31,6 +31,7 @@ class Backup:
     error: str | None
     verified_at: datetime | None
     verify_result: str | None  # "passed ..." or the problems found
+    owner: str | None = None  # the process running it (bot/owners.py)
 
 
 def _backup(row: dict[str, Any]) -> Backup:
@@ -51,6 +52,7 @@ def _backup(row: dict[str, Any]) -> Backup:
         error=row["error"],
         verified_at=_parse(row["verified_at"]),
         verify_result=row["verify_result"],
+        owner=row["owner"],
     )
 
 
@@ -73,10 +75,17 @@ def _care_entry(row: dict[str, Any]) -> CareEntry:
 
 class BackupStore(Repository):
     def start_backup(
-        self, engine: str, database: str, path: str, reason: str, now: datetime
+        self,
+        engine: str,
+        database: str,
+        path: str,
+        reason: str,
+        now: datetime,
+        owner: str | None = None,
     ) -> int | None:
-        """Record a running backup; None if one is running already (one at a time: the unique
-        index on running backups, so it holds between processes)."""
+        """Record a running backup, run by the process `owner`; None if one is running
+        already (one at a time: the unique index on running backups, so it holds between
+        processes)."""
         row = {
             "started_at": _iso(now),
             "status": "running",
@@ -84,6 +93,7 @@ class BackupStore(Repository):
             "database": database,
             "path": path,
             "reason": reason,
+            "owner": owner,
         }
         with self._write() as db:
             add = upsert(db, backups).values(cells(row))

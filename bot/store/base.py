@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
-from bot.store import engines
+from bot.store import engines, fence
 from bot.store.schema.records import incidents
 from bot.store.schema.work import bot_state, seen_events
 from bot.store.sql import _iso, now_utc, prebuilt, upsert
@@ -43,9 +43,6 @@ INSTANCE_KEY = "opsbot.instance"
 SETUP_CHECKS_KEY = "doctor.at_start"  # the checks `opsbot serve` ran at start, for the App Home
 UPGRADE_COPIES = 5  # copies of the file taken before upgrades, kept beside it
 MIN_FREE_BYTES = 1 << 20  # less free space than this after a "disk full" is still full
-
-
-SERVE_LOCK = "opsbot.serve"  # on PostgreSQL, the advisory lock the one `opsbot serve` holds
 
 
 def serve_lock(path: Path | str) -> Path:
@@ -188,6 +185,7 @@ class Database:
                 try:
                     engines.begin_write(conn, deadline)
                     self._local.conn, self._local.enqueued = conn, False
+                    fence.check(conn)  # work done as leader: only while the lease is its own
                     yield conn
                     conn.commit()
                 except BaseException as exc:

@@ -1,7 +1,8 @@
 """`opsbot migrate --to postgresql://...`: copy this SQLite database, every table, into an
 empty PostgreSQL database, in one transaction, and check the counts.
 
-The source is read in one read transaction, so a running bot may keep writing: the copy is
+The leader's lease is not copied: the target keeps its own, fresh. The source is read in
+one read transaction, so a running bot may keep writing: the copy is
 the database as it was when it began. The target is created by the shared schema history
 (history.py) and filled table by table in key order; a failure anywhere leaves it empty.
 SQLAlchemy and Alembic are imported here, not at start-up.
@@ -20,6 +21,8 @@ from bot.store.schema import history
 from bot.store.schema.tables import metadata
 
 BATCH = 500  # rows per INSERT
+# Who leads is the target's own: the processes that will serve it take its fresh lease.
+NOT_COPIED = {"leader_lease"}
 FORM = "postgresql://USER:PASSWORD@HOST[:PORT]/DATABASE"
 
 
@@ -76,7 +79,11 @@ def copy_to(source_path: str, text_url: str, progress: Callable[[str], None]) ->
                 with out.begin():
                     history.upgrade(out)
                     # parents before the rows that refer to them
-                    counts = {t.name: _copy(into, out, t, progress) for t in metadata.sorted_tables}
+                    counts = {
+                        t.name: _copy(into, out, t, progress)
+                        for t in metadata.sorted_tables
+                        if t.name not in NOT_COPIED
+                    }
                     _check(out, counts)
             except DBAPIError as exc:
                 raise CopyRefused(

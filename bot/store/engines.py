@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -144,34 +144,6 @@ def busy(exc: BaseException) -> bool:
     if isinstance(exc, OperationalError) and (state is None or state[:2] == "08"):
         return True  # no connection to be had (no SQLSTATE: the server never answered)
     return state in _PG_BUSY
-
-
-def hold_lock(engine: Engine, name: str) -> tuple[Connection | None, str]:
-    """Take PostgreSQL's session-level advisory lock `name` on a connection of its own, held
-    until that connection closes (the process ends, however it ends). Returns the connection,
-    or None and who holds the lock."""
-    conn = engine.connect()
-    conn.detach()  # closing it ends the session, and with it the lock: never back to the pool
-    key = "hashtext(:name)"
-    if conn.scalar(text(f"SELECT pg_try_advisory_lock({key})"), {"name": name}):
-        conn.commit()  # the session lock outlives the transaction that took it
-        return conn, ""
-    holder = lock_holder(conn, name)
-    conn.close()
-    return None, holder or "another process"
-
-
-def lock_holder(conn: Connection, name: str) -> str | None:
-    """Who holds PostgreSQL's advisory lock `name` (its server pid and address), or None."""
-    holder = conn.execute(
-        text(
-            "SELECT a.pid, coalesce(host(a.client_addr), 'a local socket') FROM pg_locks l "
-            "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
-            "AND l.granted AND l.objid = hashtext(:name)::oid"
-        ),
-        {"name": name},
-    ).first()
-    return f"server pid {holder[0]}, connected from {holder[1]}" if holder else None
 
 
 class DatabaseUnreachable(Exception):

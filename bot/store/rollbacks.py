@@ -31,6 +31,7 @@ class Rollback:
     channel: str | None  # where the preview was posted, once it was
     ts: str | None
     thread_ts: str | None
+    owner: str | None = None  # the process running it (bot/owners.py)
 
 
 def _rollback(row: dict[str, Any]) -> Rollback:
@@ -49,6 +50,7 @@ def _rollback(row: dict[str, Any]) -> Rollback:
         channel=row["channel"],
         ts=row["ts"],
         thread_ts=row["thread_ts"],
+        owner=row["owner"],
     )
 
 
@@ -81,13 +83,14 @@ class RollbackStore(Repository):
         with self._write() as db:
             db.execute(update(rollbacks).where(rollbacks.c.id == rollback_id).values(values))
 
-    def claim_rollback(self, rollback_id: int, now: datetime) -> bool:
-        """pending -> running, only if no other rollback is running: the lock is the unique
-        index on running rollbacks, so it holds between processes."""
+    def claim_rollback(self, rollback_id: int, now: datetime, owner: str | None = None) -> bool:
+        """pending -> running, run by the process `owner`, only if no other rollback is
+        running: the lock is the unique index on running rollbacks, so it holds between
+        processes."""
         claim = (
             update(rollbacks)
             .where(rollbacks.c.id == rollback_id, rollbacks.c.status == "pending")
-            .values(status="running", started_at=_iso(now))
+            .values(status="running", started_at=_iso(now), owner=owner)
         )
         try:
             # Inside a caller's transaction, a savepoint of its own: on PostgreSQL the failed

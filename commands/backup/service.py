@@ -73,7 +73,7 @@ def run_backup(deps: Deps, *, reason: str, progress: Progress) -> Outcome:
         mongo_client(deps)
     settings, now = deps.settings, deps.clock()
     name = settings.backup.database
-    backup_id = deps.store.backups.start_backup(kind, name, "", reason, now)
+    backup_id = deps.store.backups.start_backup(kind, name, "", reason, now, deps.outbox.owner)
     if backup_id is None:
         running = deps.store.backups.find(status="running", limit=1)[0]
         raise UserError(f"Backup B{running.id} is already running; one at a time.")
@@ -132,11 +132,13 @@ def _offsite(deps: Deps, folder: Path) -> None:
         )
 
 
-def recover(deps: Deps) -> list[int]:
-    """At start-up: a backup still "running" was cut short by a crash. Mark it failed and
-    remove its partial files."""
+def recover(deps: Deps, gone: Callable[[str | None], bool]) -> list[int]:
+    """When a process starts leading: a backup still "running" whose process is `gone` was
+    cut short by a crash. Mark it failed and remove its partial files."""
     cut = []
     for row in deps.store.backups.find(status="running", limit=100):
+        if not gone(row.owner):
+            continue  # another process runs it
         if row.path:
             shutil.rmtree(row.path, ignore_errors=True)
         deps.store.backups.finish_backup(

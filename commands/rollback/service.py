@@ -16,6 +16,7 @@ from pathlib import Path
 from bot import posting
 from bot.config import RollbackStep, Settings
 from bot.deps import Deps
+from bot.owners import on_this_host
 from bot.programs import git_env
 from bot.redact import clean_env, redact
 from bot.replies import UserError, describe, mention
@@ -155,7 +156,8 @@ def cancel(deps: Deps, rollback_id: int, actor: str) -> None:
         )
 
 
-STEP_GROUP_KEY = "rollback.step_group"  # the process group of the step running now
+# The process group of the step running now, and the process that started it.
+STEP_GROUP_KEY = "rollback.step_group"
 
 
 def kill_group(group: int) -> None:
@@ -164,21 +166,28 @@ def kill_group(group: int) -> None:
         os.killpg(group, signal.SIGKILL)
 
 
-def stop_steps(deps: Deps) -> None:
-    """The bot is stopping (or was killed and starts again): a step still running must not
-    outlive it."""
-    group = deps.store.state(STEP_GROUP_KEY)
-    if group and group.isdigit():
-        kill_group(int(group))
+def stop_steps(deps: Deps, gone: Callable[[str | None], bool] | None = None) -> None:
+    """A step still running must not outlive the process that started it: at a stop, this
+    process's own; when a process starts leading, one a process on this host that is `gone`
+    started. A step another host's process started is never this host's to kill."""
+    recorded = (deps.store.state(STEP_GROUP_KEY) or "").split()
+    if len(recorded) != 2 or not recorded[1].isdigit():
+        return
+    owner, group = recorded[0], int(recorded[1])
+    mine = owner == deps.outbox.owner if gone is None else gone(owner)
+    if mine and on_this_host(owner):
+        kill_group(group)
         deps.store.set_state(STEP_GROUP_KEY, "")
 
 
-def recover(deps: Deps) -> list[int]:
-    """At start-up: a rollback still "running" was cut short; say so in its thread and on
-    its incident's timeline, never silently."""
-    stop_steps(deps)
+def recover(deps: Deps, gone: Callable[[str | None], bool]) -> list[int]:
+    """When a process starts leading: a rollback still "running" whose process is `gone`
+    was cut short; say so in its thread and on its incident's timeline, never silently."""
+    stop_steps(deps, gone)
     cut = []
     for row in deps.store.rollbacks.find("running"):
+        if not gone(row.owner):
+            continue  # another process runs it
         text = (
             f":warning: R{row.id} to {row.tag} was cut short: opsbot stopped while it "
             "ran. Check what is deployed before anything else (`/rollback list`)."
@@ -209,7 +218,7 @@ def run(deps: Deps, rollback_id: int, report: Report) -> tuple[str, list[str]]:
     failure, the last lines of the failing step's output (redacted)."""
     row = deps.store.rollbacks.rollback(rollback_id)
     assert row is not None
-    if not deps.store.rollbacks.claim_rollback(rollback_id, deps.clock()):
+    if not deps.store.rollbacks.claim_rollback(rollback_id, deps.clock(), deps.outbox.owner):
         running = deps.store.rollbacks.find("running")
         which = f"R{running[0].id} to {running[0].tag}" if running else "another one"
         raise UserError(f"A rollback is already running ({which}); one at a time.")
@@ -284,7 +293,7 @@ def _run_step(
         except OSError as exc:
             ok, note = False, f"could not start {argv[0]}: {type(exc).__name__}"
         else:
-            deps.store.set_state(STEP_GROUP_KEY, str(proc.pid))
+            deps.store.set_state(STEP_GROUP_KEY, f"{deps.outbox.owner} {proc.pid}")
             try:
                 code = proc.wait(timeout=step.timeout_seconds)
                 ok, note = code == 0, f"exit code {code}"

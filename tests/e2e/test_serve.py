@@ -201,6 +201,11 @@ def test_healthz_reports_store_scheduler_version(server: Server) -> None:
     body = answer.json()
     assert body["status"] == "ok" and body["store"] == "ok" and body["scheduler"] == "running"
     assert body["version"]
+    # the one serve of its database leads it, under the lease it took at start
+    assert body["role"] == "leader" and body["engine"] in ("sqlite", "postgresql")
+    assert body["lease"]["held"] and body["lease"]["token"] >= 1
+    assert server.proc is not None
+    assert body["lease"]["holder"].split(":")[1] == str(server.proc.pid)
     assert HTTP.get(server.url + "/nope").status_code == 404
 
 

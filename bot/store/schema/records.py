@@ -191,6 +191,7 @@ backups = Table(
     int_column("size"),
     text_column("sha256"),
     *text_columns("counts", "reason", "error", "verified_at", "verify_result"),
+    text_column("owner"),  # the process running it (bot/owners.py)
     partial_index("backups_one_running", "status", where="status = 'running'", unique=True),
 )
 
@@ -219,6 +220,7 @@ rollbacks = Table(
         "channel",
         "ts",
         "thread_ts",
+        "owner",  # the process running it (bot/owners.py)
     ),
     partial_index("rollbacks_one_running", "status", where="status = 'running'", unique=True),
 )

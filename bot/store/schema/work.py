@@ -46,6 +46,18 @@ job_runs = Table(
     partial_index("job_runs_running", "status", where="status = 'running'"),
 )
 
+# One row: who leads the processes sharing this database, under which fencing token (it
+# grows at every change of hands), until when; times in epoch seconds by the database's clock.
+leader_lease = Table(
+    "leader_lease",
+    metadata,
+    id_key(),
+    text_column("holder", required=True, default=""),
+    int_column("token", required=True, default=0),
+    real_column("acquired_at"),
+    real_column("expires_at"),
+)
+
 job_ticks = Table(
     "job_ticks",
     metadata,

@@ -1,5 +1,6 @@
-"""The bot's own setup, with no network: the config, the database (migrated, writable, not
-held by a running opsbot serve), the backup folder, and which features are on."""
+"""The bot's own setup, with no network: the config, the database (migrated, writable; a
+SQLite file not held by a running opsbot serve, a PostgreSQL database's leader), the backup
+folder, and which features are on."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
 
-from bot.store import SERVE_LOCK, engines, migrations, serve_lock
+from bot.store import Lease, engines, leases, migrations, serve_lock
 from bot.tools.doctor.result import FAIL, OFF, OK, Context, Result
 
 
@@ -63,7 +64,8 @@ def database(ctx: Context) -> Result:
 
 
 def _postgresql(ctx: Context) -> Result:
-    """The PostgreSQL database: reachable, its schema's revision, and who serves it."""
+    """The PostgreSQL database: reachable, its schema's revision, and which `opsbot serve`
+    leads the processes serving it (one lease, one holder: bot/leader.py)."""
     from bot.store.schema import history
 
     engine = engines.open_engine(ctx.settings.database, 2)
@@ -71,7 +73,7 @@ def _postgresql(ctx: Context) -> Result:
     try:
         with engine.connect() as conn:
             pending = history.pending(conn)
-            holder = None if ctx.serving else engines.lock_holder(conn, SERVE_LOCK)
+            lease = None if pending else leases.read(conn)
     except OperationalError as exc:
         said = engines.unreachable(exc, engine.url) or type(exc.orig).__name__
         return Result("database", FAIL, said, "check OPSBOT_DATABASE_URL and the server")
@@ -85,16 +87,16 @@ def _postgresql(ctx: Context) -> Result:
         )
     finally:
         engine.dispose()
-    if holder:
-        return Result(
-            "database",
-            FAIL,
-            f"{where} is held by a running opsbot serve ({holder})",
-            "stop it, or give this one its own database",
-        )
     at = f"at revision {history.newest()}"
     state = f"{len(pending)} revisions to apply at start" if pending else at
-    return Result("database", OK, f"{where}: PostgreSQL, {state}, not in use")
+    return Result("database", OK, f"{where}: PostgreSQL, {state}; {_led(lease)}")
+
+
+def _led(lease: Lease | None) -> str:
+    if lease is None or not lease.held:
+        return "no opsbot serve leads it (none runs, or its leader died within a lease)"
+    since = f" for {lease.held_for:.0f} s" if lease.held_for is not None else ""
+    return f"led by {lease.holder}{since} (lease token {lease.token}, {lease.left:.0f} s left)"
 
 
 def _held_by(path: Path) -> str | None:

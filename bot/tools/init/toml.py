@@ -48,6 +48,7 @@ NOTES: dict[str, str] = {
     "rollback_repo": "the git checkout whose v* tags are releases",
     "self_heartbeat_url": "pinged every minute while opsbot is healthy",
     "reminders.working_days": "Monday is 0",
+    "leader.lease_seconds": "several serve on PostgreSQL: a standby leads within 4/3 of it",
     "oncall.rotation": "member ids, in order; until `/oncall set`",
     "oncall.handover_weekday": "Monday is 0",
     "oncall.admins": "member ids who may change the rotation; empty: everyone",
@@ -101,6 +102,7 @@ SECTIONS = (
     "status_page",
     "outbox",
     "pools",
+    "leader",
     "alerts",
 )
 
