@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.exc import IntegrityError
+from sqlite_utils import Database
 
-from bot.store import Store
+from bot.store import Store, migrations
 from bot.store.schema import tables
 from bot.store.schema.tables import metadata
 
@@ -53,9 +54,19 @@ def _shape(path: Path) -> dict[str, Any]:
     return shape
 
 
+def through_history(path: Path) -> Path:
+    """A file brought to the newest schema the long way, as an existing file is: opsbot's
+    SQLite migrations (to the baseline, stamped), then the revisions. (A new file is
+    created at the newest schema at once.)"""
+    conn = sqlite3.connect(path)
+    migrations.apply(Database(conn, execute_plugins=False))
+    conn.close()
+    Store(path).migrate()
+    return path
+
+
 def test_the_tables_describe_the_migrated_schema(tmp_path: Path) -> None:
-    migrated = tmp_path / "migrated.db"
-    Store(migrated).migrate()
+    migrated = through_history(tmp_path / "migrated.db")
     described = tmp_path / "described.db"
     engine = create_engine(f"sqlite:///{described}")
     metadata.create_all(engine)
@@ -64,6 +75,36 @@ def test_the_tables_describe_the_migrated_schema(tmp_path: Path) -> None:
     assert sorted(got) == sorted(want)
     for table in want:
         assert got[table] == want[table], table
+
+
+def test_a_new_file_is_what_the_migrations_and_revisions_make(tmp_path: Path) -> None:
+    """A new file is created at the newest schema at once; it is the file the migrations and
+    revisions make: the same schema, the same bookkeeping, the same rows they insert."""
+    made = through_history(tmp_path / "history.db")
+    new = tmp_path / "new.db"
+    Store(new).migrate()
+    assert _shape(new) == _shape(made)
+
+    def contents(path: Path) -> dict[str, Any]:
+        db = sqlite3.connect(path)
+        found = {
+            "ddl": sorted(
+                sql
+                for (name, sql) in db.execute("SELECT name, sql FROM sqlite_master")
+                if name.startswith(BOOKKEEPING) or "sqlite_migrations" in name
+            ),
+            "migrations": [n for (n,) in db.execute("SELECT name FROM _sqlite_migrations")],
+            "revision": db.execute("SELECT version_num FROM alembic_version").fetchall(),
+            "journal": db.execute("PRAGMA journal_mode").fetchone(),
+            "rows": {
+                table: db.execute(f"SELECT * FROM {table}").fetchall()
+                for table in sorted(metadata.tables)
+            },
+        }
+        db.close()
+        return found
+
+    assert contents(new) == contents(made)
 
 
 def test_the_tables_create_on_postgresql_with_their_rules(postgres_url: str) -> None:

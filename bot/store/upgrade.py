@@ -26,6 +26,19 @@ from bot.store.base import (
 from bot.store.schema import migrations
 from bot.store.schema.registry import BASELINE_REVISION, NEWEST_REVISION
 
+# What the migrations and revisions leave in a new file besides the tables: the migrations'
+# bookkeeping (as sqlite-utils creates it), Alembic's (as Alembic does), and the rows the
+# revisions insert (0002: the leader's lease, nobody's yet).
+_CREATED = (
+    'CREATE TABLE "_sqlite_migrations" (\n   "id" INTEGER PRIMARY KEY,\n   "migration_set" TEXT,'
+    '\n   "name" TEXT,\n   "applied_at" TEXT\n)',
+    'CREATE UNIQUE INDEX "idx__sqlite_migrations_migration_set_name"\n    ON "_sqlite_migrations"'
+    ' ("migration_set", "name")',
+    "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+    "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))",
+    "INSERT INTO leader_lease (id) VALUES (1)",
+)
+
 
 def _mb(size: int) -> str:
     return f"{size / (1 << 20):.1f} MB"
@@ -44,6 +57,11 @@ class UpgradeStore(StoreBase):
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
         try:
             db = Database(conn, execute_plugins=False)
+            if not db.table_names():
+                db.enable_wal()
+                conn.close()
+                self._create()
+                return None
             applied = [m.name for m in migrations.applied(db)]
             unknown = sorted(set(applied) - {m.name for m in migrations._migrations})
             if unknown:
@@ -60,6 +78,30 @@ class UpgradeStore(StoreBase):
         if later:
             self._upgrade()
         return copy
+
+    def _create(self) -> None:
+        """A new file: the newest schema at once, from the tables (schema/tables.py), stamped
+        at the newest revision with every migration recorded as applied: Alembic's own way
+        to a new database (create the tables, stamp the head), without loading Alembic at
+        start-up. tests/test_schema_history.py holds such a file equal to one brought up
+        through the migrations and revisions."""
+        from bot.store.schema.tables import metadata
+
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar():
+                conn.rollback()  # another process created it meanwhile
+                return
+            metadata.create_all(conn)
+            for statement in _CREATED:
+                conn.exec_driver_sql(statement)
+            now = str(datetime.now(UTC))
+            conn.exec_driver_sql(
+                "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES (?, ?, ?)",
+                [(migrations.name, m.name, now) for m in migrations._migrations],
+            )
+            conn.exec_driver_sql("INSERT INTO alembic_version VALUES (?)", (NEWEST_REVISION,))
+            conn.commit()
 
     def _migrate_server(self) -> None:
         """A PostgreSQL database: the shared history from nothing, or from where it stands."""
