@@ -167,17 +167,27 @@ def _race(db: str) -> dict[str, tuple[list[Any], list[Any]]]:
     return {what: (got[what, "a"], got[what, "b"]) for what in CLAIMS}
 
 
+# Each engine's races, run once: pytest may set the module's fixture up again for a later
+# parameter's tests, and a race costs two interpreters' start.
+_RACED: dict[str, dict[str, tuple[list[Any], list[Any]]]] = {}
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def raced(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, tuple[list[Any], list[Any]]]:
     """The races, run once per engine on a database of their own."""
-    if request.param == "sqlite":
-        return _race(str(tmp_path_factory.mktemp("claims") / "opsbot.db"))
+    engine = request.param
+    if engine in _RACED:
+        return _RACED[engine]
+    if engine == "sqlite":
+        _RACED[engine] = _race(str(tmp_path_factory.mktemp("claims") / "opsbot.db"))
+        return _RACED[engine]
     cluster: Cluster = request.getfixturevalue("postgres_cluster")
     template: str = request.getfixturevalue("postgres_template")
     with cluster.database(template=template) as url:
-        return _race(url)
+        _RACED[engine] = _race(url)
+    return _RACED[engine]
 
 
 @pytest.mark.parametrize("what", ["outbox", "inbox", "job_runs"])

@@ -45,9 +45,10 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, healthy: bool = True) -> Server:
+    def start(self, healthy: bool = True, attempts: int = 3) -> Server:
         """Start `opsbot serve` and wait until /healthz answers (200, or with `healthy=False`
-        any answer: a bot that starts while Slack is down is up and degraded)."""
+        any answer: a bot that starts while Slack is down is up and degraded) and it has
+        said it serves (a port another test took meanwhile would answer for it)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPSBOT_"))}
         env.update(
             SLACK_BOT_TOKEN=TOKEN,
@@ -57,6 +58,7 @@ class Server:
         )
         env.update({name.upper(): str(v) for name, v in database_settings(self.db).items()})
         env.update(self.extra_env)
+        logged = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [
@@ -75,14 +77,25 @@ class Server:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"opsbot serve exited: {self.log.read_text()}")
+                said = self.log.read_text()
+                if "Address already in use" in said[logged:] and attempts > 1:
+                    # another test took the free port between its choice and the bind
+                    self.port = free_port()
+                    self.url = f"http://127.0.0.1:{self.port}"
+                    return self.start(healthy, attempts - 1)
+                raise AssertionError(f"opsbot serve exited: {said}")
             try:
-                if HTTP.get(self.url + "/healthz", timeout=1).status_code in (
+                answered = HTTP.get(self.url + "/healthz", timeout=1).status_code in (
                     (200,) if healthy else (200, 503)
-                ):
-                    return self
+                )
             except httpx.TransportError:
-                time.sleep(0.05)
+                answered = False
+            with self.log.open("rb") as written:
+                written.seek(logged)
+                serving = b"serving /slack/events" in written.read()
+            if answered and serving:
+                return self
+            time.sleep(0.05)
         raise AssertionError(f"opsbot serve did not come up: {self.log.read_text()}")
 
     def kill(self) -> None:
