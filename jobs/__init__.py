@@ -4,6 +4,7 @@ once, is the rule in jobs/rules.py; jobs/scheduler.py ticks them."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +14,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.deps import Deps
+from bot.store import NotLeading
 from jobs import (
     alerts,
     backup,
@@ -37,6 +39,8 @@ from jobs.rules import (
     report_failure,
     run_occurrence,
 )
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "CATCH_UP",
@@ -221,6 +225,8 @@ def run_interval_job(name: str, deps: Deps) -> None:
             return
         run_job(name, deps, now=now)
         deps.store.set_state(f"job.failing.{name}", "")
+    except NotLeading:  # another process leads now and runs it
+        log.warning("%s: stopped, this process no longer leads", name)
     except Exception as exc:  # reported in channel, not only logged
         report_failure(name, deps, exc)
 

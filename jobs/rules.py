@@ -19,6 +19,7 @@ from bot import posting
 from bot.deps import Deps
 from bot.owners import owner_gone
 from bot.replies import describe
+from bot.store import NotLeading
 from bot.store.job_runs import RUN_LEASE, RUN_RENEW, JobRun
 from commands.alerts.heartbeats import beat
 
@@ -186,6 +187,9 @@ def run_occurrence(name: str, deps: Deps, due: datetime) -> str | None:
     try:
         with held(deps, name, due):
             summary = JOBS[name].run(deps, now=due)
+    except NotLeading:  # another process leads now: it runs this again, this one writes nothing
+        log.warning("%s due %s: stopped, this process no longer leads", name, due)
+        return None
     except Exception as exc:
         deps.store.jobs.finish_run(name, due, "failed", type(exc).__name__, deps.clock())
         report_failure(name, deps, exc)

@@ -5,9 +5,11 @@ Several `opsbot serve` may share one PostgreSQL database; the one holding the le
 partition) and wake after a standby took the lease. So the work only a leader does (the
 scheduler's jobs, the timers, crash recovery) runs `fenced(...)`: every write transaction it
 opens first reads the lease, and goes on only while the lease still names this holder and
-token and has not run out by the database's clock. On PostgreSQL that read takes a share
-lock on the lease row, so the lease cannot change hands before the write commits; on SQLite
-the write already holds the file's write lock. Otherwise NotLeading, and nothing is written.
+token and has not run out by the database's clock. On PostgreSQL that read takes a key-share
+lock on the lease row: the lease cannot change hands before the write commits (a takeover
+first locks the row FOR UPDATE, leases.py), while the leader's own renewal, an update of
+the row's time alone, never waits for it. On SQLite the write already holds the file's
+write lock. Otherwise NotLeading, and nothing is written.
 """
 
 from __future__ import annotations
@@ -80,7 +82,9 @@ def _HELD(dialect: str) -> Executable:  # noqa: N802
         leader_lease.c.token == bindparam("token"),
         leader_lease.c.expires_at > clock(dialect),
     )
-    return query.with_for_update(read=True)  # FOR SHARE on PostgreSQL; nothing on SQLite
+    # FOR KEY SHARE on PostgreSQL (nothing on SQLite): held against a takeover's FOR UPDATE,
+    # not against a renewal
+    return query.with_for_update(read=True, key_share=True)
 
 
 def check(conn: Connection) -> None:

@@ -3,8 +3,11 @@ token, until when (one row of `leader_lease`, times by the database's clock; fen
 how a leader's writes check it).
 
 Each change of hands is one UPDATE that adds one to the token, so two processes can never
-both take it, and a leader that lost it cannot renew it. A process whose code is older than
-the database's schema (a newer opsbot upgraded it) neither takes nor keeps it.
+both take it, and a leader that lost it cannot renew it. On PostgreSQL a takeover first
+locks the row FOR UPDATE, so it waits for every write the old leader has under way (each
+holds the row FOR KEY SHARE: fence.py); a renewal does not, so it never waits for them.
+A process whose code is older than the database's schema (a newer opsbot upgraded it)
+neither takes nor keeps it.
 """
 
 from __future__ import annotations
@@ -67,6 +70,9 @@ def _READ(dialect: str) -> Executable:  # noqa: N802
 
 def _schema_is(revision: str) -> ColumnElement[bool]:
     return select(_VERSION.c.version_num).scalar_subquery() == bindparam(revision)
+
+
+_HOLD = select(leader_lease.c.id).where(leader_lease.c.id == 1).with_for_update()
 
 
 @prebuilt
@@ -149,6 +155,7 @@ class LeaseStore(Repository):
             "seen_token": seen.token if seen else None,
         }
         with self._write() as db:
+            db.execute(_HOLD)  # after the old leader's writes under way (PostgreSQL)
             token = db.execute(_TAKE(db), values).scalar()
         return None if token is None else Fence(me, int(token))
 

@@ -33,7 +33,9 @@ from tests.helpers import HTTP
 
 LEASE = 2.0
 PAUSE = float(os.environ.get("PAUSE_SECONDS", "6"))
-HANG = PAUSE + 2  # the API the leader's digest waits on answers after this
+# The API the leader's digest waits on answers after this (its timeout is at most 20 s): while
+# the leader is stopped, or just after, so it goes on with the digest only once it wakes.
+HANG = min(PAUSE + 2, 16.0)
 ALICE = "U0ALICE01"
 ROWS = 50
 
@@ -174,5 +176,8 @@ def test_a_paused_leader_wakes_as_a_standby_and_does_nothing_twice(pair: Pair) -
     wait_until(lambda: "lost the lease" in pair.a.log.read_text(), timeout=LEASE * 2)
     assert pair.role(pair.a)["role"] == "standby"
     time.sleep(max(0.0, HANG + 1 - (time.monotonic() - stopped)))  # its digest's answer came
+    # it went on with its digest, and was refused at its first write
+    wait_until(lambda: "daily-digest due" in pair.a.log.read_text(), timeout=5)
+    assert "stopped, this process no longer leads" in pair.a.log.read_text()
     pair.check_once(number)
     assert pair.role(pair.b)["role"] == "leader"
