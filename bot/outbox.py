@@ -35,17 +35,15 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from slack_sdk import WebClient
-
 from bot.failures import Dropped, failure_text, refused, retry_after, timed_out, transient
+from bot.kinds import Kind
 from bot.lanes import pace_key
 from bot.owners import owner_id, release_dead
 from bot.redact import RedactingClient
-from bot.store import Effect, Head, Store, now_utc
+from bot.store import Effect, Head, Store, StoreBusy, now_utc
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -54,6 +52,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=30)  # longer than any one delivery: Slack calls time out at 10 s
+# Waits before recording a delivery again through a busy database: with four tries of the
+# write budget, well inside LEASE.
+RECORD_WAITS = (0.5, 1.0, 2.0, 4.0)
 OVERDUE_EVERY = timedelta(seconds=1)
 LISTING_KEPT = 0.1  # a listing of the lanes' heads serves the workers this long (_list_heads)
 IDLE_POLL_SECONDS = 0.5  # rows of other processes and retries falling due are seen this fast
@@ -68,23 +69,6 @@ class _NoToken(Exception):
 
 class OutboxGaveUp(Exception):
     """A row waited on (post_and_wait) was given up on; nothing reached Slack."""
-
-
-@dataclass(frozen=True)
-class Kind:
-    """How one kind of row is delivered. `deliver` returns what to remember (a message's
-    channel and ts); `fallback` replaces a row that is refused, or not delivered within
-    `page_fallback_minutes` of being owed; `on_failure` hears every failure (final=True when
-    the row is given up on)."""
-
-    deliver: Callable[[Deps, Effect, WebClient], dict[str, Any] | None]
-    label: str
-    paced: bool = False  # posts count against Slack's per-channel pace
-    # What to write once it is delivered (the incident points at its new card): in the
-    # transaction that marks the row done, so both or neither are kept.
-    record: Callable[[Deps, Effect, dict[str, Any]], None] | None = None
-    fallback: Callable[[Deps, Effect, str], None] | None = None
-    on_failure: Callable[[Deps, Effect, str, bool], None] | None = None
 
 
 class Outbox:
@@ -297,11 +281,28 @@ class Outbox:
         except Exception as exc:
             self._failed(effect, spec, exc)
             return
-        with self.store.atomic():
-            if spec.record is not None and result:
-                spec.record(self.deps, effect, result)
-            self.store.outbox.delivered(effect.id, self.owner, self.clock(), result)
+        self._record(effect, spec, result)
         log.info("outbox: delivered #%s %s", effect.id, effect.kind)
+
+    def _record(self, effect: Effect, spec: Kind, result: dict[str, Any] | None) -> None:
+        """Slack (or the third party) took it: record that, waiting out a busy database a few
+        times (well within the row's lease) rather than leaving the row to be tried again and
+        its post looked for among everything posted since."""
+        assert self.deps is not None
+        for wait in (*RECORD_WAITS, None):
+            try:
+                with self.store.atomic():
+                    if spec.record is not None and result:
+                        spec.record(self.deps, effect, result)
+                    self.store.outbox.delivered(effect.id, self.owner, self.clock(), result)
+                return
+            except StoreBusy:
+                if wait is None:
+                    raise
+                log.warning(
+                    "outbox: #%s delivered; the database is busy, recording it again", effect.id
+                )
+                time.sleep(wait)
 
     def _failed(self, effect: Effect, spec: Kind | None, exc: Exception) -> None:
         policy = self.settings.outbox

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.failures import Dropped, failure_text, slack_error
+from bot.failures import Dropped, failure_text, slack_error, transient
+from bot.kinds import Kind
 from bot.lanes import slack_lane
-from bot.outbox import Kind
 from bot.replies import clip
 from bot.store import Effect
 
@@ -95,8 +95,13 @@ def find_posted(
                     cursor=cursor,
                 )
         except SlackApiError as exc:
+            if transient(exc):  # look again later: posting blind could post it twice
+                raise
             log.warning(
-                "outbox: cannot look for #%s in %s (%s)", effect.id, found_id, failure_text(exc)
+                "outbox: cannot look for #%s in %s (%s); posting it",
+                effect.id,
+                found_id,
+                failure_text(exc),
             )
             return None
         for message in found.get("messages") or []:

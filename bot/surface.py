@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
 
     from bot.deps import Deps
-    from bot.outbox import Kind
+    from bot.kinds import Kind
 
 # An Events API reaction (added or removed) on a message, for the emoji it is registered for.
 ReactionHandler = Callable[[dict[str, Any], WebClient, dict[str, Any]], None]

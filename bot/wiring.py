@@ -30,8 +30,9 @@ from bot.config import ConfigError, Settings
 from bot.deps import Deps
 from bot.identity import SlackIdentity, TokenRejected
 from bot.inbox import Inbox
+from bot.kinds import Kind
 from bot.leader import Leadership
-from bot.outbox import Kind, Outbox
+from bot.outbox import Outbox
 from bot.owners import owner_gone, release_dead
 from bot.pools import Pools
 from bot.server import make_server, wsgi_app

@@ -416,3 +416,51 @@ def test_a_worker_that_loses_the_row_spends_no_token(paced: Deps, store: Store) 
     assert deps.outbox._claim(listed, now, paced=True) is None  # noqa: SLF001
     rate, burst = PACE["slack_posts_per_second"], int(PACE["slack_burst"])
     assert store.outbox.take_pace("slack:#incidents", time.time(), rate, burst) == 0.0
+
+
+def test_a_delivery_slack_took_is_recorded_through_a_busy_database(
+    deps: Deps, slack: LocalSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slack took the post, then the database was busy (another session's lock): the row is
+    recorded once the database answers, not left to be posted again after its lease."""
+    from bot.store import StoreBusy
+
+    with deps.store.atomic():
+        enqueue_post(deps, "#incidents", {"text": "posted once"})
+    record = deps.store.outbox.delivered
+    busy = [2]
+
+    def delivered(*args: object, **kwargs: object) -> None:
+        if busy[0]:
+            busy[0] -= 1
+            raise StoreBusy
+        record(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(deps.store.outbox, "delivered", delivered)
+    deps.outbox.drain()
+    assert [m.text for m in slack.history("#incidents")] == ["posted once"]
+    assert busy == [0] and deps.store.outbox.effects(("pending",)) == []
+
+
+def test_a_row_tried_before_is_not_posted_while_slack_cannot_say_whether_it_was(
+    deps: Deps, slack: LocalSlack
+) -> None:
+    """An earlier try may have reached Slack; while Slack cannot be asked (503 on the
+    history), the row waits rather than posting blind; then it is posted once."""
+    with deps.store.atomic():
+        row = enqueue_post(deps, "#incidents", {"text": "maybe posted"})
+    assert row is not None
+    now = datetime.now(UTC)
+    earlier = now - timedelta(minutes=1)  # a try that did not finish, its lease run out
+    assert deps.store.outbox.claim(row, "gone", earlier, timedelta(0), due_only=False)
+    slack.post("#incidents", "U0SOMEONE", "someone else's message")
+    deps.store.set_state("slack.channel.#incidents", slack.channel_id("#incidents"))
+    fault = slack.fault(method="conversations.history", status=503)
+    deps.outbox.drain(timeout=2)
+    assert fault.hits and [m.text for m in slack.history("#incidents")][1:] == []
+    [waiting] = deps.store.outbox.effects(("pending",))
+    assert "503" in str(waiting.last_error)
+    slack.clear_faults()
+    deps.store.outbox.retry_effect(row, datetime.now(UTC))
+    deps.outbox.drain()
+    assert [m.text for m in slack.history("#incidents")][1:] == ["maybe posted"]

@@ -12,13 +12,14 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import outbox, posting
+from bot import posting
 from bot.alert_settings import AlertRule
 from bot.deps import Deps
 from bot.domain.incidents import service as incidents
 from bot.domain.incidents.outcome import Outcome, publish
 from bot.domain.oncall import who
 from bot.failures import slack_error
+from bot.kinds import Kind
 from bot.lanes import slack_lane
 from bot.replies import Reply, clip, section
 from bot.store import Alert, Entry
@@ -194,7 +195,7 @@ def _summary(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
 
 
 # How the rows this module owes are delivered, for the composition root's table.
-KINDS = {"alerts.summary": outbox.Kind(_summary, "An alert storm's summary", paced=True)}
+KINDS = {"alerts.summary": Kind(_summary, "An alert storm's summary", paced=True)}
 
 
 def is_open(deps: Deps, number: int) -> bool:

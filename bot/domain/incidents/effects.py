@@ -23,6 +23,7 @@ from bot.deps import Deps
 from bot.domain.incidents.card import render_card
 from bot.domain.oncall import paging, who
 from bot.domain.status import notices, statuspage
+from bot.kinds import Kind
 from bot.lanes import slack_lane
 from bot.replies import Reply, blocks, mention, section
 from bot.store import Effect, Entry, Incident
@@ -367,12 +368,12 @@ def resolved_everywhere(deps: Deps, incident: Incident) -> None:
 
 # How each kind of row this module owes is delivered, for the composition root's table.
 KINDS = {
-    "incident.card": outbox.Kind(_card, "The incident's card", paced=True, record=_record_card),
-    "incident.thread": outbox.Kind(_thread, "A line in the incident's thread", paced=True),
-    "incident.file": outbox.Kind(_file, "A file in the incident's thread", paced=True),
-    "incident.page": outbox.Kind(_page, "A page", paced=True, fallback=_page_fallback),
-    "incident.remind": outbox.Kind(_remind, "A reminder to the commander"),
-    "pagerduty": outbox.Kind(_pager, "The PagerDuty event", on_failure=_pager_or_commander),
-    "statuspage": outbox.Kind(_statuspage, "The Statuspage update", on_failure=_tell_commander),
-    "notice": outbox.Kind(_notice, "The user notice", on_failure=_tell_commander),
+    "incident.card": Kind(_card, "The incident's card", paced=True, record=_record_card),
+    "incident.thread": Kind(_thread, "A line in the incident's thread", paced=True),
+    "incident.file": Kind(_file, "A file in the incident's thread", paced=True),
+    "incident.page": Kind(_page, "A page", paced=True, fallback=_page_fallback),
+    "incident.remind": Kind(_remind, "A reminder to the commander"),
+    "pagerduty": Kind(_pager, "The PagerDuty event", on_failure=_pager_or_commander),
+    "statuspage": Kind(_statuspage, "The Statuspage update", on_failure=_tell_commander),
+    "notice": Kind(_notice, "The user notice", on_failure=_tell_commander),
 }
