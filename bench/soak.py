@@ -19,7 +19,15 @@ Afterwards, with the faults off, every acknowledged open must have exactly one c
 acknowledged update exactly one thread line, every acknowledged pin one timeline entry, and
 the P0's pages (thread mention and DM) must have gone out within 10 s of the breach.
 
+With `--postgres --processes 2`, two `opsbot serve` share a throw-away PostgreSQL (started
+as the tests start theirs); each request goes to one of them, and to the other when the
+first cannot be reached (as a load balancer does). The kills above hit either process, and
+ten more kill the leader: how long from each kill until the other leads (its /healthz
+says so) is reported as min/median/max. The short database fault is then another session
+holding a lock on the outbox for 3-5 s.
+
     python bench/soak.py [--duration 180] [--clients 20] [--seed N]
+    python bench/soak.py --postgres --processes 2
 
 Loopback only; bounded (DURATION, then up to 10 minutes to deliver what is owed).
 """
@@ -30,8 +38,10 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,6 +51,7 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -97,6 +108,14 @@ class Bot:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
 
+    def role(self) -> str | None:
+        """ "leader" or "standby" as its /healthz says; None when it does not answer."""
+        try:
+            answer = httpx.get(self.url.replace("/slack/events", "/healthz"), timeout=2)
+            return str(answer.json().get("role"))
+        except (httpx.TransportError, ValueError):
+            return None
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
@@ -104,8 +123,8 @@ class Bot:
 
 
 class Soak:
-    def __init__(self, bot: Bot, slack: LocalSlack, rng: random.Random) -> None:
-        self.bot, self.slack, self.rng = bot, slack, rng
+    def __init__(self, bots: list[Bot], slack: LocalSlack, rng: random.Random) -> None:
+        self.bots, self.slack, self.rng = bots, slack, rng
         self.lock = threading.Lock()
         self.sent = Counter[str]()
         self.refused = 0  # no answer: the server was down (not acknowledged, nothing owed)
@@ -118,9 +137,14 @@ class Soak:
     def post(self, body: str, kind: str) -> httpx.Response | None:
         headers = {**signed_headers(body, SECRET), "Content-Type": kind}
         began = time.monotonic()
-        try:
-            answer = httpx.post(self.bot.url, content=body.encode(), headers=headers, timeout=10)
-        except httpx.TransportError:
+        answer = None
+        for bot in self.rng.sample(self.bots, len(self.bots)):  # the other when one is down
+            try:
+                answer = httpx.post(bot.url, content=body.encode(), headers=headers, timeout=10)
+                break
+            except httpx.TransportError:
+                continue
+        if answer is None:
             with self.lock:
                 self.refused += 1
             return None
@@ -217,10 +241,24 @@ class Soak:
             time.sleep(self.rng.uniform(0.05, 0.3))
 
 
+def hold_lock(db: str) -> Any:
+    """Another process holding the database's write lock (SQLite), or a lock on the outbox
+    (PostgreSQL) every command that owes Slack something needs; rolled back to release."""
+    if "://" not in db:
+        held = sqlite3.connect(db, timeout=10)
+        held.execute("BEGIN IMMEDIATE")
+        return held
+    import psycopg
+
+    held = psycopg.connect(db.replace("postgresql+psycopg://", "postgresql://"))
+    held.execute("LOCK TABLE outbox IN EXCLUSIVE MODE")
+    return held
+
+
 def faults(
     slack: LocalSlack,
     pager: ThirdParty,
-    db: Path,
+    db: str,
     rng: random.Random,
     stop: threading.Event,
     scripted: threading.Event,
@@ -232,7 +270,7 @@ def faults(
         if scripted.is_set():
             continue
         kind = rng.choice(kinds)
-        held: sqlite3.Connection | None = None
+        held: Any = None
         if kind == "slack-503":
             slack.fault(method="chat.postMessage", status=503)
         elif kind == "slack-429":
@@ -242,9 +280,8 @@ def faults(
         elif kind == "refused":  # Slack refuses every layout, for good
             slack.fault(method="chat.postMessage", error="invalid_blocks", with_blocks=True)
             slack.fault(method="chat.update", error="invalid_blocks", with_blocks=True)
-        elif kind == "db-lock":  # another process holds the write lock past the budget
-            held = sqlite3.connect(db, timeout=10)
-            held.execute("BEGIN IMMEDIATE")
+        elif kind == "db-lock":  # another process holds a lock past the write budget
+            held = hold_lock(db)
         elif kind == "pagerduty-500":
             pager.always = 500
         stop.wait(rng.uniform(3, 5) if held else rng.uniform(2, 5))
@@ -256,9 +293,9 @@ def faults(
         pager.always = None
 
 
-def flood(url: str, count: int) -> int:
-    """`count` distinct critical alerts from one Alertmanager, one body each; how many the
-    intake took."""
+def flood(urls: list[str], count: int) -> int:
+    """`count` distinct critical alerts from one Alertmanager, one body each (to the next
+    process when one cannot be reached); how many the intake took."""
     taken = 0
     for n in range(count):
         alert = {
@@ -270,16 +307,18 @@ def flood(url: str, count: int) -> int:
             "fingerprint": f"flood-{n}",
         }
         body = {"version": "4", "groupKey": f"flood-{n}", "status": "firing", "alerts": [alert]}
-        try:
-            answer = httpx.post(
-                url,
-                content=json.dumps(body).encode(),
-                headers={"Authorization": f"Bearer {ALERT_SECRET}"},
-                timeout=10,
-            )
+        for url in urls:
+            try:
+                answer = httpx.post(
+                    url,
+                    content=json.dumps(body).encode(),
+                    headers={"Authorization": f"Bearer {ALERT_SECRET}"},
+                    timeout=10,
+                )
+            except httpx.TransportError:
+                continue
             taken += answer.status_code == 202
-        except httpx.TransportError:
-            pass
+            break
     return taken
 
 
@@ -307,10 +346,23 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=180)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--logs", type=Path, help="keep the serve logs in this folder")
     args = parser.parse_args()
+    if args.processes > 1 and not args.postgres:
+        parser.error("--processes above 1 needs --postgres: one opsbot serve per SQLite file")
     seed = args.seed if args.seed is not None else random.randrange(1_000_000)
     rng = random.Random(seed)
+    cluster = postgres() if args.postgres else None
+    try:
+        return run(args, seed, rng, cluster)
+    finally:
+        if cluster is not None:
+            cluster.stop()
 
+
+def run(args: argparse.Namespace, seed: int, rng: random.Random, cluster: Any) -> int:
     with LocalSlack() as slack, tempfile.TemporaryDirectory() as tmp:
         pager = ThirdParty()
         slack.latency = 0.01
@@ -338,19 +390,22 @@ kind = "alertmanager"
 secret = "{ALERT_SECRET}"
 """
         )
-        db = Path(tmp) / "soak.db"
+        db = str(Path(tmp) / "soak.db")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPSBOT_"))}
         env.update(
             SLACK_BOT_TOKEN="xoxb-soak",
             SLACK_SIGNING_SECRET=SECRET,
             SLACK_API_URL=slack.api_base,
-            OPSBOT_DB=str(db),
+            OPSBOT_DB=db,
             OPSBOT_CONFIG=str(config),
             PYTHONPATH=str(ROOT),
         )
-        bot = Bot(env, free_port(), Path(tmp) / "serve.log")
-        bot.start()
-        soak = Soak(bot, slack, rng)
+        if cluster is not None:
+            db = env["OPSBOT_DATABASE_URL"] = cluster.create_database("soak")
+        bots = [Bot(env, free_port(), Path(tmp) / f"serve-{n}.log") for n in range(args.processes)]
+        for bot in bots:
+            bot.start()
+        soak = Soak(bots, slack, rng)
         scripted = threading.Event()  # the short faults pause while a scripted one runs
         stop_faults = threading.Event()
         threads = [threading.Thread(target=soak.client, args=(n,)) for n in range(args.clients)]
@@ -361,16 +416,26 @@ secret = "{ALERT_SECRET}"
         for thread in threads:
             thread.start()
         kills, p0, flooded = 0, None, 0
+        failovers: list[float] = []
         step = args.duration / 6
 
         def at(moment: float) -> None:
             time.sleep(max(0.0, began + moment - time.monotonic()))
 
-        def kill() -> None:
+        def kill(victim: Bot | None = None) -> None:
+            """kill -9 one process (either, at random) and start it again."""
             nonlocal kills
-            bot.kill()
+            victim = victim or rng.choice(bots)
+            victim.kill()
             kills += 1
-            bot.start()
+            victim.start()
+
+        if len(bots) > 1:
+            killer = threading.Thread(
+                target=kill_leaders, args=(bots, args.duration, began, failovers, soak.stop)
+            )
+            killer.start()
+            threads.append(killer)
 
         at(step)  # slow Slack (0.5-3 s a post), killed while posts are on their way
         scripted.set()
@@ -397,7 +462,8 @@ secret = "{ALERT_SECRET}"
         if answer is not None and "opened as P0" in answer.text:
             p0 = int(answer.text.split("INC-", 1)[1].split(" ", 1)[0])
         time.sleep(30)
-        flooded = flood(bot.url.replace("/slack/events", "/alerts/alertmanager/prom"), 200)
+        intakes = [b.url.replace("/slack/events", "/alerts/alertmanager/prom") for b in bots]
+        flooded = flood(intakes, 200)
 
         at(5 * step)
         kill()
@@ -428,10 +494,25 @@ secret = "{ALERT_SECRET}"
         report = count(soak, slack, store)
         delays = page_delays(slack, store, p0) if p0 else {"thread": None, "dm": None}
         opened = len(store.incidents.find(open_only=False, limit=100_000))
-        bot.stop()
+        for bot in bots:
+            bot.stop()
+            if args.logs:
+                args.logs.mkdir(parents=True, exist_ok=True)
+                shutil.copy(bot.log, args.logs / bot.log.name)
+        store.close()
         pager.close()
 
-    print(f"soak: {args.duration:.0f} s, {args.clients} clients, seed {seed}, {kills} kill -9")
+    where = f"{args.processes} opsbot serve on PostgreSQL" if cluster else "opsbot serve on SQLite"
+    kills += len(failovers)
+    print(f"soak: {args.duration:.0f} s, {args.clients} clients, {where}, seed {seed}, ", end="")
+    print(f"{kills} kill -9")
+    if failovers:
+        failovers.sort()
+        print(
+            f"failover (leader killed -> the other leads), {len(failovers)} kills: min "
+            f"{failovers[0]:.1f} s, median {statistics.median(failovers):.1f} s, max "
+            f"{failovers[-1]:.1f} s"
+        )
     print("commands sent:", dict(soak.sent), f"(refused while down: {soak.refused})")
     print(f"acks over 3 s: {len(soak.late)}")
     for name, (owed, delivered, duplicated, lost) in report.items():
@@ -450,6 +531,40 @@ secret = "{ALERT_SECRET}"
     bad = len(soak.late) + sum(d + lost for _, _, d, lost in report.values()) + len(late_pages)
     bad += events_dead + waiting
     return 1 if bad else 0
+
+
+def postgres() -> Any:
+    """A PostgreSQL server of the run's own, as the tests start one."""
+    from tests.postgres import Cluster, find_bin_dir
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        raise SystemExit("--postgres: no initdb found (set OPSBOT_PG_BIN)")
+    cluster = Cluster(bin_dir)
+    cluster.start()
+    return cluster
+
+
+def kill_leaders(
+    bots: list[Bot], duration: float, began: float, failovers: list[float], stop: threading.Event
+) -> None:
+    """Ten times over the run, kill -9 the process that leads; time until another leads;
+    start the killed one again (it stands by)."""
+    for n in range(10):
+        if stop.wait(max(0.0, began + (n + 0.5) * duration / 10.5 - time.monotonic())):
+            return
+        leader = next((bot for bot in bots if bot.role() == "leader"), None)
+        if leader is None:
+            continue  # a scripted kill is under way; the next one finds a leader
+        leader.kill()
+        killed = time.monotonic()
+        others = [bot for bot in bots if bot is not leader]
+        while time.monotonic() - killed < 60:
+            if any(bot.role() == "leader" for bot in others):
+                failovers.append(time.monotonic() - killed)
+                break
+            time.sleep(0.1)
+        leader.start()
 
 
 def count(soak: Soak, slack: LocalSlack, store: Store) -> dict[str, tuple[int, int, int, int]]:
