@@ -493,6 +493,11 @@ secret = "{ALERT_SECRET}"
         events_dead = store.inbox.inbox_summary(datetime.now(UTC))["dead"]
         report = count(soak, slack, store)
         delays = page_delays(slack, store, p0) if p0 else {"thread": None, "dm": None}
+        held_up = (
+            p0_rows(store, p0)
+            if p0 and any(v is None or v > PAGE_TARGET_SECONDS for v in delays.values())
+            else []
+        )
         opened = len(store.incidents.find(open_only=False, limit=100_000))
         for bot in bots:
             bot.stop()
@@ -528,9 +533,28 @@ secret = "{ALERT_SECRET}"
     shown = {k: ("never" if v is None else f"{v:.1f} s") for k, v in delays.items()}
     print(f"P0 INC-{p0} pages after its breach: thread {shown['thread']}, DM {shown['dm']}")
     late_pages = [v for v in delays.values() if v is None or v > PAGE_TARGET_SECONDS]
+    for row in held_up:  # what the P0 owed, when each row was owed, first tried and done
+        print("  ", row)
     bad = len(soak.late) + sum(d + lost for _, _, d, lost in report.values()) + len(late_pages)
     bad += events_dead + waiting
     return 1 if bad else 0
+
+
+def p0_rows(store: Store, number: int) -> list[str]:
+    """The P0's outbox rows, when its pages were late: what held them up."""
+    from sqlalchemy import text
+
+    query = text(
+        "SELECT id, kind, lane, priority, created_at, first_claimed_at, finished_at, attempts,"
+        " last_error FROM outbox WHERE incident_id = :number ORDER BY id"
+    )
+    with store.engine.connect() as conn:
+        return [
+            " ".join(
+                str(value)[11:23] if n in (4, 5, 6) else str(value) for n, value in enumerate(row)
+            )
+            for row in conn.execute(query, {"number": number})
+        ]
 
 
 def postgres() -> Any:

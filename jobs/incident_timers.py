@@ -2,7 +2,8 @@
 target, card countdown refresh, status-update reminders, still-open nudges).
 
 Runs every 30 seconds and at start-up, so a timer that fell due while the bot was down fires
-at once.
+at once. The most severe incidents' timers fire first: with hundreds of P2s past their
+target, a P0's page must not wait for all of theirs to be written.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ log = logging.getLogger(__name__)
 
 
 def run(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
-    due = deps.store.incidents.due_timers(now)
+    order = list(deps.settings.severities)
+    due = sorted(
+        deps.store.incidents.due_timers(now),
+        key=lambda t: order.index(t.severity) if t.severity in order else len(order),
+    )  # a stable sort: oldest first within a severity
     if not due:
         return "No incident timer is due."
     if dry_run:

@@ -95,3 +95,26 @@ def test_raised_severity_can_breach_at_once(store, settings, clock) -> None:
     assert store.incidents.timers(1)[timers.ACK_DEADLINE] == T0 + timedelta(minutes=15)
     assert store.incidents.due_timers(clock())[0].kind == timers.ACK_DEADLINE
     assert service.breach(store, settings, 1, now=clock()) is not None
+
+
+@pytest.mark.both_engines
+def test_the_most_severe_incidents_timers_fire_first(deps, clock) -> None:  # type: ignore[no-untyped-def]
+    """Ten P2s passed their target before a P0 passed its own: the P0's breach and page are
+    written first, not after all of theirs."""
+    from jobs import incident_timers
+
+    store, settings = deps.store, deps.settings
+    for n in range(10):
+        service.open_incident(
+            store, settings, title=f"P2 {n}", severity="P2", actor="U1", now=clock()
+        )
+    clock.advance(hours=4)  # the P2s' 4 h target is behind them
+    p0 = service.open_incident(
+        store, settings, title="Down", severity="P0", actor="U1", now=clock()
+    )
+    now = clock.advance(minutes=16)
+    due = store.incidents.due_timers(now)
+    assert due[0].severity == "P2" and any(t.severity == "P0" for t in due)  # oldest first
+    incident_timers.run(deps, now=now)
+    pages = [e for e in store.outbox.effects(("pending",), limit=500) if e.kind == "incident.page"]
+    assert pages and pages[0].incident == p0.number

@@ -103,6 +103,7 @@ class Timer:
     incident: int
     kind: str
     due_at: datetime
+    severity: str = ""  # the incident's, when the timer was read
 
 
 @dataclass(frozen=True)

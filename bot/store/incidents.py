@@ -221,11 +221,17 @@ class IncidentStore(Repository):
     # Timers ------------------------------------------------------------------------------
 
     def due_timers(self, now: datetime) -> list[Timer]:
-        query = select(timers).where(timers.c.due_at.is_not(None), timers.c.due_at <= _iso(now))
+        """The timers due at `now`, oldest first, each with its incident's severity."""
+        query = (
+            select(timers, incidents.c.severity)
+            .join(incidents, incidents.c.id == timers.c.incident_id)
+            .where(timers.c.due_at.is_not(None), timers.c.due_at <= _iso(now))
+        )
         with self._connect() as db:
             rows = _rows(db.execute(query.order_by(timers.c.due_at)))
         return [
-            Timer(r["incident_id"], r["kind"], datetime.fromisoformat(r["due_at"])) for r in rows
+            Timer(r["incident_id"], r["kind"], datetime.fromisoformat(r["due_at"]), r["severity"])
+            for r in rows
         ]
 
     def timers(self, number: int) -> dict[str, datetime]:
