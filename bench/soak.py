@@ -52,6 +52,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 
@@ -128,7 +129,8 @@ class Soak:
         self.lock = threading.Lock()
         self.sent = Counter[str]()
         self.refused = 0  # no answer: the server was down (not acknowledged, nothing owed)
-        self.late: list[float] = []
+        self.late: list[str] = []  # what took over 3 s, where and when (the log has the rest)
+        self.began = time.monotonic()
         self.acked_opens: list[str] = []  # titles of acknowledged opens
         self.acked_updates: list[str] = []  # tokens of acknowledged updates
         self.acked_pins: list[str] = []  # texts of pinned messages, acknowledged
@@ -138,11 +140,14 @@ class Soak:
         headers = {**signed_headers(body, SECRET), "Content-Type": kind}
         began = time.monotonic()
         answer = None
+        tried: list[str] = []
         for bot in self.rng.sample(self.bots, len(self.bots)):  # the other when one is down
+            tried.append(bot.log.stem)
             try:
                 answer = httpx.post(bot.url, content=body.encode(), headers=headers, timeout=10)
                 break
-            except httpx.TransportError:
+            except httpx.TransportError as exc:
+                tried[-1] += f" ({type(exc).__name__} after {time.monotonic() - began:.1f} s)"
                 continue
         if answer is None:
             with self.lock:
@@ -150,8 +155,11 @@ class Soak:
             return None
         took = time.monotonic() - began
         if took > 3:
+            what = parse_qs(body).get("text", [body[:40]])[0][:40]
             with self.lock:
-                self.late.append(took)
+                self.late.append(
+                    f"{took:.1f} s at {began - self.began:.0f} s, {' then '.join(tried)}: {what}"
+                )
         return answer if answer.status_code == 200 else None
 
     def event(self, body: str) -> bool:
@@ -499,6 +507,7 @@ secret = "{ALERT_SECRET}"
             else []
         )
         opened = len(store.incidents.find(open_only=False, limit=100_000))
+        doubled = doubled_cards(slack, store)
         for bot in bots:
             bot.stop()
             if args.logs:
@@ -520,11 +529,15 @@ secret = "{ALERT_SECRET}"
         )
     print("commands sent:", dict(soak.sent), f"(refused while down: {soak.refused})")
     print(f"acks over 3 s: {len(soak.late)}")
+    for line in soak.late:
+        print("  ", line)
     for name, (owed, delivered, duplicated, lost) in report.items():
         print(
             f"{name:8} owed {owed:5}  delivered {delivered:5}  duplicated {duplicated:3}  "
             f"lost {lost:3}"
         )
+    for line in doubled:
+        print("  ", line)
     print(f"settled in {settled_in:.0f} s after the load stopped; still owed: {waiting}")
     print(
         f"outbox rows given up on (refused or dead): {given_up}; inbox events dead: {events_dead}"
@@ -540,8 +553,24 @@ secret = "{ALERT_SECRET}"
     return 1 if bad else 0
 
 
+def doubled_cards(slack: LocalSlack, store: Store) -> list[str]:
+    """Each incident with more than one card in #incidents: its cards' ts and outbox rows,
+    and the incident's outbox rows, to tell which path posted twice."""
+    cards: dict[Any, list[str]] = {}
+    for m in slack.history("#incidents"):
+        payload = (m.metadata or {}).get("event_payload", {})
+        if not m.thread_ts and (m.metadata or {}).get("event_type") == "opsbot_incident":
+            cards.setdefault(payload.get("incident"), []).append(f"{m.ts} row {payload.get('row')}")
+    lines = []
+    for number, posted in cards.items():
+        if len(posted) > 1:
+            lines.append(f"INC-{number} has {len(posted)} cards: {', '.join(posted)}")
+            lines += ["    " + row for row in p0_rows(store, number)]
+    return lines
+
+
 def p0_rows(store: Store, number: int) -> list[str]:
-    """The P0's outbox rows, when its pages were late: what held them up."""
+    """An incident's outbox rows: what held up its pages, or what posted its card twice."""
     from sqlalchemy import text
 
     query = text(

@@ -14,6 +14,8 @@ from sqlalchemy.exc import OperationalError
 
 from bot.store import StoreBusy
 
+# Slack errors after which the operation may have been done in part, by Slack's own words.
+SLACK_MAYBE_DONE = {"fatal_error", "internal_error", "request_timeout", "service_unavailable"}
 # Slack answers that may pass if the same request is sent again.
 SLACK_TRANSIENT = {
     "ratelimited",
@@ -73,6 +75,21 @@ def timed_out(exc: BaseException) -> bool:
     return isinstance(exc, TimeoutError | httpx.TimeoutException) or (
         isinstance(exc, URLError) and isinstance(exc.reason, TimeoutError)
     )
+
+
+def may_have_landed(exc: BaseException) -> bool:
+    """Could the failed request have taken effect all the same? Slack says so of its own
+    errors ("it's possible some aspect of the operation succeeded"), and a request with no
+    answer may have arrived. Only a plain no (a refusal, a 429) or a connection never made
+    rules it out."""
+    if isinstance(exc, SlackApiError):
+        return _status(exc) >= 500 or slack_error(exc) in SLACK_MAYBE_DONE
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code >= 500 or exc.response.status_code == 408
+    never_sent = httpx.ConnectError | ConnectionRefusedError
+    if isinstance(exc, URLError):
+        return not isinstance(exc.reason, never_sent)
+    return not isinstance(exc, never_sent)
 
 
 def transient(exc: BaseException) -> bool:

@@ -38,6 +38,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from bot import failures
 from bot.failures import Dropped, failure_text, refused, retry_after, timed_out, transient
 from bot.kinds import Kind
 from bot.lanes import pace_key
@@ -338,9 +339,9 @@ class Outbox:
             "outbox: #%s %s failed (%s); retry in %.1f s", effect.id, effect.kind, error, wait
         )
         with self.store.atomic():
-            self.store.outbox.retry_at(
-                effect.id, self.owner, now + timedelta(seconds=wait), error, now
-            )
+            landed = failures.may_have_landed(exc)  # or the next try need not look for it
+            due, owner = now + timedelta(seconds=wait), self.owner
+            self.store.outbox.retry_at(effect.id, owner, due, error, now, may_have_landed=landed)
             if spec is not None and spec.on_failure:
                 spec.on_failure(deps, effect, error, False)
 

@@ -1,15 +1,16 @@
 """Posting to Slack exactly once, and the outbox's generic Slack kinds.
 
-A post carries message metadata naming its outbox row and this database; a row tried before
-first looks for its post among the messages since its first try, so a post that reached Slack
-just before a crash is adopted instead of posted twice. A message whose layout Slack refuses
-goes out as plain text that says so. Updates always send their blocks (Slack keeps a
-message's old blocks when they are left out).
+A post carries message metadata naming its outbox row and this database; a row whose earlier
+try may have reached Slack first looks for its post among the messages of that try's few
+seconds, so a post that reached Slack just before a crash is adopted instead of posted twice.
+A message whose layout Slack refuses goes out as plain text that says so. Updates always
+send their blocks (Slack keeps a message's old blocks when they are left out).
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
@@ -62,37 +63,69 @@ def metadata(deps: Deps, effect: Effect) -> dict[str, Any]:
 def find_posted(
     deps: Deps, effect: Effect, slack: WebClient, channel: str, thread_ts: str | None = None
 ) -> dict[str, Any] | None:
-    """The message this row already posted, when an earlier try may have reached Slack
-    (it was claimed before and did not finish). None when there is none, or no way to look.
-    It is looked for among the messages posted since the row was first tried (a busy channel
-    has many), a few pages at most."""
-    if effect.attempts <= 1:
+    """The message this row already posted, when an earlier try may have reached Slack (it
+    was cut short, or Slack's answer left it open). None when no try can have, or there is
+    no way to look. Such a try's post can only be among the messages of its own few
+    seconds, from its claim until its request could have landed: only those are looked
+    through, however busy the channel has been since."""
+    if not effect.unsure:
         return None
     found_id = channel_id(deps, slack, channel)
     if found_id is None:
         return None
-    since = effect.first_claimed_at or effect.created_at
-    oldest = f"{since.timestamp() - CLOCK_SKEW_SECONDS:.6f}"
     mine = metadata(deps, effect)["event_payload"]
+    for start, until in _merged(effect.unsure):
+        found = _look(slack, effect, found_id, thread_ts, start, until, mine)
+        if found is not None:
+            return found
+    return None
+
+
+def _merged(windows: tuple[tuple[datetime, datetime], ...]) -> list[tuple[float, float]]:
+    """The tries' windows as epoch seconds, widened by the clocks' skew and joined where
+    they overlap: a long outage's many tries become a few look-ups."""
+    spans: list[tuple[float, float]] = []
+    for start, until in sorted(windows):
+        span = (start.timestamp() - CLOCK_SKEW_SECONDS, until.timestamp() + CLOCK_SKEW_SECONDS)
+        if spans and span[0] <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], span[1]))
+        else:
+            spans.append(span)
+    return spans
+
+
+def _look(
+    slack: WebClient,
+    effect: Effect,
+    channel: str,
+    thread_ts: str | None,
+    oldest: float,
+    latest: float,
+    mine: dict[str, Any],
+) -> dict[str, Any] | None:
+    """This row's post among the channel's (or the thread's) messages between `oldest` and
+    `latest`, a few pages at most."""
     cursor: str | None = None
+    window: dict[str, Any] = {"oldest": f"{oldest:.6f}", "latest": f"{latest:.6f}"}
+    window["inclusive"] = True
     for _ in range(LOOKUP_PAGES):
         try:
             if thread_ts:
                 found = slack.conversations_replies(
-                    channel=found_id,
+                    channel=channel,
                     ts=thread_ts,
-                    oldest=oldest,
                     include_all_metadata=True,
                     limit=LOOKUP_PAGE_SIZE,
                     cursor=cursor,
+                    **window,
                 )
             else:
                 found = slack.conversations_history(
-                    channel=found_id,
-                    oldest=oldest,
+                    channel=channel,
                     include_all_metadata=True,
                     limit=LOOKUP_PAGE_SIZE,
                     cursor=cursor,
+                    **window,
                 )
         except SlackApiError as exc:
             if transient(exc):  # look again later: posting blind could post it twice
@@ -100,7 +133,7 @@ def find_posted(
             log.warning(
                 "outbox: cannot look for #%s in %s (%s); posting it",
                 effect.id,
-                found_id,
+                channel,
                 failure_text(exc),
             )
             return None
@@ -112,12 +145,12 @@ def find_posted(
                 log.info(
                     "outbox: #%s was posted before a restart; adopting %s", effect.id, message["ts"]
                 )
-                return {"channel": found_id, "ts": message["ts"]}
+                return {"channel": channel, "ts": message["ts"]}
         cursor = (found.get("response_metadata") or {}).get("next_cursor") or None
         if not found.get("has_more") or not cursor:
             return None
     log.warning(
-        "outbox: #%s not found in %s pages of %s; posting it", effect.id, LOOKUP_PAGES, found_id
+        "outbox: #%s not found in %s pages of %s; posting it", effect.id, LOOKUP_PAGES, channel
     )
     return None
 

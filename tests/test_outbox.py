@@ -165,6 +165,35 @@ def test_waiting_rows_coalesce_and_a_page_takes_its_lane_first(store: Store) -> 
 
 
 @pytest.mark.both_engines
+def test_a_row_remembers_only_the_tries_that_may_have_reached_slack(store: Store) -> None:
+    """A try cut short, or answered with an error after which Slack may have posted, leaves
+    its window (its claim until its request could have landed) for the next try to look in;
+    a try Slack said no to leaves none."""
+    row = store.outbox.enqueue("post", "slack:#a", {})
+    assert row is not None
+    start = datetime(2026, 12, 7, 11, 0, tzinfo=UTC)
+    lease, inflight = timedelta(seconds=30), timedelta(seconds=10)
+
+    def claim(at: datetime) -> tuple[tuple[datetime, datetime], ...]:
+        claimed = store.outbox.claim(row, "h:1:x", at, lease, inflight, due_only=False)
+        assert claimed is not None
+        return claimed.unsure
+
+    assert claim(start) == ()  # the first try: nothing before it
+    # ... its process died; the row is claimed again once its lease ran out
+    second = start + timedelta(minutes=1)
+    assert claim(second) == ((start, start + inflight),)
+    store.outbox.retry_at(
+        row, "h:1:x", second, "ratelimited (HTTP 429)", second, may_have_landed=False
+    )
+    third = start + timedelta(minutes=2)
+    assert claim(third) == ((start, start + inflight),)  # the 429'd try posted nothing
+    store.outbox.retry_at(row, "h:1:x", third, "internal_error (HTTP 503)", third)
+    fourth = start + timedelta(minutes=3)
+    assert claim(fourth) == ((start, start + inflight), (third, third + inflight))
+
+
+@pytest.mark.both_engines
 def test_a_gone_owners_rows_wait_until_its_last_request_would_have_landed(store: Store) -> None:
     """Released rows are due when the dead process's last call could still reach Slack, and
     no earlier than they were due."""

@@ -50,6 +50,9 @@ class Effect:
     result: dict[str, Any] | None
     priority: int = 0
     first_claimed_at: datetime | None = None  # no earlier try can have reached Slack before
+    # Earlier tries that may have reached Slack (cut short, or Slack's answer left it open):
+    # from each one's claim until its request could have landed. Empty: none can have.
+    unsure: tuple[tuple[datetime, datetime], ...] = ()
 
 
 class Head(NamedTuple):  # a worker lists a hundred at a time: a tuple is made fastest
@@ -80,7 +83,18 @@ def _effect(row: dict[str, Any]) -> Effect:
         result=json.loads(row["result"]) if row["result"] else None,
         priority=row["priority"],
         first_claimed_at=_parse(row["first_claimed_at"]),
+        unsure=_windows(row["unsure"]),
     )
+
+
+def _windows(text: str | None) -> tuple[tuple[datetime, datetime], ...]:
+    found = []
+    for window in (text or "").split():
+        start, _, until = window.partition("/")
+        began, ended = _parse(start), _parse(until)
+        if began is not None and ended is not None:
+            found.append((began, ended))
+    return tuple(found)
 
 
 class OutboxStore(QueueStore):
@@ -228,10 +242,20 @@ class OutboxStore(QueueStore):
                 )
 
     def retry_at(
-        self, effect_id: int, owner: str, due: datetime, error: str, now: datetime
+        self,
+        effect_id: int,
+        owner: str,
+        due: datetime,
+        error: str,
+        now: datetime,
+        *,
+        may_have_landed: bool = True,
     ) -> None:
+        """Try the row again at `due`. Unless this try `may_have_landed` (Slack's answer left
+        it open), the next one knows this one posted nothing and need not look for it."""
+        landed = {} if may_have_landed else {"inflight_until": None}
         with self._write() as db:
-            queues.put_back(db, outbox, effect_id, owner, due, error, now)
+            queues.put_back(db, outbox, effect_id, owner, due, error, now, **landed)
 
     def bury(
         self, effect_id: int, owner: str, error: str, now: datetime, state: str = "dead"

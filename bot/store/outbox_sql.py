@@ -12,6 +12,7 @@ from sqlalchemy import (
     case,
     func,
     insert,
+    literal,
     or_,
     select,
     update,
@@ -49,10 +50,27 @@ def TAKE_TOKEN(dialect: str) -> Executable:  # noqa: N802
 # it, due), not merely when it was listed: another worker may have tried it in between and
 # put it back with a later due time. One statement: on PostgreSQL a row another transaction
 # just took is checked again against it.
+#
+# A try whose fate is unknown (its process died, or Slack's answer left it open) still has
+# `inflight_until` set when the row is claimed again: its window, from its claim until its
+# request could have landed, is added to `unsure`, where the next try looks for its post.
+_TRIED = (
+    func.coalesce(outbox.c.claimed_at, outbox.c.first_claimed_at, _MOMENT)
+    + literal("/")
+    + outbox.c.inflight_until
+)
 _TAKE = dict(
     owner=bindparam("claimer"),
     lease_until=bindparam("leased_until"),
     inflight_until=bindparam("lands_by"),
+    claimed_at=_MOMENT,
+    unsure=case(
+        (
+            outbox.c.inflight_until.is_not(None),
+            func.coalesce(outbox.c.unsure + literal(" "), literal("")) + _TRIED,
+        ),
+        else_=outbox.c.unsure,
+    ),
     first_claimed_at=func.coalesce(outbox.c.first_claimed_at, _MOMENT),
     attempts=outbox.c.attempts + 1,
 )

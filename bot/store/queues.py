@@ -68,11 +68,20 @@ def held(table: Table, row_id: int, owner: str) -> Update:
 
 
 def put_back(
-    db: Connection, table: Table, row_id: int, owner: str, due: datetime, error: str, now: datetime
+    db: Connection,
+    table: Table,
+    row_id: int,
+    owner: str,
+    due: datetime,
+    error: str,
+    now: datetime,
+    **also: Any,
 ) -> None:
-    """A row whose try failed and may pass later: due again at `due`, its lease let go."""
+    """A row whose try failed and may pass later: due again at `due`, its lease let go (and
+    the columns in `also` set)."""
     db.execute(
         held(table, row_id, owner).values(
+            **also,
             due_at=_iso(due),
             last_error=error,
             owner=None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -295,6 +295,57 @@ def test_a_post_made_before_a_crash_is_found_in_a_busy_channel(
         stack.settle()
         assert [m.text for m in slack.history("#busy")].count("ours") == 1
         assert stack.deps.store.outbox.effect(row).state == "done"  # type: ignore[union-attr]
+    finally:
+        stack.stop()
+
+
+def test_a_post_made_before_a_crash_is_found_however_busy_the_channel_was_since(
+    tmp_path: Path, slack: LocalSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A try posted the row five minutes ago and its process died; Slack outages held the
+    row since, and 1,500 messages went into the channel: the next try looks among the
+    messages of that try's own seconds, finds its post and adopts it. (Looking back from
+    now through a few pages, it posted a second card in a soak.)"""
+    stack = make(tmp_path, slack)
+    try:
+        stack.deps.outbox.stop()  # the row is tried here, by settle()
+        with stack.deps.store.atomic():
+            row = posting.enqueue_post(stack.deps, "#busy", {"text": "ours"})
+        assert row is not None
+        then = datetime.now(UTC) - timedelta(minutes=5)
+        first = stack.deps.store.outbox.claim(
+            row, "gone:1:x", then, outbox.LEASE, outbox.LEASE, due_only=False
+        )
+        assert first is not None
+        landed = f"{then.timestamp() + 2:.6f}"  # Slack took it two seconds after the claim
+        with monkeypatch.context() as patch:
+            patch.setattr(slack, "_next_ts", lambda: landed)
+            slack.post("#busy", "U0OPSBOT", "ours", metadata=posting.metadata(stack.deps, first))
+        for n in range(1_500):
+            slack.post("#busy", BOB, f"chatter {n}")
+        stack.settle()
+        assert [m.text for m in slack.history("#busy")].count("ours") == 1
+        assert stack.deps.store.outbox.effect(row).state == "done"  # type: ignore[union-attr]
+    finally:
+        stack.stop()
+
+
+def test_a_try_slack_said_no_to_is_not_looked_for(tmp_path: Path, slack: LocalSlack) -> None:
+    """A 429 means Slack posted nothing: the next try posts without looking through the
+    channel; a 503 may follow a post, and the next try looks first."""
+    stack = make(tmp_path, slack)
+    try:
+        for status, looked in ((429, 0), (503, 1)):
+            calls = len(slack.calls)
+            fault = {"retry_after": 0.1} if status == 429 else {"status": status}
+            slack.fault(method="chat.postMessage", times=1, **fault)
+            with stack.deps.store.atomic():
+                posting.enqueue_post(stack.deps, "#digest", {"text": f"after a {status}"})
+            said = f"after a {status}"
+            wait_until(lambda said=said: said in [m.text for m in slack.history("#digest")])
+            methods = [c.method for c in slack.calls[calls:]]
+            assert methods.count("conversations.history") == looked, methods
+            assert [m.text for m in slack.history("#digest")].count(f"after a {status}") == 1
     finally:
         stack.stop()
 

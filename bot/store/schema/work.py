@@ -82,10 +82,13 @@ outbox = Table(
     int_column("priority", required=True, default=0),
     text_column("inflight_until"),
     text_column("first_claimed_at"),
+    text_column("claimed_at"),  # this try's claim
+    text_column("unsure"),  # earlier tries that may have reached Slack: "from/until ..."
     partial_index("outbox_incident", "incident_id", "kind", where="state = 'pending'"),
     partial_index("outbox_pending", "lane", "id", where="state = 'pending'"),
     Index("outbox_state", "state", "id"),
     partial_index("outbox_urgent", "lane", where="state = 'pending' AND priority > 0"),
+    partial_index("outbox_owner", "owner", where="owner IS NOT NULL"),
 )
 
 inbox = Table(
@@ -99,6 +102,7 @@ inbox = Table(
     int_column("attempts", required=True, default=0),
     *text_columns("owner", "lease_until", "last_error", "due_at", "first_failed_at", "finished_at"),
     partial_index("inbox_pending", "id", where="state = 'pending'"),
+    partial_index("inbox_owner", "owner", where="owner IS NOT NULL"),
 )
 
 alerts = Table(

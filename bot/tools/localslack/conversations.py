@@ -31,7 +31,8 @@ class Conversations(Workspace):
         return _page(list(reversed(found)), body, default_limit=100)
 
     def _conversations_replies(self, body: dict[str, Any]) -> dict[str, Any]:
-        """A thread: its parent first, then the replies, oldest first."""
+        """A thread: its parent first, then the replies between `oldest` and `latest` (each
+        bound left out unless `inclusive`; conversations.replies reference), oldest first."""
         channel, ts = str(body.get("channel", "")), str(body.get("ts", ""))
         if not channel or channel.startswith("#"):
             return {"ok": False, "error": "channel_not_found"}
@@ -39,12 +40,19 @@ class Conversations(Workspace):
             return {"ok": False, "error": "thread_not_found"}
         with_metadata = str(body.get("include_all_metadata", "")).lower() in ("1", "true")
         oldest = float(body.get("oldest") or 0)
+        latest = float(body.get("latest") or "inf")
+        inclusive = str(body.get("inclusive", "")).lower() in ("1", "true")
+
+        def between(at: float) -> bool:
+            inside = oldest < at < latest
+            return inside or (inclusive and at in (oldest, latest))
+
         with self._lock:
             found = [
                 m.as_api(with_metadata)
                 for m in self.messages
                 if m.channel == channel
-                and (m.ts == ts or (m.thread_ts == ts and float(m.ts) > oldest))
+                and (m.ts == ts or (m.thread_ts == ts and between(float(m.ts))))
             ]
         return _page(found, body, default_limit=1000)
 
