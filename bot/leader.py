@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.owners import owner_gone
-from bot.store import Fence, Lease, Store, fenced
+from bot.store import Fence, Lease, Store, StoreBusy, fenced
 from bot.store.schema.registry import NEWEST_REVISION
 
 log = logging.getLogger("opsbot")
@@ -52,6 +52,7 @@ class Leadership:
         self._thread: threading.Thread | None = None
         self.last_seen: Lease | None = None
         self.problem: str | None = None  # why the database could not be asked, said once
+        self._owed: str | None = None  # the holder before, while on_lead has not run through
 
     # Seen from the scheduler and /healthz -----------------------------------------------
 
@@ -117,6 +118,8 @@ class Leadership:
         began = time.monotonic()
         if self.store.leases.renew(fence, self.seconds, NEWEST_REVISION):
             self._until = began + self.seconds * (1 - MARGIN)
+            if self._owed is not None:
+                self._put_right(fence, self._owed)
             return None
         self._fence, self._until = None, 0.0
         revision = self.store.leases.revision()
@@ -142,13 +145,27 @@ class Leadership:
             fence.token,
             f", after {previous}" if previous else "",
         )
-        if self.on_lead is not None:
-            try:
-                with fenced(fence):
-                    self.on_lead(fence, previous)
-            except Exception:  # the next leader tries again; this one leads on
-                log.exception("leader: putting right what a crash cut short failed")
+        self._owed = previous if self.on_lead is not None else None
+        if self._owed is not None:
+            self._put_right(fence, self._owed)
         return None
+
+    def _put_right(self, fence: Fence, previous: str) -> None:
+        """on_lead, fenced; when it fails (a database too busy at the moment of taking over),
+        this leader leads on and tries again at its next renewal."""
+        assert self.on_lead is not None
+        try:
+            with fenced(fence):
+                self.on_lead(fence, previous)
+        except Exception as exc:
+            log.warning(
+                "leader: putting right what a crash cut short failed (%s); trying again at the "
+                "next renewal",
+                type(exc).__name__,
+                exc_info=not isinstance(exc, StoreBusy),  # a fault of ours: its traceback
+            )
+            return
+        self._owed = None
 
     def _newer(self, revision: str | None) -> str:
         return (

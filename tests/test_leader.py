@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.leader import Leadership
-from bot.store import NotLeading, Store, fenced, now_utc
+from bot.store import Fence, NotLeading, Store, StoreBusy, fenced, now_utc
 from bot.store.schema.registry import NEWEST_REVISION
 from tests.helpers import all_at_once
 
@@ -161,6 +161,30 @@ def test_a_standby_leads_once_the_leader_stops_and_a_leader_stops_by_its_own_clo
     assert c.fence() is not None
     time.sleep(0.5 * 0.8 + 0.02)
     assert c.fence() is None and c.status()["role"] == "standby"
+
+
+def test_what_a_busy_database_kept_the_new_leader_from_putting_right_is_done_at_renewal(
+    store: Store,
+) -> None:
+    """Taking over, the leader frees what the old one held; the database is too busy at that
+    moment: it leads on, and puts it right at its next renewal (once)."""
+    tries: list[str] = []
+
+    def put_right(fence: Fence, before: str) -> None:
+        tries.append(before)
+        if len(tries) == 1:
+            raise StoreBusy
+
+    a = Leadership(store, "a", 30)
+    a.step()
+    a.stop()
+    b = Leadership(store, "b", 30, on_lead=put_right)
+    b.step()
+    assert b.fence() is not None and tries == ["a"]
+    b.step()  # a renewal
+    b.step()
+    assert tries == ["a", "a"]
+    b.stop()
 
 
 def test_a_leader_on_this_host_that_died_is_taken_over_at_once(store: Store) -> None:
