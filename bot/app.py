@@ -25,7 +25,7 @@ from bot.failures import failure_text, transient
 from bot.inbox import TRANSIENT
 from bot.redact import RedactingClient
 from bot.replies import describe
-from bot.store import StoreBusy, StoreUnwritable
+from bot.store import StoreBusy, StoreUnwritable, answered
 from bot.store.base import REPLAY_KEYS_KEPT
 from bot.surface import Surface
 
@@ -138,16 +138,24 @@ def keep_ack(listener: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(listener)
     def run(**kwargs: Any) -> Any:
+        ack = kwargs.get("ack")
+        if ack is not None:  # once answered, what it writes has the whole write budget
+            kwargs["ack"] = functools.partial(_then_answered, ack)
         try:
             return listener(**kwargs)
         except Exception as exc:
-            ack = kwargs.get("ack")
             if ack is None or ack.response is None:
                 raise
             tell(exc, kwargs.get("respond"))
             return None
 
     return run
+
+
+def _then_answered(ack: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    done = ack(*args, **kwargs)
+    answered()
+    return done
 
 
 @dataclass(frozen=True)

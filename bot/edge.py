@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl
 from slack_bolt import App, BoltRequest
 
 from bot.redact import redact
+from bot.store import answering
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,9 @@ MAX_BODY_BYTES = 1_000_000  # Slack's own payloads are far below 1 MB
 # document far deeper would overflow Python's stack in the parser or in any walk over it
 # later (RecursionError, which is no ValueError): it is refused with a 400 instead.
 MAX_JSON_DEPTH = 64
+# Slack gives up on an answer after 3 s: the writes behind one end by this long after its
+# request came in (the rest is for the way back), or answer busy.
+ANSWER_SECONDS = 2.5
 SIGNATURE_WINDOW_SECONDS = 300  # Slack's: a request older or newer than 5 minutes is refused
 
 
@@ -122,6 +126,7 @@ def handle(
     now: Callable[[], float] = time.time,
 ) -> Answer:
     """One POST to /slack/events. `headers` have lower-case names; `read(n)` reads the body."""
+    began = time.monotonic()
     if length is None or not length.isdigit():
         return refuse(411, "Content-Length required")
     if int(length) > MAX_BODY_BYTES:
@@ -141,6 +146,7 @@ def handle(
     if body.get("ssl_check") == "1":
         return Answer(200)
     request = BoltRequest(body=body, query=query, headers=dict(headers), mode="socket_mode")
-    response = app.dispatch(request)
+    with answering(began + ANSWER_SECONDS):  # what the answer's writes may wait
+        response = app.dispatch(request)
     flat = {name: ", ".join(values) for name, values in response.headers.items()}
     return Answer(response.status, redact(response.body), flat)

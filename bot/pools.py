@@ -7,6 +7,7 @@ queue is said at once ("busy: 3 backups waiting") instead of leaving someone wai
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Callable
@@ -131,6 +132,14 @@ class Shared(Generic[T]):
                 failed(exc)
 
 
+class InContext(ThreadPoolExecutor):
+    """Runs each call in the context of the thread that submitted it: a listener Bolt runs
+    for a request knows when that request's answer is due (bot/store/base.py, answering)."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
+
+
 @dataclass(frozen=True)
 class Pools:
     probes: Pool
@@ -140,7 +149,7 @@ class Pools:
     # Bolt runs every listener on this pool; its default of 5 lets five slow listeners starve
     # the sixth request's ack past Slack's 3 seconds.
     listeners: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(LISTENER_THREADS, "opsbot-listener")
+        default_factory=lambda: InContext(LISTENER_THREADS, "opsbot-listener")
     )
     _shared: dict[str, Shared[Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)

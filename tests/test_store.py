@@ -238,6 +238,51 @@ def test_a_busy_database_fails_fast_and_writes_nothing(store, database) -> None:
     assert new_incident(store).number == 1
 
 
+@pytest.mark.both_engines
+def test_a_write_for_a_request_ends_when_its_answer_is_due(store, database) -> None:
+    """A request that waited before its write (a queue, a slow read) leaves the write only
+    what is left of its answer's time: the database held for a second makes a write due in
+    0.3 s busy, though the write budget alone would have waited it out. Once the request is
+    answered, and in the listener threads it hands work to, the bound holds as it should."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import sqlalchemy as sa
+
+    from bot.pools import InContext
+    from bot.store import StoreBusy, answered, answering
+
+    def hold_for_a_second() -> threading.Timer:
+        conn = sa.create_engine(f"sqlite:///{store.path}" if store.sqlite else database).connect()
+        lock = "BEGIN IMMEDIATE" if store.sqlite else "LOCK TABLE incidents IN EXCLUSIVE MODE"
+        conn.exec_driver_sql(lock)
+        timer = threading.Timer(1.0, conn.rollback)
+        timer.start()
+        return timer
+
+    with answering(time.monotonic() + 0.3):
+        timer = hold_for_a_second()
+        with pytest.raises(StoreBusy):
+            new_incident(store, "due in 0.3 s")
+        timer.join()
+        in_context, plain = InContext(1), ThreadPoolExecutor(1)
+        timer = hold_for_a_second()
+        with pytest.raises(StoreBusy):  # a listener thread Bolt runs it on knows it
+            in_context.submit(new_incident, store, "in a listener").result()
+        timer.join()
+        timer = hold_for_a_second()
+        assert plain.submit(new_incident, store, "elsewhere").result().number == 1
+        timer.join()
+        answered()  # the answer has gone: the write budget alone
+        timer = hold_for_a_second()
+        assert new_incident(store, "after the answer").number == 2
+        timer.join()
+    assert [i.title for i in store.incidents.find(open_only=False)] == [
+        "after the answer",
+        "elsewhere",
+    ]
+
+
 def test_timeline_numbers_are_given_to_existing_entries_per_incident(tmp_path) -> None:
     """A database from before per-incident numbers: each incident's entries become #1, #2, ...
     in the order they were written, and new entries go on from there."""

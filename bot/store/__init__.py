@@ -26,6 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.store.alerts import Alert, AlertStore, Heartbeat, Silence
+from bot.store.answers import answered, answering
 from bot.store.backups import Backup, BackupStore, CareEntry
 from bot.store.base import (
     BUSY_TIMEOUT_MS,
@@ -120,6 +121,8 @@ __all__ = [
     "StoreUnwritable",
     "Alert",
     "NewerDatabase",
+    "answered",
+    "answering",
     "serve_lock",
     "Timer",
     "WRITE_BUDGET_SECONDS",

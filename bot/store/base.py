@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 
 from bot.store import engines, fence
+from bot.store.answers import answer_by
 from bot.store.schema.records import incidents
 from bot.store.schema.work import bot_state, seen_events
 from bot.store.sql import _iso, now_utc, prebuilt, upsert
@@ -177,8 +178,11 @@ class Database:
             else:  # a repository's statements inside a command: their failure fails it
                 yield held
             return
-        deadline = time.monotonic() + WRITE_BUDGET_SECONDS
-        if self._write_lock and not self._write_lock.acquire(timeout=WRITE_BUDGET_SECONDS):
+        began = time.monotonic()
+        deadline = min(began + WRITE_BUDGET_SECONDS, answer_by())
+        if deadline <= began:
+            raise StoreBusy
+        if self._write_lock and not self._write_lock.acquire(timeout=deadline - began):
             raise StoreBusy
         try:
             with self._connect() as conn:
