@@ -332,14 +332,22 @@ class OutboxStore(QueueStore):
         try finds it instead of posting twice (as after a timeout)."""
         landed = func.coalesce(outbox.c.inflight_until, outbox.c.due_at)
         later = case((landed > outbox.c.due_at, landed), else_=outbox.c.due_at)
+
+        def held(table: Any) -> Any:  # a row another process is claiming now is its already
+            return (
+                select(table.c.id).where(table.c.owner == owner).with_for_update(skip_locked=True)
+            )
+
         with self._write() as db:
             released = db.execute(
                 update(outbox)
-                .where(outbox.c.owner == owner)
+                .where(outbox.c.id.in_(held(outbox)))
                 .values(owner=None, lease_until=None, due_at=later)
             ).rowcount
             released += db.execute(
-                update(inbox).where(inbox.c.owner == owner).values(owner=None, lease_until=None)
+                update(inbox)
+                .where(inbox.c.id.in_(held(inbox)))
+                .values(owner=None, lease_until=None)
             ).rowcount
             if released:  # never clears a flag set earlier in the same transaction
                 self.db.owe()
