@@ -35,6 +35,7 @@ Loopback only; bounded (DURATION, then up to 10 minutes to deliver what is owed)
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import random
@@ -130,6 +131,7 @@ class Soak:
         self.sent = Counter[str]()
         self.refused = 0  # no answer: the server was down (not acknowledged, nothing owed)
         self.late: list[str] = []  # what took over 3 s, where and when (the log has the rest)
+        self.cut_off = 0  # taken by a process that was killed before it answered
         self.began = time.monotonic()
         self.acked_opens: list[str] = []  # titles of acknowledged opens
         self.acked_updates: list[str] = []  # tokens of acknowledged updates
@@ -137,28 +139,39 @@ class Soak:
         self.stop = threading.Event()
 
     def post(self, body: str, kind: str) -> httpx.Response | None:
+        """Send a request as a load balancer in front of the processes would: to one, and to
+        the other when the first is down. An answer is late when the process that gave it
+        took over 3 s; a request the first process took and never answered (it was killed
+        with it) is counted apart, as cut off: Slack would show that person an error."""
         headers = {**signed_headers(body, SECRET), "Content-Type": kind}
         began = time.monotonic()
         answer = None
         tried: list[str] = []
         for bot in self.rng.sample(self.bots, len(self.bots)):  # the other when one is down
             tried.append(bot.log.stem)
+            sent = time.monotonic()
             try:
                 answer = httpx.post(bot.url, content=body.encode(), headers=headers, timeout=10)
                 break
+            except httpx.ConnectError:
+                continue  # down: a balancer tries the other
             except httpx.TransportError as exc:
-                tried[-1] += f" ({type(exc).__name__} after {time.monotonic() - began:.1f} s)"
+                tried[-1] += f" ({type(exc).__name__} after {time.monotonic() - sent:.1f} s)"
+                with self.lock:
+                    self.cut_off += 1
                 continue
         if answer is None:
             with self.lock:
                 self.refused += 1
             return None
-        took = time.monotonic() - began
+        took = time.monotonic() - sent
         if took > 3:
             what = parse_qs(body).get("text", [body[:40]])[0][:40]
+            at = datetime.now().strftime("%H:%M:%S")
             with self.lock:
                 self.late.append(
-                    f"{took:.1f} s at {began - self.began:.0f} s, {' then '.join(tried)}: {what}"
+                    f"{took:.1f} s at {at} ({began - self.began:.0f} s in), "
+                    f"{' then '.join(tried)}: {what}"
                 )
         return answer if answer.status_code == 200 else None
 
@@ -411,14 +424,22 @@ secret = "{ALERT_SECRET}"
         if cluster is not None:
             db = env["OPSBOT_DATABASE_URL"] = cluster.create_database("soak")
         bots = [Bot(env, free_port(), Path(tmp) / f"serve-{n}.log") for n in range(args.processes)]
+        # A soak that fails half-way (a serve that does not start again) ends, its processes
+        # with it: its threads are daemons, and no serve outlives it.
+        atexit.register(lambda: [bot.proc.kill() for bot in bots if bot.proc])
         for bot in bots:
             bot.start()
         soak = Soak(bots, slack, rng)
         scripted = threading.Event()  # the short faults pause while a scripted one runs
         stop_faults = threading.Event()
-        threads = [threading.Thread(target=soak.client, args=(n,)) for n in range(args.clients)]
+        threads = [
+            threading.Thread(target=soak.client, args=(n,), daemon=True)
+            for n in range(args.clients)
+        ]
         threads.append(
-            threading.Thread(target=faults, args=(slack, pager, db, rng, stop_faults, scripted))
+            threading.Thread(
+                target=faults, args=(slack, pager, db, rng, stop_faults, scripted), daemon=True
+            )
         )
         began = time.monotonic()
         for thread in threads:
@@ -440,7 +461,9 @@ secret = "{ALERT_SECRET}"
 
         if len(bots) > 1:
             killer = threading.Thread(
-                target=kill_leaders, args=(bots, args.duration, began, failovers, soak.stop)
+                target=kill_leaders,
+                args=(bots, args.duration, began, failovers, soak.stop),
+                daemon=True,
             )
             killer.start()
             threads.append(killer)
@@ -528,7 +551,7 @@ secret = "{ALERT_SECRET}"
             f"{failovers[-1]:.1f} s"
         )
     print("commands sent:", dict(soak.sent), f"(refused while down: {soak.refused})")
-    print(f"acks over 3 s: {len(soak.late)}")
+    print(f"acks over 3 s: {len(soak.late)} (cut off by a kill, sent again: {soak.cut_off})")
     for line in soak.late:
         print("  ", line)
     for name, (owed, delivered, duplicated, lost) in report.items():
