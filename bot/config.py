@@ -217,6 +217,18 @@ class Outbox(BaseModel):
     degraded_after_seconds: float = Field(default=120, gt=0)  # /healthz: oldest row's age
 
 
+class Incidents(BaseModel):
+    """Incident channels (see bot/domain/incidents/room.py)."""
+
+    # "P0-P1" by default: the incidents that pull several people in get a room of their own,
+    # and a small team's sidebar is not filled with a channel per minor issue.
+    channel: Literal["always", "P0-P1", "never"] = "P0-P1"
+    private_severities: list[str] = []  # these get a private channel (never public later)
+    invite_groups: dict[str, list[str]] = {}  # severity -> Slack user group ids (S...)
+    archive_after_hours: float = Field(default=24, gt=0)  # quiet time after the resolution
+    bookmarks: dict[str, str] = {}  # title -> link: the status page, runbooks
+
+
 class Leader(BaseModel):
     """Several `opsbot serve` on one PostgreSQL database: one leads (see bot/leader.py)."""
 
@@ -269,6 +281,7 @@ class Settings(BaseSettings):
     outbox: Outbox = Outbox()
     pools: Pools = Pools()
     leader: Leader = Leader()
+    incidents: Incidents = Incidents()
     alerts: Alerts = Alerts()
     heartbeats: list[Heartbeat] = []
     self_heartbeat_url: str | None = None  # pinged every minute while opsbot is healthy

@@ -79,7 +79,10 @@ def test_a_missing_scope_is_named(tmp_path: Path) -> None:
         slack.channel_id("#incidents")
         code, results, _ = doctor(slack, tmp_path)
     assert code == 1 and failed(results) == {"scopes"}
-    assert results["scopes"]["detail"] == "missing reactions:read; extra users:read.email"
+    assert results["scopes"]["detail"] == (  # and what stops working without it
+        "missing reactions:read (reaction_added/removed events, reactions.get for pinned "
+        "messages); extra users:read.email"
+    )
     assert "reinstall" in results["scopes"]["fix"]
 
 

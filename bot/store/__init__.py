@@ -61,6 +61,7 @@ from bot.store.oncall import OnCallAuditEntry, OnCallStore, Override, Swap
 from bot.store.outbox import Effect, Head, OutboxStore
 from bot.store.people import PeopleStore
 from bot.store.rollbacks import Rollback, RollbackStore
+from bot.store.rooms import RoomStore
 from bot.store.schema import migrations
 from bot.store.security import SecurityFinding, SecurityRun, SecurityStore
 from bot.store.sql import now_utc
@@ -75,6 +76,7 @@ class Store(UpgradeStore):
         super().__init__(where)
         self.incidents = IncidentStore(self.db)  # incidents, timelines, timers, public updates
         self.followups = FollowUpStore(self.db)  # action items, post-mortems
+        self.rooms = RoomStore(self.db)  # incident channels
         self.people = PeopleStore(self.db)  # display names
         self.oncall = OnCallStore(self.db)  # rotation, overrides, swaps and their audit
         self.health = HealthStore(self.db)  # readings, alert episodes

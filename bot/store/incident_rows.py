@@ -35,6 +35,13 @@ class Incident:
     target_severity: str | None = None
     target_minutes: int | None = None
     target_met: bool | None = None
+    # Its own channel, once made: the channel, its name, the card there, when it was
+    # archived; or why Slack would not make one.
+    room_id: str | None = None
+    room_name: str | None = None
+    room_card_ts: str | None = None
+    room_archived_at: datetime | None = None
+    room_problem: str | None = None
 
     @property
     def ref(self) -> str:
@@ -73,7 +80,14 @@ class Changed:
     entries: tuple[Entry, ...]
 
 
-_TIME_FIELDS = {"opened_at", "acked_at", "mitigated_at", "resolved_at", "breached_at"}
+_TIME_FIELDS = {
+    "opened_at",
+    "acked_at",
+    "mitigated_at",
+    "resolved_at",
+    "breached_at",
+    "room_archived_at",
+}
 
 
 def _incident(row: dict[str, Any]) -> Incident:

@@ -38,10 +38,11 @@ def handle(ack: Ack, command: dict[str, Any], respond: Respond, context: dict[st
     deps: Deps = context["deps"]
     today = deps.clock().astimezone(deps.settings.tz).date()
     args = p.parse(command.get("text", ""), deps.settings.severities, today)
+    here = command.get("channel_id")
     if isinstance(args, WRITES_POSTMORTEM):
-        learn_names(deps, args.ref, [command["user_id"], getattr(args, "owner", "")])
+        learn_names(deps, args.ref, [command["user_id"], getattr(args, "owner", "")], here)
     with deps.store.atomic(once=context.get("replay_key")):
-        outcome = execute(args, deps, actor=command["user_id"])
+        outcome = execute(args, deps, actor=command["user_id"], here=here)
         publish(outcome, deps)
     ack(**outcome.reply.as_response())
 
@@ -82,7 +83,9 @@ def on_snooze(
     )
 
 
-def execute(args: p.Args, deps: Deps, *, actor: str) -> Outcome:
+def execute(args: p.Args, deps: Deps, *, actor: str, here: str | None = None) -> Outcome:
+    """Run one `/incident`; `here`, the channel it was typed in (an incident's own means
+    that incident)."""
     if isinstance(args, p.Help):
         return Outcome(Reply(p.USAGE))
     if isinstance(args, p.Open):
@@ -106,7 +109,7 @@ def execute(args: p.Args, deps: Deps, *, actor: str) -> Outcome:
         return Outcome(
             render.render_list(found, deps.settings, total=total, args=args, now=deps.clock())
         )
-    incident = service.find_incident(deps.store, args.ref)
+    incident = service.find_incident(deps.store, args.ref, here)
     if not incident.is_open and not isinstance(args, AFTER_RESOLUTION):
         raise UserError(
             f"{incident.ref} is resolved: only post-mortem work (`action`, `done`) changes it "
@@ -116,16 +119,8 @@ def execute(args: p.Args, deps: Deps, *, actor: str) -> Outcome:
 
 
 # What a resolved incident still takes: reading it, post-mortem work, the resolved notice.
-AFTER_RESOLUTION = (
-    p.Show,
-    p.Timeline,
-    p.Postmortem,
-    p.Action,
-    p.Actions,
-    p.Done,
-    p.Comms,
-    p.Notify,
-)
+_READING, _FOLLOW_UP = (p.Show, p.Timeline, p.Postmortem), (p.Action, p.Actions, p.Done)
+AFTER_RESOLUTION = (*_READING, *_FOLLOW_UP, p.Comms, p.Notify)
 
 
 def _postmortem_follows(deps: Deps, incident: Incident) -> None:

@@ -82,13 +82,15 @@ class Stack:
         self.stop()
         self.start()
 
-    def command(self, text: str, user: str = ALICE, name: str = "/incident") -> httpx.Response:
+    def command(
+        self, text: str, user: str = ALICE, name: str = "/incident", channel: str = "C0CMD"
+    ) -> httpx.Response:
         body = slash_command(
             name,
             text,
             user=user,
             user_name="alice",
-            channel="C0CMD",
+            channel=channel,
             response_url=self.slack.response_url(),
         )
         return self._post(body)

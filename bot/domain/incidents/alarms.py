@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.deps import Deps
-from bot.domain.incidents import effects, service, targets, texts, timers
+from bot.domain.incidents import effects, room, service, targets, texts, timers
 from bot.domain.oncall import who
 from bot.replies import Reply, mention, span
 from bot.store import Entry, Incident, Timer
@@ -21,6 +21,8 @@ def fire(deps: Deps, timer: Timer, now: datetime) -> str:
     """Run one due timer, in one transaction; says what it did."""
     with deps.store.atomic():
         incident = deps.store.incidents.incident(timer.incident)
+        if incident is not None and timer.kind == room.ARCHIVE:  # due after the resolution
+            return room.archive_if_quiet(deps, incident, now)
         if incident is None or not incident.is_open:
             service.rearm(deps.store, timer.incident, timer.kind, None)
             return f"INC-{timer.incident}: {timer.kind} disarmed (resolved)"

@@ -146,9 +146,17 @@ def render_card(
             )
             if incident.is_open
             else None,
-            context("The thread below is the war room. `/incident help` for commands."),
+            context(f"{war_room(incident)} `/incident help` for commands."),
         ),
     )
+
+
+def war_room(incident: Incident) -> str:
+    if incident.room_id and incident.room_archived_at:
+        return f"The war room was <#{incident.room_id}> (archived)."
+    if incident.room_id:
+        return f"The war room is <#{incident.room_id}>."
+    return "The thread below is the war room."
 
 
 def alert_states(entries: list[Entry]) -> dict[str, str]:

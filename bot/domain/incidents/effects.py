@@ -160,7 +160,7 @@ def _record_card(deps: Deps, effect: Effect, result: dict[str, Any]) -> None:
 # update does not, but telling them apart would cost a read per row; updates are few).
 def _card(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
     incident = _incident(deps, effect)
-    message = _card_message(deps, incident)
+    message = card_message(deps, incident)
     channel = deps.settings.incidents_channel
     if incident.card_ts and incident.card_channel:
         try:
@@ -176,7 +176,8 @@ def _card(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
     return {**posted, "announce": f"Announced in {channel}"}
 
 
-def _card_message(deps: Deps, incident: Incident) -> dict[str, Any]:
+def card_message(deps: Deps, incident: Incident) -> dict[str, Any]:
+    """The card as a message, for the incidents channel and the incident's own."""
     entries = deps.store.incidents.timeline(incident.number)
     oncall = who(deps.store, deps.settings, deps.clock())
     shown = render_card(incident, deps.settings, oncall=oncall, entries=entries, now=deps.clock())
@@ -192,7 +193,7 @@ def _card_place(
     incident = _incident(deps, effect)
     if incident.card_channel and incident.card_ts and gone is None:
         return incident.card_channel, incident.card_ts
-    message = _card_message(deps, incident)
+    message = card_message(deps, incident)
     posted = posting.send(slack, deps.settings.incidents_channel, message)
     text = f"Card posted again in {deps.settings.incidents_channel}" + (
         f" ({gone})" if gone else ""
@@ -201,16 +202,27 @@ def _card_place(
     return str(posted["channel"]), str(posted["ts"])
 
 
+def _place(deps: Deps, effect: Effect, slack: WebClient) -> tuple[str, str | None]:
+    """Where the incident's lines go: its own channel while it has one that is not archived
+    (top level, no thread), else its thread in the incidents channel."""
+    incident = _incident(deps, effect)
+    if incident.room_id and not incident.room_archived_at:
+        return incident.room_id, None
+    return _card_place(deps, effect, slack)
+
+
 def _in_thread(
     deps: Deps, effect: Effect, slack: WebClient, message: dict[str, Any]
 ) -> dict[str, Any]:
-    channel, ts = _card_place(deps, effect, slack)
+    channel, ts = _place(deps, effect, slack)
     try:
         return posting.post(deps, effect, slack, channel, message, thread_ts=ts)
     except SlackApiError as exc:
         if _error(exc) not in THREAD_GONE:
             raise
-        channel, ts = _card_place(deps, effect, slack, gone=_error(exc))
+        # its channel gone or archived: the thread; its thread gone: the card posted again
+        gone = _error(exc) if ts is not None else None
+        channel, ts = _card_place(deps, effect, slack, gone=gone)
         return posting.post(deps, effect, slack, channel, message, thread_ts=ts)
 
 
@@ -282,7 +294,7 @@ def _page(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
 
 
 def _remind(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any] | None:
-    channel, ts = _card_place(deps, effect, slack)
+    channel, ts = _place(deps, effect, slack)
     data = effect.payload
     try:
         slack.chat_postEphemeral(

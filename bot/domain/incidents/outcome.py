@@ -9,7 +9,7 @@ from datetime import datetime
 
 from bot import people
 from bot.deps import Deps
-from bot.domain.incidents import effects, service, texts
+from bot.domain.incidents import effects, room, service, texts
 from bot.replies import Reply, UserError, mention
 from bot.store import ActionItem, Changed, Entry, Incident
 
@@ -97,10 +97,10 @@ def people_in(incident: Incident, entries: list[Entry], actions: list[ActionItem
     )
 
 
-def learn_names(deps: Deps, ref: int | None, more: list[str]) -> None:
+def learn_names(deps: Deps, ref: int | None, more: list[str], channel: str | None = None) -> None:
     """Ask Slack, before the change's transaction, for the names a post-mortem will show."""
     try:
-        incident = service.find_incident(deps.store, ref)
+        incident = service.find_incident(deps.store, ref, channel)
     except UserError:
         return  # the command itself says what is wrong
     entries, actions = (
@@ -118,6 +118,7 @@ def publish(outcome: Outcome, deps: Deps) -> None:
         return
     incident = outcome.incident
     effects.card(deps, incident.number)
+    room.follow(deps, incident, resolved=outcome.pager == "resolve")  # before its lines
     for reply in outcome.thread:
         effects.thread(deps, incident.number, reply)
     if outcome.pager and incident.breached_at:  # it was paged: tell PagerDuty too

@@ -36,8 +36,13 @@ ROLE_NAMES = {"commander": "Commander", "comms": "Communications lead"}
 TAKES = {"commander": "command", "comms": "comms"}  # "taking command", as the buttons say
 
 
-def find_incident(store: Store, ref: int | None) -> Incident:
-    """The incident named, or the only open one; otherwise a question back to the person."""
+def find_incident(store: Store, ref: int | None, channel: str | None = None) -> Incident:
+    """The incident named; the one whose own channel `channel` is; the only open one;
+    otherwise a question back to the person."""
+    if ref is None and channel:
+        here = store.rooms.by_room(channel)
+        if here is not None:
+            return here
     if ref is not None:
         incident = store.incidents.incident(ref)
         if incident is None:

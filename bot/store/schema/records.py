@@ -50,8 +50,11 @@ incidents = Table(
     ),
     int_column("target_minutes"),
     int_column("target_met"),
+    # its own channel (bot/domain/incidents/room.py)
+    *text_columns("room_id", "room_name", "room_card_ts", "room_archived_at", "room_problem"),
     Index("idx_incidents_card_channel_card_ts", "card_channel", "card_ts"),
     Index("idx_incidents_status", "status"),
+    partial_index("incidents_room", "room_id", where="room_id IS NOT NULL"),
 )
 
 timeline = Table(

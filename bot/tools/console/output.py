@@ -152,6 +152,11 @@ class Output:
             lambda m: "@" + self.slack.users.get(m.group(1), m.group(1)),
             text,
         )
+        text = re.sub(
+            r"<#(\w+)(?:\|([^>]*))?>",
+            lambda m: m.group(2) and f"#{m.group(2)}" or self.slack.channel_name(m.group(1)),
+            text,
+        )
         text = re.sub(r"<(https?://[^|>]+)\|([^>]+)>", r"\2 (\1)", text)
         return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 

@@ -11,7 +11,7 @@ import httpx
 
 from bot.config import Settings
 from bot.tools.doctor.result import FAIL, OK, TIMEOUT, Context, Result
-from bot.tools.init import SCOPES
+from bot.tools.init import SCOPE_USES, SCOPES
 
 SKEW_SECONDS = 60  # request signatures carry a 5-minute window; a minute off is worth a fix
 
@@ -55,11 +55,12 @@ def slack_token(ctx: Context) -> list[Result]:
     granted = {x.strip() for x in answer.headers.get("x-oauth-scopes", "").split(",") if x}
     missing, extra = sorted(set(SCOPES) - granted), sorted(granted - set(SCOPES))
     if missing:
+        lost = "; ".join(f"{scope} ({SCOPE_USES[scope]})" for scope in missing)
         results.append(
             Result(
                 "scopes",
                 FAIL,
-                f"missing {', '.join(missing)}" + (f"; extra {', '.join(extra)}" if extra else ""),
+                f"missing {lost}" + (f"; extra {', '.join(extra)}" if extra else ""),
                 "update the app from opsbot's manifest (App Manifest), then reinstall it",
             )
         )

@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from bot.tools.init.env import DOCKER_CONFIG, env_file
 from bot.tools.init.plan import Plan
-from bot.tools.init.slack_app import EXAMPLE_URL, MANIFEST, SCOPES, ask_url, manifest, request_url
+from bot.tools.init.slack_app import (
+    EXAMPLE_URL,
+    MANIFEST,
+    SCOPE_USES,
+    SCOPES,
+    ask_url,
+    manifest,
+    request_url,
+)
 from bot.tools.init.toml import config
 
 __all__ = [
@@ -19,6 +27,7 @@ __all__ = [
     "EXAMPLE_URL",
     "MANIFEST",
     "SCOPES",
+    "SCOPE_USES",
     "Plan",
     "ask_url",
     "config",

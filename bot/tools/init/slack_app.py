@@ -4,26 +4,11 @@ bot token's scopes; and the URL Slack posts to, from what a person types."""
 # ruff: noqa: E501  (the manifest's lines are Slack's, as long as they are)
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
 EXAMPLE_URL = "https://opsbot.example.com/slack/events"
-# The bot token's scopes: the manifest's list (tests/test_init.py keeps the two equal).
-SCOPES = (
-    "commands",
-    "chat:write",
-    "chat:write.public",
-    "reactions:read",
-    "reactions:write",
-    "files:write",
-    "usergroups:write",
-    "channels:history",
-    "groups:history",
-    "channels:read",
-    "groups:read",
-    "users:read",
-)
-
 MANIFEST = """\
 # Slack app manifest for opsbot ({mode}).
 {advice}
@@ -88,6 +73,12 @@ oauth_config:
       - channels:read     # conversations.list: the id of a channel configured as #name
       - groups:read       # the same, for a private channel
       - users:read        # users.info: people's names in the post-mortem file
+      - channels:manage   # conversations.create/invite/setTopic/archive: a channel per incident
+      - groups:write      # the same, for a private incident channel
+      - bookmarks:read    # bookmarks.list: an incident channel's links, each added once
+      - bookmarks:write   # bookmarks.add: the card, status page and runbooks in the channel
+      - pins:write        # pins.add: the working card pinned in an incident channel
+      - usergroups:read   # usergroups.users.list: the groups invited to an incident channel
 settings:
   event_subscriptions:
     request_url: {url}
@@ -102,6 +93,12 @@ settings:
   socket_mode_enabled: {socket}
   token_rotation_enabled: false
 """
+
+
+# Each scope the manifest asks for, and what it is for (its comment there): what stops
+# working without it, as `opsbot doctor` says.
+SCOPE_USES = dict(re.findall(r"^ {6}- ([a-z:._]+) +# (.+)$", MANIFEST, re.M))
+SCOPES = tuple(SCOPE_USES)
 
 
 def manifest(url: str | None) -> str:

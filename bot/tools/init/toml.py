@@ -48,6 +48,11 @@ NOTES: dict[str, str] = {
     "rollback_repo": "the git checkout whose v* tags are releases",
     "self_heartbeat_url": "pinged every minute while opsbot is healthy",
     "reminders.working_days": "Monday is 0",
+    "incidents.channel": "a channel per incident: always, P0-P1 (the two most severe) or never",
+    "incidents.private_severities": "these get a private channel (Slack never makes it public)",
+    "incidents.invite_groups": 'severity = ["S0123"]: user groups invited to its channel',
+    "incidents.archive_after_hours": "after the resolution, once nobody has written for this long",
+    "incidents.bookmarks": '"Title" = "https://…": bookmarked in every incident channel',
     "leader.lease_seconds": "several serve on PostgreSQL: a standby leads within 4/3 of it",
     "oncall.rotation": "member ids, in order; until `/oncall set`",
     "oncall.handover_weekday": "Monday is 0",
@@ -91,6 +96,7 @@ EXAMPLE_BLOCKS: dict[str, list[str]] = {
     ],
 }
 SECTIONS = (
+    "incidents",
     "reminders",
     "oncall",
     "health",
@@ -203,7 +209,7 @@ def config(incidents: str, digest: str | None) -> str:
         lines += ["", f"# [severities.{level}]"]
         lines += [f"# {field} = {_toml(value)}" for field, value in severity]
     for name in SECTIONS:
-        section: BaseModel = getattr(defaults, name)
+        section: BaseModel = type(getattr(defaults, name))()  # its defaults, not the env's
         lines += ["", f"[{name}]"]
         blocks: list[str] = []
         for field, value in section:

@@ -12,6 +12,8 @@ Split by what each part stands in for:
 - server.py: the HTTP server, the faults Slack can show and its pace, the calls it received;
 - messages.py: chat.postMessage, chat.update, chat.postEphemeral and reactions.*;
 - conversations.py: conversations.history, .replies, .list and .join;
+- channels.py: the channels an incident bot makes and keeps (create, invite, topic,
+  archive, bookmarks, pins, permalinks, user groups);
 - files.py: files.getUploadURLExternal, the upload itself, files.completeUploadExternal;
 - users.py: auth.test, users.info, usergroups.users.update and apps.connections.open;
 - requests.py: slash commands, block actions and events, signed, as Slack sends them.
@@ -19,6 +21,7 @@ Split by what each part stands in for:
 
 from __future__ import annotations
 
+from bot.tools.localslack.channels import Channels
 from bot.tools.localslack.conversations import Conversations
 from bot.tools.localslack.files import Files
 from bot.tools.localslack.messages import Messages
@@ -56,6 +59,6 @@ __all__ = [
 ]
 
 
-class LocalSlack(Messages, Conversations, Files, Users):
+class LocalSlack(Messages, Conversations, Channels, Files, Users):
     """The whole workspace: its state, served over HTTP, answering each Web API method opsbot
     calls (an unknown one answers `unknown_method`)."""

@@ -57,11 +57,28 @@ class Conversations(Workspace):
         return _page(found, body, default_limit=1000)
 
     def _conversations_list(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Every channel of the `types` asked for (public only by default), archived ones
+        too unless `exclude_archived` (conversations.list reference)."""
+        types = str(body.get("types") or "public_channel").split(",")
+        skip_archived = str(body.get("exclude_archived", "")).lower() in ("1", "true")
+        rooms: dict[str, Any] = self.__dict__.get("rooms", {})
         with self._lock:
-            channels = [
-                {"id": cid, "name": name.lstrip("#"), "is_member": cid not in self.outside}
-                for name, cid in self.channel_ids.items()
-            ]
+            channels = []
+            for name, cid in self.channel_ids.items():
+                private = bool(rooms[cid].private) if cid in rooms else False
+                if ("private_channel" if private else "public_channel") not in types:
+                    continue
+                if skip_archived and cid in self.archived:
+                    continue
+                channels.append(
+                    {
+                        "id": cid,
+                        "name": name.lstrip("#"),
+                        "is_member": cid not in self.outside,
+                        "is_private": private,
+                        "is_archived": cid in self.archived,
+                    }
+                )
         return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
 
     def _conversations_join(self, body: dict[str, Any]) -> dict[str, Any]:

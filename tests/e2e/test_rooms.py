@@ -1,0 +1,194 @@
+"""Incident channels through the serve stack with signed requests and the local Slack: made
+for a P1 with its people, topic, bookmarks and pinned card; commands typed there mean that
+incident; a name already taken is reused (after a crash, or archived), never doubled; a
+thousand invitees; a channel Slack refuses; archived once quiet on a shifted clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.tools.localslack import BOT_USER, LocalSlack, Message
+from tests.conftest import Clock
+from tests.e2e.stack import ALICE, Stack
+
+BOB, BOSS, CAROL = "U0BOB0001", "U0BOSS001", "U0CAROL01"
+ROOM = "#inc-1-login-broken"
+FAST = {"backoff_cap_seconds": 0.1, "slack_posts_per_second": 50, "slack_burst": 50}
+
+
+@pytest.fixture
+def slack() -> Iterator[LocalSlack]:
+    with LocalSlack() as workspace:
+        for user, name in ((ALICE, "alice"), (BOB, "bob"), (BOSS, "boss"), (CAROL, "carol")):
+            workspace.add_user(user, name)
+        yield workspace
+
+
+def make(tmp_path: Path, slack: LocalSlack, **incidents: Any) -> Stack:
+    return Stack(
+        slack,
+        tmp_path / "opsbot.db",
+        Clock(datetime.now(UTC)),
+        outbox=FAST,
+        oncall={"rotation": [BOB], "escalation": BOSS},
+        incidents={"channel": "P0-P1", **incidents},
+    )
+
+
+def cards(slack: LocalSlack, channel: str = "#incidents") -> list[Message]:
+    return [m for m in slack.history(channel) if not m.thread_ts]
+
+
+def test_a_p1_works_in_its_own_channel_and_commands_there_mean_it(
+    tmp_path: Path, slack: LocalSlack
+) -> None:
+    stack = make(tmp_path, slack, bookmarks={"Runbook": "https://runbooks.example.com/login"})
+    try:
+        assert "INC-1" in stack.command("open P1 Login broken").text
+        stack.settle()
+        room = slack.room(ROOM)
+        cid = slack.channel_id(ROOM)
+        # the people: who declared it (and leads it), on call, the escalation contact (P1)
+        assert room.members == {BOT_USER, ALICE, BOB, BOSS}
+        assert not room.private
+        assert room.topic == "P1 · Investigating · Commander <@U0ALICE01>"
+        titles = [b["title"] for b in room.bookmarks]
+        assert titles == ["INC-1 in #incidents", "Runbook"]
+        [working] = cards(slack, ROOM)
+        assert working.text.startswith("INC-1 P1") and room.pins == [working.ts]
+        # the card in #incidents stays, and points at the channel
+        [card] = cards(slack)
+        assert f"<#{cid}>" in str(card.blocks)
+        assert "#inc-1-login-broken" in str(stack.deps.store.incidents.timeline(1))
+        # a second incident is open: typed in the channel, no INC-n is needed
+        stack.command("open P2 Search slow")
+        answer = stack.command("update Rolled back the auth deploy", channel=cid)
+        assert "INC-1" in answer.text, answer.text
+        stack.settle()
+        assert "Rolled back the auth deploy" in [m.text for m in slack.history(ROOM)][-1]
+        assert len(cards(slack)) == 2  # the P2 has no channel of its own
+        assert [name for name in slack.channel_ids if name.startswith("#inc-")] == [ROOM]
+        # a change of status shows in the topic
+        stack.command("ack", channel=cid)
+        stack.settle()
+        assert slack.room(ROOM).topic.startswith("P1 · ")
+    finally:
+        stack.stop()
+
+
+def test_a_channel_made_before_a_crash_or_archived_is_reused_never_doubled(
+    tmp_path: Path, slack: LocalSlack
+) -> None:
+    """An earlier try made the channel and its process died before recording it: Slack says
+    `name_taken`, and it is looked up and used. An archived one of that name is unarchived."""
+    slack.post("#inc-1-login-broken", CAROL, "an old channel of that name")
+    slack.archive("#inc-1-login-broken")
+    stack = make(tmp_path, slack)
+    try:
+        stack.command("open P1 Login broken")
+        stack.settle()
+        cid = slack.channel_id(ROOM)
+        assert stack.deps.store.incidents.incident(1).room_id == cid  # type: ignore[union-attr]
+        assert cid not in slack.archived
+        assert [n for n in slack.channel_ids if n.startswith("#inc-1")] == [ROOM]
+        assert "Login broken" not in [m.text for m in slack.history(ROOM)][0]  # theirs first
+    finally:
+        stack.stop()
+
+
+def test_a_crash_between_creating_the_channel_and_recording_it_leaves_one_channel(
+    tmp_path: Path, slack: LocalSlack
+) -> None:
+    stack = make(tmp_path, slack)
+    try:
+        stack.deps.outbox.stop()  # delivered below, by hand
+        stack.command("open P1 Login broken")
+        [row] = [
+            e for e in stack.deps.store.outbox.effects(("pending",)) if e.kind == "incident.room"
+        ]
+        # the earlier try: conversations.create reached Slack, then the process died
+        assert stack.deps.slack.conversations_create(name="inc-1-login-broken")["ok"]
+        stack.settle()
+        assert stack.deps.store.outbox.effect(row.id).state == "done"  # type: ignore[union-attr]
+        assert [n for n in slack.channel_ids if n.startswith("#inc-")] == [ROOM]
+        assert stack.deps.store.incidents.incident(1).room_id == slack.channel_id(ROOM)  # type: ignore[union-attr]
+        assert len(cards(slack, ROOM)) == 1
+    finally:
+        stack.stop()
+
+
+def test_a_thousand_invitees_in_batches_one_gone_and_one_already_there(
+    tmp_path: Path, slack: LocalSlack
+) -> None:
+    people = [f"U{n:08d}" for n in range(1000)]
+    for user in people:
+        slack.add_user(user, user.lower())
+    slack.add_group("S0RESPOND", people)
+    slack.deactivate(people[500])
+    stack = make(tmp_path, slack, invite_groups={"P1": ["S0RESPOND"]})
+    try:
+        stack.command("open P1 Login broken")
+        stack.settle()
+        members = slack.room(ROOM).members
+        assert members == {BOT_USER, ALICE, BOB, BOSS, *people} - {people[500]}
+        invites = [c for c in slack.calls if c.method == "conversations.invite"]
+        assert max(len(c.body["users"].split(",")) for c in invites) <= 100
+    finally:
+        stack.stop()
+
+
+def test_a_channel_slack_refuses_leaves_the_incident_working_in_its_thread(
+    tmp_path: Path, slack: LocalSlack
+) -> None:
+    slack.fault(method="conversations.create", error="restricted_action")
+    stack = make(tmp_path, slack)
+    try:
+        stack.command("open P1 Login broken")
+        stack.settle()
+        stack.command("update Auth pods restarted")
+        stack.settle()
+        thread = [m.text for m in slack.history("#incidents") if m.thread_ts]
+        assert any(
+            "No channel for INC-1: Slack said" in t and "restricted_action" in t for t in thread
+        )
+        assert any("Auth pods restarted" in t for t in thread)
+        assert not [n for n in slack.channel_ids if n.startswith("#inc-")]
+        assert [c.method for c in slack.calls].count("conversations.invite") == 0
+        incident = stack.deps.store.incidents.incident(1)
+        assert incident is not None and incident.room_id is None
+    finally:
+        stack.stop()
+
+
+def test_the_channel_is_archived_once_quiet_after_the_resolution(
+    tmp_path: Path, slack: LocalSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Quiet time 24 h: someone writes 20 h after the resolution, so at 24 h it stays and the
+    timer is set for 24 h after that message; then it is archived, and the card says so."""
+    stack = make(tmp_path, slack)
+    try:
+        stack.command("open P1 Login broken")
+        stack.settle()
+        stack.command("resolve INC-1 Reverted the deploy")
+        stack.settle()
+        resolved = stack.clock()
+        later = resolved + timedelta(hours=20)
+        with monkeypatch.context() as patch:  # a person's message, 20 h on
+            patch.setattr(slack, "_next_ts", lambda: f"{later.timestamp():.6f}")
+            slack.post(ROOM, CAROL, "Post-mortem notes go here")
+        stack.tick(hours=24, minutes=1)
+        cid = slack.channel_id(ROOM)
+        assert cid not in slack.archived
+        again = stack.deps.store.incidents.timers(1)["room_archive"]
+        assert abs((again - (later + timedelta(hours=24))).total_seconds()) < 1
+        stack.tick(hours=21)
+        assert cid in slack.archived
+        assert "archived" in str(cards(slack)[0].blocks)
+        assert "Channel archived" in str(stack.deps.store.incidents.timeline(1))
+    finally:
+        stack.stop()
