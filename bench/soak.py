@@ -344,15 +344,18 @@ def flood(urls: list[str], count: int) -> int:
 
 
 def page_delays(slack: LocalSlack, store: Store, number: int) -> dict[str, float | None]:
-    """Seconds from the P0's breach (its first page on the timeline) to each page in Slack."""
+    """Seconds from the P0's breach (its first page on the timeline) to each page in Slack:
+    the mention in the P0's own channel (or its thread, when it has none) and the DM."""
     pages = [e for e in store.incidents.timeline(number) if e.kind == "page"]
     if not pages:
         return {"thread": None, "dm": None}
     owed = pages[0].at.timestamp()
     mention = f"<@{ONCALL}>"
     found: dict[str, float | None] = {"thread": None, "dm": None}
-    for message in slack.history("#incidents"):
-        if message.thread_ts and mention in message.text and f"INC-{number}" in message.text:
+    incident = store.incidents.incident(number)
+    where = incident.room_id if incident and incident.room_id else "#incidents"
+    for message in slack.history(where):
+        if mention in message.text and f"INC-{number}" in message.text:
             found["thread"] = float(message.ts) - owed
             break
     for message in slack.history(ONCALL):
@@ -567,7 +570,7 @@ secret = "{ALERT_SECRET}"
     )
     print(f"alert flood: {flooded} of 200 alerts taken in; {opened} incidents in all")
     shown = {k: ("never" if v is None else f"{v:.1f} s") for k, v in delays.items()}
-    print(f"P0 INC-{p0} pages after its breach: thread {shown['thread']}, DM {shown['dm']}")
+    print(f"P0 INC-{p0} pages after its breach: channel {shown['thread']}, DM {shown['dm']}")
     late_pages = [v for v in delays.values() if v is None or v > PAGE_TARGET_SECONDS]
     for row in held_up:  # what the P0 owed, when each row was owed, first tried and done
         print("  ", row)

@@ -34,9 +34,10 @@ MAX_BODY_BYTES = 1_000_000  # Slack's own payloads are far below 1 MB
 # document far deeper would overflow Python's stack in the parser or in any walk over it
 # later (RecursionError, which is no ValueError): it is refused with a 400 instead.
 MAX_JSON_DEPTH = 64
-# Slack gives up on an answer after 3 s: the writes behind one end by this long after its
-# request came in (the rest is for the way back), or answer busy.
-ANSWER_SECONDS = 2.5
+# Slack gives up on an answer 3 s after it sent the request: the writes behind one end by
+# this long after it came in, or answer busy; the rest is for rendering the answer on a busy
+# host and for the network both ways.
+ANSWER_SECONDS = 2.0
 SIGNATURE_WINDOW_SECONDS = 300  # Slack's: a request older or newer than 5 minutes is refused
 
 

@@ -1,5 +1,5 @@
-""":pushpin: on a message in an incident's thread puts it on the timeline at its own time;
-removing the reaction takes it off. The bot confirms with :memo:."""
+""":pushpin: on a message in an incident's thread, or in its own channel, puts it on the
+timeline at its own time; removing the reaction takes it off. The bot confirms with :memo:."""
 
 from __future__ import annotations
 
@@ -58,6 +58,11 @@ def _still_pinned(message: dict[str, Any]) -> bool:
 def _incident_of(
     deps: Deps, client: WebClient, channel: str, message: dict[str, Any]
 ) -> Incident | None:
+    """The incident whose own channel this is (any message there), or whose thread in the
+    incidents channel the message is in."""
+    here = deps.store.rooms.by_room(channel)
+    if here is not None:
+        return here
     root = message.get("thread_ts")
     if not root or root == message.get("ts"):  # not a reply in a thread (the card itself)
         return None

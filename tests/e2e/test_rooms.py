@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from bot.tools.localslack import BOT_USER, LocalSlack, Message
+from bot.tools.localslack import BOT_USER, LocalSlack, Message, reaction_event, signed_headers
 from tests.conftest import Clock
-from tests.e2e.stack import ALICE, Stack
+from tests.e2e.stack import ALICE, SECRET, Stack
+from tests.helpers import HTTP
 
 BOB, BOSS, CAROL = "U0BOB0001", "U0BOSS001", "U0CAROL01"
 ROOM = "#inc-1-login-broken"
@@ -118,6 +119,40 @@ def test_a_crash_between_creating_the_channel_and_recording_it_leaves_one_channe
         assert [n for n in slack.channel_ids if n.startswith("#inc-")] == [ROOM]
         assert stack.deps.store.incidents.incident(1).room_id == slack.channel_id(ROOM)  # type: ignore[union-attr]
         assert len(cards(slack, ROOM)) == 1
+    finally:
+        stack.stop()
+
+
+def test_a_pin_in_the_channel_goes_on_the_timeline(tmp_path: Path, slack: LocalSlack) -> None:
+    stack = make(tmp_path, slack)
+    try:
+        stack.command("open P1 Login broken")
+        stack.settle()
+        said = slack.post(ROOM, CAROL, "Error rate back under 1 %")
+        slack.react(said, ALICE, "pushpin")
+        body = reaction_event(said, user=ALICE, name="pushpin", added=True)
+        headers = {**signed_headers(body, SECRET), "Content-Type": "application/json"}
+        assert HTTP.post(stack.url, content=body.encode(), headers=headers).status_code == 200
+        stack.inbox.drain()
+        pins = [e.text for e in stack.deps.store.incidents.timeline(1) if e.kind == "pin"]
+        assert pins == ["Error rate back under 1 %"]
+    finally:
+        stack.stop()
+
+
+def test_a_name_taken_by_a_channel_opsbot_cannot_see_leaves_it_in_its_thread(
+    tmp_path: Path, slack: LocalSlack
+) -> None:
+    theirs = slack.room(ROOM)  # someone's private channel of that name, without the bot
+    theirs.private, theirs.members = True, {CAROL}
+    stack = make(tmp_path, slack)
+    try:
+        stack.command("open P1 Login broken")
+        stack.settle()
+        thread = [m.text for m in slack.history("#incidents") if m.thread_ts]
+        assert any("No channel for INC-1: Slack said name_taken" in t for t in thread), thread
+        assert stack.deps.store.incidents.incident(1).room_id is None  # type: ignore[union-attr]
+        assert slack.room(ROOM).members == {CAROL}
     finally:
         stack.stop()
 

@@ -174,8 +174,8 @@ def _create(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
         if slack_error(exc) != "name_taken":
             raise
     found = _find(slack, name)  # an earlier try made it, or it was archived: the same one
-    if found is None:
-        raise Dropped(f"#{name} exists and opsbot cannot see it (a private channel?)")
+    if found is None:  # the incident carries on in its thread
+        return {"problem": f"name_taken (#{name} is a channel opsbot cannot see)"}
     if found.get("is_archived"):
         slack.conversations_unarchive(channel=found["id"])
     return {"channel": found["id"], "name": name, "private": bool(found.get("is_private"))}
@@ -199,9 +199,10 @@ def _find(slack: WebClient, name: str) -> dict[str, Any] | None:
 
 
 def _record_create(deps: Deps, effect: Effect, result: dict[str, Any]) -> None:
-    if not result:
-        return
     assert effect.incident is not None
+    if "problem" in result:
+        _no_room(deps, effect.incident, result["problem"])
+        return
     kind = "private channel" if result["private"] else "channel"
     text = f"Working in the {kind} #{result['name']}"
     if result["private"]:
@@ -212,16 +213,19 @@ def _record_create(deps: Deps, effect: Effect, result: dict[str, Any]) -> None:
 
 
 def _room_refused(deps: Deps, effect: Effect, error: str, final: bool) -> None:
+    if final:
+        assert effect.incident is not None
+        _no_room(deps, effect.incident, error)
+
+
+def _no_room(deps: Deps, number: int, why: str) -> None:
     """Slack would not make the channel: the incident works on in its thread, and says so."""
-    if not final:
-        return
-    assert effect.incident is not None
-    deps.store.rooms.set_problem(effect.incident, error)
+    deps.store.rooms.set_problem(number, why)
     reply = Reply(
-        f":warning: No channel for INC-{effect.incident}: Slack said {error}. The incident "
-        "carries on in this thread."
+        f":warning: No channel for INC-{number}: Slack said {why}. The incident carries on "
+        "in this thread."
     )
-    effects.thread(deps, effect.incident, reply)
+    effects.thread(deps, number, reply)
 
 
 def invitees(deps: Deps, incident: Incident, slack: WebClient) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.tools.localslack.workspace import Workspace
+from bot.tools.localslack.workspace import BOT_USER, Workspace
 
 
 class Conversations(Workspace):
@@ -58,7 +58,8 @@ class Conversations(Workspace):
 
     def _conversations_list(self, body: dict[str, Any]) -> dict[str, Any]:
         """Every channel of the `types` asked for (public only by default), archived ones
-        too unless `exclude_archived` (conversations.list reference)."""
+        too unless `exclude_archived`; private ones only when the app is in them
+        (conversations.list reference)."""
         types = str(body.get("types") or "public_channel").split(",")
         skip_archived = str(body.get("exclude_archived", "")).lower() in ("1", "true")
         rooms: dict[str, Any] = self.__dict__.get("rooms", {})
@@ -67,6 +68,8 @@ class Conversations(Workspace):
             for name, cid in self.channel_ids.items():
                 private = bool(rooms[cid].private) if cid in rooms else False
                 if ("private_channel" if private else "public_channel") not in types:
+                    continue
+                if private and BOT_USER not in rooms[cid].members:
                     continue
                 if skip_archived and cid in self.archived:
                     continue
