@@ -78,7 +78,7 @@ def test_shell_explains_what_it_does_not_know(tmp_path: Path) -> None:
     """Unknown words, commands and buttons get a hint, not a crash."""
     out = run_shell(
         tmp_path,
-        "dance\n/deploy now\npress 9\n/incident\n/incident opne P1 Login broken\n"
+        "dance\n/deploy now\npress 9\n/incident help\n/incident opne P1 Login broken\n"
         "/incdent list\nincident list all\n",
     )
     assert "/incdent is not a command this bot knows. Did you mean `/incident`?" in out
@@ -304,3 +304,40 @@ def test_the_moved_clock_survives_a_restart(tmp_path: Path) -> None:
     run_shell(tmp_path, "wait 1h\n/incident open P2 Search slow\nwait 1h\nquit\n")
     out = run_shell(tmp_path, "/incident list\nquit\n")
     assert "opened 1 h ago" in out, out
+
+
+def test_forms_are_filled_in_line_by_line_and_a_wrong_field_is_asked_again(
+    tmp_path: Path,
+) -> None:
+    """`/incident` alone opens the declare form; each field is asked in turn; an empty title
+    is refused under its name and asked again. `shortcut mN declare` opens it filled with
+    message mN; `cancel` closes a form and sends nothing."""
+    script = "\n".join(
+        [
+            "/incident",
+            "",  # title: none, refused
+            "1",  # severity P0
+            "Payments fail since 10:02",
+            "n",
+            "Checkout down",  # the title, asked again
+            "reply m1 Card declined for every customer",
+            "shortcut m3 declare",
+            "Cards declined",
+            "3",
+            "",  # what is known: the message, kept
+            "n",
+            "/incident",
+            "cancel",
+            "/incident list",
+        ]
+    )
+    out = run_shell(tmp_path, script + "\n", env_extra={"INCIDENTS": '{"channel": "P0-P1"}'})
+    assert "┌─ form: Declare an incident" in out
+    assert "│ [1] P0 Critical: respond within 15 min" in out
+    assert "│ Title: An incident needs a title, e.g. Login broken." in out
+    assert "INC-1 · P0 Critical · Checkout down" in out
+    assert "#inc-1-checkout-down" in out  # a P0: its own channel
+    assert "What is known [Card declined for every customer]" in out
+    assert "INC-2 · P2 Medium · Cards declined" in out
+    assert "(form closed; nothing was sent)" in out
+    assert "INC-3" not in out

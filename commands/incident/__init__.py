@@ -9,7 +9,7 @@ from slack_bolt import App
 from bot.domain.incidents import effects, room
 from bot.domain.incidents.card import SNOOZE
 from bot.surface import Surface
-from commands.incident import pins
+from commands.incident import modals, pins
 from commands.incident.handlers import BUTTONS, handle, on_button, on_snooze
 
 __all__ = ["handle", "register"]
@@ -17,6 +17,8 @@ __all__ = ["handle", "register"]
 
 def register(app: App) -> None:
     app.command("/incident")(handle)
+    app.shortcut(modals.DECLARE)(modals.on_shortcut)
+    app.view(modals.DECLARE)(modals.on_submit)
     app.action(re.compile("^(" + "|".join(map(re.escape, BUTTONS)) + ")$"))(on_button)
     app.action(re.compile("^" + re.escape(SNOOZE) + r"\.\d+$"))(on_snooze)
 

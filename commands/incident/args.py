@@ -20,6 +20,7 @@ class When:
 class Open:
     title: str
     severity: str | None = None
+    private: bool = False  # --private: its channel, when it gets one, is private
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from slack_bolt import Ack, Respond
+from slack_sdk import WebClient
 
 from bot.deps import Deps
 from bot.domain.incidents import card, effects, followup, service, texts
@@ -30,12 +31,16 @@ from bot.domain.incidents.outcome import (
 from bot.domain.oncall import who
 from bot.replies import Reply, UserError, hhmm, mention, when
 from bot.store import Entry, Incident
+from commands.incident import modals, render
 from commands.incident import parse as p
-from commands.incident import render
 
 
-def handle(ack: Ack, command: dict[str, Any], respond: Respond, context: dict[str, Any]) -> None:
+def handle(
+    ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, context: dict[str, Any]
+) -> None:
     deps: Deps = context["deps"]
+    if modals.form_asked(ack, command, client, respond, deps):
+        return
     today = deps.clock().astimezone(deps.settings.tz).date()
     args = p.parse(command.get("text", ""), deps.settings.severities, today)
     here = command.get("channel_id")
@@ -84,8 +89,7 @@ def on_snooze(
 
 
 def execute(args: p.Args, deps: Deps, *, actor: str, here: str | None = None) -> Outcome:
-    """Run one `/incident`; `here`, the channel it was typed in (an incident's own means
-    that incident)."""
+    """Run one `/incident`; `here`: the channel it was typed in (an incident's own names it)."""
     if isinstance(args, p.Help):
         return Outcome(Reply(p.USAGE))
     if isinstance(args, p.Open):
@@ -98,7 +102,8 @@ def execute(args: p.Args, deps: Deps, *, actor: str, here: str | None = None) ->
             now=deps.clock(),
         )
         channel, defaulted = deps.settings.incidents_channel, args.severity is None
-        return Outcome(render.render_opened(incident, channel, defaulted=defaulted), incident)
+        reply = render.render_opened(incident, channel, defaulted=defaulted)
+        return Outcome(reply, incident, private=args.private)
     if isinstance(args, p.List):
         only, severity = not args.everything, args.severity
         offset = (args.page - 1) * render.LIST_PAGE

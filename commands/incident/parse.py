@@ -71,9 +71,10 @@ __all__ = [
     "When",
 ]
 
-USAGE = """*Usage:* `/incident <subcommand>`
-• `open [P0|P1|P2|P3] <title>`: declare an incident (severity defaults to P2; `P1`, `sev1`,
-  `SEV-1` or `sev 1` first or last; a title that mentions one goes in quotes)
+USAGE = """*Usage:* `/incident <subcommand>` (`/incident` alone: a form to declare one)
+• `open [P0|P1|P2|P3] <title> [--private]`: declare an incident (severity defaults to P2;
+  `P1`, `sev1`, `SEV-1` or `sev 1` first or last; a title that mentions one goes in quotes;
+  `--private`: its own channel, when it gets one, is private)
 • `ack [INC-n]`: acknowledge
 • `update [INC-n] [at HH:MM] <text>`: status update, or a note of what happened at HH:MM
 • `status [INC-n] investigating|identified|mitigating|monitoring` · `sev [INC-n] <P0-P3>`
@@ -85,7 +86,7 @@ USAGE = """*Usage:* `/incident <subcommand>`
 • `resolve [INC-n] [summary]`
 • `list [open|all] [P1] [page N]` · `show [INC-n]` · `timeline [INC-n]`
 • `postmortem [INC-n]` · `help`
-Leave out `INC-n` when exactly one incident is open."""
+Leave out `INC-n` when exactly one incident is open, or in the incident's own channel."""
 
 # One line per subcommand: what a mistake is answered with, under the one-line complaint.
 LINES = {
@@ -167,6 +168,8 @@ def _unknown(verb: str) -> UserError:
 
 
 def _open(rest: str, severities: Collection[str]) -> Open:
+    private = "--private" in rest.split()
+    rest = " ".join(word for word in rest.split(" ") if word != "--private")
     quoted = QUOTED.search(rest)
     if quoted:
         title = quoted.group(1) if quoted.group(1) is not None else quoted.group(2)
@@ -181,7 +184,7 @@ def _open(rest: str, severities: Collection[str]) -> Open:
             f"A title is at most {MAX_TITLE} characters (this one has {len(title)}); "
             "add the details with `/incident update` once it is open."
         )
-    return Open(title=title, severity=severity)
+    return Open(title=title, severity=severity, private=private)
 
 
 def _list(rest: str, severities: Collection[str]) -> List:

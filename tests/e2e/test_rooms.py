@@ -123,6 +123,22 @@ def test_a_crash_between_creating_the_channel_and_recording_it_leaves_one_channe
         stack.stop()
 
 
+def test_private_on_the_command_line_makes_a_private_channel(
+    tmp_path: Path, slack: LocalSlack
+) -> None:
+    stack = make(tmp_path, slack)
+    try:
+        answer = stack.command("open P1 Login broken --private")
+        assert "Login broken" in answer.text and "--private" not in answer.text
+        stack.settle()
+        assert slack.room(ROOM).private
+        assert "Slack never makes a private channel public" in str(
+            stack.deps.store.incidents.timeline(1)
+        )
+    finally:
+        stack.stop()
+
+
 def test_a_pin_in_the_channel_goes_on_the_timeline(tmp_path: Path, slack: LocalSlack) -> None:
     stack = make(tmp_path, slack)
     try:

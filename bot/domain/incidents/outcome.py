@@ -28,6 +28,7 @@ class Outcome:
     thread: tuple[Reply, ...] = ()  # posts for the incident's war-room thread
     files: tuple[Document, ...] = ()  # Markdown files uploaded into the thread
     pager: str | None = None  # PagerDuty event for a paged incident: acknowledge or resolve
+    private: bool = False  # asked for a private channel (it gets one when its severity does)
 
 
 def outcome_of(changed: Changed, what: str) -> Outcome:
@@ -118,7 +119,8 @@ def publish(outcome: Outcome, deps: Deps) -> None:
         return
     incident = outcome.incident
     effects.card(deps, incident.number)
-    room.follow(deps, incident, resolved=outcome.pager == "resolve")  # before its lines
+    # before its lines, so they go to its channel when it gets one
+    room.follow(deps, incident, resolved=outcome.pager == "resolve", private=outcome.private)
     for reply in outcome.thread:
         effects.thread(deps, incident.number, reply)
     if outcome.pager and incident.breached_at:  # it was paged: tell PagerDuty too

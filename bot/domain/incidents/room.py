@@ -109,10 +109,12 @@ def open_room(deps: Deps, incident: Incident, *, asked_private: bool = False) ->
     return True
 
 
-def follow(deps: Deps, incident: Incident, *, resolved: bool = False) -> None:
+def follow(
+    deps: Deps, incident: Incident, *, resolved: bool = False, private: bool = False
+) -> None:
     """After a change: the room made when the incident now wants one (opened, or raised to
     a severity that has one), else kept current; on resolution, its archive timer armed."""
-    if not open_room(deps, incident):
+    if not open_room(deps, incident, asked_private=private):
         refresh(deps, incident)
     if resolved:
         after_resolve(deps, incident, deps.clock())

@@ -58,8 +58,17 @@ def find_incident(store: Store, ref: int | None, channel: str | None = None) -> 
 
 
 def open_incident(
-    store: Store, settings: Settings, *, title: str, severity: str | None, actor: str, now: datetime
+    store: Store,
+    settings: Settings,
+    *,
+    title: str,
+    severity: str | None,
+    actor: str,
+    now: datetime,
+    more: tuple[Entry, ...] = (),
 ) -> Incident:
+    """Open it; `more`: timeline entries it starts with besides its opening (the message it
+    was declared from, what was known)."""
     severity = severity or settings.default_severity
     level = settings.severities[severity]
     draft = Incident(
@@ -73,7 +82,7 @@ def open_incident(
     )
     entry = Entry(now, actor, "opened", f"Opened as {severity} ({level.label}): {title}")
     return store.incidents.open_incident(
-        draft, Change({}, (entry,), timers.on_open(draft, settings, now))
+        draft, Change({}, (*more, entry), timers.on_open(draft, settings, now))
     )
 
 

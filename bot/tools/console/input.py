@@ -118,6 +118,23 @@ class Input(Output):
             return None
         return self.numbered[index]
 
+    def _shortcut(self, rest: str) -> None:
+        """`shortcut mK declare`: the "Declare incident" shortcut on message mK."""
+        ref, _, name = rest.partition(" ")
+        if name.strip() != "declare":
+            self._say("Usage: shortcut mK declare (declare an incident from message mK)")
+            return
+        message = self._message(ref)
+        if message is not None:
+            body = localslack.message_shortcut(
+                "incident.declare",
+                message,
+                user=TEAM[self.user],
+                user_name=self.user,
+                response_url=self.slack.response_url(),
+            )
+            self._dispatch(body, "application/x-www-form-urlencoded")
+
     def _reply(self, rest: str) -> None:
         ref, _, text = rest.partition(" ")
         message = self._message(ref)

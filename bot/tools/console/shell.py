@@ -3,6 +3,7 @@ in the foreground as `opsbot serve`'s timers would, and lets `wait` move its clo
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import threading
@@ -15,6 +16,8 @@ from typing import Any, TextIO
 from bot.config import Settings
 from bot.deps import Deps
 from bot.store import now_utc
+from bot.tools import localslack
+from bot.tools.console import forms
 from bot.tools.console.clock import load_ahead, save_ahead
 from bot.tools.console.input import Input, did_you_mean
 from bot.tools.console.stand_ins import (
@@ -35,6 +38,7 @@ HELP = """Type a slash command as in Slack, e.g. `/incident open P1 Login broken
   press N              press button [N] of the last ones shown
   press mK N           press button N of message mK
   reply mN <text>      reply in the thread of message mN (the label on each message)
+  shortcut mN declare  declare an incident from message mN (a form, as in Slack)
   react mN <emoji>     add a reaction (e.g. react m4 pushpin); unreact mN <emoji> removes it
   as <name>            act as another teammate (you, alice, bob, carol)
   wait 16m             let time pass (m, h or d): timers, pages and scheduled jobs run
@@ -126,6 +130,7 @@ class Console(Input):
         with self._turn:
             self._tick()  # as `opsbot serve` does at start: catch up, refresh
         self._ticker.start()
+        self._lines, self._interactive = lines, interactive
         while True:
             if interactive:
                 self.out.write(f"{self.user}> ")
@@ -168,8 +173,40 @@ class Console(Input):
         action = self._COMMANDS.get(word)
         with self._turn:
             self._handle(line, word, rest, action)
+            self._forms()
             self.slack.save(self.saved)
         return True
+
+    # Forms (modals) the bot opened --------------------------------------------------------------
+
+    def _ask(self, prompt: str) -> str | None:
+        with self._output:
+            self.out.write(prompt)
+            self.out.flush()
+        line = self._lines.readline()
+        if not line:
+            return None
+        if not self._interactive:  # a script's answers, shown as if typed
+            self.out.write(line if line.endswith("\n") else line + "\n")
+        return line.rstrip("\n")
+
+    def _forms(self) -> None:
+        """Each form the bot opened, filled in here and submitted; what the bot refuses is
+        asked again, three times at most."""
+        for opened in self.slack.views():
+            self.slack.close_view(opened.id)
+            try:
+                values = forms.fill(opened.view, self._ask, self._say)
+                for _ in range(3):
+                    body = localslack.view_submission(opened.view, values, user=opened.user)
+                    answer = self._dispatch(body, "application/x-www-form-urlencoded")
+                    said = json.loads(answer.body) if answer.body else {}
+                    if said.get("response_action") != "errors":
+                        break
+                    values = forms.again(opened.view, values, said["errors"], self._ask, self._say)
+                self._settle()
+            except forms.Cancelled:
+                self._say("(form closed; nothing was sent)")
 
     def _handle(
         self, line: str, word: str, rest: str, action: Callable[[Console, str], None] | None
@@ -244,6 +281,7 @@ class Console(Input):
         "help": lambda self, rest: self._say(HELP),
         "press": lambda self, rest: self._press(rest),
         "reply": Input._reply,
+        "shortcut": Input._shortcut,
         "react": Input._react,
         "unreact": lambda self, rest: self._react(rest, added=False),
         "as": Input._as,

@@ -27,11 +27,16 @@ features:
   bot_user:
     display_name: opsbot
     always_online: true
+  shortcuts:
+    - name: Declare incident
+      type: message
+      callback_id: incident.declare
+      description: Declare an incident from this message
   slash_commands:
     - command: /incident
       url: {url}
       description: Open, acknowledge, update and resolve incidents
-      usage_hint: "open [P0-P3] <title> | ack | update | status | sev | lead | role | edit | action | actions | done | comms | public | public-title | notify | resolve | list | show | timeline | postmortem | help"
+      usage_hint: "(a form) | open [P0-P3] <title> [--private] | ack | update | status | sev | lead | role | edit | action | actions | done | comms | public | public-title | notify | resolve | list | show | timeline | postmortem | help"
       should_escape: true
     - command: /oncall
       url: {url}

@@ -16,6 +16,7 @@ Split by what each part stands in for:
   archive, bookmarks, pins, permalinks, user groups);
 - files.py: files.getUploadURLExternal, the upload itself, files.completeUploadExternal;
 - users.py: auth.test, users.info, usergroups.users.update and apps.connections.open;
+- views.py: views.open (a trigger_id works once, within 3 s) and the modals open now;
 - requests.py: slash commands, block actions and events, signed, as Slack sends them.
 """
 
@@ -27,12 +28,15 @@ from bot.tools.localslack.files import Files
 from bot.tools.localslack.messages import Messages
 from bot.tools.localslack.requests import (
     block_action,
+    message_shortcut,
     reaction_event,
     signed_headers,
     slash_command,
+    view_submission,
 )
 from bot.tools.localslack.server import Call, Fault
 from bot.tools.localslack.users import Users
+from bot.tools.localslack.views import View, Views
 from bot.tools.localslack.workspace import (
     BOT_USER,
     SCOPES,
@@ -51,14 +55,17 @@ __all__ = [
     "Listener",
     "LocalSlack",
     "Message",
+    "View",
     "block_action",
+    "message_shortcut",
     "escape",
     "reaction_event",
     "signed_headers",
     "slash_command",
+    "view_submission",
 ]
 
 
-class LocalSlack(Messages, Conversations, Channels, Files, Users):
+class LocalSlack(Messages, Conversations, Channels, Views, Files, Users):
     """The whole workspace: its state, served over HTTP, answering each Web API method opsbot
     calls (an unknown one answers `unknown_method`)."""

@@ -1,0 +1,225 @@
+"""Declaring an incident with a form: `/incident` with no text, and the "Declare incident"
+message shortcut (prefilled with the message, which becomes the first timeline entry,
+quoted). views.open is the one Slack call made while Slack waits: the trigger_id works once,
+within 3 s. The submission opens the incident as `/incident open` does; what is wrong is
+said under its field (response_action: errors) and nothing is created."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from slack_bolt import Ack, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.config import Settings
+from bot.deps import Deps
+from bot.domain.incidents import service
+from bot.domain.incidents.outcome import Outcome, publish
+from bot.failures import failure_text
+from bot.replies import clip, span
+from bot.store import Entry
+from commands.incident import render
+from commands.incident.parse import MAX_TITLE
+
+log = logging.getLogger(__name__)
+
+DECLARE = "incident.declare"  # the modal's callback_id, and the message shortcut's
+TITLE, SEVERITY, KNOWN, PRIVATE = "title", "severity", "known", "private"
+QUOTE_MAX = 2000  # of the reporting message, kept in the modal's private_metadata (3,000)
+KNOWN_MAX = 3000  # a plain-text input's limit
+
+
+@dataclass(frozen=True)
+class Declared:
+    title: str
+    severity: str
+    known: str
+    private: bool
+
+
+def declare_view(
+    settings: Settings, *, known: str = "", source: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The declare modal: title, severity with the plan's labels and response targets, what is
+    known, private or not. `source`: the message it was declared from."""
+    levels = [
+        _option(f"{name} {level.label}: respond within {_minutes(level.response_minutes)}", name)
+        for name, level in settings.severities.items()
+    ]
+    default = next(o for o in levels if o["value"] == settings.default_severity)
+    blocks = [
+        _input(TITLE, "Title", {"type": "plain_text_input", "max_length": MAX_TITLE}),
+        _input(
+            SEVERITY,
+            "Severity",
+            {"type": "static_select", "options": levels, "initial_option": default},
+        ),
+        _input(
+            KNOWN,
+            "What is known",
+            {"type": "plain_text_input", "multiline": True, "max_length": KNOWN_MAX}
+            | ({"initial_value": clip(known, KNOWN_MAX)} if known else {}),
+            optional=True,
+        ),
+        _input(
+            PRIVATE,
+            "Channel",
+            {
+                "type": "checkboxes",
+                "options": [
+                    _option("Private (Slack never makes a private channel public later)", "yes")
+                ],
+            },
+            optional=True,
+        ),
+    ]
+    return {
+        "type": "modal",
+        "callback_id": DECLARE,
+        "title": {"type": "plain_text", "text": "Declare an incident"},
+        "submit": {"type": "plain_text", "text": "Declare"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": blocks,
+        "private_metadata": json.dumps(source or {}),
+    }
+
+
+def _minutes(minutes: int) -> str:
+    return span(timedelta(minutes=minutes))
+
+
+def _option(text: str, value: str) -> dict[str, Any]:
+    return {"text": {"type": "plain_text", "text": text[:75]}, "value": value}
+
+
+def _input(
+    block_id: str, label: str, element: dict[str, Any], optional: bool = False
+) -> dict[str, Any]:
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "optional": optional,
+        "label": {"type": "plain_text", "text": label},
+        "element": {**element, "action_id": block_id},
+    }
+
+
+def read(view: dict[str, Any], settings: Settings) -> tuple[Declared | None, dict[str, str]]:
+    """What the form says, or what is wrong with it, by block."""
+    values = (view.get("state") or {}).get("values") or {}
+
+    def answer(block: str) -> dict[str, Any]:
+        return dict((values.get(block) or {}).get(block) or {})
+
+    title = " ".join(str(answer(TITLE).get("value") or "").split())
+    severity = str((answer(SEVERITY).get("selected_option") or {}).get("value") or "")
+    errors: dict[str, str] = {}
+    if not title:
+        errors[TITLE] = "An incident needs a title, e.g. Login broken."
+    elif len(title) > MAX_TITLE:
+        errors[TITLE] = f"At most {MAX_TITLE} characters (this one has {len(title)})."
+    if severity not in settings.severities:
+        errors[SEVERITY] = "Choose one of the plan's severities."
+    if errors:
+        return None, errors
+    private = bool(answer(PRIVATE).get("selected_options"))
+    known = str(answer(KNOWN).get("value") or "").strip()
+    return Declared(title, severity, known, private), {}
+
+
+# Listeners --------------------------------------------------------------------------------
+
+
+def open_form(
+    deps: Deps, client: WebClient, trigger: str, respond: Respond | None, **prefill: Any
+) -> None:
+    """The one Slack call while Slack waits; a failure (the trigger expired on a slow host) is
+    said to the person, with the command that does the same."""
+    try:
+        client.views_open(trigger_id=trigger, view=declare_view(deps.settings, **prefill))
+    except SlackApiError as exc:
+        log.warning("the declare form did not open: %s", failure_text(exc))
+        if respond is not None:
+            respond(
+                text=f"The form did not open ({failure_text(exc)}). Type "
+                "`/incident open P1 <title>` instead.",
+                response_type="ephemeral",
+            )
+
+
+def form_asked(
+    ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond, deps: Deps
+) -> bool:
+    """`/incident` with no text: the declare form, opened; True when it was asked for."""
+    if command.get("text", "").strip():
+        return False
+    ack()
+    open_form(deps, client, command["trigger_id"], respond)
+    return True
+
+
+def on_shortcut(
+    ack: Ack, shortcut: dict[str, Any], client: WebClient, respond: Respond, context: dict[str, Any]
+) -> None:
+    """ "Declare incident" on a message: the form, prefilled with it."""
+    ack()
+    message = shortcut.get("message") or {}
+    channel = (shortcut.get("channel") or {}).get("id", "")
+    domain = (shortcut.get("team") or {}).get("domain", "")
+    ts = str(message.get("ts") or shortcut.get("message_ts") or "")
+    source = {
+        "channel": channel,
+        "ts": ts,
+        "user": message.get("user"),
+        "text": clip(str(message.get("text") or ""), QUOTE_MAX),
+        # a message's address, as Slack writes it (chat.getPermalink would be a second call)
+        "link": f"https://{domain}.slack.com/archives/{channel}/p{ts.replace('.', '')}",
+    }
+    open_form(
+        context["deps"],
+        client,
+        shortcut["trigger_id"],
+        respond,
+        known=source["text"],
+        source=source,
+    )
+
+
+def on_submit(
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]
+) -> None:
+    deps: Deps = context["deps"]
+    declared, errors = read(view, deps.settings)
+    if declared is None:
+        ack(response_action="errors", errors=errors)
+        return
+    actor = body["user"]["id"]
+    source = json.loads(view.get("private_metadata") or "{}")
+    now = deps.clock()
+    more: list[Entry] = []
+    if source.get("ts"):  # the reporting message, at its own time: the first entry
+        at = datetime.fromtimestamp(float(source["ts"]), UTC)
+        quoted = f"Reported: “{source.get('text') or '(no text)'}” ({source['link']})"
+        more.append(
+            Entry(min(at, now), source.get("user"), "pin", quoted, f"declared:{source['ts']}")
+        )
+    if declared.known and declared.known != source.get("text"):
+        more.append(Entry(now, actor, "update", f"Known at declaration: {declared.known}"))
+    with deps.store.atomic():
+        incident = service.open_incident(
+            deps.store,
+            deps.settings,
+            title=declared.title,
+            severity=declared.severity,
+            actor=actor,
+            now=now,
+            more=tuple(more),
+        )
+        reply = render.render_opened(incident, deps.settings.incidents_channel)
+        publish(Outcome(reply, incident, private=declared.private), deps)
+    ack()
