@@ -74,10 +74,14 @@ def test_a_p1_works_in_its_own_channel_and_commands_there_mean_it(
         assert "Rolled back the auth deploy" in [m.text for m in slack.history(ROOM)][-1]
         assert len(cards(slack)) == 2  # the P2 has no channel of its own
         assert [name for name in slack.channel_ids if name.startswith("#inc-")] == [ROOM]
-        # a change of status shows in the topic
-        stack.command("ack", channel=cid)
+        # a change of commander shows in the topic; a change it does not show sets nothing
+        stack.command(f"lead <@{BOB}|bob>", channel=cid)
         stack.settle()
-        assert slack.room(ROOM).topic.startswith("P1 · ")
+        assert slack.room(ROOM).topic == "P1 · Acknowledged · Commander <@U0BOB0001>"
+        topics = [c for c in slack.calls if c.method == "conversations.setTopic"]
+        stack.command("update Still looking", channel=cid)
+        stack.settle()
+        assert [c for c in slack.calls if c.method == "conversations.setTopic"] == topics
     finally:
         stack.stop()
 

@@ -263,8 +263,12 @@ def _invite_batch(slack: WebClient, channel: str, users: list[str]) -> None:
 
 
 def _topic(deps: Deps, effect: Effect, slack: WebClient) -> None:
+    """Set only when it changed: Slack posts a line in the channel at every setTopic."""
     incident, channel = _room(deps, effect)
-    slack.conversations_setTopic(channel=channel, topic=topic(deps, incident))
+    wanted = topic(deps, incident)
+    now = slack.conversations_info(channel=channel)["channel"].get("topic") or {}
+    if now.get("value") != wanted:
+        slack.conversations_setTopic(channel=channel, topic=wanted)
 
 
 def bookmarks(deps: Deps, incident: Incident, slack: WebClient) -> Iterator[tuple[str, str]]:
