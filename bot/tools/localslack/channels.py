@@ -147,19 +147,14 @@ class Channels(Server):
         return {"ok": True, "channel": self._as_api(cid)}
 
     def _conversations_archive(self, body: dict[str, Any]) -> dict[str, Any]:
-        cid = self._known(body)
-        if cid is None:
-            return {"ok": False, "error": "channel_not_found"}
-        refused = self._scope("groups:write" if self.room(cid).private else "channels:manage")
-        if refused:
-            return refused
-        with self._lock:
-            if cid in self.archived:
-                return {"ok": False, "error": "already_archived"}
-            self.archived.add(cid)
-        return {"ok": True}
+        return self._set_archived(body, True)
 
     def _conversations_unarchive(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._set_archived(body, False)
+
+    def _set_archived(self, body: dict[str, Any], archived: bool) -> dict[str, Any]:
+        """conversations.archive/unarchive: `already_archived`, `not_archived`; a public
+        channel needs channels:manage, a private one groups:write."""
         cid = self._known(body)
         if cid is None:
             return {"ok": False, "error": "channel_not_found"}
@@ -167,9 +162,12 @@ class Channels(Server):
         if refused:
             return refused
         with self._lock:
-            if cid not in self.archived:
-                return {"ok": False, "error": "not_archived"}
-            self.archived.discard(cid)
+            if (cid in self.archived) == archived:
+                return {"ok": False, "error": "already_archived" if archived else "not_archived"}
+            if archived:
+                self.archived.add(cid)
+            else:
+                self.archived.discard(cid)
         return {"ok": True}
 
     # bookmarks, pins, permalinks, user groups ---------------------------------------------
