@@ -6,7 +6,7 @@ import re
 
 from slack_bolt import App
 
-from bot.domain.incidents import effects, room
+from bot.domain.incidents import effects, room_delivery
 from bot.domain.incidents.card import SNOOZE
 from bot.surface import Surface
 from commands.incident import modals, pins
@@ -30,5 +30,5 @@ SURFACE = Surface(
     replay_in_change=True,  # its handlers record the replay key in the change's transaction
     action_prefix="incident.",
     reactions={pins.PIN: pins.on_reaction},
-    kinds={**effects.KINDS, **room.KINDS},
+    kinds={**effects.KINDS, **room_delivery.KINDS},
 )

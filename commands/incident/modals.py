@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 DECLARE = "incident.declare"  # the modal's callback_id, and the message shortcut's
 TITLE, SEVERITY, KNOWN, PRIVATE = "title", "severity", "known", "private"
-QUOTE_MAX = 2000  # of the reporting message, kept in the modal's private_metadata (3,000)
+QUOTE_MAX = 2000  # of the reporting message, kept in the modal's private_metadata
+METADATA_MAX = 3000  # Slack's limit for a modal's private_metadata
 KNOWN_MAX = 3000  # a plain-text input's limit
 
 
@@ -85,8 +86,20 @@ def declare_view(
         "submit": {"type": "plain_text", "text": "Declare"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": blocks,
-        "private_metadata": json.dumps(source or {}),
+        "private_metadata": metadata(source or {}),
     }
+
+
+def metadata(source: dict[str, Any]) -> str:
+    """The message declared from, within a modal's 3,000 characters: its quote is cut until
+    it fits (JSON escapes a newline or a quote mark in two characters)."""
+    kept = dict(source)
+    text = str(kept.get("text") or "")
+    while True:
+        made = json.dumps({**kept, "text": text}, ensure_ascii=False)
+        if len(made) <= METADATA_MAX:
+            return made
+        text = text[: len(text) * 4 // 5]
 
 
 def _minutes(minutes: int) -> str:

@@ -158,3 +158,16 @@ def stack_command_body(stack: Stack, slack: LocalSlack, *, trigger: str) -> str:
     )
     fields = {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
     return urlencode({**fields, "trigger_id": trigger})
+
+
+def test_a_long_message_in_any_script_fits_the_form(stack: Stack, slack: LocalSlack) -> None:
+    """Slack's 3,000 characters of private_metadata count characters, not JSON escapes: a
+    long Cyrillic message still opens the form, its quote cut to fit."""
+    said = slack.post("#general", BOB, "Оплата не проходит у всех клиентов. " * 60)
+    body = message_shortcut(
+        "incident.declare", said, user=ALICE, user_name="alice", response_url=slack.response_url()
+    )
+    assert send(stack, body).status_code == 200
+    form = opened(slack)
+    assert len(form.view["private_metadata"]) <= 3000
+    assert json.loads(form.view["private_metadata"])["text"].startswith("Оплата не проходит")

@@ -12,7 +12,14 @@ from typing import Any
 
 import pytest
 
-from bot.tools.localslack import BOT_USER, LocalSlack, Message, reaction_event, signed_headers
+from bot.tools.localslack import (
+    BOT_USER,
+    SCOPES,
+    LocalSlack,
+    Message,
+    reaction_event,
+    signed_headers,
+)
 from tests.conftest import Clock
 from tests.e2e.stack import ALICE, SECRET, Stack
 from tests.helpers import HTTP
@@ -57,7 +64,7 @@ def test_a_p1_works_in_its_own_channel_and_commands_there_mean_it(
         # the people: who declared it (and leads it), on call, the escalation contact (P1)
         assert room.members == {BOT_USER, ALICE, BOB, BOSS}
         assert not room.private
-        assert room.topic == "P1 · Investigating · Commander <@U0ALICE01>"
+        assert room.topic == "P1 · Investigating · Commander @alice"
         titles = [b["title"] for b in room.bookmarks]
         assert titles == ["INC-1 in #incidents", "Runbook"]
         [working] = cards(slack, ROOM)
@@ -77,7 +84,7 @@ def test_a_p1_works_in_its_own_channel_and_commands_there_mean_it(
         # a change of commander shows in the topic; a change it does not show sets nothing
         stack.command(f"lead <@{BOB}|bob>", channel=cid)
         stack.settle()
-        assert slack.room(ROOM).topic == "P1 · Acknowledged · Commander <@U0BOB0001>"
+        assert slack.room(ROOM).topic == "P1 · Acknowledged · Commander @bob"
         topics = [c for c in slack.calls if c.method == "conversations.setTopic"]
         stack.command("update Still looking", channel=cid)
         stack.settle()
@@ -141,6 +148,67 @@ def test_private_on_the_command_line_makes_a_private_channel(
         )
     finally:
         stack.stop()
+
+
+def test_private_asked_at_declaration_holds_when_the_channel_comes_later(
+    tmp_path: Path, slack: LocalSlack
+) -> None:
+    stack = make(tmp_path, slack)
+    try:
+        stack.command("open P2 Customer data exposed --private")
+        stack.settle()
+        assert not [n for n in slack.channel_ids if n.startswith("#inc-")]  # a P2: none yet
+        stack.command("sev INC-1 P1")
+        stack.settle()
+        assert slack.room("#inc-1-customer-data-exposed").private
+    finally:
+        stack.stop()
+
+
+def test_an_incident_resolved_before_its_channel_was_made_gets_none(
+    tmp_path: Path, slack: LocalSlack
+) -> None:
+    """Slack held the rows up (a backlog) until after the resolution: no channel is made,
+    and the resolution goes to the thread people followed."""
+    stack = make(tmp_path, slack)
+    try:
+        stack.deps.outbox.stop()
+        stack.command("open P1 Login broken")
+        stack.command("resolve INC-1 Reverted the deploy")
+        stack.settle()
+        assert not [n for n in slack.channel_ids if n.startswith("#inc-")]
+        thread = [m.text for m in slack.history("#incidents") if m.thread_ts]
+        assert any("Reverted the deploy" in t for t in thread), thread
+    finally:
+        stack.stop()
+
+
+def test_a_missing_scope_is_said_at_once_and_holds_up_nothing(tmp_path: Path) -> None:
+    """An app not reinstalled after the upgrade: without channels:manage the incident stays
+    in its thread, saying why, at once (not after an hour of retries ahead of its lines);
+    without bookmarks:write the channel is made and works, without bookmarks."""
+    for missing, expect_room in (("channels:manage", False), ("bookmarks:write", True)):
+        scopes = tuple(s for s in SCOPES if s != missing)
+        with LocalSlack(scopes=scopes) as slack:
+            slack.add_user(ALICE, "alice")
+            stack = make(tmp_path / missing.replace(":", "-"), slack)
+            try:
+                stack.command("open P1 Login broken")
+                stack.settle()
+                stack.command("update Auth pods restarted")
+                stack.settle()
+                made = ROOM in slack.channel_ids
+                assert made == expect_room, missing
+                where = ROOM if made else "#incidents"
+                assert "Auth pods restarted" in str([m.text for m in slack.history(where)])
+                if not made:
+                    thread = str([m.text for m in slack.history("#incidents")])
+                    assert "Slack said missing_scope (needs channels:manage)" in thread
+                else:
+                    assert slack.room(ROOM).bookmarks == []
+                assert stack.deps.store.outbox.outbox_summary(datetime.now(UTC))["pending"] == 0
+            finally:
+                stack.stop()
 
 
 def test_a_pin_in_the_channel_goes_on_the_timeline(tmp_path: Path, slack: LocalSlack) -> None:

@@ -231,7 +231,8 @@ def _thread(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
 
 
 def _file(deps: Deps, effect: Effect, slack: WebClient) -> None:
-    channel, ts = _card_place(deps, effect, slack)
+    """Where the incident works: a private channel's post-mortem stays in it."""
+    channel, ts = _place(deps, effect, slack)
     data = effect.payload
     if effect.attempts > 1 and _uploaded(slack, effect, channel, ts, data["filename"]):
         return  # an earlier try reached Slack before the process died
@@ -245,12 +246,18 @@ def _file(deps: Deps, effect: Effect, slack: WebClient) -> None:
     )
 
 
-def _uploaded(slack: WebClient, effect: Effect, channel: str, ts: str, filename: str) -> bool:
-    """Files carry no message metadata: an upload is found again by its name in the thread,
-    shared after the row was written."""
+def _uploaded(
+    slack: WebClient, effect: Effect, channel: str, ts: str | None, filename: str
+) -> bool:
+    """Files carry no message metadata: an upload is found again by its name in the thread
+    (or the channel), shared after the row was written."""
     since = effect.created_at.timestamp() - 5  # clock skew; not an earlier upload
     try:
-        found = slack.conversations_replies(channel=channel, ts=ts, limit=1000)
+        found = (
+            slack.conversations_replies(channel=channel, ts=ts, limit=1000)
+            if ts
+            else slack.conversations_history(channel=channel, oldest=f"{since:.6f}", limit=1000)
+        )
     except SlackApiError:
         return False
     return any(

@@ -60,7 +60,7 @@ def resolve(deps: Deps, number: int, summary: str | None, actor: str) -> Outcome
     markdown, notice = write_postmortem(deps, changed.incident, now)
     outcome = outcome_of(
         changed,
-        "resolved; the post-mortem draft and the resolution notice are in the incident's thread",
+        "resolved; the post-mortem draft and the resolution notice are where it was worked on",
     )
     ref = changed.incident.ref
     notice_post = texts.render_markdown("Resolution notice", f"```\n{notice}\n```")

@@ -1,6 +1,7 @@
 """An incident's own Slack channel (its room): made, or found again and unarchived; the
 people invited; its topic and bookmarks kept; the working card posted and pinned there;
-archived once it has been quiet after the resolution.
+archived once it has been quiet after the resolution. This file says which incidents get
+one and owes its steps; room_delivery.py delivers them.
 
 Every step is an outbox row of its own in the incident's lane (bot/domain/incidents/
 effects.py), one Slack effect each, so a crash, a 429 or a refusal never loses or doubles a
@@ -12,38 +13,23 @@ thread of the incidents channel, with a line saying why.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
-
-from bot import posting
-from bot.domain.incidents import effects, service
-from bot.domain.oncall import who
-from bot.failures import Dropped, slack_error
-from bot.kinds import Kind
+from bot.domain.incidents import service
 from bot.lanes import slack_lane
-from bot.replies import Reply
-from bot.store import Effect, Entry, Incident
+from bot.store import Incident
 
 if TYPE_CHECKING:
     from bot.deps import Deps
 
 NAME_MAX = 80  # Slack's limit for a channel name
 TOPIC_MAX = 250  # and for a topic
-INVITE_BATCH = 100  # users per conversations.invite (Slack takes up to 1,000)
-# conversations.invite refuses a whole call for one of these; alone, they are not errors.
-NOT_INVITABLE = {
-    "already_in_channel",
-    "user_is_inactive",
-    "user_not_found",
-    "cant_invite_self",
-    "cant_invite",
-    "user_is_restricted",
-}
 ARCHIVE = "room_archive"  # the timer that archives a quiet room
+# Its steps: outbox rows in the incident's lane, delivered by room_delivery.py
+CREATE, INVITE, TOPIC = "incident.room", "incident.room.invite", "incident.room.topic"
+BOOKMARKS, CARD, PIN = "incident.room.bookmarks", "incident.room.card", "incident.room.pin"
+ARCHIVE_ROW = "incident.room.archive"
 STATUS_WORDS = {"open": "Investigating", "mitigated": "Mitigated", "resolved": "Resolved"}
 
 
@@ -59,8 +45,13 @@ def wanted(deps: Deps, incident: Incident) -> bool:
     return policy == "P0-P1" and incident.severity in list(deps.settings.severities)[:2]
 
 
+PRIVATE_KEY = "room.private.{}"  # asked for at declaration, for when the channel comes
+
+
 def private(deps: Deps, incident: Incident, asked: bool = False) -> bool:
-    return asked or incident.severity in deps.settings.incidents.private_severities
+    if asked or deps.store.state(PRIVATE_KEY.format(incident.number)) == "yes":
+        return True
+    return incident.severity in deps.settings.incidents.private_severities
 
 
 def room_name(number: int, title: str) -> str:
@@ -73,11 +64,10 @@ def room_name(number: int, title: str) -> str:
     return f"{head}-{slug}"[:NAME_MAX].rstrip("-_")
 
 
-def topic(deps: Deps, incident: Incident) -> str:
+def topic(deps: Deps, incident: Incident, lead: str) -> str:
+    """`P1 · Investigating · Commander @alice`: Slack shows a topic as typed (no mentions)."""
     status = STATUS_WORDS.get(incident.status, incident.status.title())
-    lead = deps.store.people.names([incident.commander]).get(incident.commander)
-    lead = f"@{lead}" if lead else f"<@{incident.commander}>"
-    return f"{incident.severity} · {status} · Commander {lead}"[:TOPIC_MAX]
+    return f"{incident.severity} · {status} · Commander @{lead}"[:TOPIC_MAX]
 
 
 # Owing its steps (inside the change's transaction) ---------------------------------------
@@ -113,7 +103,10 @@ def follow(
     deps: Deps, incident: Incident, *, resolved: bool = False, private: bool = False
 ) -> None:
     """After a change: the room made when the incident now wants one (opened, or raised to
-    a severity that has one), else kept current; on resolution, its archive timer armed."""
+    a severity that has one), else kept current; on resolution, its archive timer armed.
+    `private`: asked for at declaration, and remembered for a channel that comes later."""
+    if private:
+        deps.store.set_state(PRIVATE_KEY.format(incident.number), "yes")
     if not open_room(deps, incident, asked_private=private):
         refresh(deps, incident)
     if resolved:
@@ -122,7 +115,9 @@ def follow(
 
 def refresh(deps: Deps, incident: Incident) -> None:
     """The room's working card and topic follow the incident (coalesced: one waiting row
-    covers later changes)."""
+    covers later changes); an archived room is left as it is."""
+    if incident.room_archived_at:
+        return
     if incident.room_id or deps.store.outbox.has_pending(incident.number, CREATE):
         _owe(deps, CARD, incident.number)
         _owe(deps, TOPIC, incident.number)
@@ -142,230 +137,3 @@ def archive_if_quiet(deps: Deps, incident: Incident, now: datetime) -> str:
         return f"{incident.ref}: no channel to archive"
     _owe(deps, ARCHIVE_ROW, incident.number)
     return f"{incident.ref}: channel archived if still quiet"
-
-
-# Delivering them --------------------------------------------------------------------------
-
-
-def _incident(deps: Deps, effect: Effect) -> Incident:
-    assert effect.incident is not None
-    incident = deps.store.incidents.incident(effect.incident)
-    if incident is None:
-        raise Dropped(f"INC-{effect.incident} is gone")
-    return incident
-
-
-def _room(deps: Deps, effect: Effect) -> tuple[Incident, str]:
-    """The incident and its room, for a step after the room's creation."""
-    incident = _incident(deps, effect)
-    if not incident.room_id:
-        why = f" ({incident.room_problem})" if incident.room_problem else ""
-        raise Dropped(f"{incident.ref} has no channel{why}")
-    return incident, incident.room_id
-
-
-def _create(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
-    incident = _incident(deps, effect)
-    if incident.room_id:
-        return {}  # made by an earlier row
-    name, secret = room_name(incident.number, incident.title), bool(effect.payload["private"])
-    try:
-        made = slack.conversations_create(name=name, is_private=secret)
-        return {"channel": made["channel"]["id"], "name": name, "private": secret}
-    except SlackApiError as exc:
-        if slack_error(exc) != "name_taken":
-            raise
-    found = _find(slack, name)  # an earlier try made it, or it was archived: the same one
-    if found is None:  # the incident carries on in its thread
-        return {"problem": f"name_taken (#{name} is a channel opsbot cannot see)"}
-    if found.get("is_archived"):
-        slack.conversations_unarchive(channel=found["id"])
-    return {"channel": found["id"], "name": name, "private": bool(found.get("is_private"))}
-
-
-def _find(slack: WebClient, name: str) -> dict[str, Any] | None:
-    cursor: str | None = None
-    while True:
-        page = slack.conversations_list(
-            types="public_channel,private_channel",
-            exclude_archived=False,
-            limit=1000,
-            cursor=cursor,
-        )
-        for channel in page.get("channels") or []:
-            if channel.get("name") == name:
-                return dict(channel)
-        cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-        if not cursor:
-            return None
-
-
-def _record_create(deps: Deps, effect: Effect, result: dict[str, Any]) -> None:
-    assert effect.incident is not None
-    if "problem" in result:
-        _no_room(deps, effect.incident, result["problem"])
-        return
-    kind = "private channel" if result["private"] else "channel"
-    text = f"Working in the {kind} #{result['name']}"
-    if result["private"]:
-        text += " (Slack never makes a private channel public later)"
-    entry = Entry(deps.clock(), None, "post", text, f"room:{result['channel']}")
-    deps.store.rooms.set_room(effect.incident, result["channel"], result["name"], entry)
-    effects.card(deps, effect.incident)  # the card links to it now
-
-
-def _room_refused(deps: Deps, effect: Effect, error: str, final: bool) -> None:
-    if final:
-        assert effect.incident is not None
-        _no_room(deps, effect.incident, error)
-
-
-def _no_room(deps: Deps, number: int, why: str) -> None:
-    """Slack would not make the channel: the incident works on in its thread, and says so."""
-    deps.store.rooms.set_problem(number, why)
-    reply = Reply(
-        f":warning: No channel for INC-{number}: Slack said {why}. The incident carries on "
-        "in this thread."
-    )
-    effects.thread(deps, number, reply)
-
-
-def invitees(deps: Deps, incident: Incident, slack: WebClient) -> list[str]:
-    """Whoever declared it, the commander, the person on call; for the plan's two most
-    severe levels the escalation contact; the user groups configured for its severity."""
-    people = [incident.opened_by, incident.commander, who(deps.store, deps.settings, deps.clock())]
-    if incident.severity in list(deps.settings.severities)[:2]:
-        people.append(deps.settings.oncall.escalation)
-    for group in deps.settings.incidents.invite_groups.get(incident.severity, []):
-        people += slack.usergroups_users_list(usergroup=group).get("users") or []
-    return list(dict.fromkeys(p for p in people if p and p.startswith(("U", "W"))))
-
-
-def _invite(deps: Deps, effect: Effect, slack: WebClient) -> None:
-    incident, channel = _room(deps, effect)
-    people = invitees(deps, incident, slack)
-    for start in range(0, len(people), INVITE_BATCH):
-        _invite_batch(slack, channel, people[start : start + INVITE_BATCH])
-
-
-def _invite_batch(slack: WebClient, channel: str, users: list[str]) -> None:
-    """One call for the batch; one person Slack will not invite (already there, deactivated)
-    fails the whole call, so the batch is halved until that one is alone, and let be."""
-    try:
-        slack.conversations_invite(channel=channel, users=",".join(users))
-    except SlackApiError as exc:
-        if slack_error(exc) not in NOT_INVITABLE:
-            raise
-        if len(users) > 1:
-            half = len(users) // 2
-            _invite_batch(slack, channel, users[:half])
-            _invite_batch(slack, channel, users[half:])
-
-
-def _topic(deps: Deps, effect: Effect, slack: WebClient) -> None:
-    """Set only when it changed: Slack posts a line in the channel at every setTopic."""
-    incident, channel = _room(deps, effect)
-    wanted = topic(deps, incident)
-    now = slack.conversations_info(channel=channel)["channel"].get("topic") or {}
-    if now.get("value") != wanted:
-        slack.conversations_setTopic(channel=channel, topic=wanted)
-
-
-def bookmarks(deps: Deps, incident: Incident, slack: WebClient) -> Iterator[tuple[str, str]]:
-    if incident.card_channel and incident.card_ts:
-        link = slack.chat_getPermalink(channel=incident.card_channel, message_ts=incident.card_ts)
-        yield f"{incident.ref} in {deps.settings.incidents_channel}", str(link["permalink"])
-    yield from deps.settings.incidents.bookmarks.items()
-
-
-def _bookmarks(deps: Deps, effect: Effect, slack: WebClient) -> None:
-    incident, channel = _room(deps, effect)
-    have = {b.get("title") for b in slack.bookmarks_list(channel_id=channel)["bookmarks"]}
-    for title, link in bookmarks(deps, incident, slack):
-        if title not in have:  # a retry adds only what is missing
-            slack.bookmarks_add(channel_id=channel, title=title, type="link", link=link)
-
-
-def _card(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
-    """The working card in the room: posted once (and recorded), then kept current."""
-    incident, channel = _room(deps, effect)
-    message = effects.card_message(deps, incident)
-    if incident.room_card_ts:
-        posting.update(slack, channel, incident.room_card_ts, message)
-        return {}
-    return posting.post(deps, effect, slack, channel, message)
-
-
-def _record_card(deps: Deps, effect: Effect, result: dict[str, Any]) -> None:
-    if result.get("ts"):
-        assert effect.incident is not None
-        deps.store.rooms.set_room_card(effect.incident, str(result["ts"]))
-
-
-def _pin(deps: Deps, effect: Effect, slack: WebClient) -> None:
-    incident, channel = _room(deps, effect)
-    if not incident.room_card_ts:
-        raise Dropped(f"{incident.ref}: the channel's card was not posted")
-    try:
-        slack.pins_add(channel=channel, timestamp=incident.room_card_ts)
-    except SlackApiError as exc:
-        if slack_error(exc) != "already_pinned":
-            raise
-
-
-def _archive(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
-    """Archive the room if nobody has written in it for the quiet time since it was owed;
-    else arm the timer again for when it will have been quiet that long."""
-    incident, channel = _room(deps, effect)
-    quiet = timedelta(hours=deps.settings.incidents.archive_after_hours)
-    last = last_human_message(slack, channel)
-    now = deps.clock()
-    if incident.is_open:
-        return {}
-    if last is not None and now - last < quiet:
-        return {"again": (last + quiet).isoformat()}
-    try:
-        slack.conversations_archive(channel=channel)
-    except SlackApiError as exc:
-        if slack_error(exc) != "already_archived":
-            raise
-    return {"archived": now.isoformat()}
-
-
-def last_human_message(slack: WebClient, channel: str) -> datetime | None:
-    """When a person last wrote in the channel (the newest 100 messages; a bot's are not)."""
-    found = slack.conversations_history(channel=channel, limit=100)
-    for message in found.get("messages") or []:
-        if message.get("bot_id") or message.get("subtype") or not message.get("user"):
-            continue
-        return datetime.fromtimestamp(float(message["ts"]), UTC)
-    return None
-
-
-def _record_archive(deps: Deps, effect: Effect, result: dict[str, Any]) -> None:
-    assert effect.incident is not None
-    if "again" in result:
-        again = datetime.fromisoformat(result["again"])
-        service.rearm(deps.store, effect.incident, ARCHIVE, again)
-    elif "archived" in result:
-        at = datetime.fromisoformat(result["archived"])
-        entry = Entry(at, None, "post", "Channel archived after a quiet spell", None)
-        deps.store.rooms.set_archived(effect.incident, at, entry)
-        effects.card(deps, effect.incident)  # it says so
-
-
-CREATE, INVITE, TOPIC = "incident.room", "incident.room.invite", "incident.room.topic"
-BOOKMARKS, CARD, PIN = "incident.room.bookmarks", "incident.room.card", "incident.room.pin"
-ARCHIVE_ROW = "incident.room.archive"
-
-KINDS = {
-    CREATE: Kind(
-        _create, "The incident's channel", record=_record_create, on_failure=_room_refused
-    ),
-    INVITE: Kind(_invite, "The people invited to the incident's channel"),
-    TOPIC: Kind(_topic, "The incident channel's topic"),
-    BOOKMARKS: Kind(_bookmarks, "The incident channel's bookmarks"),
-    CARD: Kind(_card, "The card in the incident's channel", paced=True, record=_record_card),
-    PIN: Kind(_pin, "The card pinned in the incident's channel"),
-    ARCHIVE_ROW: Kind(_archive, "The incident's channel archived", record=_record_archive),
-}

@@ -1,0 +1,320 @@
+"""The steps of an incident's own channel (room.py owes them), delivered: each one Slack
+effect, safe to try again (a channel found by its name, people already in it passed over,
+bookmarks added only when missing, the card adopted by its metadata)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import posting
+from bot.domain.incidents import effects, service
+from bot.domain.incidents.room import (
+    ARCHIVE,
+    ARCHIVE_ROW,
+    BOOKMARKS,
+    CARD,
+    CREATE,
+    INVITE,
+    PIN,
+    TOPIC,
+    room_name,
+    topic,
+    wanted,
+)
+from bot.domain.oncall import who
+from bot.failures import Dropped, slack_error, transient
+from bot.kinds import Kind
+from bot.replies import Reply
+from bot.store import Effect, Entry, Incident
+
+if TYPE_CHECKING:
+    from bot.deps import Deps
+
+log = logging.getLogger(__name__)
+
+INVITE_BATCH = 100  # users per conversations.invite (Slack takes up to 1,000)
+# conversations.invite refuses a whole call for one of these; alone, they are not errors.
+NOT_INVITABLE = {
+    "already_in_channel",
+    "user_is_inactive",
+    "user_not_found",
+    "cant_invite_self",
+    "cant_invite",
+    "user_is_restricted",
+}
+
+# Slack's answers that waiting does not change for these steps: a scope the app lacks, a
+# token type or a workspace policy that does not allow it.
+SETUP = {
+    "missing_scope",
+    "not_allowed_token_type",
+    "restricted_action",
+    "method_not_supported_for_channel_type",
+}
+
+
+def _name(deps: Deps, slack: WebClient, user: str) -> str:
+    known = deps.store.people.names([user]).get(user)
+    if known:
+        return known
+    profile = (slack.users_info(user=user).get("user") or {}).get("profile") or {}
+    return str(profile.get("display_name") or profile.get("real_name") or user)
+
+
+def _incident(deps: Deps, effect: Effect) -> Incident:
+    assert effect.incident is not None
+    incident = deps.store.incidents.incident(effect.incident)
+    if incident is None:
+        raise Dropped(f"INC-{effect.incident} is gone")
+    return incident
+
+
+def _room(deps: Deps, effect: Effect) -> tuple[Incident, str]:
+    """The incident and its room, for a step after the room's creation."""
+    incident = _incident(deps, effect)
+    if not incident.room_id:
+        why = f" ({incident.room_problem})" if incident.room_problem else ""
+        raise Dropped(f"{incident.ref} has no channel{why}")
+    return incident, incident.room_id
+
+
+def _create(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
+    incident = _incident(deps, effect)
+    if incident.room_id or not incident.is_open or not wanted(deps, incident):
+        return {}  # made by an earlier row; or resolved, or lowered, before it was made
+    name, secret = room_name(incident.number, incident.title), bool(effect.payload["private"])
+    try:
+        made = slack.conversations_create(name=name, is_private=secret)
+        return {"channel": made["channel"]["id"], "name": name, "private": secret}
+    except SlackApiError as exc:
+        if slack_error(exc) in SETUP:  # not fixed by waiting: say so now, hold up nothing
+            return {"problem": _needs(exc)}
+        if slack_error(exc) != "name_taken":
+            raise
+    found = _find(slack, name)  # an earlier try made it, or it was archived: the same one
+    if found is None:  # the incident carries on in its thread
+        return {"problem": f"name_taken (#{name} is a channel opsbot cannot see)"}
+    if found.get("is_archived"):
+        try:
+            slack.conversations_unarchive(channel=found["id"])
+        except SlackApiError as exc:
+            if transient(exc) and slack_error(exc) not in SETUP:
+                raise
+            why = f"#{name} is archived and Slack would not unarchive it: {_needs(exc)}"
+            return {"problem": why}
+    return {"channel": found["id"], "name": name, "private": bool(found.get("is_private"))}
+
+
+def _needs(exc: SlackApiError) -> str:
+    needed = exc.response.get("needed") if exc.response is not None else None
+    return slack_error(exc) + (f" (needs {needed})" if needed else "")
+
+
+def _optional(step: Any) -> Any:
+    """A step Slack refuses for want of a scope or a permission is left out (said in the
+    log and /healthz's refused rows), not retried for an hour ahead of the incident's lines."""
+
+    def run(deps: Deps, effect: Effect, slack: WebClient) -> Any:
+        try:
+            return step(deps, effect, slack)
+        except SlackApiError as exc:
+            if slack_error(exc) in SETUP:
+                raise Dropped(f"{effect.kind} left out: Slack said {_needs(exc)}") from exc
+            raise
+
+    return run
+
+
+def _find(slack: WebClient, name: str) -> dict[str, Any] | None:
+    cursor: str | None = None
+    while True:
+        page = slack.conversations_list(
+            types="public_channel,private_channel",
+            exclude_archived=False,
+            limit=1000,
+            cursor=cursor,
+        )
+        for channel in page.get("channels") or []:
+            if channel.get("name") == name:
+                return dict(channel)
+        cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+        if not cursor:
+            return None
+
+
+def _record_create(deps: Deps, effect: Effect, result: dict[str, Any]) -> None:
+    assert effect.incident is not None
+    if "problem" in result:
+        _no_room(deps, effect.incident, result["problem"])
+        return
+    kind = "private channel" if result["private"] else "channel"
+    text = f"Working in the {kind} #{result['name']}"
+    if result["private"]:
+        text += " (Slack never makes a private channel public later)"
+    entry = Entry(deps.clock(), None, "post", text, f"room:{result['channel']}")
+    deps.store.rooms.set_room(effect.incident, result["channel"], result["name"], entry)
+    effects.card(deps, effect.incident)  # the card links to it now
+
+
+def _room_refused(deps: Deps, effect: Effect, error: str, final: bool) -> None:
+    if final:
+        assert effect.incident is not None
+        _no_room(deps, effect.incident, error)
+
+
+def _no_room(deps: Deps, number: int, why: str) -> None:
+    """Slack would not make the channel: the incident works on in its thread, and says so."""
+    deps.store.rooms.set_problem(number, why)
+    reply = Reply(
+        f":warning: No channel for INC-{number}: Slack said {why}. The incident carries on "
+        "in this thread."
+    )
+    effects.thread(deps, number, reply)
+
+
+def invitees(deps: Deps, incident: Incident, slack: WebClient) -> list[str]:
+    """Whoever declared it, the commander, the person on call; for the plan's two most
+    severe levels the escalation contact; the user groups configured for its severity."""
+    people = [incident.opened_by, incident.commander, who(deps.store, deps.settings, deps.clock())]
+    if incident.severity in list(deps.settings.severities)[:2]:
+        people.append(deps.settings.oncall.escalation)
+    for group in deps.settings.incidents.invite_groups.get(incident.severity, []):
+        try:
+            people += slack.usergroups_users_list(usergroup=group).get("users") or []
+        except SlackApiError as exc:
+            if transient(exc) and slack_error(exc) not in SETUP:
+                raise
+            log.warning("user group %s left out of %s's channel: %s", group, incident.ref, exc)
+    return list(dict.fromkeys(p for p in people if p and p.startswith(("U", "W"))))
+
+
+def _invite(deps: Deps, effect: Effect, slack: WebClient) -> None:
+    incident, channel = _room(deps, effect)
+    people = invitees(deps, incident, slack)
+    for start in range(0, len(people), INVITE_BATCH):
+        _invite_batch(slack, channel, people[start : start + INVITE_BATCH])
+
+
+def _invite_batch(slack: WebClient, channel: str, users: list[str]) -> None:
+    """One call for the batch; one person Slack will not invite (already there, deactivated)
+    fails the whole call, so the batch is halved until that one is alone, and let be."""
+    try:
+        slack.conversations_invite(channel=channel, users=",".join(users))
+    except SlackApiError as exc:
+        if slack_error(exc) not in NOT_INVITABLE:
+            raise
+        if len(users) > 1:
+            half = len(users) // 2
+            _invite_batch(slack, channel, users[:half])
+            _invite_batch(slack, channel, users[half:])
+
+
+def _topic(deps: Deps, effect: Effect, slack: WebClient) -> None:
+    """Set only when it changed: Slack posts a line in the channel at every setTopic."""
+    incident, channel = _room(deps, effect)
+    wanted = topic(deps, incident, _name(deps, slack, incident.commander))
+    now = slack.conversations_info(channel=channel)["channel"].get("topic") or {}
+    if now.get("value") != wanted:
+        slack.conversations_setTopic(channel=channel, topic=wanted)
+
+
+def bookmarks(deps: Deps, incident: Incident, slack: WebClient) -> Iterator[tuple[str, str]]:
+    if incident.card_channel and incident.card_ts:
+        link = slack.chat_getPermalink(channel=incident.card_channel, message_ts=incident.card_ts)
+        yield f"{incident.ref} in {deps.settings.incidents_channel}", str(link["permalink"])
+    yield from deps.settings.incidents.bookmarks.items()
+
+
+def _bookmarks(deps: Deps, effect: Effect, slack: WebClient) -> None:
+    incident, channel = _room(deps, effect)
+    have = {b.get("title") for b in slack.bookmarks_list(channel_id=channel)["bookmarks"]}
+    for title, link in bookmarks(deps, incident, slack):
+        if title not in have:  # a retry adds only what is missing
+            slack.bookmarks_add(channel_id=channel, title=title, type="link", link=link)
+
+
+def _card(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
+    """The working card in the room: posted once (and recorded), then kept current."""
+    incident, channel = _room(deps, effect)
+    message = effects.card_message(deps, incident)
+    if incident.room_card_ts:
+        posting.update(slack, channel, incident.room_card_ts, message)
+        return {}
+    return posting.post(deps, effect, slack, channel, message)
+
+
+def _record_card(deps: Deps, effect: Effect, result: dict[str, Any]) -> None:
+    if result.get("ts"):
+        assert effect.incident is not None
+        deps.store.rooms.set_room_card(effect.incident, str(result["ts"]))
+
+
+def _pin(deps: Deps, effect: Effect, slack: WebClient) -> None:
+    incident, channel = _room(deps, effect)
+    if not incident.room_card_ts:
+        raise Dropped(f"{incident.ref}: the channel's card was not posted")
+    try:
+        slack.pins_add(channel=channel, timestamp=incident.room_card_ts)
+    except SlackApiError as exc:
+        if slack_error(exc) != "already_pinned":
+            raise
+
+
+def _archive(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
+    """Archive the room if nobody has written in it for the quiet time since it was owed;
+    else arm the timer again for when it will have been quiet that long."""
+    incident, channel = _room(deps, effect)
+    quiet = timedelta(hours=deps.settings.incidents.archive_after_hours)
+    last = last_human_message(slack, channel)
+    now = deps.clock()
+    if incident.is_open:
+        return {}
+    if last is not None and now - last < quiet:
+        return {"again": (last + quiet).isoformat()}
+    try:
+        slack.conversations_archive(channel=channel)
+    except SlackApiError as exc:
+        if slack_error(exc) != "already_archived":
+            raise
+    return {"archived": now.isoformat()}
+
+
+def last_human_message(slack: WebClient, channel: str) -> datetime | None:
+    """When a person last wrote in the channel (the newest 100 messages; a bot's are not)."""
+    found = slack.conversations_history(channel=channel, limit=100)
+    for message in found.get("messages") or []:
+        if message.get("bot_id") or message.get("subtype") or not message.get("user"):
+            continue
+        return datetime.fromtimestamp(float(message["ts"]), UTC)
+    return None
+
+
+def _record_archive(deps: Deps, effect: Effect, result: dict[str, Any]) -> None:
+    assert effect.incident is not None
+    if "again" in result:
+        again = datetime.fromisoformat(result["again"])
+        service.rearm(deps.store, effect.incident, ARCHIVE, again)
+    elif "archived" in result:
+        at = datetime.fromisoformat(result["archived"])
+        entry = Entry(at, None, "post", "Channel archived after a quiet spell", None)
+        deps.store.rooms.set_archived(effect.incident, at, entry)
+        effects.card(deps, effect.incident)  # it says so
+
+
+KINDS = {
+    CREATE: Kind(
+        _create, "The incident's channel", record=_record_create, on_failure=_room_refused
+    ),
+    INVITE: Kind(_optional(_invite), "The people invited to the incident's channel"),
+    TOPIC: Kind(_optional(_topic), "The incident channel's topic"),
+    BOOKMARKS: Kind(_optional(_bookmarks), "The incident channel's bookmarks"),
+    CARD: Kind(_card, "The card in the incident's channel", paced=True, record=_record_card),
+    PIN: Kind(_optional(_pin), "The card pinned in the incident's channel"),
+    ARCHIVE_ROW: Kind(_archive, "The incident's channel archived", record=_record_archive),
+}
