@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot.store import Entry
 from bot.tools.localslack import (
     BOT_USER,
     SCOPES,
@@ -93,22 +94,34 @@ def test_a_p1_works_in_its_own_channel_and_commands_there_mean_it(
         stack.stop()
 
 
-def test_a_channel_made_before_a_crash_or_archived_is_reused_never_doubled(
+def test_an_archived_channel_of_the_same_name_is_passed_over_never_doubled(
     tmp_path: Path, slack: LocalSlack
 ) -> None:
-    """An earlier try made the channel and its process died before recording it: Slack says
-    `name_taken`, and it is looked up and used. An archived one of that name is unarchived."""
+    """An older channel of that name is archived (Slack lets no bot unarchive it): the
+    incident's channel is `-2`, made once however often the step is tried."""
     slack.post("#inc-1-login-broken", CAROL, "an old channel of that name")
     slack.archive("#inc-1-login-broken")
     stack = make(tmp_path, slack)
     try:
         stack.command("open P1 Login broken")
         stack.settle()
-        cid = slack.channel_id(ROOM)
+        cid = slack.channel_id(ROOM + "-2")
         assert stack.deps.store.incidents.incident(1).room_id == cid  # type: ignore[union-attr]
-        assert cid not in slack.archived
-        assert [n for n in slack.channel_ids if n.startswith("#inc-1")] == [ROOM]
-        assert "Login broken" not in [m.text for m in slack.history(ROOM)][0]  # theirs first
+        assert slack.channel_id(ROOM) in slack.archived and cid not in slack.archived
+        assert sorted(n for n in slack.channel_ids if n.startswith("#inc-1")) == [
+            ROOM,
+            ROOM + "-2",
+        ]
+        assert len(cards(slack, ROOM + "-2")) == 1
+        # the step tried again (a crash before it was recorded): the same channel, found
+        with stack.deps.store.atomic():
+            stack.deps.store.outbox.enqueue(
+                "incident.room", "slack:#x", {"private": False}, incident=1
+            )
+        stack.deps.store.rooms.set_room(1, "", "", Entry(datetime.now(UTC), None, "post", "x"))
+        stack.settle()
+        assert stack.deps.store.incidents.incident(1).room_id == cid  # type: ignore[union-attr]
+        assert len([n for n in slack.channel_ids if n.startswith("#inc-1")]) == 2
     finally:
         stack.stop()
 

@@ -1,4 +1,4 @@
-"""An incident's own Slack channel (its room): made, or found again and unarchived; the
+"""An incident's own Slack channel (its room): made, or found again by its name; the
 people invited; its topic and bookmarks kept; the working card posted and pinned there;
 archived once it has been quiet after the resolution. This file says which incidents get
 one and owes its steps; room_delivery.py delivers them.

@@ -21,6 +21,7 @@ from bot.domain.incidents.room import (
     CARD,
     CREATE,
     INVITE,
+    NAME_MAX,
     PIN,
     TOPIC,
     room_name,
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+NAME_TRIES = 5  # a channel's name, then -2 ... -5 past archived channels of that name
 INVITE_BATCH = 100  # users per conversations.invite (Slack takes up to 1,000)
 # conversations.invite refuses a whole call for one of these; alone, they are not errors.
 NOT_INVITABLE = {
@@ -85,30 +87,35 @@ def _room(deps: Deps, effect: Effect) -> tuple[Incident, str]:
 
 
 def _create(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
+    """Make the channel, or take the one of its name an earlier try made (found by the name:
+    `name_taken`). A name held by an archived channel (an older one: Slack does not let a bot
+    unarchive it) moves on to `-2`, `-3`, …, the same names in the same order at each try."""
     incident = _incident(deps, effect)
     if incident.room_id or not incident.is_open or not wanted(deps, incident):
         return {}  # made by an earlier row; or resolved, or lowered, before it was made
-    name, secret = room_name(incident.number, incident.title), bool(effect.payload["private"])
-    try:
-        made = slack.conversations_create(name=name, is_private=secret)
-        return {"channel": made["channel"]["id"], "name": name, "private": secret}
-    except SlackApiError as exc:
-        if slack_error(exc) in SETUP:  # not fixed by waiting: say so now, hold up nothing
-            return {"problem": _needs(exc)}
-        if slack_error(exc) != "name_taken":
-            raise
-    found = _find(slack, name)  # an earlier try made it, or it was archived: the same one
-    if found is None:  # the incident carries on in its thread
-        return {"problem": f"name_taken (#{name} is a channel opsbot cannot see)"}
-    if found.get("is_archived"):
+    base, secret = room_name(incident.number, incident.title), bool(effect.payload["private"])
+    for name in _names(base):
         try:
-            slack.conversations_unarchive(channel=found["id"])
+            made = slack.conversations_create(name=name, is_private=secret)
+            return {"channel": made["channel"]["id"], "name": name, "private": secret}
         except SlackApiError as exc:
-            if transient(exc) and slack_error(exc) not in SETUP:
+            if slack_error(exc) in SETUP:  # not fixed by waiting: say so now, hold up nothing
+                return {"problem": _needs(exc)}
+            if slack_error(exc) != "name_taken":
                 raise
-            why = f"#{name} is archived and Slack would not unarchive it: {_needs(exc)}"
-            return {"problem": why}
-    return {"channel": found["id"], "name": name, "private": bool(found.get("is_private"))}
+        found = _find(slack, name)
+        if found is None:  # the incident carries on in its thread
+            return {"problem": f"name_taken (#{name} is a channel opsbot cannot see)"}
+        if not found.get("is_archived"):
+            private = bool(found.get("is_private"))
+            return {"channel": found["id"], "name": name, "private": private}
+    return {"problem": f"name_taken (#{base} and {NAME_TRIES - 1} more are archived channels)"}
+
+
+def _names(base: str) -> Iterator[str]:
+    yield base
+    for n in range(2, NAME_TRIES + 1):
+        yield f"{base[: NAME_MAX - 3]}-{n}"
 
 
 def _needs(exc: SlackApiError) -> str:

@@ -150,6 +150,10 @@ class Channels(Server):
         return self._set_archived(body, True)
 
     def _conversations_unarchive(self, body: dict[str, Any]) -> dict[str, Any]:
+        # conversations.unarchive reference, "Bug alert": bot tokens (xoxb-) cannot
+        # currently be used to unarchive conversations.
+        if self.token_prefix == "xoxb-":
+            return {"ok": False, "error": "not_allowed_token_type"}
         return self._set_archived(body, False)
 
     def _set_archived(self, body: dict[str, Any], archived: bool) -> dict[str, Any]:
