@@ -22,7 +22,7 @@ from bot.domain.incidents import service
 from bot.domain.incidents.outcome import Outcome, publish
 from bot.failures import failure_text
 from bot.replies import clip, span
-from bot.store import Entry
+from bot.store import Entry, StoreBusy, StoreUnwritable
 from commands.incident import render
 from commands.incident.parse import MAX_TITLE
 
@@ -223,16 +223,27 @@ def on_submit(
         )
     if declared.known and declared.known != source.get("text"):
         more.append(Entry(now, actor, "update", f"Known at declaration: {declared.known}"))
-    with deps.store.atomic():
-        incident = service.open_incident(
-            deps.store,
-            deps.settings,
-            title=declared.title,
-            severity=declared.severity,
-            actor=actor,
-            now=now,
-            more=tuple(more),
+    try:
+        with deps.store.atomic():
+            incident = service.open_incident(
+                deps.store,
+                deps.settings,
+                title=declared.title,
+                severity=declared.severity,
+                actor=actor,
+                now=now,
+                more=tuple(more),
+            )
+            reply = render.render_opened(incident, deps.settings.incidents_channel)
+            publish(Outcome(reply, incident, private=declared.private), deps)
+    except (StoreBusy, StoreUnwritable) as exc:  # said in the form, which stays open
+        why = "busy" if isinstance(exc, StoreBusy) else "unable to take writes"
+        ack(
+            response_action="errors",
+            errors={
+                TITLE: f"opsbot's database is {why}: nothing "
+                "was created. Press Declare again in a moment."
+            },
         )
-        reply = render.render_opened(incident, deps.settings.incidents_channel)
-        publish(Outcome(reply, incident, private=declared.private), deps)
+        return
     ack()

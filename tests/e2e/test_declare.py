@@ -171,3 +171,28 @@ def test_a_long_message_in_any_script_fits_the_form(stack: Stack, slack: LocalSl
     form = opened(slack)
     assert len(form.view["private_metadata"]) <= 3000
     assert json.loads(form.view["private_metadata"])["text"].startswith("Оплата не проходит")
+
+
+def test_a_busy_database_is_said_in_the_form_which_stays_open(
+    stack: Stack, slack: LocalSlack, tmp_path: Path
+) -> None:
+    """Another process holds the database past the write budget when Declare is pressed:
+    the form says so under the title (a modal cannot show a chat answer), nothing is
+    created, and pressing Declare again works."""
+    import sqlite3
+    import threading
+
+    stack.command("")
+    form = opened(slack)
+    values = {"title": {"title": "Checkout down"}, "severity": {"severity": "P1"}}
+    holder = sqlite3.connect(tmp_path / "opsbot.db", check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    timer = threading.Timer(3.0, holder.rollback)
+    timer.start()
+    answer = submit(stack, form, values)
+    timer.join()
+    said = answer.json()
+    assert said["response_action"] == "errors" and "nothing was created" in said["errors"]["title"]
+    assert stack.deps.store.incidents.find(open_only=False) == []
+    assert submit(stack, form, values).text == ""
+    assert stack.deps.store.incidents.incident(1) is not None
