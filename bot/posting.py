@@ -166,24 +166,34 @@ def channel_id(deps: Deps, slack: WebClient, channel: str) -> str | None:
     known = deps.store.state(key)
     if known:
         return known
-    cursor = None
     try:
-        for _ in range(10):  # 10 pages of 1,000 channels
-            page = slack.conversations_list(
-                types="public_channel,private_channel",
-                limit=1000,
-                cursor=cursor,
-                exclude_archived=True,
-            )
-            for found in page.get("channels") or []:
-                if found.get("name") == channel[1:]:
-                    deps.store.set_state(key, str(found["id"]))
-                    return str(found["id"])
-            cursor = (page.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                break
+        found = find_channel(slack, channel[1:], archived=False)
     except SlackApiError as exc:
         log.warning("outbox: cannot look up %s (%s)", channel, failure_text(exc))
+        return None
+    if found is None:
+        return None
+    deps.store.set_state(key, str(found["id"]))
+    return str(found["id"])
+
+
+def find_channel(slack: WebClient, name: str, *, archived: bool) -> dict[str, Any] | None:
+    """The channel named `name` (no #) as conversations.list describes it, public or private
+    (the app's own), archived ones too when `archived`: 10 pages of 1,000 at most."""
+    cursor = None
+    for _ in range(10):
+        page = slack.conversations_list(
+            types="public_channel,private_channel",
+            limit=1000,
+            cursor=cursor,
+            exclude_archived=not archived,
+        )
+        for found in page.get("channels") or []:
+            if found.get("name") == name:
+                return dict(found)
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            break
     return None
 
 

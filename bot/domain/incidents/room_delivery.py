@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import posting
+from bot import people, posting
 from bot.domain.incidents import effects, service
 from bot.domain.incidents.room import (
     ARCHIVE,
@@ -61,12 +61,11 @@ SETUP = {
 }
 
 
-def _name(deps: Deps, slack: WebClient, user: str) -> str:
-    known = deps.store.people.names([user]).get(user)
-    if known:
-        return known
-    profile = (slack.users_info(user=user).get("user") or {}).get("profile") or {}
-    return str(profile.get("display_name") or profile.get("real_name") or user)
+def _name(deps: Deps, user: str) -> str:
+    """The person's display name, asked of Slack once and kept (bot/people.py); their id
+    when Slack cannot say."""
+    people.learn(deps, [user])
+    return deps.store.people.names([user]).get(user) or user
 
 
 def _incident(deps: Deps, effect: Effect) -> Incident:
@@ -103,7 +102,7 @@ def _create(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
                 return {"problem": _needs(exc)}
             if slack_error(exc) != "name_taken":
                 raise
-        found = _find(slack, name)
+        found = posting.find_channel(slack, name, archived=True)
         if found is None:  # the incident carries on in its thread
             return {"problem": f"name_taken (#{name} is a channel opsbot cannot see)"}
         if not found.get("is_archived"):
@@ -136,23 +135,6 @@ def _optional(step: Any) -> Any:
             raise
 
     return run
-
-
-def _find(slack: WebClient, name: str) -> dict[str, Any] | None:
-    cursor: str | None = None
-    while True:
-        page = slack.conversations_list(
-            types="public_channel,private_channel",
-            exclude_archived=False,
-            limit=1000,
-            cursor=cursor,
-        )
-        for channel in page.get("channels") or []:
-            if channel.get("name") == name:
-                return dict(channel)
-        cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-        if not cursor:
-            return None
 
 
 def _record_create(deps: Deps, effect: Effect, result: dict[str, Any]) -> None:
@@ -225,7 +207,7 @@ def _invite_batch(slack: WebClient, channel: str, users: list[str]) -> None:
 def _topic(deps: Deps, effect: Effect, slack: WebClient) -> None:
     """Set only when it changed: Slack posts a line in the channel at every setTopic."""
     incident, channel = _room(deps, effect)
-    wanted = topic(deps, incident, _name(deps, slack, incident.commander))
+    wanted = topic(deps, incident, _name(deps, incident.commander))
     now = slack.conversations_info(channel=channel)["channel"].get("topic") or {}
     if now.get("value") != wanted:
         slack.conversations_setTopic(channel=channel, topic=wanted)
