@@ -74,6 +74,15 @@ def test_open_ack_pin_resolve_in_the_shell(tmp_path: Path) -> None:
     assert any(e.actor == "U0BOB0001" and e.kind == "update" for e in timeline)
 
 
+def test_the_cards_forms_are_filled_in_line_by_line(tmp_path: Path) -> None:
+    """Post update on the card: a form asked field by field, the radio buttons by number."""
+    script = "/incident open P2 Search slow\npress m1 9\n3\nRolled back the index\n2\nquit\n"
+    out = run_shell(tmp_path, script)
+    assert "form: Post an update" in out and "Who sees it [internal]:" in out
+    assert "Status: open → identified" in out
+    assert "Public update: Rolled back the index" in out
+
+
 def test_shell_explains_what_it_does_not_know(tmp_path: Path) -> None:
     """Unknown words, commands and buttons get a hint, not a crash."""
     out = run_shell(
@@ -101,7 +110,7 @@ def test_no_input_ends_the_console(tmp_path: Path) -> None:
             "press abc",
             "press m99 1",
             "react m11 'pushpin",
-            "press m1 9",
+            "press m1 11",
             "/incident list",
             "quit",
             "",
@@ -109,7 +118,7 @@ def test_no_input_ends_the_console(tmp_path: Path) -> None:
     )
     out = run_shell(tmp_path, script)
     assert "Usage: press N, or press mK N" in out
-    assert "No message m99." in out and "No button [9]." in out
+    assert "No message m99." in out and "No button [11]." in out
     assert "Usage: react mN <emoji>" in out
     assert "acknowledged" in out.lower()  # press m1 1 pressed Acknowledge on the card
     assert out.count("INC-1") >= 3  # and it went on to the end

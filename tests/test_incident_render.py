@@ -40,6 +40,8 @@ def test_card_shows_what_the_plan_asks() -> None:
         *cards.STEP_ACTIONS,
         "Take command",
         "Take comms",
+        "Post update",
+        "Change severity",
     ]
     assert {a["value"] for a in actions(reply)} == {"4"}
     assert reply.text == "INC-4 P1 High: Login broken (open)"

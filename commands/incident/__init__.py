@@ -9,7 +9,7 @@ from slack_bolt import App
 from bot.domain.incidents import effects, room_delivery
 from bot.domain.incidents.card import SNOOZE
 from bot.surface import Surface
-from commands.incident import modals, pins
+from commands.incident import card_forms, modals, pins
 from commands.incident.handlers import BUTTONS, handle, on_button, on_snooze
 
 __all__ = ["handle", "register"]
@@ -21,6 +21,11 @@ def register(app: App) -> None:
     app.view(modals.DECLARE)(modals.on_submit)
     app.action(re.compile("^(" + "|".join(map(re.escape, BUTTONS)) + ")$"))(on_button)
     app.action(re.compile("^" + re.escape(SNOOZE) + r"\.\d+$"))(on_snooze)
+    app.action(re.compile("^(" + "|".join(map(re.escape, card_forms.FORMS)) + ")$"))(
+        card_forms.on_button
+    )
+    for callback in card_forms.BY_VIEW:
+        app.view(callback)(card_forms.on_submit)
 
 
 SURFACE = Surface(

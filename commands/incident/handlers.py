@@ -288,8 +288,8 @@ def _done(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
 
 
 def _comms(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
-    incident = entry_incident(deps.store.incidents.incident(number))
-    return Outcome(texts.render_comms(incident, deps.settings, deps.clock()))
+    incident, entries = _load(deps, number)
+    return Outcome(texts.render_comms(incident, deps.settings, deps.clock(), entries))
 
 
 def _public(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
@@ -388,7 +388,6 @@ BUTTONS: dict[str, Callable[[Deps, int, str], Outcome]] = {
     card.STEP_ACTIONS["Investigate"]: lambda d, n, u: _status(d, n, p.Status("investigating"), u),
     card.STEP_ACTIONS["Mitigate"]: lambda d, n, u: _status(d, n, p.Status("mitigating"), u),
     card.STEP_ACTIONS["Communicate"]: _communicate,
-    card.STEP_ACTIONS["Resolve"]: lambda d, n, u: resolve(d, n, None, u),
     card.STEP_ACTIONS["Post-mortem"]: _postmortem_button,
     card.TAKE_COMMAND: _take("commander"),
     card.TAKE_COMMS: _take("comms"),

@@ -49,31 +49,31 @@ def declare_view(
     """The declare modal: title, severity with the plan's labels and response targets, what is
     known, private or not. `source`: the message it was declared from."""
     levels = [
-        _option(f"{name} {level.label}: respond within {_minutes(level.response_minutes)}", name)
+        option(f"{name} {level.label}: respond within {minutes(level.response_minutes)}", name)
         for name, level in settings.severities.items()
     ]
     default = next(o for o in levels if o["value"] == settings.default_severity)
     blocks = [
-        _input(TITLE, "Title", {"type": "plain_text_input", "max_length": MAX_TITLE}),
-        _input(
+        field(TITLE, "Title", {"type": "plain_text_input", "max_length": MAX_TITLE}),
+        field(
             SEVERITY,
             "Severity",
             {"type": "static_select", "options": levels, "initial_option": default},
         ),
-        _input(
+        field(
             KNOWN,
             "What is known",
             {"type": "plain_text_input", "multiline": True, "max_length": KNOWN_MAX}
             | ({"initial_value": clip(known, KNOWN_MAX)} if known else {}),
             optional=True,
         ),
-        _input(
+        field(
             PRIVATE,
             "Channel",
             {
                 "type": "checkboxes",
                 "options": [
-                    _option("Private (Slack never makes a private channel public later)", "yes")
+                    option("Private (Slack never makes a private channel public later)", "yes")
                 ],
             },
             optional=True,
@@ -102,15 +102,15 @@ def metadata(source: dict[str, Any]) -> str:
         text = text[: len(text) * 4 // 5]
 
 
-def _minutes(minutes: int) -> str:
+def minutes(minutes: int) -> str:
     return span(timedelta(minutes=minutes))
 
 
-def _option(text: str, value: str) -> dict[str, Any]:
+def option(text: str, value: str) -> dict[str, Any]:
     return {"text": {"type": "plain_text", "text": text[:75]}, "value": value}
 
 
-def _input(
+def field(
     block_id: str, label: str, element: dict[str, Any], optional: bool = False
 ) -> dict[str, Any]:
     return {
@@ -237,13 +237,13 @@ def on_submit(
             reply = render.render_opened(incident, deps.settings.incidents_channel)
             publish(Outcome(reply, incident, private=declared.private), deps)
     except (StoreBusy, StoreUnwritable) as exc:  # said in the form, which stays open
-        why = "busy" if isinstance(exc, StoreBusy) else "unable to take writes"
-        ack(
-            response_action="errors",
-            errors={
-                TITLE: f"opsbot's database is {why}: nothing "
-                "was created. Press Declare again in a moment."
-            },
-        )
+        ack(response_action="errors", errors={TITLE: busy(exc, "created")})
         return
     ack()
+
+
+def busy(exc: StoreBusy | StoreUnwritable, undone: str) -> str:
+    """A form's answer when the database could not take its change: under its first field,
+    and the form stays open to be sent again."""
+    why = "busy" if isinstance(exc, StoreBusy) else "unable to take writes"
+    return f"opsbot's database is {why}: nothing was {undone}. Press the button again in a moment."

@@ -43,6 +43,12 @@ TAKE_COMMAND = "incident.take.commander"
 TAKE_COMMS = "incident.take.comms"
 
 
+# Buttons that open a small form: a status update, a severity change. (Resolve, a step
+# button above, opens one too.)
+UPDATE_FORM = "incident.form.update"
+SEVERITY_FORM = "incident.form.severity"
+
+
 SNOOZE = "incident.snooze"  # + ".<minutes>"
 
 
@@ -141,6 +147,8 @@ def render_card(
                 [
                     (TAKE_COMMAND, "Take command", str(incident.number), None),
                     (TAKE_COMMS, "Take comms", str(incident.number), None),
+                    (UPDATE_FORM, "Post update", str(incident.number), None),
+                    (SEVERITY_FORM, "Change severity", str(incident.number), None),
                 ],
                 block_id=f"incident.roles.{incident.number}",
             )

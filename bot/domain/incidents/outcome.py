@@ -70,7 +70,8 @@ def resolve(deps: Deps, number: int, summary: str | None, actor: str) -> Outcome
 
 def write_postmortem(deps: Deps, incident: Incident, now: datetime) -> tuple[str, str]:
     markdown = postmortem_text(deps, incident)
-    notice = texts.resolution_notice(incident, deps.settings)
+    entries = deps.store.incidents.timeline(incident.number)
+    notice = texts.resolution_notice(incident, deps.settings, entries)
     deps.store.followups.save_postmortem(incident.number, markdown, notice, now)
     return markdown, notice
 

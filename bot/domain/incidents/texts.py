@@ -125,9 +125,14 @@ def told_as(incident: Incident) -> str:
     return incident.public_title or incident.title
 
 
-def resolution_notice(incident: Incident, settings: Settings) -> str:
-    """The plan's "[RESOLVED] Service Disruption" template, filled in."""
+def resolution_notice(
+    incident: Incident, settings: Settings, entries: list[Entry] | None = None
+) -> str:
+    """The plan's "[RESOLVED] Service Disruption" template, filled in: the impact and root
+    cause from what was pinned as such (or given when resolving with the form)."""
     tz = settings.tz
+    impact = "; ".join(pinned(entries or [], "impact")) or "[Description]"
+    cause = "; ".join(pinned(entries or [], "root cause")) or "[Brief explanation]"
     end = incident.resolved_at or incident.opened_at
     return "\n".join(
         [
@@ -136,8 +141,8 @@ def resolution_notice(incident: Incident, settings: Settings) -> str:
             f"We experienced a service disruption affecting {told_as(incident)}",
             f"from {when(incident.opened_at, tz)} to {when(incident.resolved_at, tz)}.",
             "",
-            "Impact: [Description]",
-            "Root Cause: [Brief explanation]",
+            f"Impact: {impact}",
+            f"Root Cause: {cause}",
             f"Resolution: {incident.summary or '[What was done]'}",
             "",
             "We apologize for the inconvenience.",
@@ -145,9 +150,13 @@ def resolution_notice(incident: Incident, settings: Settings) -> str:
     )
 
 
-def render_comms(incident: Incident, settings: Settings, now: datetime) -> Reply:
-    """The plan's user notification, ongoing or resolved, for the commander to copy or post."""
+def render_comms(
+    incident: Incident, settings: Settings, now: datetime, entries: list[Entry] | None = None
+) -> Reply:
+    """The plan's user notification, ongoing or resolved, for the commander to copy or post;
+    the impact (and root cause) as pinned, when they were."""
     tz = settings.tz
+    impact = "; ".join(pinned(entries or [], "impact")) or "[Description]"
     if incident.is_open:
         next_update = now + timedelta(minutes=settings.reminders.status_update_minutes)
         draft = "\n".join(
@@ -158,14 +167,14 @@ def render_comms(incident: Incident, settings: Settings, now: datetime) -> Reply
                 f"since {when(incident.opened_at, tz)}. Our team is {incident.status} and working",
                 "on a fix.",
                 "",
-                "Impact: [Description]",
+                f"Impact: {impact}",
                 f"Next update: by {hhmm(next_update, tz)}",
                 "",
                 "We apologize for the inconvenience.",
             ]
         )
     else:
-        draft = resolution_notice(incident, settings)
+        draft = resolution_notice(incident, settings, entries)
     return Reply(
         text=f"User notification draft for {incident.ref}",
         blocks=blocks(

@@ -45,7 +45,7 @@ def _field(block: dict[str, Any], ask: Ask, say: Callable[[str], None]) -> Any:
     element, label = block["element"], block["label"]["text"]
     optional = " (optional)" if block.get("optional") else ""
     kind = element["type"]
-    if kind == "static_select":
+    if kind in ("static_select", "radio_buttons"):
         options = element["options"]
         for number, option in enumerate(options, 1):
             say(f"│ [{number}] {option['text']['text']}")

@@ -131,8 +131,8 @@ def message_shortcut(
 
 def view_submission(view: dict[str, Any], values: dict[str, Any], *, user: str) -> str:
     """The modal `view` (as views.open answered it) submitted with `values`: {block_id:
-    {action_id: value}}, each value a string (a text input), an option's value (a select)
-    or a list of them (checkboxes), shaped as Slack shapes each."""
+    {action_id: value}}, each value a string (a text input), an option's value (a select,
+    radio buttons) or a list of them (checkboxes), shaped as Slack shapes each."""
     state: dict[str, dict[str, Any]] = {}
     elements = {
         block["block_id"]: block["element"]
@@ -142,7 +142,7 @@ def view_submission(view: dict[str, Any], values: dict[str, Any], *, user: str) 
     for block_id, answers in values.items():
         for action_id, value in answers.items():
             kind = elements[block_id]["type"]
-            if kind == "static_select":
+            if kind in ("static_select", "radio_buttons"):
                 state.setdefault(block_id, {})[action_id] = {
                     "type": kind,
                     "selected_option": {
