@@ -11,9 +11,10 @@ from slack_sdk import WebClient
 
 from bot.deps import Deps
 from bot.domain.health import CHECKS, ICON
+from bot.domain.incidents.card import DECLARE_FORM
 from bot.domain.incidents.texts import incident_summary
 from bot.domain.oncall import status
-from bot.replies import blocks, divider, header, mention, section, when
+from bot.replies import blocks, buttons, divider, header, mention, section, when
 from bot.store.base import SETUP_CHECKS_KEY
 from bot.surface import Surface
 
@@ -74,6 +75,10 @@ def home_view(deps: Deps, user: str) -> dict[str, Any]:
         "type": "home",
         "blocks": blocks(
             header("opsbot"),
+            buttons(
+                [(DECLARE_FORM, "Declare an incident", "home", "danger")],
+                block_id="home.declare",
+            ),
             section(
                 "*Health* (the monitor's last readings)\n"
                 + ("\n".join(health) or "No readings in the last hour.")

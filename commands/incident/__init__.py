@@ -7,7 +7,7 @@ import re
 from slack_bolt import App
 
 from bot.domain.incidents import effects, room_delivery
-from bot.domain.incidents.card import SNOOZE
+from bot.domain.incidents.card import DECLARE_FORM, SNOOZE
 from bot.surface import Surface
 from commands.incident import card_forms, modals, pins
 from commands.incident.handlers import BUTTONS, handle, on_button, on_snooze
@@ -19,6 +19,7 @@ def register(app: App) -> None:
     app.command("/incident")(handle)
     app.shortcut(modals.DECLARE)(modals.on_shortcut)
     app.view(modals.DECLARE)(modals.on_submit)
+    app.action(DECLARE_FORM)(modals.on_home_button)
     app.action(re.compile("^(" + "|".join(map(re.escape, BUTTONS)) + ")$"))(on_button)
     app.action(re.compile("^" + re.escape(SNOOZE) + r"\.\d+$"))(on_snooze)
     app.action(re.compile("^(" + "|".join(map(re.escape, card_forms.FORMS)) + ")$"))(

@@ -176,6 +176,15 @@ def form_asked(
     return True
 
 
+def on_home_button(
+    ack: Ack, body: dict[str, Any], client: WebClient, context: dict[str, Any]
+) -> None:
+    """The App Home's "Declare an incident": the form (a failure to open it is logged; a
+    Home tab has nowhere to answer)."""
+    ack()
+    open_form(context["deps"], client, body["trigger_id"], None)
+
+
 def on_shortcut(
     ack: Ack, shortcut: dict[str, Any], client: WebClient, respond: Respond, context: dict[str, Any]
 ) -> None:

@@ -16,7 +16,14 @@ from urllib.parse import parse_qs, urlencode
 import httpx
 import pytest
 
-from bot.tools.localslack import LocalSlack, View, message_shortcut, signed_headers, view_submission
+from bot.tools.localslack import (
+    LocalSlack,
+    View,
+    home_action,
+    message_shortcut,
+    signed_headers,
+    view_submission,
+)
 from tests.conftest import Clock
 from tests.e2e.stack import ALICE, SECRET, Stack
 from tests.e2e.test_serve import wait_until
@@ -196,3 +203,19 @@ def test_a_busy_database_is_said_in_the_form_which_stays_open(
     assert stack.deps.store.incidents.find(open_only=False) == []
     assert submit(stack, form, values).text == ""
     assert stack.deps.store.incidents.incident(1) is not None
+
+
+def test_the_app_homes_button_opens_the_form(stack: Stack, slack: LocalSlack) -> None:
+    """The Home tab's "Declare an incident": the same form, and its submission declares."""
+    from bot.domain.incidents.card import DECLARE_FORM
+    from commands.home import home_view
+
+    home = home_view(stack.deps, ALICE)
+    [pressed] = [e for b in home["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert pressed["action_id"] == DECLARE_FORM
+    assert send(stack, home_action(pressed, home, user=ALICE)).status_code == 200
+    form = opened(slack)
+    assert form.user == ALICE and form.view["callback_id"] == "incident.declare"
+    submit(stack, form, {"title": {"title": "Login broken"}, "severity": {"severity": "P2"}})
+    incident = stack.deps.store.incidents.incident(1)
+    assert incident is not None and incident.opened_by == ALICE

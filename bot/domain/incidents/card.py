@@ -48,6 +48,9 @@ TAKE_COMMS = "incident.take.comms"
 UPDATE_FORM = "incident.form.update"
 SEVERITY_FORM = "incident.form.severity"
 
+# The App Home's button that opens the declare form.
+DECLARE_FORM = "incident.form.declare"
+
 
 SNOOZE = "incident.snooze"  # + ".<minutes>"
 

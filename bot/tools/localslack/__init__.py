@@ -28,6 +28,7 @@ from bot.tools.localslack.files import Files
 from bot.tools.localslack.messages import Messages
 from bot.tools.localslack.requests import (
     block_action,
+    home_action,
     message_shortcut,
     reaction_event,
     signed_headers,
@@ -57,6 +58,7 @@ __all__ = [
     "Message",
     "View",
     "block_action",
+    "home_action",
     "message_shortcut",
     "escape",
     "reaction_event",

@@ -74,6 +74,25 @@ def block_action(
     return urlencode({"payload": json.dumps(payload)})
 
 
+def home_action(action: dict[str, Any], view: dict[str, Any], *, user: str) -> str:
+    """A button pressed on the App Home tab: the container is the published view, and there
+    is no channel, message or response_url to answer in (block_actions reference)."""
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": user, "username": user, "name": user, "team_id": TEAM},
+        "api_app_id": "A0OPSBOT",
+        "token": "legacy",
+        "trigger_id": trigger(user),
+        "container": {"type": "view", "view_id": "VHOME0001"},
+        "team": {"id": TEAM, "domain": "local"},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": {**view, "id": "VHOME0001", "state": {"values": {}}},
+        "actions": [{**action, "action_ts": f"{time.time():.6f}"}],
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
 def reaction_event(
     message: Message, *, user: str, name: str, added: bool, event_id: str | None = None
 ) -> str:
