@@ -278,6 +278,49 @@ def test_a_thousand_invitees_in_batches_one_gone_and_one_already_there(
         stack.stop()
 
 
+def test_a_new_commander_or_a_raised_severity_brings_newcomers_only(
+    tmp_path: Path, slack: LocalSlack
+) -> None:
+    """Invites follow the incident: a new commander and, raised to P0, the P0 user group are
+    invited; someone who left the channel is not pulled back in."""
+    slack.add_group("S0PZERO", [CAROL])
+    stack = make(tmp_path, slack, invite_groups={"P0": ["S0PZERO"]})
+    try:
+        stack.command("open P1 Login broken")
+        stack.settle()
+        cid = slack.channel_id(ROOM)
+        assert slack.room(ROOM).members == {BOT_USER, ALICE, BOB, BOSS}
+        slack.room(ROOM).members.discard(BOSS)  # the escalation contact left
+        stack.command(f"lead <@{CAROL}|carol>", channel=cid)
+        stack.settle()
+        assert slack.room(ROOM).members == {BOT_USER, ALICE, BOB, CAROL}
+        slack.room(ROOM).members.discard(CAROL)
+        calls = len([c for c in slack.calls if c.method == "conversations.invite"])
+        stack.command("update Still looking", channel=cid)  # no one new: no invite
+        stack.settle()
+        assert len([c for c in slack.calls if c.method == "conversations.invite"]) == calls
+        stack.command("sev P0", channel=cid)
+        stack.settle()
+        # CAROL is the P0 group, but she was invited before and left: she stays out
+        assert slack.room(ROOM).members == {BOT_USER, ALICE, BOB}
+        assert len([c for c in slack.calls if c.method == "conversations.invite"]) == calls
+    finally:
+        stack.stop()
+
+
+def test_a_group_added_by_a_raised_severity_is_invited(tmp_path: Path, slack: LocalSlack) -> None:
+    slack.add_group("S0PZERO", [CAROL])
+    stack = make(tmp_path, slack, invite_groups={"P0": ["S0PZERO"]})
+    try:
+        stack.command("open P1 Login broken")
+        stack.settle()
+        stack.command("sev INC-1 P0")
+        stack.settle()
+        assert CAROL in slack.room(ROOM).members
+    finally:
+        stack.stop()
+
+
 def test_a_channel_slack_refuses_leaves_the_incident_working_in_its_thread(
     tmp_path: Path, slack: LocalSlack
 ) -> None:

@@ -29,6 +29,7 @@ class Outcome:
     files: tuple[Document, ...] = ()  # Markdown files uploaded into the thread
     pager: str | None = None  # PagerDuty event for a paged incident: acknowledge or resolve
     private: bool = False  # asked for a private channel (it gets one when its severity does)
+    newcomers: bool = False  # a new commander or severity: its channel may want more people
 
 
 def outcome_of(changed: Changed, what: str) -> Outcome:
@@ -38,7 +39,8 @@ def outcome_of(changed: Changed, what: str) -> Outcome:
     kinds = {entry.kind for entry in changed.entries}
     pager = "resolve" if "resolve" in kinds else "acknowledge" if "acknowledge" in kinds else None
     reply = Reply(text=f"{changed.incident.ref}: {what}.")
-    return Outcome(reply, changed.incident, lines, pager=pager)
+    newcomers = bool(kinds & {"role", "severity"})
+    return Outcome(reply, changed.incident, lines, pager=pager, newcomers=newcomers)
 
 
 def thread_line(entry: Entry) -> str:
@@ -121,7 +123,13 @@ def publish(outcome: Outcome, deps: Deps) -> None:
     incident = outcome.incident
     effects.card(deps, incident.number)
     # before its lines, so they go to its channel when it gets one
-    room.follow(deps, incident, resolved=outcome.pager == "resolve", private=outcome.private)
+    room.follow(
+        deps,
+        incident,
+        resolved=outcome.pager == "resolve",
+        private=outcome.private,
+        newcomers=outcome.newcomers,
+    )
     for reply in outcome.thread:
         effects.thread(deps, incident.number, reply)
     if outcome.pager and incident.breached_at:  # it was paged: tell PagerDuty too

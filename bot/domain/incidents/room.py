@@ -46,6 +46,7 @@ def wanted(deps: Deps, incident: Incident) -> bool:
 
 
 PRIVATE_KEY = "room.private.{}"  # asked for at declaration, for when the channel comes
+INVITED_KEY = "room.invited.{}"  # who opsbot has invited: a later invite adds only newcomers
 
 
 def private(deps: Deps, incident: Incident, asked: bool = False) -> bool:
@@ -78,7 +79,7 @@ def _lane(deps: Deps, number: int) -> str:
 
 
 def _owe(deps: Deps, kind: str, number: int, payload: dict[str, Any] | None = None) -> None:
-    coalesce = kind in (CARD, TOPIC)
+    coalesce = kind in (CARD, TOPIC, INVITE)  # each delivered from the incident as it is then
     deps.store.outbox.enqueue(
         kind, _lane(deps, number), payload or {}, incident=number, coalesce=coalesce
     )
@@ -100,15 +101,23 @@ def open_room(deps: Deps, incident: Incident, *, asked_private: bool = False) ->
 
 
 def follow(
-    deps: Deps, incident: Incident, *, resolved: bool = False, private: bool = False
+    deps: Deps,
+    incident: Incident,
+    *,
+    resolved: bool = False,
+    private: bool = False,
+    newcomers: bool = False,
 ) -> None:
     """After a change: the room made when the incident now wants one (opened, or raised to
     a severity that has one), else kept current; on resolution, its archive timer armed.
-    `private`: asked for at declaration, and remembered for a channel that comes later."""
+    `private`: asked for at declaration, and remembered for a channel that comes later.
+    `newcomers`: its commander or severity changed, so someone new may belong in it."""
     if private:
         deps.store.set_state(PRIVATE_KEY.format(incident.number), "yes")
     if not open_room(deps, incident, asked_private=private):
         refresh(deps, incident)
+        if newcomers and incident.is_open and _has_room(deps, incident):
+            _owe(deps, INVITE, incident.number)
     if resolved:
         after_resolve(deps, incident, deps.clock())
 
@@ -116,11 +125,16 @@ def follow(
 def refresh(deps: Deps, incident: Incident) -> None:
     """The room's working card and topic follow the incident (coalesced: one waiting row
     covers later changes); an archived room is left as it is."""
-    if incident.room_archived_at:
-        return
-    if incident.room_id or deps.store.outbox.has_pending(incident.number, CREATE):
+    if _has_room(deps, incident):
         _owe(deps, CARD, incident.number)
         _owe(deps, TOPIC, incident.number)
+
+
+def _has_room(deps: Deps, incident: Incident) -> bool:
+    """A room that is not archived, or one on its way."""
+    if incident.room_archived_at:
+        return False
+    return bool(incident.room_id) or deps.store.outbox.has_pending(incident.number, CREATE)
 
 
 def after_resolve(deps: Deps, incident: Incident, now: datetime) -> None:

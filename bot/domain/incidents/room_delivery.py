@@ -4,6 +4,7 @@ bookmarks added only when missing, the card adopted by its metadata)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from bot.domain.incidents.room import (
     CARD,
     CREATE,
     INVITE,
+    INVITED_KEY,
     NAME_MAX,
     PIN,
     TOPIC,
@@ -168,9 +170,11 @@ def _no_room(deps: Deps, number: int, why: str) -> None:
 
 
 def invitees(deps: Deps, incident: Incident, slack: WebClient) -> list[str]:
-    """Whoever declared it, the commander, the person on call; for the plan's two most
+    """Whoever declared it, the commander and communications lead, the person on call; for
+    the plan's two most
     severe levels the escalation contact; the user groups configured for its severity."""
-    people = [incident.opened_by, incident.commander, who(deps.store, deps.settings, deps.clock())]
+    oncall = who(deps.store, deps.settings, deps.clock())
+    people = [incident.opened_by, incident.commander, incident.comms_lead, oncall]
     if incident.severity in list(deps.settings.severities)[:2]:
         people.append(deps.settings.oncall.escalation)
     for group in deps.settings.incidents.invite_groups.get(incident.severity, []):
@@ -184,10 +188,16 @@ def invitees(deps: Deps, incident: Incident, slack: WebClient) -> list[str]:
 
 
 def _invite(deps: Deps, effect: Effect, slack: WebClient) -> None:
+    """Everyone who belongs, the first time; after a change of commander or severity, only
+    those opsbot has not invited before (someone who left is not pulled back in)."""
     incident, channel = _room(deps, effect)
-    people = invitees(deps, incident, slack)
+    key = INVITED_KEY.format(incident.number)
+    invited = set(json.loads(deps.store.state(key) or "[]"))
+    people = [p for p in invitees(deps, incident, slack) if p not in invited]
     for start in range(0, len(people), INVITE_BATCH):
         _invite_batch(slack, channel, people[start : start + INVITE_BATCH])
+    if people:
+        deps.store.set_state(key, json.dumps(sorted(invited | set(people))))
 
 
 def _invite_batch(slack: WebClient, channel: str, users: list[str]) -> None:
