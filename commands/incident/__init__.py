@@ -6,7 +6,7 @@ import re
 
 from slack_bolt import App
 
-from bot.domain.incidents import effects, room_delivery
+from bot.domain.incidents import effects, outside, room_delivery
 from bot.domain.incidents.card import DECLARE_FORM, SNOOZE
 from bot.surface import Surface
 from commands.incident import card_forms, modals, pins
@@ -36,5 +36,5 @@ SURFACE = Surface(
     replay_in_change=True,  # its handlers record the replay key in the change's transaction
     action_prefix="incident.",
     reactions={pins.PIN: pins.on_reaction},
-    kinds={**effects.KINDS, **room_delivery.KINDS},
+    kinds={**effects.KINDS, **outside.KINDS, **room_delivery.KINDS},
 )

@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings
 from bot.deps import Deps
-from bot.domain.incidents import card, effects, service
+from bot.domain.incidents import card, outside, service
 from bot.domain.incidents.outcome import Outcome, learn_names, outcome_of, publish, resolve
 from bot.failures import failure_text
 from bot.replies import UserError
@@ -157,7 +157,7 @@ def _update(deps: Deps, number: int, answers: dict[str, str], actor: str) -> tup
         changed = service.public_update(
             deps.store, deps.settings, number, text, actor=actor, now=now
         )
-        effects.status_page(deps, changed.incident, text)
+        outside.status_page(deps, changed.incident, text)
         done.append(outcome_of(changed, "public update posted to the status page"))
     else:
         changed = service.post_update(deps.store, deps.settings, number, text, actor=actor, now=now)

@@ -17,7 +17,7 @@ from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
 from bot.deps import Deps
-from bot.domain.incidents import card, effects, followup, service, texts
+from bot.domain.incidents import card, followup, outside, service, texts
 from bot.domain.incidents.outcome import (
     Document,
     Outcome,
@@ -296,7 +296,7 @@ def _public(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
     changed = service.public_update(
         deps.store, deps.settings, number, args.text, actor=actor, now=deps.clock()
     )
-    effects.status_page(deps, changed.incident, args.text)
+    outside.status_page(deps, changed.incident, args.text)
     return outcome_of(changed, "public update posted to the status page")
 
 
@@ -314,7 +314,7 @@ def _notify(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
             "No notice webhook is configured (`status_page.notice_webhook`); "
             f"`/incident comms {incident.ref}` gives the text to copy."
         )
-    effects.notice(deps, incident, entry="User notice sent", actor=actor)
+    outside.notice(deps, incident, entry="User notice sent", actor=actor)
     outcome = Outcome(render.render_done(incident, "the user notice is being sent"))
     return _acknowledged_too(deps, number, actor, "sending the user notice", outcome)
 

@@ -355,6 +355,9 @@ def test_the_channel_is_archived_once_quiet_after_the_resolution(
         stack.settle()
         stack.command("resolve INC-1 Reverted the deploy")
         stack.settle()
+        # the post-mortem draft is shared in the channel, and bookmarked there
+        [draft] = [b for b in slack.room(ROOM).bookmarks if b["title"] == "Post-mortem draft"]
+        assert draft["link"].endswith("/INC-1-postmortem.md")
         resolved = stack.clock()
         later = resolved + timedelta(hours=20)
         with monkeypatch.context() as patch:  # a person's message, 20 h on

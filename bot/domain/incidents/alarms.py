@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.deps import Deps
-from bot.domain.incidents import effects, room, service, targets, texts, timers
+from bot.domain.incidents import effects, outside, room, service, targets, texts, timers
 from bot.domain.oncall import who
 from bot.replies import Reply, mention, span
 from bot.store import Entry, Incident, Timer
@@ -42,7 +42,7 @@ def _breach(deps: Deps, incident: Incident, now: datetime) -> str:
         f"within its {target} response target"
     )
     _page(deps, changed.incident, person, role, summary, now)
-    effects.pager(deps, changed.incident, "trigger", summary)
+    outside.pager(deps, changed.incident, "trigger", summary)
     return f"{incident.ref}: response target missed, paged {role}"
 
 
@@ -156,7 +156,7 @@ def _still_open(deps: Deps, incident: Incident, now: datetime) -> str:
 
 def _auto_notice(deps: Deps, incident: Incident, now: datetime) -> str:
     """An outage past the configured length: users get the ongoing notice."""
-    effects.notice(deps, incident, entry="User notice sent (outage over an hour)")
+    outside.notice(deps, incident, entry="User notice sent (outage over an hour)")
     service.rearm(deps.store, incident.number, timers.AUTO_NOTICE, None)
     return f"{incident.ref}: ongoing notice sent"
 

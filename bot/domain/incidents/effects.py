@@ -1,4 +1,5 @@
-"""What an incident owes the world, as outbox rows, and how each kind is delivered.
+"""What an incident owes in Slack, as outbox rows, and how each kind is delivered (what it
+owes outside Slack, PagerDuty, Statuspage and the user notice: outside.py).
 
 The enqueue functions are called inside the transaction of the change that owes the effect
 (a command, a button, a timer), so the change and its effects commit together. Delivery
@@ -6,8 +7,8 @@ The enqueue functions are called inside the transaction of the change that owes 
 
 Lanes: everything about one incident in Slack shares that incident's lane in the incidents
 channel, so the card is posted before its thread lines and two updates never cross, and no
-incident waits for another's; a DM goes in the person's lane; PagerDuty, Statuspage and the
-notice webhook each have their own. Pages go before every other row of their channel.
+incident waits for another's; a DM goes in the person's lane. Pages go before every other
+row of their channel.
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from slack_sdk.errors import SlackApiError
 from bot import outbox, posting
 from bot.deps import Deps
 from bot.domain.incidents.card import render_card
-from bot.domain.oncall import paging, who
-from bot.domain.status import notices, statuspage
+from bot.domain.oncall import who
 from bot.kinds import Kind
 from bot.lanes import slack_lane
 from bot.replies import Reply, blocks, mention, section
@@ -85,45 +85,6 @@ def page_priority(deps: Deps, incident: Incident) -> int:
     order = list(deps.settings.severities)
     below = order.index(incident.severity) if incident.severity in order else len(order)
     return outbox.PAGE_PRIORITY + len(order) - below
-
-
-def pager(deps: Deps, incident: Incident, action: str, summary: str = "") -> None:
-    """A PagerDuty Events v2 event, when PagerDuty is configured."""
-    if deps.settings.oncall.pagerduty_routing_key is None:
-        return
-    payload = {"action": action, "summary": summary}
-    _enqueue(deps, "pagerduty", "pagerduty", payload, incident.number)
-
-
-def status_page(
-    deps: Deps, incident: Incident, text: str, *, only_if_created: bool = False
-) -> None:
-    """Atlassian Statuspage, when configured; `only_if_created` for the resolution, which
-    only matters when a public update created one."""
-    if not statuspage.configured(deps):
-        return
-    payload = {"body": statuspage.body(incident, text), "only_if_created": only_if_created}
-    _enqueue(deps, "statuspage", "statuspage", payload, incident.number)
-
-
-def notice(
-    deps: Deps,
-    incident: Incident,
-    *,
-    entry: str | None = None,
-    actor: str | None = None,
-    only_if_sent: bool = False,
-) -> None:
-    """The plan's user notice for the incident's state, to the notice webhook."""
-    if not deps.settings.status_page.notice_webhook:
-        return
-    payload = {
-        "notice": notices.notice_for(deps, incident),
-        "entry": entry,
-        "actor": actor,
-        "only_if_sent": only_if_sent,
-    }
-    _enqueue(deps, "notice", "webhook:notice", payload, incident.number)
 
 
 def remind(deps: Deps, incident: Incident, reminder: Reply) -> None:
@@ -230,25 +191,33 @@ def _thread(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
     return _in_thread(deps, effect, slack, posting.as_message(effect.payload))
 
 
+POSTMORTEM_FILE = "incident.postmortem_file.{}"  # the post-mortem's file id, once shared
+
+
 def _file(deps: Deps, effect: Effect, slack: WebClient) -> None:
-    """Where the incident works: a private channel's post-mortem stays in it."""
+    """Where the incident works: a private channel's post-mortem stays in it. A post-mortem
+    shared in the incident's channel is remembered, for the channel's bookmark."""
     channel, ts = _place(deps, effect, slack)
     data = effect.payload
-    if effect.attempts > 1 and _uploaded(slack, effect, channel, ts, data["filename"]):
-        return  # an earlier try reached Slack before the process died
-    slack.files_upload_v2(
-        channel=channel,
-        thread_ts=ts,
-        content=data["content"],
-        filename=data["filename"],
-        title=data["title"],
-        initial_comment=f":page_facing_up: {data['title']}",
+    shared = (
+        _uploaded(slack, effect, channel, ts, data["filename"]) if effect.attempts > 1 else None
     )
+    if shared is None:  # else an earlier try reached Slack before the process died
+        shared = slack.files_upload_v2(
+            channel=channel,
+            thread_ts=ts,
+            content=data["content"],
+            filename=data["filename"],
+            title=data["title"],
+            initial_comment=f":page_facing_up: {data['title']}",
+        ).get("file")
+    if ts is None and data["filename"].endswith("-postmortem.md") and shared:
+        deps.store.set_state(POSTMORTEM_FILE.format(effect.incident), str(shared["id"]))
 
 
 def _uploaded(
     slack: WebClient, effect: Effect, channel: str, ts: str | None, filename: str
-) -> bool:
+) -> dict[str, Any] | None:
     """Files carry no message metadata: an upload is found again by its name in the thread
     (or the channel), shared after the row was written."""
     since = effect.created_at.timestamp() - 5  # clock skew; not an earlier upload
@@ -259,11 +228,16 @@ def _uploaded(
             else slack.conversations_history(channel=channel, oldest=f"{since:.6f}", limit=1000)
         )
     except SlackApiError:
-        return False
-    return any(
-        float(message.get("ts", 0)) >= since
-        and any(f.get("name") == filename for f in message.get("files") or [])
-        for message in found.get("messages") or []
+        return None
+    return next(
+        (
+            file
+            for message in found.get("messages") or []
+            if float(message.get("ts", 0)) >= since
+            for file in message.get("files") or []
+            if file.get("name") == filename
+        ),
+        None,
     )
 
 
@@ -315,76 +289,6 @@ def _remind(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any] | No
         return posting.post(deps, effect, slack, channel, message, thread_ts=ts)
 
 
-def _pager_failed(deps: Deps, effect: Effect, error: str, final: bool) -> None:
-    assert effect.incident is not None
-    action = effect.payload["action"]
-    text = (
-        f"PagerDuty {action} could not be delivered ({error}); "
-        f"gave up after {effect.attempts} attempts"
-        if final
-        else f"PagerDuty {action} failed ({error}), attempt {effect.attempts}; retrying"
-    )
-    source = f"pagerduty:{effect.id}:{'dead' if final else effect.attempts}"
-    deps.store.incidents.add_entry(effect.incident, Entry(deps.clock(), None, "page", text, source))
-
-
-def _tell_commander(deps: Deps, effect: Effect, error: str, final: bool) -> None:
-    """A third party's effect is dead: say so in the incident's thread, to its commander."""
-    incident = deps.store.incidents.incident(effect.incident) if final and effect.incident else None
-    if incident is None:
-        return
-    text = (
-        f":warning: <@{incident.commander}> {deps.outbox.kinds[effect.kind].label} for "
-        f"{incident.ref} could not be delivered ({error}); opsbot gave up after "
-        f"{effect.attempts} attempts. `opsbot outbox retry {effect.id}` sends it again."
-    )
-    thread(deps, incident.number, Reply(text))
-
-
-def _pager_or_commander(deps: Deps, effect: Effect, error: str, final: bool) -> None:
-    _pager_failed(deps, effect, error, final)
-    _tell_commander(deps, effect, error, final)
-
-
-def _pager(deps: Deps, effect: Effect, slack: WebClient) -> None:
-    incident = _incident(deps, effect)
-    action = effect.payload["action"]
-    paging.pagerduty(deps, action, incident, effect.payload.get("summary", ""))
-    tries = f" after {effect.attempts} attempts" if effect.attempts > 1 else ""
-    entry = Entry(
-        deps.clock(), None, "page", f"PagerDuty {action} delivered{tries}", f"pagerduty:{effect.id}"
-    )
-    deps.store.incidents.add_entry(incident.number, entry)
-
-
-def _statuspage(deps: Deps, effect: Effect, slack: WebClient) -> None:
-    statuspage.deliver(
-        deps, _incident(deps, effect), effect.payload["body"], effect.payload["only_if_created"]
-    )
-
-
-def _notice(deps: Deps, effect: Effect, slack: WebClient) -> None:
-    incident = _incident(deps, effect)
-    data = effect.payload
-    if data["only_if_sent"] and not deps.store.state(notices.SENT.format(number=incident.number)):
-        return
-    notices.deliver(deps, incident, data["notice"])
-    if data["entry"]:
-        entry = Entry(
-            deps.clock(), data["actor"], "communicate", data["entry"], f"notice:{effect.id}"
-        )
-        deps.store.incidents.add_entry(incident.number, entry)
-
-
-def resolved_everywhere(deps: Deps, incident: Incident) -> None:
-    """Statuspage and whoever got the ongoing notice are told it is over (each only if it
-    was told it had begun; decided at delivery, after the rows before it in its lane)."""
-    status_page(
-        deps, incident, incident.summary or "This incident has been resolved.", only_if_created=True
-    )
-    notice(deps, incident, only_if_sent=True)
-
-
 # How each kind of row this module owes is delivered, for the composition root's table.
 KINDS = {
     "incident.card": Kind(_card, "The incident's card", paced=True, record=_record_card),
@@ -392,7 +296,4 @@ KINDS = {
     "incident.file": Kind(_file, "A file in the incident's thread", paced=True),
     "incident.page": Kind(_page, "A page", paced=True, fallback=_page_fallback),
     "incident.remind": Kind(_remind, "A reminder to the commander"),
-    "pagerduty": Kind(_pager, "The PagerDuty event", on_failure=_pager_or_commander),
-    "statuspage": Kind(_statuspage, "The Statuspage update", on_failure=_tell_commander),
-    "notice": Kind(_notice, "The user notice", on_failure=_tell_commander),
 }

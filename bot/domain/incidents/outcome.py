@@ -9,7 +9,7 @@ from datetime import datetime
 
 from bot import people
 from bot.deps import Deps
-from bot.domain.incidents import effects, room, service, texts
+from bot.domain.incidents import effects, outside, room, service, texts
 from bot.replies import Reply, UserError, mention
 from bot.store import ActionItem, Changed, Entry, Incident
 
@@ -133,8 +133,10 @@ def publish(outcome: Outcome, deps: Deps) -> None:
     for reply in outcome.thread:
         effects.thread(deps, incident.number, reply)
     if outcome.pager and incident.breached_at:  # it was paged: tell PagerDuty too
-        effects.pager(deps, incident, outcome.pager)
+        outside.pager(deps, incident, outcome.pager)
     if outcome.pager == "resolve":
-        effects.resolved_everywhere(deps, incident)
+        outside.resolved_everywhere(deps, incident)
     for document in outcome.files:
         effects.file(deps, incident.number, document.filename, document.title, document.content)
+    if outcome.files:
+        room.bookmark_files(deps, incident)

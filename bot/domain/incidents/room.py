@@ -137,6 +137,13 @@ def _has_room(deps: Deps, incident: Incident) -> bool:
     return bool(incident.room_id) or deps.store.outbox.has_pending(incident.number, CREATE)
 
 
+def bookmark_files(deps: Deps, incident: Incident) -> None:
+    """After files it owes (the post-mortem): its bookmarks again, to add the draft's link
+    once it is shared (the row comes after the file's in the incident's lane)."""
+    if _has_room(deps, incident):
+        _owe(deps, BOOKMARKS, incident.number)
+
+
 def after_resolve(deps: Deps, incident: Incident, now: datetime) -> None:
     """Archive the room once it has been quiet for `[incidents] archive_after_hours`."""
     if incident.room_id or deps.store.outbox.has_pending(incident.number, CREATE):

@@ -228,6 +228,9 @@ def bookmarks(deps: Deps, incident: Incident, slack: WebClient) -> Iterator[tupl
         link = slack.chat_getPermalink(channel=incident.card_channel, message_ts=incident.card_ts)
         yield f"{incident.ref} in {deps.settings.incidents_channel}", str(link["permalink"])
     yield from deps.settings.incidents.bookmarks.items()
+    shared = deps.store.state(effects.POSTMORTEM_FILE.format(incident.number))
+    if shared:
+        yield "Post-mortem draft", str(slack.files_info(file=shared)["file"]["permalink"])
 
 
 def _bookmarks(deps: Deps, effect: Effect, slack: WebClient) -> None:

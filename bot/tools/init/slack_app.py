@@ -72,6 +72,7 @@ oauth_config:
       - reactions:read    # reaction_added/removed events, reactions.get for pinned messages
       - reactions:write   # reactions.add/remove: confirm a pinned timeline entry
       - files:write       # files.getUploadURLExternal/completeUploadExternal: post-mortem .md
+      - files:read        # files.info: the post-mortem's link, bookmarked in an incident channel
       - usergroups:write  # usergroups.users.update: keep the on-call user group in step
       - channels:history  # conversations.history/replies: find a post made just before a crash
       - groups:history    # the same, when #incidents is a private channel

@@ -55,12 +55,6 @@ class Channels(Server):
         with self._lock:
             self.__dict__.setdefault("groups", {})[group] = list(users)
 
-    def _scope(self, *needed: str) -> dict[str, Any] | None:
-        """`missing_scope` (with what is `needed`) unless the token has one of them."""
-        if any(scope in self.scopes for scope in needed):
-            return None
-        return {"ok": False, "error": "missing_scope", "needed": ",".join(needed)}
-
     def _known(self, body: dict[str, Any], key: str = "channel") -> str | None:
         cid = str(body.get(key) or "")
         return cid if cid and not cid.startswith("#") and cid in self.channel_ids.values() else None

@@ -1,6 +1,7 @@
 """Files in the local Slack: files.getUploadURLExternal hands out an upload URL on the server
 (server.py keeps what is POSTed to it), files.completeUploadExternal shares the file in a
-channel or a thread."""
+channel or a thread (answering only ids and titles, as Slack does), files.info gives its
+permalink."""
 
 from __future__ import annotations
 
@@ -40,3 +41,15 @@ class Files(Server):
                 files=files,
             )
         return {"ok": True, "files": [{"id": f["id"], "title": f["title"]} for f in files]}
+
+    def _files_info(self, body: dict[str, Any]) -> dict[str, Any]:
+        refused = self._scope("files:read")
+        if refused:
+            return refused
+        with self._lock:
+            found = self.uploads.get(str(body.get("file") or ""))
+        if found is None or found["content"] is None:
+            return {"ok": False, "error": "file_not_found"}
+        # as Slack writes a file's address: https://<team>.slack.com/files/<user>/<id>/<name>
+        link = f"https://local.slack.com/files/{BOT_USER}/{found['id']}/{found['name']}"
+        return {"ok": True, "file": {**found, "content": None, "permalink": link}}

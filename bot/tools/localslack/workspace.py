@@ -102,6 +102,12 @@ class Workspace:
 
     # Kept between runs (the shell's workspace lives beside its database) ---------------------
 
+    def _scope(self, *needed: str) -> dict[str, Any] | None:
+        """`missing_scope` (with what is `needed`) unless the token has one of them."""
+        if any(scope in self.scopes for scope in needed):
+            return None
+        return {"ok": False, "error": "missing_scope", "needed": ",".join(needed)}
+
     def save(self, path: Path) -> None:
         """Messages, channels and uploads, written atomically (a crash keeps the last copy)."""
         with self._lock:
