@@ -83,6 +83,14 @@ def test_the_cards_forms_are_filled_in_line_by_line(tmp_path: Path) -> None:
     assert "Public update: Rolled back the index" in out
 
 
+def test_channels_shows_the_incidents_own_channel(tmp_path: Path) -> None:
+    script = "/incident open P1 Login broken\nchannels\nquit\n"
+    out = run_shell(tmp_path, script, env_extra={"INCIDENTS": '{"channel": "P0-P1"}'})
+    assert "#inc-1-login-broken: @opsbot, @you" in out
+    assert "  topic: P1 · Investigating · Commander @you" in out
+    assert "  bookmark: INC-1 in #incidents <" in out and "  pinned: m2" in out
+
+
 def test_shell_explains_what_it_does_not_know(tmp_path: Path) -> None:
     """Unknown words, commands and buttons get a hint, not a crash."""
     out = run_shell(

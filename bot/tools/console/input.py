@@ -168,6 +168,26 @@ class Input(Output):
             return
         self.user = rest
 
+    def _channels(self, rest: str) -> None:
+        """`channels`: each channel of the local workspace, as its header in Slack shows it:
+        private or archived, who is in it, its topic, bookmarks and pinned messages."""
+        for name, cid in sorted(self.slack.channel_ids.items()):
+            if not name.startswith("#"):
+                continue  # a DM
+            room = self.slack.room(cid)
+            archived = cid in self.slack.archived
+            flags = [w for w, on in (("private", room.private), ("archived", archived)) if on]
+            marked = f" ({', '.join(flags)})" if flags else ""
+            people = sorted("@" + self.slack.users.get(u, u) for u in room.members)
+            self._say(f"{name}{marked}: {', '.join(people) or 'nobody'}")
+            if room.topic:
+                self._say(f"  topic: {room.topic}")
+            for mark in room.bookmarks:
+                self._say(f"  bookmark: {mark['title']} <{mark['link']}>")
+            pinned = [self._number(self.slack.find(cid, ts)) for ts in room.pins]
+            if pinned:
+                self._say(f"  pinned: {', '.join(pinned)}")
+
     def _jobs(self, rest: str) -> None:
         for name, job in JOBS.items():
             self._say(f"{name}: {job.description}")

@@ -42,6 +42,7 @@ HELP = """Type a slash command as in Slack, e.g. `/incident open P1 Login broken
   react mN <emoji>     add a reaction (e.g. react m4 pushpin); unreact mN <emoji> removes it
   as <name>            act as another teammate (you, alice, bob, carol)
   wait 16m             let time pass (m, h or d): timers, pages and scheduled jobs run
+  channels             the channels: who is in each, topic, bookmarks, pinned messages
   jobs                 list jobs; run <job> [--dry-run] runs one now
   help                 this text; quit (or Ctrl-D) leaves"""
 
@@ -285,6 +286,7 @@ class Console(Input):
         "react": Input._react,
         "unreact": lambda self, rest: self._react(rest, added=False),
         "as": Input._as,
+        "channels": Input._channels,
         "jobs": Input._jobs,
         "run": Input._run,
         "wait": _wait,
