@@ -16,12 +16,14 @@ from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot import people
 from bot.config import Settings
 from bot.deps import Deps
 from bot.domain.incidents import service
 from bot.domain.incidents.outcome import Outcome, publish
 from bot.failures import failure_text
 from bot.replies import clip, span
+from bot.slacktext import plain
 from bot.store import Entry, StoreBusy, StoreUnwritable
 from commands.incident import render
 from commands.incident.parse import MAX_TITLE
@@ -202,14 +204,16 @@ def on_shortcut(
         # a message's address, as Slack writes it (chat.getPermalink would be a second call)
         "link": f"https://{domain}.slack.com/archives/{channel}/p{ts.replace('.', '')}",
     }
-    open_form(
-        context["deps"],
-        client,
-        shortcut["trigger_id"],
-        respond,
-        known=source["text"],
-        source=source,
-    )
+    deps: Deps = context["deps"]
+    known = readable(deps, source["text"])
+    open_form(deps, client, shortcut["trigger_id"], respond, known=known, source=source)
+
+
+def readable(deps: Deps, text: str) -> str:
+    """A message's text as a person reads it in Slack (`@alice`, a link's label), for a
+    plain-text field: its markup (`<@U…>`, `&amp;`) would show as typed. Names opsbot has
+    not learnt stay as Slack wrote them; no Slack call is made while Slack waits."""
+    return plain(text, names=deps.store.people.names(people.mentioned([text])))
 
 
 def on_submit(
@@ -230,7 +234,8 @@ def on_submit(
         more.append(
             Entry(min(at, now), source.get("user"), "pin", quoted, f"declared:{source['ts']}")
         )
-    if declared.known and declared.known != source.get("text"):
+    unchanged = readable(deps, str(source.get("text") or "")) if source else ""
+    if declared.known and declared.known != unchanged:
         more.append(Entry(now, actor, "update", f"Known at declaration: {declared.known}"))
     try:
         with deps.store.atomic():

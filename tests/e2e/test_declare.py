@@ -139,6 +139,28 @@ def test_a_message_becomes_an_incident_and_its_first_timeline_entry(
     assert not slack.room("#inc-1-checkout-down").private
 
 
+def test_the_prefilled_text_reads_as_in_slack_not_as_its_markup(
+    stack: Stack, slack: LocalSlack
+) -> None:
+    """Slack's message text carries `<@U…>`, `&amp;` and `<url|label>`: the form shows them
+    as Slack does; the quote on the timeline keeps Slack's markup, which Slack renders."""
+    stack.deps.store.people.save_name(BOB, "bob", stack.clock())
+    text = "<@U0BOB0001> says checkout &amp; payments fail, see <https://g.example/d/1|dashboard>"
+    said = slack.post("#general", ALICE, text)
+    body = message_shortcut(
+        "incident.declare", said, user=ALICE, user_name="alice", response_url=slack.response_url()
+    )
+    assert send(stack, body).status_code == 200
+    form = opened(slack)
+    known = form.view["blocks"][2]["element"]["initial_value"]
+    assert known == "@bob says checkout & payments fail, see dashboard"
+    values = {"title": {"title": "Checkout down"}, "severity": {"severity": "P2"}}
+    submit(stack, form, {**values, "known": {"known": known}})
+    entries = stack.deps.store.incidents.timeline(1)
+    assert f"“{text}”" in entries[0].text
+    assert not [e for e in entries if e.text.startswith("Known at declaration")]  # unchanged
+
+
 def test_a_trigger_slack_no_longer_takes_is_said_with_the_command_instead(
     stack: Stack, slack: LocalSlack
 ) -> None:
