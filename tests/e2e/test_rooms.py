@@ -374,3 +374,27 @@ def test_the_channel_is_archived_once_quiet_after_the_resolution(
         assert "Channel archived" in str(stack.deps.store.incidents.timeline(1))
     finally:
         stack.stop()
+
+
+def test_a_reply_in_a_thread_of_the_channel_keeps_it_open_too(
+    tmp_path: Path, slack: LocalSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The review goes on in a thread under opsbot's working card: that counts as people
+    writing there, though the card itself is opsbot's."""
+    stack = make(tmp_path, slack)
+    try:
+        stack.command("open P1 Login broken")
+        stack.settle()
+        stack.command("resolve INC-1 Reverted the deploy")
+        stack.settle()
+        later = stack.clock() + timedelta(hours=20)
+        working = slack.room(ROOM).pins[0]  # opsbot's working card
+        with monkeypatch.context() as patch:
+            patch.setattr(slack, "_next_ts", lambda: f"{later.timestamp():.6f}")
+            slack.post(ROOM, CAROL, "Timeline looks right to me", thread_ts=working)
+        stack.tick(hours=24, minutes=1)
+        assert slack.channel_id(ROOM) not in slack.archived
+        again = stack.deps.store.incidents.timers(1)["room_archive"]
+        assert abs((again - (later + timedelta(hours=24))).total_seconds()) < 1
+    finally:
+        stack.stop()

@@ -288,13 +288,17 @@ def _archive(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
 
 
 def last_human_message(slack: WebClient, channel: str) -> datetime | None:
-    """When a person last wrote in the channel (the newest 100 messages; a bot's are not)."""
+    """When a person last wrote in the channel: the newest of its latest 100 messages not a
+    bot's, or of a reply in a thread on one of them (opsbot posts no thread replies in an
+    incident's channel, so those are people's)."""
     found = slack.conversations_history(channel=channel, limit=100)
+    seen: list[float] = []
     for message in found.get("messages") or []:
-        if message.get("bot_id") or message.get("subtype") or not message.get("user"):
-            continue
-        return datetime.fromtimestamp(float(message["ts"]), UTC)
-    return None
+        if message.get("latest_reply"):
+            seen.append(float(message["latest_reply"]))
+        if not (message.get("bot_id") or message.get("subtype") or not message.get("user")):
+            seen.append(float(message["ts"]))
+    return datetime.fromtimestamp(max(seen), UTC) if seen else None
 
 
 def _record_archive(deps: Deps, effect: Effect, result: dict[str, Any]) -> None:

@@ -20,8 +20,12 @@ class Conversations(Workspace):
         inclusive = str(body.get("inclusive", "")).lower() in ("1", "true")
         with_metadata = str(body.get("include_all_metadata", "")).lower() in ("1", "true")
         with self._lock:
+            replies: dict[str, list[Any]] = {}
+            for m in self.messages:
+                if m.channel == channel and m.thread_ts and m.thread_ts != m.ts:
+                    replies.setdefault(m.thread_ts, []).append(m)
             found = [
-                m.as_api(with_metadata)
+                m.as_api(with_metadata) | _thread_of(m, replies.get(m.ts, []))
                 for m in self.messages
                 if m.channel == channel
                 and not m.thread_ts
@@ -106,4 +110,17 @@ def _page(
         "messages": page,
         "has_more": more,
         "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+    }
+
+
+def _thread_of(parent: Any, replies: list[Any]) -> dict[str, Any]:
+    """What conversations.history says of a thread on a message: its count, when it was
+    last replied to, and who replied (the replies themselves are conversations.replies')."""
+    if not replies:
+        return {}
+    return {
+        "thread_ts": parent.ts,
+        "reply_count": len(replies),
+        "latest_reply": max(replies, key=lambda r: float(r.ts)).ts,
+        "reply_users": list(dict.fromkeys(r.user for r in replies)),
     }
