@@ -217,12 +217,12 @@ def test_a_lower_severity_later_does_not_rewrite_a_missed_target(deps, clock) ->
 def test_a_target_missed_unacknowledged_stays_missed_at_its_severity(deps, clock) -> None:
     """A P0 breached, then lowered to P3 and acknowledged, is judged "missed" at P0, not "met"
     against P3's 24 h; one acknowledged in time stays "met" when raised afterwards."""
-    from bot.domain.incidents import service, targets
+    from bot.domain.incidents import alarms, targets
 
     run(deps, "open P0 Checkout down")
     run(deps, "open P2 Search slow")
     clock.advance(minutes=20)
-    service.breach(deps.store, deps.settings, 1, now=clock())
+    alarms.breach(deps.store, deps.settings, 1, now=clock())
     run(deps, "sev INC-1 P3")
     run(deps, "ack INC-1")
     run(deps, "ack INC-2")

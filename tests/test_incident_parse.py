@@ -24,6 +24,8 @@ SEVERITIES = ("P0", "P1", "P2", "P3")
         ("resolve", p.Resolve()),
         ("resolve INC-2 Reverted v1.4.2", p.Resolve(2, "Reverted v1.4.2")),
         ("resolve Reverted the deploy", p.Resolve(None, "Reverted the deploy")),
+        ("reopen INC-2  Errors   are back", p.Reopen(2, "Errors are back")),
+        ("reopen INC-2", p.Reopen(2)),
         ("update INC-2 Rolled back", p.Update("Rolled back", 2)),
         ("update 3 users affected", p.Update("3 users affected")),
         ("sev INC-2 p1", p.Sev("P1", 2)),

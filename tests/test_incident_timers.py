@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.config import Settings
-from bot.domain.incidents import service, timers
+from bot.domain.incidents import alarms, service, timers
 from bot.store import Incident
 from tests.conftest import T0
 
@@ -72,8 +72,8 @@ def test_open_arms_by_severity() -> None:
 def test_breach_is_recorded_once(store, settings, clock) -> None:
     """The first firing records the breach; later ones, or after an ack, do nothing."""
     service.open_incident(store, settings, title="Down", severity="P0", actor="U1", now=clock())
-    assert service.breach(store, settings, 1, now=clock.advance(minutes=15)) is not None
-    assert service.breach(store, settings, 1, now=clock.advance(minutes=1)) is None
+    assert alarms.breach(store, settings, 1, now=clock.advance(minutes=15)) is not None
+    assert alarms.breach(store, settings, 1, now=clock.advance(minutes=1)) is None
     assert [e.kind for e in store.incidents.timeline(1)].count("breach") == 1
     assert store.incidents.timers(1).get(timers.ACK_DEADLINE) is None
 
@@ -84,7 +84,7 @@ def test_lowered_severity_moves_the_deadline(store, settings, clock) -> None:
     service.open_incident(store, settings, title="Down", severity="P0", actor="U1", now=clock())
     service.set_severity(store, settings, 1, "P2", actor="U1", now=clock.advance(minutes=5))
     assert store.incidents.timers(1)[timers.ACK_DEADLINE] == T0 + timedelta(hours=4)
-    assert service.breach(store, settings, 1, now=clock.advance(minutes=11)) is None
+    assert alarms.breach(store, settings, 1, now=clock.advance(minutes=11)) is None
     assert store.incidents.timers(1)[timers.ACK_DEADLINE] == T0 + timedelta(hours=4)
 
 
@@ -94,7 +94,7 @@ def test_raised_severity_can_breach_at_once(store, settings, clock) -> None:
     service.set_severity(store, settings, 1, "P0", actor="U1", now=clock.advance(minutes=20))
     assert store.incidents.timers(1)[timers.ACK_DEADLINE] == T0 + timedelta(minutes=15)
     assert store.incidents.due_timers(clock())[0].kind == timers.ACK_DEADLINE
-    assert service.breach(store, settings, 1, now=clock()) is not None
+    assert alarms.breach(store, settings, 1, now=clock()) is not None
 
 
 @pytest.mark.both_engines

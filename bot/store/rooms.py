@@ -35,6 +35,13 @@ class RoomStore(Repository):
             _update(db, number, {"room_archived_at": at})
             _insert_entries(db, number, (entry,))
 
+    def forget(self, number: int, entry: Entry) -> None:
+        """Its archived channel is let go (no bot can unarchive one): a new one can be made."""
+        gone = dict.fromkeys(("room_id", "room_name", "room_card_ts", "room_archived_at"))
+        with self._write() as db:
+            _update(db, number, gone)
+            _insert_entries(db, number, (entry,))
+
     def by_room(self, channel: str) -> Incident | None:
         """The incident whose channel this is."""
         query = select(incidents).where(incidents.c.room_id == channel).limit(1)

@@ -35,6 +35,12 @@ class Resolve:
 
 
 @dataclass(frozen=True)
+class Reopen:
+    ref: int | None = None
+    why: str | None = None
+
+
+@dataclass(frozen=True)
 class Update:
     text: str
     ref: int | None = None
@@ -140,6 +146,7 @@ Args = (
     Open
     | Ack
     | Resolve
+    | Reopen
     | Update
     | Sev
     | Status

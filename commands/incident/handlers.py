@@ -9,7 +9,6 @@ the outbox delivers the effects after the ack (bot/outbox.py, effects.py).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,21 +16,23 @@ from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
 from bot.deps import Deps
-from bot.domain.incidents import card, followup, outside, service, texts
+from bot.domain.incidents import card, followup, service, texts
 from bot.domain.incidents.outcome import (
     Document,
     Outcome,
+    acknowledged_too,
     learn_names,
     outcome_of,
     postmortem_text,
     publish,
+    reopen,
     resolve,
     write_postmortem,
 )
 from bot.domain.oncall import who
 from bot.replies import Reply, UserError, hhmm, mention, when
 from bot.store import Entry, Incident
-from commands.incident import modals, render
+from commands.incident import comms, modals, render
 from commands.incident import parse as p
 
 
@@ -125,31 +126,13 @@ def execute(args: p.Args, deps: Deps, *, actor: str, here: str | None = None) ->
 
 # What a resolved incident still takes: reading it, post-mortem work, the resolved notice.
 _READING, _FOLLOW_UP = (p.Show, p.Timeline, p.Postmortem), (p.Action, p.Actions, p.Done)
-AFTER_RESOLUTION = (*_READING, *_FOLLOW_UP, p.Comms, p.Notify)
+AFTER_RESOLUTION = (*_READING, *_FOLLOW_UP, p.Comms, p.Notify, p.Reopen)
 
 
 def _postmortem_follows(deps: Deps, incident: Incident) -> None:
     """Post-mortem work after resolution keeps the stored draft in step."""
     if not incident.is_open and deps.store.followups.postmortem(incident.number):
         write_postmortem(deps, incident, deps.clock())
-
-
-def _acknowledged_too(deps: Deps, number: int, actor: str, by: str, outcome: Outcome) -> Outcome:
-    """Work recorded outside the incident's own change (an edit, an action item, the notice)
-    still acknowledges an incident nobody has: the outcome gains that line, the card and
-    PagerDuty's acknowledgement."""
-    changed = service.acknowledge_by_work(
-        deps.store, deps.settings, number, actor=actor, now=deps.clock(), by=by
-    )
-    if changed is None:
-        return outcome
-    ack = outcome_of(changed, "acknowledged")
-    return replace(
-        outcome,
-        incident=outcome.incident or ack.incident,
-        thread=ack.thread + outcome.thread,
-        pager=outcome.pager or ack.pager,
-    )
 
 
 def _ack(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
@@ -217,7 +200,7 @@ def _edit(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
         incident,
         (note,),
     )
-    return _acknowledged_too(deps, number, actor, "editing the timeline", outcome)
+    return acknowledged_too(deps, number, actor, "editing the timeline", outcome)
 
 
 def entry_incident(incident: Incident | None) -> Incident:
@@ -228,7 +211,7 @@ def entry_incident(incident: Incident | None) -> Incident:
 # What writes or shows a post-mortem, which names people: their names are asked of Slack
 # first, outside the transaction (bot/people.py); inside, only the kept names are used.
 WRITES_POSTMORTEM = (p.Resolve, p.Postmortem, p.Action, p.Done)
-POSTMORTEM_BUTTONS = {card.STEP_ACTIONS["Resolve"], card.STEP_ACTIONS["Post-mortem"]}
+POSTMORTEM_BUTTONS = {card.STEP_ACTIONS["Post-mortem"]}
 
 
 def _show(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
@@ -267,7 +250,7 @@ def _action(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
     outcome = Outcome(
         render.render_done(incident, f"action item A{item} added for {mention(args.owner)}")
     )
-    return _acknowledged_too(deps, number, actor, "adding an action item", outcome)
+    return acknowledged_too(deps, number, actor, "adding an action item", outcome)
 
 
 def _actions(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
@@ -284,39 +267,7 @@ def _done(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
     incident = entry_incident(deps.store.incidents.incident(number))
     _postmortem_follows(deps, incident)
     outcome = Outcome(render.render_done(incident, f"action item A{args.item} is done"))
-    return _acknowledged_too(deps, number, actor, "closing an action item", outcome)
-
-
-def _comms(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
-    incident, entries = _load(deps, number)
-    return Outcome(texts.render_comms(incident, deps.settings, deps.clock(), entries))
-
-
-def _public(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
-    changed = service.public_update(
-        deps.store, deps.settings, number, args.text, actor=actor, now=deps.clock()
-    )
-    outside.status_page(deps, changed.incident, args.text)
-    return outcome_of(changed, "public update posted to the status page")
-
-
-def _public_title(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
-    changed = service.set_public_title(
-        deps.store, deps.settings, number, args.title, actor=actor, now=deps.clock()
-    )
-    return outcome_of(changed, "public title set")
-
-
-def _notify(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
-    incident = entry_incident(deps.store.incidents.incident(number))
-    if not deps.settings.status_page.notice_webhook:
-        raise UserError(
-            "No notice webhook is configured (`status_page.notice_webhook`); "
-            f"`/incident comms {incident.ref}` gives the text to copy."
-        )
-    outside.notice(deps, incident, entry="User notice sent", actor=actor)
-    outcome = Outcome(render.render_done(incident, "the user notice is being sent"))
-    return _acknowledged_too(deps, number, actor, "sending the user notice", outcome)
+    return acknowledged_too(deps, number, actor, "closing an action item", outcome)
 
 
 def _load(deps: Deps, number: int) -> tuple[Incident, list[Entry]]:
@@ -339,25 +290,12 @@ _ON_INCIDENT: dict[type, Callable[[Deps, int, Any, str], Outcome]] = {
     p.Action: _action,
     p.Actions: _actions,
     p.Done: _done,
-    p.Comms: _comms,
-    p.Public: _public,
-    p.PublicTitle: _public_title,
-    p.Notify: _notify,
+    p.Comms: comms.draft,
+    p.Public: comms.public,
+    p.PublicTitle: comms.public_title,
+    p.Notify: comms.notify,
+    p.Reopen: lambda d, n, a, u: reopen(d, n, a.why, u),
 }
-
-
-def _communicate(deps: Deps, number: int, actor: str) -> Outcome:
-    changed = service.mark_communicated(
-        deps.store, deps.settings, number, actor=actor, now=deps.clock()
-    )
-    outcome = outcome_of(changed, "Communicate step started")
-    checklist = Reply(
-        ":mega: *Communicate* (the plan's step 4)\n• Update the status page\n"
-        "• Notify affected users\n• Keep stakeholders informed\n"
-        f"`/incident comms {changed.incident.ref}` drafts the notification; post each update "
-        "with `/incident update` so it lands on the timeline."
-    )
-    return replace(outcome, thread=outcome.thread + (checklist,))
 
 
 def _postmortem_button(deps: Deps, number: int, actor: str) -> Outcome:
@@ -387,7 +325,7 @@ BUTTONS: dict[str, Callable[[Deps, int, str], Outcome]] = {
     card.STEP_ACTIONS["Acknowledge"]: lambda d, n, u: _ack(d, n, None, u),
     card.STEP_ACTIONS["Investigate"]: lambda d, n, u: _status(d, n, p.Status("investigating"), u),
     card.STEP_ACTIONS["Mitigate"]: lambda d, n, u: _status(d, n, p.Status("mitigating"), u),
-    card.STEP_ACTIONS["Communicate"]: _communicate,
+    card.STEP_ACTIONS["Communicate"]: comms.communicate,
     card.STEP_ACTIONS["Post-mortem"]: _postmortem_button,
     card.TAKE_COMMAND: _take("commander"),
     card.TAKE_COMMS: _take("comms"),

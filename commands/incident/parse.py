@@ -23,6 +23,7 @@ from commands.incident.args import (
     Postmortem,
     Public,
     PublicTitle,
+    Reopen,
     Resolve,
     Role,
     Sev,
@@ -61,6 +62,7 @@ __all__ = [
     "Postmortem",
     "Public",
     "PublicTitle",
+    "Reopen",
     "Resolve",
     "Role",
     "Sev",
@@ -83,7 +85,7 @@ USAGE = """*Usage:* `/incident <subcommand>` (`/incident` alone: a form to decla
 • `action [INC-n] @owner <text> [due YYYY-MM-DD]` · `actions [INC-n]` · `done [INC-n] A<n>`
 • `public [INC-n] <text>`: a public update (status page) · `public-title [INC-n] <title>`
 • `comms [INC-n]`: draft the user notification · `notify [INC-n]`: send it (webhook)
-• `resolve [INC-n] [summary]`
+• `resolve [INC-n] [summary]` · `reopen INC-n [why]`: a resolved incident, open again
 • `list [open|all] [P1] [page N]` · `show [INC-n]` · `timeline [INC-n]`
 • `postmortem [INC-n]` · `help`
 Leave out `INC-n` when exactly one incident is open, or in the incident's own channel."""
@@ -93,6 +95,7 @@ LINES = {
     "open": "`/incident open [P0|P1|P2|P3] <title>`",
     "ack": "`/incident ack [INC-n]`",
     "resolve": "`/incident resolve [INC-n] [summary]`",
+    "reopen": "`/incident reopen INC-n [why]`",
     "update": "`/incident update [INC-n] [at HH:MM] <text>`",
     "sev": "`/incident sev [INC-n] <P0-P3>`",
     "status": "`/incident status [INC-n] investigating|identified|mitigating|monitoring`",
@@ -339,6 +342,7 @@ _WITH_REF: dict[str, Parser] = {
     "ack": _ack,
     "acknowledge": _ack,
     "resolve": _resolve,
+    "reopen": lambda ref, rest, sev: Reopen(ref, " ".join(rest.split()) or None),
     "update": _update,
     "sev": _sev,
     "severity": _sev,

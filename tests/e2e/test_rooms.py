@@ -398,3 +398,45 @@ def test_a_reply_in_a_thread_of_the_channel_keeps_it_open_too(
         assert abs((again - (later + timedelta(hours=24))).total_seconds()) < 1
     finally:
         stack.stop()
+
+
+def test_reopened_after_its_channel_was_archived_it_gets_a_new_one(
+    tmp_path: Path, slack: LocalSlack
+) -> None:
+    """Slack lets no bot unarchive a channel: reopening makes `-2`, with everyone invited
+    again; reopened before the archive, it keeps its channel and the archive is called off."""
+    stack = make(tmp_path, slack)
+    try:
+        stack.command("open P1 Login broken")
+        stack.settle()
+        stack.command("resolve INC-1 Reverted the deploy")
+        stack.settle()
+        stack.tick(hours=24, minutes=1)
+        assert slack.channel_id(ROOM) in slack.archived
+        answer = stack.command("reopen INC-1 Errors are back")
+        assert "INC-1: reopened" in answer.text, answer.text
+        stack.settle()
+        incident = stack.deps.store.incidents.incident(1)
+        assert incident is not None and incident.status == "investigating"
+        assert incident.resolved_at is None and incident.room_name == "inc-1-login-broken-2"
+        again = slack.room("#inc-1-login-broken-2")
+        assert again.members == {BOT_USER, ALICE, BOB, BOSS}
+        texts = [e.text for e in stack.deps.store.incidents.timeline(1)]
+        assert "Reopened: Errors are back" in texts
+        assert any("#inc-1-login-broken stays archived" in t for t in texts)
+        steps = [
+            b for b in cards(slack)[0].blocks if b.get("block_id", "").startswith("incident.steps")
+        ]
+        labels = [e["text"]["text"] for e in steps[0]["elements"]]
+        assert "Resolve" in labels and "✓ Resolve" not in labels  # to be done again
+        # resolved and reopened before the archive: the same channel, and no archive
+        stack.command("resolve INC-1 Reverted again")
+        stack.settle()
+        stack.command("reopen INC-1")
+        stack.settle()
+        assert stack.deps.store.incidents.timers(1).get("room_archive") is None
+        stack.tick(hours=25)
+        assert slack.channel_id("#inc-1-login-broken-2") not in slack.archived
+        assert "nothing to reopen" in stack.command("reopen INC-1").text
+    finally:
+        stack.stop()

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from bot.config import Settings
 from bot.deps import Deps
 from bot.domain.incidents import effects, outside, room, service, targets, texts, timers
 from bot.domain.oncall import who
 from bot.replies import Reply, mention, span
-from bot.store import Entry, Incident, Timer
+from bot.store import Change, Changed, Entry, Incident, Store, Timer
 
 
 def fire(deps: Deps, timer: Timer, now: datetime) -> str:
@@ -29,8 +30,31 @@ def fire(deps: Deps, timer: Timer, now: datetime) -> str:
         return ALARMS[timer.kind](deps, incident, now)
 
 
+def breach(store: Store, settings: Settings, number: int, *, now: datetime) -> Changed | None:
+    """The response target passed: record it once. None if it no longer applies."""
+    outcome: list[bool] = []
+
+    def decide(incident: Incident) -> Change:
+        off: timers.Timers = {timers.ACK_DEADLINE: None}
+        if not incident.is_open or incident.acked_at or incident.breached_at:
+            return Change(timers=off)
+        if now < targets.ack_deadline(incident, settings):  # severity lowered since it was armed
+            return Change(timers={timers.ACK_DEADLINE: targets.ack_deadline(incident, settings)})
+        outcome.append(True)
+        target = span(targets.response_target(incident, settings))
+        text = f"Response target of {target} passed without acknowledgement; escalating"
+        if settings.oncall.escalation:  # the next link of the chain, if there is one
+            delay = timedelta(minutes=settings.oncall.escalation_delay_minutes)
+            off[timers.ESCALATE] = now + delay
+        fields = {"breached_at": now, **targets.judge(incident, settings, False)}
+        return Change(fields, (Entry(now, None, "breach", text),), off)
+
+    changed = store.incidents.change_incident(number, decide)
+    return changed if outcome else None
+
+
 def _breach(deps: Deps, incident: Incident, now: datetime) -> str:
-    changed = service.breach(deps.store, deps.settings, incident.number, now=now)
+    changed = breach(deps.store, deps.settings, incident.number, now=now)
     if changed is None:
         return f"{incident.ref}: response target no longer applies"
     effects.card(deps, incident.number)

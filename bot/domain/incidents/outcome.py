@@ -43,6 +43,24 @@ def outcome_of(changed: Changed, what: str) -> Outcome:
     return Outcome(reply, changed.incident, lines, pager=pager, newcomers=newcomers)
 
 
+def acknowledged_too(deps: Deps, number: int, actor: str, by: str, outcome: Outcome) -> Outcome:
+    """Work recorded outside the incident's own change (an edit, an action item, the notice)
+    still acknowledges an incident nobody has: the outcome gains that line, the card and
+    PagerDuty's acknowledgement."""
+    changed = service.acknowledge_by_work(
+        deps.store, deps.settings, number, actor=actor, now=deps.clock(), by=by
+    )
+    if changed is None:
+        return outcome
+    ack = outcome_of(changed, "acknowledged")
+    return replace(
+        outcome,
+        incident=outcome.incident or ack.incident,
+        thread=ack.thread + outcome.thread,
+        pager=outcome.pager or ack.pager,
+    )
+
+
 def thread_line(entry: Entry) -> str:
     who = mention(entry.actor) if entry.actor else "opsbot"
     at = f" (at {entry.at:%a %d %b %H:%M} UTC)" if entry.kind == "note" else ""
@@ -68,6 +86,14 @@ def resolve(deps: Deps, number: int, summary: str | None, actor: str) -> Outcome
     notice_post = texts.render_markdown("Resolution notice", f"```\n{notice}\n```")
     draft = Document(f"{ref}-postmortem.md", f"Post-mortem draft for {ref}", markdown)
     return replace(outcome, thread=outcome.thread + (notice_post,), files=(draft,))
+
+
+def reopen(deps: Deps, number: int, why: str | None, actor: str) -> Outcome:
+    """Open again: its channel kept, or a new one for one archived."""
+    now = deps.clock()
+    changed = service.reopen(deps.store, deps.settings, number, actor=actor, why=why, now=now)
+    incident = room.reopened(deps, changed.incident, now)
+    return outcome_of(replace(changed, incident=incident), "reopened; it is investigating again")
 
 
 def write_postmortem(deps: Deps, incident: Incident, now: datetime) -> tuple[str, str]:

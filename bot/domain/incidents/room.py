@@ -13,12 +13,13 @@ thread of the incidents channel, with a line saying why.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.domain.incidents import service
 from bot.lanes import slack_lane
-from bot.store import Incident
+from bot.store import Entry, Incident
 
 if TYPE_CHECKING:
     from bot.deps import Deps
@@ -149,6 +150,21 @@ def after_resolve(deps: Deps, incident: Incident, now: datetime) -> None:
     if incident.room_id or deps.store.outbox.has_pending(incident.number, CREATE):
         hours = deps.settings.incidents.archive_after_hours
         service.rearm(deps.store, incident.number, ARCHIVE, now + timedelta(hours=hours))
+
+
+def reopened(deps: Deps, incident: Incident, now: datetime) -> Incident:
+    """Reopened: the archive timer off. An archived room is let go, since Slack lets no bot
+    unarchive a channel: a new one is made (its name gets `-2`), everyone invited again."""
+    service.rearm(deps.store, incident.number, ARCHIVE, None)
+    if not (incident.room_id and incident.room_archived_at):
+        return incident
+    text = (
+        f"#{incident.room_name} stays archived (Slack lets no bot unarchive a channel); "
+        "a new channel is made"
+    )
+    deps.store.rooms.forget(incident.number, Entry(now, None, "post", text))
+    deps.store.set_state(INVITED_KEY.format(incident.number), "[]")
+    return replace(incident, room_id=None, room_name=None, room_card_ts=None, room_archived_at=None)
 
 
 def archive_if_quiet(deps: Deps, incident: Incident, now: datetime) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.domain.incidents import timers
-from bot.domain.incidents.targets import ack_deadline, judge, judged, response_target, target_met
+from bot.domain.incidents.targets import ack_deadline, judge, judged, target_met
 from bot.replies import UserError, mention, span
 from bot.store import Change, Changed, Entry, Incident, Store
 
@@ -337,27 +337,25 @@ def resolve(
     return store.incidents.change_incident(number, decide)
 
 
-def breach(store: Store, settings: Settings, number: int, *, now: datetime) -> Changed | None:
-    """The response target passed: record it once. None if it no longer applies."""
-    outcome: list[bool] = []
+def reopen(
+    store: Store, settings: Settings, number: int, *, actor: str, why: str | None, now: datetime
+) -> Changed:
+    """Resolved too soon: open again, investigating, with its reminders counted from now."""
 
     def decide(incident: Incident) -> Change:
-        off: timers.Timers = {timers.ACK_DEADLINE: None}
-        if not incident.is_open or incident.acked_at or incident.breached_at:
-            return Change(timers=off)
-        if now < ack_deadline(incident, settings):  # severity lowered since it was armed
-            return Change(timers={timers.ACK_DEADLINE: ack_deadline(incident, settings)})
-        outcome.append(True)
-        target = span(response_target(incident, settings))
-        text = f"Response target of {target} passed without acknowledgement; escalating"
-        if settings.oncall.escalation:  # the next link of the chain, if there is one
-            delay = timedelta(minutes=settings.oncall.escalation_delay_minutes)
-            off[timers.ESCALATE] = now + delay
-        fields = {"breached_at": now, **judge(incident, settings, False)}
-        return Change(fields, (Entry(now, None, "breach", text),), off)
+        if incident.is_open:
+            raise UserError(f"{incident.ref} is open; there is nothing to reopen.")
+        fields: dict[str, Any] = dict.fromkeys(("resolved_at", "resolved_by", "mitigated_at"))
+        fields |= {"status": "investigating", "summary": None}
+        after = replace(incident, **fields)
+        due = {
+            **timers.reminders(after, settings, now),
+            **timers.communication(after, settings, now, first=False),
+        }
+        text = "Reopened" + (f": {why}" if why else "")
+        return Change(fields, (Entry(now, actor, "reopen", text),), due)
 
-    changed = store.incidents.change_incident(number, decide)
-    return changed if outcome else None
+    return store.incidents.change_incident(number, decide)
 
 
 def snooze(store: Store, number: int, minutes: int, *, actor: str, now: datetime) -> Changed:

@@ -13,6 +13,7 @@ STEP_OF_KIND = {
     "page": "Acknowledge",
     "severity": "Acknowledge",  # "assess severity" is part of acknowledging
     "investigate": "Investigate",
+    "reopen": "Investigate",  # resolved too soon: back to finding out
     "mitigate": "Mitigate",
     # an internal `/incident update` is war-room news, not the Communicate step (status page,
     # users, stakeholders): it stays under the step the incident is in
@@ -72,6 +73,8 @@ def steps_done(entries: list[Entry]) -> dict[str, Entry | None]:
         step = STEP_OF_KIND.get(entry.kind)
         if entry.kind == "investigate" and done["Mitigate"] is not None:
             done["Mitigate"] = None  # back to investigating: the mitigation did not hold
+        if entry.kind == "reopen":  # neither the mitigation nor the resolution held
+            done["Mitigate"] = done["Resolve"] = None
         if step and entry.kind in DOING_KINDS and done[step] is None:
             done[step] = entry
     return done
