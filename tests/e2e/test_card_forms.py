@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,6 +20,7 @@ from tests.helpers import HTTP
 
 BOB = "U0BOB0001"
 FAST = {"backoff_cap_seconds": 0.1, "slack_posts_per_second": 50, "slack_burst": 50}
+pytestmark = pytest.mark.both_engines  # each form's change, on SQLite and on PostgreSQL
 
 
 @pytest.fixture
@@ -32,10 +32,10 @@ def slack() -> Iterator[LocalSlack]:
 
 
 @pytest.fixture
-def stack(tmp_path: Path, slack: LocalSlack) -> Iterator[Stack]:
+def stack(slack: LocalSlack, database: str) -> Iterator[Stack]:
     made = Stack(
         slack,
-        tmp_path / "opsbot.db",
+        database,
         Clock(datetime.now(UTC)),
         outbox=FAST,
         oncall={"rotation": [BOB]},

@@ -38,10 +38,11 @@ def slack() -> Iterator[LocalSlack]:
         yield workspace
 
 
-def make(tmp_path: Path, slack: LocalSlack, **incidents: Any) -> Stack:
+def make(tmp_path: Path, slack: LocalSlack, db: str | None = None, **incidents: Any) -> Stack:
+    """`db`: the `database` fixture's (a test on both engines), else a SQLite file."""
     return Stack(
         slack,
-        tmp_path / "opsbot.db",
+        db or tmp_path / "opsbot.db",
         Clock(datetime.now(UTC)),
         outbox=FAST,
         oncall={"rotation": [BOB], "escalation": BOSS},
@@ -53,10 +54,13 @@ def cards(slack: LocalSlack, channel: str = "#incidents") -> list[Message]:
     return [m for m in slack.history(channel) if not m.thread_ts]
 
 
+@pytest.mark.both_engines
 def test_a_p1_works_in_its_own_channel_and_commands_there_mean_it(
-    tmp_path: Path, slack: LocalSlack
+    tmp_path: Path, slack: LocalSlack, database: str
 ) -> None:
-    stack = make(tmp_path, slack, bookmarks={"Runbook": "https://runbooks.example.com/login"})
+    stack = make(
+        tmp_path, slack, database, bookmarks={"Runbook": "https://runbooks.example.com/login"}
+    )
     try:
         assert "INC-1" in stack.command("open P1 Login broken").text
         stack.settle()
@@ -126,10 +130,11 @@ def test_an_archived_channel_of_the_same_name_is_passed_over_never_doubled(
         stack.stop()
 
 
+@pytest.mark.both_engines
 def test_a_crash_between_creating_the_channel_and_recording_it_leaves_one_channel(
-    tmp_path: Path, slack: LocalSlack
+    tmp_path: Path, slack: LocalSlack, database: str
 ) -> None:
-    stack = make(tmp_path, slack)
+    stack = make(tmp_path, slack, database)
     try:
         stack.deps.outbox.stop()  # delivered below, by hand
         stack.command("open P1 Login broken")
@@ -400,12 +405,13 @@ def test_a_reply_in_a_thread_of_the_channel_keeps_it_open_too(
         stack.stop()
 
 
+@pytest.mark.both_engines
 def test_reopened_after_its_channel_was_archived_it_gets_a_new_one(
-    tmp_path: Path, slack: LocalSlack
+    tmp_path: Path, slack: LocalSlack, database: str
 ) -> None:
     """Slack lets no bot unarchive a channel: reopening makes `-2`, with everyone invited
     again; reopened before the archive, it keeps its channel and the archive is called off."""
-    stack = make(tmp_path, slack)
+    stack = make(tmp_path, slack, database)
     try:
         stack.command("open P1 Login broken")
         stack.settle()
