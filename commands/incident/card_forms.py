@@ -140,6 +140,9 @@ def _answers(view: dict[str, Any]) -> dict[str, str]:
 
 def _update(deps: Deps, number: int, answers: dict[str, str], actor: str) -> tuple[Outcome, ...]:
     text, status = answers.get(TEXT, ""), answers.get(STATUS, KEEP)
+    incident = deps.store.incidents.incident(number)
+    if incident is None or not incident.is_open:  # resolved since the form opened
+        raise Refused(TEXT, f"INC-{number} is resolved: nothing was posted.")
     if not text:
         raise Refused(TEXT, "Say what changed, e.g. Rolled back v1.4.2; errors falling.")
     now, done = deps.clock(), []
@@ -169,20 +172,13 @@ def _severity(deps: Deps, number: int, answers: dict[str, str], actor: str) -> t
     level, why = answers.get(LEVEL, ""), answers.get(WHY, "")
     if level not in deps.settings.severities:
         raise Refused(LEVEL, "Choose one of the plan's severities.")
-    now = deps.clock()
     try:
         changed = service.set_severity(
-            deps.store, deps.settings, number, level, actor=actor, now=now
+            deps.store, deps.settings, number, level, actor=actor, now=deps.clock(), why=why
         )
     except UserError as exc:
         raise Refused(LEVEL, str(exc)) from None
-    done = [outcome_of(changed, f"severity is now {level}")]
-    if why:
-        said = service.post_update(
-            deps.store, deps.settings, number, f"Why {level}: {why}", actor=actor, now=now
-        )
-        done.append(outcome_of(said, "reason added to the timeline"))
-    return tuple(done)
+    return (outcome_of(changed, f"severity is now {level}"),)
 
 
 def _resolve(deps: Deps, number: int, answers: dict[str, str], actor: str) -> tuple[Outcome, ...]:

@@ -229,10 +229,14 @@ def _timeline(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
 def _postmortem(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
     """The stored draft once resolved; while open, the draft of what is known so far."""
     incident = entry_incident(deps.store.incidents.incident(number))
-    stored = deps.store.followups.postmortem(number)
-    markdown = stored.markdown if stored else postmortem_text(deps, incident)
+    markdown = _postmortem_markdown(deps, incident)
     reply = texts.render_markdown(f"Post-mortem draft for {incident.ref}", markdown)
     return Outcome(Reply(reply.text, reply.blocks))
+
+
+def _postmortem_markdown(deps: Deps, incident: Incident) -> str:
+    stored = None if incident.is_open else deps.store.followups.postmortem(incident.number)
+    return stored.markdown if stored else postmortem_text(deps, incident)
 
 
 def _action(deps: Deps, number: int, args: Any, actor: str) -> Outcome:
@@ -300,8 +304,7 @@ _ON_INCIDENT: dict[type, Callable[[Deps, int, Any, str], Outcome]] = {
 
 def _postmortem_button(deps: Deps, number: int, actor: str) -> Outcome:
     incident = entry_incident(deps.store.incidents.incident(number))
-    stored = deps.store.followups.postmortem(number)
-    markdown = stored.markdown if stored else postmortem_text(deps, incident)
+    markdown = _postmortem_markdown(deps, incident)
     draft = Document(
         f"{incident.ref}-postmortem.md", f"Post-mortem draft for {incident.ref}", markdown
     )

@@ -132,6 +132,13 @@ def test_an_update_without_text_or_with_a_status_gone_stale_changes_nothing(
     internal = submit(stack, form, {"text": {"text": "Now fixing"}})
     assert internal.text == ""
     assert texts(stack)[-1] == "Now fixing"
+    # resolved since the form opened: nothing is posted, on the timeline or the status page
+    stack.command("resolve INC-1 Fixed")
+    stack.settle()
+    before = texts(stack)
+    late = submit(stack, form, {"text": {"text": "Late"}, "audience": {"audience": "public"}})
+    assert "is resolved" in late.json()["errors"]["text"]
+    assert texts(stack) == before
 
 
 def test_change_severity_raises_it_with_its_reason_and_the_channel_follows(
@@ -148,7 +155,9 @@ def test_change_severity_raises_it_with_its_reason_and_the_channel_follows(
     stack.settle()
     incident = stack.deps.store.incidents.incident(1)
     assert incident is not None and incident.severity == "P1"
-    assert "Why P1: Every checkout fails now" in texts(stack)
+    assert "Severity: P2 → P1 (High): Every checkout fails now" in texts(stack)
+    # a reason is no status update: the incident is not acknowledged by it
+    assert incident.acked_at is None
     assert slack.room("#inc-1-checkout-slow").topic.startswith("P1 ·")  # P1s get a channel
 
 
@@ -178,6 +187,12 @@ def test_resolve_fills_the_post_mortem_and_a_resolved_card_opens_no_form(
     assert "An index dropped by a migration" in root
     impact = draft.markdown.split("## Impact", 1)[1].split("##", 1)[0]
     assert "Search took 20 s for 40 minutes" in impact
+    # and the resolution notice users are sent says them too
+    from bot.domain.status.notices import text_of
+
+    notice = text_of(stack.deps, incident)
+    assert "Impact: Search took 20 s for 40 minutes" in notice
+    assert "Root Cause: An index dropped by a migration" in notice
     # the same form sent again: already resolved, said under its field, nothing doubled
     again = submit(stack, form, {"summary": {"summary": "Again"}})
     assert "resolved" in again.json()["errors"]["summary"]

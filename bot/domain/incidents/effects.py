@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError
 from bot import outbox, posting
 from bot.deps import Deps
 from bot.domain.incidents.card import render_card
+from bot.domain.incidents.room import POSTMORTEM_FILE
 from bot.domain.oncall import who
 from bot.kinds import Kind
 from bot.lanes import slack_lane
@@ -191,12 +192,9 @@ def _thread(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
     return _in_thread(deps, effect, slack, posting.as_message(effect.payload))
 
 
-POSTMORTEM_FILE = "incident.postmortem_file.{}"  # the post-mortem's file id, once shared
-
-
 def _file(deps: Deps, effect: Effect, slack: WebClient) -> None:
-    """Where the incident works: a private channel's post-mortem stays in it. A post-mortem
-    shared in the incident's channel is remembered, for the channel's bookmark."""
+    """Where the incident works: a private channel's post-mortem stays in it. The draft of a
+    resolved incident, shared in its channel, is remembered for the channel's bookmark."""
     channel, ts = _place(deps, effect, slack)
     data = effect.payload
     shared = (
@@ -211,7 +209,8 @@ def _file(deps: Deps, effect: Effect, slack: WebClient) -> None:
             title=data["title"],
             initial_comment=f":page_facing_up: {data['title']}",
         ).get("file")
-    if ts is None and data["filename"].endswith("-postmortem.md") and shared:
+    drafted = ts is None and data["filename"].endswith("-postmortem.md")
+    if shared and drafted and not _incident(deps, effect).is_open:  # not one asked for on the way
         deps.store.set_state(POSTMORTEM_FILE.format(effect.incident), str(shared["id"]))
 
 

@@ -48,6 +48,7 @@ def wanted(deps: Deps, incident: Incident) -> bool:
 
 PRIVATE_KEY = "room.private.{}"  # asked for at declaration, for when the channel comes
 INVITED_KEY = "room.invited.{}"  # who opsbot has invited: a later invite adds only newcomers
+POSTMORTEM_FILE = "room.postmortem_file.{}"  # the resolution's draft shared there: bookmarked
 
 
 def private(deps: Deps, incident: Incident, asked: bool = False) -> bool:
@@ -79,8 +80,13 @@ def _lane(deps: Deps, number: int) -> str:
     return slack_lane(deps.settings.incidents_channel, f"INC-{number}")
 
 
-def _owe(deps: Deps, kind: str, number: int, payload: dict[str, Any] | None = None) -> None:
-    coalesce = kind in (CARD, TOPIC, INVITE)  # each delivered from the incident as it is then
+def _owe(
+    deps: Deps, kind: str, number: int, payload: dict[str, Any] | None = None, fresh: bool = False
+) -> None:
+    """`fresh`: a row of its own, never folded into one already waiting (which may come
+    before the channel it needs, and be dropped)."""
+    # each delivered from the incident as it is then: one waiting covers later changes
+    coalesce = kind in (CARD, TOPIC, INVITE) and not fresh
     deps.store.outbox.enqueue(
         kind, _lane(deps, number), payload or {}, incident=number, coalesce=coalesce
     )
@@ -97,7 +103,7 @@ def open_room(deps: Deps, incident: Incident, *, asked_private: bool = False) ->
         return False
     _owe(deps, CREATE, incident.number, {"private": private(deps, incident, asked_private)})
     for kind in (INVITE, TOPIC, BOOKMARKS, CARD, PIN):
-        _owe(deps, kind, incident.number)
+        _owe(deps, kind, incident.number, fresh=True)  # after the creation, in the lane
     return True
 
 
@@ -132,10 +138,14 @@ def refresh(deps: Deps, incident: Incident) -> None:
 
 
 def _has_room(deps: Deps, incident: Incident) -> bool:
-    """A room that is not archived, or one on its way."""
-    if incident.room_archived_at:
+    """A room that is not archived, or one on its way: owed for an open incident that still
+    wants one (a creation owed for one resolved or lowered since comes to nothing). Most
+    incidents want none, and are answered without a query."""
+    if incident.room_id:
+        return not incident.room_archived_at
+    if not incident.is_open or not wanted(deps, incident):
         return False
-    return bool(incident.room_id) or deps.store.outbox.has_pending(incident.number, CREATE)
+    return deps.store.outbox.has_pending(incident.number, CREATE)
 
 
 def bookmark_files(deps: Deps, incident: Incident) -> None:
@@ -147,7 +157,7 @@ def bookmark_files(deps: Deps, incident: Incident) -> None:
 
 def after_resolve(deps: Deps, incident: Incident, now: datetime) -> None:
     """Archive the room once it has been quiet for `[incidents] archive_after_hours`."""
-    if incident.room_id or deps.store.outbox.has_pending(incident.number, CREATE):
+    if incident.room_id and not incident.room_archived_at:  # one owed is not made now
         hours = deps.settings.incidents.archive_after_hours
         service.rearm(deps.store, incident.number, ARCHIVE, now + timedelta(hours=hours))
 
@@ -158,12 +168,17 @@ def reopened(deps: Deps, incident: Incident, now: datetime) -> Incident:
     service.rearm(deps.store, incident.number, ARCHIVE, None)
     if not (incident.room_id and incident.room_archived_at):
         return incident
-    text = (
-        f"#{incident.room_name} stays archived (Slack lets no bot unarchive a channel); "
-        "a new channel is made"
-    )
+    return let_go(deps, incident, now, "stays archived (Slack lets no bot unarchive a channel)")
+
+
+def let_go(deps: Deps, incident: Incident, now: datetime, why: str) -> Incident:
+    """Its archived room forgotten, so the open incident can have a new one (owed by the
+    caller, through follow or open_room); the timeline says which."""
+    new = wanted(deps, incident) and incident.is_open
+    text = f"#{incident.room_name} {why}" + ("; a new channel is made" if new else "")
     deps.store.rooms.forget(incident.number, Entry(now, None, "post", text))
-    deps.store.set_state(INVITED_KEY.format(incident.number), "[]")
+    for key in (INVITED_KEY, POSTMORTEM_FILE):  # everyone to invite again; no draft there
+        deps.store.set_state(key.format(incident.number), "")
     return replace(incident, room_id=None, room_name=None, room_card_ts=None, room_archived_at=None)
 
 

@@ -25,7 +25,10 @@ from bot.domain.incidents.room import (
     INVITED_KEY,
     NAME_MAX,
     PIN,
+    POSTMORTEM_FILE,
     TOPIC,
+    let_go,
+    open_room,
     room_name,
     topic,
     wanted,
@@ -139,6 +142,31 @@ def _optional(step: Any) -> Any:
     return run
 
 
+def _live(step: Any) -> Any:
+    """A step Slack refuses because the channel is archived, though opsbot did not archive
+    it (a person did, or a crash came between archiving it and recording that): a resolved
+    incident's channel is recorded archived; an open one's is let go, and a new one owed."""
+
+    def run(deps: Deps, effect: Effect, slack: WebClient) -> Any:
+        try:
+            return step(deps, effect, slack)
+        except SlackApiError as exc:
+            if slack_error(exc) != "is_archived":
+                raise
+            gone = _incident(deps, effect)
+            now = deps.clock()
+            with deps.store.atomic():
+                if gone.is_open:
+                    open_room(deps, let_go(deps, gone, now, "was archived in Slack"))
+                elif not gone.room_archived_at:
+                    entry = Entry(now, None, "post", f"#{gone.room_name} was archived in Slack")
+                    deps.store.rooms.set_archived(gone.number, now, entry)
+                effects.card(deps, gone.number)
+            raise Dropped(f"{effect.kind} left out: #{gone.room_name} is archived") from exc
+
+    return run
+
+
 def _record_create(deps: Deps, effect: Effect, result: dict[str, Any]) -> None:
     assert effect.incident is not None
     if "problem" in result:
@@ -188,12 +216,14 @@ def invitees(deps: Deps, incident: Incident, slack: WebClient) -> list[str]:
 
 
 def _invite(deps: Deps, effect: Effect, slack: WebClient) -> None:
-    """Everyone who belongs, the first time; after a change of commander or severity, only
-    those opsbot has not invited before (someone who left is not pulled back in)."""
+    """Everyone who belongs, the first time; after a change of commander or severity, those
+    opsbot has not invited before (someone who left is not pulled back in) and whoever
+    holds a role now."""
     incident, channel = _room(deps, effect)
     key = INVITED_KEY.format(incident.number)
     invited = set(json.loads(deps.store.state(key) or "[]"))
-    people = [p for p in invitees(deps, incident, slack) if p not in invited]
+    roles = {incident.commander, incident.comms_lead}  # who leads it belongs there, always
+    people = [p for p in invitees(deps, incident, slack) if p not in invited or p in roles]
     for start in range(0, len(people), INVITE_BATCH):
         _invite_batch(slack, channel, people[start : start + INVITE_BATCH])
     if people:
@@ -228,17 +258,21 @@ def bookmarks(deps: Deps, incident: Incident, slack: WebClient) -> Iterator[tupl
         link = slack.chat_getPermalink(channel=incident.card_channel, message_ts=incident.card_ts)
         yield f"{incident.ref} in {deps.settings.incidents_channel}", str(link["permalink"])
     yield from deps.settings.incidents.bookmarks.items()
-    shared = deps.store.state(effects.POSTMORTEM_FILE.format(incident.number))
+    shared = deps.store.state(POSTMORTEM_FILE.format(incident.number))
     if shared:
         yield "Post-mortem draft", str(slack.files_info(file=shared)["file"]["permalink"])
 
 
 def _bookmarks(deps: Deps, effect: Effect, slack: WebClient) -> None:
+    """What is missing is added (so a retry adds nothing twice); a link that moved (a newer
+    post-mortem draft) is changed in place."""
     incident, channel = _room(deps, effect)
-    have = {b.get("title") for b in slack.bookmarks_list(channel_id=channel)["bookmarks"]}
+    have = {b.get("title"): b for b in slack.bookmarks_list(channel_id=channel)["bookmarks"]}
     for title, link in bookmarks(deps, incident, slack):
-        if title not in have:  # a retry adds only what is missing
+        if title not in have:
             slack.bookmarks_add(channel_id=channel, title=title, type="link", link=link)
+        elif have[title].get("link") != link:
+            slack.bookmarks_edit(channel_id=channel, bookmark_id=have[title]["id"], link=link)
 
 
 def _card(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
@@ -269,15 +303,17 @@ def _pin(deps: Deps, effect: Effect, slack: WebClient) -> None:
 
 
 def _archive(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
-    """Archive the room if nobody has written in it for the quiet time since it was owed;
-    else arm the timer again for when it will have been quiet that long."""
+    """Archive the room if nobody has written in it for the quiet time since it was
+    resolved; else arm the timer again for when it will have been quiet that long."""
     incident, channel = _room(deps, effect)
     quiet = timedelta(hours=deps.settings.incidents.archive_after_hours)
-    last = last_human_message(slack, channel)
     now = deps.clock()
-    if incident.is_open:
+    if incident.is_open or incident.resolved_at is None:
         return {}
-    if last is not None and now - last < quiet:
+    # quiet since the last resolution too: an archive owed before a reopen waits its turn
+    said = last_human_message(slack, channel)
+    last = max(said, incident.resolved_at) if said else incident.resolved_at
+    if now - last < quiet:
         return {"again": (last + quiet).isoformat()}
     try:
         slack.conversations_archive(channel=channel)
@@ -317,10 +353,10 @@ KINDS = {
     CREATE: Kind(
         _create, "The incident's channel", record=_record_create, on_failure=_room_refused
     ),
-    INVITE: Kind(_optional(_invite), "The people invited to the incident's channel"),
-    TOPIC: Kind(_optional(_topic), "The incident channel's topic"),
-    BOOKMARKS: Kind(_optional(_bookmarks), "The incident channel's bookmarks"),
-    CARD: Kind(_card, "The card in the incident's channel", paced=True, record=_record_card),
-    PIN: Kind(_optional(_pin), "The card pinned in the incident's channel"),
+    INVITE: Kind(_live(_optional(_invite)), "The people invited to the incident's channel"),
+    TOPIC: Kind(_live(_optional(_topic)), "The incident channel's topic"),
+    BOOKMARKS: Kind(_live(_optional(_bookmarks)), "The incident channel's bookmarks"),
+    CARD: Kind(_live(_card), "The card in the incident's channel", paced=True, record=_record_card),
+    PIN: Kind(_live(_optional(_pin)), "The card pinned in the incident's channel"),
     ARCHIVE_ROW: Kind(_archive, "The incident's channel archived", record=_record_archive),
 }

@@ -192,8 +192,17 @@ def set_status(
 
 
 def set_severity(
-    store: Store, settings: Settings, number: int, severity: str, *, actor: str, now: datetime
+    store: Store,
+    settings: Settings,
+    number: int,
+    severity: str,
+    *,
+    actor: str,
+    now: datetime,
+    why: str | None = None,
 ) -> Changed:
+    """`why`: said on its timeline entry (a reason is no status update: no timer moves)."""
+
     def decide(incident: Incident) -> Change:
         _require_open(incident)
         if incident.severity == severity:
@@ -204,7 +213,7 @@ def set_severity(
             fields |= judge(incident, settings, bool(target_met(incident, settings)))
         elif incident.breached_at or now >= ack_deadline(incident, settings):
             fields |= judge(incident, settings, False)  # missed while it was this severity
-        text = f"Severity: {incident.severity} → {severity} ({label})"
+        text = f"Severity: {incident.severity} → {severity} ({label})" + (f": {why}" if why else "")
         before = replace(incident, **{k: v for k, v in fields.items() if k != "severity"})
         if target_met(before, settings) is not None:
             level, result = judged(before, settings), target_met(before, settings)

@@ -74,7 +74,7 @@ def steps_done(entries: list[Entry]) -> dict[str, Entry | None]:
         if entry.kind == "investigate" and done["Mitigate"] is not None:
             done["Mitigate"] = None  # back to investigating: the mitigation did not hold
         if entry.kind == "reopen":  # neither the mitigation nor the resolution held
-            done["Mitigate"] = done["Resolve"] = None
+            done["Mitigate"] = done["Resolve"] = done["Post-mortem"] = None
         if step and entry.kind in DOING_KINDS and done[step] is None:
             done[step] = entry
     return done

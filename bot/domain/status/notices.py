@@ -11,9 +11,11 @@ SENT = "notice.sent.{number}"
 
 
 def text_of(deps: Deps, incident: Incident) -> str:
+    """The plan's template for its state, with the impact and root cause pinned so far."""
+    entries = deps.store.incidents.timeline(incident.number)
     if not incident.is_open:
-        return resolution_notice(incident, deps.settings)
-    draft = render_comms(incident, deps.settings, deps.clock()).blocks[1]["text"]
+        return resolution_notice(incident, deps.settings, entries)
+    draft = render_comms(incident, deps.settings, deps.clock(), entries).blocks[1]["text"]
     return str(draft).strip("`\n")
 
 

@@ -1,5 +1,5 @@
 """Channels as an incident bot makes and keeps them: conversations.create, .invite, .setTopic,
-.archive, .unarchive and .info, bookmarks.add and .list, pins.add, chat.getPermalink and
+.archive, .unarchive and .info, bookmarks.add, .edit and .list, pins.add, chat.getPermalink and
 usergroups.users.list. Each rule names the Slack reference it follows."""
 
 from __future__ import annotations
@@ -187,6 +187,23 @@ class Channels(Server):
             made |= {"title": body["title"], "type": "link", "link": body["link"]}
             room.bookmarks.append(made)
         return {"ok": True, "bookmark": made}
+
+    def _bookmarks_edit(self, body: dict[str, Any]) -> dict[str, Any]:
+        refused = self._scope("bookmarks:write")
+        if refused:
+            return refused
+        cid = self._known(body, "channel_id")
+        if cid is None:
+            return {"ok": False, "error": "channel_not_found"}
+        room = self.room(cid)
+        with self._lock:
+            found = [b for b in room.bookmarks if b["id"] == body.get("bookmark_id")]
+            if not found:
+                return {"ok": False, "error": "not_found"}
+            for key in ("title", "link", "emoji"):
+                if body.get(key):
+                    found[0][key] = body[key]
+        return {"ok": True, "bookmark": dict(found[0])}
 
     def _bookmarks_list(self, body: dict[str, Any]) -> dict[str, Any]:
         cid = self._known(body, "channel_id")
