@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from slack_bolt import Ack, Respond
@@ -20,9 +20,16 @@ from slack_sdk.errors import SlackApiError
 from bot.config import Settings
 from bot.deps import Deps
 from bot.domain.incidents import card, outside, service
-from bot.domain.incidents.outcome import Outcome, learn_names, outcome_of, publish, resolve
+from bot.domain.incidents.outcome import (
+    Outcome,
+    learn_names,
+    outcome_of,
+    publish,
+    resolve,
+    thread_line,
+)
 from bot.failures import failure_text
-from bot.replies import UserError
+from bot.replies import Reply, UserError
 from bot.store import Entry, Incident, StoreBusy, StoreUnwritable
 from commands.incident.modals import busy, field, minutes, option
 
@@ -182,16 +189,19 @@ def _severity(deps: Deps, number: int, answers: dict[str, str], actor: str) -> t
 
 
 def _resolve(deps: Deps, number: int, answers: dict[str, str], actor: str) -> tuple[Outcome, ...]:
-    now = deps.clock()
-    # Pinned as the post-mortem reads them ("Root cause: …"), before the draft is written.
+    now, said = deps.clock(), []
+    # Pinned as the post-mortem reads them ("Root cause: …"), before the draft is written;
+    # said in the war room with the resolution.
     for block, heading in ((ROOT_CAUSE, "Root cause"), (IMPACT, "Impact")):
         if answers.get(block):
             entry = Entry(now, actor, "pin", f"{heading}: {answers[block]}")
             deps.store.incidents.add_entry(number, entry)
+            said.append(Reply(thread_line(entry)))
     try:
-        return (resolve(deps, number, answers.get(SUMMARY) or None, actor),)
+        resolved = resolve(deps, number, answers.get(SUMMARY) or None, actor)
     except UserError as exc:
         raise Refused(SUMMARY, str(exc)) from None
+    return (replace(resolved, thread=(*said, *resolved.thread)),)
 
 
 FORMS = {

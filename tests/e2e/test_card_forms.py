@@ -187,6 +187,8 @@ def test_resolve_fills_the_post_mortem_and_a_resolved_card_opens_no_form(
     assert "An index dropped by a migration" in root
     impact = draft.markdown.split("## Impact", 1)[1].split("##", 1)[0]
     assert "Search took 20 s for 40 minutes" in impact
+    lines = [m.text for m in slack.history("#incidents") if m.thread_ts]
+    assert any("Root cause: An index dropped by a migration" in t for t in lines)
     # and the resolution notice users are sent says them too
     from bot.domain.status.notices import text_of
 
