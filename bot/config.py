@@ -285,6 +285,7 @@ class Settings(BaseSettings):
     alerts: Alerts = Alerts()
     heartbeats: list[Heartbeat] = []
     self_heartbeat_url: str | None = None  # pinged every minute while opsbot is healthy
+    opsbot_public_url: str | None = None  # where people reach opsbot: the feeds' addresses
 
     @field_validator("slack_api_url")
     @classmethod
@@ -293,6 +294,13 @@ class Settings(BaseSettings):
         if not url.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return url if url.endswith("/") else url + "/"
+
+    @field_validator("opsbot_public_url")
+    @classmethod
+    def _public_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError("must start with https://, e.g. https://opsbot.example.com")
+        return url.rstrip("/").removesuffix("/slack/events") if url else url
 
     @field_validator("opsbot_database_url")
     @classmethod

@@ -9,8 +9,8 @@ from slack_bolt import Ack, Respond
 from bot.deps import Deps
 from bot.domain import oncall
 from bot.replies import Reply, mention, when
+from commands.oncall import feeds, render, service
 from commands.oncall import parse as p
-from commands.oncall import render, service
 
 
 def handle(ack: Ack, command: dict[str, Any], context: dict[str, Any]) -> None:
@@ -32,6 +32,8 @@ def execute(args: p.Args, deps: Deps, *, actor: str) -> Reply:
         return render.render_schedule(shifts, settings, args.weeks)
     if isinstance(args, p.Contacts):
         return render.render_contacts(settings)
+    if isinstance(args, p.Calendar):
+        return feeds.addresses(deps, args, actor)
     if isinstance(args, p.Set):
         service.set_rotation(store, settings, args.members, actor=actor, now=now)
         order = ", ".join(mention(m) for m in args.members)

@@ -15,6 +15,8 @@ USAGE = """*Usage:* `/oncall [subcommand]`
 • `set @a @b @c`: the weekly rotation, in order, starting with this week
 • `override @user <2d|12h|until YYYY-MM-DD [HH:MM]|YYYY-MM-DD..YYYY-MM-DD>`
 • `swap @user [YYYY-MM-DD]`: ask @user to trade your next shift (or the one on that date) for theirs
+• `calendar [new [team]]`: your shifts and the team's as calendar feeds (only you see the
+  addresses); `new` replaces your address (`new team`: the team's), and the old stops working
 • `contacts`: escalation, infrastructure, security · `help`"""
 
 _USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
@@ -63,7 +65,12 @@ class Help:
     pass
 
 
-Args = Now | Schedule | Set | Override | Swap | Contacts | Help
+@dataclass(frozen=True)
+class Calendar:
+    new: str | None = None  # "mine" or "team": that feed's address replaced
+
+
+Args = Now | Schedule | Set | Override | Swap | Contacts | Help | Calendar
 
 
 def usage_line(verb: str) -> str:
@@ -92,7 +99,13 @@ def _parse(text: str) -> Args:
         return Help()
     if verb == "contacts":
         return Contacts()
-    parsers = {"schedule": _schedule, "set": _set, "override": _override, "swap": _swap}
+    parsers = {
+        "schedule": _schedule,
+        "set": _set,
+        "override": _override,
+        "swap": _swap,
+        "calendar": _calendar,
+    }
     if verb not in parsers:
         close = difflib.get_close_matches(verb, [*parsers, "contacts", "help"], n=1)
         guess = f" Did you mean `{close[0]}`?" if close else ""
@@ -115,6 +128,13 @@ def _schedule(rest: str) -> Args:
     if not rest.isdigit() or not 1 <= int(rest) <= 26:
         raise UserError("`schedule` takes a number of weeks from 1 to 26.")
     return Schedule(int(rest))
+
+
+def _calendar(rest: str) -> Args:
+    words = rest.lower().split()
+    if words in ([], ["new"], ["new", "team"]):
+        return Calendar({1: "mine", 2: "team"}.get(len(words)))
+    raise UserError("`calendar` takes `new` (a new address for your feed) or `new team`.")
 
 
 def _set(rest: str) -> Args:

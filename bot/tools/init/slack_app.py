@@ -41,7 +41,7 @@ features:
     - command: /oncall
       url: {url}
       description: Who is on call, the rotation, overrides and swaps
-      usage_hint: "[schedule [weeks] | set @a @b @c | override @user 2d | swap @user | contacts | help]"
+      usage_hint: "[schedule [weeks] | set @a @b @c | override @user 2d | swap @user | calendar [new [team]] | contacts | help]"
       should_escape: true
     - command: /health
       url: {url}

@@ -27,6 +27,7 @@ EXAMPLES: dict[str, str] = {
     "opsbot_database_url": '"postgresql://opsbot:PASSWORD@db.internal:5432/opsbot"',
     "rollback_repo": '"/srv/prompt-base"',
     "self_heartbeat_url": '"https://hc-ping.com/your-check-id"',
+    "opsbot_public_url": '"https://opsbot.example.com"',
     "digest_channel": '"#ops-digest"',
     "backup.offsite_dir": '"/mnt/offsite/opsbot"',
     "security.rate_limit_url": '"https://api.prompt-base.com/api/v1/auth/login"',
@@ -47,6 +48,7 @@ NOTES: dict[str, str] = {
     "promptbase_api_url": "for /health, the monitor and the digests",
     "rollback_repo": "the git checkout whose v* tags are releases",
     "self_heartbeat_url": "pinged every minute while opsbot is healthy",
+    "opsbot_public_url": "where people reach opsbot: the on-call calendar feeds' addresses",
     "reminders.working_days": "Monday is 0",
     "incidents.channel": "a channel per incident: always, P0-P1 (the two most severe) or never",
     "incidents.private_severities": "these get a private channel (Slack never makes it public)",
@@ -187,6 +189,7 @@ def config(incidents: str, digest: str | None) -> str:
         _line("timezone", "timezone", defaults.timezone),
         _line("default_severity", "default_severity", defaults.default_severity),
         _line("self_heartbeat_url", "self_heartbeat_url", defaults.self_heartbeat_url),
+        _line("opsbot_public_url", "opsbot_public_url", defaults.opsbot_public_url),
         "",
         "# Usually set in opsbot.env (OPSBOT_CONFIG, which names this file, only there):",
     ]
