@@ -10,10 +10,11 @@ import os
 import sqlite3
 import sys
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import bot
+from bot import export
 from bot.config import ConfigError, Settings, load_settings
 from bot.redact import install_log_filter, remember_settings
 from bot.serve import serve
@@ -124,7 +125,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     move.add_argument("--to", required=True, metavar="URL", help="postgresql://USER@HOST/DB")
     move.set_defaults(run=_migrate)
+    out = sub.add_parser("export", help="incidents, pages or alerts since a day, as CSV or JSON")
+    out.add_argument("what", choices=sorted(export.WHAT))
+    out.add_argument("--since", type=_day, help="YYYY-MM-DD, in UTC (default: 90 days ago)")
+    out.add_argument("--format", choices=["csv", "json"], default="csv")
+    out.add_argument("-o", "--output", type=Path, help="a new file (default: standard output)")
+    out.set_defaults(run=_export)
     return parser
+
+
+def _day(text: str) -> datetime:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day like 2026-09-01") from None
 
 
 def _month(text: str) -> date:
@@ -339,6 +353,27 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
         f"revision {copied.revision}); every table's count checked. {settings.opsbot_db} "
         "is unchanged."
     )
+    return 0
+
+
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    """Written whole or not at all: a file is made beside the target, then renamed."""
+    since = args.since or now_utc() - timedelta(days=90)
+    rows = export.WHAT[args.what](open_store(settings), since)
+    if args.output is None:
+        export.write(rows, args.format, sys.stdout)
+        return 0
+    if args.output.exists():
+        raise ConfigError(f"{args.output} exists; name a new file")
+    part = args.output.with_name(args.output.name + ".part")
+    try:
+        with part.open("w", encoding="utf-8", newline="") as file:
+            export.write(rows, args.format, file)
+        part.rename(args.output)
+    except OSError as exc:
+        part.unlink(missing_ok=True)
+        raise ConfigError(f"could not write {args.output} ({exc.strerror})") from None
+    print(f"Exported {len(rows)} {args.what} since {since:%Y-%m-%d} to {args.output}.")
     return 0
 
 

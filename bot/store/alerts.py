@@ -137,6 +137,12 @@ class AlertStore(Repository):
         with self._connect() as db:
             return [_alert(r) for r in _rows(db.execute(query))]
 
+    def seen_since(self, since: datetime) -> list[Alert]:
+        """The alerts that fired or repeated at or after `since`, oldest first."""
+        query = select(alert_rows).where(alert_rows.c.last_seen >= _iso(since))
+        with self._connect() as db:
+            return [_alert(r) for r in _rows(db.execute(query.order_by(alert_rows.c.id)))]
+
     def group_incident(self, source: str, group_key: str, since: datetime) -> int | None:
         """The incident an alert of this group joined lately, if it is still open."""
         query = (

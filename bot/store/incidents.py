@@ -329,3 +329,25 @@ class IncidentStore(Repository):
         with self._connect() as db:
             rows = _rows(db.execute(query.order_by(incidents.c.id.desc())))
         return [_incident(row) for row in rows]
+
+    # For the record kept outside opsbot (`opsbot export`) -----------------------------
+
+    def opened_since(self, since: datetime) -> list[Incident]:
+        query = select(incidents).where(incidents.c.opened_at >= _iso(since))
+        with self._connect() as db:
+            return [_incident(row) for row in _rows(db.execute(query.order_by(incidents.c.id)))]
+
+    def pages_since(self, since: datetime) -> list[tuple[int, Entry]]:
+        """Each page made at or after `since` (its incident, and its timeline entry: the
+        person and role are in its source, `page:<role>:<user>`), oldest first."""
+        query = (
+            select(timeline)
+            .where(
+                timeline.c.kind == "page",
+                timeline.c.source.like("page:%"),
+                timeline.c.at >= _iso(since),
+            )
+            .order_by(timeline.c.at, timeline.c.id)
+        )
+        with self._connect() as db:
+            return [(row["incident_id"], _entry(row)) for row in _rows(db.execute(query))]
