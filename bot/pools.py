@@ -145,6 +145,8 @@ class Pools:
     probes: Pool
     backups: Pool
     rollbacks: Pool
+    # /incident stats: one report drawn at a time (charts are CPU), a few waiting
+    reports: Pool = field(default_factory=lambda: Pool("report", 1, 3, "reports"))
     reuse_seconds: float = 5.0
     # Bolt runs every listener on this pool; its default of 5 lets five slow listeners starve
     # the sixth request's ack past Slack's 3 seconds.
@@ -172,7 +174,7 @@ class Pools:
         )
 
     def all(self) -> tuple[Pool, ...]:
-        return (self.probes, self.backups, self.rollbacks)
+        return (self.probes, self.backups, self.rollbacks, self.reports)
 
     def shutdown(self, wait: bool = True) -> None:
         for pool in self.all():

@@ -9,7 +9,7 @@ from slack_bolt import App
 from bot.domain.incidents import effects, outside, room_delivery
 from bot.domain.incidents.card import DECLARE_FORM, SNOOZE
 from bot.surface import Surface
-from commands.incident import card_forms, modals, pins
+from commands.incident import card_forms, modals, pins, stats
 from commands.incident.handlers import BUTTONS, handle, on_button, on_snooze
 
 __all__ = ["handle", "register"]
@@ -32,9 +32,11 @@ def register(app: App) -> None:
 SURFACE = Surface(
     register=register,
     command="/incident",
-    read_only=frozenset({"", "help", "list", "show", "timeline", "postmortem", "comms", "actions"}),
+    read_only=frozenset(
+        {"", "help", "list", "show", "timeline", "postmortem", "comms", "actions", "stats"}
+    ),
     replay_in_change=True,  # its handlers record the replay key in the change's transaction
     action_prefix="incident.",
     reactions={pins.PIN: pins.on_reaction},
-    kinds={**effects.KINDS, **outside.KINDS, **room_delivery.KINDS},
+    kinds={**effects.KINDS, **outside.KINDS, **room_delivery.KINDS, **stats.KINDS},
 )

@@ -35,6 +35,11 @@ class Resolve:
 
 
 @dataclass(frozen=True)
+class Stats:
+    period: str = ""  # as typed: 30d, 90d, 2026-11 (read by bot/domain/incidents/insights.py)
+
+
+@dataclass(frozen=True)
 class Reopen:
     ref: int | None = None
     why: str | None = None
@@ -147,6 +152,7 @@ Args = (
     | Ack
     | Resolve
     | Reopen
+    | Stats
     | Update
     | Sev
     | Status

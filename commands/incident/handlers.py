@@ -32,7 +32,7 @@ from bot.domain.incidents.outcome import (
 from bot.domain.oncall import who
 from bot.replies import Reply, UserError, hhmm, mention, when
 from bot.store import Entry, Incident
-from commands.incident import comms, modals, render
+from commands.incident import comms, modals, render, stats
 from commands.incident import parse as p
 
 
@@ -45,6 +45,9 @@ def handle(
     today = deps.clock().astimezone(deps.settings.tz).date()
     args = p.parse(command.get("text", ""), deps.settings.severities, today)
     here = command.get("channel_id")
+    if isinstance(args, p.Stats):  # worked out off the request path
+        stats.ask(deps, args.period, ack, respond, str(here))
+        return
     if isinstance(args, WRITES_POSTMORTEM):
         learn_names(deps, args.ref, [command["user_id"], getattr(args, "owner", "")], here)
     with deps.store.atomic(once=context.get("replay_key")):
@@ -115,6 +118,8 @@ def execute(args: p.Args, deps: Deps, *, actor: str, here: str | None = None) ->
         return Outcome(
             render.render_list(found, deps.settings, total=total, args=args, now=deps.clock())
         )
+    if isinstance(args, p.Stats):  # handle() gives it to the report pool
+        raise UserError("`/incident stats` is answered by the slash command only.")
     incident = service.find_incident(deps.store, args.ref, here)
     if not incident.is_open and not isinstance(args, AFTER_RESOLUTION):
         raise UserError(

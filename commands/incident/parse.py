@@ -28,6 +28,7 @@ from commands.incident.args import (
     Role,
     Sev,
     Show,
+    Stats,
     Status,
     Timeline,
     Update,
@@ -67,6 +68,7 @@ __all__ = [
     "Role",
     "Sev",
     "Show",
+    "Stats",
     "Status",
     "Timeline",
     "Update",
@@ -87,7 +89,8 @@ USAGE = """*Usage:* `/incident <subcommand>` (`/incident` alone: a form to decla
 • `comms [INC-n]`: draft the user notification · `notify [INC-n]`: send it (webhook)
 • `resolve [INC-n] [summary]` · `reopen INC-n [why]`: a resolved incident, open again
 • `list [open|all] [P1] [page N]` · `show [INC-n]` · `timeline [INC-n]`
-• `postmortem [INC-n]` · `help`
+• `postmortem [INC-n]` · `stats [30d|90d|YYYY-MM]`: response times and incidents per week,
+  with charts · `help`
 Leave out `INC-n` when exactly one incident is open, or in the incident's own channel."""
 
 # One line per subcommand: what a mistake is answered with, under the one-line complaint.
@@ -107,6 +110,7 @@ LINES = {
     "public": "`/incident public [INC-n] <text>`",
     "public-title": "`/incident public-title [INC-n] <title>`",
     "list": "`/incident list [open|all] [P0-P3] [page N]`",
+    "stats": "`/incident stats [30d|90d|YYYY-MM]`",
 }
 ALIASES = {"acknowledge": "ack", "severity": "sev"}
 HELP_HINT = "`/incident help` lists every subcommand."
@@ -155,6 +159,8 @@ def _parse(text: str, severities: Collection[str], today: date) -> Args:
         return _open(rest, severities)
     if verb == "list":
         return _list(rest, severities)
+    if verb == "stats":
+        return Stats(rest)
     parser = _WITH_REF.get(verb)
     if parser is None:
         raise _unknown(verb)
@@ -165,7 +171,7 @@ def _parse(text: str, severities: Collection[str], today: date) -> Args:
 
 
 def _unknown(verb: str) -> UserError:
-    close = difflib.get_close_matches(verb, [*_WITH_REF, "open", "list", "help"], n=1)
+    close = difflib.get_close_matches(verb, [*_WITH_REF, "open", "list", "stats", "help"], n=1)
     guess = f" Did you mean `{close[0]}`?" if close else ""
     return UserError(f"Unknown subcommand `{verb}`.{guess}", HELP_HINT)
 

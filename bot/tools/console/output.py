@@ -128,6 +128,10 @@ class Output:
         lines = render_blocks(blocks, self._press_slot, message) if blocks else [text]
         for attached in message.files if message else []:
             content = attached.get("content") or ""
+            if "base64" in attached:  # an image: where it is, not its bytes
+                size = len(attached["base64"]) * 3 // 4
+                lines.append(f"📎 {attached['name']} ({size // 1024} KB, not shown here)")
+                continue
             lines.append(f"📎 {attached['name']} ({len(content.splitlines())} lines)")
             lines.extend("  " + line for line in content.splitlines())
         body = "\n".join(

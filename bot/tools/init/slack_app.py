@@ -36,7 +36,7 @@ features:
     - command: /incident
       url: {url}
       description: Open, acknowledge, update and resolve incidents
-      usage_hint: "(a form) | open [P0-P3] <title> [--private] | ack | update | status | sev | lead | role | edit | action | actions | done | comms | public | public-title | notify | resolve | reopen | list | show | timeline | postmortem | help"
+      usage_hint: "(a form) | open [P0-P3] <title> [--private] | ack | update | status | sev | lead | role | edit | action | actions | done | comms | public | public-title | notify | resolve | reopen | list | show | timeline | postmortem | stats | help"
       should_escape: true
     - command: /oncall
       url: {url}

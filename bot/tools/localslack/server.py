@@ -5,6 +5,7 @@ upload URL."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import random
@@ -169,8 +170,20 @@ class Server(Workspace):
         with self._lock:
             if file_id not in self.uploads:
                 return False
-            self.uploads[file_id]["content"] = content.decode("utf-8", "replace")
+            try:
+                self.uploads[file_id]["content"] = content.decode("utf-8")
+            except UnicodeDecodeError:  # an image: kept whole, as base64 (the state is JSON)
+                self.uploads[file_id]["content"] = ""
+                self.uploads[file_id]["base64"] = base64.b64encode(content).decode()
             return True
+
+    def file_bytes(self, file_id: str) -> bytes:
+        """What was uploaded as file `file_id`, byte for byte."""
+        with self._lock:
+            kept = self.uploads[file_id]
+        if "base64" in kept:
+            return base64.b64decode(kept["base64"])
+        return str(kept["content"]).encode()
 
 
 def _handler_for(slack: Server) -> type[BaseHTTPRequestHandler]:
@@ -183,14 +196,15 @@ def _handler_for(slack: Server) -> type[BaseHTTPRequestHandler]:
             return super().date_time_string((timestamp or time.time()) + slack.clock_offset)
 
         def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+            sent = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.path.startswith("/upload/"):  # a file's bytes, an image's too
+                stored = slack.upload(self.path.rsplit("/", 1)[1], sent)
+                return self._send(200 if stored else 404, "OK" if stored else "no", "text/plain")
+            raw = sent.decode()
             body = _decode(raw, self.headers.get("Content-Type", ""))
             if self.path.startswith("/respond/"):
                 slack.respond(body)
                 return self._send(200, "ok", "text/plain")
-            if self.path.startswith("/upload/"):
-                stored = slack.upload(self.path.rsplit("/", 1)[1], raw.encode())
-                return self._send(200 if stored else 404, "OK" if stored else "no", "text/plain")
             if not self.path.startswith("/api/"):
                 return self._send(404, "not found", "text/plain")
             method = self.path[len("/api/") :]

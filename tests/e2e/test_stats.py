@@ -1,0 +1,82 @@
+"""/incident stats through the serve stack: answered at once, then the figures and two PNG
+charts posted in the channel through the outbox (Slack's current upload flow), the numbers
+in text beside them; an empty period says so; a period it does not know is one line."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.tools.localslack import LocalSlack
+from tests.conftest import Clock
+from tests.e2e.stack import ALICE, Stack
+from tests.e2e.test_serve import wait_until
+
+BOB = "U0BOB0001"
+CHANNEL = "C0STATS01"
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    with LocalSlack() as slack:
+        slack.add_user(ALICE, "alice")
+        slack.add_user(BOB, "bob")
+        made = Stack(
+            slack,
+            tmp_path / "opsbot.db",
+            Clock(datetime(2026, 11, 2, 9, 0, tzinfo=UTC)),
+            outbox={"slack_posts_per_second": 50, "slack_burst": 50},
+        )
+        yield made
+        made.stop()
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])  # the IHDR chunk comes first
+    return width, height
+
+
+def test_the_figures_and_their_charts_follow_the_answer(stack: Stack) -> None:
+    slack = stack.slack
+    stack.command("open P1 Login broken")
+    stack.clock.advance(minutes=10)
+    stack.command("ack INC-1", user=BOB)
+    stack.clock.advance(minutes=50)
+    stack.command("resolve INC-1 Reverted")
+    stack.command("open P1 Search slow")
+    stack.clock.advance(minutes=30)
+    stack.command("ack INC-2")
+    stack.settle()
+    answer = stack.command("stats 30d", channel=CHANNEL).json()
+    assert answer["text"].startswith(":bar_chart: Working out the last 30 days")
+    wait_until(lambda: len([m for m in slack.history(CHANNEL) if m.files]) == 2, timeout=30)
+    stack.settle()
+    [said] = [m for m in slack.history(CHANNEL) if not m.files]
+    text = str(said.blocks)
+    # acknowledged after 10 and 30 minutes: median 20, p90 30; both within P1's hour
+    assert "*P1*: 2 opened · acknowledged in 20 min median, 30 min p90 · 100% within 1 h" in text
+    assert "resolved in 1 h median, 1 h p90" in text
+    assert "week of 02 Nov: 2 P1" in text
+    charts = [m.files[0] for m in slack.history(CHANNEL) if m.files]
+    assert [c["name"] for c in charts] == ["incidents-acknowledge.png", "incidents-weekly.png"]
+    for chart in charts:
+        assert png_size(slack.file_bytes(chart["id"])) == (800, 400)
+    shared = [c for c in slack.calls if c.method == "files.completeUploadExternal"]
+    assert len([c for c in shared if c.body.get("channel_id") == CHANNEL]) == 2
+    assert not [c for c in slack.calls if c.method == "files.upload"]  # retired by Slack
+
+
+def test_an_empty_period_says_so_and_a_bad_one_is_one_line(stack: Stack) -> None:
+    answer = stack.command("stats 2026-10", channel=CHANNEL).json()
+    assert "October 2026" in answer["text"]
+    wait_until(lambda: stack.slack.history(CHANNEL), timeout=30)
+    assert stack.slack.history(CHANNEL)[0].text.startswith("No incident was opened in October")
+    for typed in ("13m", "2026-13"):
+        said = stack.command(f"stats {typed}", channel=CHANNEL).json()["text"]
+        assert "`30d`, `90d`" in said and typed in said
+    assert len(stack.slack.history(CHANNEL)) == 1  # nothing more was posted

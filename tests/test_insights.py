@@ -1,0 +1,114 @@
+"""The figures of /incident stats on a history worked out by hand: medians and nearest-rank
+p90s, the share within the plan's target, the period before, incidents per week."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.config import Settings
+from bot.domain.incidents import insights
+from bot.replies import UserError
+from bot.store import Incident
+
+UTC_ZONE = ZoneInfo("UTC")
+NOV = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday
+
+
+def incident(
+    number: int,
+    severity: str,
+    opened: datetime,
+    ack: float | None,
+    done: float | None,
+    met: bool | None,
+) -> Incident:
+    return Incident(
+        number=number,
+        title=f"#{number}",
+        severity=severity,
+        status="resolved" if done is not None else "open",
+        commander="U1",
+        opened_by="U1",
+        opened_at=opened,
+        acked_at=opened + timedelta(minutes=ack) if ack is not None else None,
+        resolved_at=opened + timedelta(minutes=done) if done is not None else None,
+        target_met=met,
+    )
+
+
+HISTORY = [
+    # P1 (target 1 h): acknowledged after 5, 10, 20 and 40 minutes, all within; one open
+    incident(1, "P1", NOV, 5, 60, True),
+    incident(2, "P1", NOV + timedelta(days=1), 10, 120, True),
+    incident(3, "P1", NOV + timedelta(days=8), 20, 30, True),
+    incident(4, "P1", NOV + timedelta(days=9), 40, None, True),
+    # P0 (target 15 min): 30 minutes, missed
+    incident(5, "P0", NOV + timedelta(days=15), 30, 90, False),
+    # October, the month before: one P1 acknowledged after 50 minutes
+    incident(6, "P1", datetime(2026, 10, 20, 9, tzinfo=UTC), 50, 70, True),
+]
+
+
+def test_response_times_per_severity_against_the_month_before() -> None:
+    november = insights.period("2026-11", NOV, UTC_ZONE)
+    assert (november.start, november.end) == (
+        datetime(2026, 11, 1, tzinfo=UTC_ZONE),
+        datetime(2026, 12, 1, tzinfo=UTC_ZONE),
+    )
+    p0, p1 = insights.response_times(insights.within(HISTORY, november), Settings())
+    assert (p1.opened, p1.acked, p1.ack_median, p1.ack_p90) == (4, 4, 15.0, 40.0)
+    assert (p1.judged, p1.met, p1.met_share) == (4, 4, 1.0)
+    assert (p1.resolved, p1.resolve_median, p1.resolve_p90) == (3, 60.0, 120.0)
+    assert (p0.severity, p0.ack_median, p0.met_share) == ("P0", 30.0, 0.0)
+    october = insights.before(november)
+    assert october.label == "October 2026"
+    [before] = insights.response_times(insights.within(HISTORY, october), Settings())
+    assert (before.severity, before.ack_median) == ("P1", 50.0)
+
+
+def test_nearest_rank_p90() -> None:
+    assert insights.p90([float(n) for n in range(1, 11)]) == 9.0  # the ninth of ten
+    assert insights.p90([7.0]) == 7.0 and insights.p90([]) is None
+
+
+def test_incidents_per_week_list_every_week_of_the_period() -> None:
+    november = insights.period("2026-11", NOV, UTC_ZONE)
+    weeks = insights.weekly(insights.within(HISTORY, november), november, UTC_ZONE, ["P0", "P1"])
+    assert [monday for monday, _ in weeks] == [
+        date(2026, 10, 26),  # the week November begins in
+        date(2026, 11, 2),
+        date(2026, 11, 9),
+        date(2026, 11, 16),
+        date(2026, 11, 23),
+        date(2026, 11, 30),
+    ]
+    assert [counted for _, counted in weeks][1:4] == [
+        {"P0": 0, "P1": 2},
+        {"P0": 0, "P1": 2},
+        {"P0": 1, "P1": 0},
+    ]
+
+
+def test_the_last_days_and_the_period_before() -> None:
+    now = NOV + timedelta(days=20)
+    last = insights.period("30d", now, UTC_ZONE)
+    assert (last.end - last.start, last.label) == (timedelta(days=30), "the last 30 days")
+    assert insights.before(last).end == last.start
+    assert insights.period("", now, UTC_ZONE) == last  # 30 days unless asked
+
+
+@pytest.mark.parametrize("typed", ["13m", "2026-13", "0d", "400d", "last week"])
+def test_a_period_it_does_not_know_is_one_line_with_the_forms(typed: str) -> None:
+    with pytest.raises(UserError) as said:
+        insights.period(typed, NOV, UTC_ZONE)
+    assert "`30d`, `90d`" in str(said.value) and f"`{typed}`" in str(said.value)
+
+
+def test_an_incident_open_and_unacknowledged_has_no_time_yet() -> None:
+    only = [replace(HISTORY[3], acked_at=None, target_met=None)]
+    [p1] = insights.response_times(only, Settings())
+    assert (p1.acked, p1.ack_median, p1.met_share, p1.resolved) == (0, None, None, 0)
