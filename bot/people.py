@@ -67,4 +67,5 @@ def _look_up(deps: Deps, user: str) -> None:
     found = answer.get("user") or {}
     profile = found.get("profile") or {}
     name = profile.get("display_name") or profile.get("real_name") or found.get("real_name")
-    deps.store.people.save_name(user, str(name or found.get("name") or "") or None, deps.clock())
+    named = str(name or found.get("name") or "") or None
+    deps.store.people.save_name(user, named, deps.clock(), found.get("tz") or None)

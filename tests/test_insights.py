@@ -112,3 +112,70 @@ def test_an_incident_open_and_unacknowledged_has_no_time_yet() -> None:
     only = [replace(HISTORY[3], acked_at=None, target_met=None)]
     [p1] = insights.response_times(only, Settings())
     assert (p1.acked, p1.ack_median, p1.met_share, p1.resolved) == (0, None, None, 0)
+
+
+def test_pages_by_person_in_their_own_time() -> None:
+    """Bob is in New York: 03:00 UTC on a Tuesday is 22:00 Monday there (night); 15:00 UTC
+    on a Saturday is the weekend; 14:00 UTC on a Wednesday is the day. Alice, in Berlin,
+    was paged once as the escalation contact at 06:30 UTC on a Monday: 07:30 there, day."""
+    tue = datetime(2026, 11, 3, 3, 0, tzinfo=UTC)
+    pages = [
+        ("U0BOB", "on call", tue),
+        ("U0BOB", "on call", datetime(2026, 11, 7, 15, 0, tzinfo=UTC)),
+        ("U0BOB", "on call", datetime(2026, 11, 4, 14, 0, tzinfo=UTC)),
+        ("U0ALICE", "escalation", datetime(2026, 11, 2, 6, 30, tzinfo=UTC)),
+    ]
+    zones = {"U0BOB": "America/New_York", "U0ALICE": "Europe/Berlin"}
+    bob, alice = insights.pages_by_person(pages, zones, UTC_ZONE)
+    assert (bob.pages, bob.day, bob.night, bob.weekend, bob.escalations) == (3, 1, 1, 1, 0)
+    assert (alice.pages, alice.day, alice.night, alice.escalations) == (1, 1, 0, 1)
+    [someone] = insights.pages_by_person([("U0C", "on call", tue)], {}, ZoneInfo("Asia/Tokyo"))
+    assert (someone.zone, someone.day) == ("Asia/Tokyo", 1)  # 12:00 in Tokyo: the team's zone
+
+
+def test_the_noisiest_groups_and_the_follow_ups_owed() -> None:
+    from bot.store import ActionItem, Alert
+
+    def alert(n: int, group: str, repeats: int, incident: int | None, status: str) -> Alert:
+        return Alert(
+            n,
+            "am",
+            f"f{n}",
+            status,
+            None,
+            "x",
+            {},
+            group,
+            None,
+            incident,
+            None,
+            NOV,
+            NOV,
+            None,
+            repeats,
+        )
+
+    alerts = [
+        alert(1, "db", 4, 7, "firing"),
+        alert(2, "db", 0, 7, "resolved"),
+        alert(3, "disk", 0, None, "resolved"),
+        alert(4, "disk", 1, None, "firing"),
+    ]
+    db, disk = insights.noisiest(alerts)
+    assert (db.group, db.notifications, db.incidents, db.resolved_alone) == ("db", 6, 1, 0)
+    assert (disk.notifications, disk.incidents, disk.resolved_alone) == (3, 0, 1)
+    today = date(2026, 11, 20)
+    items = [
+        ActionItem(1, 7, "U0BOB", "a", "2026-11-10", None, NOV),
+        ActionItem(2, 7, "U0BOB", "b", None, None, NOV + timedelta(days=10)),
+        ActionItem(3, 7, "U0ALICE", "c", None, None, NOV - timedelta(days=30)),
+        ActionItem(4, 7, "U0ALICE", "d", "2026-11-01", NOV, NOV),  # done
+    ]
+    bob, alice = insights.follow_ups(items, today)
+    assert (bob.owner, bob.open, bob.overdue, bob.oldest_days) == ("U0BOB", 2, 1, 18)
+    assert (alice.open, alice.overdue, alice.oldest_days) == (1, 0, 48)
+
+
+def test_incidents_by_what_opened_them() -> None:
+    opened = [replace(HISTORY[0], opened_via="alerts"), replace(HISTORY[1], opened_via="hand")]
+    assert insights.by_source([*opened, HISTORY[2]]) == {"hand": 1, "alerts": 1, "not recorded": 1}

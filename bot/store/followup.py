@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert, select, update
 
@@ -20,6 +21,7 @@ class ActionItem:
     text: str
     due: str | None
     done_at: datetime | None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,11 @@ class Postmortem:
     markdown: str
     notice: str
     written_at: datetime
+
+
+def _item(r: dict[str, Any]) -> ActionItem:
+    done, made = _parse(r["done_at"]), _parse(r["created_at"])
+    return ActionItem(r["id"], r["incident_id"], r["owner"], r["text"], r["due"], done, made)
 
 
 class FollowUpStore(Repository):
@@ -52,13 +59,13 @@ class FollowUpStore(Repository):
     def actions(self, number: int) -> list[ActionItem]:
         query = select(action_items).where(action_items.c.incident_id == number)
         with self._connect() as db:
-            rows = _rows(db.execute(query.order_by(action_items.c.id)))
-        return [
-            ActionItem(
-                r["id"], r["incident_id"], r["owner"], r["text"], r["due"], _parse(r["done_at"])
-            )
-            for r in rows
-        ]
+            return [_item(r) for r in _rows(db.execute(query.order_by(action_items.c.id)))]
+
+    def open_actions(self) -> list[ActionItem]:
+        """Every action item not done yet, over all incidents, oldest first."""
+        query = select(action_items).where(action_items.c.done_at.is_(None))
+        with self._connect() as db:
+            return [_item(r) for r in _rows(db.execute(query.order_by(action_items.c.id)))]
 
     def finish_action(self, number: int, item: int, now: datetime) -> bool:
         done = (

@@ -42,6 +42,7 @@ class Incident:
     room_card_ts: str | None = None
     room_archived_at: datetime | None = None
     room_problem: str | None = None
+    opened_via: str | None = None  # hand, monitor, alerts, security; None: before the record
 
     @property
     def ref(self) -> str:

@@ -36,13 +36,25 @@ class PeopleStore(Repository):
         with self._connect() as db:
             return set(db.execute(query).scalars())
 
-    def save_name(self, user: str, name: str | None, at: datetime) -> None:
-        """`name` None: Slack could not say (the id is shown, and asked again later)."""
+    def save_name(self, user: str, name: str | None, at: datetime, tz: str | None = None) -> None:
+        """`name` None: Slack could not say (the id is shown, and asked again later). `tz`:
+        their time zone as Slack has it (Europe/Berlin)."""
         with self._write() as db:
-            put = upsert(db, people).values(user_id=user, name=name, looked_up_at=_iso(at))
+            put = upsert(db, people).values(user_id=user, name=name, looked_up_at=_iso(at), tz=tz)
+            kept = ("name", "looked_up_at", "tz")
             db.execute(
                 put.on_conflict_do_update(
-                    index_elements=["user_id"],
-                    set_={"name": put.excluded.name, "looked_up_at": put.excluded.looked_up_at},
+                    index_elements=["user_id"], set_={k: put.excluded[k] for k in kept}
                 )
             )
+
+    def zones(self, users: Iterable[str]) -> dict[str, str]:
+        """The time zones known for `users` (Slack's names for them)."""
+        wanted = list(dict.fromkeys(users))
+        if not wanted:
+            return {}
+        query = select(people.c.user_id, people.c.tz).where(
+            people.c.tz.is_not(None), people.c.user_id.in_(wanted)
+        )
+        with self._connect() as db:
+            return {user: tz for user, tz in db.execute(query).all()}

@@ -78,6 +78,7 @@ def _open(deps: Deps, rule: AlertRule, title: str, now: datetime, *notes: str) -
         severity=severity,
         actor=who(deps.store, deps.settings, now) or "opsbot",  # the on-call person leads
         now=now,
+        via="alerts",
     )
     publish(Outcome(Reply(""), opened, tuple(Reply(note) for note in notes)), deps)
     return opened.number

@@ -110,7 +110,7 @@ def _follow_up(deps: Deps, digest: Digest, user: str, now: datetime) -> None:
         ": " + ", ".join(s["title"] for s in flagged) if flagged else ""
     )
     opened = incidents.open_incident(
-        deps.store, deps.settings, title=title, severity="P3", actor=user, now=now
+        deps.store, deps.settings, title=title, severity="P3", actor=user, now=now, via="digest"
     )
     deps.store.set_state(f"digest.followup.{digest.id}", str(opened.number))
     for found in flagged:

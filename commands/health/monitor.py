@@ -130,6 +130,7 @@ def _service_down(deps: Deps, reading: Reading, now: datetime) -> None:
             severity="P0",
             actor=opener,
             now=now,
+            via="monitor",
         )
         deps.store.set_state(INCIDENT_KEY, str(opened.number))
         publish(Outcome(Reply(""), opened), deps)

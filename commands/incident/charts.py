@@ -8,7 +8,7 @@ import io
 from datetime import date
 from typing import Any
 
-from bot.domain.incidents.insights import Times
+from bot.domain.incidents.insights import Noise, Paged, Times
 
 WIDTH, HEIGHT, DPI = 8, 4, 100  # an 800 x 400 image: readable in Slack's preview
 COLOURS = {"P0": "#d62728", "P1": "#ff7f0e", "P2": "#e6c300", "P3": "#8c8c8c"}  # the card's
@@ -65,4 +65,35 @@ def weekly_chart(weeks: list[tuple[date, dict[str, int]]], label: str) -> bytes:
     axes.set_title(f"Incidents per week, {label}")
     axes.legend(frameon=False, ncols=4)
     axes.tick_params(axis="x", labelrotation=45)
+    return _png(figure)
+
+
+def pages_chart(paged: list[Paged], names: dict[str, str], label: str) -> bytes:
+    """Pages per person, stacked: in the day, at night, at the weekend (their own time)."""
+    figure, axes = _figure()
+    shown = paged[:15]
+    who = [names.get(p.person, p.person) for p in shown]
+    bottom = [0] * len(shown)
+    for part, colour in (("day", "#4c78a8"), ("night", "#1f2d5c"), ("weekend", "#e45756")):
+        counts = [getattr(p, part) for p in shown]
+        axes.bar(who, counts, 0.7, bottom=bottom, label=part, color=colour)
+        bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
+    axes.set_ylim(0, max([*bottom, 1]) * 1.3)
+    axes.yaxis.get_major_locator().set_params(integer=True)
+    axes.set_ylabel("pages")
+    axes.set_title(f"Pages per person, {label}")
+    axes.legend(frameon=False, ncols=3)
+    return _png(figure)
+
+
+def noise_chart(noise: list[Noise], label: str) -> bytes:
+    """The noisiest alert groups, most first: alerts each, and the incidents they opened."""
+    figure, axes = _figure()
+    groups = [f"{n.source} {n.group}"[:40] for n in reversed(noise)]
+    axes.barh(groups, [n.notifications for n in reversed(noise)], color="#8c8c8c", label="alerts")
+    axes.barh(groups, [n.incidents for n in reversed(noise)], color="#d62728", label="incidents")
+    axes.xaxis.get_major_locator().set_params(integer=True)
+    axes.set_xlabel("count")
+    axes.set_title(f"Noisiest alert groups, {label}")
+    axes.legend(frameon=False)
     return _png(figure)

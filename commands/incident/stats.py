@@ -6,20 +6,22 @@ see the image)."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
-from bot import posting
+from bot import people, posting
 from bot.config import Settings
 from bot.deps import Deps
 from bot.domain.incidents import insights
 from bot.domain.incidents.insights import Period, Times
 from bot.kinds import Kind
 from bot.lanes import slack_lane
-from bot.replies import Reply, blocks, section, span
-from bot.store import Effect
+from bot.replies import Reply, blocks, clip, section, span
+from bot.store import Effect, Silence
 from commands.incident import charts
 
 CHART = "report.chart"
@@ -32,28 +34,86 @@ def ask(deps: Deps, text: str, ack: Ack, respond: Respond, channel: str) -> None
     deps.in_background(deps.pools.reports, lambda: report(deps, period, channel), respond)
 
 
-def report(deps: Deps, period: Period, channel: str) -> None:
+@dataclass(frozen=True)
+class Figures:
+    """What one report says: the period's incidents, pages and alerts, and what is owed."""
+
+    period: Period
+    times: list[Times]
+    times_before: list[Times]
+    weeks: list[tuple[date, dict[str, int]]]
+    sources: dict[str, int]
+    paged: list[insights.Paged]
+    noise: list[insights.Noise]
+    silences: list[Silence]
+    owed: list[insights.Owed]
+    names: dict[str, str]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.times or self.paged or self.noise)
+
+
+def gather(deps: Deps, period: Period) -> Figures:
+    settings, store, now = deps.settings, deps.store, deps.clock()
     earlier = insights.before(period)
-    opened = deps.store.incidents.opened_since(earlier.start)
-    now, then = insights.within(opened, period), insights.within(opened, earlier)
-    if not now:
-        message = f"No incident was opened in {period.label}: nothing to chart."
+    opened = store.incidents.opened_since(earlier.start)
+    these = insights.within(opened, period)
+    pages = [
+        (person, role, entry.at)
+        for _, entry in store.incidents.pages_since(period.start)
+        if entry.at < period.end and entry.source
+        for _, role, person in [entry.source.split(":", 2)]
+    ]
+    alerts = [a for a in store.alerts.seen_since(period.start) if a.first_seen < period.end]
+    owed = insights.follow_ups(store.followups.open_actions(), now.astimezone(settings.tz).date())
+    people.learn(deps, [p for p, _, _ in pages] + [o.owner for o in owed])  # names, zones
+    who = {p for p, _, _ in pages} | {o.owner for o in owed}
+    return Figures(
+        period,
+        insights.response_times(these, settings),
+        insights.response_times(insights.within(opened, earlier), settings),
+        insights.weekly(these, period, settings.tz, list(settings.severities)),
+        insights.by_source(these),
+        insights.pages_by_person(pages, store.people.zones(who), settings.tz),
+        insights.noisiest(alerts),
+        store.alerts.silences(now),
+        owed,
+        store.people.names(who),
+    )
+
+
+def report(deps: Deps, period: Period, channel: str) -> None:
+    found = gather(deps, period)
+    if found.empty:
+        message = f"No incident, page or alert in {period.label}: nothing to chart."
         posting.enqueue_post(deps, channel, {"text": message})
         return
-    settings = deps.settings
-    times = insights.response_times(now, settings)
-    weeks = insights.weekly(now, period, settings.tz, list(settings.severities))
-    said = figures(period, times, insights.response_times(then, settings), weeks, settings)
-    posting.enqueue_post(deps, channel, said.as_message())
-    for name, png, alt in (
-        ("acknowledge", charts.response_chart(times, period.label), "Time to acknowledge"),
-        ("weekly", charts.weekly_chart(weeks, period.label), "Incidents per week"),
-    ):
+    posting.enqueue_post(deps, channel, figures(found, deps.settings).as_message())
+    label = period.label
+    drawn: list[tuple[str, str, Callable[[], bytes]]] = [
+        ("acknowledge", "Time to acknowledge", lambda: charts.response_chart(found.times, label)),
+        ("weekly", "Incidents per week", lambda: charts.weekly_chart(found.weeks, label)),
+    ]
+    if found.paged:
+        people_named = {p.person: found.names.get(p.person, p.person) for p in found.paged}
+        drawn.append(
+            (
+                "pages",
+                "Pages per person",
+                lambda: charts.pages_chart(found.paged, people_named, label),
+            )
+        )
+    if found.noise:
+        drawn.append(
+            ("alerts", "Noisiest alert groups", lambda: charts.noise_chart(found.noise, label))
+        )
+    for name, title, draw in drawn:
         payload = {
             "channel": channel,
             "filename": f"incidents-{name}.png",
-            "title": f"{alt}, {period.label}",
-            "png": base64.b64encode(png).decode(),
+            "title": f"{title}, {label}",
+            "png": base64.b64encode(draw()).decode(),
         }
         deps.store.outbox.enqueue(CHART, slack_lane(channel), payload)
 
@@ -66,16 +126,32 @@ def span_minutes(minutes: float) -> str:
     return span(timedelta(minutes=round(minutes)))
 
 
-def figures(
-    period: Period,
-    times: list[Times],
-    before: list[Times],
-    weeks: list[tuple[date, dict[str, int]]],
-    settings: Settings,
-) -> Reply:
-    earlier = {t.severity: t for t in before}
+def figures(found: Figures, settings: Settings) -> Reply:
+    """The report's text: every chart's numbers, for whoever cannot see the image."""
+    text = f"Incident insights for {found.period.label}"
+    sections = [
+        f"*{text}*\n*Response times* (vs {insights.before(found.period).label})",
+        "\n".join(_times(found, settings)) or "No incident was opened.",
+        "*Incidents opened per week*\n" + "\n".join(_weeks(found)),
+    ]
+    if found.sources:
+        sections.append(
+            "*Opened by*: " + ", ".join(f"{VIA.get(v, v)} {n}" for v, n in found.sources.items())
+        )
+    sections.append("*Pages per person* (in each one's own time)\n" + "\n".join(_pages(found)))
+    sections.append("*Noisiest alert groups*\n" + "\n".join(_noise(found)))
+    sections.append("*Open follow-ups*\n" + "\n".join(_owed(found)))
+    return Reply(text=text, blocks=blocks(*(section(clip(s, 2900)) for s in sections)))
+
+
+VIA = {"hand": "by hand", "alerts": "by alerts", "monitor": "by the health monitor"}
+VIA |= {"security": "from the security audit", "digest": "from a digest"}
+
+
+def _times(found: Figures, settings: Settings) -> list[str]:
+    earlier = {t.severity: t for t in found.times_before}
     lines = []
-    for t in times:
+    for t in found.times:
         target = span_minutes(settings.severities[t.severity].response_minutes)
         was = earlier.get(t.severity)
         then = f" (before: {_took(was.ack_median)})" if was and was.ack_median is not None else ""
@@ -92,20 +168,46 @@ def figures(
         )
         parts = [f"{t.opened} opened", acked, share, done]
         lines.append(f"• *{t.severity}*: " + " · ".join(p for p in parts if p))
-    per_week = [
+    return lines
+
+
+def _weeks(found: Figures) -> list[str]:
+    return [
         f"• week of {monday:%d %b}: "
         + (", ".join(f"{n} {sev}" for sev, n in counted.items() if n) or "none")
-        for monday, counted in weeks
+        for monday, counted in found.weeks
     ]
-    text = f"Incident insights for {period.label}"
-    return Reply(
-        text=text,
-        blocks=blocks(
-            section(f"*{text}*\n*Response times* (vs {insights.before(period).label})"),
-            section("\n".join(lines)),
-            section("*Incidents opened per week*\n" + "\n".join(per_week)),
-        ),
-    )
+
+
+def _pages(found: Figures) -> list[str]:
+    if not found.paged:
+        return ["Nobody was paged."]
+    lines = []
+    for p in found.paged[:15]:
+        escalated = f" · {p.escalations} as the escalation contact" if p.escalations else ""
+        lines.append(
+            f"• {found.names.get(p.person, p.person)}: {p.pages} "
+            f"({p.night} at night, {p.weekend} at the weekend, {p.zone}){escalated}"
+        )
+    return lines
+
+
+def _noise(found: Figures) -> list[str]:
+    lines = [
+        f"• {n.source} {n.group}: {n.notifications} alerts · {n.incidents} incidents · "
+        f"{n.resolved_alone} resolved by themselves"
+        for n in found.noise
+    ] or ["No alert came in."]
+    silenced = ", ".join(f"S{s.id} ({s.reason})" for s in found.silences[:10])
+    return [*lines, f"Silences in force: {silenced or 'none'}"]
+
+
+def _owed(found: Figures) -> list[str]:
+    return [
+        f"• {found.names.get(o.owner, o.owner)}: {o.open} open, {o.overdue} overdue, "
+        f"the oldest {o.oldest_days} days"
+        for o in found.owed[:15]
+    ] or ["None: every action item is done."]
 
 
 def _chart(deps: Deps, effect: Effect, slack: WebClient) -> None:

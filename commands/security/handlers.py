@@ -32,6 +32,7 @@ def on_open_p3(
             title=f"Security: {found.title}"[:200],
             actor=body["user"]["id"],
             now=deps.clock(),
+            via="security",
         )
         publish(Outcome(Reply(""), opened), deps)
     ack()

@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 import re
 import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 from bot.replies import UserError
-from bot.store import Incident
+from bot.store import ActionItem, Alert, Incident
 
 PERIODS = "`30d`, `90d` (any number of days up to 366) or a month, `2026-11`"
 _DAYS = re.compile(r"^(\d{1,3})d$")
@@ -37,7 +38,8 @@ def period(text: str, now: datetime, tz: ZoneInfo) -> Period:
     days, month = _DAYS.match(typed), _MONTH.match(typed)
     if days and 1 <= int(days.group(1)) <= 366:
         count = int(days.group(1))
-        return Period(now - timedelta(days=count), now, f"the last {count} days")
+        up_to = now + timedelta(microseconds=1)  # what happened at this very moment too
+        return Period(up_to - timedelta(days=count), up_to, f"the last {count} days")
     if month and 1 <= int(month.group(2)) <= 12:
         first = datetime(int(month.group(1)), int(month.group(2)), 1, tzinfo=tz)
         following = (first + timedelta(days=32)).replace(day=1)
@@ -134,3 +136,115 @@ def weekly(
         if week is not None and incident.severity in week:
             week[incident.severity] += 1
     return list(weeks.items())
+
+
+SOURCES = ("hand", "alerts", "monitor", "security", "digest")
+NIGHT_FROM, NIGHT_UNTIL = 22, 7  # a page between 22:00 and 07:00, the person's own time
+
+
+def by_source(incidents: list[Incident]) -> dict[str, int]:
+    """Incidents by what opened them; those from before the record as "not recorded"."""
+    counted = dict.fromkeys(SOURCES, 0)
+    for incident in incidents:
+        via = incident.opened_via or "not recorded"
+        counted[via] = counted.get(via, 0) + 1
+    return {via: n for via, n in counted.items() if n}
+
+
+@dataclass(frozen=True)
+class Paged:
+    """One person's pages in a period, by when they came in that person's own time: at
+    the weekend, else at night (22:00-07:00), else in the day."""
+
+    person: str
+    zone: str
+    day: int
+    night: int
+    weekend: int
+    escalations: int  # pages as the escalation contact
+
+    @property
+    def pages(self) -> int:
+        return self.day + self.night + self.weekend
+
+
+def pages_by_person(
+    pages: list[tuple[str, str, datetime]], zones: Mapping[str, str], team: ZoneInfo
+) -> list[Paged]:
+    """`pages`: (person, role, when); `zones`: each person's time zone as Slack has it (the
+    team's where unknown). Most paged first."""
+    counts: dict[str, list[int]] = {}
+    for person, role, at in pages:
+        local = at.astimezone(_zone(zones.get(person), team))
+        slot = 2 if local.weekday() >= 5 else 1 if _at_night(local.hour) else 0
+        counted = counts.setdefault(person, [0, 0, 0, 0])
+        counted[slot] += 1
+        counted[3] += role == "escalation"
+    found = [
+        Paged(person, zones.get(person) or team.key, *counted) for person, counted in counts.items()
+    ]
+    return sorted(found, key=lambda p: (-p.pages, p.person))
+
+
+def _at_night(hour: int) -> bool:
+    return hour >= NIGHT_FROM or hour < NIGHT_UNTIL
+
+
+def _zone(name: str | None, team: ZoneInfo) -> ZoneInfo:
+    try:
+        return ZoneInfo(name) if name else team
+    except (ValueError, KeyError):  # a zone this machine does not know: the team's
+        return team
+
+
+@dataclass(frozen=True)
+class Noise:
+    """An alert group's noise in a period: notifications (each alert and each repeat),
+    incidents its alerts opened or joined, and alerts that resolved with no incident."""
+
+    source: str
+    group: str
+    notifications: int
+    incidents: int
+    resolved_alone: int
+
+
+def noisiest(alerts: list[Alert], most: int = 10) -> list[Noise]:
+    groups: dict[tuple[str, str], list[Alert]] = {}
+    for alert in alerts:
+        groups.setdefault((alert.source, alert.group_key), []).append(alert)
+    found = [
+        Noise(
+            source,
+            group,
+            sum(1 + a.repeats for a in members),
+            len({a.incident for a in members if a.incident}),
+            sum(1 for a in members if a.status == "resolved" and not a.incident),
+        )
+        for (source, group), members in groups.items()
+    ]
+    return sorted(found, key=lambda n: (-n.notifications, n.source, n.group))[:most]
+
+
+@dataclass(frozen=True)
+class Owed:
+    """One owner's open action items: how many, how many past their due day, the oldest."""
+
+    owner: str
+    open: int
+    overdue: int
+    oldest_days: int
+
+
+def follow_ups(items: list[ActionItem], today: date) -> list[Owed]:
+    """Open action items by owner, those with overdue items first, then the oldest."""
+    owners: dict[str, list[ActionItem]] = {}
+    for item in items:
+        if item.done_at is None:
+            owners.setdefault(item.owner, []).append(item)
+    found = []
+    for owner, open_items in owners.items():
+        late = sum(1 for i in open_items if i.due and i.due < today.isoformat())
+        ages = [(today - i.created_at.date()).days for i in open_items if i.created_at]
+        found.append(Owed(owner, len(open_items), late, max(ages, default=0)))
+    return sorted(found, key=lambda o: (-o.overdue, -o.oldest_days, o.owner))

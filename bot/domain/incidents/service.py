@@ -66,9 +66,11 @@ def open_incident(
     actor: str,
     now: datetime,
     more: tuple[Entry, ...] = (),
+    via: str = "hand",
 ) -> Incident:
     """Open it; `more`: timeline entries it starts with besides its opening (the message it
-    was declared from, what was known)."""
+    was declared from, what was known); `via`: what opened it (hand, monitor, alerts,
+    security, digest), for /incident stats."""
     severity = severity or settings.default_severity
     level = settings.severities[severity]
     draft = Incident(
@@ -79,6 +81,7 @@ def open_incident(
         commander=actor,
         opened_by=actor,
         opened_at=now,
+        opened_via=via,
     )
     entry = Entry(now, actor, "opened", f"Opened as {severity} ({level.label}): {title}")
     return store.incidents.open_incident(

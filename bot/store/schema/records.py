@@ -52,6 +52,7 @@ incidents = Table(
     int_column("target_met"),
     # its own channel (bot/domain/incidents/room.py)
     *text_columns("room_id", "room_name", "room_card_ts", "room_archived_at", "room_problem"),
+    text_column("opened_via"),  # hand, monitor, alerts, security (None: before the record)
     Index("idx_incidents_card_channel_card_ts", "card_channel", "card_ts"),
     Index("idx_incidents_status", "status"),
     partial_index("incidents_room", "room_id", where="room_id IS NOT NULL"),
@@ -269,4 +270,5 @@ people = Table(
     Column("user_id", Text, primary_key=True),
     text_column("name"),
     text_column("looked_up_at", required=True),
+    text_column("tz"),  # Slack's users.info tz (Europe/Berlin), for pages at their night
 )

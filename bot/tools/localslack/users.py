@@ -3,7 +3,9 @@ and apps.connections.open (Socket Mode's one Web API call, made with the app-lev
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.tools.localslack.server import Server
 from bot.tools.localslack.workspace import BOT_USER, TEAM
@@ -33,10 +35,12 @@ class Users(Server):
             return {"ok": False, "error": "user_not_found"}
         name = self.users[user]
         profile = {"display_name": name, "real_name": name.title()}
-        return {
-            "ok": True,
-            "user": {"id": user, "name": name, "real_name": name.title(), "profile": profile},
-        }
+        tz = self.__dict__.get("zones", {}).get(user, "Europe/London")
+        found = {"id": user, "name": name, "real_name": name.title(), "profile": profile}
+        # users.info reference: tz, tz_label and tz_offset (seconds east of UTC, now)
+        offset = datetime.now(ZoneInfo(tz)).utcoffset() or timedelta(0)
+        zone = {"tz": tz, "tz_label": tz, "tz_offset": int(offset.total_seconds())}
+        return {"ok": True, "user": found | zone}
 
     def _apps_connections_open(self, body: dict[str, Any]) -> dict[str, Any]:
         if self.socket_url is None:

@@ -163,8 +163,11 @@ class Workspace:
         API docs: an app must be a member of the conversation to receive its events)."""
         return self.channel_id(channel) not in self.outside
 
-    def add_user(self, user_id: str, name: str) -> None:
+    def add_user(self, user_id: str, name: str, tz: str = "Europe/London") -> None:
+        """A person, with the time zone users.info gives (Slack's default for a new account
+        is the workspace's; the local one's is London)."""
         self.users[user_id] = name
+        self.__dict__.setdefault("zones", {})[user_id] = tz
 
     def post(
         self,
