@@ -59,22 +59,18 @@ def incidents(store: Store, since: datetime) -> list[Row]:
 
 
 def pages(store: Store, since: datetime) -> list[Row]:
-    found = store.incidents.pages_since(since)
-    people = [entry.source.split(":", 2)[2] for _, entry in found if entry.source]
-    names = store.people.names(people)
-    rows = []
-    for number, entry in found:
-        _, role, person = (entry.source or "page::").split(":", 2)
-        rows.append(
-            {
-                "paged_at": _time(entry.at),
-                "incident": f"INC-{number}",
-                "person": person,
-                "person_name": names.get(person),
-                "role": role,
-            }
-        )
-    return rows
+    found = store.incidents.pages(since)
+    names = store.people.names(p.person for p in found)
+    return [
+        {
+            "paged_at": _time(p.at),
+            "incident": f"INC-{p.incident}",
+            "person": p.person,
+            "person_name": names.get(p.person),
+            "role": p.role,
+        }
+        for p in found
+    ]
 
 
 def alerts(store: Store, since: datetime) -> list[Row]:

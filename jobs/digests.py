@@ -3,14 +3,16 @@ the review nudge, and the monthly maintenance log."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from bot.deps import Deps
 from bot.domain import maintenance
+from bot.domain.incidents import insights
 from bot.replies import Reply
 from commands.backup import care
 from commands.digest import sections, service
 from commands.digest.sections import Section, safely
+from commands.incident import stats
 
 
 def daily(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
@@ -62,8 +64,19 @@ def _security(deps: Deps) -> Section:
     return Section("security", "Security audit", "warning" if bad else "ok", text)
 
 
+def _last_month(deps: Deps, now: datetime) -> tuple[Section, stats.Figures]:
+    """The month just ended, in a few lines; its figures and charts are posted after."""
+    ended = (now.astimezone(deps.settings.tz).replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    figures = stats.gather(deps, insights.period(ended, now, deps.settings.tz))
+    text = stats.summary(figures, deps.settings)
+    text += "" if figures.empty else "\nThe figures and their charts follow."
+    return Section("incidents", f"Incidents in {figures.period.label}", "ok", text), figures
+
+
 def monthly(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
+    review, month = _last_month(deps, now)
     found = [
+        review,
         safely("database", "Database review", lambda: _database(deps, now)),
         Section(
             "security",
@@ -75,7 +88,10 @@ def monthly(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
     ]
     if dry_run:
         return "; ".join(f"{s.title}: {s.state}" for s in found)
-    return service.post_checklist(deps, "monthly", now, found)
+    posted = service.post_checklist(deps, "monthly", now, found)
+    if not month.empty:  # after it, in the same lane
+        stats.post(deps, month, deps.settings.digest_target)
+    return posted
 
 
 def quarterly(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:

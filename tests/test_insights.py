@@ -12,7 +12,7 @@ import pytest
 from bot.config import Settings
 from bot.domain.incidents import insights
 from bot.replies import UserError
-from bot.store import Incident
+from bot.store import Incident, Page
 
 UTC_ZONE = ZoneInfo("UTC")
 NOV = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday
@@ -120,16 +120,18 @@ def test_pages_by_person_in_their_own_time() -> None:
     was paged once as the escalation contact at 06:30 UTC on a Monday: 07:30 there, day."""
     tue = datetime(2026, 11, 3, 3, 0, tzinfo=UTC)
     pages = [
-        ("U0BOB", "on call", tue),
-        ("U0BOB", "on call", datetime(2026, 11, 7, 15, 0, tzinfo=UTC)),
-        ("U0BOB", "on call", datetime(2026, 11, 4, 14, 0, tzinfo=UTC)),
-        ("U0ALICE", "escalation", datetime(2026, 11, 2, 6, 30, tzinfo=UTC)),
+        Page(1, tue, "U0BOB", "on call"),
+        Page(1, datetime(2026, 11, 7, 15, 0, tzinfo=UTC), "U0BOB", "on call"),
+        Page(2, datetime(2026, 11, 4, 14, 0, tzinfo=UTC), "U0BOB", "on call"),
+        Page(3, datetime(2026, 11, 2, 6, 30, tzinfo=UTC), "U0ALICE", "escalation"),
     ]
     zones = {"U0BOB": "America/New_York", "U0ALICE": "Europe/Berlin"}
     bob, alice = insights.pages_by_person(pages, zones, UTC_ZONE)
     assert (bob.pages, bob.day, bob.night, bob.weekend, bob.escalations) == (3, 1, 1, 1, 0)
     assert (alice.pages, alice.day, alice.night, alice.escalations) == (1, 1, 0, 1)
-    [someone] = insights.pages_by_person([("U0C", "on call", tue)], {}, ZoneInfo("Asia/Tokyo"))
+    [someone] = insights.pages_by_person(
+        [Page(1, tue, "U0C", "on call")], {}, ZoneInfo("Asia/Tokyo")
+    )
     assert (someone.zone, someone.day) == ("Asia/Tokyo", 1)  # 12:00 in Tokyo: the team's zone
 
 

@@ -1,5 +1,6 @@
 """The plan's monthly Maintenance Log, filled from what was recorded: the daily digests'
-reviews, the weekly and monthly checklists' marks, and the month's incidents. Posted by the
+reviews, the weekly and monthly checklists' marks, the month's incidents and their figures
+(response times, pages). Posted by the
 maintenance-log job, shown by `/health log`."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from datetime import date, datetime, timedelta
 
 from bot.deps import Deps
 from bot.domain.checklists import CHECKLISTS
+from bot.domain.incidents import insights
 
 # The daily digest's sections people mark reviewed, and how the log names them.
 REVIEWABLE = {"errors": "Error logs", "health": "Health", "feedback": "Feedback"}
@@ -35,7 +37,22 @@ def maintenance_log(deps: Deps, year: int, month: int) -> str:
         if first <= i.opened_at.astimezone(deps.settings.tz).date() <= last
     ]
     notes = [f"{i.ref} {i.severity} {i.title} ({i.status})" for i in reversed(opened)]
-    return render(year, month, dailies, lists, notes)
+    return render(year, month, dailies, lists, notes, figures(deps, year, month))
+
+
+def figures(deps: Deps, year: int, month: int) -> list[str]:
+    """The month's response times per severity and its pages, as /incident stats says them."""
+    tz, settings = deps.settings.tz, deps.settings
+    start = datetime(year, month, 1, tzinfo=tz)
+    span = insights.Period(start, (start + timedelta(days=32)).replace(day=1), f"{start:%B %Y}")
+    these = insights.within(deps.store.incidents.opened_since(start), span)
+    lines = [
+        f"- {t.severity}: {insights.describe(t, settings)}"
+        for t in insights.response_times(these, settings)
+    ] or ["- no incident was opened"]
+    pages = deps.store.incidents.pages(span.start, span.end)
+    zones = deps.store.people.zones({p.person for p in pages})
+    return [*lines, f"- {insights.pages_line(insights.pages_by_person(pages, zones, tz))}"]
 
 
 def month_end(now: datetime) -> bool:
@@ -48,6 +65,7 @@ def render(
     dailies: list[tuple[date, set[str]]],
     lists: dict[str, set[str]],
     notes: list[str],
+    figures: list[str] | None = None,
 ) -> str:
     """The plan's "Maintenance Log - [Month Year]" template, filled from what was recorded."""
     name = f"{calendar.month_name[month]} {year}"
@@ -68,5 +86,7 @@ def render(
             f"- [{'x' if item in lists.get(kind, set()) else ' '}] {item}"
             for item in CHECKLISTS[kind]
         ]
+    if figures:
+        lines += ["", "## Incident Figures", "", *figures]
     lines += ["", "## Notes", ""] + ([f"- {note}" for note in notes] or ["- none"])
     return "\n".join(lines)

@@ -51,6 +51,7 @@ from bot.store.incident_rows import (
     Edit,
     Entry,
     Incident,
+    Page,
     PublicUpdate,
     Timer,
 )
@@ -112,6 +113,7 @@ __all__ = [
     "Changed",
     "Entry",
     "Incident",
+    "Page",
     "Postmortem",
     "Replayed",
     "Rollback",

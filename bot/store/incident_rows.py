@@ -114,6 +114,17 @@ def _entry(row: dict[str, Any]) -> Entry:
 
 
 @dataclass(frozen=True)
+class Page:
+    """A page made: of whom, in which role (on call, escalation, commander), for which
+    incident, when."""
+
+    incident: int
+    at: datetime
+    person: str
+    role: str
+
+
+@dataclass(frozen=True)
 class Timer:
     incident: int
     kind: str

@@ -30,6 +30,7 @@ from bot.store.incident_rows import (
     Edit,
     Entry,
     Incident,
+    Page,
     PublicUpdate,
     Timer,
     _edit,
@@ -337,17 +338,20 @@ class IncidentStore(Repository):
         with self._connect() as db:
             return [_incident(row) for row in _rows(db.execute(query.order_by(incidents.c.id)))]
 
-    def pages_since(self, since: datetime) -> list[tuple[int, Entry]]:
-        """Each page made at or after `since` (its incident, and its timeline entry: the
-        person and role are in its source, `page:<role>:<user>`), oldest first."""
-        query = (
-            select(timeline)
-            .where(
-                timeline.c.kind == "page",
-                timeline.c.source.like("page:%"),
-                timeline.c.at >= _iso(since),
-            )
-            .order_by(timeline.c.at, timeline.c.id)
+    def pages(self, since: datetime, until: datetime | None = None) -> list[Page]:
+        """Each page made in [since, until), oldest first (from its timeline entry, whose
+        source says who was paged in which role: `page:<role>:<user>`)."""
+        query = select(timeline.c.incident_id, timeline.c.at, timeline.c.source).where(
+            timeline.c.kind == "page",
+            timeline.c.source.like("page:%"),
+            timeline.c.at >= _iso(since),
         )
+        if until is not None:
+            query = query.where(timeline.c.at < _iso(until))
         with self._connect() as db:
-            return [(row["incident_id"], _entry(row)) for row in _rows(db.execute(query))]
+            rows = db.execute(query.order_by(timeline.c.at, timeline.c.id)).all()
+        found = []
+        for number, at, source in rows:
+            _, role, person = str(source).split(":", 2)
+            found.append(Page(number, datetime.fromisoformat(at), person, role))
+        return found

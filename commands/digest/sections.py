@@ -12,8 +12,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot import people
 from bot.deps import Deps
 from bot.domain.health import NOT_CONFIGURED, OK, run_all, worst
+from bot.domain.incidents import insights
 from bot.domain.incidents.texts import incident_summary
 from bot.programs import npm_json
 from bot.redact import redact
@@ -270,7 +272,21 @@ def open_bugs(deps: Deps, now: datetime) -> Section:
     return Section("bugs", "Open bugs", OK, f"{len(bugs)} open bug reports to review.")
 
 
+def oncall_week(deps: Deps, now: datetime) -> Section:
+    """The week on call in one line: pages (at night and at weekends, in each paged
+    person's own time) and incidents opened."""
+    since = now - timedelta(days=7)
+    pages = deps.store.incidents.pages(since)
+    who = {p.person for p in pages}
+    people.learn(deps, who)  # their time zones
+    paged = insights.pages_by_person(pages, deps.store.people.zones(who), deps.settings.tz)
+    opened = len(deps.store.incidents.opened_since(since))
+    text = f"{insights.pages_line(paged)}; {opened} incidents opened."
+    return Section("oncall-week", "On call this week", OK, text)
+
+
 WEEKLY: list[tuple[str, str, Callable[[Deps, datetime], Section]]] = [
+    ("oncall-week", "On call this week", oncall_week),
     ("deps", "Dependencies", dependencies),
     ("backups", "Backup verification", backup_checks),
     ("performance", "Performance (7 days)", performance),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
@@ -20,7 +20,7 @@ from bot.domain.incidents import insights
 from bot.domain.incidents.insights import Period, Times
 from bot.kinds import Kind
 from bot.lanes import slack_lane
-from bot.replies import Reply, blocks, clip, section, span
+from bot.replies import Reply, blocks, clip, section
 from bot.store import Effect, Silence
 from commands.incident import charts
 
@@ -59,16 +59,11 @@ def gather(deps: Deps, period: Period) -> Figures:
     earlier = insights.before(period)
     opened = store.incidents.opened_since(earlier.start)
     these = insights.within(opened, period)
-    pages = [
-        (person, role, entry.at)
-        for _, entry in store.incidents.pages_since(period.start)
-        if entry.at < period.end and entry.source
-        for _, role, person in [entry.source.split(":", 2)]
-    ]
+    pages = store.incidents.pages(period.start, period.end)
     alerts = [a for a in store.alerts.seen_since(period.start) if a.first_seen < period.end]
     owed = insights.follow_ups(store.followups.open_actions(), now.astimezone(settings.tz).date())
-    people.learn(deps, [p for p, _, _ in pages] + [o.owner for o in owed])  # names, zones
-    who = {p for p, _, _ in pages} | {o.owner for o in owed}
+    who = {p.person for p in pages} | {o.owner for o in owed}
+    people.learn(deps, who)  # their names, and their time zones
     return Figures(
         period,
         insights.response_times(these, settings),
@@ -83,8 +78,22 @@ def gather(deps: Deps, period: Period) -> Figures:
     )
 
 
+def summary(found: Figures, settings: Settings) -> str:
+    """A few lines for a digest: each severity's response, and the pages."""
+    if found.empty:
+        return f"No incident, page or alert in {found.period.label}."
+    lines = [f"{t.severity}: {insights.describe(t, settings)}" for t in found.times]
+    return "\n".join([*lines, f"Pages: {insights.pages_line(found.paged)}."])
+
+
 def report(deps: Deps, period: Period, channel: str) -> None:
-    found = gather(deps, period)
+    post(deps, gather(deps, period), channel)
+
+
+def post(deps: Deps, found: Figures, channel: str) -> None:
+    """The figures, then each chart, owed to `channel` through the outbox (its lane keeps
+    them in that order); an empty period says so in one line."""
+    period = found.period
     if found.empty:
         message = f"No incident, page or alert in {period.label}: nothing to chart."
         posting.enqueue_post(deps, channel, {"text": message})
@@ -118,14 +127,6 @@ def report(deps: Deps, period: Period, channel: str) -> None:
         deps.store.outbox.enqueue(CHART, slack_lane(channel), payload)
 
 
-def _took(minutes: float | None) -> str:
-    return span_minutes(minutes) if minutes is not None else "–"
-
-
-def span_minutes(minutes: float) -> str:
-    return span(timedelta(minutes=round(minutes)))
-
-
 def figures(found: Figures, settings: Settings) -> Reply:
     """The report's text: every chart's numbers, for whoever cannot see the image."""
     text = f"Incident insights for {found.period.label}"
@@ -150,25 +151,10 @@ VIA |= {"security": "from the security audit", "digest": "from a digest"}
 
 def _times(found: Figures, settings: Settings) -> list[str]:
     earlier = {t.severity: t for t in found.times_before}
-    lines = []
-    for t in found.times:
-        target = span_minutes(settings.severities[t.severity].response_minutes)
-        was = earlier.get(t.severity)
-        then = f" (before: {_took(was.ack_median)})" if was and was.ack_median is not None else ""
-        share = f"{t.met_share:.0%} within {target}" if t.met_share is not None else ""
-        acked = (
-            f"acknowledged in {_took(t.ack_median)} median{then}, {_took(t.ack_p90)} p90"
-            if t.acked
-            else "none acknowledged yet"
-        )
-        done = (
-            f"resolved in {_took(t.resolve_median)} median, {_took(t.resolve_p90)} p90"
-            if t.resolved
-            else "none resolved yet"
-        )
-        parts = [f"{t.opened} opened", acked, share, done]
-        lines.append(f"• *{t.severity}*: " + " · ".join(p for p in parts if p))
-    return lines
+    return [
+        f"• *{t.severity}*: {insights.describe(t, settings, earlier.get(t.severity))}"
+        for t in found.times
+    ]
 
 
 def _weeks(found: Figures) -> list[str]:
@@ -211,9 +197,11 @@ def _owed(found: Figures) -> list[str]:
 
 
 def _chart(deps: Deps, effect: Effect, slack: WebClient) -> None:
+    """Shared where it was asked for: an upload needs a channel's id, not its #name (the
+    monthly digest's channel may be configured by name)."""
     data = effect.payload
     slack.files_upload_v2(
-        channel=data["channel"],
+        channel=posting.channel_id(deps, slack, data["channel"]) or data["channel"],
         content=base64.b64decode(data["png"]),
         filename=data["filename"],
         title=data["title"],

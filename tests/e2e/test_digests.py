@@ -186,6 +186,7 @@ def test_weekly_digest_summarises_npm_and_records_done_items(stack: Stack) -> No
     text = str(weekly.blocks)
     assert "outdated 1 patch, 1 minor, 1 major; vulnerabilities 0 critical, 1 high" in text
     assert "p95 420 ms" in text and "4 open bug reports" in text
+    assert "0 pages (0 at night, 0 at the weekend, in each one's own time); 0 incidents" in text
     done = next(
         e
         for b in weekly.blocks
@@ -200,12 +201,31 @@ def test_weekly_digest_summarises_npm_and_records_done_items(stack: Stack) -> No
 
 
 def test_monthly_quarterly_annual_checklists_and_month_end_log(stack: Stack) -> None:
-    """The longer cycles post their checklists; the log posts only on the last day."""
+    """The longer cycles post their checklists; the monthly one says how October went on
+    incidents, then its figures and charts follow; the log posts only on the last day and
+    carries the month's figures too."""
+    from bot.domain.incidents import service
+
+    october = datetime(2026, 10, 5, 10, 0, tzinfo=UTC)
+    opened = service.open_incident(
+        stack.deps.store, stack.deps.settings, title="Old", severity="P2", actor=ALICE, now=october
+    )
+    acked = october + timedelta(minutes=25)
+    service.acknowledge(
+        stack.deps.store, stack.deps.settings, opened.number, actor=ALICE, now=acked
+    )
     for job in ("monthly-digest", "quarterly-digest", "annual-digest"):
         assert "digest D" in stack.run(job)
     titles = [m.text.split(":")[0] for m in digests(stack)]
     assert titles[0].startswith("Monthly tasks") and titles[2].startswith("Annual tasks")
     assert "Security audit" in str(digests(stack)[0].blocks)
+    assert "Incidents in October 2026" in str(digests(stack)[0].blocks)
+    assert "P2: 1 opened · acknowledged in 25 min median" in str(digests(stack)[0].blocks)
+    stack.settle()
+    charts = [m.files[0]["name"] for m in stack.slack.history("#incidents") if m.files]
+    assert "incidents-weekly.png" in charts
+    log = stack.command("log 2026-10", name="/health").json()["text"]
+    assert "## Incident Figures" in log and "- P2: 1 opened · acknowledged in 25 min" in log
     assert "Not the last day" in stack.run("maintenance-log", days=10)
     stack.clock.now = datetime(2026, 12, 31, 17, 0, tzinfo=UTC)
     assert "Posted the maintenance log of December 2026" in stack.run("maintenance-log")

@@ -17,8 +17,8 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
-from bot.replies import UserError
-from bot.store import ActionItem, Alert, Incident
+from bot.replies import UserError, span
+from bot.store import ActionItem, Alert, Incident, Page
 
 PERIODS = "`30d`, `90d` (any number of days up to 366) or a month, `2026-11`"
 _DAYS = re.compile(r"^(\d{1,3})d$")
@@ -117,6 +117,29 @@ def response_times(incidents: list[Incident], settings: Settings) -> list[Times]
     return found
 
 
+def describe(t: Times, settings: Settings, before: Times | None = None) -> str:
+    """One severity's line: `2 opened · acknowledged in 20 min median (before: 30 min), 30 min
+    p90 · 100% within 1 h · resolved in 1 h median, 1 h p90`."""
+    target = _took(settings.severities[t.severity].response_minutes)
+    then = f" (before: {_took(before.ack_median)})" if before and before.acked else ""
+    acked = (
+        f"acknowledged in {_took(t.ack_median)} median{then}, {_took(t.ack_p90)} p90"
+        if t.acked
+        else "none acknowledged yet"
+    )
+    share = f"{t.met_share:.0%} within {target}" if t.met_share is not None else ""
+    done = (
+        f"resolved in {_took(t.resolve_median)} median, {_took(t.resolve_p90)} p90"
+        if t.resolved
+        else "none resolved yet"
+    )
+    return " · ".join(part for part in (f"{t.opened} opened", acked, share, done) if part)
+
+
+def _took(minutes: float | None) -> str:
+    return span(timedelta(minutes=round(minutes))) if minutes is not None else "–"
+
+
 def weekly(
     incidents: list[Incident], span: Period, tz: ZoneInfo, severities: list[str]
 ) -> list[tuple[date, dict[str, int]]]:
@@ -168,22 +191,27 @@ class Paged:
         return self.day + self.night + self.weekend
 
 
-def pages_by_person(
-    pages: list[tuple[str, str, datetime]], zones: Mapping[str, str], team: ZoneInfo
-) -> list[Paged]:
-    """`pages`: (person, role, when); `zones`: each person's time zone as Slack has it (the
-    team's where unknown). Most paged first."""
+def pages_by_person(pages: list[Page], zones: Mapping[str, str], team: ZoneInfo) -> list[Paged]:
+    """`zones`: each person's time zone as Slack has it (the team's where unknown). Most
+    paged first."""
     counts: dict[str, list[int]] = {}
-    for person, role, at in pages:
-        local = at.astimezone(_zone(zones.get(person), team))
+    for page in pages:
+        local = page.at.astimezone(_zone(zones.get(page.person), team))
         slot = 2 if local.weekday() >= 5 else 1 if _at_night(local.hour) else 0
-        counted = counts.setdefault(person, [0, 0, 0, 0])
+        counted = counts.setdefault(page.person, [0, 0, 0, 0])
         counted[slot] += 1
-        counted[3] += role == "escalation"
+        counted[3] += page.role == "escalation"
     found = [
         Paged(person, zones.get(person) or team.key, *counted) for person, counted in counts.items()
     ]
     return sorted(found, key=lambda p: (-p.pages, p.person))
+
+
+def pages_line(paged: list[Paged]) -> str:
+    """`5 pages (2 at night, 1 at the weekend, in each one's own time)`."""
+    total = sum(p.pages for p in paged)
+    night, weekend = sum(p.night for p in paged), sum(p.weekend for p in paged)
+    return f"{total} pages ({night} at night, {weekend} at the weekend, in each one's own time)"
 
 
 def _at_night(hour: int) -> bool:
