@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 # The composition roots: they assemble a bot from the commands and jobs. `opsbot shell` is one
 # too (it assembles a bot around a local workspace).
-ROOTS = ("bot.__main__", "bot.cli", "bot.wiring", "bot.serve", "bot.tools.console")
+ROOTS = ("bot.__main__", "bot.cli", "bot.wiring", "bot.serve", "bot.worker", "bot.tools.console")
 
 
 def modules() -> Iterator[tuple[str, Path]]:

@@ -181,3 +181,19 @@ def test_the_noisiest_groups_and_the_follow_ups_owed() -> None:
 def test_incidents_by_what_opened_them() -> None:
     opened = [replace(HISTORY[0], opened_via="alerts"), replace(HISTORY[1], opened_via="hand")]
     assert insights.by_source([*opened, HISTORY[2]]) == {"hand": 1, "alerts": 1, "not recorded": 1}
+
+
+def test_a_period_over_two_months_is_told_month_by_month() -> None:
+    """90 days up to 2026-11-20: August (from the 22nd) to November; October has the one P1
+    acknowledged after 50 minutes, November four with a median of 15."""
+    span = insights.period("90d", datetime(2026, 11, 20, 12, tzinfo=UTC), UTC_ZONE)
+    months = insights.by_month(insights.within(HISTORY, span), span, Settings())
+    assert [name for name, _ in months] == [
+        "August 2026",
+        "September 2026",
+        "October 2026",
+        "November 2026",
+    ]
+    (_, aug), _, (_, october), (_, november) = months
+    assert aug == [] and [(t.severity, t.ack_median) for t in october] == [("P1", 50.0)]
+    assert [(t.severity, t.ack_median) for t in november] == [("P0", 30.0), ("P1", 15.0)]

@@ -62,6 +62,8 @@ def test_the_figures_and_their_charts_follow_the_answer(stack: Stack) -> None:
     assert "*P1*: 2 opened · acknowledged in 20 min median, 30 min p90 · 100% within 1 h" in text
     assert "resolved in 1 h median, 1 h p90" in text
     assert "week of 02 Nov: 2 P1" in text
+    assert "• October 2026: no incident" in text  # the 30 days began in October
+    assert "• November 2026: P1 20 min (100% within target)" in text
     assert "*Opened by*: by hand 2" in text and "Nobody was paged." in text
     assert "No alert came in." in text and "Silences in force: none" in text
     charts = [m.files[0] for m in slack.history(CHANNEL) if m.files]

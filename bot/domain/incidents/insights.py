@@ -117,26 +117,42 @@ def response_times(incidents: list[Incident], settings: Settings) -> list[Times]
     return found
 
 
+def by_month(
+    incidents: list[Incident], span: Period, settings: Settings
+) -> list[tuple[str, list[Times]]]:
+    """Each calendar month (the team's) the period touches, with its response times."""
+    months: dict[str, list[Incident]] = {}
+    month = span.start.astimezone(settings.tz).replace(day=1)
+    while month < span.end:
+        months[f"{month:%B %Y}"] = []
+        month = (month + timedelta(days=32)).replace(day=1)
+    for incident in incidents:
+        months.setdefault(f"{incident.opened_at.astimezone(settings.tz):%B %Y}", []).append(
+            incident
+        )
+    return [(name, response_times(found, settings)) for name, found in months.items()]
+
+
 def describe(t: Times, settings: Settings, before: Times | None = None) -> str:
     """One severity's line: `2 opened · acknowledged in 20 min median (before: 30 min), 30 min
     p90 · 100% within 1 h · resolved in 1 h median, 1 h p90`."""
-    target = _took(settings.severities[t.severity].response_minutes)
-    then = f" (before: {_took(before.ack_median)})" if before and before.acked else ""
+    target = took(settings.severities[t.severity].response_minutes)
+    then = f" (before: {took(before.ack_median)})" if before and before.acked else ""
     acked = (
-        f"acknowledged in {_took(t.ack_median)} median{then}, {_took(t.ack_p90)} p90"
+        f"acknowledged in {took(t.ack_median)} median{then}, {took(t.ack_p90)} p90"
         if t.acked
         else "none acknowledged yet"
     )
     share = f"{t.met_share:.0%} within {target}" if t.met_share is not None else ""
     done = (
-        f"resolved in {_took(t.resolve_median)} median, {_took(t.resolve_p90)} p90"
+        f"resolved in {took(t.resolve_median)} median, {took(t.resolve_p90)} p90"
         if t.resolved
         else "none resolved yet"
     )
     return " · ".join(part for part in (f"{t.opened} opened", acked, share, done) if part)
 
 
-def _took(minutes: float | None) -> str:
+def took(minutes: float | None) -> str:
     return span(timedelta(minutes=round(minutes))) if minutes is not None else "–"
 
 
