@@ -110,5 +110,13 @@ def write(rows: Iterable[Row], form: str, out: io.TextIOBase | Any) -> int:
     if listed:
         table = csv.DictWriter(out, fieldnames=list(listed[0]), lineterminator="\n")
         table.writeheader()
-        table.writerows(listed)
+        table.writerows({k: _cell(v) for k, v in row.items()} for row in listed)
     return len(listed)
+
+
+def _cell(value: Any) -> Any:
+    """A text a spreadsheet would run as a formula (a title typed in Slack, an alert's
+    summary from outside: `=HYPERLINK(…)`) is written as text, behind a quote mark."""
+    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
+        return "'" + value
+    return value

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from bot.config import Settings
 from bot.domain.incidents.insights import Period
+from bot.redact import remember_settings
 from bot.wiring import assemble
 from commands.incident import stats
 
@@ -26,10 +27,16 @@ def main() -> int:
     settings = Settings.model_validate(asked["settings"])
     now = datetime.fromisoformat(asked["now"])
     deps = assemble(settings, asked["token"], clock=lambda: now)
+    remember_settings(settings)  # its secrets are masked wherever they would show
     start, end, label = asked["period"]
-    period = Period(datetime.fromisoformat(start), datetime.fromisoformat(end), label)
+    tz = settings.tz  # the period in the team's zone: a month's "before" is a month earlier
+    period = Period(
+        datetime.fromisoformat(start).astimezone(tz),
+        datetime.fromisoformat(end).astimezone(tz),
+        label,
+    )
     try:
-        stats.post(deps, stats.gather(deps, period), asked["channel"])
+        stats.post(deps, stats.gather(deps, period), asked["channel"], asked.get("asked_by"))
     finally:
         deps.store.close()
     return 0

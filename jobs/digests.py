@@ -64,19 +64,30 @@ def _security(deps: Deps) -> Section:
     return Section("security", "Security audit", "warning" if bad else "ok", text)
 
 
-def _last_month(deps: Deps, now: datetime) -> tuple[Section, stats.Figures]:
-    """The month just ended, in a few lines; its figures and charts are posted after."""
+def _last_month(deps: Deps, now: datetime, dry_run: bool) -> tuple[Section, bool]:
+    """The month just ended, in a few lines; and whether its figures and charts follow (a
+    report drawn in a child process, like /incident stats)."""
     ended = (now.astimezone(deps.settings.tz).replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
-    figures = stats.gather(deps, insights.period(ended, now, deps.settings.tz))
+    period = insights.period(ended, now, deps.settings.tz)
+    title = f"Incidents in {period.label}"
+    if dry_run:  # asks Slack nothing
+        return Section("incidents", title, "ok", "would summarise the month"), False
+    figures = stats.gather(deps, period)
     text = stats.summary(figures, deps.settings)
     text += "" if figures.empty else "\nThe figures and their charts follow."
-    return Section("incidents", f"Incidents in {figures.period.label}", "ok", text), figures
+    return Section("incidents", title, "ok", text), not figures.empty
 
 
 def monthly(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
-    review, month = _last_month(deps, now)
+    charted: list[bool] = []
+
+    def month() -> Section:
+        said, follows = _last_month(deps, now, dry_run)
+        charted.append(follows)
+        return said
+
     found = [
-        review,
+        safely("incidents", "Incidents last month", month),
         safely("database", "Database review", lambda: _database(deps, now)),
         Section(
             "security",
@@ -89,8 +100,10 @@ def monthly(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
     if dry_run:
         return "; ".join(f"{s.title}: {s.state}" for s in found)
     posted = service.post_checklist(deps, "monthly", now, found)
-    if not month.empty:  # after it, in the same lane
-        stats.post(deps, month, deps.settings.digest_target)
+    if any(charted):  # after it, in the same lane
+        ended = now.astimezone(deps.settings.tz).replace(day=1) - timedelta(days=1)
+        period = insights.period(f"{ended:%Y-%m}", now, deps.settings.tz)
+        stats.report(deps, period, deps.settings.digest_target)
     return posted
 
 

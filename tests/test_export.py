@@ -32,7 +32,12 @@ def history(store: Store) -> None:
         store, settings, title="Login broken", severity="P1", actor=ALICE, now=T0
     )
     service.open_incident(
-        store, settings, title="Search slow", severity="P3", actor=BOB, now=T0 + timedelta(hours=3)
+        store,
+        settings,
+        title="=HYPERLINK(x)",
+        severity="P3",
+        actor=BOB,
+        now=T0 + timedelta(hours=3),
     )
     service.acknowledge(store, settings, login.number, actor=BOB, now=T0 + timedelta(minutes=12))
     service.resolve(
@@ -82,6 +87,7 @@ def test_incidents_pages_and_alerts_as_csv_and_json(
     assert (login["minutes_to_acknowledge"], login["minutes_to_resolve"]) == ("12.0", "60.0")
     assert login["opened_at"] == "2026-11-02T10:00:00+00:00" and login["summary"] == "Reverted"
     assert login["target_met"] == "True" and rows[1]["resolved_at"] == ""
+    assert rows[1]["title"] == "'=HYPERLINK(x)"  # text in a spreadsheet, not a formula
     done = opsbot(
         "export", "pages", "--since", "2026-11-01", "--format", "json", env=env, cwd=tmp_path
     )

@@ -197,3 +197,8 @@ def test_a_period_over_two_months_is_told_month_by_month() -> None:
     (_, aug), _, (_, october), (_, november) = months
     assert aug == [] and [(t.severity, t.ack_median) for t in october] == [("P1", 50.0)]
     assert [(t.severity, t.ack_median) for t in november] == [("P0", 30.0), ("P1", 15.0)]
+
+
+def test_rounding_never_claims_more_than_was_done() -> None:
+    assert insights.share(199 / 200) == "99%" and insights.share(1.0) == "100%"
+    assert insights.took(25 / 60) == "25 s" and insights.took(90) == "1 h 30 min"

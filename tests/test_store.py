@@ -580,13 +580,16 @@ def test_action_items_and_post_mortems_read_back(store) -> None:
 
 @pytest.mark.both_engines
 def test_people_names_are_kept_and_unknown_ones_asked_again(store) -> None:
-    """A known name is kept; one Slack could not give is asked again once its time is past."""
-    store.people.save_name("U1", "Alice", T0)
+    """A known name and time zone are kept; a name Slack could not give, or one kept from
+    before time zones were, is asked again once its time is past."""
+    store.people.save_name("U1", "Alice", T0, "Europe/Berlin")
     store.people.save_name("U2", None, T0)
+    store.people.save_name("U4", "Dan", T0)  # named before time zones were kept
     assert store.people.names(["U1", "U2", "U3", "U1"]) == {"U1": "Alice"}
     assert store.people.names([]) == {}
-    assert store.people.asked_since(["U1", "U2", "U3"], T0) == {"U1", "U2"}
-    assert store.people.asked_since(["U1", "U2", "U3"], T0 + timedelta(hours=1)) == {"U1"}
+    assert store.people.zones(["U1", "U4"]) == {"U1": "Europe/Berlin"}
+    assert store.people.asked_since(["U1", "U2", "U3", "U4"], T0) == {"U1", "U2", "U4"}
+    assert store.people.asked_since(["U1", "U2", "U3", "U4"], T0 + timedelta(hours=1)) == {"U1"}
     store.people.save_name("U2", "Bob", T0 + timedelta(hours=2))
     assert store.people.names(["U2"]) == {"U2": "Bob"}
     assert store.people.asked_since([], T0) == set()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 
 from bot.store.base import Repository
 from bot.store.schema.records import people
@@ -25,13 +25,17 @@ class PeopleStore(Repository):
             return {user: name for user, name in db.execute(query).all()}
 
     def asked_since(self, users: Iterable[str], since: datetime) -> set[str]:
-        """Of `users`, those already named, or asked about since `since` without an answer."""
+        """Of `users`, those already named with their time zone, or asked about since
+        `since` (someone named before time zones were kept is asked again, once a day)."""
         wanted = list(dict.fromkeys(users))
         if not wanted:
             return set()
         query = select(people.c.user_id).where(
             people.c.user_id.in_(wanted),
-            or_(people.c.name.is_not(None), people.c.looked_up_at >= _iso(since)),
+            or_(
+                and_(people.c.name.is_not(None), people.c.tz.is_not(None)),
+                people.c.looked_up_at >= _iso(since),
+            ),
         )
         with self._connect() as db:
             return set(db.execute(query).scalars())

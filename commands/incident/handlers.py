@@ -46,7 +46,7 @@ def handle(
     args = p.parse(command.get("text", ""), deps.settings.severities, today)
     here = command.get("channel_id")
     if isinstance(args, p.Stats):  # worked out off the request path
-        stats.ask(deps, args.period, ack, respond, str(here))
+        stats.ask(deps, args.period, ack, respond, str(here), command["user_id"])
         return
     if isinstance(args, WRITES_POSTMORTEM):
         learn_names(deps, args.ref, [command["user_id"], getattr(args, "owner", "")], here)

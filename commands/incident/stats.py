@@ -26,18 +26,18 @@ from bot.domain.incidents.insights import Period, Times
 from bot.kinds import Kind
 from bot.lanes import slack_lane
 from bot.redact import redact
-from bot.replies import Reply, blocks, clip, section
+from bot.replies import Reply, UserError, blocks, clip, section
 from bot.store import Effect, Silence
 from commands.incident import charts
 
 CHART = "report.chart"
 
 
-def ask(deps: Deps, text: str, ack: Ack, respond: Respond, channel: str) -> None:
+def ask(deps: Deps, text: str, ack: Ack, respond: Respond, channel: str, actor: str) -> None:
     period = insights.period(text, deps.clock(), deps.settings.tz)  # bad input: one line
     deps.pools.reports.check()  # a full queue is said now, instead of "Working out…"
     ack(**Reply(f":bar_chart: Working out {period.label}: the figures follow here.").as_response())
-    deps.in_background(deps.pools.reports, lambda: report(deps, period, channel), respond)
+    deps.in_background(deps.pools.reports, lambda: report(deps, period, channel, actor), respond)
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,8 @@ def gather(deps: Deps, period: Period) -> Figures:
     these = insights.within(opened, period)
     pages = store.incidents.pages(period.start, period.end)
     alerts = [a for a in store.alerts.seen_since(period.start) if a.first_seen < period.end]
-    owed = insights.follow_ups(store.followups.open_actions(), now.astimezone(settings.tz).date())
+    today = now.astimezone(settings.tz).date()
+    owed = insights.follow_ups(store.followups.open_actions(), today, settings.tz)
     who = {p.person for p in pages} | {o.owner for o in owed}
     people.learn(deps, who)  # their names, and their time zones
     return Figures(
@@ -97,15 +98,16 @@ def summary(found: Figures, settings: Settings) -> str:
 REPORT_SECONDS = 120  # a child that takes longer is stopped, and the person told
 
 
-class ReportFailed(Exception):
-    """The child process drawing a report failed; its last line says why."""
+class ReportFailed(UserError):
+    """The child process drawing a report failed; its last line says why (redacted)."""
 
 
-def report(deps: Deps, period: Period, channel: str) -> None:
+def report(deps: Deps, period: Period, channel: str, asked_by: str | None = None) -> None:
     """In a child process (bot/worker.py): reading a big record and drawing its charts take
     a second or more of CPU, which in this process would hold up the request threads'
     answers to Slack. The pool's thread waits for it; the rows it owes are delivered here."""
-    asked = job(deps.settings, deps.slack.token or "", deps.clock(), period, channel)
+    token = deps.slack.token or ""
+    asked = job(deps.settings, token, deps.clock(), period, channel, asked_by)
     try:
         done = subprocess.run(
             [sys.executable, "-m", "bot.worker"],
@@ -115,14 +117,24 @@ def report(deps: Deps, period: Period, channel: str) -> None:
             timeout=REPORT_SECONDS,
         )
     except subprocess.TimeoutExpired:
-        raise ReportFailed(f"the report took over {REPORT_SECONDS} s and was stopped") from None
+        raise ReportFailed(
+            f"The report of {period.label} took over {REPORT_SECONDS} s and was stopped."
+        ) from None
+    finally:
+        deps.outbox.wake()  # what it owed so far goes out
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ReportFailed(f"the report failed: {redact(last)[:200]}")
-    deps.outbox.wake()
+        raise ReportFailed(f"The report of {period.label} failed: {redact(last)[:200]}")
 
 
-def job(settings: Settings, token: str, now: datetime, period: Period, channel: str) -> str:
+def job(
+    settings: Settings,
+    token: str,
+    now: datetime,
+    period: Period,
+    channel: str,
+    asked_by: str | None = None,
+) -> str:
     """What the child reads: the settings and the bot token (through a pipe only)."""
 
     def reveal(value: Any) -> Any:
@@ -135,12 +147,13 @@ def job(settings: Settings, token: str, now: datetime, period: Period, channel: 
             "now": now.isoformat(),
             "period": [period.start.isoformat(), period.end.isoformat(), period.label],
             "channel": channel,
+            "asked_by": asked_by,
         },
         default=reveal,
     )
 
 
-def post(deps: Deps, found: Figures, channel: str) -> None:
+def post(deps: Deps, found: Figures, channel: str, asked_by: str | None = None) -> None:
     """The figures, then each chart, owed to `channel` through the outbox (its lane keeps
     them in that order); an empty period says so in one line."""
     period = found.period
@@ -170,6 +183,7 @@ def post(deps: Deps, found: Figures, channel: str) -> None:
     for name, title, draw in drawn:
         payload = {
             "channel": channel,
+            "asked_by": asked_by,
             "filename": f"incidents-{name}.png",
             "title": f"{title}, {label}",
             "png": base64.b64encode(draw()).decode(),
@@ -192,7 +206,10 @@ def figures(found: Figures, settings: Settings) -> Reply:
             "*Opened by*: " + ", ".join(f"{VIA.get(v, v)} {n}" for v, n in found.sources.items())
         )
     sections.append("*Pages per person* (in each one's own time)\n" + "\n".join(_pages(found)))
-    sections.append("*Noisiest alert groups*\n" + "\n".join(_noise(found)))
+    sections.append(
+        "*Noisiest alert groups* (alerts seen in the period, each with all its repeats; "
+        "resolved by itself: as it stands now)\n" + "\n".join(_noise(found))
+    )
     sections.append("*Open follow-ups*\n" + "\n".join(_owed(found)))
     return Reply(text=text, blocks=blocks(*(section(clip(s, 2900)) for s in sections)))
 
@@ -215,7 +232,7 @@ def _months(found: Figures, settings: Settings) -> list[str]:
     for name, times in found.months:
         said = [
             f"{t.severity} {insights.took(t.ack_median)}"
-            + (f" ({t.met_share:.0%} within target)" if t.met_share is not None else "")
+            + (f" ({insights.share(t.met_share)} within target)" if t.met_share is not None else "")
             for t in times
         ]
         lines.append(f"• {name}: " + (", ".join(said) or "no incident"))
@@ -274,4 +291,16 @@ def _chart(deps: Deps, effect: Effect, slack: WebClient) -> None:
     )
 
 
-KINDS = {CHART: Kind(_chart, "A chart of /incident stats", paced=True)}
+def _chart_failed(deps: Deps, effect: Effect, error: str, final: bool) -> None:
+    """Slack would not take a chart there (opsbot is not in that channel, a DM between
+    people): the person who asked is told, in a DM, once per report."""
+    asker = effect.payload.get("asked_by")
+    if final and asker and effect.payload["filename"].endswith("acknowledge.png"):
+        text = (
+            f"The charts of /incident stats could not be shared in <#{effect.payload['channel']}> "
+            f"({error}): invite opsbot there, or ask in {deps.settings.incidents_channel}."
+        )
+        posting.enqueue_post(deps, asker, {"text": text})
+
+
+KINDS = {CHART: Kind(_chart, "A chart of /incident stats", paced=True, on_failure=_chart_failed)}

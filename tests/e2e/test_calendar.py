@@ -122,3 +122,34 @@ def test_without_a_public_address_it_says_what_to_set(slack: LocalSlack, tmp_pat
         assert "calendar" in stack.oncall("calendar soon").json()["text"]  # one line of usage
     finally:
         stack.stop()
+
+
+def test_a_token_that_lost_a_race_opens_nothing(slack: LocalSlack, tmp_path: Path) -> None:
+    """Two first asks at once each made a team token; only the one kept opens the feed."""
+    from bot.domain.oncall import calendar
+
+    stack = make(slack, tmp_path, opsbot_public_url=PUBLIC)
+    try:
+        store = stack.deps.store
+        kept = calendar.token(store, calendar.TEAM)
+        lost = "a-token-made-by-the-other-request"
+        store.set_state(f"calendar.feed.{calendar._digest(lost)}", '{"whose": ""}')
+        assert calendar.whose(store, kept) == calendar.TEAM
+        assert calendar.whose(store, lost) is None
+    finally:
+        stack.stop()
+
+
+def test_someone_named_before_time_zones_were_kept_is_asked_again(
+    slack: LocalSlack, tmp_path: Path
+) -> None:
+    from bot import people
+
+    stack = make(slack, tmp_path)
+    try:
+        before = stack.clock() - timedelta(days=2)  # named before the upgrade: no zone
+        stack.deps.store.people.save_name(BOB, "bob", before)
+        people.learn(stack.deps, [BOB])
+        assert stack.deps.store.people.zones([BOB]) == {BOB: "Europe/London"}
+    finally:
+        stack.stop()

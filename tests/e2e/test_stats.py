@@ -132,3 +132,16 @@ def test_pages_in_the_paged_persons_own_time_and_the_noisiest_alerts(tmp_path: P
                     assert png_size(slack.file_bytes(m.files[0]["id"])) == (800, 400)
         finally:
             stack.stop()
+
+
+def test_charts_opsbot_cannot_share_there_are_said_to_who_asked(stack: Stack) -> None:
+    """A channel opsbot is not in: the text goes (chat:write.public), the charts cannot
+    (files need membership), and whoever asked is told so in a DM, once."""
+    stack.command("open P1 Login broken")
+    stack.settle()
+    stack.slack.leave(CHANNEL)
+    stack.command("stats 7d", channel=CHANNEL)
+    wait_until(lambda: stack.slack.history(ALICE), timeout=60)
+    [told] = stack.slack.history(ALICE)
+    assert "could not be shared" in told.text and "not_in_channel" in told.text
+    assert [m for m in stack.slack.history(CHANNEL) if m.files] == []

@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.replies import UserError, span
 from bot.store import ActionItem, Alert, Incident, Page
 
+UTC_ZONE = ZoneInfo("UTC")
 PERIODS = "`30d`, `90d` (any number of days up to 366) or a month, `2026-11`"
 _DAYS = re.compile(r"^(\d{1,3})d$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -122,7 +123,8 @@ def by_month(
 ) -> list[tuple[str, list[Times]]]:
     """Each calendar month (the team's) the period touches, with its response times."""
     months: dict[str, list[Incident]] = {}
-    month = span.start.astimezone(settings.tz).replace(day=1)
+    month = span.start.astimezone(settings.tz).replace(day=1, hour=0, minute=0, second=0)
+    month = month.replace(microsecond=0)
     while month < span.end:
         months[f"{month:%B %Y}"] = []
         month = (month + timedelta(days=32)).replace(day=1)
@@ -143,17 +145,22 @@ def describe(t: Times, settings: Settings, before: Times | None = None) -> str:
         if t.acked
         else "none acknowledged yet"
     )
-    share = f"{t.met_share:.0%} within {target}" if t.met_share is not None else ""
+    within = f"{share(t.met_share)} within {target}" if t.met_share is not None else ""
     done = (
         f"resolved in {took(t.resolve_median)} median, {took(t.resolve_p90)} p90"
         if t.resolved
         else "none resolved yet"
     )
-    return " · ".join(part for part in (f"{t.opened} opened", acked, share, done) if part)
+    return " · ".join(part for part in (f"{t.opened} opened", acked, within, done) if part)
 
 
 def took(minutes: float | None) -> str:
-    return span(timedelta(minutes=round(minutes))) if minutes is not None else "–"
+    return span(timedelta(seconds=round(minutes * 60))) if minutes is not None else "–"
+
+
+def share(part: float) -> str:
+    """A share as a whole percent, never rounded up to 100 (199 of 200 is 99 %)."""
+    return f"{math.floor(part * 100)}%"
 
 
 def weekly(
@@ -211,15 +218,15 @@ def pages_by_person(pages: list[Page], zones: Mapping[str, str], team: ZoneInfo)
     """`zones`: each person's time zone as Slack has it (the team's where unknown). Most
     paged first."""
     counts: dict[str, list[int]] = {}
+    used: dict[str, str] = {}  # the zone each one's pages were read in
     for page in pages:
         local = page.at.astimezone(_zone(zones.get(page.person), team))
+        used[page.person] = str(local.tzinfo)
         slot = 2 if local.weekday() >= 5 else 1 if _at_night(local.hour) else 0
         counted = counts.setdefault(page.person, [0, 0, 0, 0])
         counted[slot] += 1
         counted[3] += page.role == "escalation"
-    found = [
-        Paged(person, zones.get(person) or team.key, *counted) for person, counted in counts.items()
-    ]
+    found = [Paged(person, used[person], *counted) for person, counted in counts.items()]
     return sorted(found, key=lambda p: (-p.pages, p.person))
 
 
@@ -237,7 +244,7 @@ def _at_night(hour: int) -> bool:
 def _zone(name: str | None, team: ZoneInfo) -> ZoneInfo:
     try:
         return ZoneInfo(name) if name else team
-    except (ValueError, KeyError):  # a zone this machine does not know: the team's
+    except (ValueError, KeyError, OSError):  # a zone this machine does not know: the team's
         return team
 
 
@@ -280,7 +287,7 @@ class Owed:
     oldest_days: int
 
 
-def follow_ups(items: list[ActionItem], today: date) -> list[Owed]:
+def follow_ups(items: list[ActionItem], today: date, tz: ZoneInfo = UTC_ZONE) -> list[Owed]:
     """Open action items by owner, those with overdue items first, then the oldest."""
     owners: dict[str, list[ActionItem]] = {}
     for item in items:
@@ -289,6 +296,8 @@ def follow_ups(items: list[ActionItem], today: date) -> list[Owed]:
     found = []
     for owner, open_items in owners.items():
         late = sum(1 for i in open_items if i.due and i.due < today.isoformat())
-        ages = [(today - i.created_at.date()).days for i in open_items if i.created_at]
+        ages = [
+            (today - i.created_at.astimezone(tz).date()).days for i in open_items if i.created_at
+        ]
         found.append(Owed(owner, len(open_items), late, max(ages, default=0)))
     return sorted(found, key=lambda o: (-o.overdue, -o.oldest_days, o.owner))

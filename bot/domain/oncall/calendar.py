@@ -10,6 +10,7 @@ change of daylight saving time in any calendar.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import secrets
 from collections.abc import Mapping
@@ -49,7 +50,12 @@ def whose(store: Store, token: str) -> str | None:
     """Whose feed a token opens (TEAM for the team's); None for a token never made or
     replaced since."""
     found = store.state(_FEED_OF.format(_digest(token))) if token else None
-    return str(json.loads(found)["whose"]) if found else None
+    if not found:
+        return None
+    owner = str(json.loads(found)["whose"])
+    # the owner's token now: one made by a request that lost a race is not theirs
+    current = store.state(_TOKEN_OF.format(owner)) or ""
+    return owner if hmac.compare_digest(current.encode(), token.encode()) else None
 
 
 def _digest(token: str) -> str:

@@ -32,6 +32,10 @@ class Files(Server):
         ]
         if not wanted or len(files) != len(wanted):
             return {"ok": False, "error": "file_not_found"}
+        # files.completeUploadExternal reference: the app shares only where it is a member
+        # (chat:write.public does not cover files): not_in_channel
+        if body.get("channel_id") and str(body["channel_id"]) in self.outside:
+            return {"ok": False, "error": "not_in_channel"}
         if body.get("channel_id"):
             self.post(
                 body["channel_id"],
