@@ -361,14 +361,14 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     since = args.since or now_utc() - timedelta(days=90)
     rows = export.WHAT[args.what](open_store(settings), since)
     if args.output is None:
-        export.write(rows, args.format, sys.stdout)
+        export.write(rows, args.format, sys.stdout, args.what)
         return 0
     if args.output.exists():
         raise ConfigError(f"{args.output} exists; name a new file")
     part = args.output.with_name(args.output.name + ".part")
     try:
         with part.open("w", encoding="utf-8", newline="") as file:
-            export.write(rows, args.format, file)
+            export.write(rows, args.format, file, args.what)
         part.rename(args.output)
     except OSError as exc:
         part.unlink(missing_ok=True)

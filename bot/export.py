@@ -100,17 +100,58 @@ WHAT: dict[str, Callable[[Store, datetime], list[Row]]] = {
 }
 
 
-def write(rows: Iterable[Row], form: str, out: io.TextIOBase | Any) -> int:
+# Each export's columns, in order: a CSV with no row still says what it would hold.
+COLUMNS = {
+    "incidents": [
+        "incident",
+        "title",
+        "severity",
+        "status",
+        "opened_at",
+        "opened_by",
+        "commander",
+        "commander_name",
+        "comms_lead",
+        "acknowledged_at",
+        "minutes_to_acknowledge",
+        "target_severity",
+        "target_minutes",
+        "target_met",
+        "breached_at",
+        "mitigated_at",
+        "resolved_at",
+        "minutes_to_resolve",
+        "summary",
+        "channel",
+    ],
+    "pages": ["paged_at", "incident", "person", "person_name", "role"],
+    "alerts": [
+        "source",
+        "status",
+        "severity",
+        "summary",
+        "group",
+        "first_seen",
+        "last_seen",
+        "resolved_at",
+        "repeats",
+        "incident",
+        "silenced",
+        "labels",
+    ],
+}
+
+
+def write(rows: Iterable[Row], form: str, out: io.TextIOBase | Any, what: str) -> int:
     """`rows` as CSV (a header, then one line each) or JSON (one array); how many."""
     listed = list(rows)
     if form == "json":
         json.dump(listed, out, ensure_ascii=False, indent=1)
         out.write("\n")
         return len(listed)
-    if listed:
-        table = csv.DictWriter(out, fieldnames=list(listed[0]), lineterminator="\n")
-        table.writeheader()
-        table.writerows({k: _cell(v) for k, v in row.items()} for row in listed)
+    table = csv.DictWriter(out, fieldnames=COLUMNS[what], lineterminator="\n")
+    table.writeheader()
+    table.writerows({k: _cell(v) for k, v in row.items()} for row in listed)
     return len(listed)
 
 

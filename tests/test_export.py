@@ -115,6 +115,11 @@ def test_incidents_pages_and_alerts_as_csv_and_json(
     assert again.returncode == 2 and "exists" in again.stderr  # never overwritten
 
 
+def test_an_empty_export_still_says_its_columns(database: str, tmp_path: Path) -> None:
+    done = opsbot("export", "pages", env=where(database), cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout == "paged_at,incident,person,person_name,role\n"
+
+
 def test_a_bad_day_is_one_line_and_changes_nothing(database: str, tmp_path: Path) -> None:
     done = opsbot("export", "incidents", "--since", "2026-13-01", env=where(database), cwd=tmp_path)
     assert done.returncode == 2 and "not a day like 2026-09-01" in done.stderr
