@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from bot.deps import Deps
 from bot.domain import maintenance
 from bot.domain.incidents import insights
+from bot.domain.incidents.insights import Period
 from bot.replies import Reply
 from commands.backup import care
 from commands.digest import sections, service
@@ -64,30 +65,29 @@ def _security(deps: Deps) -> Section:
     return Section("security", "Security audit", "warning" if bad else "ok", text)
 
 
-def _last_month(deps: Deps, now: datetime, dry_run: bool) -> tuple[Section, bool]:
-    """The month just ended, in a few lines; and whether its figures and charts follow (a
-    report drawn in a child process, like /incident stats)."""
+def _last_month(deps: Deps, now: datetime, dry_run: bool, charted: list[Period]) -> Section:
+    """The month just ended, in a few lines; when anything happened, its period goes in
+    `charted`, for its figures and charts to follow (a report drawn in a child process,
+    like /incident stats)."""
     ended = (now.astimezone(deps.settings.tz).replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
     period = insights.period(ended, now, deps.settings.tz)
     title = f"Incidents in {period.label}"
     if dry_run:  # asks Slack nothing
-        return Section("incidents", title, "ok", "would summarise the month"), False
+        return Section("incidents", title, "ok", "would summarise the month")
     figures = stats.gather(deps, period)
     text = stats.summary(figures, deps.settings)
-    text += "" if figures.empty else "\nThe figures and their charts follow."
-    return Section("incidents", title, "ok", text), not figures.empty
+    if not figures.empty:
+        text += "\nThe figures and their charts follow."
+        charted.append(period)
+    return Section("incidents", title, "ok", text)
 
 
 def monthly(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
-    charted: list[bool] = []
-
-    def month() -> Section:
-        said, follows = _last_month(deps, now, dry_run)
-        charted.append(follows)
-        return said
-
+    charted: list[Period] = []
     found = [
-        safely("incidents", "Incidents last month", month),
+        safely(
+            "incidents", "Incidents last month", lambda: _last_month(deps, now, dry_run, charted)
+        ),
         safely("database", "Database review", lambda: _database(deps, now)),
         Section(
             "security",
@@ -100,9 +100,7 @@ def monthly(deps: Deps, *, now: datetime, dry_run: bool = False) -> str:
     if dry_run:
         return "; ".join(f"{s.title}: {s.state}" for s in found)
     posted = service.post_checklist(deps, "monthly", now, found)
-    if any(charted):  # after it, in the same lane
-        ended = now.astimezone(deps.settings.tz).replace(day=1) - timedelta(days=1)
-        period = insights.period(f"{ended:%Y-%m}", now, deps.settings.tz)
+    for period in charted:  # after it, in the same lane
         stats.report(deps, period, deps.settings.digest_target)
     return posted
 

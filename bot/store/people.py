@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Column, and_, or_, select
 
 from bot.store.base import Repository
 from bot.store.schema.records import people
@@ -15,14 +15,21 @@ from bot.store.sql import _iso, upsert
 class PeopleStore(Repository):
     def names(self, users: Iterable[str]) -> dict[str, str]:
         """The display names known for `users` (those Slack could not name are left out)."""
+        return self._known(people.c.name, users)
+
+    def zones(self, users: Iterable[str]) -> dict[str, str]:
+        """The time zones known for `users` (Slack's names for them)."""
+        return self._known(people.c.tz, users)
+
+    def _known(self, column: Column[str], users: Iterable[str]) -> dict[str, str]:
         wanted = list(dict.fromkeys(users))
         if not wanted:
             return {}
-        query = select(people.c.user_id, people.c.name).where(
-            people.c.name.is_not(None), people.c.user_id.in_(wanted)
+        query = select(people.c.user_id, column).where(
+            column.is_not(None), people.c.user_id.in_(wanted)
         )
         with self._connect() as db:
-            return {user: name for user, name in db.execute(query).all()}
+            return {user: value for user, value in db.execute(query).all()}
 
     def asked_since(self, users: Iterable[str], since: datetime) -> set[str]:
         """Of `users`, those already named with their time zone, or asked about since
@@ -51,14 +58,3 @@ class PeopleStore(Repository):
                     index_elements=["user_id"], set_={k: put.excluded[k] for k in kept}
                 )
             )
-
-    def zones(self, users: Iterable[str]) -> dict[str, str]:
-        """The time zones known for `users` (Slack's names for them)."""
-        wanted = list(dict.fromkeys(users))
-        if not wanted:
-            return {}
-        query = select(people.c.user_id, people.c.tz).where(
-            people.c.tz.is_not(None), people.c.user_id.in_(wanted)
-        )
-        with self._connect() as db:
-            return {user: tz for user, tz in db.execute(query).all()}

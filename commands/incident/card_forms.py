@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings
 from bot.deps import Deps
-from bot.domain.incidents import card, outside, service
+from bot.domain.incidents import card, service
 from bot.domain.incidents.outcome import (
     Outcome,
     learn_names,
@@ -31,7 +31,9 @@ from bot.domain.incidents.outcome import (
 from bot.failures import failure_text
 from bot.replies import Reply, UserError
 from bot.store import Entry, Incident, StoreBusy, StoreUnwritable
-from commands.incident.modals import busy, field, minutes, option
+from commands.incident import comms
+from commands.incident.args import Public
+from commands.incident.modals import busy, field, option, severity_options
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +106,7 @@ def update_view(settings: Settings, incident: Incident) -> Any:
 
 
 def severity_view(settings: Settings, incident: Incident) -> Any:
-    levels = [
-        option(f"{name} {level.label}: respond within {minutes(level.response_minutes)}", name)
-        for name, level in settings.severities.items()
-    ]
+    levels = severity_options(settings)
     current = next(o for o in levels if o["value"] == incident.severity)
     blocks = [
         field(
@@ -163,12 +162,8 @@ def _update(deps: Deps, number: int, answers: dict[str, str], actor: str) -> tup
         except UserError as exc:
             raise Refused(STATUS, str(exc)) from None
         done.append(outcome_of(changed, f"status is now {status}"))
-    if answers.get(AUDIENCE) == "public":
-        changed = service.public_update(
-            deps.store, deps.settings, number, text, actor=actor, now=now
-        )
-        outside.status_page(deps, changed.incident, text)
-        done.append(outcome_of(changed, "public update posted to the status page"))
+    if answers.get(AUDIENCE) == "public":  # as `/incident public` does it
+        done.append(comms.public(deps, number, Public(text, number), actor))
     else:
         changed = service.post_update(deps.store, deps.settings, number, text, actor=actor, now=now)
         done.append(outcome_of(changed, "update added to the timeline"))

@@ -50,10 +50,7 @@ def declare_view(
 ) -> dict[str, Any]:
     """The declare modal: title, severity with the plan's labels and response targets, what is
     known, private or not. `source`: the message it was declared from."""
-    levels = [
-        option(f"{name} {level.label}: respond within {minutes(level.response_minutes)}", name)
-        for name, level in settings.severities.items()
-    ]
+    levels = severity_options(settings)
     default = next(o for o in levels if o["value"] == settings.default_severity)
     blocks = [
         field(TITLE, "Title", {"type": "plain_text_input", "max_length": MAX_TITLE}),
@@ -90,6 +87,14 @@ def declare_view(
         "blocks": blocks,
         "private_metadata": metadata(source or {}),
     }
+
+
+def severity_options(settings: Settings) -> list[dict[str, Any]]:
+    """The plan's severities as a select's options, each with its label and target."""
+    return [
+        option(f"{name} {level.label}: respond within {minutes(level.response_minutes)}", name)
+        for name, level in settings.severities.items()
+    ]
 
 
 def metadata(source: dict[str, Any]) -> str:

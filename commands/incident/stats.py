@@ -6,6 +6,7 @@ see the image)."""
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import subprocess
 import sys
@@ -168,14 +169,8 @@ def post(deps: Deps, found: Figures, channel: str, asked_by: str | None = None) 
         ("weekly", "Incidents per week", lambda: charts.weekly_chart(found.weeks, label)),
     ]
     if found.paged:
-        people_named = {p.person: found.names.get(p.person, p.person) for p in found.paged}
-        drawn.append(
-            (
-                "pages",
-                "Pages per person",
-                lambda: charts.pages_chart(found.paged, people_named, label),
-            )
-        )
+        chart = functools.partial(charts.pages_chart, found.paged, found.names, label)
+        drawn.append(("pages", "Pages per person", chart))
     if found.noise:
         drawn.append(
             ("alerts", "Noisiest alert groups", lambda: charts.noise_chart(found.noise, label))

@@ -98,7 +98,8 @@ def remind(deps: Deps, incident: Incident, reminder: Reply) -> None:
 # Delivering them ------------------------------------------------------------------------------
 
 
-def _incident(deps: Deps, effect: Effect) -> Incident:
+def incident_of(deps: Deps, effect: Effect) -> Incident:
+    """The incident a row is owed for, as it is now."""
     assert effect.incident is not None
     incident = deps.store.incidents.incident(effect.incident)
     if incident is None:
@@ -121,7 +122,7 @@ def _record_card(deps: Deps, effect: Effect, result: dict[str, Any]) -> None:
 # Paced: a card's first post counts against Slack's pace in its channel like any post (an
 # update does not, but telling them apart would cost a read per row; updates are few).
 def _card(deps: Deps, effect: Effect, slack: WebClient) -> dict[str, Any]:
-    incident = _incident(deps, effect)
+    incident = incident_of(deps, effect)
     message = card_message(deps, incident)
     channel = deps.settings.incidents_channel
     if incident.card_ts and incident.card_channel:
@@ -152,7 +153,7 @@ def _card_place(
 ) -> tuple[str, str]:
     """Where the incident's thread is. A card that is missing (its own row gave up) or gone
     (deleted in Slack) is posted first, so a thread line never waits on a row behind it."""
-    incident = _incident(deps, effect)
+    incident = incident_of(deps, effect)
     if incident.card_channel and incident.card_ts and gone is None:
         return incident.card_channel, incident.card_ts
     message = card_message(deps, incident)
@@ -167,7 +168,7 @@ def _card_place(
 def _place(deps: Deps, effect: Effect, slack: WebClient) -> tuple[str, str | None]:
     """Where the incident's lines go: its own channel while it has one that is not archived
     (top level, no thread), else its thread in the incidents channel."""
-    incident = _incident(deps, effect)
+    incident = incident_of(deps, effect)
     if incident.room_id and not incident.room_archived_at:
         return incident.room_id, None
     return _card_place(deps, effect, slack)
@@ -210,7 +211,7 @@ def _file(deps: Deps, effect: Effect, slack: WebClient) -> None:
             initial_comment=f":page_facing_up: {data['title']}",
         ).get("file")
     drafted = ts is None and data["filename"].endswith("-postmortem.md")
-    if shared and drafted and not _incident(deps, effect).is_open:  # not one asked for on the way
+    if shared and drafted and not incident_of(deps, effect).is_open:  # not one asked for on the way
         deps.store.set_state(POSTMORTEM_FILE.format(effect.incident), str(shared["id"]))
 
 

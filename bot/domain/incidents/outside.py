@@ -8,21 +8,12 @@ from __future__ import annotations
 from slack_sdk import WebClient
 
 from bot.deps import Deps
-from bot.domain.incidents.effects import thread
+from bot.domain.incidents.effects import incident_of, thread
 from bot.domain.oncall import paging
 from bot.domain.status import notices, statuspage
 from bot.kinds import Kind
 from bot.replies import Reply
 from bot.store import Effect, Entry, Incident
-
-
-def _incident(deps: Deps, effect: Effect) -> Incident:
-    assert effect.incident is not None
-    incident = deps.store.incidents.incident(effect.incident)
-    if incident is None:
-        raise LookupError(f"INC-{effect.incident} is gone")
-    return incident
-
 
 # Owing them (inside the change's transaction) ----------------------------------------------
 
@@ -110,7 +101,7 @@ def _pager_or_commander(deps: Deps, effect: Effect, error: str, final: bool) -> 
 
 
 def _pager(deps: Deps, effect: Effect, slack: WebClient) -> None:
-    incident = _incident(deps, effect)
+    incident = incident_of(deps, effect)
     action = effect.payload["action"]
     paging.pagerduty(deps, action, incident, effect.payload.get("summary", ""))
     tries = f" after {effect.attempts} attempts" if effect.attempts > 1 else ""
@@ -122,12 +113,12 @@ def _pager(deps: Deps, effect: Effect, slack: WebClient) -> None:
 
 def _statuspage(deps: Deps, effect: Effect, slack: WebClient) -> None:
     statuspage.deliver(
-        deps, _incident(deps, effect), effect.payload["body"], effect.payload["only_if_created"]
+        deps, incident_of(deps, effect), effect.payload["body"], effect.payload["only_if_created"]
     )
 
 
 def _notice(deps: Deps, effect: Effect, slack: WebClient) -> None:
-    incident = _incident(deps, effect)
+    incident = incident_of(deps, effect)
     data = effect.payload
     if data["only_if_sent"] and not deps.store.state(notices.SENT.format(number=incident.number)):
         return

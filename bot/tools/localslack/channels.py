@@ -170,13 +170,18 @@ class Channels(Server):
 
     # bookmarks, pins, permalinks, user groups ---------------------------------------------
 
-    def _bookmarks_add(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _bookmarked(self, body: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
+        """The channel a bookmarks.add or .edit names, or Slack's refusal."""
         refused = self._scope("bookmarks:write")
         if refused:
-            return refused
+            return None, refused
         cid = self._known(body, "channel_id")
+        return cid, None if cid else {"ok": False, "error": "channel_not_found"}
+
+    def _bookmarks_add(self, body: dict[str, Any]) -> dict[str, Any]:
+        cid, refused = self._bookmarked(body)
         if cid is None:
-            return {"ok": False, "error": "channel_not_found"}
+            return refused or {}
         if not body.get("title") or body.get("type") != "link" or not body.get("link"):
             return {"ok": False, "error": "invalid_arguments"}
         room = self.room(cid)
@@ -189,12 +194,9 @@ class Channels(Server):
         return {"ok": True, "bookmark": made}
 
     def _bookmarks_edit(self, body: dict[str, Any]) -> dict[str, Any]:
-        refused = self._scope("bookmarks:write")
-        if refused:
-            return refused
-        cid = self._known(body, "channel_id")
+        cid, refused = self._bookmarked(body)
         if cid is None:
-            return {"ok": False, "error": "channel_not_found"}
+            return refused or {}
         room = self.room(cid)
         with self._lock:
             found = [b for b in room.bookmarks if b["id"] == body.get("bookmark_id")]
